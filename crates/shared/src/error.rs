@@ -1,0 +1,176 @@
+//! Stable error codes and the error body.
+//!
+//! Clients match on [`ErrorCode`], never on the human-readable message, so a code, once
+//! published, keeps its spelling and meaning. New codes may be added; none are renamed.
+
+use serde::{Deserialize, Serialize};
+
+/// Every error the API can answer with. Serialised as `snake_case`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not valid JSON or misses a field.
+    InvalidJson,
+    /// A path or query parameter is malformed.
+    InvalidParameter,
+    /// The phone number cannot be parsed or is not a possible number.
+    InvalidPhone,
+    /// The display name is empty, too long or contains control characters.
+    InvalidDisplayName,
+    /// The public key is not a valid P-256 SEC1 uncompressed point in base64url.
+    InvalidPublicKey,
+    /// The sign-in code is wrong.
+    InvalidCode,
+    /// No live code exists for this number (never sent, expired, used or burned).
+    CodeExpired,
+    /// Five wrong codes: the code is burned; request a new one.
+    TooManyAttempts,
+    /// A rate limit was hit; `retry_after` says when to try again.
+    RateLimited,
+    /// No or malformed credentials.
+    Unauthorized,
+    /// The access token has expired; refresh it.
+    TokenExpired,
+    /// The session was logged out or revoked.
+    SessionRevoked,
+    /// The refresh token is missing, unknown or expired.
+    InvalidRefreshToken,
+    /// The caller may not do this.
+    Forbidden,
+    /// One of the two people has blocked the other.
+    Blocked,
+    /// The route does not exist.
+    NotFound,
+    /// No such user.
+    UserNotFound,
+    /// No such friend request (or not one the caller may act on).
+    RequestNotFound,
+    /// The two people are not friends.
+    NotFriends,
+    /// A friend request to oneself.
+    CannotBefriendSelf,
+    /// The two people are already friends.
+    AlreadyFriends,
+    /// The caller has already sent a request to this person.
+    RequestAlreadySent,
+    /// This person has already sent the caller a request: accept it instead.
+    IncomingRequestExists,
+    /// The HTTP method is not allowed on this route.
+    MethodNotAllowed,
+    /// The body is larger than allowed.
+    PayloadTooLarge,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The SMS provider refused or failed to send the code.
+    SmsFailed,
+    /// The server is not ready (storage unavailable).
+    Unavailable,
+    /// The request took too long.
+    Timeout,
+    /// Something failed inside the server; details are in its log, never in the response.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is answered with.
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            InvalidJson | InvalidParameter | InvalidPhone | InvalidDisplayName
+            | InvalidPublicKey | CannotBefriendSelf => 400,
+            InvalidCode | CodeExpired | Unauthorized | TokenExpired | SessionRevoked
+            | InvalidRefreshToken => 401,
+            Forbidden | Blocked => 403,
+            NotFound | UserNotFound | RequestNotFound | NotFriends => 404,
+            MethodNotAllowed => 405,
+            Timeout => 408,
+            AlreadyFriends | RequestAlreadySent | IncomingRequestExists => 409,
+            PayloadTooLarge => 413,
+            UnsupportedMediaType => 415,
+            TooManyAttempts | RateLimited => 429,
+            Internal => 500,
+            SmsFailed => 502,
+            Unavailable => 503,
+        }
+    }
+
+    /// The `snake_case` spelling used on the wire.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            InvalidJson => "invalid_json",
+            InvalidParameter => "invalid_parameter",
+            InvalidPhone => "invalid_phone",
+            InvalidDisplayName => "invalid_display_name",
+            InvalidPublicKey => "invalid_public_key",
+            InvalidCode => "invalid_code",
+            CodeExpired => "code_expired",
+            TooManyAttempts => "too_many_attempts",
+            RateLimited => "rate_limited",
+            Unauthorized => "unauthorized",
+            TokenExpired => "token_expired",
+            SessionRevoked => "session_revoked",
+            InvalidRefreshToken => "invalid_refresh_token",
+            Forbidden => "forbidden",
+            Blocked => "blocked",
+            NotFound => "not_found",
+            UserNotFound => "user_not_found",
+            RequestNotFound => "request_not_found",
+            NotFriends => "not_friends",
+            CannotBefriendSelf => "cannot_befriend_self",
+            AlreadyFriends => "already_friends",
+            RequestAlreadySent => "request_already_sent",
+            IncomingRequestExists => "incoming_request_exists",
+            MethodNotAllowed => "method_not_allowed",
+            PayloadTooLarge => "payload_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            SmsFailed => "sms_failed",
+            Unavailable => "unavailable",
+            Timeout => "timeout",
+            Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The body of every error response: `{"code": "snake_case", "message": "…"}`, plus
+/// `retry_after` (seconds) when the code is `rate_limited` or `too_many_attempts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// Stable machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable explanation; may change between versions.
+    pub message: String,
+    /// Seconds until the request may succeed, for rate limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_spelling_matches_as_str() {
+        use ErrorCode::*;
+        for code in [
+            InvalidJson, InvalidParameter, InvalidPhone, InvalidDisplayName, InvalidPublicKey,
+            InvalidCode, CodeExpired, TooManyAttempts, RateLimited, Unauthorized, TokenExpired,
+            SessionRevoked, InvalidRefreshToken, Forbidden, Blocked, NotFound, UserNotFound,
+            RequestNotFound, NotFriends, CannotBefriendSelf, AlreadyFriends, RequestAlreadySent,
+            IncomingRequestExists, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType,
+            SmsFailed, Unavailable, Timeout, Internal,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert!((400..600).contains(&code.http_status()));
+        }
+    }
+}

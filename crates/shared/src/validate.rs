@@ -1,0 +1,116 @@
+//! Input validation shared by server and clients, so both reject the same things with the
+//! same [`ErrorCode`](crate::ErrorCode).
+
+use crate::error::ErrorCode;
+use crate::limits::{MAX_DISPLAY_NAME_CHARS, MAX_PHONE_INPUT_CHARS, PUBLIC_KEY_B64_LEN};
+
+/// A validation failure: the code to answer with and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// Explanation.
+    pub message: String,
+}
+
+impl Invalid {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+/// Parses a phone number as typed and returns it in E.164 (`+15551234567`).
+///
+/// Numbers must carry their country code (`+…`); spaces, dashes, dots and parentheses are
+/// allowed. The number must be *possible* and *valid* for its region according to
+/// libphonenumber's metadata.
+pub fn normalize_phone(input: &str) -> Result<String, Invalid> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_PHONE_INPUT_CHARS {
+        return Err(Invalid::new(ErrorCode::InvalidPhone, "enter a phone number with its country code, e.g. +1 555 123 4567"));
+    }
+    if !trimmed.starts_with('+') {
+        return Err(Invalid::new(ErrorCode::InvalidPhone, "the phone number must start with + and the country code"));
+    }
+    if !trimmed[1..].chars().all(|c| c.is_ascii_digit() || " -.()".contains(c)) {
+        return Err(Invalid::new(ErrorCode::InvalidPhone, "the phone number may contain only digits, spaces, dashes, dots and parentheses"));
+    }
+    let parsed = phonenumber::parse(None, trimmed)
+        .map_err(|_| Invalid::new(ErrorCode::InvalidPhone, "this is not a phone number"))?;
+    if !phonenumber::is_valid(&parsed) {
+        return Err(Invalid::new(ErrorCode::InvalidPhone, "this phone number does not exist in its country's numbering plan"));
+    }
+    Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// Trims a display name and checks it: 1 to 64 characters, no control characters.
+pub fn display_name(input: &str) -> Result<String, Invalid> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Err(Invalid::new(ErrorCode::InvalidDisplayName, "the display name must not be empty"));
+    }
+    if trimmed.chars().count() > MAX_DISPLAY_NAME_CHARS {
+        return Err(Invalid::new(
+            ErrorCode::InvalidDisplayName,
+            format!("the display name must be at most {MAX_DISPLAY_NAME_CHARS} characters"),
+        ));
+    }
+    if trimmed.chars().any(|c| c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
+        return Err(Invalid::new(ErrorCode::InvalidDisplayName, "the display name must not contain control or direction-override characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Cheap shape check of a wire public key (87 base64url characters, no padding). The full
+/// check — that it decodes to a point on P-256 — is `hush_crypto::PublicKey::from_wire`.
+pub fn public_key_shape(input: &str) -> Result<(), Invalid> {
+    if input.len() != PUBLIC_KEY_B64_LEN
+        || !input.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Invalid::new(
+            ErrorCode::InvalidPublicKey,
+            "a public key is a 65-byte SEC1 uncompressed P-256 point in base64url without padding",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_normalise_to_e164() {
+        assert_eq!(normalize_phone("+1 (650) 253-0000").unwrap(), "+16502530000");
+        assert_eq!(normalize_phone(" +44 20 7946 0958 ").unwrap(), "+442079460958");
+        assert_eq!(normalize_phone("+39 06 4991 1234").unwrap(), "+390649911234");
+    }
+
+    #[test]
+    fn bad_phone_numbers_are_rejected_with_invalid_phone() {
+        for bad in ["", "   ", "6502530000", "+1", "+1 650 253 00001234567890123456789", "+1abc", "+999 123", "+1 000 000 0000"] {
+            let err = normalize_phone(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidPhone, "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn display_names() {
+        assert_eq!(display_name("  Alice  ").unwrap(), "Alice");
+        assert_eq!(display_name("Zoë 🎉").unwrap(), "Zoë 🎉");
+        assert!(display_name("").is_err());
+        assert!(display_name("a\u{0007}b").is_err());
+        assert!(display_name("evil\u{202E}txt").is_err());
+        assert!(display_name(&"x".repeat(65)).is_err());
+        assert!(display_name(&"é".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn public_key_shape_check() {
+        assert!(public_key_shape(&"A".repeat(87)).is_ok());
+        assert!(public_key_shape(&"A".repeat(86)).is_err());
+        assert!(public_key_shape(&format!("{}=", "A".repeat(86))).is_err());
+        assert!(public_key_shape(&format!("{}+", "A".repeat(86))).is_err());
+    }
+}
