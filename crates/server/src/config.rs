@@ -1,0 +1,97 @@
+//! Configuration: one struct, read from flags and `HUSH_*` environment variables (flags
+//! win). Every option and its default is listed in the README.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Which SMS provider delivers sign-in codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SmsProviderKind {
+    /// Print the code in the server log (development).
+    Console,
+    /// Send through Twilio's REST Messages API.
+    Twilio,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything `hush-server` can be told.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "hush-server", version, about = "Hush: self-hosted end-to-end-encrypted chat")]
+pub struct Config {
+    /// Address and port to listen on.
+    #[arg(long, env = "HUSH_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Directory for the embedded database and the generated JWT secret.
+    #[arg(long, env = "HUSH_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// The origin people open in their browser, e.g. `https://chat.example.org`.
+    /// Defaults to `http://<bind>`. Decides the `Secure` cookie flag.
+    #[arg(long, env = "HUSH_PUBLIC_ORIGIN")]
+    pub public_origin: Option<String>,
+
+    /// Directory of the built web app to serve at `/` (none: API only).
+    #[arg(long, env = "HUSH_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
+
+    /// Secret for signing access tokens (at least 32 characters). If unset, one is
+    /// generated on first start and kept in `<data dir>/jwt_secret` (mode 0600).
+    #[arg(long, env = "HUSH_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// SMS provider for sign-in codes.
+    #[arg(long, env = "HUSH_SMS_PROVIDER", value_enum, default_value = "console")]
+    pub sms_provider: SmsProviderKind,
+
+    /// Twilio account SID (`AC…`).
+    #[arg(long, env = "HUSH_TWILIO_ACCOUNT_SID")]
+    pub twilio_account_sid: Option<String>,
+
+    /// Twilio auth token.
+    #[arg(long, env = "HUSH_TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub twilio_auth_token: Option<String>,
+
+    /// Sender: a Twilio phone number in E.164, or a Messaging Service SID (`MG…`).
+    #[arg(long, env = "HUSH_TWILIO_FROM")]
+    pub twilio_from: Option<String>,
+
+    /// Base URL of Twilio's REST API (change only to point at a test double).
+    #[arg(long, env = "HUSH_TWILIO_API_BASE", default_value = "https://api.twilio.com")]
+    pub twilio_api_base: String,
+
+    /// Take the client address from the last `X-Forwarded-For` hop (only behind a
+    /// reverse proxy you run; otherwise clients could choose their rate-limit bucket).
+    #[arg(long, env = "HUSH_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+
+    /// Seconds before a request is answered with `timeout`.
+    #[arg(long, env = "HUSH_REQUEST_TIMEOUT_SECS", default_value_t = 15)]
+    pub request_timeout_secs: u64,
+
+    /// Log format.
+    #[arg(long, env = "HUSH_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// The public origin, defaulting to `http://<bind>`.
+    pub fn public_origin(&self) -> String {
+        self.public_origin.clone().unwrap_or_else(|| format!("http://{}", self.bind)).trim_end_matches('/').to_owned()
+    }
+
+    /// Whether people reach the server over https (refresh cookie gets `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public_origin().starts_with("https://")
+    }
+}

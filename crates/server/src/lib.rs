@@ -1,0 +1,124 @@
+//! # hush-server
+//!
+//! The Axum server of Hush. Map of the crate:
+//! - [`config`]: the one configuration struct (flags and `HUSH_*` variables).
+//! - [`state`]: [`AppState`], built from the configuration: stores, SMS, tokens, clock.
+//! - [`api`]: HTTP handlers, one module per endpoint family, and typed-error extractors.
+//! - [`service`]: the rules — sign-in, tokens, friendships.
+//! - [`store`]: one trait per aggregate and the embedded SQLite backend.
+//! - [`sms`]: the console and Twilio providers.
+//! - [`error`]: [`AppError`](error::AppError), rendered as the stable JSON error body.
+//! - [`web`]: static serving of the web app.
+//!
+//! [`app`] builds the router, so tests run the whole server in-process on a real socket;
+//! `main.rs` only parses the configuration and calls [`run`].
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod service;
+pub mod sms;
+pub mod state;
+pub mod store;
+pub mod web;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::response::IntoResponse;
+use hush_shared::ErrorCode;
+use hush_shared::limits::MAX_JSON_BODY_BYTES;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use state::AppState;
+
+use crate::error::AppError;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
+    let mut router = Router::new()
+        .nest("/api/v1", api::v1())
+        .merge(api::health::router())
+        .method_not_allowed_fallback(api::method_not_allowed);
+    router = match &state.config.web_dir {
+        Some(dir) => router.merge(web::router(dir)),
+        None => router.fallback(api::not_found),
+    };
+    router
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                        let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| AppError::internal("handler panicked").into_response()))
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    AppError::new(ErrorCode::Timeout, "the request took too long")
+                }))
+                .timeout(timeout),
+        )
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then drains open requests.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing open requests");
+}
+
+/// Starts the server from a configuration: opens stores, binds, prints the URL, serves.
+pub async fn run(config: config::Config) -> Result<(), Box<dyn std::error::Error>> {
+    let bind = config.bind;
+    let state = AppState::from_config(config)?;
+    let listener = TcpListener::bind(bind).await?;
+    let local = listener.local_addr()?;
+    let origin = state.config.public_origin.clone().unwrap_or_else(|| format!("http://{local}"));
+    tracing::info!(address = %local, sms = ?state.config.sms_provider, data_dir = %state.config.data_dir.display(), "hush-server listening");
+    println!("Hush is running at {origin}  (open it in your browser; Ctrl-C stops it)");
+    serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}

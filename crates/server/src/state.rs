@@ -1,0 +1,84 @@
+//! [`AppState`]: what every handler can reach. Built once from [`Config`] at start-up (or
+//! piece by piece in tests), cloned cheaply into each request.
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, SmsProviderKind};
+use crate::service::secret;
+use crate::service::tokens::TokenService;
+use crate::sms::SmsProvider;
+use crate::sms::console::ConsoleSms;
+use crate::sms::twilio::{TwilioConfig, TwilioSms};
+use crate::store::Stores;
+use crate::store::sqlite::SqliteStore;
+
+/// Shared state of the server.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration it was started with.
+    pub config: Arc<Config>,
+    /// Storage backends.
+    pub stores: Stores,
+    /// Delivers sign-in codes.
+    pub sms: Arc<dyn SmsProvider>,
+    /// Issues and checks tokens.
+    pub tokens: Arc<TokenService>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    /// The database could not be opened or migrated.
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The signing secret could not be loaded.
+    #[error("{0}")]
+    Secret(#[from] secret::SecretError),
+    /// The configuration is incomplete.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl AppState {
+    /// Opens the stores and providers the configuration names.
+    pub fn from_config(config: Config) -> Result<Self, StartupError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
+        let store = SqliteStore::open(&config.data_dir.join("hush.db"))?;
+        let sms: Arc<dyn SmsProvider> = match config.sms_provider {
+            SmsProviderKind::Console => Arc::new(ConsoleSms::to_log()),
+            SmsProviderKind::Twilio => Arc::new(twilio_from_config(&config)?),
+        };
+        Self::assemble(config, store.stores(), sms, Arc::new(SystemClock))
+    }
+
+    /// Builds the state from parts (tests swap the SMS sink and the clock).
+    pub fn assemble(config: Config, stores: Stores, sms: Arc<dyn SmsProvider>, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
+        let secret = secret::load_or_create(config.jwt_secret.as_deref(), &config.data_dir)?;
+        Ok(Self { config: Arc::new(config), stores, sms, tokens: Arc::new(TokenService::new(&secret)), clock })
+    }
+
+    /// Now, in Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
+fn twilio_from_config(config: &Config) -> Result<TwilioSms, StartupError> {
+    let need = |value: &Option<String>, name: &str| {
+        value.clone().filter(|v| !v.is_empty()).ok_or_else(|| StartupError::Config(format!("HUSH_SMS_PROVIDER=twilio needs {name}")))
+    };
+    TwilioSms::new(TwilioConfig {
+        account_sid: need(&config.twilio_account_sid, "HUSH_TWILIO_ACCOUNT_SID")?,
+        auth_token: need(&config.twilio_auth_token, "HUSH_TWILIO_AUTH_TOKEN")?,
+        from: need(&config.twilio_from, "HUSH_TWILIO_FROM")?,
+        api_base: config.twilio_api_base.clone(),
+    })
+    .map_err(|e| StartupError::Config(e.to_string()))
+}

@@ -1,0 +1,237 @@
+//! Storage traits, one per aggregate, and the records they return.
+//!
+//! The server holds each as `Arc<dyn …>` in [`Stores`], so the backend is chosen by
+//! configuration. Rules that must hold atomically (no duplicate friend requests, blocks
+//! remove friendships, a code is consumed once) live *inside* the backend's transaction and
+//! come back as outcome enums; the service layer turns outcomes into API errors.
+//!
+//! Backends: [`sqlite`] (embedded, the default).
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hush_shared::{FriendRequestId, UserId};
+use uuid::Uuid;
+
+/// A storage failure the caller cannot fix (I/O, corruption, a bug). Answered as 500/503
+/// and logged; never shown to clients in detail.
+#[derive(Debug, thiserror::Error)]
+#[error("storage error: {0}")]
+pub struct StoreError(pub String);
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A session id: one per sign-in, carried as `sid` in access tokens.
+pub type SessionId = Uuid;
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Stable id.
+    pub id: UserId,
+    /// E.164 phone number (unique).
+    pub phone: String,
+    /// Display name, once chosen.
+    pub display_name: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Accounts.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Returns the account for this phone number, creating it if new (`true` = created).
+    async fn find_or_create(&self, phone: &str, now: i64) -> StoreResult<(UserRecord, bool)>;
+    /// Looks an account up by id.
+    async fn get(&self, id: UserId) -> StoreResult<Option<UserRecord>>;
+    /// Looks an account up by exact E.164 number.
+    async fn find_by_phone(&self, phone: &str) -> StoreResult<Option<UserRecord>>;
+    /// Sets the display name; `None` if the account does not exist.
+    async fn set_display_name(&self, id: UserId, name: &str) -> StoreResult<Option<UserRecord>>;
+    /// Deletes the account and everything tied to it (sessions, requests, friendships,
+    /// keys, blocks in both directions, its sign-in code). `false` if it did not exist.
+    async fn delete(&self, id: UserId) -> StoreResult<bool>;
+}
+
+/// What a refresh-token rotation found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The token was current: it is now replaced by the new one.
+    Rotated { session: SessionId, user: UserId },
+    /// The token had already been rotated: someone replayed it, so the whole session was
+    /// revoked.
+    ReuseDetected { session: SessionId },
+    /// Unknown, expired, or its session is revoked.
+    Invalid,
+}
+
+/// Sign-in sessions and their refresh tokens (stored as SHA-256 hashes).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Starts a session with its first refresh token.
+    async fn create(&self, session: SessionId, user: UserId, refresh_hash: [u8; 32], now: i64, refresh_expires_at: i64) -> StoreResult<()>;
+    /// The session's user if it exists and is not revoked.
+    async fn active_user(&self, session: SessionId) -> StoreResult<Option<UserId>>;
+    /// Replaces a current refresh token by a new one (see [`RotateOutcome`]).
+    async fn rotate(&self, old_hash: [u8; 32], new_hash: [u8; 32], now: i64, new_expires_at: i64) -> StoreResult<RotateOutcome>;
+    /// Revokes a session: its access and refresh tokens stop working at once.
+    async fn revoke(&self, session: SessionId, now: i64) -> StoreResult<()>;
+}
+
+/// What checking a sign-in code found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// Correct: the code is consumed.
+    Accepted,
+    /// Wrong; this many tries remain.
+    Wrong { remaining: u32 },
+    /// Wrong for the last allowed time: the code is burned.
+    Burned,
+    /// No live code (never sent, expired, used or burned).
+    Missing,
+}
+
+/// One live sign-in code per phone number, stored as a keyed hash.
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Stores a new code for the number, replacing any previous one.
+    async fn put(&self, phone: &str, code_hash: [u8; 32], expires_at: i64) -> StoreResult<()>;
+    /// Compares a guess in constant time and counts the attempt, atomically.
+    async fn check(&self, phone: &str, guess_hash: [u8; 32], now: i64, max_attempts: u32) -> StoreResult<CodeCheck>;
+}
+
+/// One rate-limit rule: at most `limit` hits of `key` within `window_secs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateRule {
+    /// Bucket name, e.g. `sms:+15551234567`.
+    pub key: String,
+    /// Hits allowed per window.
+    pub limit: u32,
+    /// Sliding window length.
+    pub window_secs: i64,
+}
+
+/// Sliding-window rate limits.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// If every rule has room, records one hit per distinct key and returns `Ok(())`;
+    /// otherwise records nothing and returns the seconds until all would have room.
+    async fn hit(&self, rules: &[RateRule], now: i64) -> StoreResult<Result<(), u64>>;
+}
+
+/// A pending friend request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FriendRequestRecord {
+    /// Request id.
+    pub id: FriendRequestId,
+    /// Who asked.
+    pub from: UserId,
+    /// Whom.
+    pub to: UserId,
+    /// The requester's public key for the friendship.
+    pub from_key: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A request joined with the *other* person's display name, for listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FriendRequestView {
+    /// The request.
+    pub request: FriendRequestRecord,
+    /// Display name of the other side (requester for incoming, recipient for outgoing).
+    pub other_display_name: Option<String>,
+}
+
+/// One friendship as seen by one side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FriendRecord {
+    /// The friend.
+    pub user_id: UserId,
+    /// Their display name.
+    pub display_name: Option<String>,
+    /// Their key for this friendship.
+    pub their_key: String,
+    /// My key for this friendship.
+    pub my_key: String,
+    /// Unix seconds.
+    pub since: i64,
+}
+
+/// Why a friend request could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestRefusal {
+    /// No such user.
+    UnknownUser,
+    /// Already friends.
+    AlreadyFriends,
+    /// A request from me to them is pending.
+    AlreadySent,
+    /// A request from them to me is pending.
+    IncomingExists,
+    /// One blocked the other.
+    Blocked,
+}
+
+/// Which side acts on a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestSide {
+    /// The recipient (decline).
+    Recipient,
+    /// The requester (cancel).
+    Requester,
+}
+
+/// Friend requests, friendships with their per-side keys, and blocks.
+#[async_trait]
+pub trait SocialStore: Send + Sync {
+    /// Creates a request unless a rule forbids it.
+    async fn create_request(&self, request: FriendRequestRecord) -> StoreResult<Result<(), RequestRefusal>>;
+    /// `(incoming, outgoing)` pending requests of a user, oldest first.
+    async fn list_requests(&self, user: UserId) -> StoreResult<(Vec<FriendRequestView>, Vec<FriendRequestView>)>;
+    /// Accepts a request addressed to `accepter`: creates the friendship with both keys
+    /// and removes the request. `None` if no such request is addressed to them.
+    async fn accept_request(&self, id: FriendRequestId, accepter: UserId, accepter_key: &str, now: i64) -> StoreResult<Option<FriendRequestRecord>>;
+    /// Deletes a request if `user` is on the given side of it; returns it.
+    async fn delete_request(&self, id: FriendRequestId, user: UserId, side: RequestSide) -> StoreResult<Option<FriendRequestRecord>>;
+    /// All friends of a user.
+    async fn list_friends(&self, user: UserId) -> StoreResult<Vec<FriendRecord>>;
+    /// The friendship between `user` and `friend`, as `user` sees it.
+    async fn friend(&self, user: UserId, friend: UserId) -> StoreResult<Option<FriendRecord>>;
+    /// Replaces `owner`'s key for the friendship with `friend`; `false` if not friends.
+    async fn set_key(&self, owner: UserId, friend: UserId, key: &str, now: i64) -> StoreResult<bool>;
+    /// Ends a friendship; `false` if there was none.
+    async fn unfriend(&self, user: UserId, friend: UserId) -> StoreResult<bool>;
+    /// Blocks `blocked` (also ends the friendship and drops pending requests both ways).
+    /// `false` if that user does not exist.
+    async fn block(&self, blocker: UserId, blocked: UserId, now: i64) -> StoreResult<bool>;
+    /// Lifts a block; `false` if there was none.
+    async fn unblock(&self, blocker: UserId, blocked: UserId) -> StoreResult<bool>;
+}
+
+/// Every store the server uses, chosen at start-up.
+#[derive(Clone)]
+pub struct Stores {
+    /// Accounts.
+    pub accounts: Arc<dyn AccountStore>,
+    /// Sessions and refresh tokens.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Sign-in codes.
+    pub codes: Arc<dyn CodeStore>,
+    /// Rate-limit buckets.
+    pub limits: Arc<dyn RateLimitStore>,
+    /// Friendships, requests, keys and blocks.
+    pub social: Arc<dyn SocialStore>,
+    /// Health probe for `/readyz`.
+    pub health: Arc<dyn HealthCheck>,
+}
+
+/// Whether the backend can serve requests right now.
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    /// `Ok` when a trivial query succeeds.
+    async fn ping(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,192 @@
+//! [`SocialStore`] on SQLite: requests, friendships (two `friend_keys` rows), blocks.
+
+use async_trait::async_trait;
+use hush_shared::{FriendRequestId, UserId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{SqliteStore, uuid_col};
+use crate::store::{
+    FriendRecord, FriendRequestRecord, FriendRequestView, RequestRefusal, RequestSide, SocialStore, StoreResult,
+};
+
+const REQUEST_COLS: &str = "r.id, r.from_user, r.to_user, r.from_key, r.created_at";
+
+fn request_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FriendRequestRecord> {
+    Ok(FriendRequestRecord {
+        id: FriendRequestId(uuid_col(row, 0)?),
+        from: UserId(uuid_col(row, 1)?),
+        to: UserId(uuid_col(row, 2)?),
+        from_key: row.get(3)?,
+        created_at: row.get(4)?,
+    })
+}
+
+fn exists(c: &Connection, sql: &str, a: &str, b: &str) -> rusqlite::Result<bool> {
+    c.query_row(sql, params![a, b], |_| Ok(())).optional().map(|o| o.is_some())
+}
+
+const FRIEND_SELECT: &str = "SELECT mine.friend, u.display_name, theirs.public_key, mine.public_key, mine.since
+     FROM friend_keys mine
+     JOIN friend_keys theirs ON theirs.owner = mine.friend AND theirs.friend = mine.owner
+     JOIN users u ON u.id = mine.friend
+     WHERE mine.owner = ?1";
+
+fn friend_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FriendRecord> {
+    Ok(FriendRecord {
+        user_id: UserId(uuid_col(row, 0)?),
+        display_name: row.get(1)?,
+        their_key: row.get(2)?,
+        my_key: row.get(3)?,
+        since: row.get(4)?,
+    })
+}
+
+fn remove_friendship(c: &Connection, a: &str, b: &str) -> rusqlite::Result<usize> {
+    c.execute("DELETE FROM friend_keys WHERE (owner = ?1 AND friend = ?2) OR (owner = ?2 AND friend = ?1)", params![a, b])
+}
+
+#[async_trait]
+impl SocialStore for SqliteStore {
+    async fn create_request(&self, request: FriendRequestRecord) -> StoreResult<Result<(), RequestRefusal>> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let (from, to) = (request.from.to_string(), request.to.to_string());
+            let refusal = if !exists(&tx, "SELECT 1 FROM users WHERE id = ?1 AND ?2 IS NOT NULL", &to, &to)? {
+                Some(RequestRefusal::UnknownUser)
+            } else if exists(&tx, "SELECT 1 FROM blocks WHERE (blocker = ?1 AND blocked = ?2) OR (blocker = ?2 AND blocked = ?1)", &from, &to)? {
+                Some(RequestRefusal::Blocked)
+            } else if exists(&tx, "SELECT 1 FROM friend_keys WHERE owner = ?1 AND friend = ?2", &from, &to)? {
+                Some(RequestRefusal::AlreadyFriends)
+            } else if exists(&tx, "SELECT 1 FROM friend_requests WHERE from_user = ?1 AND to_user = ?2", &from, &to)? {
+                Some(RequestRefusal::AlreadySent)
+            } else if exists(&tx, "SELECT 1 FROM friend_requests WHERE from_user = ?1 AND to_user = ?2", &to, &from)? {
+                Some(RequestRefusal::IncomingExists)
+            } else {
+                None
+            };
+            if let Some(refusal) = refusal {
+                return Ok(Err(refusal));
+            }
+            tx.execute(
+                "INSERT INTO friend_requests (id, from_user, to_user, from_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![request.id.to_string(), from, to, request.from_key, request.created_at],
+            )?;
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    async fn list_requests(&self, user: UserId) -> StoreResult<(Vec<FriendRequestView>, Vec<FriendRequestView>)> {
+        self.call(move |c| {
+            let list = |sql: &str| -> rusqlite::Result<Vec<FriendRequestView>> {
+                let mut stmt = c.prepare(sql)?;
+                let rows = stmt.query_map([user.to_string()], |r| {
+                    Ok(FriendRequestView { request: request_row(r)?, other_display_name: r.get(5)? })
+                })?;
+                rows.collect()
+            };
+            let incoming = list(&format!(
+                "SELECT {REQUEST_COLS}, u.display_name FROM friend_requests r JOIN users u ON u.id = r.from_user WHERE r.to_user = ?1 ORDER BY r.created_at, r.id"
+            ))?;
+            let outgoing = list(&format!(
+                "SELECT {REQUEST_COLS}, u.display_name FROM friend_requests r JOIN users u ON u.id = r.to_user WHERE r.from_user = ?1 ORDER BY r.created_at, r.id"
+            ))?;
+            Ok((incoming, outgoing))
+        })
+        .await
+    }
+
+    async fn accept_request(&self, id: FriendRequestId, accepter: UserId, accepter_key: &str, now: i64) -> StoreResult<Option<FriendRequestRecord>> {
+        let accepter_key = accepter_key.to_owned();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let request = tx
+                .query_row(&format!("SELECT {REQUEST_COLS} FROM friend_requests r WHERE r.id = ?1 AND r.to_user = ?2"), params![id.to_string(), accepter.to_string()], request_row)
+                .optional()?;
+            let Some(request) = request else { return Ok(None) };
+            let (from, to) = (request.from.to_string(), request.to.to_string());
+            tx.execute("DELETE FROM friend_requests WHERE (from_user = ?1 AND to_user = ?2) OR (from_user = ?2 AND to_user = ?1)", params![from, to])?;
+            let insert = "INSERT INTO friend_keys (owner, friend, public_key, since, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+                          ON CONFLICT (owner, friend) DO UPDATE SET public_key = excluded.public_key, updated_at = excluded.updated_at";
+            tx.execute(insert, params![from, to, request.from_key, now])?;
+            tx.execute(insert, params![to, from, accepter_key, now])?;
+            tx.commit()?;
+            Ok(Some(request))
+        })
+        .await
+    }
+
+    async fn delete_request(&self, id: FriendRequestId, user: UserId, side: RequestSide) -> StoreResult<Option<FriendRequestRecord>> {
+        self.call(move |c| {
+            let column = match side {
+                RequestSide::Recipient => "to_user",
+                RequestSide::Requester => "from_user",
+            };
+            let tx = c.transaction()?;
+            let request = tx
+                .query_row(&format!("SELECT {REQUEST_COLS} FROM friend_requests r WHERE r.id = ?1 AND r.{column} = ?2"), params![id.to_string(), user.to_string()], request_row)
+                .optional()?;
+            if request.is_some() {
+                tx.execute("DELETE FROM friend_requests WHERE id = ?1", [id.to_string()])?;
+            }
+            tx.commit()?;
+            Ok(request)
+        })
+        .await
+    }
+
+    async fn list_friends(&self, user: UserId) -> StoreResult<Vec<FriendRecord>> {
+        self.call(move |c| {
+            let mut stmt = c.prepare(&format!("{FRIEND_SELECT} ORDER BY mine.since, mine.friend"))?;
+            let rows = stmt.query_map([user.to_string()], friend_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn friend(&self, user: UserId, friend: UserId) -> StoreResult<Option<FriendRecord>> {
+        self.call(move |c| {
+            c.query_row(&format!("{FRIEND_SELECT} AND mine.friend = ?2"), params![user.to_string(), friend.to_string()], friend_row).optional()
+        })
+        .await
+    }
+
+    async fn set_key(&self, owner: UserId, friend: UserId, key: &str, now: i64) -> StoreResult<bool> {
+        let key = key.to_owned();
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE friend_keys SET public_key = ?3, updated_at = ?4 WHERE owner = ?1 AND friend = ?2
+                 AND EXISTS (SELECT 1 FROM friend_keys WHERE owner = ?2 AND friend = ?1)",
+                params![owner.to_string(), friend.to_string(), key, now],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn unfriend(&self, user: UserId, friend: UserId) -> StoreResult<bool> {
+        self.call(move |c| Ok(remove_friendship(c, &user.to_string(), &friend.to_string())? > 0)).await
+    }
+
+    async fn block(&self, blocker: UserId, blocked: UserId, now: i64) -> StoreResult<bool> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let (a, b) = (blocker.to_string(), blocked.to_string());
+            if !exists(&tx, "SELECT 1 FROM users WHERE id = ?1 AND ?2 IS NOT NULL", &b, &b)? {
+                return Ok(false);
+            }
+            tx.execute("INSERT OR IGNORE INTO blocks (blocker, blocked, created_at) VALUES (?1, ?2, ?3)", params![a, b, now])?;
+            remove_friendship(&tx, &a, &b)?;
+            tx.execute("DELETE FROM friend_requests WHERE (from_user = ?1 AND to_user = ?2) OR (from_user = ?2 AND to_user = ?1)", params![a, b])?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn unblock(&self, blocker: UserId, blocked: UserId) -> StoreResult<bool> {
+        self.call(move |c| Ok(c.execute("DELETE FROM blocks WHERE blocker = ?1 AND blocked = ?2", params![blocker.to_string(), blocked.to_string()])? > 0))
+            .await
+    }
+}
