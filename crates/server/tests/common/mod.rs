@@ -1,0 +1,168 @@
+//! `TestApp`: the real server, in-process, on a real socket at `127.0.0.1:0`, with its own
+//! temporary data directory, a console SMS provider whose lines the test reads, and a clock
+//! the test can advance.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use clap::Parser;
+use hush_server::clock::ManualClock;
+use hush_server::config::Config;
+use hush_server::sms::console::ConsoleSms;
+use hush_server::store::sqlite::SqliteStore;
+use hush_server::AppState;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub sms_lines: Arc<Mutex<Vec<String>>>,
+    pub clock: Arc<ManualClock>,
+    pub state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+/// A signed-in person.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub phone: String,
+    pub user_id: String,
+    pub token: String,
+    pub refresh_cookie: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(extra_args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["hush-server", "--data-dir", dir.path().to_str().unwrap(), "--jwt-secret", JWT_SECRET];
+        args.extend_from_slice(extra_args);
+        let config = Config::try_parse_from(args).unwrap();
+        let store = SqliteStore::open(&dir.path().join("hush.db")).unwrap();
+        let sms_lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = sms_lines.clone();
+        let sms = ConsoleSms::with_sink(Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_owned())));
+        let clock = Arc::new(ManualClock::default());
+        let state = AppState::assemble(config, store.stores(), Arc::new(sms), clock.clone()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(hush_server::serve(listener, state.clone(), std::future::pending()));
+        Self { base, http: reqwest::Client::new(), sms_lines, clock, state, _dir: dir }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn call_with(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// The code in the newest console SMS line to `phone`.
+    pub fn last_code(&self, phone: &str) -> Option<String> {
+        let lines = self.sms_lines.lock().unwrap();
+        lines.iter().rev().find(|l| l.starts_with(&format!("SMS to {phone}: "))).map(|l| {
+            let at = l.find("code is ").unwrap() + "code is ".len();
+            l[at..at + 6].to_owned()
+        })
+    }
+
+    pub async fn request_code(&self, phone: &str) -> String {
+        let r = self.post("/api/v1/auth/code", None, json!({ "phone": phone })).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+        self.last_code(r.body["phone"].as_str().unwrap()).expect("a console SMS line")
+    }
+
+    pub async fn verify(&self, phone: &str, code: &str) -> Reply {
+        self.post("/api/v1/auth/verify", None, json!({ "phone": phone, "code": code })).await
+    }
+
+    /// Signs in (creating the account if new) and sets the display name if given.
+    pub async fn sign_in(&self, phone: &str, name: Option<&str>) -> Person {
+        let code = self.request_code(phone).await;
+        let r = self.verify(phone, &code).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let person = Person {
+            phone: phone.to_owned(),
+            user_id: r.body["user"]["user_id"].as_str().unwrap().to_owned(),
+            token: r.body["access_token"].as_str().unwrap().to_owned(),
+            refresh_cookie: refresh_cookie(&r.headers).expect("refresh cookie"),
+        };
+        if let Some(name) = name {
+            let r = self.call(Method::PATCH, "/api/v1/me", Some(&person.token), Some(json!({ "display_name": name }))).await;
+            assert_eq!(r.status, StatusCode::OK);
+        }
+        person
+    }
+
+    /// Makes two people friends through the API with fresh keys; returns (a's key, b's key).
+    pub async fn befriend(&self, a: &Person, b: &Person) -> (String, String) {
+        let (ka, kb) = (new_public_key(), new_public_key());
+        let r = self.post("/api/v1/friends/requests", Some(&a.token), json!({ "user_id": b.user_id, "public_key": ka })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let r = self.post(&format!("/api/v1/friends/requests/{id}/accept"), Some(&b.token), json!({ "public_key": kb })).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        (ka, kb)
+    }
+}
+
+/// The `hush_refresh` value from a response's `Set-Cookie`, if any.
+pub fn refresh_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let first = v.split(';').next()?;
+        let (name, value) = first.split_once('=')?;
+        (name == "hush_refresh").then(|| value.to_owned())
+    })
+}
+
+/// A fresh valid public key in wire form.
+pub fn new_public_key() -> String {
+    hush_crypto::KeyPair::generate().public().to_wire()
+}
+
+/// Distinct valid US numbers (+1 650 253 00nn).
+pub fn phone(n: u32) -> String {
+    format!("+1650253{:04}", n)
+}
