@@ -14,7 +14,12 @@ pub const TAG_LEN: usize = 16;
 pub const KEY_LEN: usize = 32;
 
 /// Encrypts `plaintext`, returning `ciphertext || tag`.
-pub fn encrypt(key: &[u8; KEY_LEN], nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+pub fn encrypt(
+    key: &[u8; KEY_LEN],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     let cipher = Aes256Gcm::new(key.into());
     cipher
         .encrypt(&Nonce::from(*nonce), Payload { msg: plaintext, aad })
@@ -22,12 +27,23 @@ pub fn encrypt(key: &[u8; KEY_LEN], nonce: &[u8; NONCE_LEN], aad: &[u8], plainte
 }
 
 /// Decrypts `ciphertext || tag`; any change to key, nonce, AAD or bytes fails.
-pub fn decrypt(key: &[u8; KEY_LEN], nonce: &[u8; NONCE_LEN], aad: &[u8], ciphertext_and_tag: &[u8]) -> Result<Vec<u8>, CryptoError> {
+pub fn decrypt(
+    key: &[u8; KEY_LEN],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    ciphertext_and_tag: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     if ciphertext_and_tag.len() < TAG_LEN {
         return Err(CryptoError::Undecryptable);
     }
     let cipher = Aes256Gcm::new(key.into());
     cipher
-        .decrypt(&Nonce::from(*nonce), Payload { msg: ciphertext_and_tag, aad })
+        .decrypt(
+            &Nonce::from(*nonce),
+            Payload {
+                msg: ciphertext_and_tag,
+                aad,
+            },
+        )
         .map_err(|_| CryptoError::Undecryptable)
 }

@@ -48,7 +48,12 @@ fn header_and_aad(route: &Route<'_>) -> ([u8; 1 + 2 * KEY_ID_LEN], [u8; AAD_LEN]
     (header, aad)
 }
 
-pub(crate) fn seal(key: &[u8; KEY_LEN], route: Route<'_>, plaintext: &[u8], nonce: [u8; NONCE_LEN]) -> Result<Vec<u8>, CryptoError> {
+pub(crate) fn seal(
+    key: &[u8; KEY_LEN],
+    route: Route<'_>,
+    plaintext: &[u8],
+    nonce: [u8; NONCE_LEN],
+) -> Result<Vec<u8>, CryptoError> {
     let padded = padding::pad(plaintext)?;
     let (header, aad) = header_and_aad(&route);
     let sealed = aead::encrypt(key, &nonce, &aad, &padded)?;

@@ -73,8 +73,14 @@ impl ConversationKeys {
     /// Runs ECDH and the key schedule for the conversation between me and them.
     pub fn derive(my_id: &UserIdBytes, my_pair: &KeyPair, their_id: &UserIdBytes, their_public: &PublicKey) -> Self {
         let shared = my_pair.diffie_hellman(their_public);
-        let me = Party { user_id: my_id, public_key: my_pair.public() };
-        let them = Party { user_id: their_id, public_key: their_public };
+        let me = Party {
+            user_id: my_id,
+            public_key: my_pair.public(),
+        };
+        let them = Party {
+            user_id: their_id,
+            public_key: their_public,
+        };
         Self {
             me: *my_id,
             them: *their_id,
@@ -112,7 +118,13 @@ impl ConversationKeys {
     ) -> Result<Vec<u8>, CryptoError> {
         envelope::seal(
             &self.send_key,
-            envelope::Route { message_id, sender: &self.me, recipient: &self.them, sender_key_id: self.my_key_id, recipient_key_id: self.their_key_id },
+            envelope::Route {
+                message_id,
+                sender: &self.me,
+                recipient: &self.them,
+                sender_key_id: self.my_key_id,
+                recipient_key_id: self.their_key_id,
+            },
             plaintext,
             nonce,
         )
@@ -122,7 +134,13 @@ impl ConversationKeys {
     pub fn open(&self, message_id: &MessageIdBytes, envelope: &[u8]) -> Result<Vec<u8>, CryptoError> {
         envelope::open(
             &self.receive_key,
-            envelope::Route { message_id, sender: &self.them, recipient: &self.me, sender_key_id: self.their_key_id, recipient_key_id: self.my_key_id },
+            envelope::Route {
+                message_id,
+                sender: &self.them,
+                recipient: &self.me,
+                sender_key_id: self.their_key_id,
+                recipient_key_id: self.my_key_id,
+            },
             envelope,
         )
     }

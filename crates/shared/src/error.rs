@@ -77,10 +77,9 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            InvalidJson | InvalidParameter | InvalidPhone | InvalidDisplayName
-            | InvalidPublicKey | CannotBefriendSelf => 400,
-            InvalidCode | CodeExpired | Unauthorized | TokenExpired | SessionRevoked
-            | InvalidRefreshToken => 401,
+            InvalidJson | InvalidParameter | InvalidPhone | InvalidDisplayName | InvalidPublicKey
+            | CannotBefriendSelf => 400,
+            InvalidCode | CodeExpired | Unauthorized | TokenExpired | SessionRevoked | InvalidRefreshToken => 401,
             Forbidden | Blocked => 403,
             NotFound | UserNotFound | RequestNotFound | NotFriends => 404,
             MethodNotAllowed => 405,
@@ -161,12 +160,36 @@ mod tests {
     fn serde_spelling_matches_as_str() {
         use ErrorCode::*;
         for code in [
-            InvalidJson, InvalidParameter, InvalidPhone, InvalidDisplayName, InvalidPublicKey,
-            InvalidCode, CodeExpired, TooManyAttempts, RateLimited, Unauthorized, TokenExpired,
-            SessionRevoked, InvalidRefreshToken, Forbidden, Blocked, NotFound, UserNotFound,
-            RequestNotFound, NotFriends, CannotBefriendSelf, AlreadyFriends, RequestAlreadySent,
-            IncomingRequestExists, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType,
-            SmsFailed, Unavailable, Timeout, Internal,
+            InvalidJson,
+            InvalidParameter,
+            InvalidPhone,
+            InvalidDisplayName,
+            InvalidPublicKey,
+            InvalidCode,
+            CodeExpired,
+            TooManyAttempts,
+            RateLimited,
+            Unauthorized,
+            TokenExpired,
+            SessionRevoked,
+            InvalidRefreshToken,
+            Forbidden,
+            Blocked,
+            NotFound,
+            UserNotFound,
+            RequestNotFound,
+            NotFriends,
+            CannotBefriendSelf,
+            AlreadyFriends,
+            RequestAlreadySent,
+            IncomingRequestExists,
+            MethodNotAllowed,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            SmsFailed,
+            Unavailable,
+            Timeout,
+            Internal,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -16,7 +16,10 @@ pub struct Invalid {
 
 impl Invalid {
     fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -28,18 +31,30 @@ impl Invalid {
 pub fn normalize_phone(input: &str) -> Result<String, Invalid> {
     let trimmed = input.trim();
     if trimmed.is_empty() || trimmed.chars().count() > MAX_PHONE_INPUT_CHARS {
-        return Err(Invalid::new(ErrorCode::InvalidPhone, "enter a phone number with its country code, e.g. +1 555 123 4567"));
+        return Err(Invalid::new(
+            ErrorCode::InvalidPhone,
+            "enter a phone number with its country code, e.g. +1 555 123 4567",
+        ));
     }
     if !trimmed.starts_with('+') {
-        return Err(Invalid::new(ErrorCode::InvalidPhone, "the phone number must start with + and the country code"));
+        return Err(Invalid::new(
+            ErrorCode::InvalidPhone,
+            "the phone number must start with + and the country code",
+        ));
     }
     if !trimmed[1..].chars().all(|c| c.is_ascii_digit() || " -.()".contains(c)) {
-        return Err(Invalid::new(ErrorCode::InvalidPhone, "the phone number may contain only digits, spaces, dashes, dots and parentheses"));
+        return Err(Invalid::new(
+            ErrorCode::InvalidPhone,
+            "the phone number may contain only digits, spaces, dashes, dots and parentheses",
+        ));
     }
     let parsed = phonenumber::parse(None, trimmed)
         .map_err(|_| Invalid::new(ErrorCode::InvalidPhone, "this is not a phone number"))?;
     if !phonenumber::is_valid(&parsed) {
-        return Err(Invalid::new(ErrorCode::InvalidPhone, "this phone number does not exist in its country's numbering plan"));
+        return Err(Invalid::new(
+            ErrorCode::InvalidPhone,
+            "this phone number does not exist in its country's numbering plan",
+        ));
     }
     Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
 }
@@ -48,7 +63,10 @@ pub fn normalize_phone(input: &str) -> Result<String, Invalid> {
 pub fn display_name(input: &str) -> Result<String, Invalid> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
-        return Err(Invalid::new(ErrorCode::InvalidDisplayName, "the display name must not be empty"));
+        return Err(Invalid::new(
+            ErrorCode::InvalidDisplayName,
+            "the display name must not be empty",
+        ));
     }
     if trimmed.chars().count() > MAX_DISPLAY_NAME_CHARS {
         return Err(Invalid::new(
@@ -56,8 +74,13 @@ pub fn display_name(input: &str) -> Result<String, Invalid> {
             format!("the display name must be at most {MAX_DISPLAY_NAME_CHARS} characters"),
         ));
     }
-    if trimmed.chars().any(|c| c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
-        return Err(Invalid::new(ErrorCode::InvalidDisplayName, "the display name must not contain control or direction-override characters"));
+    if trimmed.chars().any(|c| {
+        c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }) {
+        return Err(Invalid::new(
+            ErrorCode::InvalidDisplayName,
+            "the display name must not contain control or direction-override characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -66,7 +89,9 @@ pub fn display_name(input: &str) -> Result<String, Invalid> {
 /// check — that it decodes to a point on P-256 — is `hush_crypto::PublicKey::from_wire`.
 pub fn public_key_shape(input: &str) -> Result<(), Invalid> {
     if input.len() != PUBLIC_KEY_B64_LEN
-        || !input.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        || !input
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         return Err(Invalid::new(
             ErrorCode::InvalidPublicKey,
@@ -89,7 +114,16 @@ mod tests {
 
     #[test]
     fn bad_phone_numbers_are_rejected_with_invalid_phone() {
-        for bad in ["", "   ", "6502530000", "+1", "+1 650 253 00001234567890123456789", "+1abc", "+999 123", "+1 000 000 0000"] {
+        for bad in [
+            "",
+            "   ",
+            "6502530000",
+            "+1",
+            "+1 650 253 00001234567890123456789",
+            "+1abc",
+            "+999 123",
+            "+1 000 000 0000",
+        ] {
             let err = normalize_phone(bad).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidPhone, "{bad:?} should be rejected");
         }

@@ -30,7 +30,8 @@ pub fn router() -> Router<AppState> {
 
 fn cookie(state: &AppState, value: &str, max_age: u64) -> HeaderValue {
     let secure = if state.config.is_https() { "; Secure" } else { "" };
-    let text = format!("{REFRESH_COOKIE}={value}; Path={COOKIE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}");
+    let text =
+        format!("{REFRESH_COOKIE}={value}; Path={COOKIE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}");
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("hush_refresh=; Max-Age=0"))
 }
 
@@ -41,8 +42,13 @@ pub fn clear_cookie(state: &AppState) -> HeaderValue {
 
 fn signed_in(state: &AppState, signed: SignedIn) -> Response {
     let mut response = axum::Json(signed.body).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie(state, &signed.refresh_token, REFRESH_TOKEN_TTL_SECS));
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie(state, &signed.refresh_token, REFRESH_TOKEN_TTL_SECS),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -61,7 +67,11 @@ fn refresh_cookie(headers: &HeaderMap) -> Option<&str> {
 /// Sends a sign-in code by SMS.
 #[utoipa::path(post, path = "/api/v1/auth/code", tag = "auth", request_body = SendCodeRequest,
     responses((status = 202, body = SendCodeResponse), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
-pub async fn send_code(state: axum::extract::State<AppState>, ip: ClientIp, ApiJson(req): ApiJson<SendCodeRequest>) -> Result<impl IntoResponse, AppError> {
+pub async fn send_code(
+    state: axum::extract::State<AppState>,
+    ip: ClientIp,
+    ApiJson(req): ApiJson<SendCodeRequest>,
+) -> Result<impl IntoResponse, AppError> {
     let body = signin::send_code(&state, &req.phone, ip.0).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(body)))
 }
@@ -69,7 +79,11 @@ pub async fn send_code(state: axum::extract::State<AppState>, ip: ClientIp, ApiJ
 /// Exchanges a code for an access token and the refresh cookie; creates the account if new.
 #[utoipa::path(post, path = "/api/v1/auth/verify", tag = "auth", request_body = VerifyCodeRequest,
     responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn verify(state: axum::extract::State<AppState>, ip: ClientIp, ApiJson(req): ApiJson<VerifyCodeRequest>) -> Result<Response, AppError> {
+pub async fn verify(
+    state: axum::extract::State<AppState>,
+    ip: ClientIp,
+    ApiJson(req): ApiJson<VerifyCodeRequest>,
+) -> Result<Response, AppError> {
     let signed = signin::verify(&state, &req.phone, &req.code, ip.0).await?;
     Ok(signed_in(&state, signed))
 }

@@ -34,7 +34,9 @@ impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection.status() {
             StatusCode::PAYLOAD_TOO_LARGE => AppError::new(ErrorCode::PayloadTooLarge, "the request body is too large"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::new(ErrorCode::UnsupportedMediaType, "send the body as application/json"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                AppError::new(ErrorCode::UnsupportedMediaType, "send the body as application/json")
+            }
             _ => AppError::new(ErrorCode::InvalidJson, rejection.body_text()),
         }
     }
@@ -82,7 +84,10 @@ impl FromRequestParts<AppState> for AuthUser {
         })?;
         match state.stores.sessions.active_user(session).await? {
             Some(owner) if owner == user => Ok(AuthUser { user, session }),
-            _ => Err(AppError::new(ErrorCode::SessionRevoked, "this session has ended; sign in again")),
+            _ => Err(AppError::new(
+                ErrorCode::SessionRevoked,
+                "this session has ended; sign in again",
+            )),
         }
     }
 }

@@ -5,7 +5,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
-use hush_shared::api::friends::{AcceptFriendRequest, CreateFriendRequest, Friend, FriendList, FriendRequest, FriendRequestList, RotateKeyRequest};
+use hush_shared::api::friends::{
+    AcceptFriendRequest, CreateFriendRequest, Friend, FriendList, FriendRequest, FriendRequestList, RotateKeyRequest,
+};
 use hush_shared::{ErrorBody, ErrorCode, FriendRequestId, UserId};
 
 use super::extract::{ApiJson, ApiPath, AuthUser};
@@ -30,7 +32,10 @@ pub fn router() -> Router<AppState> {
 /// My pending requests, both directions.
 #[utoipa::path(get, path = "/api/v1/friends/requests", tag = "friends", security(("bearer" = [])),
     responses((status = 200, body = FriendRequestList), (status = 401, body = ErrorBody)))]
-pub async fn list_requests(State(state): State<AppState>, auth: AuthUser) -> Result<axum::Json<FriendRequestList>, AppError> {
+pub async fn list_requests(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<axum::Json<FriendRequestList>, AppError> {
     let (incoming, outgoing) = state.stores.social.list_requests(auth.user).await?;
     Ok(axum::Json(FriendRequestList {
         incoming: incoming.into_iter().map(|v| request_view(v, true)).collect(),
@@ -41,7 +46,11 @@ pub async fn list_requests(State(state): State<AppState>, auth: AuthUser) -> Res
 /// Sends a friend request carrying my public key for the friendship.
 #[utoipa::path(post, path = "/api/v1/friends/requests", tag = "friends", security(("bearer" = [])), request_body = CreateFriendRequest,
     responses((status = 201, body = FriendRequest), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn create_request(State(state): State<AppState>, auth: AuthUser, ApiJson(req): ApiJson<CreateFriendRequest>) -> Result<(StatusCode, axum::Json<FriendRequest>), AppError> {
+pub async fn create_request(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(req): ApiJson<CreateFriendRequest>,
+) -> Result<(StatusCode, axum::Json<FriendRequest>), AppError> {
     let created = friends::send_request(&state, auth.user, req.user_id, &req.public_key).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
@@ -50,8 +59,15 @@ pub async fn create_request(State(state): State<AppState>, auth: AuthUser, ApiJs
 #[utoipa::path(post, path = "/api/v1/friends/requests/{id}/accept", tag = "friends", security(("bearer" = [])), request_body = AcceptFriendRequest,
     params(("id" = String, Path, format = Uuid, description = "friend request id")),
     responses((status = 200, body = Friend), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn accept_request(State(state): State<AppState>, auth: AuthUser, ApiPath(id): ApiPath<FriendRequestId>, ApiJson(req): ApiJson<AcceptFriendRequest>) -> Result<axum::Json<Friend>, AppError> {
-    Ok(axum::Json(friends::accept(&state, auth.user, id, &req.public_key).await?))
+pub async fn accept_request(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<FriendRequestId>,
+    ApiJson(req): ApiJson<AcceptFriendRequest>,
+) -> Result<axum::Json<Friend>, AppError> {
+    Ok(axum::Json(
+        friends::accept(&state, auth.user, id, &req.public_key).await?,
+    ))
 }
 
 fn request_not_found() -> AppError {
@@ -62,8 +78,17 @@ fn request_not_found() -> AppError {
 #[utoipa::path(post, path = "/api/v1/friends/requests/{id}/decline", tag = "friends", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "friend request id")),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn decline_request(State(state): State<AppState>, auth: AuthUser, ApiPath(id): ApiPath<FriendRequestId>) -> Result<StatusCode, AppError> {
-    state.stores.social.delete_request(id, auth.user, RequestSide::Recipient).await?.ok_or_else(request_not_found)?;
+pub async fn decline_request(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<FriendRequestId>,
+) -> Result<StatusCode, AppError> {
+    state
+        .stores
+        .social
+        .delete_request(id, auth.user, RequestSide::Recipient)
+        .await?
+        .ok_or_else(request_not_found)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -71,8 +96,17 @@ pub async fn decline_request(State(state): State<AppState>, auth: AuthUser, ApiP
 #[utoipa::path(delete, path = "/api/v1/friends/requests/{id}", tag = "friends", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "friend request id")),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn cancel_request(State(state): State<AppState>, auth: AuthUser, ApiPath(id): ApiPath<FriendRequestId>) -> Result<StatusCode, AppError> {
-    state.stores.social.delete_request(id, auth.user, RequestSide::Requester).await?.ok_or_else(request_not_found)?;
+pub async fn cancel_request(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<FriendRequestId>,
+) -> Result<StatusCode, AppError> {
+    state
+        .stores
+        .social
+        .delete_request(id, auth.user, RequestSide::Requester)
+        .await?
+        .ok_or_else(request_not_found)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -81,29 +115,53 @@ pub async fn cancel_request(State(state): State<AppState>, auth: AuthUser, ApiPa
     responses((status = 200, body = FriendList), (status = 401, body = ErrorBody)))]
 pub async fn list_friends(State(state): State<AppState>, auth: AuthUser) -> Result<axum::Json<FriendList>, AppError> {
     let friends = state.stores.social.list_friends(auth.user).await?;
-    Ok(axum::Json(FriendList { friends: friends.into_iter().map(friend_view).collect() }))
+    Ok(axum::Json(FriendList {
+        friends: friends.into_iter().map(friend_view).collect(),
+    }))
 }
 
 /// Replaces my public key for one friendship.
 #[utoipa::path(put, path = "/api/v1/friends/{user_id}/key", tag = "friends", security(("bearer" = [])), request_body = RotateKeyRequest,
     params(("user_id" = String, Path, format = Uuid, description = "the friend")),
     responses((status = 200, body = Friend), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn rotate_key(State(state): State<AppState>, auth: AuthUser, ApiPath(friend): ApiPath<UserId>, ApiJson(req): ApiJson<RotateKeyRequest>) -> Result<axum::Json<Friend>, AppError> {
+pub async fn rotate_key(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(friend): ApiPath<UserId>,
+    ApiJson(req): ApiJson<RotateKeyRequest>,
+) -> Result<axum::Json<Friend>, AppError> {
     validate_key(&req.public_key)?;
-    if !state.stores.social.set_key(auth.user, friend, &req.public_key, state.now()).await? {
-        return Err(AppError::new(ErrorCode::NotFriends, "you are not friends with this person"));
+    if !state
+        .stores
+        .social
+        .set_key(auth.user, friend, &req.public_key, state.now())
+        .await?
+    {
+        return Err(AppError::new(
+            ErrorCode::NotFriends,
+            "you are not friends with this person",
+        ));
     }
     let record = state.stores.social.friend(auth.user, friend).await?;
-    record.map(|f| axum::Json(friend_view(f))).ok_or_else(|| AppError::new(ErrorCode::NotFriends, "you are not friends with this person"))
+    record
+        .map(|f| axum::Json(friend_view(f)))
+        .ok_or_else(|| AppError::new(ErrorCode::NotFriends, "you are not friends with this person"))
 }
 
 /// Ends a friendship.
 #[utoipa::path(delete, path = "/api/v1/friends/{user_id}", tag = "friends", security(("bearer" = [])),
     params(("user_id" = String, Path, format = Uuid, description = "the friend")),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn unfriend(State(state): State<AppState>, auth: AuthUser, ApiPath(friend): ApiPath<UserId>) -> Result<StatusCode, AppError> {
+pub async fn unfriend(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(friend): ApiPath<UserId>,
+) -> Result<StatusCode, AppError> {
     if !state.stores.social.unfriend(auth.user, friend).await? {
-        return Err(AppError::new(ErrorCode::NotFriends, "you are not friends with this person"));
+        return Err(AppError::new(
+            ErrorCode::NotFriends,
+            "you are not friends with this person",
+        ));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -112,7 +170,11 @@ pub async fn unfriend(State(state): State<AppState>, auth: AuthUser, ApiPath(fri
 #[utoipa::path(post, path = "/api/v1/blocks/{user_id}", tag = "friends", security(("bearer" = [])),
     params(("user_id" = String, Path, format = Uuid, description = "the person to block")),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn block(State(state): State<AppState>, auth: AuthUser, ApiPath(other): ApiPath<UserId>) -> Result<StatusCode, AppError> {
+pub async fn block(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(other): ApiPath<UserId>,
+) -> Result<StatusCode, AppError> {
     if other == auth.user {
         return Err(AppError::new(ErrorCode::InvalidParameter, "you cannot block yourself"));
     }
@@ -126,7 +188,11 @@ pub async fn block(State(state): State<AppState>, auth: AuthUser, ApiPath(other)
 #[utoipa::path(delete, path = "/api/v1/blocks/{user_id}", tag = "friends", security(("bearer" = [])),
     params(("user_id" = String, Path, format = Uuid, description = "the blocked person")),
     responses((status = 204), (status = 400, body = ErrorBody)))]
-pub async fn unblock(State(state): State<AppState>, auth: AuthUser, ApiPath(other): ApiPath<UserId>) -> Result<StatusCode, AppError> {
+pub async fn unblock(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(other): ApiPath<UserId>,
+) -> Result<StatusCode, AppError> {
     state.stores.social.unblock(auth.user, other).await?;
     Ok(StatusCode::NO_CONTENT)
 }

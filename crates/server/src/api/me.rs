@@ -35,9 +35,18 @@ pub async fn get_me(State(state): State<AppState>, auth: AuthUser) -> Result<axu
 /// Sets my display name.
 #[utoipa::path(patch, path = "/api/v1/me", tag = "account", security(("bearer" = [])), request_body = UpdateMeRequest,
     responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn update_me(State(state): State<AppState>, auth: AuthUser, ApiJson(req): ApiJson<UpdateMeRequest>) -> Result<axum::Json<User>, AppError> {
+pub async fn update_me(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(req): ApiJson<UpdateMeRequest>,
+) -> Result<axum::Json<User>, AppError> {
     let name = display_name(&req.display_name)?;
-    let user = state.stores.accounts.set_display_name(auth.user, &name).await?.ok_or_else(gone)?;
+    let user = state
+        .stores
+        .accounts
+        .set_display_name(auth.user, &name)
+        .await?
+        .ok_or_else(gone)?;
     Ok(axum::Json(user_view(&user)))
 }
 

@@ -23,10 +23,25 @@ pub fn router() -> Router<AppState> {
 /// Finds a person by exact phone number.
 #[utoipa::path(get, path = "/api/v1/users/lookup", tag = "users", security(("bearer" = [])), params(LookupQuery),
     responses((status = 200, body = PublicUser), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn lookup(State(state): State<AppState>, auth: AuthUser, ApiQuery(query): ApiQuery<LookupQuery>) -> Result<axum::Json<PublicUser>, AppError> {
+pub async fn lookup(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiQuery(query): ApiQuery<LookupQuery>,
+) -> Result<axum::Json<PublicUser>, AppError> {
     let phone = normalize_phone(&query.phone)?;
-    enforce(&state, &[RateRule { key: format!("lookup:{}", auth.user), limit: LOOKUPS_PER_ACCOUNT_PER_HOUR, window_secs: 3600 }]).await?;
+    enforce(
+        &state,
+        &[RateRule {
+            key: format!("lookup:{}", auth.user),
+            limit: LOOKUPS_PER_ACCOUNT_PER_HOUR,
+            window_secs: 3600,
+        }],
+    )
+    .await?;
     let user = state.stores.accounts.find_by_phone(&phone).await?;
     let user = user.ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "nobody uses Hush with this number"))?;
-    Ok(axum::Json(PublicUser { user_id: user.id, display_name: user.display_name }))
+    Ok(axum::Json(PublicUser {
+        user_id: user.id,
+        display_name: user.display_name,
+    }))
 }

@@ -22,7 +22,13 @@ pub fn validate_key(key: &str) -> Result<(), AppError> {
 
 /// Wire form of a friendship.
 pub fn friend_view(f: FriendRecord) -> Friend {
-    Friend { user_id: f.user_id, display_name: f.display_name, their_public_key: f.their_key, my_public_key: f.my_key, since: f.since }
+    Friend {
+        user_id: f.user_id,
+        display_name: f.display_name,
+        their_public_key: f.their_key,
+        my_public_key: f.my_key,
+        since: f.since,
+    }
 }
 
 /// Wire form of a request, naming the other side.
@@ -40,34 +46,72 @@ pub fn request_view(v: FriendRequestView, incoming: bool) -> FriendRequest {
 /// `POST /friends/requests`.
 pub async fn send_request(state: &AppState, from: UserId, to: UserId, key: &str) -> Result<FriendRequest, AppError> {
     if from == to {
-        return Err(AppError::new(ErrorCode::CannotBefriendSelf, "you cannot befriend yourself"));
+        return Err(AppError::new(
+            ErrorCode::CannotBefriendSelf,
+            "you cannot befriend yourself",
+        ));
     }
     validate_key(key)?;
-    enforce(state, &[RateRule { key: format!("friend-req:{from}"), limit: FRIEND_REQUESTS_PER_ACCOUNT_PER_HOUR, window_secs: 3600 }]).await?;
-    let record = FriendRequestRecord { id: FriendRequestId::new(), from, to, from_key: key.to_owned(), created_at: state.now() };
+    enforce(
+        state,
+        &[RateRule {
+            key: format!("friend-req:{from}"),
+            limit: FRIEND_REQUESTS_PER_ACCOUNT_PER_HOUR,
+            window_secs: 3600,
+        }],
+    )
+    .await?;
+    let record = FriendRequestRecord {
+        id: FriendRequestId::new(),
+        from,
+        to,
+        from_key: key.to_owned(),
+        created_at: state.now(),
+    };
     match state.stores.social.create_request(record.clone()).await? {
         Ok(()) => {}
         Err(refusal) => {
             let (code, message) = match refusal {
                 RequestRefusal::UnknownUser => (ErrorCode::UserNotFound, "no such user"),
                 RequestRefusal::AlreadyFriends => (ErrorCode::AlreadyFriends, "you are already friends"),
-                RequestRefusal::AlreadySent => (ErrorCode::RequestAlreadySent, "you already sent this person a request"),
-                RequestRefusal::IncomingExists => (ErrorCode::IncomingRequestExists, "this person already sent you a request: accept it"),
+                RequestRefusal::AlreadySent => {
+                    (ErrorCode::RequestAlreadySent, "you already sent this person a request")
+                }
+                RequestRefusal::IncomingExists => (
+                    ErrorCode::IncomingRequestExists,
+                    "this person already sent you a request: accept it",
+                ),
                 RequestRefusal::Blocked => (ErrorCode::Blocked, "you cannot send this person a request"),
             };
             return Err(AppError::new(code, message));
         }
     }
     let name = state.stores.accounts.get(to).await?.and_then(|u| u.display_name);
-    Ok(request_view(FriendRequestView { request: record, other_display_name: name }, false))
+    Ok(request_view(
+        FriendRequestView {
+            request: record,
+            other_display_name: name,
+        },
+        false,
+    ))
 }
 
 /// `POST /friends/requests/{id}/accept`: returns the new friendship as the accepter sees it.
 pub async fn accept(state: &AppState, accepter: UserId, id: FriendRequestId, key: &str) -> Result<Friend, AppError> {
     validate_key(key)?;
-    let Some(request) = state.stores.social.accept_request(id, accepter, key, state.now()).await? else {
-        return Err(AppError::new(ErrorCode::RequestNotFound, "no such friend request addressed to you"));
+    let Some(request) = state
+        .stores
+        .social
+        .accept_request(id, accepter, key, state.now())
+        .await?
+    else {
+        return Err(AppError::new(
+            ErrorCode::RequestNotFound,
+            "no such friend request addressed to you",
+        ));
     };
     let friend = state.stores.social.friend(accepter, request.from).await?;
-    friend.map(friend_view).ok_or_else(|| AppError::internal("friendship missing right after accept"))
+    friend
+        .map(friend_view)
+        .ok_or_else(|| AppError::internal("friendship missing right after accept"))
 }

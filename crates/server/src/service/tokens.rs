@@ -59,14 +59,25 @@ impl TokenService {
         validation.required_spec_claims = ["exp", "sub"].iter().map(|s| s.to_string()).collect();
         validation.leeway = 0;
         // A separate key for code hashes, so the JWT key never hashes guessable input.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
         mac.update(b"hush/v1/sign-in-code-key");
         let code_key = mac.finalize().into_bytes().into();
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, code_key }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            code_key,
+        }
     }
 
     /// A fresh access token for a session; returns it with its lifetime in seconds.
-    pub fn issue_access(&self, user: UserId, session: SessionId, now: i64) -> Result<(String, u64), jsonwebtoken::errors::Error> {
+    pub fn issue_access(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: i64,
+    ) -> Result<(String, u64), jsonwebtoken::errors::Error> {
         let claims = Claims {
             sub: user.to_string(),
             sid: session.to_string(),
@@ -84,7 +95,8 @@ impl TokenService {
         if header.alg != Algorithm::HS256 {
             return Err(AccessError::Invalid);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| AccessError::Invalid)?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| AccessError::Invalid)?;
         let claims = data.claims;
         let user = claims.sub.parse::<UserId>().map_err(|_| AccessError::Invalid)?;
         let session = claims.sid.parse::<SessionId>().map_err(|_| AccessError::Invalid)?;
@@ -111,7 +123,8 @@ impl TokenService {
     /// The stored form of a sign-in code: HMAC-SHA256 keyed by a server secret over the
     /// number and the code, so a leaked database does not reveal live codes by brute force.
     pub fn hash_code(&self, phone: &str, code: &str) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.code_key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.code_key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
         mac.update(phone.as_bytes());
         mac.update(b":");
         mac.update(code.as_bytes());
@@ -138,7 +151,11 @@ mod tests {
     fn codes_are_six_digits_and_vary() {
         let codes: std::collections::HashSet<String> = (0..200).map(|_| new_sign_in_code()).collect();
         assert!(codes.len() > 190);
-        assert!(codes.iter().all(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())));
+        assert!(
+            codes
+                .iter()
+                .all(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
+        );
     }
 
     #[test]

@@ -72,11 +72,24 @@ pub enum RotateOutcome {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Starts a session with its first refresh token.
-    async fn create(&self, session: SessionId, user: UserId, refresh_hash: [u8; 32], now: i64, refresh_expires_at: i64) -> StoreResult<()>;
+    async fn create(
+        &self,
+        session: SessionId,
+        user: UserId,
+        refresh_hash: [u8; 32],
+        now: i64,
+        refresh_expires_at: i64,
+    ) -> StoreResult<()>;
     /// The session's user if it exists and is not revoked.
     async fn active_user(&self, session: SessionId) -> StoreResult<Option<UserId>>;
     /// Replaces a current refresh token by a new one (see [`RotateOutcome`]).
-    async fn rotate(&self, old_hash: [u8; 32], new_hash: [u8; 32], now: i64, new_expires_at: i64) -> StoreResult<RotateOutcome>;
+    async fn rotate(
+        &self,
+        old_hash: [u8; 32],
+        new_hash: [u8; 32],
+        now: i64,
+        new_expires_at: i64,
+    ) -> StoreResult<RotateOutcome>;
     /// Revokes a session: its access and refresh tokens stop working at once.
     async fn revoke(&self, session: SessionId, now: i64) -> StoreResult<()>;
 }
@@ -194,9 +207,20 @@ pub trait SocialStore: Send + Sync {
     async fn list_requests(&self, user: UserId) -> StoreResult<(Vec<FriendRequestView>, Vec<FriendRequestView>)>;
     /// Accepts a request addressed to `accepter`: creates the friendship with both keys
     /// and removes the request. `None` if no such request is addressed to them.
-    async fn accept_request(&self, id: FriendRequestId, accepter: UserId, accepter_key: &str, now: i64) -> StoreResult<Option<FriendRequestRecord>>;
+    async fn accept_request(
+        &self,
+        id: FriendRequestId,
+        accepter: UserId,
+        accepter_key: &str,
+        now: i64,
+    ) -> StoreResult<Option<FriendRequestRecord>>;
     /// Deletes a request if `user` is on the given side of it; returns it.
-    async fn delete_request(&self, id: FriendRequestId, user: UserId, side: RequestSide) -> StoreResult<Option<FriendRequestRecord>>;
+    async fn delete_request(
+        &self,
+        id: FriendRequestId,
+        user: UserId,
+        side: RequestSide,
+    ) -> StoreResult<Option<FriendRequestRecord>>;
     /// All friends of a user.
     async fn list_friends(&self, user: UserId) -> StoreResult<Vec<FriendRecord>>;
     /// The friendship between `user` and `friend`, as `user` sees it.

@@ -6,11 +6,11 @@
 use std::sync::{Arc, Mutex};
 
 use clap::Parser;
+use hush_server::AppState;
 use hush_server::clock::ManualClock;
 use hush_server::config::Config;
 use hush_server::sms::console::ConsoleSms;
 use hush_server::store::sqlite::SqliteStore;
-use hush_server::AppState;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -51,9 +51,51 @@ impl TestApp {
         Self::spawn_with(&[]).await
     }
 
+    /// Builds the state exactly as `hush-server` does, from flags only (the SMS provider
+    /// is whatever the flags say; `sms_lines` stays empty).
+    pub async fn spawn_from_config(extra_args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "hush-server",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--jwt-secret",
+            JWT_SECRET,
+        ];
+        args.extend_from_slice(extra_args);
+        let config = Config::try_parse_from(args).unwrap();
+        let state = AppState::from_config(config).unwrap();
+        Self::serve(state, dir, Arc::new(ManualClock::default()), Arc::default()).await
+    }
+
+    async fn serve(
+        state: AppState,
+        dir: tempfile::TempDir,
+        clock: Arc<ManualClock>,
+        sms_lines: Arc<Mutex<Vec<String>>>,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(hush_server::serve(listener, state.clone(), std::future::pending()));
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            sms_lines,
+            clock,
+            state,
+            _dir: dir,
+        }
+    }
+
     pub async fn spawn_with(extra_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut args = vec!["hush-server", "--data-dir", dir.path().to_str().unwrap(), "--jwt-secret", JWT_SECRET];
+        let mut args = vec![
+            "hush-server",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--jwt-secret",
+            JWT_SECRET,
+        ];
         args.extend_from_slice(extra_args);
         let config = Config::try_parse_from(args).unwrap();
         let store = SqliteStore::open(&dir.path().join("hush.db")).unwrap();
@@ -62,17 +104,21 @@ impl TestApp {
         let sms = ConsoleSms::with_sink(Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_owned())));
         let clock = Arc::new(ManualClock::default());
         let state = AppState::assemble(config, store.stores(), Arc::new(sms), clock.clone()).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(hush_server::serve(listener, state.clone(), std::future::pending()));
-        Self { base, http: reqwest::Client::new(), sms_lines, clock, state, _dir: dir }
+        Self::serve(state, dir, clock, sms_lines).await
     }
 
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
         self.call_with(method, path, token, body, &[]).await
     }
 
-    pub async fn call_with(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -87,7 +133,11 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         Reply { status, headers, body }
     }
 
@@ -102,20 +152,26 @@ impl TestApp {
     /// The code in the newest console SMS line to `phone`.
     pub fn last_code(&self, phone: &str) -> Option<String> {
         let lines = self.sms_lines.lock().unwrap();
-        lines.iter().rev().find(|l| l.starts_with(&format!("SMS to {phone}: "))).map(|l| {
-            let at = l.find("code is ").unwrap() + "code is ".len();
-            l[at..at + 6].to_owned()
-        })
+        lines
+            .iter()
+            .rev()
+            .find(|l| l.starts_with(&format!("SMS to {phone}: ")))
+            .map(|l| {
+                let at = l.find("code is ").unwrap() + "code is ".len();
+                l[at..at + 6].to_owned()
+            })
     }
 
     pub async fn request_code(&self, phone: &str) -> String {
         let r = self.post("/api/v1/auth/code", None, json!({ "phone": phone })).await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-        self.last_code(r.body["phone"].as_str().unwrap()).expect("a console SMS line")
+        self.last_code(r.body["phone"].as_str().unwrap())
+            .expect("a console SMS line")
     }
 
     pub async fn verify(&self, phone: &str, code: &str) -> Reply {
-        self.post("/api/v1/auth/verify", None, json!({ "phone": phone, "code": code })).await
+        self.post("/api/v1/auth/verify", None, json!({ "phone": phone, "code": code }))
+            .await
     }
 
     /// Signs in (creating the account if new) and sets the display name if given.
@@ -130,7 +186,14 @@ impl TestApp {
             refresh_cookie: refresh_cookie(&r.headers).expect("refresh cookie"),
         };
         if let Some(name) = name {
-            let r = self.call(Method::PATCH, "/api/v1/me", Some(&person.token), Some(json!({ "display_name": name }))).await;
+            let r = self
+                .call(
+                    Method::PATCH,
+                    "/api/v1/me",
+                    Some(&person.token),
+                    Some(json!({ "display_name": name })),
+                )
+                .await;
             assert_eq!(r.status, StatusCode::OK);
         }
         person
@@ -139,10 +202,22 @@ impl TestApp {
     /// Makes two people friends through the API with fresh keys; returns (a's key, b's key).
     pub async fn befriend(&self, a: &Person, b: &Person) -> (String, String) {
         let (ka, kb) = (new_public_key(), new_public_key());
-        let r = self.post("/api/v1/friends/requests", Some(&a.token), json!({ "user_id": b.user_id, "public_key": ka })).await;
+        let r = self
+            .post(
+                "/api/v1/friends/requests",
+                Some(&a.token),
+                json!({ "user_id": b.user_id, "public_key": ka }),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         let id = r.body["id"].as_str().unwrap().to_owned();
-        let r = self.post(&format!("/api/v1/friends/requests/{id}/accept"), Some(&b.token), json!({ "public_key": kb })).await;
+        let r = self
+            .post(
+                &format!("/api/v1/friends/requests/{id}/accept"),
+                Some(&b.token),
+                json!({ "public_key": kb }),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         (ka, kb)
     }
@@ -150,11 +225,15 @@ impl TestApp {
 
 /// The `hush_refresh` value from a response's `Set-Cookie`, if any.
 pub fn refresh_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
-    headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        let first = v.split(';').next()?;
-        let (name, value) = first.split_once('=')?;
-        (name == "hush_refresh").then(|| value.to_owned())
-    })
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let first = v.split(';').next()?;
+            let (name, value) = first.split_once('=')?;
+            (name == "hush_refresh").then(|| value.to_owned())
+        })
 }
 
 /// A fresh valid public key in wire form.

@@ -27,9 +27,11 @@ impl CodeStore for SqliteStore {
         self.call(move |c| {
             let tx = c.transaction()?;
             let row = tx
-                .query_row("SELECT code_hash, expires_at, attempts FROM sign_in_codes WHERE phone = ?1", [&phone], |r| {
-                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, u32>(2)?))
-                })
+                .query_row(
+                    "SELECT code_hash, expires_at, attempts FROM sign_in_codes WHERE phone = ?1",
+                    [&phone],
+                    |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, u32>(2)?)),
+                )
                 .optional()?;
             let outcome = match row {
                 None => CodeCheck::Missing,
@@ -45,8 +47,13 @@ impl CodeStore for SqliteStore {
                         tx.execute("DELETE FROM sign_in_codes WHERE phone = ?1", [&phone])?;
                         CodeCheck::Burned
                     } else {
-                        tx.execute("UPDATE sign_in_codes SET attempts = attempts + 1 WHERE phone = ?1", [&phone])?;
-                        CodeCheck::Wrong { remaining: max_attempts - attempts - 1 }
+                        tx.execute(
+                            "UPDATE sign_in_codes SET attempts = attempts + 1 WHERE phone = ?1",
+                            [&phone],
+                        )?;
+                        CodeCheck::Wrong {
+                            remaining: max_attempts - attempts - 1,
+                        }
                     }
                 }
             };

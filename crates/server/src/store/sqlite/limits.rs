@@ -17,8 +17,12 @@ impl RateLimitStore for SqliteStore {
             let mut retry_after: u64 = 0;
             for rule in &rules {
                 let since = now - rule.window_secs;
-                let mut stmt = tx.prepare_cached("SELECT at FROM rate_events WHERE bucket = ?1 AND at > ?2 ORDER BY at DESC LIMIT ?3")?;
-                let recent: Vec<i64> = stmt.query_map(params![rule.key, since, rule.limit], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                let mut stmt = tx.prepare_cached(
+                    "SELECT at FROM rate_events WHERE bucket = ?1 AND at > ?2 ORDER BY at DESC LIMIT ?3",
+                )?;
+                let recent: Vec<i64> = stmt
+                    .query_map(params![rule.key, since, rule.limit], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
                 if recent.len() as u32 >= rule.limit {
                     // The limit-th newest hit must leave the window before another fits.
                     let oldest_counted = recent.last().copied().unwrap_or(now);
@@ -28,16 +32,21 @@ impl RateLimitStore for SqliteStore {
             if retry_after > 0 {
                 return Ok(Err(retry_after));
             }
-            let longest: std::collections::BTreeMap<&str, i64> =
-                rules.iter().fold(Default::default(), |mut m, r| {
-                    let e = m.entry(r.key.as_str()).or_insert(0);
-                    *e = (*e).max(r.window_secs);
-                    m
-                });
+            let longest: std::collections::BTreeMap<&str, i64> = rules.iter().fold(Default::default(), |mut m, r| {
+                let e = m.entry(r.key.as_str()).or_insert(0);
+                *e = (*e).max(r.window_secs);
+                m
+            });
             let keys: BTreeSet<&str> = rules.iter().map(|r| r.key.as_str()).collect();
             for key in keys {
-                tx.execute("DELETE FROM rate_events WHERE bucket = ?1 AND at <= ?2", params![key, now - longest[key]])?;
-                tx.execute("INSERT INTO rate_events (bucket, at) VALUES (?1, ?2)", params![key, now])?;
+                tx.execute(
+                    "DELETE FROM rate_events WHERE bucket = ?1 AND at <= ?2",
+                    params![key, now - longest[key]],
+                )?;
+                tx.execute(
+                    "INSERT INTO rate_events (bucket, at) VALUES (?1, ?2)",
+                    params![key, now],
+                )?;
             }
             tx.commit()?;
             Ok(Ok(()))
@@ -51,7 +60,11 @@ mod tests {
     use super::*;
 
     fn rule(key: &str, limit: u32, window_secs: i64) -> RateRule {
-        RateRule { key: key.into(), limit, window_secs }
+        RateRule {
+            key: key.into(),
+            limit,
+            window_secs,
+        }
     }
 
     #[tokio::test]

@@ -9,10 +9,20 @@ use crate::store::{RotateOutcome, SessionId, SessionStore, StoreResult};
 
 #[async_trait]
 impl SessionStore for SqliteStore {
-    async fn create(&self, session: SessionId, user: UserId, refresh_hash: [u8; 32], now: i64, refresh_expires_at: i64) -> StoreResult<()> {
+    async fn create(
+        &self,
+        session: SessionId,
+        user: UserId,
+        refresh_hash: [u8; 32],
+        now: i64,
+        refresh_expires_at: i64,
+    ) -> StoreResult<()> {
         self.call(move |c| {
             let tx = c.transaction()?;
-            tx.execute("INSERT INTO sessions (id, user_id, created_at) VALUES (?1, ?2, ?3)", params![session.to_string(), user.to_string(), now])?;
+            tx.execute(
+                "INSERT INTO sessions (id, user_id, created_at) VALUES (?1, ?2, ?3)",
+                params![session.to_string(), user.to_string(), now],
+            )?;
             tx.execute(
                 "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?1, ?2, ?3)",
                 params![&refresh_hash[..], session.to_string(), refresh_expires_at],
@@ -24,14 +34,24 @@ impl SessionStore for SqliteStore {
 
     async fn active_user(&self, session: SessionId) -> StoreResult<Option<UserId>> {
         self.call(move |c| {
-            c.query_row("SELECT user_id FROM sessions WHERE id = ?1 AND revoked_at IS NULL", [session.to_string()], |r| uuid_col(r, 0))
-                .optional()
-                .map(|o| o.map(UserId))
+            c.query_row(
+                "SELECT user_id FROM sessions WHERE id = ?1 AND revoked_at IS NULL",
+                [session.to_string()],
+                |r| uuid_col(r, 0),
+            )
+            .optional()
+            .map(|o| o.map(UserId))
         })
         .await
     }
 
-    async fn rotate(&self, old_hash: [u8; 32], new_hash: [u8; 32], now: i64, new_expires_at: i64) -> StoreResult<RotateOutcome> {
+    async fn rotate(
+        &self,
+        old_hash: [u8; 32],
+        new_hash: [u8; 32],
+        now: i64,
+        new_expires_at: i64,
+    ) -> StoreResult<RotateOutcome> {
         self.call(move |c| {
             let tx = c.transaction()?;
             let found = tx
@@ -39,7 +59,15 @@ impl SessionStore for SqliteStore {
                     "SELECT t.session_id, t.expires_at, t.rotated_at, s.user_id, s.revoked_at
                      FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ?1",
                     [&old_hash[..]],
-                    |r| Ok((uuid_col(r, 0)?, r.get::<_, i64>(1)?, r.get::<_, Option<i64>>(2)?, uuid_col(r, 3)?, r.get::<_, Option<i64>>(4)?)),
+                    |r| {
+                        Ok((
+                            uuid_col(r, 0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                            uuid_col(r, 3)?,
+                            r.get::<_, Option<i64>>(4)?,
+                        ))
+                    },
                 )
                 .optional()?;
             let outcome = match found {
@@ -47,17 +75,26 @@ impl SessionStore for SqliteStore {
                 Some((_, _, _, _, Some(_))) => RotateOutcome::Invalid,
                 Some((session, _, Some(_), _, None)) => {
                     // A rotated token came back: it was stolen or replayed. Kill the session.
-                    tx.execute("UPDATE sessions SET revoked_at = ?2 WHERE id = ?1", params![session.to_string(), now])?;
+                    tx.execute(
+                        "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1",
+                        params![session.to_string(), now],
+                    )?;
                     RotateOutcome::ReuseDetected { session }
                 }
                 Some((_, expires_at, None, _, None)) if expires_at <= now => RotateOutcome::Invalid,
                 Some((session, _, None, user, None)) => {
-                    tx.execute("UPDATE refresh_tokens SET rotated_at = ?2 WHERE token_hash = ?1", params![&old_hash[..], now])?;
+                    tx.execute(
+                        "UPDATE refresh_tokens SET rotated_at = ?2 WHERE token_hash = ?1",
+                        params![&old_hash[..], now],
+                    )?;
                     tx.execute(
                         "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?1, ?2, ?3)",
                         params![&new_hash[..], session.to_string(), new_expires_at],
                     )?;
-                    RotateOutcome::Rotated { session, user: UserId(user) }
+                    RotateOutcome::Rotated {
+                        session,
+                        user: UserId(user),
+                    }
                 }
             };
             tx.commit()?;
@@ -68,7 +105,10 @@ impl SessionStore for SqliteStore {
 
     async fn revoke(&self, session: SessionId, now: i64) -> StoreResult<()> {
         self.call(move |c| {
-            c.execute("UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![session.to_string(), now])?;
+            c.execute(
+                "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![session.to_string(), now],
+            )?;
             Ok(())
         })
         .await

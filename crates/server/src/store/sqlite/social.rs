@@ -22,7 +22,9 @@ fn request_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FriendRequestRecord>
 }
 
 fn exists(c: &Connection, sql: &str, a: &str, b: &str) -> rusqlite::Result<bool> {
-    c.query_row(sql, params![a, b], |_| Ok(())).optional().map(|o| o.is_some())
+    c.query_row(sql, params![a, b], |_| Ok(()))
+        .optional()
+        .map(|o| o.is_some())
 }
 
 const FRIEND_SELECT: &str = "SELECT mine.friend, u.display_name, theirs.public_key, mine.public_key, mine.since
@@ -42,7 +44,10 @@ fn friend_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FriendRecord> {
 }
 
 fn remove_friendship(c: &Connection, a: &str, b: &str) -> rusqlite::Result<usize> {
-    c.execute("DELETE FROM friend_keys WHERE (owner = ?1 AND friend = ?2) OR (owner = ?2 AND friend = ?1)", params![a, b])
+    c.execute(
+        "DELETE FROM friend_keys WHERE (owner = ?1 AND friend = ?2) OR (owner = ?2 AND friend = ?1)",
+        params![a, b],
+    )
 }
 
 #[async_trait]
@@ -97,7 +102,13 @@ impl SocialStore for SqliteStore {
         .await
     }
 
-    async fn accept_request(&self, id: FriendRequestId, accepter: UserId, accepter_key: &str, now: i64) -> StoreResult<Option<FriendRequestRecord>> {
+    async fn accept_request(
+        &self,
+        id: FriendRequestId,
+        accepter: UserId,
+        accepter_key: &str,
+        now: i64,
+    ) -> StoreResult<Option<FriendRequestRecord>> {
         let accepter_key = accepter_key.to_owned();
         self.call(move |c| {
             let tx = c.transaction()?;
@@ -117,7 +128,12 @@ impl SocialStore for SqliteStore {
         .await
     }
 
-    async fn delete_request(&self, id: FriendRequestId, user: UserId, side: RequestSide) -> StoreResult<Option<FriendRequestRecord>> {
+    async fn delete_request(
+        &self,
+        id: FriendRequestId,
+        user: UserId,
+        side: RequestSide,
+    ) -> StoreResult<Option<FriendRequestRecord>> {
         self.call(move |c| {
             let column = match side {
                 RequestSide::Recipient => "to_user",
@@ -125,7 +141,11 @@ impl SocialStore for SqliteStore {
             };
             let tx = c.transaction()?;
             let request = tx
-                .query_row(&format!("SELECT {REQUEST_COLS} FROM friend_requests r WHERE r.id = ?1 AND r.{column} = ?2"), params![id.to_string(), user.to_string()], request_row)
+                .query_row(
+                    &format!("SELECT {REQUEST_COLS} FROM friend_requests r WHERE r.id = ?1 AND r.{column} = ?2"),
+                    params![id.to_string(), user.to_string()],
+                    request_row,
+                )
                 .optional()?;
             if request.is_some() {
                 tx.execute("DELETE FROM friend_requests WHERE id = ?1", [id.to_string()])?;
@@ -147,7 +167,12 @@ impl SocialStore for SqliteStore {
 
     async fn friend(&self, user: UserId, friend: UserId) -> StoreResult<Option<FriendRecord>> {
         self.call(move |c| {
-            c.query_row(&format!("{FRIEND_SELECT} AND mine.friend = ?2"), params![user.to_string(), friend.to_string()], friend_row).optional()
+            c.query_row(
+                &format!("{FRIEND_SELECT} AND mine.friend = ?2"),
+                params![user.to_string(), friend.to_string()],
+                friend_row,
+            )
+            .optional()
         })
         .await
     }
@@ -166,7 +191,8 @@ impl SocialStore for SqliteStore {
     }
 
     async fn unfriend(&self, user: UserId, friend: UserId) -> StoreResult<bool> {
-        self.call(move |c| Ok(remove_friendship(c, &user.to_string(), &friend.to_string())? > 0)).await
+        self.call(move |c| Ok(remove_friendship(c, &user.to_string(), &friend.to_string())? > 0))
+            .await
     }
 
     async fn block(&self, blocker: UserId, blocked: UserId, now: i64) -> StoreResult<bool> {
@@ -186,7 +212,12 @@ impl SocialStore for SqliteStore {
     }
 
     async fn unblock(&self, blocker: UserId, blocked: UserId) -> StoreResult<bool> {
-        self.call(move |c| Ok(c.execute("DELETE FROM blocks WHERE blocker = ?1 AND blocked = ?2", params![blocker.to_string(), blocked.to_string()])? > 0))
-            .await
+        self.call(move |c| {
+            Ok(c.execute(
+                "DELETE FROM blocks WHERE blocker = ?1 AND blocked = ?2",
+                params![blocker.to_string(), blocked.to_string()],
+            )? > 0)
+        })
+        .await
     }
 }

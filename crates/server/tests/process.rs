@@ -1,0 +1,210 @@
+//! The real `hush-server` binary as a process: it prints its URL, the console provider
+//! prints the code in the log, a person signs in and befriends another with plain HTTP,
+//! SIGTERM stops it cleanly, and a restart on the same data directory keeps everything.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+fn start(data_dir: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hush-server"))
+        .env_clear()
+        .env("HUSH_BIND", "127.0.0.1:0")
+        .env("HUSH_DATA_DIR", data_dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the URL is printed")
+        .to_owned();
+    Server { child, url, log }
+}
+
+impl Server {
+    fn code_for(&self, phone: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let found = self.log.lock().unwrap().iter().rev().find_map(|l| {
+                let at = l.find(&format!("SMS to {phone}: Your Hush code is "))?;
+                Some(l[at..].split("code is ").nth(1)?[..6].to_owned())
+            });
+            if let Some(code) = found {
+                return code;
+            }
+            assert!(Instant::now() < deadline, "no SMS line for {phone} in the log");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        // SIGTERM through the kill command: no unsafe code needed.
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "hush-server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = http.request(method, url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn sign_in(http: &reqwest::Client, server: &Server, phone: &str) -> (String, String) {
+    let (status, _) = call(
+        http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/auth/code", server.url),
+        None,
+        Some(json!({ "phone": phone })),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let code = server.code_for(phone);
+    let (status, body) = call(
+        http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/auth/verify", server.url),
+        None,
+        Some(json!({ "phone": phone, "code": code })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    (
+        body["access_token"].as_str().unwrap().to_owned(),
+        body["user"]["user_id"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_binary_serves_signs_in_befriends_stops_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let http = reqwest::Client::new();
+    let (status, _) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{}/readyz", server.url),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let (alice, _) = sign_in(&http, &server, "+16502530001").await;
+    let (bob, bob_id) = sign_in(&http, &server, "+16502530002").await;
+    let (_, found) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{}/api/v1/users/lookup?phone=%2B16502530002", server.url),
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(found["user_id"], bob_id.as_str());
+    let alice_key = hush_crypto::KeyPair::generate().public().to_wire();
+    let bob_key = hush_crypto::KeyPair::generate().public().to_wire();
+    let (status, req) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/friends/requests", server.url),
+        Some(&alice),
+        Some(json!({ "user_id": bob_id, "public_key": alice_key })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let id = req["id"].as_str().unwrap();
+    let (status, _) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/friends/requests/{id}/accept", server.url),
+        Some(&bob),
+        Some(json!({ "public_key": bob_key })),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("jwt_secret"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the generated secret is readable by the owner only"
+        );
+    }
+    assert!(
+        server.log.lock().unwrap().iter().any(|l| l.contains("request_id")),
+        "requests are logged with their id"
+    );
+    let status = server.terminate();
+    assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
+
+    // Same data directory: the secret, the accounts and the friendship survive.
+    let server = start(dir.path());
+    let (status, friends) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{}/api/v1/friends", server.url),
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "the access token is still valid after a restart");
+    assert_eq!(friends["friends"][0]["their_public_key"], bob_key.as_str());
+    assert_eq!(friends["friends"][0]["my_public_key"], alice_key.as_str());
+    assert!(server.terminate().success());
+}
