@@ -68,3 +68,27 @@ fn vectors_match_the_independent_implementation() {
         assert_eq!(sn.qr_payload().to_vec(), hex(out, "safety_qr"));
     }
 }
+
+#[test]
+fn docs_crypto_md_prints_the_first_vector() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let doc = std::fs::read_to_string(format!("{root}/docs/CRYPTO.md")).unwrap();
+    let data: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{root}/tests/vectors/crypto_v1.json")).unwrap())
+            .unwrap();
+    let out = &data["vectors"][0]["output"];
+    for (field, value) in out.as_object().unwrap() {
+        let value = value.as_str().unwrap();
+        let shown = if field == "safety_number" {
+            value
+                .as_bytes()
+                .chunks(5)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            value.to_owned()
+        };
+        assert!(doc.contains(&shown), "docs/CRYPTO.md does not show {field} = {shown}");
+    }
+}

@@ -18,9 +18,12 @@ const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "twilio-auth-token-for-tests";
 const FROM: &str = "+15005550006";
 
+/// One received request's form fields, in order.
+type Form = Vec<(String, String)>;
+
 #[derive(Clone, Default)]
 struct StandIn {
-    received: Arc<Mutex<Vec<Vec<(String, String)>>>>,
+    received: Arc<Mutex<Vec<Form>>>,
 }
 
 fn twilio_error(status: StatusCode, code: u32, message: &str) -> axum::response::Response {
@@ -44,7 +47,7 @@ async fn create_message(
     if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-www-form-urlencoded") {
         return twilio_error(StatusCode::BAD_REQUEST, 20001, "Invalid content type");
     }
-    let form: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
+    let form: Form = serde_urlencoded::from_str(&body).unwrap();
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let (Some(to), Some(text)) = (field("To"), field("Body")) else {
         return twilio_error(StatusCode::BAD_REQUEST, 21604, "A 'To' phone number is required.");

@@ -1,0 +1,35 @@
+# Shared helpers of scripts/run.sh and scripts/test.sh: detect and install what is missing
+# on a fresh Debian machine (run as root, or with sudo available).
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "need root to run: $*" >&2; return 1; fi
+}
+
+apt_updated=
+apt_install() {
+    if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+need_rust() {
+    if ! command -v cargo >/dev/null; then
+        echo "cargo not found: install the Rust toolchain (https://rustup.rs) first" >&2
+        exit 1
+    fi
+    command -v cc >/dev/null || apt_install build-essential
+}
+
+cargo_target_dir() {
+    cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
+need_python_cryptography() {
+    command -v python3 >/dev/null || apt_install python3
+    python3 -c 'import cryptography' 2>/dev/null && return 0
+    echo "==> installing the Python 'cryptography' package (independent crypto vector check)" >&2
+    python3 -m pip install --quiet cryptography 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages cryptography 2>/dev/null \
+        || apt_install python3-cryptography
+    python3 -c 'import cryptography'
+}

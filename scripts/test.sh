@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test suite of Hush, installing what the suites need first. Exits non-zero if
+# any test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+need_rust
+need_python_cryptography
+
+echo "==> cargo test --workspace" >&2
+cargo test --workspace --locked
+
+echo "==> crypto v1 known-answer vectors, independent Python implementation" >&2
+python3 tests/vectors/crypto_v1.py
+
+echo "==> all suites passed" >&2
