@@ -136,11 +136,19 @@ async fn health_readiness_request_ids_and_openapi() {
 fn protocol_doc_lists_every_error_code() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/PROTOCOL.md")).unwrap();
     let schema = serde_json::to_value(<hush_server::api::openapi::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
-    let codes = schema["components"]["schemas"]["ErrorCode"]["enum"].as_array().unwrap().clone();
+    let codes = schema["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert!(codes.len() >= 30);
     for code in codes {
         let code = code.as_str().unwrap();
-        let status = serde_json::from_value::<hush_shared::ErrorCode>(serde_json::json!(code)).unwrap().http_status();
-        assert!(doc.contains(&format!("| `{code}` | {status} |")), "docs/PROTOCOL.md lacks `{code}` ({status})");
+        let status = serde_json::from_value::<hush_shared::ErrorCode>(serde_json::json!(code))
+            .unwrap()
+            .http_status();
+        assert!(
+            doc.contains(&format!("| `{code}` | {status} |")),
+            "docs/PROTOCOL.md lacks `{code}` ({status})"
+        );
     }
 }
