@@ -79,6 +79,32 @@ pub struct Config {
     #[arg(long, env = "HUSH_REQUEST_TIMEOUT_SECS", default_value_t = 15)]
     pub request_timeout_secs: u64,
 
+    /// Days an undelivered message waits in the mailbox before it expires (the sender
+    /// then gets an `expired` receipt).
+    #[arg(long, env = "HUSH_MAILBOX_TTL_DAYS", default_value_t = 30)]
+    pub mailbox_ttl_days: u32,
+
+    /// Messages one person's mailbox may hold; beyond it senders get `mailbox_full`.
+    #[arg(long, env = "HUSH_MAILBOX_MAX_MESSAGES", default_value_t = 10_000)]
+    pub mailbox_max_messages: u32,
+
+    /// Live WebSocket connections one account may hold per server node.
+    #[arg(long, env = "HUSH_MAX_CONNECTIONS_PER_ACCOUNT", default_value_t = 16)]
+    pub max_connections_per_account: usize,
+
+    /// WebSocket frames a connection may send per second (sustained; bursts of twice
+    /// that are allowed).
+    #[arg(long, env = "HUSH_WS_FRAMES_PER_SEC", default_value_t = 200)]
+    pub ws_frames_per_sec: u32,
+
+    /// Seconds between WebSocket pings; a connection silent for 2.5 times this is closed.
+    #[arg(long, env = "HUSH_WS_PING_SECS", default_value_t = 30)]
+    pub ws_ping_secs: u64,
+
+    /// Seconds between sweeps for expired mailbox messages.
+    #[arg(long, env = "HUSH_SWEEP_INTERVAL_SECS", default_value_t = 60)]
+    pub sweep_interval_secs: u64,
+
     /// Log format.
     #[arg(long, env = "HUSH_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -8,6 +8,7 @@
 //! - [`store`]: one trait per aggregate and the embedded SQLite backend.
 //! - [`sms`]: the console and Twilio providers.
 //! - [`error`]: [`AppError`](error::AppError), rendered as the stable JSON error body.
+//! - [`ws`]: the WebSocket endpoint — connection tasks and the hub.
 //! - [`web`]: static serving of the web app.
 //!
 //! [`app`] builds the router, so tests run the whole server in-process on a real socket;
@@ -22,6 +23,7 @@ pub mod sms;
 pub mod state;
 pub mod store;
 pub mod web;
+pub mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -50,7 +52,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn app(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
     let mut router = Router::new()
-        .nest("/api/v1", api::v1())
+        .nest("/api/v1", api::v1().merge(ws::router()))
         .merge(api::health::router())
         .method_not_allowed_fallback(api::method_not_allowed);
     router = match &state.config.web_dir {
@@ -84,9 +86,29 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let signal = state.shutdown.clone();
+    let result = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Upgraded WebSockets are not tracked by axum: tell them to close.
+            let _ = signal.send(true);
+        })
+        .await;
+    sweeper.abort();
+    result
+}
+
+/// Expires old mailbox messages every `HUSH_SWEEP_INTERVAL_SECS`.
+async fn sweep_forever(state: AppState) {
+    let every = Duration::from_secs(state.config.sweep_interval_secs.max(1));
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = service::delivery::sweep_expired(&state).await {
+            tracing::warn!(error = %e, "mailbox expiry sweep failed");
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -12,6 +12,7 @@ use crate::sms::console::ConsoleSms;
 use crate::sms::twilio::{TwilioConfig, TwilioSms};
 use crate::store::Stores;
 use crate::store::sqlite::SqliteStore;
+use crate::ws::hub::{Hub, LocalHub};
 
 /// Shared state of the server.
 #[derive(Clone)]
@@ -26,6 +27,10 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// Live connections of this node (and, with Redis, of the others).
+    pub hub: Arc<dyn Hub>,
+    /// Flips to `true` when the server shuts down; connections close with 1001.
+    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// Why the server could not start.
@@ -74,6 +79,8 @@ impl AppState {
             sms,
             tokens: Arc::new(TokenService::new(&secret)),
             clock,
+            hub: Arc::new(LocalHub::default()),
+            shutdown: Arc::new(tokio::sync::watch::channel(false).0),
         })
     }
 

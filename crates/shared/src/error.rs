@@ -70,6 +70,18 @@ pub enum ErrorCode {
     Timeout,
     /// Something failed inside the server; details are in its log, never in the response.
     Internal,
+    /// A WebSocket frame is not valid JSON or not a known frame.
+    InvalidFrame,
+    /// The first WebSocket frame must be `auth`.
+    AuthRequired,
+    /// The recipient's mailbox is full; retry later.
+    MailboxFull,
+    /// A WebSocket frame (or the envelope in it) is larger than allowed.
+    FrameTooLarge,
+    /// The envelope is not base64url or not a crypto v1 envelope.
+    InvalidEnvelope,
+    /// The browser origin is not this deployment's `HUSH_PUBLIC_ORIGIN`.
+    OriginNotAllowed,
 }
 
 impl ErrorCode {
@@ -89,6 +101,11 @@ impl ErrorCode {
             UnsupportedMediaType => 415,
             TooManyAttempts | RateLimited => 429,
             Internal => 500,
+            InvalidFrame | InvalidEnvelope => 400,
+            AuthRequired => 401,
+            OriginNotAllowed => 403,
+            FrameTooLarge => 413,
+            MailboxFull => 507,
             SmsFailed => 502,
             Unavailable => 503,
         }
@@ -128,6 +145,12 @@ impl ErrorCode {
             Unavailable => "unavailable",
             Timeout => "timeout",
             Internal => "internal",
+            InvalidFrame => "invalid_frame",
+            AuthRequired => "auth_required",
+            MailboxFull => "mailbox_full",
+            FrameTooLarge => "frame_too_large",
+            InvalidEnvelope => "invalid_envelope",
+            OriginNotAllowed => "origin_not_allowed",
         }
     }
 }

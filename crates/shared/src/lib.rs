@@ -8,12 +8,14 @@
 //! - [`limits`]: every size and rate limit in one place, shared by validation and docs.
 //! - [`validate`]: phone numbers (normalised to E.164), display names, public-key shape.
 //! - [`api`]: request/response bodies of the REST API v1, one module per endpoint family.
+//! - [`ws`]: the WebSocket frames of the real-time protocol.
 
 pub mod api;
 pub mod error;
 pub mod ids;
 pub mod limits;
 pub mod validate;
+pub mod ws;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{FriendRequestId, UserId};

@@ -14,6 +14,7 @@ use super::extract::{ApiJson, AuthUser, ClientIp};
 use crate::error::AppError;
 use crate::service::signin::{self, SignedIn};
 use crate::state::AppState;
+use crate::ws::hub::HubEvent;
 
 /// Name of the refresh cookie.
 pub const REFRESH_COOKIE: &str = "hush_refresh";
@@ -108,6 +109,7 @@ pub async fn refresh(state: axum::extract::State<AppState>, headers: HeaderMap) 
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(state: axum::extract::State<AppState>, auth: AuthUser) -> Result<Response, AppError> {
     state.stores.sessions.revoke(auth.session, state.now()).await?;
+    state.hub.send(auth.user, HubEvent::SessionRevoked(auth.session)).await;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, clear_cookie(&state));
     Ok(response)

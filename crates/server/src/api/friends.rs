@@ -8,10 +8,12 @@ use axum::routing::{delete, get, post, put};
 use hush_shared::api::friends::{
     AcceptFriendRequest, CreateFriendRequest, Friend, FriendList, FriendRequest, FriendRequestList, RotateKeyRequest,
 };
+use hush_shared::ws::FriendEvent;
 use hush_shared::{ErrorBody, ErrorCode, FriendRequestId, UserId};
 
 use super::extract::{ApiJson, ApiPath, AuthUser};
 use crate::error::AppError;
+use crate::service::delivery;
 use crate::service::friends::{self, friend_view, request_view, validate_key};
 use crate::state::AppState;
 use crate::store::RequestSide;
@@ -83,12 +85,13 @@ pub async fn decline_request(
     auth: AuthUser,
     ApiPath(id): ApiPath<FriendRequestId>,
 ) -> Result<StatusCode, AppError> {
-    state
+    let request = state
         .stores
         .social
         .delete_request(id, auth.user, RequestSide::Recipient)
         .await?
         .ok_or_else(request_not_found)?;
+    delivery::friend_event(&state, request.from, FriendEvent::RequestDeclined { request_id: id }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -101,12 +104,13 @@ pub async fn cancel_request(
     auth: AuthUser,
     ApiPath(id): ApiPath<FriendRequestId>,
 ) -> Result<StatusCode, AppError> {
-    state
+    let request = state
         .stores
         .social
         .delete_request(id, auth.user, RequestSide::Requester)
         .await?
         .ok_or_else(request_not_found)?;
+    delivery::friend_event(&state, request.to, FriendEvent::RequestCancelled { request_id: id }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -142,6 +146,11 @@ pub async fn rotate_key(
             "you are not friends with this person",
         ));
     }
+    let key_changed = FriendEvent::KeyChanged {
+        user_id: auth.user,
+        public_key: req.public_key.clone(),
+    };
+    delivery::friend_event(&state, friend, key_changed).await;
     let record = state.stores.social.friend(auth.user, friend).await?;
     record
         .map(|f| axum::Json(friend_view(f)))
@@ -163,6 +172,7 @@ pub async fn unfriend(
             "you are not friends with this person",
         ));
     }
+    delivery::friend_event(&state, friend, FriendEvent::Removed { user_id: auth.user }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -181,6 +191,7 @@ pub async fn block(
     if !state.stores.social.block(auth.user, other, state.now()).await? {
         return Err(AppError::new(ErrorCode::UserNotFound, "no such user"));
     }
+    delivery::friend_event(&state, other, FriendEvent::Removed { user_id: auth.user }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

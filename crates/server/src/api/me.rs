@@ -7,13 +7,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hush_shared::api::account::{UpdateMeRequest, User};
 use hush_shared::validate::display_name;
+use hush_shared::ws::FriendEvent;
 use hush_shared::{ErrorBody, ErrorCode};
 
 use super::auth::clear_cookie;
 use super::extract::{ApiJson, AuthUser};
 use crate::error::AppError;
+use crate::service::delivery;
 use crate::service::signin::user_view;
 use crate::state::AppState;
+use crate::ws::hub::HubEvent;
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
@@ -55,7 +58,12 @@ pub async fn update_me(
 #[utoipa::path(delete, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn delete_me(State(state): State<AppState>, auth: AuthUser) -> Result<Response, AppError> {
+    let friends = state.stores.social.friend_ids(auth.user).await?;
     state.stores.accounts.delete(auth.user).await?;
+    for friend in friends {
+        delivery::friend_event(&state, friend, FriendEvent::Removed { user_id: auth.user }).await;
+    }
+    state.hub.send(auth.user, HubEvent::SessionRevoked(auth.session)).await;
     tracing::info!(user = %auth.user, "account deleted");
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, clear_cookie(&state));

@@ -5,9 +5,11 @@ use hush_crypto::PublicKey;
 use hush_shared::api::friends::{Friend, FriendRequest};
 use hush_shared::limits::FRIEND_REQUESTS_PER_ACCOUNT_PER_HOUR;
 use hush_shared::validate::public_key_shape;
+use hush_shared::ws::FriendEvent;
 use hush_shared::{ErrorCode, FriendRequestId, UserId};
 
 use crate::error::AppError;
+use crate::service::delivery;
 use crate::service::signin::enforce;
 use crate::state::AppState;
 use crate::store::{FriendRecord, FriendRequestRecord, FriendRequestView, RateRule, RequestRefusal};
@@ -86,11 +88,20 @@ pub async fn send_request(state: &AppState, from: UserId, to: UserId, key: &str)
             return Err(AppError::new(code, message));
         }
     }
-    let name = state.stores.accounts.get(to).await?.and_then(|u| u.display_name);
+    let to_name = state.stores.accounts.get(to).await?.and_then(|u| u.display_name);
+    let from_name = state.stores.accounts.get(from).await?.and_then(|u| u.display_name);
+    let incoming = request_view(
+        FriendRequestView {
+            request: record.clone(),
+            other_display_name: from_name,
+        },
+        true,
+    );
+    delivery::friend_event(state, to, FriendEvent::RequestReceived { request: incoming }).await;
     Ok(request_view(
         FriendRequestView {
             request: record,
-            other_display_name: name,
+            other_display_name: to_name,
         },
         false,
     ))
@@ -110,6 +121,16 @@ pub async fn accept(state: &AppState, accepter: UserId, id: FriendRequestId, key
             "no such friend request addressed to you",
         ));
     };
+    if let Some(theirs) = state.stores.social.friend(request.from, accepter).await? {
+        delivery::friend_event(
+            state,
+            request.from,
+            FriendEvent::RequestAccepted {
+                friend: friend_view(theirs),
+            },
+        )
+        .await;
+    }
     let friend = state.stores.social.friend(accepter, request.from).await?;
     friend
         .map(friend_view)

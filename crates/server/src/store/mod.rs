@@ -12,6 +12,7 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
 use hush_shared::{FriendRequestId, UserId};
 use uuid::Uuid;
 
@@ -234,6 +235,101 @@ pub trait SocialStore: Send + Sync {
     async fn block(&self, blocker: UserId, blocked: UserId, now: i64) -> StoreResult<bool>;
     /// Lifts a block; `false` if there was none.
     async fn unblock(&self, blocker: UserId, blocked: UserId) -> StoreResult<bool>;
+    /// Ids of all friends of a user (for presence fan-out).
+    async fn friend_ids(&self, user: UserId) -> StoreResult<Vec<UserId>>;
+    /// Whether the two are friends (a friendship implies neither blocked the other).
+    async fn are_friends(&self, a: UserId, b: UserId) -> StoreResult<bool>;
+}
+
+/// A message waiting in a recipient's mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Position in the recipient's mailbox (increasing; gaps allowed).
+    pub seq: i64,
+    /// Client-chosen id.
+    pub id: MessageId,
+    /// Sender.
+    pub from: UserId,
+    /// Envelope bytes.
+    pub envelope: Vec<u8>,
+    /// Unix seconds when first stored.
+    pub stored_at: i64,
+}
+
+/// What storing a message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Newly stored.
+    Stored { at: i64 },
+    /// This sender already sent this id (stored or delivered): nothing changed.
+    Duplicate { at: i64 },
+    /// The recipient's mailbox holds its maximum.
+    MailboxFull,
+}
+
+/// A receipt waiting for the original sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReceipt {
+    /// Position in the user's receipt queue.
+    pub seq: i64,
+    /// Receipt id.
+    pub id: ReceiptId,
+    /// Delivered, read or expired.
+    pub kind: ReceiptKind,
+    /// The message it is about.
+    pub message_id: MessageId,
+    /// The other person (the message's recipient).
+    pub peer: UserId,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// Mailbox limits, from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxPolicy {
+    /// Messages one recipient's mailbox may hold.
+    pub max_messages: u32,
+    /// Seconds an undelivered message is kept before it expires.
+    pub ttl_secs: i64,
+}
+
+/// The durable mailbox: messages until the recipient acks them, receipts until the
+/// sender acks them. Every method is atomic.
+#[async_trait]
+pub trait MailboxStore: Send + Sync {
+    /// Stores a message unless `(from, id)` was seen before or the mailbox is full.
+    async fn enqueue(
+        &self,
+        from: UserId,
+        to: UserId,
+        id: MessageId,
+        envelope: &[u8],
+        now: i64,
+        policy: MailboxPolicy,
+    ) -> StoreResult<Enqueued>;
+    /// Up to `limit` messages for `to` with `seq > after`, oldest first.
+    async fn fetch_messages(&self, to: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>>;
+    /// Deletes acked messages addressed to `to` and queues a `delivered` receipt for each
+    /// sender. Returns the senders that got a receipt.
+    async fn ack_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>>;
+    /// Queues receipts of one kind for `user` about messages exchanged with `peer`.
+    async fn add_receipts(
+        &self,
+        user: UserId,
+        peer: UserId,
+        kind: ReceiptKind,
+        message_ids: &[MessageId],
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Up to `limit` receipts for `user` with `seq > after`, oldest first.
+    async fn fetch_receipts(&self, user: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>>;
+    /// Deletes acked receipts of `user`.
+    async fn ack_receipts(&self, user: UserId, ids: &[ReceiptId]) -> StoreResult<()>;
+    /// Expires messages stored before `now - ttl`, queueing `expired` receipts for their
+    /// senders (at most `limit` per call). Returns the senders to notify.
+    async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>>;
+    /// Messages waiting for `to` (for metrics and tests).
+    async fn depth(&self, to: UserId) -> StoreResult<u64>;
 }
 
 /// Every store the server uses, chosen at start-up.
@@ -249,6 +345,8 @@ pub struct Stores {
     pub limits: Arc<dyn RateLimitStore>,
     /// Friendships, requests, keys and blocks.
     pub social: Arc<dyn SocialStore>,
+    /// Messages and receipts.
+    pub mailbox: Arc<dyn MailboxStore>,
     /// Health probe for `/readyz`.
     pub health: Arc<dyn HealthCheck>,
 }

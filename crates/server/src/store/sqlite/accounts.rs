@@ -103,6 +103,8 @@ impl AccountStore for SqliteStore {
                 "DELETE FROM sign_in_codes WHERE phone = (SELECT phone FROM users WHERE id = ?1)",
                 [&id],
             )?;
+            tx.execute("DELETE FROM messages WHERE recipient = ?1", [&id])?;
+            tx.execute("DELETE FROM receipts WHERE user_id = ?1", [&id])?;
             // Sessions, refresh tokens, requests, friend keys and blocks cascade.
             let n = tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;
             tx.commit()?;

@@ -6,6 +6,7 @@
 mod accounts;
 mod codes;
 mod limits;
+mod mailbox;
 mod sessions;
 mod social;
 
@@ -18,7 +19,10 @@ use rusqlite::Connection;
 use super::{HealthCheck, StoreError, StoreResult, Stores};
 
 /// Ordered migrations; the version is the position (1-based). Never edit a published one.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_mailbox.sql"),
+];
 
 /// The SQLite store; cheap to clone.
 #[derive(Clone)]
@@ -65,6 +69,7 @@ impl SqliteStore {
             codes: Arc::new(self.clone()),
             limits: Arc::new(self.clone()),
             social: Arc::new(self.clone()),
+            mailbox: Arc::new(self.clone()),
             health: Arc::new(self.clone()),
         }
     }

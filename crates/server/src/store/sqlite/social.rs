@@ -220,4 +220,28 @@ impl SocialStore for SqliteStore {
         })
         .await
     }
+
+    async fn friend_ids(&self, user: UserId) -> StoreResult<Vec<UserId>> {
+        self.call(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT mine.friend FROM friend_keys mine
+                 JOIN friend_keys theirs ON theirs.owner = mine.friend AND theirs.friend = mine.owner
+                 WHERE mine.owner = ?1",
+            )?;
+            let rows = stmt.query_map([user.to_string()], |r| uuid_col(r, 0).map(UserId))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn are_friends(&self, a: UserId, b: UserId) -> StoreResult<bool> {
+        self.call(move |c| {
+            let (a, b) = (a.to_string(), b.to_string());
+            Ok(
+                exists(c, "SELECT 1 FROM friend_keys WHERE owner = ?1 AND friend = ?2", &a, &b)?
+                    && exists(c, "SELECT 1 FROM friend_keys WHERE owner = ?1 AND friend = ?2", &b, &a)?,
+            )
+        })
+        .await
+    }
 }

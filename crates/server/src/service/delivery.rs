@@ -1,0 +1,203 @@
+//! Message delivery rules: store before answering, wake the recipient, delete only on ack,
+//! receipts back to the sender, expiry. The WebSocket connection calls these; they return
+//! the frames to answer with.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hush_crypto::{ENVELOPE_OVERHEAD, MAX_ENVELOPE_LEN, VERSION_1};
+use hush_shared::ws::{FriendEvent, MAX_IDS_PER_FRAME, MessageId, ReceiptId, ReceiptKind, ServerFrame};
+use hush_shared::{ErrorCode, UserId};
+
+use crate::state::AppState;
+use crate::store::{Enqueued, MailboxPolicy, StoreError};
+use crate::ws::hub::HubEvent;
+
+/// Base64url length of the largest envelope.
+pub const MAX_ENVELOPE_B64: usize = MAX_ENVELOPE_LEN.div_ceil(3) * 4;
+
+fn error(code: ErrorCode, message: impl Into<String>, id: Option<MessageId>) -> ServerFrame {
+    ServerFrame::Error {
+        code,
+        message: message.into(),
+        id,
+    }
+}
+
+fn internal(e: StoreError, id: Option<MessageId>) -> ServerFrame {
+    tracing::error!(error = %e, "mailbox operation failed");
+    error(ErrorCode::Internal, "the server could not store this; retry", id)
+}
+
+/// The mailbox policy from configuration.
+pub fn policy(state: &AppState) -> MailboxPolicy {
+    MailboxPolicy {
+        max_messages: state.config.mailbox_max_messages,
+        ttl_secs: state.config.mailbox_ttl_days as i64 * 86_400,
+    }
+}
+
+/// Checks the envelope's shape (the server cannot open it): base64url, size, version.
+pub fn decode_envelope(text: &str) -> Result<Vec<u8>, (ErrorCode, &'static str)> {
+    if text.len() > MAX_ENVELOPE_B64 {
+        return Err((ErrorCode::FrameTooLarge, "the envelope is larger than crypto v1 allows"));
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| (ErrorCode::InvalidEnvelope, "the envelope is not base64url"))?;
+    if bytes.len() < ENVELOPE_OVERHEAD || bytes.len() > MAX_ENVELOPE_LEN || bytes[0] != VERSION_1 {
+        return Err((ErrorCode::InvalidEnvelope, "not a crypto v1 envelope"));
+    }
+    Ok(bytes)
+}
+
+/// `send`: stores the message, then wakes the recipient. Answers `stored` or `error`.
+pub async fn send(state: &AppState, from: UserId, id: MessageId, to: UserId, envelope: &str) -> ServerFrame {
+    let bytes = match decode_envelope(envelope) {
+        Ok(b) => b,
+        Err((code, message)) => return error(code, message, Some(id)),
+    };
+    match state.stores.social.are_friends(from, to).await {
+        Ok(true) => {}
+        Ok(false) => return error(ErrorCode::NotFriends, "you can only message friends", Some(id)),
+        Err(e) => return internal(e, Some(id)),
+    }
+    match state
+        .stores
+        .mailbox
+        .enqueue(from, to, id, &bytes, state.now(), policy(state))
+        .await
+    {
+        Ok(Enqueued::Stored { at }) => {
+            state.hub.send(to, HubEvent::Mail).await;
+            ServerFrame::Stored { id, at }
+        }
+        Ok(Enqueued::Duplicate { at }) => ServerFrame::Stored { id, at },
+        Ok(Enqueued::MailboxFull) => error(
+            ErrorCode::MailboxFull,
+            "the recipient's mailbox is full; retry later",
+            Some(id),
+        ),
+        Err(e) => internal(e, Some(id)),
+    }
+}
+
+fn check_ids<T>(ids: &[T]) -> Result<(), ServerFrame> {
+    if ids.len() > MAX_IDS_PER_FRAME {
+        return Err(error(
+            ErrorCode::InvalidFrame,
+            format!("at most {MAX_IDS_PER_FRAME} ids per frame"),
+            None,
+        ));
+    }
+    Ok(())
+}
+
+/// `ack`: deletes the messages and queues `delivered` receipts for their senders.
+pub async fn ack(state: &AppState, user: UserId, ids: &[MessageId]) -> Result<(), ServerFrame> {
+    check_ids(ids)?;
+    let senders = state
+        .stores
+        .mailbox
+        .ack_messages(user, ids, state.now())
+        .await
+        .map_err(|e| internal(e, None))?;
+    for sender in senders {
+        state.hub.send(sender, HubEvent::Receipts).await;
+    }
+    Ok(())
+}
+
+/// `read`: queues `read` receipts for the original sender, if still a friend.
+pub async fn read(state: &AppState, user: UserId, to: UserId, ids: &[MessageId]) -> Result<(), ServerFrame> {
+    check_ids(ids)?;
+    if !state
+        .stores
+        .social
+        .are_friends(user, to)
+        .await
+        .map_err(|e| internal(e, None))?
+    {
+        return Err(error(ErrorCode::NotFriends, "read receipts go to friends only", None));
+    }
+    state
+        .stores
+        .mailbox
+        .add_receipts(to, user, ReceiptKind::Read, ids, state.now())
+        .await
+        .map_err(|e| internal(e, None))?;
+    state.hub.send(to, HubEvent::Receipts).await;
+    Ok(())
+}
+
+/// `receipt_ack`: deletes receipts the sender has applied.
+pub async fn receipt_ack(state: &AppState, user: UserId, ids: &[ReceiptId]) -> Result<(), ServerFrame> {
+    check_ids(ids)?;
+    state
+        .stores
+        .mailbox
+        .ack_receipts(user, ids)
+        .await
+        .map_err(|e| internal(e, None))
+}
+
+/// `typing`: forwarded to a friend, never stored.
+pub async fn typing(state: &AppState, from: UserId, to: UserId, active: bool) -> Result<(), ServerFrame> {
+    if !state
+        .stores
+        .social
+        .are_friends(from, to)
+        .await
+        .map_err(|e| internal(e, None))?
+    {
+        return Err(error(ErrorCode::NotFriends, "typing goes to friends only", None));
+    }
+    state
+        .hub
+        .send(to, HubEvent::Frame(ServerFrame::Typing { from, active }))
+        .await;
+    Ok(())
+}
+
+/// Pushes a friendship change to a user's live connections.
+pub async fn friend_event(state: &AppState, user: UserId, event: FriendEvent) {
+    state.hub.send(user, HubEvent::Frame(ServerFrame::Friend(event))).await;
+}
+
+/// Tells a user's friends that their presence changed.
+pub async fn announce_presence(state: &AppState, user: UserId, online: bool, last_seen: Option<i64>) {
+    match state.stores.social.friend_ids(user).await {
+        Ok(friends) => {
+            for friend in friends {
+                state
+                    .hub
+                    .send(
+                        friend,
+                        HubEvent::Frame(ServerFrame::Presence {
+                            user_id: user,
+                            online,
+                            last_seen,
+                        }),
+                    )
+                    .await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "presence fan-out failed"),
+    }
+}
+
+/// Expires undelivered messages past their time and wakes their senders for the
+/// `expired` receipts. Returns how many senders were told.
+pub async fn sweep_expired(state: &AppState) -> Result<usize, StoreError> {
+    let ttl = policy(state).ttl_secs;
+    let mut told = 0;
+    loop {
+        let senders = state.stores.mailbox.expire(state.now(), ttl, 500).await?;
+        if senders.is_empty() {
+            return Ok(told);
+        }
+        told += senders.len();
+        for sender in senders {
+            state.hub.send(sender, HubEvent::Receipts).await;
+        }
+    }
+}

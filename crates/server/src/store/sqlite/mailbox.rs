@@ -1,0 +1,227 @@
+//! [`MailboxStore`] on SQLite: `messages`, `message_ids` (dedup of resends) and `receipts`
+//! tables, each operation one transaction.
+
+use async_trait::async_trait;
+use hush_shared::UserId;
+use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
+use rusqlite::{OptionalExtension, Transaction, params};
+use uuid::Uuid;
+
+use super::{SqliteStore, uuid_col};
+use crate::store::{Enqueued, MailboxPolicy, MailboxStore, StoreResult, StoredMessage, StoredReceipt};
+
+fn kind_str(kind: ReceiptKind) -> &'static str {
+    match kind {
+        ReceiptKind::Delivered => "delivered",
+        ReceiptKind::Read => "read",
+        ReceiptKind::Expired => "expired",
+    }
+}
+
+fn kind_from(text: &str) -> ReceiptKind {
+    match text {
+        "read" => ReceiptKind::Read,
+        "expired" => ReceiptKind::Expired,
+        _ => ReceiptKind::Delivered,
+    }
+}
+
+fn insert_receipt(
+    tx: &Transaction<'_>,
+    user: &str,
+    kind: ReceiptKind,
+    message_id: &str,
+    peer: &str,
+    at: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO receipts (user_id, id, kind, message_id, peer, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        user,
+        Uuid::now_v7().to_string(),
+        kind_str(kind),
+        message_id,
+        peer,
+        at
+    ])?;
+    Ok(())
+}
+
+#[async_trait]
+impl MailboxStore for SqliteStore {
+    async fn enqueue(
+        &self,
+        from: UserId,
+        to: UserId,
+        id: MessageId,
+        envelope: &[u8],
+        now: i64,
+        policy: MailboxPolicy,
+    ) -> StoreResult<Enqueued> {
+        let envelope = envelope.to_vec();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let (from, to, id) = (from.to_string(), to.to_string(), id.to_string());
+            let seen: Option<i64> = tx
+                .prepare_cached("SELECT stored_at FROM message_ids WHERE sender = ?1 AND id = ?2")?
+                .query_row(params![from, id], |r| r.get(0))
+                .optional()?;
+            if let Some(at) = seen {
+                return Ok(Enqueued::Duplicate { at });
+            }
+            let depth: i64 = tx
+                .prepare_cached("SELECT COUNT(*) FROM messages WHERE recipient = ?1")?
+                .query_row([&to], |r| r.get(0))?;
+            if depth >= i64::from(policy.max_messages) {
+                return Ok(Enqueued::MailboxFull);
+            }
+            tx.prepare_cached(
+                "INSERT INTO messages (recipient, sender, id, envelope, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![to, from, id, envelope, now])?;
+            tx.prepare_cached("INSERT INTO message_ids (sender, id, stored_at) VALUES (?1, ?2, ?3)")?
+                .execute(params![from, id, now])?;
+            tx.commit()?;
+            Ok(Enqueued::Stored { at: now })
+        })
+        .await
+    }
+
+    async fn fetch_messages(&self, to: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
+        self.call(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, id, sender, envelope, stored_at FROM messages WHERE recipient = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![to.to_string(), after, limit as i64], |r| {
+                Ok(StoredMessage { seq: r.get(0)?, id: uuid_col(r, 1)?, from: UserId(uuid_col(r, 2)?), envelope: r.get(3)?, stored_at: r.get(4)? })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn ack_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
+        let ids = ids.to_vec();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let to = to.to_string();
+            let mut senders = Vec::new();
+            for id in ids {
+                let id = id.to_string();
+                let sender: Option<String> = tx
+                    .prepare_cached("DELETE FROM messages WHERE recipient = ?1 AND id = ?2 RETURNING sender")?
+                    .query_row(params![to, id], |r| r.get(0))
+                    .optional()?;
+                if let Some(sender) = sender {
+                    insert_receipt(&tx, &sender, ReceiptKind::Delivered, &id, &to, now)?;
+                    if let Ok(s) = sender.parse::<UserId>() {
+                        senders.push(s);
+                    }
+                }
+            }
+            tx.commit()?;
+            senders.sort();
+            senders.dedup();
+            Ok(senders)
+        })
+        .await
+    }
+
+    async fn add_receipts(
+        &self,
+        user: UserId,
+        peer: UserId,
+        kind: ReceiptKind,
+        message_ids: &[MessageId],
+        now: i64,
+    ) -> StoreResult<()> {
+        let ids = message_ids.to_vec();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            for id in ids {
+                insert_receipt(&tx, &user.to_string(), kind, &id.to_string(), &peer.to_string(), now)?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn fetch_receipts(&self, user: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
+        self.call(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, id, kind, message_id, peer, at FROM receipts WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![user.to_string(), after, limit as i64], |r| {
+                Ok(StoredReceipt {
+                    seq: r.get(0)?,
+                    id: uuid_col(r, 1)?,
+                    kind: kind_from(&r.get::<_, String>(2)?),
+                    message_id: uuid_col(r, 3)?,
+                    peer: UserId(uuid_col(r, 4)?),
+                    at: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn ack_receipts(&self, user: UserId, ids: &[ReceiptId]) -> StoreResult<()> {
+        let ids = ids.to_vec();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            for id in ids {
+                tx.prepare_cached("DELETE FROM receipts WHERE user_id = ?1 AND id = ?2")?
+                    .execute(params![user.to_string(), id.to_string()])?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let cutoff = now - ttl_secs;
+            let expired: Vec<(i64, String, String, String)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT seq, recipient, sender, id FROM messages WHERE stored_at <= ?1 ORDER BY stored_at LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![cutoff, limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut senders = Vec::new();
+            for (seq, recipient, sender, id) in expired {
+                tx.prepare_cached("DELETE FROM messages WHERE seq = ?1")?
+                    .execute([seq])?;
+                insert_receipt(&tx, &sender, ReceiptKind::Expired, &id, &recipient, now)?;
+                if let Ok(s) = sender.parse::<UserId>() {
+                    senders.push(s);
+                }
+            }
+            // Dedup records older than any live message can be forgotten.
+            tx.prepare_cached("DELETE FROM message_ids WHERE stored_at <= ?1")?
+                .execute([cutoff])?;
+            tx.commit()?;
+            senders.sort();
+            senders.dedup();
+            Ok(senders)
+        })
+        .await
+    }
+
+    async fn depth(&self, to: UserId) -> StoreResult<u64> {
+        self.call(move |c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM messages WHERE recipient = ?1",
+                [to.to_string()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+        })
+        .await
+    }
+}

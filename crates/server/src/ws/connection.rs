@@ -1,0 +1,489 @@
+//! One task per WebSocket connection.
+//!
+//! The socket is split: a writer task owns the sink and drains a small bounded queue; this
+//! task reads client frames, reacts to hub wake-ups, sends pings and watches for shutdown,
+//! all in one `select!`. Mailbox delivery is pull-based: on a wake-up the task reads the
+//! mailbox after its cursor, keeping at most [`DELIVERY_WINDOW`] messages (and receipts)
+//! unacknowledged, so a drain after a long absence is flow-controlled and a missed wake-up
+//! can only delay, never lose, a message.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use hush_shared::ws::{
+    AUTH_TIMEOUT_SECS, ClientFrame, DELIVERY_WINDOW, MessageId, PROTOCOL_VERSION, ReceiptId, ServerFrame, close,
+};
+use hush_shared::{ErrorCode, UserId};
+use tokio::sync::mpsc;
+
+use super::hub::{ConnectionEntry, FRAME_QUEUE, Wake, next_connection_id};
+use crate::service::delivery;
+use crate::service::tokens::AccessError;
+use crate::state::AppState;
+use crate::store::SessionId;
+
+/// Outgoing messages queued for the writer task.
+const WRITE_QUEUE: usize = 64;
+/// How long a send may wait for a client that does not read.
+const WRITE_STALL: Duration = Duration::from_secs(10);
+/// Rate-limit violations tolerated before the connection is closed with 1008.
+const MAX_RATE_VIOLATIONS: u32 = 20;
+
+/// Serves one upgraded socket until either side ends it.
+pub async fn run(state: AppState, socket: WebSocket) {
+    let (sink, stream) = socket.split();
+    serve(state, sink, stream).await;
+}
+
+fn text(frame: &ServerFrame) -> Message {
+    Message::Text(Utf8Bytes::from(serde_json::to_string(frame).unwrap_or_default()))
+}
+
+fn close_frame(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+/// Why the loop ended, and the close frame to send.
+struct Ending(u16, &'static str);
+
+/// The connection core, generic over the socket halves so it can be driven by channels.
+pub async fn serve<S, R, E>(state: AppState, mut sink: S, mut stream: R)
+where
+    S: Sink<Message> + Unpin + Send + 'static,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let (user, session) = match authenticate(&state, &mut stream).await {
+        Ok(who) => who,
+        Err((code, message, close_code)) => {
+            let _ = sink
+                .send(text(&ServerFrame::Error {
+                    code,
+                    message: message.into(),
+                    id: None,
+                }))
+                .await;
+            let _ = sink.send(close_frame(close_code, "authentication failed")).await;
+            return;
+        }
+    };
+
+    let (out_tx, out_rx) = mpsc::channel::<Message>(WRITE_QUEUE);
+    let writer = tokio::spawn(write_loop(sink, out_rx));
+    let (frames_tx, frames_rx) = mpsc::channel::<ServerFrame>(FRAME_QUEUE);
+    let wake = Arc::new(Wake::default());
+    let id = next_connection_id();
+    let entry = ConnectionEntry {
+        id,
+        session,
+        wake: wake.clone(),
+        frames: frames_tx,
+    };
+    if !state
+        .hub
+        .register(user, entry, state.config.max_connections_per_account)
+    {
+        let _ = out_tx
+            .send(close_frame(
+                close::TOO_MANY_CONNECTIONS,
+                "too many connections for this account",
+            ))
+            .await;
+        drop(out_tx);
+        let _ = writer.await;
+        return;
+    }
+    let mut conn = Connection::new(state.clone(), user, session, id, out_tx, wake);
+    let ending = conn.run(&mut stream, frames_rx).await;
+    state.hub.unregister(user, id);
+    if state.hub.disconnected(user, id, state.now()).await {
+        delivery::announce_presence(&state, user, false, Some(state.now())).await;
+    }
+    let _ = conn.out.send(close_frame(ending.0, ending.1)).await;
+    drop(conn);
+    let _ = writer.await;
+}
+
+async fn authenticate<R, E>(
+    state: &AppState,
+    stream: &mut R,
+) -> Result<(UserId, SessionId), (ErrorCode, &'static str, u16)>
+where
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    let deadline = Duration::from_secs(AUTH_TIMEOUT_SECS);
+    let unauthorized = |m| (ErrorCode::AuthRequired, m, close::UNAUTHORIZED);
+    let token = loop {
+        match tokio::time::timeout(deadline, stream.next()).await {
+            Err(_) => return Err(unauthorized("send an auth frame within 5 seconds")),
+            Ok(None) | Ok(Some(Err(_))) => return Err(unauthorized("connection closed before auth")),
+            Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ClientFrame>(&t) {
+                Ok(ClientFrame::Auth { token }) => break token,
+                _ => return Err(unauthorized("the first frame must be {\"type\":\"auth\",\"token\":…}")),
+            },
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(Some(Ok(_))) => return Err(unauthorized("the first frame must be a JSON text frame")),
+        }
+    };
+    let (user, session) = state.tokens.verify_access(&token, state.now()).map_err(|e| match e {
+        AccessError::Expired => (
+            ErrorCode::TokenExpired,
+            "the access token has expired; refresh it",
+            close::UNAUTHORIZED,
+        ),
+        AccessError::Invalid => (
+            ErrorCode::Unauthorized,
+            "the access token is not valid",
+            close::UNAUTHORIZED,
+        ),
+    })?;
+    match state.stores.sessions.active_user(session).await {
+        Ok(Some(owner)) if owner == user => Ok((user, session)),
+        Ok(_) => Err((
+            ErrorCode::SessionRevoked,
+            "this session has ended",
+            close::SESSION_REVOKED,
+        )),
+        Err(_) => Err((ErrorCode::Unavailable, "storage is unavailable", 1011)),
+    }
+}
+
+async fn write_loop<S: Sink<Message> + Unpin>(mut sink: S, mut rx: mpsc::Receiver<Message>) {
+    while let Some(message) = rx.recv().await {
+        let closing = matches!(message, Message::Close(_));
+        if sink.feed(message).await.is_err() {
+            return;
+        }
+        // Coalesce: write everything already queued, then flush once.
+        while let Ok(more) = rx.try_recv() {
+            let closing = matches!(more, Message::Close(_));
+            if sink.feed(more).await.is_err() || closing {
+                let _ = sink.flush().await;
+                return;
+            }
+        }
+        if sink.flush().await.is_err() || closing {
+            return;
+        }
+    }
+}
+
+/// Token bucket for incoming frames.
+struct RateLimit {
+    tokens: f64,
+    per_sec: f64,
+    last: Instant,
+    violations: u32,
+}
+
+impl RateLimit {
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_sec).min(self.per_sec * 2.0);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            self.violations += 1;
+            false
+        }
+    }
+}
+
+struct Connection {
+    state: AppState,
+    user: UserId,
+    session: SessionId,
+    id: u64,
+    out: mpsc::Sender<Message>,
+    wake: Arc<Wake>,
+    mail_cursor: i64,
+    receipt_cursor: i64,
+    mail_in_flight: HashSet<MessageId>,
+    receipts_in_flight: HashSet<ReceiptId>,
+    mail_exhausted: bool,
+    receipts_exhausted: bool,
+    caught_up_sent: bool,
+    last_heard: Instant,
+    rate: RateLimit,
+}
+
+impl Connection {
+    fn new(
+        state: AppState,
+        user: UserId,
+        session: SessionId,
+        id: u64,
+        out: mpsc::Sender<Message>,
+        wake: Arc<Wake>,
+    ) -> Self {
+        let per_sec = f64::from(state.config.ws_frames_per_sec.max(1));
+        Self {
+            state,
+            user,
+            session,
+            id,
+            out,
+            wake,
+            mail_cursor: 0,
+            receipt_cursor: 0,
+            mail_in_flight: HashSet::new(),
+            receipts_in_flight: HashSet::new(),
+            mail_exhausted: false,
+            receipts_exhausted: false,
+            caught_up_sent: false,
+            last_heard: Instant::now(),
+            rate: RateLimit {
+                tokens: per_sec * 2.0,
+                per_sec,
+                last: Instant::now(),
+                violations: 0,
+            },
+        }
+    }
+
+    async fn send(&self, frame: &ServerFrame) -> Result<(), Ending> {
+        match tokio::time::timeout(WRITE_STALL, self.out.send(text(frame))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Ending(1006, "writer closed")),
+            Err(_) => Err(Ending(close::LAGGING, "not reading")),
+        }
+    }
+
+    async fn run<R, E>(&mut self, stream: &mut R, mut frames: mpsc::Receiver<ServerFrame>) -> Ending
+    where
+        R: Stream<Item = Result<Message, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        match self.start().await {
+            Ok(()) => {}
+            Err(ending) => return ending,
+        }
+        let ping_every = Duration::from_secs(self.state.config.ws_ping_secs.max(1));
+        let idle_limit = ping_every * 5 / 2;
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        let mut shutdown = self.state.shutdown.subscribe();
+        loop {
+            let step = tokio::select! {
+                incoming = stream.next() => match incoming {
+                    None => Err(Ending(1000, "closed")),
+                    Some(Err(e)) => {
+                        let too_big = e.to_string().to_ascii_lowercase().contains("too long") || e.to_string().contains("Space limit");
+                        Err(if too_big { Ending(1009, "message too big") } else { Ending(1002, "protocol error") })
+                    }
+                    Some(Ok(message)) => self.on_message(message).await,
+                },
+                Some(frame) = frames.recv() => self.send(&frame).await,
+                _ = self.wake.notify.notified() => Ok(()),
+                _ = ping.tick() => self.on_tick(idle_limit).await,
+                _ = shutdown.changed() => Err(Ending(1001, "server shutting down")),
+            };
+            if let Err(ending) = step {
+                return ending;
+            }
+            if let Err(ending) = self.after_event().await {
+                return ending;
+            }
+        }
+    }
+
+    async fn start(&mut self) -> Result<(), Ending> {
+        let hello = ServerFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            user_id: self.user,
+            server_time: self.state.now(),
+        };
+        self.send(&hello).await?;
+        if self.state.hub.connected(self.user, self.id).await {
+            delivery::announce_presence(&self.state, self.user, true, None).await;
+        }
+        let friends = self
+            .state
+            .stores
+            .social
+            .friend_ids(self.user)
+            .await
+            .map_err(|_| Ending(1011, "storage error"))?;
+        for friend in friends {
+            let (online, last_seen) = self.state.hub.presence(friend).await;
+            self.send(&ServerFrame::Presence {
+                user_id: friend,
+                online,
+                last_seen,
+            })
+            .await?;
+        }
+        self.wake.mail.store(true, Ordering::Release);
+        self.wake.receipts.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    async fn on_tick(&mut self, idle_limit: Duration) -> Result<(), Ending> {
+        if self.last_heard.elapsed() > idle_limit {
+            return Err(Ending(1001, "idle timeout"));
+        }
+        match self.state.stores.sessions.active_user(self.session).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(Ending(close::SESSION_REVOKED, "session revoked")),
+            Err(_) => {}
+        }
+        self.out
+            .send(Message::Ping(Default::default()))
+            .await
+            .map_err(|_| Ending(1006, "writer closed"))
+    }
+
+    async fn after_event(&mut self) -> Result<(), Ending> {
+        if self.wake.revoked.load(Ordering::Acquire) {
+            return Err(Ending(close::SESSION_REVOKED, "session revoked"));
+        }
+        if self.wake.lagging.load(Ordering::Acquire) {
+            return Err(Ending(close::LAGGING, "too far behind; reconnect"));
+        }
+        if self.wake.mail.swap(false, Ordering::AcqRel) {
+            self.mail_exhausted = false;
+        }
+        if self.wake.receipts.swap(false, Ordering::AcqRel) {
+            self.receipts_exhausted = false;
+        }
+        self.pump_mail().await?;
+        self.pump_receipts().await?;
+        if !self.caught_up_sent && self.mail_exhausted && self.receipts_exhausted {
+            self.caught_up_sent = true;
+            self.send(&ServerFrame::CaughtUp).await?;
+        }
+        Ok(())
+    }
+
+    async fn pump_mail(&mut self) -> Result<(), Ending> {
+        while !self.mail_exhausted && self.mail_in_flight.len() < DELIVERY_WINDOW {
+            let room = DELIVERY_WINDOW - self.mail_in_flight.len();
+            let batch = self
+                .state
+                .stores
+                .mailbox
+                .fetch_messages(self.user, self.mail_cursor, room)
+                .await
+                .map_err(|_| Ending(1011, "storage error"))?;
+            self.mail_exhausted = batch.len() < room;
+            for m in batch {
+                self.mail_cursor = m.seq;
+                self.mail_in_flight.insert(m.id);
+                let frame = ServerFrame::Message {
+                    id: m.id,
+                    from: m.from,
+                    envelope: URL_SAFE_NO_PAD.encode(&m.envelope),
+                    sent_at: m.stored_at,
+                };
+                self.send(&frame).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn pump_receipts(&mut self) -> Result<(), Ending> {
+        while !self.receipts_exhausted && self.receipts_in_flight.len() < DELIVERY_WINDOW {
+            let room = DELIVERY_WINDOW - self.receipts_in_flight.len();
+            let batch = self
+                .state
+                .stores
+                .mailbox
+                .fetch_receipts(self.user, self.receipt_cursor, room)
+                .await
+                .map_err(|_| Ending(1011, "storage error"))?;
+            self.receipts_exhausted = batch.len() < room;
+            for r in batch {
+                self.receipt_cursor = r.seq;
+                self.receipts_in_flight.insert(r.id);
+                let frame = ServerFrame::Receipt {
+                    id: r.id,
+                    kind: r.kind,
+                    message_id: r.message_id,
+                    peer: r.peer,
+                    at: r.at,
+                };
+                self.send(&frame).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_message(&mut self, message: Message) -> Result<(), Ending> {
+        self.last_heard = Instant::now();
+        let text = match message {
+            Message::Text(t) => t,
+            Message::Close(_) => return Err(Ending(1000, "closed by client")),
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+            Message::Binary(_) => {
+                return self
+                    .refuse(ErrorCode::InvalidFrame, "frames are JSON text".into(), None)
+                    .await;
+            }
+        };
+        if !self.rate.allow() {
+            if self.rate.violations > MAX_RATE_VIOLATIONS {
+                return Err(Ending(1008, "rate limit exceeded"));
+            }
+            let id = match serde_json::from_str::<ClientFrame>(&text) {
+                Ok(ClientFrame::Send { id, .. }) => Some(id),
+                _ => None,
+            };
+            return self
+                .refuse(ErrorCode::RateLimited, "too many frames; slow down".into(), id)
+                .await;
+        }
+        let frame = match serde_json::from_str::<ClientFrame>(&text) {
+            Ok(frame) => frame,
+            Err(e) => {
+                return self
+                    .refuse(ErrorCode::InvalidFrame, format!("not a valid frame: {e}"), None)
+                    .await;
+            }
+        };
+        let state = &self.state;
+        let answer = match frame {
+            ClientFrame::Auth { .. } => Err(ServerFrame::Error {
+                code: ErrorCode::InvalidFrame,
+                message: "already authenticated".into(),
+                id: None,
+            }),
+            ClientFrame::Send { id, to, envelope } => Err(delivery::send(state, self.user, id, to, &envelope).await),
+            ClientFrame::Ack { ids } => {
+                for id in &ids {
+                    self.mail_in_flight.remove(id);
+                }
+                self.mail_exhausted = false;
+                delivery::ack(state, self.user, &ids).await
+            }
+            ClientFrame::Read { to, ids } => delivery::read(state, self.user, to, &ids).await,
+            ClientFrame::ReceiptAck { ids } => {
+                for id in &ids {
+                    self.receipts_in_flight.remove(id);
+                }
+                self.receipts_exhausted = false;
+                delivery::receipt_ack(state, self.user, &ids).await
+            }
+            ClientFrame::Typing { to, active } => delivery::typing(state, self.user, to, active).await,
+            ClientFrame::Ping => Err(ServerFrame::Pong),
+        };
+        match answer {
+            Ok(()) => Ok(()),
+            Err(frame) => self.send(&frame).await,
+        }
+    }
+
+    async fn refuse(&self, code: ErrorCode, message: String, id: Option<MessageId>) -> Result<(), Ending> {
+        self.send(&ServerFrame::Error { code, message, id }).await
+    }
+}

@@ -1,0 +1,182 @@
+//! The hub: which users have live connections on this node, and how to reach them.
+//!
+//! Delivery never depends on a hub message arriving: messages and receipts live in the
+//! mailbox, and the hub only *wakes* a connection to re-read it (a flag plus a `Notify`,
+//! which cannot overflow). Ephemeral frames (presence, typing, friend events) go through a
+//! bounded per-connection queue; a connection whose queue is full is marked lagging and
+//! closed, so its client reconnects and resyncs instead of silently missing an event.
+//!
+//! [`LocalHub`] serves one node. `RedisHub` (in `redis_hub`) wraps it and fans events out to
+//! every node through Redis pub/sub.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use hush_shared::UserId;
+use hush_shared::ws::ServerFrame;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, mpsc};
+
+use crate::store::SessionId;
+
+/// Frames queued per connection before it counts as lagging.
+pub const FRAME_QUEUE: usize = 256;
+
+/// Something to tell a user's connections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HubEvent {
+    /// New messages in the mailbox.
+    Mail,
+    /// New receipts.
+    Receipts,
+    /// An ephemeral frame to forward as is.
+    Frame(ServerFrame),
+    /// This session ended: its connections must close.
+    SessionRevoked(SessionId),
+}
+
+/// Wake-up flags of one connection.
+#[derive(Debug, Default)]
+pub struct Wake {
+    /// New mail may be waiting.
+    pub mail: AtomicBool,
+    /// New receipts may be waiting.
+    pub receipts: AtomicBool,
+    /// The frame queue overflowed.
+    pub lagging: AtomicBool,
+    /// Set by [`HubEvent::SessionRevoked`] for this connection's session.
+    pub revoked: AtomicBool,
+    /// Signalled after any flag changes.
+    pub notify: Notify,
+}
+
+/// A live connection as the hub sees it.
+#[derive(Clone)]
+pub struct ConnectionEntry {
+    /// Unique per process.
+    pub id: u64,
+    /// The connection's session.
+    pub session: SessionId,
+    /// Its wake flags.
+    pub wake: Arc<Wake>,
+    /// Its queue of ephemeral frames.
+    pub frames: mpsc::Sender<ServerFrame>,
+}
+
+/// Reaching users' live connections, on this node and (with Redis) on others.
+#[async_trait]
+pub trait Hub: Send + Sync {
+    /// Adds a connection. Returns `false` (and adds nothing) if the user already has
+    /// `max_per_user` connections on this node.
+    fn register(&self, user: UserId, entry: ConnectionEntry, max_per_user: usize) -> bool;
+    /// Removes a connection.
+    fn unregister(&self, user: UserId, id: u64);
+    /// Tells every connection of `user`, wherever it is.
+    async fn send(&self, user: UserId, event: HubEvent);
+    /// Records that a connection of `user` opened; `true` if the user just came online.
+    async fn connected(&self, user: UserId, connection: u64) -> bool;
+    /// Records that a connection closed; `true` if the user just went offline.
+    async fn disconnected(&self, user: UserId, connection: u64, now: i64) -> bool;
+    /// Whether the user is online, and when they were last seen if not.
+    async fn presence(&self, user: UserId) -> (bool, Option<i64>);
+}
+
+/// Process-unique connection ids.
+pub fn next_connection_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The hub of a single node.
+#[derive(Default)]
+pub struct LocalHub {
+    connections: Mutex<HashMap<UserId, Vec<ConnectionEntry>>>,
+    last_seen: Mutex<HashMap<UserId, i64>>,
+}
+
+impl LocalHub {
+    /// Delivers an event to this node's connections of `user`.
+    pub fn deliver_local(&self, user: UserId, event: &HubEvent) {
+        let entries = match self.connections.lock() {
+            Ok(map) => map.get(&user).cloned().unwrap_or_default(),
+            Err(_) => return,
+        };
+        for entry in entries {
+            let wake = &entry.wake;
+            match event {
+                HubEvent::Mail => wake.mail.store(true, Ordering::Release),
+                HubEvent::Receipts => wake.receipts.store(true, Ordering::Release),
+                HubEvent::Frame(frame) => {
+                    if entry.frames.try_send(frame.clone()).is_err() {
+                        wake.lagging.store(true, Ordering::Release);
+                    }
+                }
+                HubEvent::SessionRevoked(session) if *session == entry.session => {
+                    wake.revoked.store(true, Ordering::Release)
+                }
+                HubEvent::SessionRevoked(_) => continue,
+            }
+            wake.notify.notify_one();
+        }
+    }
+
+    /// Live connections of `user` on this node.
+    pub fn local_count(&self, user: UserId) -> usize {
+        self.connections
+            .lock()
+            .map(|m| m.get(&user).map_or(0, Vec::len))
+            .unwrap_or(0)
+    }
+}
+
+#[async_trait]
+impl Hub for LocalHub {
+    fn register(&self, user: UserId, entry: ConnectionEntry, max_per_user: usize) -> bool {
+        let Ok(mut map) = self.connections.lock() else {
+            return false;
+        };
+        let list = map.entry(user).or_default();
+        if list.len() >= max_per_user {
+            return false;
+        }
+        list.push(entry);
+        true
+    }
+
+    fn unregister(&self, user: UserId, id: u64) {
+        if let Ok(mut map) = self.connections.lock() {
+            if let Some(list) = map.get_mut(&user) {
+                list.retain(|e| e.id != id);
+                if list.is_empty() {
+                    map.remove(&user);
+                }
+            }
+        }
+    }
+
+    async fn send(&self, user: UserId, event: HubEvent) {
+        self.deliver_local(user, &event);
+    }
+
+    async fn connected(&self, user: UserId, _connection: u64) -> bool {
+        self.local_count(user) == 1
+    }
+
+    async fn disconnected(&self, user: UserId, _connection: u64, now: i64) -> bool {
+        if self.local_count(user) == 0 {
+            if let Ok(mut seen) = self.last_seen.lock() {
+                seen.insert(user, now);
+            }
+            return true;
+        }
+        false
+    }
+
+    async fn presence(&self, user: UserId) -> (bool, Option<i64>) {
+        let online = self.local_count(user) > 0;
+        let seen = self.last_seen.lock().ok().and_then(|m| m.get(&user).copied());
+        (online, if online { None } else { seen })
+    }
+}

@@ -1,0 +1,42 @@
+//! The real-time endpoint `GET /api/v1/ws`: the upgrade (origin check, size limits),
+//! [`connection`] (one task per socket) and [`hub`] (reaching users' connections).
+
+pub mod connection;
+pub mod hub;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hush_shared::ErrorCode;
+use hush_shared::ws::MAX_FRAME_BYTES;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ws", get(upgrade))
+}
+
+/// Upgrades to a WebSocket. Browsers always send `Origin`; it must be this deployment's
+/// public origin. Clients without `Origin` (native apps) are allowed; all authenticate
+/// with their first frame.
+async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        if origin.to_str().ok().map(|o| o.trim_end_matches('/')) != Some(state.config.public_origin().as_str()) {
+            return AppError::new(
+                ErrorCode::OriginNotAllowed,
+                "this origin may not open a Hush connection",
+            )
+            .into_response();
+        }
+    }
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_FRAME_BYTES * 4)
+        .on_upgrade(move |socket| connection::run(state, socket))
+}

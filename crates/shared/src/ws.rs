@@ -1,0 +1,237 @@
+//! WebSocket frames of `GET /api/v1/ws` (protocol version [`PROTOCOL_VERSION`]).
+//!
+//! Every frame is one JSON text message, an object tagged by `"type"`. The client's first
+//! frame must be [`ClientFrame::Auth`] within [`AUTH_TIMEOUT_SECS`]; the server answers
+//! [`ServerFrame::Hello`] and then drains the mailbox, ending with
+//! [`ServerFrame::CaughtUp`]. `docs/PROTOCOL.md` describes the semantics.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::friends::{Friend, FriendRequest};
+use crate::error::ErrorCode;
+use crate::ids::{FriendRequestId, UserId};
+
+/// Version announced in `hello`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Seconds the server waits for the `auth` frame.
+pub const AUTH_TIMEOUT_SECS: u64 = 5;
+/// Largest WebSocket message the server accepts, in bytes.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Most ids in one `ack`, `read` or `receipt_ack` frame.
+pub const MAX_IDS_PER_FRAME: usize = 512;
+/// Messages (and receipts) the server keeps in flight to one connection before it waits
+/// for acks.
+pub const DELIVERY_WINDOW: usize = 256;
+
+/// A message id: a UUID (v7 recommended) chosen by the sender's client; resends reuse it.
+pub type MessageId = Uuid;
+/// A receipt id, chosen by the server.
+pub type ReceiptId = Uuid;
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// First frame: the access token (never in the URL).
+    Auth {
+        /// A valid access token.
+        token: String,
+    },
+    /// Send an encrypted message to a friend.
+    Send {
+        /// Client-chosen id; resending with the same id never duplicates.
+        id: MessageId,
+        /// The friend.
+        to: UserId,
+        /// The crypto v1 envelope, base64url without padding.
+        envelope: String,
+    },
+    /// These messages are safely stored on this device: delete them from the mailbox and
+    /// tell their senders (delivered receipt).
+    Ack {
+        /// Message ids.
+        ids: Vec<MessageId>,
+    },
+    /// I have read these messages from `to`: queue a read receipt for them.
+    Read {
+        /// The original sender of the messages.
+        to: UserId,
+        /// Message ids.
+        ids: Vec<MessageId>,
+    },
+    /// These receipts are stored on this device: delete them.
+    ReceiptAck {
+        /// Receipt ids.
+        ids: Vec<ReceiptId>,
+    },
+    /// I am (or stopped) typing to this friend.
+    Typing {
+        /// The friend.
+        to: UserId,
+        /// Whether typing.
+        active: bool,
+    },
+    /// Keep-alive; answered with `pong`.
+    Ping,
+}
+
+/// What a receipt says about a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptKind {
+    /// Stored on the recipient's device (two ticks).
+    Delivered,
+    /// Read by the recipient (blue ticks).
+    Read,
+    /// Never delivered: it expired in the mailbox.
+    Expired,
+}
+
+/// Friendship changes pushed live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum FriendEvent {
+    /// Someone sent me a request.
+    RequestReceived {
+        /// The request (its `user_id` is the requester).
+        request: FriendRequest,
+    },
+    /// My request was accepted: the friendship as I see it, with their key.
+    RequestAccepted {
+        /// The new friendship.
+        friend: Friend,
+    },
+    /// My request was declined.
+    RequestDeclined {
+        /// The request.
+        request_id: FriendRequestId,
+    },
+    /// A request to me was cancelled by its sender.
+    RequestCancelled {
+        /// The request.
+        request_id: FriendRequestId,
+    },
+    /// The friendship ended (unfriended or blocked).
+    Removed {
+        /// The former friend.
+        user_id: UserId,
+    },
+    /// A friend replaced their key for our friendship: the safety number changed.
+    KeyChanged {
+        /// The friend.
+        user_id: UserId,
+        /// Their new public key.
+        public_key: String,
+    },
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Authenticated.
+    Hello {
+        /// [`PROTOCOL_VERSION`].
+        protocol: u32,
+        /// Me.
+        user_id: UserId,
+        /// Server time, Unix seconds.
+        server_time: i64,
+    },
+    /// The message is durably stored (one tick). Sent again for a resend.
+    Stored {
+        /// The message.
+        id: MessageId,
+        /// When it was first stored.
+        at: i64,
+    },
+    /// A message for me. Ack it once stored on the device.
+    Message {
+        /// Its id.
+        id: MessageId,
+        /// The sender.
+        from: UserId,
+        /// The envelope, base64url.
+        envelope: String,
+        /// When the server stored it.
+        sent_at: i64,
+    },
+    /// Something happened to a message I sent. `receipt_ack` it once applied.
+    Receipt {
+        /// Receipt id.
+        id: ReceiptId,
+        /// What happened.
+        kind: ReceiptKind,
+        /// The message.
+        message_id: MessageId,
+        /// The other person of the conversation.
+        peer: UserId,
+        /// When.
+        at: i64,
+    },
+    /// The mailbox drain after connecting is complete.
+    CaughtUp,
+    /// A friend came online or went offline.
+    Presence {
+        /// The friend.
+        user_id: UserId,
+        /// Whether online now.
+        online: bool,
+        /// When last seen, if offline and known.
+        last_seen: Option<i64>,
+    },
+    /// A friend is (or stopped) typing to me.
+    Typing {
+        /// The friend.
+        from: UserId,
+        /// Whether typing.
+        active: bool,
+    },
+    /// A friendship change.
+    Friend(FriendEvent),
+    /// A frame was refused. `id` names the message concerned, if any.
+    Error {
+        /// Stable code.
+        code: ErrorCode,
+        /// Explanation.
+        message: String,
+        /// The message id the error is about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<MessageId>,
+    },
+    /// Answer to `ping`.
+    Pong,
+}
+
+/// Close codes the server uses besides the standard ones (1008 policy, 1009 too big,
+/// 1011 server error).
+pub mod close {
+    /// No valid `auth` frame in time, or an invalid token.
+    pub const UNAUTHORIZED: u16 = 4001;
+    /// The session was revoked (logout, account deleted).
+    pub const SESSION_REVOKED: u16 = 4003;
+    /// The connection fell too far behind; reconnect and resync.
+    pub const LAGGING: u16 = 4008;
+    /// Too many connections for this account.
+    pub const TOO_MANY_CONNECTIONS: u16 = 4029;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_tagged_snake_case() {
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"ack","ids":[]}"#).unwrap();
+        assert_eq!(f, ClientFrame::Ack { ids: vec![] });
+        assert_eq!(serde_json::to_string(&ClientFrame::Ping).unwrap(), r#"{"type":"ping"}"#);
+        let s = serde_json::to_value(ServerFrame::Friend(FriendEvent::Removed {
+            user_id: UserId(Uuid::nil()),
+        }))
+        .unwrap();
+        assert_eq!(s["type"], "friend");
+        assert_eq!(s["event"], "removed");
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"ping","x":1}"#).is_err());
+    }
+}
