@@ -21,9 +21,7 @@ pub fn encrypt(
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
     let cipher = Aes256Gcm::new(key.into());
-    cipher
-        .encrypt(&Nonce::from(*nonce), Payload { msg: plaintext, aad })
-        .map_err(|_| CryptoError::TooLarge)
+    cipher.encrypt(&Nonce::from(*nonce), Payload { msg: plaintext, aad }).map_err(|_| CryptoError::TooLarge)
 }
 
 /// Decrypts `ciphertext || tag`; any change to key, nonce, AAD or bytes fails.
@@ -38,12 +36,6 @@ pub fn decrypt(
     }
     let cipher = Aes256Gcm::new(key.into());
     cipher
-        .decrypt(
-            &Nonce::from(*nonce),
-            Payload {
-                msg: ciphertext_and_tag,
-                aad,
-            },
-        )
+        .decrypt(&Nonce::from(*nonce), Payload { msg: ciphertext_and_tag, aad })
         .map_err(|_| CryptoError::Undecryptable)
 }

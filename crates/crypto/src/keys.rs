@@ -53,9 +53,7 @@ impl PublicKey {
         if text.len() != 87 {
             return Err(CryptoError::InvalidPublicKey);
         }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text)
-            .map_err(|_| CryptoError::InvalidPublicKey)?;
+        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CryptoError::InvalidPublicKey)?;
         Self::from_sec1(&bytes)
     }
 
@@ -102,9 +100,7 @@ pub struct KeyPair {
 
 impl std::fmt::Debug for KeyPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyPair")
-            .field("public", &self.public)
-            .finish_non_exhaustive()
+        f.debug_struct("KeyPair").field("public", &self.public).finish_non_exhaustive()
     }
 }
 
@@ -127,10 +123,7 @@ impl KeyPair {
         let encoded = secret.public_key().to_encoded_point(false);
         let mut sec1 = [0u8; PUBLIC_KEY_LEN];
         sec1.copy_from_slice(encoded.as_bytes());
-        let public = PublicKey {
-            point: secret.public_key(),
-            sec1,
-        };
+        let public = PublicKey { point: secret.public_key(), sec1 };
         Self { secret, public }
     }
 
@@ -169,10 +162,7 @@ mod tests {
 
         // Compressed form of the same point is refused: we accept uncompressed only.
         let compressed = pair.secret.public_key().to_encoded_point(true);
-        assert_eq!(
-            PublicKey::from_sec1(compressed.as_bytes()),
-            Err(CryptoError::InvalidPublicKey)
-        );
+        assert_eq!(PublicKey::from_sec1(compressed.as_bytes()), Err(CryptoError::InvalidPublicKey));
         // Identity (SEC1 0x00) and off-curve points.
         assert_eq!(PublicKey::from_sec1(&[0u8]), Err(CryptoError::InvalidPublicKey));
         let mut off_curve = pair.public().to_sec1();
@@ -189,18 +179,9 @@ mod tests {
         let pair = KeyPair::generate();
         let restored = KeyPair::from_secret_bytes(&pair.secret_bytes()[..]).unwrap();
         assert_eq!(restored.public(), pair.public());
-        assert_eq!(
-            KeyPair::from_secret_bytes(&[0u8; 32]).unwrap_err(),
-            CryptoError::InvalidSecretKey
-        );
-        assert_eq!(
-            KeyPair::from_secret_bytes(&[0xff; 32]).unwrap_err(),
-            CryptoError::InvalidSecretKey
-        );
-        assert_eq!(
-            KeyPair::from_secret_bytes(&[1u8; 31]).unwrap_err(),
-            CryptoError::InvalidSecretKey
-        );
+        assert_eq!(KeyPair::from_secret_bytes(&[0u8; 32]).unwrap_err(), CryptoError::InvalidSecretKey);
+        assert_eq!(KeyPair::from_secret_bytes(&[0xff; 32]).unwrap_err(), CryptoError::InvalidSecretKey);
+        assert_eq!(KeyPair::from_secret_bytes(&[1u8; 31]).unwrap_err(), CryptoError::InvalidSecretKey);
     }
 
     #[test]

@@ -41,10 +41,8 @@ pub fn pad(plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
 
 /// Removes the padding; rejects a length prefix past the end or non-zero padding bytes.
 pub fn unpad(padded: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let prefix: [u8; LEN_PREFIX] = padded
-        .get(..LEN_PREFIX)
-        .and_then(|p| p.try_into().ok())
-        .ok_or(CryptoError::Undecryptable)?;
+    let prefix: [u8; LEN_PREFIX] =
+        padded.get(..LEN_PREFIX).and_then(|p| p.try_into().ok()).ok_or(CryptoError::Undecryptable)?;
     let len = u32::from_be_bytes(prefix) as usize;
     let body = &padded[LEN_PREFIX..];
     if len > body.len() || len > MAX_PLAINTEXT_LEN || body[len..].iter().any(|&b| b != 0) {

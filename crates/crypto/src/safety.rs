@@ -60,19 +60,12 @@ impl SafetyNumber {
     pub fn compute(a: Party<'_>, b: Party<'_>) -> Self {
         let (fa, fb) = (fingerprint(a), fingerprint(b));
         let (da, db) = (display_digits(&fa), display_digits(&fb));
-        let ((d1, f1), (d2, f2)) = if da <= db {
-            ((da, fa), (db, fb))
-        } else {
-            ((db, fb), (da, fa))
-        };
+        let ((d1, f1), (d2, f2)) = if da <= db { ((da, fa), (db, fb)) } else { ((db, fb), (da, fa)) };
         let mut qr_payload = Vec::with_capacity(65);
         qr_payload.push(QR_VERSION);
         qr_payload.extend_from_slice(&f1[..32]);
         qr_payload.extend_from_slice(&f2[..32]);
-        Self {
-            digits: d1 + &d2,
-            qr_payload,
-        }
+        Self { digits: d1 + &d2, qr_payload }
     }
 
     /// The 60 digits.
@@ -82,12 +75,7 @@ impl SafetyNumber {
 
     /// The 60 digits in 12 groups of 5, separated by spaces, as shown to people.
     pub fn grouped(&self) -> String {
-        self.digits
-            .as_bytes()
-            .chunks(5)
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.digits.as_bytes().chunks(5).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(" ")
     }
 
     /// The bytes to put in the QR code.

@@ -73,14 +73,8 @@ impl ConversationKeys {
     /// Runs ECDH and the key schedule for the conversation between me and them.
     pub fn derive(my_id: &UserIdBytes, my_pair: &KeyPair, their_id: &UserIdBytes, their_public: &PublicKey) -> Self {
         let shared = my_pair.diffie_hellman(their_public);
-        let me = Party {
-            user_id: my_id,
-            public_key: my_pair.public(),
-        };
-        let them = Party {
-            user_id: their_id,
-            public_key: their_public,
-        };
+        let me = Party { user_id: my_id, public_key: my_pair.public() };
+        let them = Party { user_id: their_id, public_key: their_public };
         Self {
             me: *my_id,
             them: *their_id,

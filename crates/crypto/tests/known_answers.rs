@@ -36,31 +36,16 @@ fn vectors_match_the_independent_implementation() {
 
         let z = alice.diffie_hellman(bob.public());
         assert_eq!(z.to_vec(), hex(out, "shared_secret"));
-        let a = Party {
-            user_id: &a_id,
-            public_key: alice.public(),
-        };
-        let b = Party {
-            user_id: &b_id,
-            public_key: bob.public(),
-        };
+        let a = Party { user_id: &a_id, public_key: alice.public() };
+        let b = Party { user_id: &b_id, public_key: bob.public() };
         assert_eq!(message_key(&z, a, b).to_vec(), hex(out, "key_alice_to_bob"));
         assert_eq!(message_key(&z, b, a).to_vec(), hex(out, "key_bob_to_alice"));
 
         let alice_side = ConversationKeys::derive(&a_id, &alice, &b_id, bob.public());
         let envelope = alice_side.seal_with_nonce(&msg_id, plaintext, nonce).unwrap();
-        assert_eq!(
-            hex::encode(&envelope),
-            out["envelope"].as_str().unwrap(),
-            "{}",
-            vector["name"]
-        );
-        let bob_side = ConversationKeys::derive(
-            &b_id,
-            &bob,
-            &a_id,
-            &PublicKey::from_sec1(&hex(out, "alice_public")).unwrap(),
-        );
+        assert_eq!(hex::encode(&envelope), out["envelope"].as_str().unwrap(), "{}", vector["name"]);
+        let bob_side =
+            ConversationKeys::derive(&b_id, &bob, &a_id, &PublicKey::from_sec1(&hex(out, "alice_public")).unwrap());
         assert_eq!(bob_side.open(&msg_id, &envelope).unwrap(), plaintext);
 
         let sn = SafetyNumber::compute(a, b);
@@ -80,12 +65,7 @@ fn docs_crypto_md_prints_the_first_vector() {
     for (field, value) in out.as_object().unwrap() {
         let value = value.as_str().unwrap();
         let shown = if field == "safety_number" {
-            value
-                .as_bytes()
-                .chunks(5)
-                .map(|c| std::str::from_utf8(c).unwrap())
-                .collect::<Vec<_>>()
-                .join(" ")
+            value.as_bytes().chunks(5).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(" ")
         } else {
             value.to_owned()
         };

@@ -106,26 +106,10 @@ fn nonces_are_fresh() {
 fn safety_numbers_agree_and_change_with_keys() {
     let p = pair();
     let (a, b) = (p.keys.0.public(), p.keys.1.public());
-    let from_alice = SafetyNumber::compute(
-        Party {
-            user_id: &p.ids.0,
-            public_key: a,
-        },
-        Party {
-            user_id: &p.ids.1,
-            public_key: b,
-        },
-    );
-    let from_bob = SafetyNumber::compute(
-        Party {
-            user_id: &p.ids.1,
-            public_key: b,
-        },
-        Party {
-            user_id: &p.ids.0,
-            public_key: a,
-        },
-    );
+    let from_alice =
+        SafetyNumber::compute(Party { user_id: &p.ids.0, public_key: a }, Party { user_id: &p.ids.1, public_key: b });
+    let from_bob =
+        SafetyNumber::compute(Party { user_id: &p.ids.1, public_key: b }, Party { user_id: &p.ids.0, public_key: a });
     assert_eq!(from_alice, from_bob);
     assert_eq!(from_alice.digits().len(), 60);
     assert!(from_alice.digits().bytes().all(|c| c.is_ascii_digit()));
@@ -133,14 +117,8 @@ fn safety_numbers_agree_and_change_with_keys() {
     assert!(from_bob.matches_qr(from_alice.qr_payload()));
     let mallory = KeyPair::generate();
     let swapped = SafetyNumber::compute(
-        Party {
-            user_id: &p.ids.0,
-            public_key: a,
-        },
-        Party {
-            user_id: &p.ids.1,
-            public_key: mallory.public(),
-        },
+        Party { user_id: &p.ids.0, public_key: a },
+        Party { user_id: &p.ids.1, public_key: mallory.public() },
     );
     assert_ne!(swapped.digits(), from_alice.digits());
     assert!(!swapped.matches_qr(from_alice.qr_payload()));

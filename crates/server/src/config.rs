@@ -113,11 +113,7 @@ pub struct Config {
 impl Config {
     /// The public origin, defaulting to `http://<bind>`.
     pub fn public_origin(&self) -> String {
-        self.public_origin
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.bind))
-            .trim_end_matches('/')
-            .to_owned()
+        self.public_origin.clone().unwrap_or_else(|| format!("http://{}", self.bind)).trim_end_matches('/').to_owned()
     }
 
     /// Whether people reach the server over https (refresh cookie gets `Secure`).

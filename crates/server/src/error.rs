@@ -23,11 +23,7 @@ pub struct AppError {
 impl AppError {
     /// An error with a code and message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
+        Self { code, message: message.into(), retry_after: None }
     }
 
     /// `rate_limited` with the seconds to wait.
@@ -75,16 +71,10 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = self.retry_after;
-        let body = ErrorBody {
-            code: self.code,
-            message: self.message,
-            retry_after,
-        };
+        let body = ErrorBody { code: self.code, message: self.message, retry_after };
         let mut response = (status, axum::Json(body)).into_response();
         if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -142,11 +142,7 @@ pub async fn run(config: config::Config) -> Result<(), Box<dyn std::error::Error
     let state = AppState::from_config(config)?;
     let listener = TcpListener::bind(bind).await?;
     let local = listener.local_addr()?;
-    let origin = state
-        .config
-        .public_origin
-        .clone()
-        .unwrap_or_else(|| format!("http://{local}"));
+    let origin = state.config.public_origin.clone().unwrap_or_else(|| format!("http://{local}"));
     tracing::info!(address = %local, sms = ?state.config.sms_provider, data_dir = %state.config.data_dir.display(), "hush-server listening");
     println!("Hush is running at {origin}  (open it in your browser; Ctrl-C stops it)");
     serve(listener, state, shutdown_signal()).await?;

@@ -13,13 +13,8 @@ use crate::state::AppState;
 /// A router serving `dir`, falling back to `dir/index.html`.
 pub fn router(dir: &Path) -> Router<AppState> {
     let index = ServeFile::new(dir.join("index.html"));
-    let assets = ServeDir::new(dir)
-        .append_index_html_on_directories(true)
-        .fallback(index);
+    let assets = ServeDir::new(dir).append_index_html_on_directories(true).fallback(index);
     Router::new()
         .fallback_service(assets)
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
 }

@@ -11,45 +11,19 @@ async fn display_name_is_validated() {
     let app = TestApp::spawn().await;
     let alice = app.sign_in(&phone(1), None).await;
     let patch = |name: serde_json::Value| {
-        app.call(
-            Method::PATCH,
-            "/api/v1/me",
-            Some(&alice.token),
-            Some(json!({ "display_name": name })),
-        )
+        app.call(Method::PATCH, "/api/v1/me", Some(&alice.token), Some(json!({ "display_name": name })))
     };
     let r = patch(json!("  Alice Liddell ")).await;
-    assert_eq!(
-        (r.status, r.body["display_name"].as_str().unwrap()),
-        (StatusCode::OK, "Alice Liddell")
-    );
-    for bad in [
-        json!(""),
-        json!("   "),
-        json!("x".repeat(65)),
-        json!("bell\u{7}"),
-        json!("rtl\u{202E}gpj.exe"),
-    ] {
+    assert_eq!((r.status, r.body["display_name"].as_str().unwrap()), (StatusCode::OK, "Alice Liddell"));
+    for bad in [json!(""), json!("   "), json!("x".repeat(65)), json!("bell\u{7}"), json!("rtl\u{202E}gpj.exe")] {
         let r = patch(bad.clone()).await;
-        assert_eq!(
-            (r.status, r.code()),
-            (StatusCode::BAD_REQUEST, "invalid_display_name"),
-            "{bad}"
-        );
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_display_name"), "{bad}");
     }
     let r = app
-        .call(
-            Method::PATCH,
-            "/api/v1/me",
-            Some(&alice.token),
-            Some(json!({ "display_name": "A", "admin": true })),
-        )
+        .call(Method::PATCH, "/api/v1/me", Some(&alice.token), Some(json!({ "display_name": "A", "admin": true })))
         .await;
     assert_eq!(r.code(), "invalid_json", "unknown fields are refused");
-    assert_eq!(
-        app.get("/api/v1/me", &alice.token).await.body["display_name"],
-        "Alice Liddell"
-    );
+    assert_eq!(app.get("/api/v1/me", &alice.token).await.body["display_name"], "Alice Liddell");
 }
 
 #[tokio::test]
@@ -72,13 +46,7 @@ async fn deleting_an_account_removes_everything_tied_to_it() {
         json!({ "user_id": alice.user_id, "public_key": new_public_key() }),
     )
     .await;
-    app.call(
-        Method::POST,
-        &format!("/api/v1/blocks/{}", alice.user_id),
-        Some(&carol.token),
-        None,
-    )
-    .await;
+    app.call(Method::POST, &format!("/api/v1/blocks/{}", alice.user_id), Some(&carol.token), None).await;
 
     let r = app.call(Method::DELETE, "/api/v1/me", Some(&alice.token), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
@@ -86,20 +54,9 @@ async fn deleting_an_account_removes_everything_tied_to_it() {
 
     assert_eq!(app.get("/api/v1/me", &alice.token).await.code(), "session_revoked");
     assert_eq!(app.get("/api/v1/friends", &bob.token).await.body["friends"], json!([]));
-    assert_eq!(
-        app.get("/api/v1/friends/requests", &carol.token).await.body["incoming"],
-        json!([])
-    );
-    assert_eq!(
-        app.get("/api/v1/friends/requests", &dave.token).await.body["outgoing"],
-        json!([])
-    );
-    let r = app
-        .get(
-            &format!("/api/v1/users/lookup?phone=%2B{}", &alice.phone[1..]),
-            &bob.token,
-        )
-        .await;
+    assert_eq!(app.get("/api/v1/friends/requests", &carol.token).await.body["incoming"], json!([]));
+    assert_eq!(app.get("/api/v1/friends/requests", &dave.token).await.body["outgoing"], json!([]));
+    let r = app.get(&format!("/api/v1/users/lookup?phone=%2B{}", &alice.phone[1..]), &bob.token).await;
     assert_eq!(r.code(), "user_not_found");
     let r = app
         .call_with(

@@ -32,29 +32,13 @@ async fn malformed_requests_get_typed_errors() {
         raw(Method::POST, "/api/v1/auth/code", "[]", "application/json").await,
         (StatusCode::BAD_REQUEST, "invalid_json".into())
     );
+    assert_eq!(raw(Method::POST, "/api/v1/auth/code", "{}", "application/json").await.1, "invalid_json");
     assert_eq!(
-        raw(Method::POST, "/api/v1/auth/code", "{}", "application/json").await.1,
-        "invalid_json"
-    );
-    assert_eq!(
-        raw(
-            Method::POST,
-            "/api/v1/auth/code",
-            "phone=1",
-            "application/x-www-form-urlencoded"
-        )
-        .await,
+        raw(Method::POST, "/api/v1/auth/code", "phone=1", "application/x-www-form-urlencoded").await,
         (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type".into())
     );
     assert_eq!(
-        raw(
-            Method::PATCH,
-            "/api/v1/me",
-            "{\"display_name\": \"\\ud800\"}",
-            "application/json"
-        )
-        .await
-        .1,
+        raw(Method::PATCH, "/api/v1/me", "{\"display_name\": \"\\ud800\"}", "application/json").await.1,
         "invalid_json"
     );
     let huge: &'static str = Box::leak(format!("{{\"phone\": \"{}\"}}", "1".repeat(20_000)).into_boxed_str());
@@ -66,10 +50,7 @@ async fn malformed_requests_get_typed_errors() {
         raw(Method::GET, "/api/v1/nothing-here", "", "text/plain").await,
         (StatusCode::NOT_FOUND, "not_found".into())
     );
-    assert_eq!(
-        raw(Method::GET, "/nothing-here", "", "text/plain").await,
-        (StatusCode::NOT_FOUND, "not_found".into())
-    );
+    assert_eq!(raw(Method::GET, "/nothing-here", "", "text/plain").await, (StatusCode::NOT_FOUND, "not_found".into()));
     assert_eq!(
         raw(Method::DELETE, "/api/v1/auth/code", "", "text/plain").await,
         (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed".into())
@@ -94,13 +75,8 @@ async fn health_readiness_request_ids_and_openapi() {
     let r = app.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.headers.contains_key("x-request-id"));
-    let r = app
-        .call_with(Method::GET, "/readyz", None, None, &[("x-request-id", "trace-me-123")])
-        .await;
-    assert_eq!(
-        (r.status, r.headers.get("x-request-id").unwrap().to_str().unwrap()),
-        (StatusCode::OK, "trace-me-123")
-    );
+    let r = app.call_with(Method::GET, "/readyz", None, None, &[("x-request-id", "trace-me-123")]).await;
+    assert_eq!((r.status, r.headers.get("x-request-id").unwrap().to_str().unwrap()), (StatusCode::OK, "trace-me-123"));
 
     let doc = app.call(Method::GET, "/api/v1/openapi.json", None, None).await.body;
     assert_eq!(doc["openapi"].as_str().unwrap().chars().next(), Some('3'));
@@ -126,29 +102,18 @@ async fn health_readiness_request_ids_and_openapi() {
         assert!(paths.contains_key(path), "openapi lacks {path}");
     }
     let codes = &doc["components"]["schemas"]["ErrorCode"]["enum"];
-    assert!(
-        codes.as_array().unwrap().iter().any(|c| c == "too_many_attempts"),
-        "{codes}"
-    );
+    assert!(codes.as_array().unwrap().iter().any(|c| c == "too_many_attempts"), "{codes}");
 }
 
 #[test]
 fn protocol_doc_lists_every_error_code() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/PROTOCOL.md")).unwrap();
     let schema = serde_json::to_value(<hush_server::api::openapi::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
-    let codes = schema["components"]["schemas"]["ErrorCode"]["enum"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let codes = schema["components"]["schemas"]["ErrorCode"]["enum"].as_array().unwrap().clone();
     assert!(codes.len() >= 30);
     for code in codes {
         let code = code.as_str().unwrap();
-        let status = serde_json::from_value::<hush_shared::ErrorCode>(serde_json::json!(code))
-            .unwrap()
-            .http_status();
-        assert!(
-            doc.contains(&format!("| `{code}` | {status} |")),
-            "docs/PROTOCOL.md lacks `{code}` ({status})"
-        );
+        let status = serde_json::from_value::<hush_shared::ErrorCode>(serde_json::json!(code)).unwrap().http_status();
+        assert!(doc.contains(&format!("| `{code}` | {status} |")), "docs/PROTOCOL.md lacks `{code}` ({status})");
     }
 }

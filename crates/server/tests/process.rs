@@ -34,14 +34,8 @@ fn start(data_dir: &std::path::Path) -> Server {
         }
     });
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("the URL is printed")
-        .to_owned();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect("the URL is printed").to_owned();
     Server { child, url, log }
 }
 
@@ -63,11 +57,7 @@ impl Server {
 
     fn terminate(mut self) -> std::process::ExitStatus {
         // SIGTERM through the kill command: no unsafe code needed.
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
+        Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -119,10 +109,7 @@ async fn sign_in(http: &reqwest::Client, server: &Server, phone: &str) -> (Strin
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    (
-        body["access_token"].as_str().unwrap().to_owned(),
-        body["user"]["user_id"].as_str().unwrap().to_owned(),
-    )
+    (body["access_token"].as_str().unwrap().to_owned(), body["user"]["user_id"].as_str().unwrap().to_owned())
 }
 
 #[tokio::test]
@@ -130,14 +117,7 @@ async fn the_binary_serves_signs_in_befriends_stops_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
     let http = reqwest::Client::new();
-    let (status, _) = call(
-        &http,
-        reqwest::Method::GET,
-        format!("{}/readyz", server.url),
-        None,
-        None,
-    )
-    .await;
+    let (status, _) = call(&http, reqwest::Method::GET, format!("{}/readyz", server.url), None, None).await;
     assert_eq!(status, 200);
 
     let (alice, _) = sign_in(&http, &server, "+16502530001").await;
@@ -176,33 +156,17 @@ async fn the_binary_serves_signs_in_befriends_stops_and_restarts() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("jwt_secret"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(
-            mode & 0o777,
-            0o600,
-            "the generated secret is readable by the owner only"
-        );
+        let mode = std::fs::metadata(dir.path().join("jwt_secret")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the generated secret is readable by the owner only");
     }
-    assert!(
-        server.log.lock().unwrap().iter().any(|l| l.contains("request_id")),
-        "requests are logged with their id"
-    );
+    assert!(server.log.lock().unwrap().iter().any(|l| l.contains("request_id")), "requests are logged with their id");
     let status = server.terminate();
     assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
 
     // Same data directory: the secret, the accounts and the friendship survive.
     let server = start(dir.path());
-    let (status, friends) = call(
-        &http,
-        reqwest::Method::GET,
-        format!("{}/api/v1/friends", server.url),
-        Some(&alice),
-        None,
-    )
-    .await;
+    let (status, friends) =
+        call(&http, reqwest::Method::GET, format!("{}/api/v1/friends", server.url), Some(&alice), None).await;
     assert_eq!(status, 200, "the access token is still valid after a restart");
     assert_eq!(friends["friends"][0]["their_public_key"], bob_key.as_str());
     assert_eq!(friends["friends"][0]["my_public_key"], alice_key.as_str());

@@ -44,14 +44,7 @@ async fn https_origin_marks_the_cookie_secure() {
     let app = TestApp::spawn_with(&["--public-origin", "https://chat.example.org"]).await;
     let code = app.request_code(&phone(2)).await;
     let r = app.verify(&phone(2), &code).await;
-    assert!(
-        r.headers
-            .get("set-cookie")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .contains("; Secure")
-    );
+    assert!(r.headers.get("set-cookie").unwrap().to_str().unwrap().contains("; Secure"));
 }
 
 #[tokio::test]
@@ -59,11 +52,7 @@ async fn invalid_phone_numbers_get_invalid_phone() {
     let app = TestApp::spawn().await;
     for bad in ["", "12345", "+1 000", "not a number", "+99912345678"] {
         let r = app.post("/api/v1/auth/code", None, json!({ "phone": bad })).await;
-        assert_eq!(
-            (r.status, r.code()),
-            (StatusCode::BAD_REQUEST, "invalid_phone"),
-            "{bad:?}"
-        );
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_phone"), "{bad:?}");
     }
     assert!(app.sms_lines.lock().unwrap().is_empty());
 }
@@ -83,10 +72,7 @@ async fn a_code_is_single_use() {
     let code = app.request_code(&phone(4)).await;
     assert_eq!(app.verify(&phone(4), &code).await.status, StatusCode::OK);
     let replay = app.verify(&phone(4), &code).await;
-    assert_eq!(
-        (replay.status, replay.code()),
-        (StatusCode::UNAUTHORIZED, "code_expired")
-    );
+    assert_eq!((replay.status, replay.code()), (StatusCode::UNAUTHORIZED, "code_expired"));
 }
 
 #[tokio::test]
@@ -97,18 +83,10 @@ async fn five_wrong_codes_burn_the_code() {
     for remaining in (1..=4).rev() {
         let r = app.verify(&phone(5), wrong).await;
         assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_code"));
-        assert!(
-            r.body["message"]
-                .as_str()
-                .unwrap()
-                .contains(&format!("{remaining} tries left"))
-        );
+        assert!(r.body["message"].as_str().unwrap().contains(&format!("{remaining} tries left")));
     }
     let r = app.verify(&phone(5), wrong).await;
-    assert_eq!(
-        (r.status, r.code()),
-        (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
-    );
+    assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"));
     // The right code no longer works either.
     let r = app.verify(&phone(5), &code).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "code_expired"));
@@ -126,10 +104,7 @@ async fn codes_are_limited_per_number_every_30_s_and_5_per_hour() {
     assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
     let retry = r.body["retry_after"].as_u64().unwrap();
     assert!((1..=30).contains(&retry));
-    assert_eq!(
-        r.headers.get("retry-after").unwrap().to_str().unwrap(),
-        retry.to_string()
-    );
+    assert_eq!(r.headers.get("retry-after").unwrap().to_str().unwrap(), retry.to_string());
     for _ in 0..4 {
         app.clock.advance(30);
         app.request_code(&phone(6)).await;
@@ -149,9 +124,7 @@ async fn codes_are_limited_per_ip() {
     for n in 0..20 {
         app.request_code(&phone(100 + n)).await;
     }
-    let r = app
-        .post("/api/v1/auth/code", None, json!({ "phone": phone(200) }))
-        .await;
+    let r = app.post("/api/v1/auth/code", None, json!({ "phone": phone(200) })).await;
     assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
 }
 
@@ -162,13 +135,7 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
     let cookie = |value: &str| format!("hush_refresh={value}");
 
     let first = app
-        .call_with(
-            Method::POST,
-            "/api/v1/auth/refresh",
-            None,
-            None,
-            &[("cookie", &cookie(&alice.refresh_cookie))],
-        )
+        .call_with(Method::POST, "/api/v1/auth/refresh", None, None, &[("cookie", &cookie(&alice.refresh_cookie))])
         .await;
     assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
     let rotated = refresh_cookie(&first.headers).unwrap();
@@ -178,32 +145,11 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
 
     // The old refresh token comes back: theft assumed, the whole session dies.
     let replay = app
-        .call_with(
-            Method::POST,
-            "/api/v1/auth/refresh",
-            None,
-            None,
-            &[("cookie", &cookie(&alice.refresh_cookie))],
-        )
+        .call_with(Method::POST, "/api/v1/auth/refresh", None, None, &[("cookie", &cookie(&alice.refresh_cookie))])
         .await;
-    assert_eq!(
-        (replay.status, replay.code()),
-        (StatusCode::UNAUTHORIZED, "session_revoked")
-    );
-    assert_eq!(
-        refresh_cookie(&replay.headers).as_deref(),
-        Some(""),
-        "cookie is cleared"
-    );
-    let after = app
-        .call_with(
-            Method::POST,
-            "/api/v1/auth/refresh",
-            None,
-            None,
-            &[("cookie", &cookie(&rotated))],
-        )
-        .await;
+    assert_eq!((replay.status, replay.code()), (StatusCode::UNAUTHORIZED, "session_revoked"));
+    assert_eq!(refresh_cookie(&replay.headers).as_deref(), Some(""), "cookie is cleared");
+    let after = app.call_with(Method::POST, "/api/v1/auth/refresh", None, None, &[("cookie", &cookie(&rotated))]).await;
     assert_eq!(after.code(), "invalid_refresh_token");
     assert_eq!(app.get("/api/v1/me", &new_token).await.code(), "session_revoked");
     assert_eq!(app.get("/api/v1/me", &alice.token).await.code(), "session_revoked");
@@ -211,13 +157,7 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
     let none = app.call(Method::POST, "/api/v1/auth/refresh", None, None).await;
     assert_eq!(none.code(), "invalid_refresh_token");
     let junk = app
-        .call_with(
-            Method::POST,
-            "/api/v1/auth/refresh",
-            None,
-            None,
-            &[("cookie", "hush_refresh=junk; other=1")],
-        )
+        .call_with(Method::POST, "/api/v1/auth/refresh", None, None, &[("cookie", "hush_refresh=junk; other=1")])
         .await;
     assert_eq!(junk.code(), "invalid_refresh_token");
 }
@@ -247,9 +187,7 @@ async fn logout_ends_the_session_at_once() {
         app.clock.advance(31);
         app.sign_in(&phone(9), None).await
     };
-    let r = app
-        .call(Method::POST, "/api/v1/auth/logout", Some(&alice.token), None)
-        .await;
+    let r = app.call(Method::POST, "/api/v1/auth/logout", Some(&alice.token), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(refresh_cookie(&r.headers).as_deref(), Some(""));
     assert_eq!(app.get("/api/v1/me", &alice.token).await.code(), "session_revoked");
@@ -276,10 +214,7 @@ fn sign_hs256(secret: &str, header: &serde_json::Value, claims: &serde_json::Val
     let signing_input = format!("{}.{}", b64(header), b64(claims));
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(signing_input.as_bytes());
-    format!(
-        "{signing_input}.{}",
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-    )
+    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
 }
 
 #[tokio::test]
@@ -292,10 +227,7 @@ async fn forged_and_stale_access_tokens_are_refused() {
 
     // alg: none, with and without a signature.
     let none_header = json!({ "alg": "none", "typ": "JWT" });
-    for token in [
-        format!("{}.{}.", b64(&none_header), parts[1]),
-        format!("{}.{}", b64(&none_header), parts[1]),
-    ] {
+    for token in [format!("{}.{}.", b64(&none_header), parts[1]), format!("{}.{}", b64(&none_header), parts[1])] {
         assert_eq!(app.get("/api/v1/me", &token).await.code(), "unauthorized");
     }
     // HS512 with the right secret: algorithm is pinned to HS256.
@@ -307,11 +239,8 @@ async fn forged_and_stale_access_tokens_are_refused() {
     .unwrap();
     assert_eq!(app.get("/api/v1/me", &hs512).await.code(), "unauthorized");
     // Right algorithm, wrong key.
-    let wrong_key = sign_hs256(
-        "another-secret-another-secret-another-secret",
-        &json!({ "alg": "HS256", "typ": "JWT" }),
-        &claims,
-    );
+    let wrong_key =
+        sign_hs256("another-secret-another-secret-another-secret", &json!({ "alg": "HS256", "typ": "JWT" }), &claims);
     assert_eq!(app.get("/api/v1/me", &wrong_key).await.code(), "unauthorized");
     // Tampered payload (someone else's id) with the original signature.
     let mut evil = claims.clone();
@@ -331,9 +260,7 @@ async fn forged_and_stale_access_tokens_are_refused() {
     assert_eq!(app.get("/api/v1/me", &ghost).await.code(), "session_revoked");
     // Garbage and malformed headers.
     assert_eq!(app.get("/api/v1/me", "not.a.jwt").await.code(), "unauthorized");
-    let r = app
-        .call_with(Method::GET, "/api/v1/me", None, None, &[("authorization", "Basic abc")])
-        .await;
+    let r = app.call_with(Method::GET, "/api/v1/me", None, None, &[("authorization", "Basic abc")]).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "unauthorized"));
     // The genuine token still works, and stops working after 15 minutes.
     assert_eq!(app.get("/api/v1/me", &alice.token).await.status, StatusCode::OK);

@@ -37,10 +37,7 @@ async fn create_message(
     headers: HeaderMap,
     body: String,
 ) -> axum::response::Response {
-    let expected_auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{TOKEN}"))
-    );
+    let expected_auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{TOKEN}")));
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected_auth.as_str()) || account != SID {
         return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
@@ -75,10 +72,7 @@ async fn create_message(
 async fn start_stand_in() -> (String, StandIn) {
     let stand_in = StandIn::default();
     let app = axum::Router::new()
-        .route(
-            "/2010-04-01/Accounts/{account}/Messages.json",
-            axum::routing::post(create_message),
-        )
+        .route("/2010-04-01/Accounts/{account}/Messages.json", axum::routing::post(create_message))
         .with_state(stand_in.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -106,9 +100,7 @@ async fn hush_with_twilio(api_base: &str, token: &str, from: &str) -> TestApp {
 async fn codes_go_out_through_twilio_and_sign_in_works() {
     let (base, stand_in) = start_stand_in().await;
     let app = hush_with_twilio(&base, TOKEN, FROM).await;
-    let r = app
-        .post("/api/v1/auth/code", None, json!({ "phone": "+1 650 253 0001" }))
-        .await;
+    let r = app.post("/api/v1/auth/code", None, json!({ "phone": "+1 650 253 0001" })).await;
     assert_eq!(r.status, reqwest::StatusCode::ACCEPTED, "{:?}", r.body);
     let form = stand_in.received.lock().unwrap().pop().expect("Twilio got the request");
     let get = |k: &str| form.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone()).unwrap();
@@ -123,16 +115,11 @@ async fn a_messaging_service_sid_is_sent_as_such() {
     let (base, stand_in) = start_stand_in().await;
     let app = hush_with_twilio(&base, TOKEN, "MG0123456789abcdef0123456789abcdef").await;
     assert_eq!(
-        app.post("/api/v1/auth/code", None, json!({ "phone": phone(2) }))
-            .await
-            .status,
+        app.post("/api/v1/auth/code", None, json!({ "phone": phone(2) })).await.status,
         reqwest::StatusCode::ACCEPTED
     );
     let form = stand_in.received.lock().unwrap().pop().unwrap();
-    assert!(
-        form.iter()
-            .any(|(k, v)| k == "MessagingServiceSid" && v.starts_with("MG"))
-    );
+    assert!(form.iter().any(|(k, v)| k == "MessagingServiceSid" && v.starts_with("MG")));
     assert!(!form.iter().any(|(k, _)| k == "From"));
 }
 
@@ -140,15 +127,11 @@ async fn a_messaging_service_sid_is_sent_as_such() {
 async fn twilio_errors_become_sms_failed() {
     let (base, _) = start_stand_in().await;
     let app = hush_with_twilio(&base, TOKEN, FROM).await;
-    let r = app
-        .post("/api/v1/auth/code", None, json!({ "phone": "+1 650 253 9999" }))
-        .await;
+    let r = app.post("/api/v1/auth/code", None, json!({ "phone": "+1 650 253 9999" })).await;
     assert_eq!((r.status, r.code()), (reqwest::StatusCode::BAD_GATEWAY, "sms_failed"));
 
     let wrong_auth = hush_with_twilio(&base, "not-the-token", FROM).await;
-    let r = wrong_auth
-        .post("/api/v1/auth/code", None, json!({ "phone": phone(3) }))
-        .await;
+    let r = wrong_auth.post("/api/v1/auth/code", None, json!({ "phone": phone(3) })).await;
     assert_eq!(r.code(), "sms_failed");
 
     // Twilio unreachable (nothing listens on the port).
@@ -156,9 +139,7 @@ async fn twilio_errors_become_sms_failed() {
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     let unreachable = hush_with_twilio(&dead, TOKEN, FROM).await;
-    let r = unreachable
-        .post("/api/v1/auth/code", None, json!({ "phone": phone(4) }))
-        .await;
+    let r = unreachable.post("/api/v1/auth/code", None, json!({ "phone": phone(4) })).await;
     assert_eq!(r.code(), "sms_failed");
 }
 

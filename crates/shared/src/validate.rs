@@ -16,10 +16,7 @@ pub struct Invalid {
 
 impl Invalid {
     fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 }
 
@@ -37,10 +34,7 @@ pub fn normalize_phone(input: &str) -> Result<String, Invalid> {
         ));
     }
     if !trimmed.starts_with('+') {
-        return Err(Invalid::new(
-            ErrorCode::InvalidPhone,
-            "the phone number must start with + and the country code",
-        ));
+        return Err(Invalid::new(ErrorCode::InvalidPhone, "the phone number must start with + and the country code"));
     }
     if !trimmed[1..].chars().all(|c| c.is_ascii_digit() || " -.()".contains(c)) {
         return Err(Invalid::new(
@@ -63,10 +57,7 @@ pub fn normalize_phone(input: &str) -> Result<String, Invalid> {
 pub fn display_name(input: &str) -> Result<String, Invalid> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
-        return Err(Invalid::new(
-            ErrorCode::InvalidDisplayName,
-            "the display name must not be empty",
-        ));
+        return Err(Invalid::new(ErrorCode::InvalidDisplayName, "the display name must not be empty"));
     }
     if trimmed.chars().count() > MAX_DISPLAY_NAME_CHARS {
         return Err(Invalid::new(
@@ -88,10 +79,7 @@ pub fn display_name(input: &str) -> Result<String, Invalid> {
 /// Cheap shape check of a wire public key (87 base64url characters, no padding). The full
 /// check — that it decodes to a point on P-256 — is `hush_crypto::PublicKey::from_wire`.
 pub fn public_key_shape(input: &str) -> Result<(), Invalid> {
-    if input.len() != PUBLIC_KEY_B64_LEN
-        || !input
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    if input.len() != PUBLIC_KEY_B64_LEN || !input.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         return Err(Invalid::new(
             ErrorCode::InvalidPublicKey,

@@ -226,10 +226,8 @@ mod tests {
         let f: ClientFrame = serde_json::from_str(r#"{"type":"ack","ids":[]}"#).unwrap();
         assert_eq!(f, ClientFrame::Ack { ids: vec![] });
         assert_eq!(serde_json::to_string(&ClientFrame::Ping).unwrap(), r#"{"type":"ping"}"#);
-        let s = serde_json::to_value(ServerFrame::Friend(FriendEvent::Removed {
-            user_id: UserId(Uuid::nil()),
-        }))
-        .unwrap();
+        let s =
+            serde_json::to_value(ServerFrame::Friend(FriendEvent::Removed { user_id: UserId(Uuid::nil()) })).unwrap();
         assert_eq!(s["type"], "friend");
         assert_eq!(s["event"], "removed");
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"ping","x":1}"#).is_err());

@@ -43,13 +43,8 @@ pub fn clear_cookie(state: &AppState) -> HeaderValue {
 
 fn signed_in(state: &AppState, signed: SignedIn) -> Response {
     let mut response = axum::Json(signed.body).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        cookie(state, &signed.refresh_token, REFRESH_TOKEN_TTL_SECS),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::SET_COOKIE, cookie(state, &signed.refresh_token, REFRESH_TOKEN_TTL_SECS));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

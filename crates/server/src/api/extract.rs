@@ -84,10 +84,7 @@ impl FromRequestParts<AppState> for AuthUser {
         })?;
         match state.stores.sessions.active_user(session).await? {
             Some(owner) if owner == user => Ok(AuthUser { user, session }),
-            _ => Err(AppError::new(
-                ErrorCode::SessionRevoked,
-                "this session has ended; sign in again",
-            )),
+            _ => Err(AppError::new(ErrorCode::SessionRevoked, "this session has ended; sign in again")),
         }
     }
 }

@@ -67,9 +67,7 @@ pub async fn accept_request(
     ApiPath(id): ApiPath<FriendRequestId>,
     ApiJson(req): ApiJson<AcceptFriendRequest>,
 ) -> Result<axum::Json<Friend>, AppError> {
-    Ok(axum::Json(
-        friends::accept(&state, auth.user, id, &req.public_key).await?,
-    ))
+    Ok(axum::Json(friends::accept(&state, auth.user, id, &req.public_key).await?))
 }
 
 fn request_not_found() -> AppError {
@@ -119,9 +117,7 @@ pub async fn cancel_request(
     responses((status = 200, body = FriendList), (status = 401, body = ErrorBody)))]
 pub async fn list_friends(State(state): State<AppState>, auth: AuthUser) -> Result<axum::Json<FriendList>, AppError> {
     let friends = state.stores.social.list_friends(auth.user).await?;
-    Ok(axum::Json(FriendList {
-        friends: friends.into_iter().map(friend_view).collect(),
-    }))
+    Ok(axum::Json(FriendList { friends: friends.into_iter().map(friend_view).collect() }))
 }
 
 /// Replaces my public key for one friendship.
@@ -135,21 +131,10 @@ pub async fn rotate_key(
     ApiJson(req): ApiJson<RotateKeyRequest>,
 ) -> Result<axum::Json<Friend>, AppError> {
     validate_key(&req.public_key)?;
-    if !state
-        .stores
-        .social
-        .set_key(auth.user, friend, &req.public_key, state.now())
-        .await?
-    {
-        return Err(AppError::new(
-            ErrorCode::NotFriends,
-            "you are not friends with this person",
-        ));
+    if !state.stores.social.set_key(auth.user, friend, &req.public_key, state.now()).await? {
+        return Err(AppError::new(ErrorCode::NotFriends, "you are not friends with this person"));
     }
-    let key_changed = FriendEvent::KeyChanged {
-        user_id: auth.user,
-        public_key: req.public_key.clone(),
-    };
+    let key_changed = FriendEvent::KeyChanged { user_id: auth.user, public_key: req.public_key.clone() };
     delivery::friend_event(&state, friend, key_changed).await;
     let record = state.stores.social.friend(auth.user, friend).await?;
     record
@@ -167,10 +152,7 @@ pub async fn unfriend(
     ApiPath(friend): ApiPath<UserId>,
 ) -> Result<StatusCode, AppError> {
     if !state.stores.social.unfriend(auth.user, friend).await? {
-        return Err(AppError::new(
-            ErrorCode::NotFriends,
-            "you are not friends with this person",
-        ));
+        return Err(AppError::new(ErrorCode::NotFriends, "you are not friends with this person"));
     }
     delivery::friend_event(&state, friend, FriendEvent::Removed { user_id: auth.user }).await;
     Ok(StatusCode::NO_CONTENT)

@@ -44,12 +44,7 @@ pub async fn update_me(
     ApiJson(req): ApiJson<UpdateMeRequest>,
 ) -> Result<axum::Json<User>, AppError> {
     let name = display_name(&req.display_name)?;
-    let user = state
-        .stores
-        .accounts
-        .set_display_name(auth.user, &name)
-        .await?
-        .ok_or_else(gone)?;
+    let user = state.stores.accounts.set_display_name(auth.user, &name).await?.ok_or_else(gone)?;
     Ok(axum::Json(user_view(&user)))
 }
 

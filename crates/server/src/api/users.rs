@@ -31,17 +31,10 @@ pub async fn lookup(
     let phone = normalize_phone(&query.phone)?;
     enforce(
         &state,
-        &[RateRule {
-            key: format!("lookup:{}", auth.user),
-            limit: LOOKUPS_PER_ACCOUNT_PER_HOUR,
-            window_secs: 3600,
-        }],
+        &[RateRule { key: format!("lookup:{}", auth.user), limit: LOOKUPS_PER_ACCOUNT_PER_HOUR, window_secs: 3600 }],
     )
     .await?;
     let user = state.stores.accounts.find_by_phone(&phone).await?;
     let user = user.ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "nobody uses Hush with this number"))?;
-    Ok(axum::Json(PublicUser {
-        user_id: user.id,
-        display_name: user.display_name,
-    }))
+    Ok(axum::Json(PublicUser { user_id: user.id, display_name: user.display_name }))
 }

@@ -16,11 +16,7 @@ use crate::ws::hub::HubEvent;
 pub const MAX_ENVELOPE_B64: usize = MAX_ENVELOPE_LEN.div_ceil(3) * 4;
 
 fn error(code: ErrorCode, message: impl Into<String>, id: Option<MessageId>) -> ServerFrame {
-    ServerFrame::Error {
-        code,
-        message: message.into(),
-        id,
-    }
+    ServerFrame::Error { code, message: message.into(), id }
 }
 
 fn internal(e: StoreError, id: Option<MessageId>) -> ServerFrame {
@@ -41,9 +37,8 @@ pub fn decode_envelope(text: &str) -> Result<Vec<u8>, (ErrorCode, &'static str)>
     if text.len() > MAX_ENVELOPE_B64 {
         return Err((ErrorCode::FrameTooLarge, "the envelope is larger than crypto v1 allows"));
     }
-    let bytes = URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|_| (ErrorCode::InvalidEnvelope, "the envelope is not base64url"))?;
+    let bytes =
+        URL_SAFE_NO_PAD.decode(text).map_err(|_| (ErrorCode::InvalidEnvelope, "the envelope is not base64url"))?;
     if bytes.len() < ENVELOPE_OVERHEAD || bytes.len() > MAX_ENVELOPE_LEN || bytes[0] != VERSION_1 {
         return Err((ErrorCode::InvalidEnvelope, "not a crypto v1 envelope"));
     }
@@ -61,33 +56,22 @@ pub async fn send(state: &AppState, from: UserId, id: MessageId, to: UserId, env
         Ok(false) => return error(ErrorCode::NotFriends, "you can only message friends", Some(id)),
         Err(e) => return internal(e, Some(id)),
     }
-    match state
-        .stores
-        .mailbox
-        .enqueue(from, to, id, &bytes, state.now(), policy(state))
-        .await
-    {
+    match state.stores.mailbox.enqueue(from, to, id, &bytes, state.now(), policy(state)).await {
         Ok(Enqueued::Stored { at }) => {
             state.hub.send(to, HubEvent::Mail).await;
             ServerFrame::Stored { id, at }
         }
         Ok(Enqueued::Duplicate { at }) => ServerFrame::Stored { id, at },
-        Ok(Enqueued::MailboxFull) => error(
-            ErrorCode::MailboxFull,
-            "the recipient's mailbox is full; retry later",
-            Some(id),
-        ),
+        Ok(Enqueued::MailboxFull) => {
+            error(ErrorCode::MailboxFull, "the recipient's mailbox is full; retry later", Some(id))
+        }
         Err(e) => internal(e, Some(id)),
     }
 }
 
 fn check_ids<T>(ids: &[T]) -> Result<(), ServerFrame> {
     if ids.len() > MAX_IDS_PER_FRAME {
-        return Err(error(
-            ErrorCode::InvalidFrame,
-            format!("at most {MAX_IDS_PER_FRAME} ids per frame"),
-            None,
-        ));
+        return Err(error(ErrorCode::InvalidFrame, format!("at most {MAX_IDS_PER_FRAME} ids per frame"), None));
     }
     Ok(())
 }
@@ -95,12 +79,7 @@ fn check_ids<T>(ids: &[T]) -> Result<(), ServerFrame> {
 /// `ack`: deletes the messages and queues `delivered` receipts for their senders.
 pub async fn ack(state: &AppState, user: UserId, ids: &[MessageId]) -> Result<(), ServerFrame> {
     check_ids(ids)?;
-    let senders = state
-        .stores
-        .mailbox
-        .ack_messages(user, ids, state.now())
-        .await
-        .map_err(|e| internal(e, None))?;
+    let senders = state.stores.mailbox.ack_messages(user, ids, state.now()).await.map_err(|e| internal(e, None))?;
     for sender in senders {
         state.hub.send(sender, HubEvent::Receipts).await;
     }
@@ -110,13 +89,7 @@ pub async fn ack(state: &AppState, user: UserId, ids: &[MessageId]) -> Result<()
 /// `read`: queues `read` receipts for the original sender, if still a friend.
 pub async fn read(state: &AppState, user: UserId, to: UserId, ids: &[MessageId]) -> Result<(), ServerFrame> {
     check_ids(ids)?;
-    if !state
-        .stores
-        .social
-        .are_friends(user, to)
-        .await
-        .map_err(|e| internal(e, None))?
-    {
+    if !state.stores.social.are_friends(user, to).await.map_err(|e| internal(e, None))? {
         return Err(error(ErrorCode::NotFriends, "read receipts go to friends only", None));
     }
     state
@@ -132,29 +105,15 @@ pub async fn read(state: &AppState, user: UserId, to: UserId, ids: &[MessageId])
 /// `receipt_ack`: deletes receipts the sender has applied.
 pub async fn receipt_ack(state: &AppState, user: UserId, ids: &[ReceiptId]) -> Result<(), ServerFrame> {
     check_ids(ids)?;
-    state
-        .stores
-        .mailbox
-        .ack_receipts(user, ids)
-        .await
-        .map_err(|e| internal(e, None))
+    state.stores.mailbox.ack_receipts(user, ids).await.map_err(|e| internal(e, None))
 }
 
 /// `typing`: forwarded to a friend, never stored.
 pub async fn typing(state: &AppState, from: UserId, to: UserId, active: bool) -> Result<(), ServerFrame> {
-    if !state
-        .stores
-        .social
-        .are_friends(from, to)
-        .await
-        .map_err(|e| internal(e, None))?
-    {
+    if !state.stores.social.are_friends(from, to).await.map_err(|e| internal(e, None))? {
         return Err(error(ErrorCode::NotFriends, "typing goes to friends only", None));
     }
-    state
-        .hub
-        .send(to, HubEvent::Frame(ServerFrame::Typing { from, active }))
-        .await;
+    state.hub.send(to, HubEvent::Frame(ServerFrame::Typing { from, active })).await;
     Ok(())
 }
 
@@ -170,14 +129,7 @@ pub async fn announce_presence(state: &AppState, user: UserId, online: bool, las
             for friend in friends {
                 state
                     .hub
-                    .send(
-                        friend,
-                        HubEvent::Frame(ServerFrame::Presence {
-                            user_id: user,
-                            online,
-                            last_seen,
-                        }),
-                    )
+                    .send(friend, HubEvent::Frame(ServerFrame::Presence { user_id: user, online, last_seen }))
                     .await;
             }
         }

@@ -48,10 +48,7 @@ pub fn request_view(v: FriendRequestView, incoming: bool) -> FriendRequest {
 /// `POST /friends/requests`.
 pub async fn send_request(state: &AppState, from: UserId, to: UserId, key: &str) -> Result<FriendRequest, AppError> {
     if from == to {
-        return Err(AppError::new(
-            ErrorCode::CannotBefriendSelf,
-            "you cannot befriend yourself",
-        ));
+        return Err(AppError::new(ErrorCode::CannotBefriendSelf, "you cannot befriend yourself"));
     }
     validate_key(key)?;
     enforce(
@@ -63,13 +60,8 @@ pub async fn send_request(state: &AppState, from: UserId, to: UserId, key: &str)
         }],
     )
     .await?;
-    let record = FriendRequestRecord {
-        id: FriendRequestId::new(),
-        from,
-        to,
-        from_key: key.to_owned(),
-        created_at: state.now(),
-    };
+    let record =
+        FriendRequestRecord { id: FriendRequestId::new(), from, to, from_key: key.to_owned(), created_at: state.now() };
     match state.stores.social.create_request(record.clone()).await? {
         Ok(()) => {}
         Err(refusal) => {
@@ -79,10 +71,9 @@ pub async fn send_request(state: &AppState, from: UserId, to: UserId, key: &str)
                 RequestRefusal::AlreadySent => {
                     (ErrorCode::RequestAlreadySent, "you already sent this person a request")
                 }
-                RequestRefusal::IncomingExists => (
-                    ErrorCode::IncomingRequestExists,
-                    "this person already sent you a request: accept it",
-                ),
+                RequestRefusal::IncomingExists => {
+                    (ErrorCode::IncomingRequestExists, "this person already sent you a request: accept it")
+                }
                 RequestRefusal::Blocked => (ErrorCode::Blocked, "you cannot send this person a request"),
             };
             return Err(AppError::new(code, message));
@@ -90,49 +81,20 @@ pub async fn send_request(state: &AppState, from: UserId, to: UserId, key: &str)
     }
     let to_name = state.stores.accounts.get(to).await?.and_then(|u| u.display_name);
     let from_name = state.stores.accounts.get(from).await?.and_then(|u| u.display_name);
-    let incoming = request_view(
-        FriendRequestView {
-            request: record.clone(),
-            other_display_name: from_name,
-        },
-        true,
-    );
+    let incoming = request_view(FriendRequestView { request: record.clone(), other_display_name: from_name }, true);
     delivery::friend_event(state, to, FriendEvent::RequestReceived { request: incoming }).await;
-    Ok(request_view(
-        FriendRequestView {
-            request: record,
-            other_display_name: to_name,
-        },
-        false,
-    ))
+    Ok(request_view(FriendRequestView { request: record, other_display_name: to_name }, false))
 }
 
 /// `POST /friends/requests/{id}/accept`: returns the new friendship as the accepter sees it.
 pub async fn accept(state: &AppState, accepter: UserId, id: FriendRequestId, key: &str) -> Result<Friend, AppError> {
     validate_key(key)?;
-    let Some(request) = state
-        .stores
-        .social
-        .accept_request(id, accepter, key, state.now())
-        .await?
-    else {
-        return Err(AppError::new(
-            ErrorCode::RequestNotFound,
-            "no such friend request addressed to you",
-        ));
+    let Some(request) = state.stores.social.accept_request(id, accepter, key, state.now()).await? else {
+        return Err(AppError::new(ErrorCode::RequestNotFound, "no such friend request addressed to you"));
     };
     if let Some(theirs) = state.stores.social.friend(request.from, accepter).await? {
-        delivery::friend_event(
-            state,
-            request.from,
-            FriendEvent::RequestAccepted {
-                friend: friend_view(theirs),
-            },
-        )
-        .await;
+        delivery::friend_event(state, request.from, FriendEvent::RequestAccepted { friend: friend_view(theirs) }).await;
     }
     let friend = state.stores.social.friend(accepter, request.from).await?;
-    friend
-        .map(friend_view)
-        .ok_or_else(|| AppError::internal("friendship missing right after accept"))
+    friend.map(friend_view).ok_or_else(|| AppError::internal("friendship missing right after accept"))
 }

@@ -35,10 +35,7 @@ pub fn load_or_create(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u
         return Ok(secret.as_bytes().to_vec());
     }
     let path = data_dir.join(SECRET_FILE);
-    let io = |source| SecretError::Io {
-        path: path.display().to_string(),
-        source,
-    };
+    let io = |source| SecretError::Io { path: path.display().to_string(), source };
     match std::fs::read_to_string(&path) {
         Ok(text) if text.trim().len() >= 32 => return Ok(text.trim().as_bytes().to_vec()),
         Ok(_) => return Err(SecretError::TooShort),
@@ -53,9 +50,7 @@ pub fn load_or_create(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(&path).map_err(io)?;
-    file.write_all(hex.as_bytes())
-        .and_then(|_| file.sync_all())
-        .map_err(io)?;
+    file.write_all(hex.as_bytes()).and_then(|_| file.sync_all()).map_err(io)?;
     tracing::info!(path = %path.display(), "generated a new token-signing secret");
     Ok(hex.into_bytes())
 }
@@ -74,15 +69,9 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(SECRET_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.path().join(SECRET_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert!(matches!(
-            load_or_create(Some("short"), dir.path()),
-            Err(SecretError::TooShort)
-        ));
+        assert!(matches!(load_or_create(Some("short"), dir.path()), Err(SecretError::TooShort)));
     }
 }

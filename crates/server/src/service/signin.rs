@@ -20,29 +20,16 @@ use crate::store::{CodeCheck, RateRule, RotateOutcome, SessionId, UserRecord};
 
 /// Converts a stored account into its wire form.
 pub fn user_view(user: &UserRecord) -> User {
-    User {
-        user_id: user.id,
-        phone: user.phone.clone(),
-        display_name: user.display_name.clone(),
-    }
+    User { user_id: user.id, phone: user.phone.clone(), display_name: user.display_name.clone() }
 }
 
 /// Applies rate-limit rules, turning a refusal into `rate_limited`.
 pub async fn enforce(state: &AppState, rules: &[RateRule]) -> Result<(), AppError> {
-    state
-        .stores
-        .limits
-        .hit(rules, state.now())
-        .await?
-        .map_err(AppError::rate_limited)
+    state.stores.limits.hit(rules, state.now()).await?.map_err(AppError::rate_limited)
 }
 
 fn rule(key: String, limit: u32, window_secs: u64) -> RateRule {
-    RateRule {
-        key,
-        limit,
-        window_secs: window_secs as i64,
-    }
+    RateRule { key, limit, window_secs: window_secs as i64 }
 }
 
 /// `POST /auth/code`.
@@ -59,27 +46,12 @@ pub async fn send_code(state: &AppState, phone_input: &str, ip: IpAddr) -> Resul
     .await?;
     let code = new_sign_in_code();
     let now = state.now();
-    state
-        .stores
-        .codes
-        .put(
-            &phone,
-            state.tokens.hash_code(&phone, &code),
-            now + SIGN_IN_CODE_TTL_SECS as i64,
-        )
-        .await?;
+    state.stores.codes.put(&phone, state.tokens.hash_code(&phone, &code), now + SIGN_IN_CODE_TTL_SECS as i64).await?;
     if let Err(e) = state.sms.send(&phone, &sign_in_text(&code)).await {
         tracing::warn!(error = %e, "sending the sign-in SMS failed");
-        return Err(AppError::new(
-            ErrorCode::SmsFailed,
-            "the text message could not be sent; try again later",
-        ));
+        return Err(AppError::new(ErrorCode::SmsFailed, "the text message could not be sent; try again later"));
     }
-    Ok(SendCodeResponse {
-        phone,
-        expires_in: SIGN_IN_CODE_TTL_SECS,
-        resend_after: CODE_SEND_MIN_INTERVAL_SECS,
-    })
+    Ok(SendCodeResponse { phone, expires_in: SIGN_IN_CODE_TTL_SECS, resend_after: CODE_SEND_MIN_INTERVAL_SECS })
 }
 
 /// A signed-in session: the body for the client and the refresh token for the cookie.
@@ -93,48 +65,24 @@ pub struct SignedIn {
 /// `POST /auth/verify`.
 pub async fn verify(state: &AppState, phone_input: &str, code: &str, ip: IpAddr) -> Result<SignedIn, AppError> {
     let phone = normalize_phone(phone_input)?;
-    enforce(
-        state,
-        &[rule(format!("verify-ip:{ip}"), VERIFY_ATTEMPTS_PER_IP_PER_HOUR, 3600)],
-    )
-    .await?;
+    enforce(state, &[rule(format!("verify-ip:{ip}"), VERIFY_ATTEMPTS_PER_IP_PER_HOUR, 3600)]).await?;
     let code = code.trim();
     if code.len() != SIGN_IN_CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AppError::new(
-            ErrorCode::InvalidCode,
-            "the code is the 6 digits from the text message",
-        ));
+        return Err(AppError::new(ErrorCode::InvalidCode, "the code is the 6 digits from the text message"));
     }
     let now = state.now();
-    let check = state
-        .stores
-        .codes
-        .check(
-            &phone,
-            state.tokens.hash_code(&phone, code),
-            now,
-            SIGN_IN_CODE_MAX_ATTEMPTS,
-        )
-        .await?;
+    let check =
+        state.stores.codes.check(&phone, state.tokens.hash_code(&phone, code), now, SIGN_IN_CODE_MAX_ATTEMPTS).await?;
     match check {
         CodeCheck::Accepted => {}
         CodeCheck::Wrong { remaining } => {
-            return Err(AppError::new(
-                ErrorCode::InvalidCode,
-                format!("wrong code; {remaining} tries left"),
-            ));
+            return Err(AppError::new(ErrorCode::InvalidCode, format!("wrong code; {remaining} tries left")));
         }
         CodeCheck::Burned => {
-            return Err(AppError::new(
-                ErrorCode::TooManyAttempts,
-                "too many wrong codes; request a new one",
-            ));
+            return Err(AppError::new(ErrorCode::TooManyAttempts, "too many wrong codes; request a new one"));
         }
         CodeCheck::Missing => {
-            return Err(AppError::new(
-                ErrorCode::CodeExpired,
-                "no valid code for this number; request a new one",
-            ));
+            return Err(AppError::new(ErrorCode::CodeExpired, "no valid code for this number; request a new one"));
         }
     }
     let (user, created) = state.stores.accounts.find_or_create(&phone, now).await?;
@@ -143,11 +91,7 @@ pub async fn verify(state: &AppState, phone_input: &str, code: &str, ip: IpAddr)
     }
     let session = SessionId::new_v4();
     let (refresh_token, refresh_hash) = state.tokens.new_refresh();
-    state
-        .stores
-        .sessions
-        .create(session, user.id, refresh_hash, now, now + REFRESH_TOKEN_TTL_SECS as i64)
-        .await?;
+    state.stores.sessions.create(session, user.id, refresh_hash, now, now + REFRESH_TOKEN_TTL_SECS as i64).await?;
     let body = token_response(state, &user, session, now, created)?;
     Ok(SignedIn { body, refresh_token })
 }
@@ -159,17 +103,8 @@ fn token_response(
     now: i64,
     new_account: bool,
 ) -> Result<TokenResponse, AppError> {
-    let (access_token, expires_in) = state
-        .tokens
-        .issue_access(user.id, session, now)
-        .map_err(AppError::internal)?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in,
-        user: user_view(user),
-        new_account,
-    })
+    let (access_token, expires_in) = state.tokens.issue_access(user.id, session, now).map_err(AppError::internal)?;
+    Ok(TokenResponse { access_token, token_type: "Bearer".into(), expires_in, user: user_view(user), new_account })
 }
 
 /// `POST /auth/refresh`.
@@ -181,12 +116,7 @@ pub async fn refresh(state: &AppState, refresh_token: Option<&str>) -> Result<Si
     let outcome = state
         .stores
         .sessions
-        .rotate(
-            TokenService::hash_refresh(old),
-            new_hash,
-            now,
-            now + REFRESH_TOKEN_TTL_SECS as i64,
-        )
+        .rotate(TokenService::hash_refresh(old), new_hash, now, now + REFRESH_TOKEN_TTL_SECS as i64)
         .await?;
     match outcome {
         RotateOutcome::Rotated { session, user } => {
@@ -194,10 +124,7 @@ pub async fn refresh(state: &AppState, refresh_token: Option<&str>) -> Result<Si
                 return Err(invalid());
             };
             let body = token_response(state, &user, session, now, false)?;
-            Ok(SignedIn {
-                body,
-                refresh_token: new_token,
-            })
+            Ok(SignedIn { body, refresh_token: new_token })
         }
         RotateOutcome::ReuseDetected { session } => {
             tracing::warn!(%session, "refresh token reused: session revoked");

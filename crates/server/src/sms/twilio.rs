@@ -60,11 +60,7 @@ impl SmsProvider for TwilioSms {
             self.config.api_base.trim_end_matches('/'),
             self.config.account_sid
         );
-        let sender_field = if self.config.from.starts_with("MG") {
-            "MessagingServiceSid"
-        } else {
-            "From"
-        };
+        let sender_field = if self.config.from.starts_with("MG") { "MessagingServiceSid" } else { "From" };
         let form = [("To", to), (sender_field, self.config.from.as_str()), ("Body", body)];
         let response = self
             .http
@@ -80,11 +76,9 @@ impl SmsProvider for TwilioSms {
         }
         let text = response.text().await.unwrap_or_default();
         let detail = match serde_json::from_str::<TwilioErrorBody>(&text) {
-            Ok(err) => format!(
-                "HTTP {status}, Twilio error {}: {}",
-                err.code.unwrap_or(0),
-                err.message.unwrap_or_default()
-            ),
+            Ok(err) => {
+                format!("HTTP {status}, Twilio error {}: {}", err.code.unwrap_or(0), err.message.unwrap_or_default())
+            }
             Err(_) => format!("HTTP {status}"),
         };
         Err(SmsError::Refused(detail))

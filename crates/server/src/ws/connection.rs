@@ -46,10 +46,7 @@ fn text(frame: &ServerFrame) -> Message {
 }
 
 fn close_frame(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
-    }))
+    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
 }
 
 /// Why the loop ended, and the close frame to send.
@@ -65,13 +62,7 @@ where
     let (user, session) = match authenticate(&state, &mut stream).await {
         Ok(who) => who,
         Err((code, message, close_code)) => {
-            let _ = sink
-                .send(text(&ServerFrame::Error {
-                    code,
-                    message: message.into(),
-                    id: None,
-                }))
-                .await;
+            let _ = sink.send(text(&ServerFrame::Error { code, message: message.into(), id: None })).await;
             let _ = sink.send(close_frame(close_code, "authentication failed")).await;
             return;
         }
@@ -82,22 +73,9 @@ where
     let (frames_tx, frames_rx) = mpsc::channel::<ServerFrame>(FRAME_QUEUE);
     let wake = Arc::new(Wake::default());
     let id = next_connection_id();
-    let entry = ConnectionEntry {
-        id,
-        session,
-        wake: wake.clone(),
-        frames: frames_tx,
-    };
-    if !state
-        .hub
-        .register(user, entry, state.config.max_connections_per_account)
-    {
-        let _ = out_tx
-            .send(close_frame(
-                close::TOO_MANY_CONNECTIONS,
-                "too many connections for this account",
-            ))
-            .await;
+    let entry = ConnectionEntry { id, session, wake: wake.clone(), frames: frames_tx };
+    if !state.hub.register(user, entry, state.config.max_connections_per_account) {
+        let _ = out_tx.send(close_frame(close::TOO_MANY_CONNECTIONS, "too many connections for this account")).await;
         drop(out_tx);
         let _ = writer.await;
         return;
@@ -135,24 +113,14 @@ where
         }
     };
     let (user, session) = state.tokens.verify_access(&token, state.now()).map_err(|e| match e {
-        AccessError::Expired => (
-            ErrorCode::TokenExpired,
-            "the access token has expired; refresh it",
-            close::UNAUTHORIZED,
-        ),
-        AccessError::Invalid => (
-            ErrorCode::Unauthorized,
-            "the access token is not valid",
-            close::UNAUTHORIZED,
-        ),
+        AccessError::Expired => {
+            (ErrorCode::TokenExpired, "the access token has expired; refresh it", close::UNAUTHORIZED)
+        }
+        AccessError::Invalid => (ErrorCode::Unauthorized, "the access token is not valid", close::UNAUTHORIZED),
     })?;
     match state.stores.sessions.active_user(session).await {
         Ok(Some(owner)) if owner == user => Ok((user, session)),
-        Ok(_) => Err((
-            ErrorCode::SessionRevoked,
-            "this session has ended",
-            close::SESSION_REVOKED,
-        )),
+        Ok(_) => Err((ErrorCode::SessionRevoked, "this session has ended", close::SESSION_REVOKED)),
         Err(_) => Err((ErrorCode::Unavailable, "storage is unavailable", 1011)),
     }
 }
@@ -244,12 +212,7 @@ impl Connection {
             receipts_exhausted: false,
             caught_up_sent: false,
             last_heard: Instant::now(),
-            rate: RateLimit {
-                tokens: per_sec * 2.0,
-                per_sec,
-                last: Instant::now(),
-                violations: 0,
-            },
+            rate: RateLimit { tokens: per_sec * 2.0, per_sec, last: Instant::now(), violations: 0 },
         }
     }
 
@@ -266,9 +229,11 @@ impl Connection {
         R: Stream<Item = Result<Message, E>> + Unpin,
         E: std::fmt::Display,
     {
-        match self.start().await {
-            Ok(()) => {}
-            Err(ending) => return ending,
+        if let Err(ending) = self.start().await {
+            return ending;
+        }
+        if let Err(ending) = self.after_event().await {
+            return ending;
         }
         let ping_every = Duration::from_secs(self.state.config.ws_ping_secs.max(1));
         let idle_limit = ping_every * 5 / 2;
@@ -299,30 +264,17 @@ impl Connection {
     }
 
     async fn start(&mut self) -> Result<(), Ending> {
-        let hello = ServerFrame::Hello {
-            protocol: PROTOCOL_VERSION,
-            user_id: self.user,
-            server_time: self.state.now(),
-        };
+        let hello =
+            ServerFrame::Hello { protocol: PROTOCOL_VERSION, user_id: self.user, server_time: self.state.now() };
         self.send(&hello).await?;
         if self.state.hub.connected(self.user, self.id).await {
             delivery::announce_presence(&self.state, self.user, true, None).await;
         }
-        let friends = self
-            .state
-            .stores
-            .social
-            .friend_ids(self.user)
-            .await
-            .map_err(|_| Ending(1011, "storage error"))?;
+        let friends =
+            self.state.stores.social.friend_ids(self.user).await.map_err(|_| Ending(1011, "storage error"))?;
         for friend in friends {
             let (online, last_seen) = self.state.hub.presence(friend).await;
-            self.send(&ServerFrame::Presence {
-                user_id: friend,
-                online,
-                last_seen,
-            })
-            .await?;
+            self.send(&ServerFrame::Presence { user_id: friend, online, last_seen }).await?;
         }
         self.wake.mail.store(true, Ordering::Release);
         self.wake.receipts.store(true, Ordering::Release);
@@ -338,10 +290,7 @@ impl Connection {
             Ok(None) => return Err(Ending(close::SESSION_REVOKED, "session revoked")),
             Err(_) => {}
         }
-        self.out
-            .send(Message::Ping(Default::default()))
-            .await
-            .map_err(|_| Ending(1006, "writer closed"))
+        self.out.send(Message::Ping(Default::default())).await.map_err(|_| Ending(1006, "writer closed"))
     }
 
     async fn after_event(&mut self) -> Result<(), Ending> {
@@ -406,13 +355,8 @@ impl Connection {
             for r in batch {
                 self.receipt_cursor = r.seq;
                 self.receipts_in_flight.insert(r.id);
-                let frame = ServerFrame::Receipt {
-                    id: r.id,
-                    kind: r.kind,
-                    message_id: r.message_id,
-                    peer: r.peer,
-                    at: r.at,
-                };
+                let frame =
+                    ServerFrame::Receipt { id: r.id, kind: r.kind, message_id: r.message_id, peer: r.peer, at: r.at };
                 self.send(&frame).await?;
             }
         }
@@ -426,9 +370,7 @@ impl Connection {
             Message::Close(_) => return Err(Ending(1000, "closed by client")),
             Message::Ping(_) | Message::Pong(_) => return Ok(()),
             Message::Binary(_) => {
-                return self
-                    .refuse(ErrorCode::InvalidFrame, "frames are JSON text".into(), None)
-                    .await;
+                return self.refuse(ErrorCode::InvalidFrame, "frames are JSON text".into(), None).await;
             }
         };
         if !self.rate.allow() {
@@ -439,16 +381,12 @@ impl Connection {
                 Ok(ClientFrame::Send { id, .. }) => Some(id),
                 _ => None,
             };
-            return self
-                .refuse(ErrorCode::RateLimited, "too many frames; slow down".into(), id)
-                .await;
+            return self.refuse(ErrorCode::RateLimited, "too many frames; slow down".into(), id).await;
         }
         let frame = match serde_json::from_str::<ClientFrame>(&text) {
             Ok(frame) => frame,
             Err(e) => {
-                return self
-                    .refuse(ErrorCode::InvalidFrame, format!("not a valid frame: {e}"), None)
-                    .await;
+                return self.refuse(ErrorCode::InvalidFrame, format!("not a valid frame: {e}"), None).await;
             }
         };
         let state = &self.state;

@@ -124,10 +124,7 @@ impl LocalHub {
 
     /// Live connections of `user` on this node.
     pub fn local_count(&self, user: UserId) -> usize {
-        self.connections
-            .lock()
-            .map(|m| m.get(&user).map_or(0, Vec::len))
-            .unwrap_or(0)
+        self.connections.lock().map(|m| m.get(&user).map_or(0, Vec::len)).unwrap_or(0)
     }
 }
 

@@ -55,13 +55,7 @@ impl TestApp {
     /// is whatever the flags say; `sms_lines` stays empty).
     pub async fn spawn_from_config(extra_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut args = vec![
-            "hush-server",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--jwt-secret",
-            JWT_SECRET,
-        ];
+        let mut args = vec!["hush-server", "--data-dir", dir.path().to_str().unwrap(), "--jwt-secret", JWT_SECRET];
         args.extend_from_slice(extra_args);
         let config = Config::try_parse_from(args).unwrap();
         let state = AppState::from_config(config).unwrap();
@@ -77,25 +71,12 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(hush_server::serve(listener, state.clone(), std::future::pending()));
-        Self {
-            base,
-            http: reqwest::Client::new(),
-            sms_lines,
-            clock,
-            state,
-            _dir: dir,
-        }
+        Self { base, http: reqwest::Client::new(), sms_lines, clock, state, _dir: dir }
     }
 
     pub async fn spawn_with(extra_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut args = vec![
-            "hush-server",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--jwt-secret",
-            JWT_SECRET,
-        ];
+        let mut args = vec!["hush-server", "--data-dir", dir.path().to_str().unwrap(), "--jwt-secret", JWT_SECRET];
         args.extend_from_slice(extra_args);
         let config = Config::try_parse_from(args).unwrap();
         let store = SqliteStore::open(&dir.path().join("hush.db")).unwrap();
@@ -133,11 +114,8 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         Reply { status, headers, body }
     }
 
@@ -152,26 +130,20 @@ impl TestApp {
     /// The code in the newest console SMS line to `phone`.
     pub fn last_code(&self, phone: &str) -> Option<String> {
         let lines = self.sms_lines.lock().unwrap();
-        lines
-            .iter()
-            .rev()
-            .find(|l| l.starts_with(&format!("SMS to {phone}: ")))
-            .map(|l| {
-                let at = l.find("code is ").unwrap() + "code is ".len();
-                l[at..at + 6].to_owned()
-            })
+        lines.iter().rev().find(|l| l.starts_with(&format!("SMS to {phone}: "))).map(|l| {
+            let at = l.find("code is ").unwrap() + "code is ".len();
+            l[at..at + 6].to_owned()
+        })
     }
 
     pub async fn request_code(&self, phone: &str) -> String {
         let r = self.post("/api/v1/auth/code", None, json!({ "phone": phone })).await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-        self.last_code(r.body["phone"].as_str().unwrap())
-            .expect("a console SMS line")
+        self.last_code(r.body["phone"].as_str().unwrap()).expect("a console SMS line")
     }
 
     pub async fn verify(&self, phone: &str, code: &str) -> Reply {
-        self.post("/api/v1/auth/verify", None, json!({ "phone": phone, "code": code }))
-            .await
+        self.post("/api/v1/auth/verify", None, json!({ "phone": phone, "code": code })).await
     }
 
     /// Signs in (creating the account if new) and sets the display name if given.
@@ -187,12 +159,7 @@ impl TestApp {
         };
         if let Some(name) = name {
             let r = self
-                .call(
-                    Method::PATCH,
-                    "/api/v1/me",
-                    Some(&person.token),
-                    Some(json!({ "display_name": name })),
-                )
+                .call(Method::PATCH, "/api/v1/me", Some(&person.token), Some(json!({ "display_name": name })))
                 .await;
             assert_eq!(r.status, StatusCode::OK);
         }
@@ -203,20 +170,12 @@ impl TestApp {
     pub async fn befriend(&self, a: &Person, b: &Person) -> (String, String) {
         let (ka, kb) = (new_public_key(), new_public_key());
         let r = self
-            .post(
-                "/api/v1/friends/requests",
-                Some(&a.token),
-                json!({ "user_id": b.user_id, "public_key": ka }),
-            )
+            .post("/api/v1/friends/requests", Some(&a.token), json!({ "user_id": b.user_id, "public_key": ka }))
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         let id = r.body["id"].as_str().unwrap().to_owned();
         let r = self
-            .post(
-                &format!("/api/v1/friends/requests/{id}/accept"),
-                Some(&b.token),
-                json!({ "public_key": kb }),
-            )
+            .post(&format!("/api/v1/friends/requests/{id}/accept"), Some(&b.token), json!({ "public_key": kb }))
             .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         (ka, kb)
@@ -225,15 +184,11 @@ impl TestApp {
 
 /// The `hush_refresh` value from a response's `Set-Cookie`, if any.
 pub fn refresh_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
-    headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            let first = v.split(';').next()?;
-            let (name, value) = first.split_once('=')?;
-            (name == "hush_refresh").then(|| value.to_owned())
-        })
+    headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let first = v.split(';').next()?;
+        let (name, value) = first.split_once('=')?;
+        (name == "hush_refresh").then(|| value.to_owned())
+    })
 }
 
 /// A fresh valid public key in wire form.
@@ -244,4 +199,90 @@ pub fn new_public_key() -> String {
 /// Distinct valid US numbers (+1 650 253 00nn).
 pub fn phone(n: u32) -> String {
     format!("+1650253{:04}", n)
+}
+
+/// A signed-in person with a native client engine over an in-memory store.
+pub struct Chatter {
+    pub person: Person,
+    pub id: hush_shared::UserId,
+    pub store: hush_client::MemoryStore,
+    pub client: hush_client::native::NativeClient<hush_client::MemoryStore>,
+}
+
+impl Chatter {
+    pub fn new(person: Person) -> Self {
+        let id: hush_shared::UserId = person.user_id.parse().unwrap();
+        let store = hush_client::MemoryStore::default();
+        let client = hush_client::native::NativeClient::new(id, store.clone());
+        Self { person, id, store, client }
+    }
+
+    /// Drops the client and builds a new one on the same store (a page reload).
+    pub fn reload(&mut self) {
+        self.client = hush_client::native::NativeClient::new(self.id, self.store.clone());
+    }
+
+    pub async fn connect(&mut self, ws_url: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            match self.client.connect(ws_url, &self.person.token).await {
+                Ok(()) => return,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("could not connect: {e}"),
+            }
+        }
+    }
+
+    pub fn received(&self) -> Vec<hush_client::ChatMessage> {
+        self.store.all_messages().into_iter().filter(|m| m.direction == hush_client::Direction::Incoming).collect()
+    }
+
+    pub fn sent_with_status(&self, status: hush_client::Status) -> usize {
+        self.store
+            .all_messages()
+            .iter()
+            .filter(|m| m.direction == hush_client::Direction::Outgoing && m.status == status)
+            .count()
+    }
+}
+
+/// Befriends two chatters through the HTTP API with keys made by their engines.
+pub async fn befriend_chatters(base: &str, a: &mut Chatter, b: &mut Chatter) {
+    let http = reqwest::Client::new();
+    let ka = a.client.engine.new_key_for(b.id).await.unwrap();
+    let r: Value = http
+        .post(format!("{base}/api/v1/friends/requests"))
+        .bearer_auth(&a.person.token)
+        .json(&json!({ "user_id": b.person.user_id, "public_key": ka }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = r["id"].as_str().unwrap().to_owned();
+    let kb = b.client.engine.new_key_for(a.id).await.unwrap();
+    let r = http
+        .post(format!("{base}/api/v1/friends/requests/{id}/accept"))
+        .bearer_auth(&b.person.token)
+        .json(&json!({ "public_key": kb }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    a.client.engine.add_friend(b.id, None, kb).await.unwrap();
+    b.client.engine.add_friend(a.id, None, ka).await.unwrap();
+}
+
+impl TestApp {
+    pub fn ws_url(&self) -> String {
+        format!("{}/api/v1/ws", self.base.replacen("http://", "ws://", 1))
+    }
+
+    pub async fn chatter(&self, n: u32, name: &str) -> Chatter {
+        Chatter::new(self.sign_in(&phone(n), Some(name)).await)
+    }
 }

@@ -25,21 +25,12 @@ impl AccountStore for SqliteStore {
         self.call(move |c| {
             let tx = c.transaction()?;
             let existing = tx
-                .query_row(
-                    &format!("SELECT {USER_COLS} FROM users WHERE phone = ?1"),
-                    [&phone],
-                    user_row,
-                )
+                .query_row(&format!("SELECT {USER_COLS} FROM users WHERE phone = ?1"), [&phone], user_row)
                 .optional()?;
             let result = match existing {
                 Some(user) => (user, false),
                 None => {
-                    let user = UserRecord {
-                        id: UserId::new(),
-                        phone,
-                        display_name: None,
-                        created_at: now,
-                    };
+                    let user = UserRecord { id: UserId::new(), phone, display_name: None, created_at: now };
                     tx.execute(
                         "INSERT INTO users (id, phone, display_name, created_at) VALUES (?1, ?2, NULL, ?3)",
                         params![user.id.to_string(), user.phone, now],
@@ -55,12 +46,7 @@ impl AccountStore for SqliteStore {
 
     async fn get(&self, id: UserId) -> StoreResult<Option<UserRecord>> {
         self.call(move |c| {
-            c.query_row(
-                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
-                [id.to_string()],
-                user_row,
-            )
-            .optional()
+            c.query_row(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"), [id.to_string()], user_row).optional()
         })
         .await
     }
@@ -68,12 +54,7 @@ impl AccountStore for SqliteStore {
     async fn find_by_phone(&self, phone: &str) -> StoreResult<Option<UserRecord>> {
         let phone = phone.to_owned();
         self.call(move |c| {
-            c.query_row(
-                &format!("SELECT {USER_COLS} FROM users WHERE phone = ?1"),
-                [phone],
-                user_row,
-            )
-            .optional()
+            c.query_row(&format!("SELECT {USER_COLS} FROM users WHERE phone = ?1"), [phone], user_row).optional()
         })
         .await
     }
@@ -81,16 +62,8 @@ impl AccountStore for SqliteStore {
     async fn set_display_name(&self, id: UserId, name: &str) -> StoreResult<Option<UserRecord>> {
         let name = name.to_owned();
         self.call(move |c| {
-            c.execute(
-                "UPDATE users SET display_name = ?2 WHERE id = ?1",
-                params![id.to_string(), name],
-            )?;
-            c.query_row(
-                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
-                [id.to_string()],
-                user_row,
-            )
-            .optional()
+            c.execute("UPDATE users SET display_name = ?2 WHERE id = ?1", params![id.to_string(), name])?;
+            c.query_row(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"), [id.to_string()], user_row).optional()
         })
         .await
     }
@@ -99,10 +72,7 @@ impl AccountStore for SqliteStore {
         self.call(move |c| {
             let tx = c.transaction()?;
             let id = id.to_string();
-            tx.execute(
-                "DELETE FROM sign_in_codes WHERE phone = (SELECT phone FROM users WHERE id = ?1)",
-                [&id],
-            )?;
+            tx.execute("DELETE FROM sign_in_codes WHERE phone = (SELECT phone FROM users WHERE id = ?1)", [&id])?;
             tx.execute("DELETE FROM messages WHERE recipient = ?1", [&id])?;
             tx.execute("DELETE FROM receipts WHERE user_id = ?1", [&id])?;
             // Sessions, refresh tokens, requests, friend keys and blocks cascade.

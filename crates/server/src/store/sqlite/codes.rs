@@ -47,13 +47,8 @@ impl CodeStore for SqliteStore {
                         tx.execute("DELETE FROM sign_in_codes WHERE phone = ?1", [&phone])?;
                         CodeCheck::Burned
                     } else {
-                        tx.execute(
-                            "UPDATE sign_in_codes SET attempts = attempts + 1 WHERE phone = ?1",
-                            [&phone],
-                        )?;
-                        CodeCheck::Wrong {
-                            remaining: max_attempts - attempts - 1,
-                        }
+                        tx.execute("UPDATE sign_in_codes SET attempts = attempts + 1 WHERE phone = ?1", [&phone])?;
+                        CodeCheck::Wrong { remaining: max_attempts - attempts - 1 }
                     }
                 }
             };

@@ -20,9 +20,8 @@ impl RateLimitStore for SqliteStore {
                 let mut stmt = tx.prepare_cached(
                     "SELECT at FROM rate_events WHERE bucket = ?1 AND at > ?2 ORDER BY at DESC LIMIT ?3",
                 )?;
-                let recent: Vec<i64> = stmt
-                    .query_map(params![rule.key, since, rule.limit], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
+                let recent: Vec<i64> =
+                    stmt.query_map(params![rule.key, since, rule.limit], |r| r.get(0))?.collect::<Result<_, _>>()?;
                 if recent.len() as u32 >= rule.limit {
                     // The limit-th newest hit must leave the window before another fits.
                     let oldest_counted = recent.last().copied().unwrap_or(now);
@@ -39,14 +38,8 @@ impl RateLimitStore for SqliteStore {
             });
             let keys: BTreeSet<&str> = rules.iter().map(|r| r.key.as_str()).collect();
             for key in keys {
-                tx.execute(
-                    "DELETE FROM rate_events WHERE bucket = ?1 AND at <= ?2",
-                    params![key, now - longest[key]],
-                )?;
-                tx.execute(
-                    "INSERT INTO rate_events (bucket, at) VALUES (?1, ?2)",
-                    params![key, now],
-                )?;
+                tx.execute("DELETE FROM rate_events WHERE bucket = ?1 AND at <= ?2", params![key, now - longest[key]])?;
+                tx.execute("INSERT INTO rate_events (bucket, at) VALUES (?1, ?2)", params![key, now])?;
             }
             tx.commit()?;
             Ok(Ok(()))
@@ -60,11 +53,7 @@ mod tests {
     use super::*;
 
     fn rule(key: &str, limit: u32, window_secs: i64) -> RateRule {
-        RateRule {
-            key: key.into(),
-            limit,
-            window_secs,
-        }
+        RateRule { key: key.into(), limit, window_secs }
     }
 
     #[tokio::test]

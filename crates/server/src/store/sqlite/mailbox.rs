@@ -37,14 +37,7 @@ fn insert_receipt(
     tx.prepare_cached(
         "INSERT INTO receipts (user_id, id, kind, message_id, peer, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![
-        user,
-        Uuid::now_v7().to_string(),
-        kind_str(kind),
-        message_id,
-        peer,
-        at
-    ])?;
+    .execute(params![user, Uuid::now_v7().to_string(), kind_str(kind), message_id, peer, at])?;
     Ok(())
 }
 
@@ -188,23 +181,20 @@ impl MailboxStore for SqliteStore {
                 let mut stmt = tx.prepare_cached(
                     "SELECT seq, recipient, sender, id FROM messages WHERE stored_at <= ?1 ORDER BY stored_at LIMIT ?2",
                 )?;
-                let rows = stmt.query_map(params![cutoff, limit as i64], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?;
+                let rows = stmt
+                    .query_map(params![cutoff, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
                 rows.collect::<Result<_, _>>()?
             };
             let mut senders = Vec::new();
             for (seq, recipient, sender, id) in expired {
-                tx.prepare_cached("DELETE FROM messages WHERE seq = ?1")?
-                    .execute([seq])?;
+                tx.prepare_cached("DELETE FROM messages WHERE seq = ?1")?.execute([seq])?;
                 insert_receipt(&tx, &sender, ReceiptKind::Expired, &id, &recipient, now)?;
                 if let Ok(s) = sender.parse::<UserId>() {
                     senders.push(s);
                 }
             }
             // Dedup records older than any live message can be forgotten.
-            tx.prepare_cached("DELETE FROM message_ids WHERE stored_at <= ?1")?
-                .execute([cutoff])?;
+            tx.prepare_cached("DELETE FROM message_ids WHERE stored_at <= ?1")?.execute([cutoff])?;
             tx.commit()?;
             senders.sort();
             senders.dedup();
@@ -215,12 +205,8 @@ impl MailboxStore for SqliteStore {
 
     async fn depth(&self, to: UserId) -> StoreResult<u64> {
         self.call(move |c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM messages WHERE recipient = ?1",
-                [to.to_string()],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n as u64)
+            c.query_row("SELECT COUNT(*) FROM messages WHERE recipient = ?1", [to.to_string()], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
         })
         .await
     }

@@ -75,10 +75,7 @@ impl SessionStore for SqliteStore {
                 Some((_, _, _, _, Some(_))) => RotateOutcome::Invalid,
                 Some((session, _, Some(_), _, None)) => {
                     // A rotated token came back: it was stolen or replayed. Kill the session.
-                    tx.execute(
-                        "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1",
-                        params![session.to_string(), now],
-                    )?;
+                    tx.execute("UPDATE sessions SET revoked_at = ?2 WHERE id = ?1", params![session.to_string(), now])?;
                     RotateOutcome::ReuseDetected { session }
                 }
                 Some((_, expires_at, None, _, None)) if expires_at <= now => RotateOutcome::Invalid,
@@ -91,10 +88,7 @@ impl SessionStore for SqliteStore {
                         "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?1, ?2, ?3)",
                         params![&new_hash[..], session.to_string(), new_expires_at],
                     )?;
-                    RotateOutcome::Rotated {
-                        session,
-                        user: UserId(user),
-                    }
+                    RotateOutcome::Rotated { session, user: UserId(user) }
                 }
             };
             tx.commit()?;

@@ -22,9 +22,7 @@ fn request_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FriendRequestRecord>
 }
 
 fn exists(c: &Connection, sql: &str, a: &str, b: &str) -> rusqlite::Result<bool> {
-    c.query_row(sql, params![a, b], |_| Ok(()))
-        .optional()
-        .map(|o| o.is_some())
+    c.query_row(sql, params![a, b], |_| Ok(())).optional().map(|o| o.is_some())
 }
 
 const FRIEND_SELECT: &str = "SELECT mine.friend, u.display_name, theirs.public_key, mine.public_key, mine.since
@@ -191,8 +189,7 @@ impl SocialStore for SqliteStore {
     }
 
     async fn unfriend(&self, user: UserId, friend: UserId) -> StoreResult<bool> {
-        self.call(move |c| Ok(remove_friendship(c, &user.to_string(), &friend.to_string())? > 0))
-            .await
+        self.call(move |c| Ok(remove_friendship(c, &user.to_string(), &friend.to_string())? > 0)).await
     }
 
     async fn block(&self, blocker: UserId, blocked: UserId, now: i64) -> StoreResult<bool> {
@@ -237,10 +234,8 @@ impl SocialStore for SqliteStore {
     async fn are_friends(&self, a: UserId, b: UserId) -> StoreResult<bool> {
         self.call(move |c| {
             let (a, b) = (a.to_string(), b.to_string());
-            Ok(
-                exists(c, "SELECT 1 FROM friend_keys WHERE owner = ?1 AND friend = ?2", &a, &b)?
-                    && exists(c, "SELECT 1 FROM friend_keys WHERE owner = ?1 AND friend = ?2", &b, &a)?,
-            )
+            Ok(exists(c, "SELECT 1 FROM friend_keys WHERE owner = ?1 AND friend = ?2", &a, &b)?
+                && exists(c, "SELECT 1 FROM friend_keys WHERE owner = ?1 AND friend = ?2", &b, &a)?)
         })
         .await
     }

@@ -1,0 +1,129 @@
+//! Chat messages as a client keeps them, and the status state machine.
+
+use hush_shared::UserId;
+use hush_shared::ws::MessageId;
+use serde::{Deserialize, Serialize};
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// I sent it.
+    Outgoing,
+    /// My friend sent it.
+    Incoming,
+}
+
+/// Where a message stands. For outgoing messages the order is
+/// `Sending → Stored → Delivered → Read`, or `Expired`; updates never move backwards, so a
+/// late or duplicated receipt cannot undo a newer one. Incoming messages are `Received`
+/// until I read them (`Seen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// On this device only (clock icon); will be sent when connected.
+    Sending,
+    /// Durably stored by the server (one tick).
+    Stored,
+    /// Stored on my friend's device (two ticks).
+    Delivered,
+    /// Read by my friend (blue ticks).
+    Read,
+    /// Never delivered: it expired in the server's mailbox.
+    Expired,
+    /// Refused by the server for good (e.g. no longer friends); can be retried by hand.
+    Failed,
+    /// Incoming, not yet read by me.
+    Received,
+    /// Incoming, read by me.
+    Seen,
+}
+
+impl Status {
+    fn rank(self) -> u8 {
+        match self {
+            Status::Sending | Status::Received => 0,
+            Status::Failed => 1,
+            Status::Stored => 2,
+            Status::Delivered => 3,
+            Status::Read | Status::Seen => 4,
+            Status::Expired => 5,
+        }
+    }
+
+    /// Whether moving from `self` to `next` is allowed.
+    pub fn can_become(self, next: Status) -> bool {
+        match (self, next) {
+            // Expiry only happens to messages the recipient never got.
+            (Status::Sending | Status::Stored | Status::Failed, Status::Expired) => true,
+            (_, Status::Expired) => false,
+            // A manual retry takes a failed message back to the outbox.
+            (Status::Failed, Status::Sending) => true,
+            (Status::Expired, _) => false,
+            (current, next) => next.rank() > current.rank(),
+        }
+    }
+}
+
+/// What a message says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Body {
+    /// Text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// It arrived but could not be decrypted (shown as a placeholder, still acked).
+    Undecryptable {
+        /// Why, for the curious.
+        reason: String,
+    },
+}
+
+/// One message in a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Chosen by the sender's client (UUID v7: sorts by creation time).
+    pub id: MessageId,
+    /// The friend this conversation is with.
+    pub peer: UserId,
+    /// Who wrote it.
+    pub direction: Direction,
+    /// Content.
+    pub body: Body,
+    /// Status.
+    pub status: Status,
+    /// Sender's clock when written (Unix milliseconds).
+    pub created_at_ms: i64,
+    /// Server's clock when stored (Unix seconds), once known.
+    pub server_at: Option<i64>,
+}
+
+/// The plaintext inside an envelope (JSON), so content types can grow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    /// Message text.
+    pub text: String,
+    /// Sender's clock (Unix milliseconds).
+    pub sent_at_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status::*;
+
+    #[test]
+    fn status_never_moves_backwards() {
+        assert!(Sending.can_become(Stored));
+        assert!(Stored.can_become(Read));
+        assert!(!Read.can_become(Delivered));
+        assert!(!Delivered.can_become(Stored));
+        assert!(!Delivered.can_become(Expired));
+        assert!(Stored.can_become(Expired));
+        assert!(!Expired.can_become(Delivered));
+        assert!(Failed.can_become(Sending));
+        assert!(Received.can_become(Seen));
+        assert!(!Seen.can_become(Received));
+    }
+}

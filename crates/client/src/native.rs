@@ -1,0 +1,215 @@
+//! A native runner for the engine over tokio-tungstenite, for tests, benchmarks and tools.
+//! It owns the socket and the clock; the engine owns the rules.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use hush_shared::UserId;
+use hush_shared::ws::{ClientFrame, MessageId, ServerFrame};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::engine::{Engine, Event, coalesce};
+use crate::model::ChatMessage;
+use crate::store::{ClientStore, StoreError};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Why the runner stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum NativeError {
+    /// Could not open the socket.
+    #[error("connect: {0}")]
+    Connect(String),
+    /// The server refused the connection (auth) or closed it.
+    #[error("closed: {0}")]
+    Closed(String),
+    /// Not connected.
+    #[error("not connected")]
+    NotConnected,
+    /// Storage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Unix milliseconds from the system clock.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A client: the engine plus a socket.
+pub struct NativeClient<S: ClientStore> {
+    /// The engine (and through it the store).
+    pub engine: Engine<S>,
+    socket: Option<Socket>,
+    /// Every event so far, for callers that inspect history.
+    pub events: Vec<Event>,
+}
+
+impl<S: ClientStore> NativeClient<S> {
+    /// A disconnected client for `me` over `store`.
+    pub fn new(me: UserId, store: S) -> Self {
+        Self { engine: Engine::new(me, store), socket: None, events: Vec::new() }
+    }
+
+    /// Whether the socket is up.
+    pub fn is_connected(&self) -> bool {
+        self.socket.is_some()
+    }
+
+    /// Connects to `ws_url` (e.g. `ws://127.0.0.1:8080/api/v1/ws`), authenticates, waits
+    /// for `hello` and sends the outbox.
+    pub async fn connect(&mut self, ws_url: &str, token: &str) -> Result<(), NativeError> {
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async(ws_url).await.map_err(|e| NativeError::Connect(e.to_string()))?;
+        let auth = serde_json::to_string(&ClientFrame::Auth { token: token.to_owned() }).unwrap_or_default();
+        socket.send(Message::text(auth)).await.map_err(|e| NativeError::Connect(e.to_string()))?;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str::<ServerFrame>(&text) {
+                    Ok(ServerFrame::Hello { .. }) => break,
+                    Ok(ServerFrame::Error { code, message, .. }) => {
+                        return Err(NativeError::Closed(format!("{code}: {message}")));
+                    }
+                    _ => return Err(NativeError::Closed(format!("unexpected first frame: {text}"))),
+                },
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(e))) => return Err(NativeError::Connect(e.to_string())),
+                Ok(None) => return Err(NativeError::Closed("closed before hello".into())),
+                Err(_) => return Err(NativeError::Connect("no hello within 10 s".into())),
+            }
+        }
+        self.socket = Some(socket);
+        let frames = self.engine.on_connected().await?;
+        self.write(frames).await
+    }
+
+    /// Drops the socket (as a lost connection would).
+    pub fn disconnect(&mut self) {
+        self.socket = None;
+        self.engine.on_disconnected();
+    }
+
+    async fn write(&mut self, frames: Vec<ClientFrame>) -> Result<(), NativeError> {
+        if frames.is_empty() {
+            return Ok(());
+        }
+        let Some(socket) = self.socket.as_mut() else {
+            return Ok(());
+        };
+        let mut failed = None;
+        for frame in coalesce(frames) {
+            let text = serde_json::to_string(&frame).unwrap_or_default();
+            if let Err(e) = socket.feed(Message::text(text)).await {
+                failed = Some(e.to_string());
+                break;
+            }
+        }
+        if failed.is_none() {
+            if let Err(e) = socket.flush().await {
+                failed = Some(e.to_string());
+            }
+        }
+        match failed {
+            Some(e) => {
+                self.disconnect();
+                Err(NativeError::Closed(e))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Writes a message (stored locally first, sent if connected).
+    pub async fn send_text(&mut self, to: UserId, text: &str) -> Result<ChatMessage, NativeError> {
+        let (message, frames) = self.engine.compose(to, text, now_ms()).await?;
+        self.write(frames).await?;
+        Ok(message)
+    }
+
+    /// Reports that I read the conversation with `peer`.
+    pub async fn mark_read(&mut self, peer: UserId) -> Result<(), NativeError> {
+        let frames = self.engine.mark_read(peer).await?;
+        self.write(frames).await
+    }
+
+    /// Sends a raw frame (typing, ping).
+    pub async fn send_frame(&mut self, frame: ClientFrame) -> Result<(), NativeError> {
+        self.write(vec![frame]).await
+    }
+
+    /// Processes frames until `done` holds or `limit` passes. Returns whether `done` held.
+    /// A lost connection ends with [`NativeError::Closed`]; the store keeps everything.
+    pub async fn run_until(
+        &mut self,
+        limit: Duration,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> Result<bool, NativeError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if done(self) {
+                return Ok(true);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(false);
+            }
+            let mut wait = deadline - now;
+            if let Some(due) = self.engine.next_retry_ms() {
+                wait = wait.min(Duration::from_millis((due - now_ms()).max(0) as u64));
+            }
+            let Some(socket) = self.socket.as_mut() else {
+                return Err(NativeError::NotConnected);
+            };
+            let mut frames = Vec::new();
+            match tokio::time::timeout(wait, socket.next()).await {
+                Err(_) => {}
+                Ok(None) => {
+                    self.disconnect();
+                    return Err(NativeError::Closed("connection closed".into()));
+                }
+                Ok(Some(Err(e))) => {
+                    self.disconnect();
+                    return Err(NativeError::Closed(e.to_string()));
+                }
+                Ok(Some(Ok(Message::Text(text)))) => frames.push(text.to_string()),
+                Ok(Some(Ok(Message::Close(reason)))) => {
+                    self.disconnect();
+                    return Err(NativeError::Closed(format!("{reason:?}")));
+                }
+                Ok(Some(Ok(_))) => {}
+            }
+            // Drain whatever else is already buffered, to answer with one coalesced write.
+            if let Some(socket) = self.socket.as_mut() {
+                while frames.len() < 512 {
+                    match futures_util::FutureExt::now_or_never(socket.next()) {
+                        Some(Some(Ok(Message::Text(text)))) => frames.push(text.to_string()),
+                        Some(Some(Ok(_))) => {}
+                        _ => break,
+                    }
+                }
+            }
+            let mut out = Vec::new();
+            for text in frames {
+                match serde_json::from_str::<ServerFrame>(&text) {
+                    Ok(frame) => {
+                        let (frames, events) = self.engine.handle(frame, now_ms()).await?;
+                        out.extend(frames);
+                        self.events.extend(events);
+                    }
+                    Err(e) => self.events.push(Event::ServerError {
+                        code: hush_shared::ErrorCode::InvalidFrame,
+                        message: e.to_string(),
+                    }),
+                }
+            }
+            out.extend(self.engine.due(now_ms()).await?);
+            self.write(out).await?;
+        }
+    }
+
+    /// The status of one of my messages.
+    pub async fn message(&self, id: MessageId) -> Result<Option<ChatMessage>, NativeError> {
+        Ok(self.engine.store().message(id).await?)
+    }
+}

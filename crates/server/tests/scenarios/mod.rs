@@ -1,0 +1,161 @@
+//! The three demos of the original app at protocol level, with native clients over the
+//! real server: recipient online, recipient offline, sender without connection. Each test
+//! file runs them against one backend.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use hush_client::{Body, Direction, Event, Status};
+
+use crate::common::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn texts(chatter: &Chatter) -> Vec<String> {
+    chatter
+        .received()
+        .into_iter()
+        .map(|m| match m.body {
+            Body::Text { text } => text,
+            Body::Undecryptable { reason } => panic!("undecryptable: {reason}"),
+        })
+        .collect()
+}
+
+/// Recipient online: delivered live; ticks go stored → delivered → read.
+pub async fn recipient_online(app: &TestApp) {
+    let mut alice = app.chatter(1, "Alice").await;
+    let mut bob = app.chatter(2, "Bob").await;
+    befriend_chatters(&app.base, &mut alice, &mut bob).await;
+    alice.connect(&app.ws_url()).await;
+    bob.connect(&app.ws_url()).await;
+
+    let sent = alice.client.send_text(bob.id, "hello Bob").await.unwrap();
+    assert_eq!(sent.status, Status::Sending);
+    assert!(
+        bob.client.run_until(WAIT, |c| c.events.iter().any(|e| matches!(e, Event::MessageReceived(_)))).await.unwrap()
+    );
+    assert_eq!(texts(&bob), vec!["hello Bob".to_owned()]);
+    let id = sent.id;
+    let status_is = |want: Status| {
+        move |c: &hush_client::native::NativeClient<hush_client::MemoryStore>| {
+            c.events
+                .iter()
+                .any(|e| matches!(e, Event::StatusChanged { id: i, status, .. } if *i == id && *status == want))
+        }
+    };
+    assert!(alice.client.run_until(WAIT, status_is(Status::Delivered)).await.unwrap(), "delivered receipt");
+    bob.client.mark_read(alice.id).await.unwrap();
+    assert!(alice.client.run_until(WAIT, status_is(Status::Read)).await.unwrap(), "read receipt");
+    let seen: Vec<Status> = alice
+        .client
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StatusChanged { id: i, status, .. } if *i == id => Some(*status),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seen, vec![Status::Stored, Status::Delivered, Status::Read]);
+
+    // Presence and typing reach the friend.
+    bob.client.send_frame(hush_shared::ws::ClientFrame::Typing { to: alice.id, active: true }).await.unwrap();
+    assert!(
+        alice
+            .client
+            .run_until(WAIT, |c| c.events.iter().any(|e| matches!(e, Event::Typing { active: true, .. })))
+            .await
+            .unwrap()
+    );
+    assert!(alice.client.events.iter().any(|e| matches!(e, Event::Presence { online: true, .. })));
+}
+
+/// Recipient offline: 100 messages wait in the mailbox; Bob gets all, in order, once;
+/// Alice, back later, gets delivered and read receipts.
+pub async fn recipient_offline(app: &TestApp) {
+    let mut alice = app.chatter(1, "Alice").await;
+    let mut bob = app.chatter(2, "Bob").await;
+    befriend_chatters(&app.base, &mut alice, &mut bob).await;
+    alice.connect(&app.ws_url()).await;
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        ids.push(alice.client.send_text(bob.id, &format!("message {i}")).await.unwrap().id);
+    }
+    assert!(
+        alice
+            .client
+            .run_until(WAIT, |c| c.engine.store().all_messages().iter().all(|m| m.status == Status::Stored))
+            .await
+            .unwrap()
+    );
+    alice.client.disconnect();
+
+    bob.connect(&app.ws_url()).await;
+    assert!(bob.client.run_until(WAIT, |c| c.events.contains(&Event::CaughtUp)).await.unwrap());
+    let got = texts(&bob);
+    assert_eq!(got, (0..100).map(|i| format!("message {i}")).collect::<Vec<_>>(), "all 100, in order");
+    let arrivals: Vec<_> = bob.client.events.iter().filter(|e| matches!(e, Event::MessageReceived(_))).collect();
+    assert_eq!(arrivals.len(), 100, "exactly once");
+    bob.client.mark_read(alice.id).await.unwrap();
+    // Let the server take the read frame before Bob leaves.
+    bob.client.run_until(Duration::from_millis(300), |_| false).await.unwrap();
+    bob.client.disconnect();
+
+    alice.connect(&app.ws_url()).await;
+    let all_read = |c: &Client| c.engine.store().all_messages().iter().all(|m| m.status == Status::Read);
+    assert!(alice.client.run_until(WAIT, all_read).await.unwrap(), "read receipts after reconnect");
+    let delivered: HashSet<_> = alice
+        .client
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StatusChanged { id, status: Status::Delivered | Status::Read, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered, ids.into_iter().collect());
+
+    // Receipts were acknowledged: a fresh connection gets none again, and Bob's mailbox is empty.
+    alice.reload();
+    alice.connect(&app.ws_url()).await;
+    assert!(alice.client.run_until(WAIT, |c| c.events.contains(&Event::CaughtUp)).await.unwrap());
+    assert!(!alice.client.events.iter().any(|e| matches!(e, Event::StatusChanged { .. })));
+    assert_eq!(app.state.stores.mailbox.depth(bob.id).await.unwrap(), 0);
+}
+
+/// Sender without connection: messages written while the server is unreachable survive
+/// the client being dropped and rebuilt from its store, and arrive once each, in order.
+pub async fn sender_without_connection(app: &TestApp) {
+    let mut alice = app.chatter(1, "Alice").await;
+    let mut bob = app.chatter(2, "Bob").await;
+    befriend_chatters(&app.base, &mut alice, &mut bob).await;
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("ws://{}/api/v1/ws", closed.local_addr().unwrap());
+    drop(closed);
+    assert!(alice.client.connect(&dead, &alice.person.token).await.is_err());
+    for text in ["one", "two", "three"] {
+        let m = alice.client.send_text(bob.id, text).await.unwrap();
+        assert_eq!(m.status, Status::Sending, "clock tick: waiting on this device");
+    }
+    alice.reload();
+    assert_eq!(alice.sent_with_status(Status::Sending), 3, "the outbox survived the reload");
+
+    bob.connect(&app.ws_url()).await;
+    alice.connect(&app.ws_url()).await;
+    assert!(bob.client.run_until(WAIT, |c| arrivals(c) == 3).await.unwrap());
+    let all_delivered = |c: &Client| c.engine.store().all_messages().iter().all(|m| m.status == Status::Delivered);
+    assert!(alice.client.run_until(WAIT, all_delivered).await.unwrap());
+    bob.client.run_until(Duration::from_millis(200), |_| false).await.unwrap();
+    assert_eq!(texts(&bob), vec!["one", "two", "three"]);
+    assert_eq!(arrivals(&bob.client), 3, "exactly once");
+    assert!(bob.received().iter().all(|m| m.direction == Direction::Incoming));
+}
+
+type Client = hush_client::native::NativeClient<hush_client::MemoryStore>;
+
+/// How many messages a client has received (events, so duplicates would count twice).
+pub fn arrivals(c: &Client) -> usize {
+    c.events.iter().filter(|e| matches!(e, Event::MessageReceived(_))).count()
+}
