@@ -24,21 +24,28 @@ impl Clock for SystemClock {
     }
 }
 
-/// The real clock plus an offset that tests can advance.
-#[derive(Debug, Default)]
+/// A clock that stands still (at the real time it was created) until a test advances it,
+/// so time-dependent answers such as `retry_after` are exact.
+#[derive(Debug)]
 pub struct ManualClock {
-    offset: AtomicI64,
+    now: AtomicI64,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self { now: AtomicI64::new(system_now()) }
+    }
 }
 
 impl ManualClock {
     /// Moves time forward.
     pub fn advance(&self, secs: i64) {
-        self.offset.fetch_add(secs, Ordering::SeqCst);
+        self.now.fetch_add(secs, Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> i64 {
-        system_now() + self.offset.load(Ordering::SeqCst)
+        self.now.load(Ordering::SeqCst)
     }
 }
