@@ -2,72 +2,11 @@
 //! prints the code in the log, a person signs in and befriends another with plain HTTP,
 //! SIGTERM stops it cleanly, and a restart on the same data directory keeps everything.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod common;
+
+use common::process::ServerProcess as Server;
 
 use serde_json::{Value, json};
-
-struct Server {
-    child: Child,
-    url: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-fn start(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hush-server"))
-        .env_clear()
-        .env("HUSH_BIND", "127.0.0.1:0")
-        .env("HUSH_DATA_DIR", data_dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = log.clone();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect("the URL is printed").to_owned();
-    Server { child, url, log }
-}
-
-impl Server {
-    fn code_for(&self, phone: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let found = self.log.lock().unwrap().iter().rev().find_map(|l| {
-                let at = l.find(&format!("SMS to {phone}: Your Hush code is "))?;
-                Some(l[at..].split("code is ").nth(1)?[..6].to_owned())
-            });
-            if let Some(code) = found {
-                return code;
-            }
-            assert!(Instant::now() < deadline, "no SMS line for {phone} in the log");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        // SIGTERM through the kill command: no unsafe code needed.
-        Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "hush-server did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
 
 async fn call(
     http: &reqwest::Client,
@@ -115,7 +54,7 @@ async fn sign_in(http: &reqwest::Client, server: &Server, phone: &str) -> (Strin
 #[tokio::test]
 async fn the_binary_serves_signs_in_befriends_stops_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path());
+    let server = Server::start(dir.path(), "127.0.0.1:0", &[]);
     let http = reqwest::Client::new();
     let (status, _) = call(&http, reqwest::Method::GET, format!("{}/readyz", server.url), None, None).await;
     assert_eq!(status, 200);
@@ -164,7 +103,7 @@ async fn the_binary_serves_signs_in_befriends_stops_and_restarts() {
     assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
 
     // Same data directory: the secret, the accounts and the friendship survive.
-    let server = start(dir.path());
+    let server = Server::start(dir.path(), "127.0.0.1:0", &[]);
     let (status, friends) =
         call(&http, reqwest::Method::GET, format!("{}/api/v1/friends", server.url), Some(&alice), None).await;
     assert_eq!(status, 200, "the access token is still valid after a restart");

@@ -3,6 +3,8 @@
 //! the test can advance.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::sync::{Arc, Mutex};
 
 use clap::Parser;

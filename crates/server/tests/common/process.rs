@@ -1,0 +1,107 @@
+//! `hush-server` as a real process: started with `HUSH_*` variables, its log collected,
+//! stopped with SIGTERM or killed with SIGKILL.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct ServerProcess {
+    pub child: Child,
+    pub url: String,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+/// A port that was free a moment ago (for restarting a server on the same address).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl ServerProcess {
+    /// Starts the binary on `bind` (`127.0.0.1:0` for any port) with extra variables.
+    pub fn start(data_dir: &Path, bind: &str, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hush-server"));
+        command
+            .env_clear()
+            .env("HUSH_BIND", bind)
+            .env("HUSH_DATA_DIR", data_dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL printed; log: {:?}", log.lock().unwrap()))
+            .to_owned();
+        Self { child, url, log }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("{}/api/v1/ws", self.url.replacen("http://", "ws://", 1))
+    }
+
+    /// The newest sign-in code texted to `phone`, from the console provider's log line.
+    pub fn code_for(&self, phone: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let found = self.log.lock().unwrap().iter().rev().find_map(|l| {
+                let at = l.find(&format!("SMS to {phone}: Your Hush code is "))?;
+                Some(l[at..].split("code is ").nth(1)?[..6].to_owned())
+            });
+            if let Some(code) = found {
+                return code;
+            }
+            assert!(Instant::now() < deadline, "no SMS line for {phone} in the log");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().unwrap();
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        self.signal("TERM");
+        self.wait()
+    }
+
+    /// SIGKILL, then waits for the exit.
+    pub fn kill9(mut self) {
+        self.signal("KILL");
+        self.wait();
+    }
+
+    fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "hush-server did not stop");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
