@@ -33,3 +33,10 @@ need_python_cryptography() {
         || apt_install python3-cryptography
     python3 -c 'import cryptography'
 }
+
+need_redis() {
+    command -v redis-server >/dev/null && return 0
+    echo "==> installing redis-server (the Redis suites start their own)" >&2
+    apt_install redis-server
+    # Debian starts a system instance; the tests use their own on free ports.
+}

@@ -7,6 +7,7 @@ source scripts/lib.sh
 
 need_rust
 need_python_cryptography
+need_redis
 
 echo "==> cargo test --workspace" >&2
 cargo test --workspace --locked

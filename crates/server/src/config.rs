@@ -105,6 +105,16 @@ pub struct Config {
     #[arg(long, env = "HUSH_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     pub sweep_interval_secs: u64,
 
+    /// Redis URL (e.g. `redis://127.0.0.1:6379/0`). When set, the mailbox, receipts, rate
+    /// limits, presence and cross-node fan-out live in Redis, so several nodes can serve
+    /// one deployment.
+    #[arg(long, env = "HUSH_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key, so deployments can share a Redis.
+    #[arg(long, env = "HUSH_REDIS_PREFIX", default_value = "hush")]
+    pub redis_prefix: String,
+
     /// Log format.
     #[arg(long, env = "HUSH_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -139,7 +139,7 @@ pub async fn shutdown_signal() {
 /// Starts the server from a configuration: opens stores, binds, prints the URL, serves.
 pub async fn run(config: config::Config) -> Result<(), Box<dyn std::error::Error>> {
     let bind = config.bind;
-    let state = AppState::from_config(config)?;
+    let state = AppState::from_config(config).await?;
     let listener = TcpListener::bind(bind).await?;
     let local = listener.local_addr()?;
     let origin = state.config.public_origin.clone().unwrap_or_else(|| format!("http://{local}"));

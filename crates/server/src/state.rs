@@ -10,9 +10,11 @@ use crate::service::tokens::TokenService;
 use crate::sms::SmsProvider;
 use crate::sms::console::ConsoleSms;
 use crate::sms::twilio::{TwilioConfig, TwilioSms};
-use crate::store::Stores;
+use crate::store::redis::RedisStore;
 use crate::store::sqlite::SqliteStore;
+use crate::store::{AllHealthy, Stores};
 use crate::ws::hub::{Hub, LocalHub};
+use crate::ws::redis_hub::RedisHub;
 
 /// Shared state of the server.
 #[derive(Clone)]
@@ -52,15 +54,30 @@ pub enum StartupError {
 
 impl AppState {
     /// Opens the stores and providers the configuration names.
-    pub fn from_config(config: Config) -> Result<Self, StartupError> {
+    pub async fn from_config(config: Config) -> Result<Self, StartupError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
         let store = SqliteStore::open(&config.data_dir.join("hush.db"))?;
+        let mut stores = store.stores();
+        let hub = match &config.redis_url {
+            Some(url) => Some(attach_redis(&mut stores, url, &config.redis_prefix).await?),
+            None => None,
+        };
         let sms: Arc<dyn SmsProvider> = match config.sms_provider {
             SmsProviderKind::Console => Arc::new(ConsoleSms::to_log()),
             SmsProviderKind::Twilio => Arc::new(twilio_from_config(&config)?),
         };
-        Self::assemble(config, store.stores(), sms, Arc::new(SystemClock))
+        let state = Self::assemble(config, stores, sms, Arc::new(SystemClock))?;
+        Ok(match hub {
+            Some(hub) => state.with_hub(hub),
+            None => state,
+        })
+    }
+
+    /// Replaces the hub (the Redis hub for multi-node deployments).
+    pub fn with_hub(mut self, hub: Arc<dyn Hub>) -> Self {
+        self.hub = hub;
+        self
     }
 
     /// Builds the state from parts (tests swap the SMS sink and the clock).
@@ -88,6 +105,16 @@ impl AppState {
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
+}
+
+/// Moves the mailbox and rate limits to Redis and returns the cross-node hub.
+pub async fn attach_redis(stores: &mut Stores, url: &str, prefix: &str) -> Result<Arc<dyn Hub>, StartupError> {
+    let redis = RedisStore::connect(url, prefix).await?;
+    stores.mailbox = Arc::new(redis.clone());
+    stores.limits = Arc::new(redis.clone());
+    stores.health = Arc::new(AllHealthy(vec![stores.health.clone(), Arc::new(redis.clone())]));
+    let hub: Arc<dyn Hub> = RedisHub::start(&redis).await;
+    Ok(hub)
 }
 
 fn twilio_from_config(config: &Config) -> Result<TwilioSms, StartupError> {

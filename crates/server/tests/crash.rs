@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::process::{ServerProcess, free_port};
+use common::redis::RedisServer;
 use common::*;
 use hush_client::{Body, Event, Status};
 use serde_json::json;
@@ -64,9 +65,19 @@ fn arrival_order(c: &Chatter) -> Vec<String> {
 
 #[tokio::test]
 async fn sigkill_during_a_2000_message_exchange_loses_and_duplicates_nothing() {
+    exchange_with_kills(&[]).await;
+}
+
+#[tokio::test]
+async fn the_same_on_redis() {
+    let redis = RedisServer::start();
+    exchange_with_kills(&[("HUSH_REDIS_URL", &redis.url())]).await;
+}
+
+async fn exchange_with_kills(env: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
     let bind = format!("127.0.0.1:{}", free_port());
-    let mut server = ServerProcess::start(dir.path(), &bind, &[]);
+    let mut server = ServerProcess::start(dir.path(), &bind, env);
     let ws_url = server.ws_url();
     let mut alice = Chatter::new(sign_in(&server, &phone(1)).await);
     let mut bob = Chatter::new(sign_in(&server, &phone(2)).await);
@@ -95,7 +106,7 @@ async fn sigkill_during_a_2000_message_exchange_loses_and_duplicates_nothing() {
         if batch % 8 == 4 && kills < KILLS {
             server.kill9();
             kills += 1;
-            server = ServerProcess::start(dir.path(), &bind, &[]);
+            server = ServerProcess::start(dir.path(), &bind, env);
         }
     }
     assert_eq!(kills, KILLS);

@@ -154,6 +154,6 @@ async fn twilio_without_credentials_refuses_to_start() {
         "twilio",
     ])
     .unwrap();
-    let err = hush_server::AppState::from_config(config).err().expect("must fail");
+    let err = hush_server::AppState::from_config(config).await.err().expect("must fail");
     assert!(err.to_string().contains("HUSH_TWILIO_ACCOUNT_SID"), "{err}");
 }

@@ -5,8 +5,9 @@
 //! remove friendships, a code is consumed once) live *inside* the backend's transaction and
 //! come back as outcome enums; the service layer turns outcomes into API errors.
 //!
-//! Backends: [`sqlite`] (embedded, the default).
+//! Backends: [`sqlite`] (embedded, the default) and [`redis`] (mailbox, rate limits).
 
+pub mod redis;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -356,4 +357,17 @@ pub struct Stores {
 pub trait HealthCheck: Send + Sync {
     /// `Ok` when a trivial query succeeds.
     async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Healthy when every part is.
+pub struct AllHealthy(pub Vec<Arc<dyn HealthCheck>>);
+
+#[async_trait]
+impl HealthCheck for AllHealthy {
+    async fn ping(&self) -> StoreResult<()> {
+        for part in &self.0 {
+            part.ping().await?;
+        }
+        Ok(())
+    }
 }

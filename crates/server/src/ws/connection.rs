@@ -290,6 +290,7 @@ impl Connection {
             Ok(None) => return Err(Ending(close::SESSION_REVOKED, "session revoked")),
             Err(_) => {}
         }
+        self.state.hub.heartbeat(self.user, self.id).await;
         self.out.send(Message::Ping(Default::default())).await.map_err(|_| Ending(1006, "writer closed"))
     }
 

@@ -81,6 +81,8 @@ pub trait Hub: Send + Sync {
     async fn disconnected(&self, user: UserId, connection: u64, now: i64) -> bool;
     /// Whether the user is online, and when they were last seen if not.
     async fn presence(&self, user: UserId) -> (bool, Option<i64>);
+    /// Keeps a connection's presence alive (called on every ping).
+    async fn heartbeat(&self, _user: UserId, _connection: u64) {}
 }
 
 /// Process-unique connection ids.
@@ -119,6 +121,20 @@ impl LocalHub {
                 HubEvent::SessionRevoked(_) => continue,
             }
             wake.notify.notify_one();
+        }
+    }
+
+    /// Wakes every connection on this node to re-read its mailbox (after a gap in
+    /// cross-node notifications).
+    pub fn wake_everyone(&self) {
+        let all: Vec<ConnectionEntry> = match self.connections.lock() {
+            Ok(map) => map.values().flatten().cloned().collect(),
+            Err(_) => return,
+        };
+        for entry in all {
+            entry.wake.mail.store(true, Ordering::Release);
+            entry.wake.receipts.store(true, Ordering::Release);
+            entry.wake.notify.notify_one();
         }
     }
 

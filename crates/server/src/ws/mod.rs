@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod hub;
+pub mod redis_hub;
 
 use axum::Router;
 use axum::extract::State;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod redis;
 
 use std::sync::{Arc, Mutex};
 
@@ -60,7 +61,7 @@ impl TestApp {
         let mut args = vec!["hush-server", "--data-dir", dir.path().to_str().unwrap(), "--jwt-secret", JWT_SECRET];
         args.extend_from_slice(extra_args);
         let config = Config::try_parse_from(args).unwrap();
-        let state = AppState::from_config(config).unwrap();
+        let state = AppState::from_config(config).await.unwrap();
         Self::serve(state, dir, Arc::new(ManualClock::default()), Arc::default()).await
     }
 
@@ -76,7 +77,16 @@ impl TestApp {
         Self { base, http: reqwest::Client::new(), sms_lines, clock, state, _dir: dir }
     }
 
+    /// Like [`Self::spawn_with`], with the mailbox, rate limits and hub on a real Redis.
+    pub async fn spawn_redis(redis_url: &str, extra_args: &[&str]) -> Self {
+        Self::spawn_inner(extra_args, Some(redis_url)).await
+    }
+
     pub async fn spawn_with(extra_args: &[&str]) -> Self {
+        Self::spawn_inner(extra_args, None).await
+    }
+
+    async fn spawn_inner(extra_args: &[&str], redis_url: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut args = vec!["hush-server", "--data-dir", dir.path().to_str().unwrap(), "--jwt-secret", JWT_SECRET];
         args.extend_from_slice(extra_args);
@@ -86,7 +96,19 @@ impl TestApp {
         let sink = sms_lines.clone();
         let sms = ConsoleSms::with_sink(Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_owned())));
         let clock = Arc::new(ManualClock::default());
-        let state = AppState::assemble(config, store.stores(), Arc::new(sms), clock.clone()).unwrap();
+        let mut stores = store.stores();
+        let hub = match redis_url {
+            Some(url) => Some(
+                hush_server::state::attach_redis(&mut stores, url, &format!("test-{}", uuid::Uuid::new_v4()))
+                    .await
+                    .unwrap(),
+            ),
+            None => None,
+        };
+        let mut state = AppState::assemble(config, stores, Arc::new(sms), clock.clone()).unwrap();
+        if let Some(hub) = hub {
+            state = state.with_hub(hub);
+        }
         Self::serve(state, dir, clock, sms_lines).await
     }
 

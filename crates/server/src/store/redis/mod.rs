@@ -1,0 +1,60 @@
+//! The Redis backend for everything that is hot and shared between server nodes: the
+//! offline mailbox with receipts, rate-limit buckets, presence and (in `ws::redis_hub`)
+//! cross-node fan-out. Accounts and friendships stay in SQLite or MongoDB.
+//!
+//! Every multi-key change is one Lua script, so it is atomic. Durability is Redis's: run it
+//! with `appendonly yes` (AOF); `appendfsync everysec` can lose up to a second of writes on
+//! a *machine* crash, `always` loses nothing at a throughput cost. A process crash of Redis
+//! loses nothing with either, once the write reached the AOF. The scripts build some keys
+//! from arguments, so they target a single Redis (or a primary with replicas), not Redis
+//! Cluster.
+
+mod limits;
+mod mailbox;
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+
+use super::{HealthCheck, StoreError, StoreResult};
+
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        StoreError(format!("redis: {e}"))
+    }
+}
+
+/// A Redis connection (auto-reconnecting) and the key prefix of this deployment.
+#[derive(Clone)]
+pub struct RedisStore {
+    pub(crate) conn: ConnectionManager,
+    pub(crate) prefix: String,
+    pub(crate) client: redis::Client,
+}
+
+impl RedisStore {
+    /// Connects to `url` (e.g. `redis://127.0.0.1:6379/0`); keys start with `prefix:`.
+    pub async fn connect(url: &str, prefix: &str) -> StoreResult<Self> {
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client.clone()).await?;
+        Ok(Self { conn, prefix: prefix.to_owned(), client })
+    }
+
+    /// `prefix:part`.
+    pub(crate) fn key(&self, part: impl std::fmt::Display) -> String {
+        format!("{}:{part}", self.prefix)
+    }
+
+    /// The underlying client, for pub/sub.
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+}
+
+#[async_trait]
+impl HealthCheck for RedisStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+}
