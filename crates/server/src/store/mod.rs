@@ -7,6 +7,7 @@
 //!
 //! Backends: [`sqlite`] (embedded, the default) and [`redis`] (mailbox, rate limits).
 
+pub mod mongo;
 pub mod redis;
 pub mod sqlite;
 

@@ -1,0 +1,181 @@
+//! Accounts, sessions and sign-in codes on MongoDB.
+
+use async_trait::async_trait;
+use hush_shared::UserId;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::options::ReturnDocument;
+use subtle::ConstantTimeEq;
+
+use super::{MongoStore, hash_hex};
+use crate::store::{
+    AccountStore, CodeCheck, CodeStore, RotateOutcome, SessionId, SessionStore, StoreError, StoreResult, UserRecord,
+};
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError(format!("mongodb: corrupt {what}"))
+}
+
+fn user_from(d: &Document) -> StoreResult<UserRecord> {
+    Ok(UserRecord {
+        id: d.get_str("_id").ok().and_then(|s| s.parse().ok()).ok_or_else(|| corrupt("user id"))?,
+        phone: d.get_str("phone").map_err(|_| corrupt("phone"))?.to_owned(),
+        display_name: d.get_str("display_name").ok().map(str::to_owned),
+        created_at: d.get_i64("created_at").map_err(|_| corrupt("created_at"))?,
+    })
+}
+
+#[async_trait]
+impl AccountStore for MongoStore {
+    async fn find_or_create(&self, phone: &str, now: i64) -> StoreResult<(UserRecord, bool)> {
+        let fresh = UserId::new().to_string();
+        let found = self
+            .coll("users")
+            .find_one_and_update(
+                doc! { "phone": phone },
+                doc! { "$setOnInsert": { "_id": &fresh, "display_name": Bson::Null, "created_at": now } },
+            )
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .await?
+            .ok_or_else(|| corrupt("upsert result"))?;
+        let user = user_from(&found)?;
+        let created = user.id.to_string() == fresh;
+        Ok((user, created))
+    }
+
+    async fn get(&self, id: UserId) -> StoreResult<Option<UserRecord>> {
+        self.coll("users").find_one(doc! { "_id": id.to_string() }).await?.as_ref().map(user_from).transpose()
+    }
+
+    async fn find_by_phone(&self, phone: &str) -> StoreResult<Option<UserRecord>> {
+        self.coll("users").find_one(doc! { "phone": phone }).await?.as_ref().map(user_from).transpose()
+    }
+
+    async fn set_display_name(&self, id: UserId, name: &str) -> StoreResult<Option<UserRecord>> {
+        self.coll("users")
+            .find_one_and_update(doc! { "_id": id.to_string() }, doc! { "$set": { "display_name": name } })
+            .return_document(ReturnDocument::After)
+            .await?
+            .as_ref()
+            .map(user_from)
+            .transpose()
+    }
+
+    async fn delete(&self, id: UserId) -> StoreResult<bool> {
+        let id = id.to_string();
+        let Some(user) = self.coll("users").find_one_and_delete(doc! { "_id": &id }).await? else {
+            return Ok(false);
+        };
+        if let Ok(phone) = user.get_str("phone") {
+            self.coll("sign_in_codes").delete_one(doc! { "_id": phone }).await?;
+        }
+        let sessions: Vec<String> = {
+            use futures_util::TryStreamExt;
+            let cursor = self.coll("sessions").find(doc! { "user_id": &id }).await?;
+            let docs: Vec<Document> = cursor.try_collect().await?;
+            docs.iter().filter_map(|d| d.get_str("_id").ok().map(str::to_owned)).collect()
+        };
+        self.coll("refresh_tokens").delete_many(doc! { "session_id": { "$in": &sessions } }).await?;
+        self.coll("sessions").delete_many(doc! { "user_id": &id }).await?;
+        self.coll("friend_requests").delete_many(doc! { "$or": [{ "from": &id }, { "to": &id }] }).await?;
+        self.coll("friend_keys").delete_many(doc! { "$or": [{ "owner": &id }, { "friend": &id }] }).await?;
+        self.coll("blocks").delete_many(doc! { "$or": [{ "blocker": &id }, { "blocked": &id }] }).await?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl SessionStore for MongoStore {
+    async fn create(&self, session: SessionId, user: UserId, refresh_hash: [u8; 32], now: i64, refresh_expires_at: i64) -> StoreResult<()> {
+        self.coll("sessions")
+            .insert_one(doc! { "_id": session.to_string(), "user_id": user.to_string(), "created_at": now, "revoked_at": Bson::Null })
+            .await?;
+        self.coll("refresh_tokens")
+            .insert_one(doc! { "_id": hash_hex(&refresh_hash), "session_id": session.to_string(), "expires_at": refresh_expires_at, "rotated_at": Bson::Null })
+            .await?;
+        Ok(())
+    }
+
+    async fn active_user(&self, session: SessionId) -> StoreResult<Option<UserId>> {
+        let found = self.coll("sessions").find_one(doc! { "_id": session.to_string(), "revoked_at": Bson::Null }).await?;
+        Ok(found.and_then(|d| d.get_str("user_id").ok().and_then(|s| s.parse().ok())))
+    }
+
+    async fn rotate(&self, old_hash: [u8; 32], new_hash: [u8; 32], now: i64, new_expires_at: i64) -> StoreResult<RotateOutcome> {
+        let old = hash_hex(&old_hash);
+        let claimed = self
+            .coll("refresh_tokens")
+            .find_one_and_update(
+                doc! { "_id": &old, "rotated_at": Bson::Null, "expires_at": { "$gt": now } },
+                doc! { "$set": { "rotated_at": now } },
+            )
+            .await?;
+        let Some(token) = claimed else {
+            // Not current: replayed after a rotation (kill the session) or unknown/expired.
+            let Some(existing) = self.coll("refresh_tokens").find_one(doc! { "_id": &old }).await? else {
+                return Ok(RotateOutcome::Invalid);
+            };
+            let session_text = existing.get_str("session_id").map_err(|_| corrupt("session id"))?.to_owned();
+            if existing.get_i64("rotated_at").is_ok() {
+                self.revoke(session_text.parse().map_err(|_| corrupt("session id"))?, now).await?;
+                return Ok(RotateOutcome::ReuseDetected { session: session_text.parse().map_err(|_| corrupt("session id"))? });
+            }
+            return Ok(RotateOutcome::Invalid);
+        };
+        let session_text = token.get_str("session_id").map_err(|_| corrupt("session id"))?.to_owned();
+        let session: SessionId = session_text.parse().map_err(|_| corrupt("session id"))?;
+        let Some(user) = self.active_user(session).await? else { return Ok(RotateOutcome::Invalid) };
+        self.coll("refresh_tokens")
+            .insert_one(doc! { "_id": hash_hex(&new_hash), "session_id": &session_text, "expires_at": new_expires_at, "rotated_at": Bson::Null })
+            .await?;
+        Ok(RotateOutcome::Rotated { session, user })
+    }
+
+    async fn revoke(&self, session: SessionId, now: i64) -> StoreResult<()> {
+        self.coll("sessions")
+            .update_one(doc! { "_id": session.to_string(), "revoked_at": Bson::Null }, doc! { "$set": { "revoked_at": now } })
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CodeStore for MongoStore {
+    async fn put(&self, phone: &str, code_hash: [u8; 32], expires_at: i64) -> StoreResult<()> {
+        self.coll("sign_in_codes")
+            .update_one(
+                doc! { "_id": phone },
+                doc! { "$set": { "code_hash": hash_hex(&code_hash), "expires_at": expires_at, "attempts": 0_i64 } },
+            )
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    async fn check(&self, phone: &str, guess_hash: [u8; 32], now: i64, max_attempts: u32) -> StoreResult<CodeCheck> {
+        let codes = self.coll("sign_in_codes");
+        let Some(found) = codes.find_one(doc! { "_id": phone }).await? else { return Ok(CodeCheck::Missing) };
+        let stored = found.get_str("code_hash").map_err(|_| corrupt("code hash"))?.to_owned();
+        let attempts = found.get_i64("attempts").unwrap_or(0);
+        if found.get_i64("expires_at").unwrap_or(0) <= now || attempts >= i64::from(max_attempts) {
+            codes.delete_one(doc! { "_id": phone }).await?;
+            return Ok(CodeCheck::Missing);
+        }
+        if bool::from(stored.as_bytes().ct_eq(hash_hex(&guess_hash).as_bytes())) {
+            // Only the request that deletes the code wins it.
+            let deleted = codes.delete_one(doc! { "_id": phone, "code_hash": &stored }).await?;
+            return Ok(if deleted.deleted_count == 1 { CodeCheck::Accepted } else { CodeCheck::Missing });
+        }
+        let updated = codes
+            .find_one_and_update(doc! { "_id": phone, "code_hash": &stored }, doc! { "$inc": { "attempts": 1_i64 } })
+            .return_document(ReturnDocument::After)
+            .await?;
+        let Some(updated) = updated else { return Ok(CodeCheck::Missing) };
+        let attempts = updated.get_i64("attempts").unwrap_or(i64::from(max_attempts));
+        if attempts >= i64::from(max_attempts) {
+            codes.delete_one(doc! { "_id": phone }).await?;
+            return Ok(CodeCheck::Burned);
+        }
+        Ok(CodeCheck::Wrong { remaining: (i64::from(max_attempts) - attempts) as u32 })
+    }
+}

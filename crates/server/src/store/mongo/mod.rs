@@ -1,0 +1,90 @@
+//! The MongoDB backend for accounts, sessions, sign-in codes, friendships and keys — the
+//! production store of a multi-node deployment (the mailbox lives in Redis).
+//!
+//! Collections: `users` (unique `phone`), `sessions`, `refresh_tokens` (`_id` = token
+//! hash), `sign_in_codes` (`_id` = phone), `friend_requests` (unique `(from, to)`),
+//! `friend_keys` (unique `(owner, friend)`; a friendship is both directions' documents),
+//! `blocks` (unique `(blocker, blocked)`), and `rate_events` with a TTL index. Ids are
+//! stored as strings, hashes as lower-case hex.
+//!
+//! Multi-document changes are ordered so that a crash between two steps leaves a state
+//! the next request repairs (e.g. accept writes both keys before deleting the request);
+//! they do not need a replica set.
+
+mod accounts;
+mod social;
+
+use async_trait::async_trait;
+use mongodb::bson::{Document, doc};
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, Database, IndexModel};
+
+use super::{HealthCheck, StoreError, StoreResult};
+
+impl From<mongodb::error::Error> for StoreError {
+    fn from(e: mongodb::error::Error) -> Self {
+        StoreError(format!("mongodb: {e}"))
+    }
+}
+
+/// Whether an error is a unique-index violation.
+pub(crate) fn is_duplicate(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
+}
+
+/// A MongoDB database holding one deployment.
+#[derive(Clone)]
+pub struct MongoStore {
+    db: Database,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl MongoStore {
+    /// Connects to `uri` and uses database `name`, creating the indexes it relies on.
+    pub async fn connect(uri: &str, name: &str) -> StoreResult<Self> {
+        let client = mongodb::Client::with_uri_str(uri).await?;
+        let store = Self { db: client.database(name) };
+        store.create_indexes().await?;
+        Ok(store)
+    }
+
+    pub(crate) fn coll(&self, name: &str) -> Collection<Document> {
+        self.db.collection::<Document>(name)
+    }
+
+    async fn create_indexes(&self) -> StoreResult<()> {
+        let unique = |keys: Document| IndexModel::builder().keys(keys).options(IndexOptions::builder().unique(true).build()).build();
+        let plain = |keys: Document| IndexModel::builder().keys(keys).build();
+        self.coll("users").create_index(unique(doc! { "phone": 1 })).await?;
+        self.coll("sessions").create_index(plain(doc! { "user_id": 1 })).await?;
+        self.coll("refresh_tokens").create_index(plain(doc! { "session_id": 1 })).await?;
+        self.coll("friend_requests").create_index(unique(doc! { "from": 1, "to": 1 })).await?;
+        self.coll("friend_requests").create_index(plain(doc! { "to": 1 })).await?;
+        self.coll("friend_keys").create_index(unique(doc! { "owner": 1, "friend": 1 })).await?;
+        self.coll("friend_keys").create_index(plain(doc! { "friend": 1 })).await?;
+        self.coll("blocks").create_index(unique(doc! { "blocker": 1, "blocked": 1 })).await?;
+        Ok(())
+    }
+
+    /// Drops every collection (test isolation only).
+    pub async fn drop_all(&self) -> StoreResult<()> {
+        self.db.drop().await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn hash_hex(bytes: &[u8; 32]) -> String {
+    hex(bytes)
+}
+
+#[async_trait]
+impl HealthCheck for MongoStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.db.run_command(doc! { "ping": 1 }).await?;
+        Ok(())
+    }
+}

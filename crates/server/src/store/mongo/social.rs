@@ -1,0 +1,214 @@
+//! Friend requests, friendships with their keys, and blocks on MongoDB.
+
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use hush_shared::{FriendRequestId, UserId};
+use mongodb::bson::{Document, doc};
+
+use super::{MongoStore, is_duplicate};
+use crate::store::{
+    FriendRecord, FriendRequestRecord, FriendRequestView, RequestRefusal, RequestSide, SocialStore, StoreError,
+    StoreResult,
+};
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError(format!("mongodb: corrupt {what}"))
+}
+
+fn id_field<T: std::str::FromStr>(d: &Document, field: &str) -> StoreResult<T> {
+    d.get_str(field).ok().and_then(|s| s.parse().ok()).ok_or_else(|| corrupt(field))
+}
+
+fn request_from(d: &Document) -> StoreResult<FriendRequestRecord> {
+    Ok(FriendRequestRecord {
+        id: id_field(d, "_id")?,
+        from: id_field(d, "from")?,
+        to: id_field(d, "to")?,
+        from_key: d.get_str("from_key").map_err(|_| corrupt("from_key"))?.to_owned(),
+        created_at: d.get_i64("created_at").map_err(|_| corrupt("created_at"))?,
+    })
+}
+
+impl MongoStore {
+    async fn exists(&self, collection: &str, filter: Document) -> StoreResult<bool> {
+        Ok(self.coll(collection).find_one(filter).await?.is_some())
+    }
+
+    async fn display_name(&self, user: &str) -> StoreResult<Option<String>> {
+        let found = self.coll("users").find_one(doc! { "_id": user }).await?;
+        Ok(found.and_then(|d| d.get_str("display_name").ok().map(str::to_owned)))
+    }
+
+    async fn key_of(&self, owner: &str, friend: &str) -> StoreResult<Option<Document>> {
+        Ok(self.coll("friend_keys").find_one(doc! { "owner": owner, "friend": friend }).await?)
+    }
+
+    async fn friendship(&self, user: &str, friend: &str) -> StoreResult<Option<FriendRecord>> {
+        let (Some(mine), Some(theirs)) = (self.key_of(user, friend).await?, self.key_of(friend, user).await?) else {
+            return Ok(None);
+        };
+        Ok(Some(FriendRecord {
+            user_id: friend.parse().map_err(|_| corrupt("friend"))?,
+            display_name: self.display_name(friend).await?,
+            their_key: theirs.get_str("public_key").map_err(|_| corrupt("public_key"))?.to_owned(),
+            my_key: mine.get_str("public_key").map_err(|_| corrupt("public_key"))?.to_owned(),
+            since: mine.get_i64("since").map_err(|_| corrupt("since"))?,
+        }))
+    }
+
+    async fn remove_pair(&self, a: &str, b: &str) -> StoreResult<u64> {
+        let keys = self
+            .coll("friend_keys")
+            .delete_many(doc! { "$or": [{ "owner": a, "friend": b }, { "owner": b, "friend": a }] })
+            .await?;
+        Ok(keys.deleted_count)
+    }
+
+    async fn upsert_key(&self, owner: &str, friend: &str, key: &str, now: i64) -> StoreResult<()> {
+        self.coll("friend_keys")
+            .update_one(
+                doc! { "owner": owner, "friend": friend },
+                doc! { "$set": { "public_key": key, "updated_at": now }, "$setOnInsert": { "since": now } },
+            )
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SocialStore for MongoStore {
+    async fn create_request(&self, request: FriendRequestRecord) -> StoreResult<Result<(), RequestRefusal>> {
+        let (from, to) = (request.from.to_string(), request.to.to_string());
+        if !self.exists("users", doc! { "_id": &to }).await? {
+            return Ok(Err(RequestRefusal::UnknownUser));
+        }
+        let blocked = doc! { "$or": [{ "blocker": &from, "blocked": &to }, { "blocker": &to, "blocked": &from }] };
+        if self.exists("blocks", blocked).await? {
+            return Ok(Err(RequestRefusal::Blocked));
+        }
+        if self.friendship(&from, &to).await?.is_some() {
+            return Ok(Err(RequestRefusal::AlreadyFriends));
+        }
+        if self.exists("friend_requests", doc! { "from": &to, "to": &from }).await? {
+            return Ok(Err(RequestRefusal::IncomingExists));
+        }
+        let inserted = self
+            .coll("friend_requests")
+            .insert_one(doc! {
+                "_id": request.id.to_string(), "from": &from, "to": &to,
+                "from_key": &request.from_key, "created_at": request.created_at,
+            })
+            .await;
+        match inserted {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if is_duplicate(&e) => Ok(Err(RequestRefusal::AlreadySent)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list_requests(&self, user: UserId) -> StoreResult<(Vec<FriendRequestView>, Vec<FriendRequestView>)> {
+        let me = user.to_string();
+        let mut lists = Vec::new();
+        for (mine, other) in [("to", "from"), ("from", "to")] {
+            let cursor = self.coll("friend_requests").find(doc! { mine: &me }).sort(doc! { "created_at": 1, "_id": 1 }).await?;
+            let docs: Vec<Document> = cursor.try_collect().await?;
+            let mut views = Vec::with_capacity(docs.len());
+            for d in &docs {
+                let name = self.display_name(d.get_str(other).map_err(|_| corrupt(other))?).await?;
+                views.push(FriendRequestView { request: request_from(d)?, other_display_name: name });
+            }
+            lists.push(views);
+        }
+        let outgoing = lists.pop().unwrap_or_default();
+        let incoming = lists.pop().unwrap_or_default();
+        Ok((incoming, outgoing))
+    }
+
+    async fn accept_request(&self, id: FriendRequestId, accepter: UserId, accepter_key: &str, now: i64) -> StoreResult<Option<FriendRequestRecord>> {
+        let Some(found) = self.coll("friend_requests").find_one(doc! { "_id": id.to_string(), "to": accepter.to_string() }).await? else {
+            return Ok(None);
+        };
+        let request = request_from(&found)?;
+        let (from, to) = (request.from.to_string(), request.to.to_string());
+        // Keys first, request last: a crash in between leaves a friendship whose request
+        // can simply be accepted again.
+        self.upsert_key(&from, &to, &request.from_key, now).await?;
+        self.upsert_key(&to, &from, accepter_key, now).await?;
+        self.coll("friend_requests")
+            .delete_many(doc! { "$or": [{ "from": &from, "to": &to }, { "from": &to, "to": &from }] })
+            .await?;
+        Ok(Some(request))
+    }
+
+    async fn delete_request(&self, id: FriendRequestId, user: UserId, side: RequestSide) -> StoreResult<Option<FriendRequestRecord>> {
+        let field = match side {
+            RequestSide::Recipient => "to",
+            RequestSide::Requester => "from",
+        };
+        let deleted = self.coll("friend_requests").find_one_and_delete(doc! { "_id": id.to_string(), field: user.to_string() }).await?;
+        deleted.as_ref().map(request_from).transpose()
+    }
+
+    async fn list_friends(&self, user: UserId) -> StoreResult<Vec<FriendRecord>> {
+        let me = user.to_string();
+        let cursor = self.coll("friend_keys").find(doc! { "owner": &me }).sort(doc! { "since": 1, "friend": 1 }).await?;
+        let docs: Vec<Document> = cursor.try_collect().await?;
+        let mut friends = Vec::new();
+        for d in docs {
+            let friend = d.get_str("friend").map_err(|_| corrupt("friend"))?;
+            if let Some(record) = self.friendship(&me, friend).await? {
+                friends.push(record);
+            }
+        }
+        Ok(friends)
+    }
+
+    async fn friend(&self, user: UserId, friend: UserId) -> StoreResult<Option<FriendRecord>> {
+        self.friendship(&user.to_string(), &friend.to_string()).await
+    }
+
+    async fn set_key(&self, owner: UserId, friend: UserId, key: &str, now: i64) -> StoreResult<bool> {
+        let (owner, friend) = (owner.to_string(), friend.to_string());
+        if self.key_of(&friend, &owner).await?.is_none() {
+            return Ok(false);
+        }
+        let updated = self
+            .coll("friend_keys")
+            .update_one(doc! { "owner": &owner, "friend": &friend }, doc! { "$set": { "public_key": key, "updated_at": now } })
+            .await?;
+        Ok(updated.matched_count == 1)
+    }
+
+    async fn unfriend(&self, user: UserId, friend: UserId) -> StoreResult<bool> {
+        Ok(self.remove_pair(&user.to_string(), &friend.to_string()).await? > 0)
+    }
+
+    async fn block(&self, blocker: UserId, blocked: UserId, now: i64) -> StoreResult<bool> {
+        let (a, b) = (blocker.to_string(), blocked.to_string());
+        if !self.exists("users", doc! { "_id": &b }).await? {
+            return Ok(false);
+        }
+        self.coll("blocks")
+            .update_one(doc! { "blocker": &a, "blocked": &b }, doc! { "$setOnInsert": { "created_at": now } })
+            .upsert(true)
+            .await?;
+        self.remove_pair(&a, &b).await?;
+        self.coll("friend_requests").delete_many(doc! { "$or": [{ "from": &a, "to": &b }, { "from": &b, "to": &a }] }).await?;
+        Ok(true)
+    }
+
+    async fn unblock(&self, blocker: UserId, blocked: UserId) -> StoreResult<bool> {
+        let deleted = self.coll("blocks").delete_one(doc! { "blocker": blocker.to_string(), "blocked": blocked.to_string() }).await?;
+        Ok(deleted.deleted_count > 0)
+    }
+
+    async fn friend_ids(&self, user: UserId) -> StoreResult<Vec<UserId>> {
+        Ok(self.list_friends(user).await?.into_iter().map(|f| f.user_id).collect())
+    }
+
+    async fn are_friends(&self, a: UserId, b: UserId) -> StoreResult<bool> {
+        let (a, b) = (a.to_string(), b.to_string());
+        Ok(self.key_of(&a, &b).await?.is_some() && self.key_of(&b, &a).await?.is_some())
+    }
+}
