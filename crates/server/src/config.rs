@@ -115,6 +115,15 @@ pub struct Config {
     #[arg(long, env = "HUSH_REDIS_PREFIX", default_value = "hush")]
     pub redis_prefix: String,
 
+    /// MongoDB URI (e.g. `mongodb://mongo:27017`). When set, accounts, sessions, sign-in
+    /// codes and friendships live in MongoDB instead of the embedded SQLite file.
+    #[arg(long, env = "HUSH_MONGODB_URI", hide_env_values = true)]
+    pub mongodb_uri: Option<String>,
+
+    /// MongoDB database name.
+    #[arg(long, env = "HUSH_MONGODB_DATABASE", default_value = "hush")]
+    pub mongodb_database: String,
+
     /// Log format.
     #[arg(long, env = "HUSH_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

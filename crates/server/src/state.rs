@@ -10,6 +10,7 @@ use crate::service::tokens::TokenService;
 use crate::sms::SmsProvider;
 use crate::sms::console::ConsoleSms;
 use crate::sms::twilio::{TwilioConfig, TwilioSms};
+use crate::store::mongo::MongoStore;
 use crate::store::redis::RedisStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{AllHealthy, Stores};
@@ -59,6 +60,9 @@ impl AppState {
             .map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
         let store = SqliteStore::open(&config.data_dir.join("hush.db"))?;
         let mut stores = store.stores();
+        if let Some(uri) = &config.mongodb_uri {
+            attach_mongodb(&mut stores, uri, &config.mongodb_database).await?;
+        }
         let hub = match &config.redis_url {
             Some(url) => Some(attach_redis(&mut stores, url, &config.redis_prefix).await?),
             None => None,
@@ -105,6 +109,17 @@ impl AppState {
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
+}
+
+/// Moves accounts, sessions, codes and friendships to MongoDB.
+pub async fn attach_mongodb(stores: &mut Stores, uri: &str, database: &str) -> Result<(), StartupError> {
+    let mongo = MongoStore::connect(uri, database).await?;
+    stores.accounts = Arc::new(mongo.clone());
+    stores.sessions = Arc::new(mongo.clone());
+    stores.codes = Arc::new(mongo.clone());
+    stores.social = Arc::new(mongo.clone());
+    stores.health = Arc::new(AllHealthy(vec![stores.health.clone(), Arc::new(mongo)]));
+    Ok(())
 }
 
 /// Moves the mailbox and rate limits to Redis and returns the cross-node hub.

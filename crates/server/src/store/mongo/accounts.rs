@@ -86,7 +86,14 @@ impl AccountStore for MongoStore {
 
 #[async_trait]
 impl SessionStore for MongoStore {
-    async fn create(&self, session: SessionId, user: UserId, refresh_hash: [u8; 32], now: i64, refresh_expires_at: i64) -> StoreResult<()> {
+    async fn create(
+        &self,
+        session: SessionId,
+        user: UserId,
+        refresh_hash: [u8; 32],
+        now: i64,
+        refresh_expires_at: i64,
+    ) -> StoreResult<()> {
         self.coll("sessions")
             .insert_one(doc! { "_id": session.to_string(), "user_id": user.to_string(), "created_at": now, "revoked_at": Bson::Null })
             .await?;
@@ -97,11 +104,18 @@ impl SessionStore for MongoStore {
     }
 
     async fn active_user(&self, session: SessionId) -> StoreResult<Option<UserId>> {
-        let found = self.coll("sessions").find_one(doc! { "_id": session.to_string(), "revoked_at": Bson::Null }).await?;
+        let found =
+            self.coll("sessions").find_one(doc! { "_id": session.to_string(), "revoked_at": Bson::Null }).await?;
         Ok(found.and_then(|d| d.get_str("user_id").ok().and_then(|s| s.parse().ok())))
     }
 
-    async fn rotate(&self, old_hash: [u8; 32], new_hash: [u8; 32], now: i64, new_expires_at: i64) -> StoreResult<RotateOutcome> {
+    async fn rotate(
+        &self,
+        old_hash: [u8; 32],
+        new_hash: [u8; 32],
+        now: i64,
+        new_expires_at: i64,
+    ) -> StoreResult<RotateOutcome> {
         let old = hash_hex(&old_hash);
         let claimed = self
             .coll("refresh_tokens")
@@ -118,7 +132,9 @@ impl SessionStore for MongoStore {
             let session_text = existing.get_str("session_id").map_err(|_| corrupt("session id"))?.to_owned();
             if existing.get_i64("rotated_at").is_ok() {
                 self.revoke(session_text.parse().map_err(|_| corrupt("session id"))?, now).await?;
-                return Ok(RotateOutcome::ReuseDetected { session: session_text.parse().map_err(|_| corrupt("session id"))? });
+                return Ok(RotateOutcome::ReuseDetected {
+                    session: session_text.parse().map_err(|_| corrupt("session id"))?,
+                });
             }
             return Ok(RotateOutcome::Invalid);
         };
@@ -133,7 +149,10 @@ impl SessionStore for MongoStore {
 
     async fn revoke(&self, session: SessionId, now: i64) -> StoreResult<()> {
         self.coll("sessions")
-            .update_one(doc! { "_id": session.to_string(), "revoked_at": Bson::Null }, doc! { "$set": { "revoked_at": now } })
+            .update_one(
+                doc! { "_id": session.to_string(), "revoked_at": Bson::Null },
+                doc! { "$set": { "revoked_at": now } },
+            )
             .await?;
         Ok(())
     }

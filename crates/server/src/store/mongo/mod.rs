@@ -57,7 +57,9 @@ impl MongoStore {
     }
 
     async fn create_indexes(&self) -> StoreResult<()> {
-        let unique = |keys: Document| IndexModel::builder().keys(keys).options(IndexOptions::builder().unique(true).build()).build();
+        let unique = |keys: Document| {
+            IndexModel::builder().keys(keys).options(IndexOptions::builder().unique(true).build()).build()
+        };
         let plain = |keys: Document| IndexModel::builder().keys(keys).build();
         self.coll("users").create_index(unique(doc! { "phone": 1 })).await?;
         self.coll("sessions").create_index(plain(doc! { "user_id": 1 })).await?;

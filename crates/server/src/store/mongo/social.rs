@@ -111,7 +111,8 @@ impl SocialStore for MongoStore {
         let me = user.to_string();
         let mut lists = Vec::new();
         for (mine, other) in [("to", "from"), ("from", "to")] {
-            let cursor = self.coll("friend_requests").find(doc! { mine: &me }).sort(doc! { "created_at": 1, "_id": 1 }).await?;
+            let cursor =
+                self.coll("friend_requests").find(doc! { mine: &me }).sort(doc! { "created_at": 1, "_id": 1 }).await?;
             let docs: Vec<Document> = cursor.try_collect().await?;
             let mut views = Vec::with_capacity(docs.len());
             for d in &docs {
@@ -125,8 +126,16 @@ impl SocialStore for MongoStore {
         Ok((incoming, outgoing))
     }
 
-    async fn accept_request(&self, id: FriendRequestId, accepter: UserId, accepter_key: &str, now: i64) -> StoreResult<Option<FriendRequestRecord>> {
-        let Some(found) = self.coll("friend_requests").find_one(doc! { "_id": id.to_string(), "to": accepter.to_string() }).await? else {
+    async fn accept_request(
+        &self,
+        id: FriendRequestId,
+        accepter: UserId,
+        accepter_key: &str,
+        now: i64,
+    ) -> StoreResult<Option<FriendRequestRecord>> {
+        let Some(found) =
+            self.coll("friend_requests").find_one(doc! { "_id": id.to_string(), "to": accepter.to_string() }).await?
+        else {
             return Ok(None);
         };
         let request = request_from(&found)?;
@@ -141,18 +150,27 @@ impl SocialStore for MongoStore {
         Ok(Some(request))
     }
 
-    async fn delete_request(&self, id: FriendRequestId, user: UserId, side: RequestSide) -> StoreResult<Option<FriendRequestRecord>> {
+    async fn delete_request(
+        &self,
+        id: FriendRequestId,
+        user: UserId,
+        side: RequestSide,
+    ) -> StoreResult<Option<FriendRequestRecord>> {
         let field = match side {
             RequestSide::Recipient => "to",
             RequestSide::Requester => "from",
         };
-        let deleted = self.coll("friend_requests").find_one_and_delete(doc! { "_id": id.to_string(), field: user.to_string() }).await?;
+        let deleted = self
+            .coll("friend_requests")
+            .find_one_and_delete(doc! { "_id": id.to_string(), field: user.to_string() })
+            .await?;
         deleted.as_ref().map(request_from).transpose()
     }
 
     async fn list_friends(&self, user: UserId) -> StoreResult<Vec<FriendRecord>> {
         let me = user.to_string();
-        let cursor = self.coll("friend_keys").find(doc! { "owner": &me }).sort(doc! { "since": 1, "friend": 1 }).await?;
+        let cursor =
+            self.coll("friend_keys").find(doc! { "owner": &me }).sort(doc! { "since": 1, "friend": 1 }).await?;
         let docs: Vec<Document> = cursor.try_collect().await?;
         let mut friends = Vec::new();
         for d in docs {
@@ -175,7 +193,10 @@ impl SocialStore for MongoStore {
         }
         let updated = self
             .coll("friend_keys")
-            .update_one(doc! { "owner": &owner, "friend": &friend }, doc! { "$set": { "public_key": key, "updated_at": now } })
+            .update_one(
+                doc! { "owner": &owner, "friend": &friend },
+                doc! { "$set": { "public_key": key, "updated_at": now } },
+            )
             .await?;
         Ok(updated.matched_count == 1)
     }
@@ -194,12 +215,17 @@ impl SocialStore for MongoStore {
             .upsert(true)
             .await?;
         self.remove_pair(&a, &b).await?;
-        self.coll("friend_requests").delete_many(doc! { "$or": [{ "from": &a, "to": &b }, { "from": &b, "to": &a }] }).await?;
+        self.coll("friend_requests")
+            .delete_many(doc! { "$or": [{ "from": &a, "to": &b }, { "from": &b, "to": &a }] })
+            .await?;
         Ok(true)
     }
 
     async fn unblock(&self, blocker: UserId, blocked: UserId) -> StoreResult<bool> {
-        let deleted = self.coll("blocks").delete_one(doc! { "blocker": blocker.to_string(), "blocked": blocked.to_string() }).await?;
+        let deleted = self
+            .coll("blocks")
+            .delete_one(doc! { "blocker": blocker.to_string(), "blocked": blocked.to_string() })
+            .await?;
         Ok(deleted.deleted_count > 0)
     }
 
