@@ -10,7 +10,13 @@ need_python_cryptography
 need_redis
 
 echo "==> cargo test --workspace" >&2
-cargo test --workspace --locked
+if [ -n "${MONGODB_URI:-}" ]; then
+    cargo test --workspace --locked -- --include-ignored
+else
+    cargo test --workspace --locked
+    echo "SKIPPED: MongoDB conformance suite (store_conformance::mongodb_backend) — MONGODB_URI is not set;" \
+         "no MongoDB server can be installed on this machine, so the MongoDB backend is compiled and linted but not run." >&2
+fi
 
 echo "==> crypto v1 known-answer vectors, independent Python implementation" >&2
 python3 tests/vectors/crypto_v1.py

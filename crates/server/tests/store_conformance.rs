@@ -251,14 +251,12 @@ async fn redis_backend() {
     store.ping().await.unwrap();
 }
 
+/// Ignored unless asked for: `scripts/test.sh` runs it (with `--include-ignored`) when
+/// `MONGODB_URI` is set, and prints a SKIPPED line otherwise.
 #[tokio::test]
+#[ignore = "SKIPPED without MONGODB_URI: no MongoDB server can be installed on our build machines"]
 async fn mongodb_backend() {
-    let Ok(uri) = std::env::var("MONGODB_URI") else {
-        eprintln!(
-            "SKIPPED: MongoDB conformance suite — MONGODB_URI is not set (no MongoDB server can be installed on this machine); nothing was checked against MongoDB"
-        );
-        return;
-    };
+    let uri = std::env::var("MONGODB_URI").expect("MONGODB_URI must point at a MongoDB server to run this suite");
     let store = MongoStore::connect(&uri, &format!("hush_conformance_{}", Uuid::new_v4().simple())).await.unwrap();
     accounts_and_sessions(&store, &store).await;
     codes(&store).await;
