@@ -267,10 +267,10 @@ impl<S: ClientStore> Engine<S> {
         let due: Vec<MessageId> = self.retries.iter().filter(|(_, r)| r.due_ms <= now_ms).map(|(id, _)| *id).collect();
         let mut out = Vec::new();
         for id in due {
-            if let Some(message) = self.store.message(id).await? {
-                if message.status == Status::Sending {
-                    self.push_send(&message, &mut out, &mut Vec::new()).await?;
-                }
+            if let Some(message) = self.store.message(id).await?
+                && message.status == Status::Sending
+            {
+                self.push_send(&message, &mut out, &mut Vec::new()).await?;
             }
         }
         Ok(out)

@@ -106,10 +106,10 @@ impl<S: ClientStore> NativeClient<S> {
                 break;
             }
         }
-        if failed.is_none() {
-            if let Err(e) = socket.flush().await {
-                failed = Some(e.to_string());
-            }
+        if failed.is_none()
+            && let Err(e) = socket.flush().await
+        {
+            failed = Some(e.to_string());
         }
         match failed {
             Some(e) => {

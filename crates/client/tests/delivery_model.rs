@@ -14,12 +14,17 @@ use hush_shared::ws::{ClientFrame, MessageId, ReceiptKind, ServerFrame};
 use proptest::prelude::*;
 use uuid::Uuid;
 
+/// A waiting message: (id, sender, envelope), by sequence.
+type Queue = BTreeMap<u64, (MessageId, UserId, String)>;
+/// A waiting receipt: (receipt id, kind, message id, peer), by sequence.
+type ReceiptQueue = BTreeMap<u64, (Uuid, ReceiptKind, MessageId, UserId)>;
+
 /// The server's semantics, in memory: store before `stored`, dedup by (sender, id),
 /// delete on ack, receipts until acked, full drain on every (re)connection.
 #[derive(Default)]
 struct ModelServer {
-    mailbox: HashMap<UserId, BTreeMap<u64, (MessageId, UserId, String)>>,
-    receipts: HashMap<UserId, BTreeMap<u64, (Uuid, ReceiptKind, MessageId, UserId)>>,
+    mailbox: HashMap<UserId, Queue>,
+    receipts: HashMap<UserId, ReceiptQueue>,
     seen: HashSet<(UserId, MessageId)>,
     seq: u64,
 }

@@ -159,12 +159,12 @@ impl Hub for LocalHub {
     }
 
     fn unregister(&self, user: UserId, id: u64) {
-        if let Ok(mut map) = self.connections.lock() {
-            if let Some(list) = map.get_mut(&user) {
-                list.retain(|e| e.id != id);
-                if list.is_empty() {
-                    map.remove(&user);
-                }
+        if let Ok(mut map) = self.connections.lock()
+            && let Some(list) = map.get_mut(&user)
+        {
+            list.retain(|e| e.id != id);
+            if list.is_empty() {
+                map.remove(&user);
             }
         }
     }

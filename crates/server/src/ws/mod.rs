@@ -26,11 +26,11 @@ pub fn router() -> Router<AppState> {
 /// public origin. Clients without `Origin` (native apps) are allowed; all authenticate
 /// with their first frame.
 async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        if origin.to_str().ok().map(|o| o.trim_end_matches('/')) != Some(state.config.public_origin().as_str()) {
-            return AppError::new(ErrorCode::OriginNotAllowed, "this origin may not open a Hush connection")
-                .into_response();
-        }
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && origin.to_str().ok().map(|o| o.trim_end_matches('/')) != Some(state.config.public_origin().as_str())
+    {
+        return AppError::new(ErrorCode::OriginNotAllowed, "this origin may not open a Hush connection")
+            .into_response();
     }
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
