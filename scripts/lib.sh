@@ -24,14 +24,15 @@ cargo_target_dir() {
     cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])'
 }
 
-need_python_cryptography() {
+# need_python_module MODULE PIP_NAME DEBIAN_PACKAGE
+need_python_module() {
     command -v python3 >/dev/null || apt_install python3
-    python3 -c 'import cryptography' 2>/dev/null && return 0
-    echo "==> installing the Python 'cryptography' package (independent crypto vector check)" >&2
-    python3 -m pip install --quiet cryptography 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages cryptography 2>/dev/null \
-        || apt_install python3-cryptography
-    python3 -c 'import cryptography'
+    python3 -c "import $1" 2>/dev/null && return 0
+    echo "==> installing the Python package $2" >&2
+    python3 -m pip install --quiet "$2" 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages "$2" 2>/dev/null \
+        || apt_install "$3"
+    python3 -c "import $1"
 }
 
 need_redis() {

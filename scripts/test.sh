@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 need_rust
-need_python_cryptography
+need_python_module cryptography cryptography python3-cryptography
+need_python_module yaml pyyaml python3-yaml
 need_redis
 
 echo "==> cargo test --workspace" >&2
@@ -20,5 +21,8 @@ fi
 
 echo "==> crypto v1 known-answer vectors, independent Python implementation" >&2
 python3 tests/vectors/crypto_v1.py
+
+echo "==> deploy files (Dockerfile, docker-compose.yml) against hush-server --help" >&2
+python3 tests/deploy/check_deploy.py "$(cargo_target_dir)/debug/hush-server"
 
 echo "==> all suites passed" >&2

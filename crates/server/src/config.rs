@@ -124,6 +124,11 @@ pub struct Config {
     #[arg(long, env = "HUSH_MONGODB_DATABASE", default_value = "hush")]
     pub mongodb_database: String,
 
+    /// Do not serve: ask the server listening on `HUSH_BIND` whether it is ready
+    /// (`/readyz`) and exit 0 if so, 1 if not. For container health checks.
+    #[arg(long)]
+    pub probe: bool,
+
     /// Log format.
     #[arg(long, env = "HUSH_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

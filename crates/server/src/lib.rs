@@ -136,6 +136,18 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing open requests");
 }
 
+/// Asks the server on `bind` (wildcard addresses mean this host) whether it is ready.
+pub async fn probe(bind: SocketAddr) -> std::process::ExitCode {
+    let host = if bind.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bind.ip().to_string() };
+    let url = format!("http://{}/readyz", SocketAddr::new(host.parse().unwrap_or(bind.ip()), bind.port()));
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build();
+    let ready = match client {
+        Ok(client) => client.get(&url).send().await.map(|r| r.status().is_success()).unwrap_or(false),
+        Err(_) => false,
+    };
+    if ready { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
+}
+
 /// Starts the server from a configuration: opens stores, binds, prints the URL, serves.
 pub async fn run(config: config::Config) -> Result<(), Box<dyn std::error::Error>> {
     let bind = config.bind;
