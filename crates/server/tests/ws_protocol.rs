@@ -1,0 +1,244 @@
+//! The WebSocket protocol's edges over a raw socket: origin check, the auth frame and its
+//! timeout, typed errors for bad frames, friends-only messaging, several tabs, logout
+//! closing sockets, the per-account connection cap.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use hush_shared::ws::{ClientFrame, ServerFrame};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open(app: &TestApp) -> Ws {
+    tokio_tungstenite::connect_async(app.ws_url()).await.unwrap().0
+}
+
+async fn send(ws: &mut Ws, frame: Value) {
+    ws.send(Message::text(frame.to_string())).await.unwrap();
+}
+
+/// The next server frame (JSON), skipping pings; `None` on close.
+async fn next(ws: &mut Ws) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a frame within 10 s")? {
+            Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).unwrap()),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+async fn close_code(ws: &mut Ws) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("close within 10 s") {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            _ => return None,
+        }
+    }
+}
+
+async fn authed(app: &TestApp, person: &Person) -> Ws {
+    let mut ws = open(app).await;
+    send(&mut ws, json!({ "type": "auth", "token": person.token })).await;
+    let hello = next(&mut ws).await.unwrap();
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["protocol"], 1);
+    ws
+}
+
+/// Reads frames until one of `kind` arrives.
+async fn until(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let frame = next(ws).await.unwrap_or_else(|| panic!("closed while waiting for {kind}"));
+        if frame["type"] == kind {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn foreign_origins_are_refused_and_the_own_origin_accepted() {
+    let app = TestApp::spawn_with(&["--public-origin", "https://chat.example.org"]).await;
+    let mut request = app.ws_url().into_client_request().unwrap();
+    request.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    let err = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    assert!(err.to_string().contains("403"), "{err}");
+    let mut request = app.ws_url().into_client_request().unwrap();
+    request.headers_mut().insert("origin", "https://chat.example.org".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_ok());
+}
+
+#[tokio::test]
+async fn authentication_is_the_first_frame() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_in(&phone(1), None).await;
+
+    let mut ws = open(&app).await;
+    send(&mut ws, json!({ "type": "ping" })).await;
+    assert_eq!(next(&mut ws).await.unwrap()["code"], "auth_required");
+    assert_eq!(close_code(&mut ws).await, Some(4001));
+
+    let mut ws = open(&app).await;
+    send(&mut ws, json!({ "type": "auth", "token": "forged" })).await;
+    assert_eq!(next(&mut ws).await.unwrap()["code"], "unauthorized");
+
+    // Silence: closed after the 5-second auth deadline.
+    let mut ws = open(&app).await;
+    let started = std::time::Instant::now();
+    assert_eq!(next(&mut ws).await.unwrap()["code"], "auth_required");
+    assert!(started.elapsed() >= Duration::from_secs(4));
+
+    let mut ws = authed(&app, &alice).await;
+    send(&mut ws, json!({ "type": "ping" })).await;
+    assert_eq!(until(&mut ws, "pong").await["type"], "pong");
+}
+
+#[tokio::test]
+async fn bad_frames_get_typed_errors_and_the_connection_survives() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_in(&phone(1), None).await;
+    let bob = app.sign_in(&phone(2), None).await;
+    let stranger = app.sign_in(&phone(3), None).await;
+    app.befriend(&alice, &bob).await;
+    let mut ws = authed(&app, &alice).await;
+    until(&mut ws, "caught_up").await;
+
+    ws.send(Message::text("{not json")).await.unwrap();
+    assert_eq!(until(&mut ws, "error").await["code"], "invalid_frame");
+    ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    assert_eq!(until(&mut ws, "error").await["code"], "invalid_frame");
+    send(&mut ws, json!({ "type": "auth", "token": alice.token })).await;
+    assert_eq!(until(&mut ws, "error").await["code"], "invalid_frame");
+
+    let id = uuid::Uuid::now_v7();
+    send(&mut ws, json!({ "type": "send", "id": id, "to": bob.user_id, "envelope": "not base64!" })).await;
+    let e = until(&mut ws, "error").await;
+    assert_eq!((e["code"].as_str(), e["id"].as_str()), (Some("invalid_envelope"), Some(id.to_string().as_str())));
+    send(&mut ws, json!({ "type": "send", "id": id, "to": bob.user_id, "envelope": "AgAAAA" })).await;
+    assert_eq!(until(&mut ws, "error").await["code"], "invalid_envelope");
+    let huge = "A".repeat(50_000);
+    send(&mut ws, json!({ "type": "send", "id": id, "to": bob.user_id, "envelope": huge })).await;
+    assert_eq!(until(&mut ws, "error").await["code"], "frame_too_large");
+    let valid_shape = base64_envelope();
+    send(&mut ws, json!({ "type": "send", "id": id, "to": stranger.user_id, "envelope": valid_shape })).await;
+    assert_eq!(until(&mut ws, "error").await["code"], "not_friends");
+    send(&mut ws, json!({ "type": "typing", "to": stranger.user_id, "active": true })).await;
+    assert_eq!(until(&mut ws, "error").await["code"], "not_friends");
+    let too_many: Vec<uuid::Uuid> = (0..513).map(|_| uuid::Uuid::now_v7()).collect();
+    send(&mut ws, json!({ "type": "ack", "ids": too_many })).await;
+    assert_eq!(until(&mut ws, "error").await["code"], "invalid_frame");
+
+    // Still alive, and a well-formed send to a friend is stored.
+    send(&mut ws, json!({ "type": "send", "id": id, "to": bob.user_id, "envelope": valid_shape })).await;
+    assert_eq!(until(&mut ws, "stored").await["id"], id.to_string());
+}
+
+#[tokio::test]
+async fn oversized_messages_close_with_1009() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_in(&phone(1), None).await;
+    let mut ws = authed(&app, &alice).await;
+    let _ = ws.send(Message::text("x".repeat(70 * 1024))).await;
+    // The server refuses the frame from its header and closes with 1009. A client still
+    // writing the rest of the frame may instead see the TCP reset that closing a socket
+    // with unread data causes; either way the connection is over and the server fine.
+    let outcome = loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("closed within 10 s") {
+            Some(Ok(Message::Close(frame))) => break Ok(frame.map(|f| u16::from(f.code))),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => break Err(e.to_string()),
+            None => break Err("ended".into()),
+        }
+    };
+    assert!(matches!(outcome, Ok(Some(1009)) | Err(_)), "{outcome:?}");
+    let mut again = authed(&app, &alice).await;
+    send(&mut again, json!({ "type": "ping" })).await;
+    assert_eq!(until(&mut again, "pong").await["type"], "pong");
+}
+
+/// A syntactically valid v1 envelope (the server cannot tell more).
+fn base64_envelope() -> String {
+    use base64::Engine as _;
+    let mut bytes = vec![1u8];
+    bytes.resize(45 + 64, 7);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[tokio::test]
+async fn every_tab_gets_the_message_and_logout_closes_the_sockets() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_in(&phone(1), None).await;
+    let bob = app.sign_in(&phone(2), None).await;
+    app.befriend(&alice, &bob).await;
+    let mut tab1 = authed(&app, &bob).await;
+    let mut tab2 = authed(&app, &bob).await;
+    let mut sender = authed(&app, &alice).await;
+    let id = uuid::Uuid::now_v7();
+    let frame = ClientFrame::Send { id, to: bob.user_id.parse().unwrap(), envelope: base64_envelope() };
+    sender.send(Message::text(serde_json::to_string(&frame).unwrap())).await.unwrap();
+    for tab in [&mut tab1, &mut tab2] {
+        let m = until(tab, "message").await;
+        let parsed: ServerFrame = serde_json::from_value(m).unwrap();
+        assert!(matches!(parsed, ServerFrame::Message { id: got, .. } if got == id));
+    }
+    let r = app.call(reqwest::Method::POST, "/api/v1/auth/logout", Some(&bob.token), None).await;
+    assert_eq!(r.status, reqwest::StatusCode::NO_CONTENT);
+    assert_eq!(close_code(&mut tab1).await, Some(4003));
+    assert_eq!(close_code(&mut tab2).await, Some(4003));
+}
+
+#[tokio::test]
+async fn connections_per_account_are_capped() {
+    let app = TestApp::spawn_with(&["--max-connections-per-account", "2"]).await;
+    let alice = app.sign_in(&phone(1), None).await;
+    let _a = authed(&app, &alice).await;
+    let _b = authed(&app, &alice).await;
+    let mut c = open(&app).await;
+    send(&mut c, json!({ "type": "auth", "token": alice.token })).await;
+    assert_eq!(close_code(&mut c).await, Some(4029));
+}
+
+#[tokio::test]
+async fn friend_events_arrive_live() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_in(&phone(1), Some("Alice")).await;
+    let bob = app.sign_in(&phone(2), Some("Bob")).await;
+    let mut bob_ws = authed(&app, &bob).await;
+    let mut alice_ws = authed(&app, &alice).await;
+    let key = new_public_key();
+    let r = app
+        .post("/api/v1/friends/requests", Some(&alice.token), json!({ "user_id": bob.user_id, "public_key": key }))
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let event = until(&mut bob_ws, "friend").await;
+    assert_eq!(
+        (event["event"].as_str(), event["request"]["display_name"].as_str()),
+        (Some("request_received"), Some("Alice"))
+    );
+    let bob_key = new_public_key();
+    app.post(&format!("/api/v1/friends/requests/{id}/accept"), Some(&bob.token), json!({ "public_key": bob_key }))
+        .await;
+    let event = until(&mut alice_ws, "friend").await;
+    assert_eq!(event["event"], "request_accepted");
+    assert_eq!(event["friend"]["their_public_key"], bob_key.as_str());
+    let rotated = new_public_key();
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/api/v1/friends/{}/key", alice.user_id),
+        Some(&bob.token),
+        Some(json!({ "public_key": rotated })),
+    )
+    .await;
+    let event = until(&mut alice_ws, "friend").await;
+    assert_eq!((event["event"].as_str(), event["public_key"].as_str()), (Some("key_changed"), Some(rotated.as_str())));
+    app.call(reqwest::Method::DELETE, &format!("/api/v1/friends/{}", alice.user_id), Some(&bob.token), None).await;
+    let event = until(&mut alice_ws, "friend").await;
+    assert_eq!((event["event"].as_str(), event["user_id"].as_str()), (Some("removed"), Some(bob.user_id.as_str())));
+}
