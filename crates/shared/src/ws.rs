@@ -230,6 +230,6 @@ mod tests {
             serde_json::to_value(ServerFrame::Friend(FriendEvent::Removed { user_id: UserId(Uuid::nil()) })).unwrap();
         assert_eq!(s["type"], "friend");
         assert_eq!(s["event"], "removed");
-        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"ping","x":1}"#).is_err());
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"ack","ids":[],"x":1}"#).is_err());
     }
 }
