@@ -41,3 +41,17 @@ need_redis() {
     apt_install redis-server
     # Debian starts a system instance; the tests use their own on free ports.
 }
+
+# The wasm32 target and wasm-bindgen-cli at the exact version in Cargo.lock. (No wasm-opt:
+# Debian's binaryen 108 breaks reference types, and a current one saved under 1 %.)
+need_wasm_tools() {
+    rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown \
+        || rustup target add wasm32-unknown-unknown
+    local want
+    want=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+    if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+        echo "==> installing wasm-bindgen-cli $want (matches Cargo.lock; a few minutes)" >&2
+        cargo install wasm-bindgen-cli --version "$want" --locked \
+            || cargo install wasm-bindgen-cli --version "$want"
+    fi
+}

@@ -9,17 +9,22 @@ use common::TestApp;
 async fn serves_the_web_app_with_fallback() {
     let web = tempfile::tempdir().unwrap();
     std::fs::write(web.path().join("index.html"), "<!doctype html><title>Hush</title>").unwrap();
-    std::fs::write(web.path().join("app-1234.js"), "console.log('hush')").unwrap();
+    std::fs::create_dir(web.path().join("assets")).unwrap();
+    std::fs::write(web.path().join("assets/app-1234.js"), "console.log('hush')").unwrap();
     let app = TestApp::spawn_with(&["--web-dir", web.path().to_str().unwrap()]).await;
     let get = |path: &str| app.http.get(format!("{}{}", app.base, path)).send();
 
     let index = get("/").await.unwrap();
     assert_eq!(index.status(), 200);
     assert_eq!(index.headers()["cache-control"], "no-cache");
-    assert!(index.text().await.unwrap().contains("<title>Hush</title>"));
-    let js = get("/app-1234.js").await.unwrap();
+    let csp = index.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(index.headers()["x-content-type-options"], "nosniff");
+    let js = get("/assets/app-1234.js").await.unwrap();
     assert_eq!(js.status(), 200);
+    assert_eq!(js.headers()["cache-control"], "public, max-age=31536000, immutable");
     assert!(js.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    assert!(get("/").await.unwrap().text().await.unwrap().contains("<title>Hush</title>"));
     let route = get("/chats/some-friend").await.unwrap();
     assert_eq!(route.status(), 200);
     assert!(route.text().await.unwrap().contains("<title>Hush</title>"));

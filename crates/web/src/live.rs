@@ -1,0 +1,379 @@
+//! The live connection: one actor task owns the client engine and the browser WebSocket,
+//! so engine calls never interleave. UI actions and socket events are commands on its
+//! queue; after each, the actor refreshes the signals the views read.
+//!
+//! The socket authenticates with a freshly refreshed access token, reconnects with
+//! backoff (1 s doubling to 15 s) and reports its state for the banner.
+
+use std::collections::{HashMap, HashSet};
+
+use futures::StreamExt;
+use futures::channel::{mpsc, oneshot};
+use hush_client::engine::{Engine, Event};
+use hush_client::model::ChatMessage;
+use hush_shared::UserId;
+use hush_shared::ws::{ClientFrame, MessageId, ServerFrame};
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+use crate::idb::IdbStore;
+use hush_client::store::ClientStore;
+
+/// What the connection banner shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnState {
+    /// No connection; retrying.
+    Offline,
+    /// Opening the socket.
+    Connecting,
+    /// Connected, receiving what arrived while away.
+    CatchingUp,
+    /// Up to date.
+    Online,
+}
+
+/// Signals the actor keeps current.
+#[derive(Clone, Copy)]
+pub struct LiveSignals {
+    /// Every message, sorted by id.
+    pub messages: RwSignal<Vec<ChatMessage>>,
+    /// Connection state.
+    pub conn: RwSignal<ConnState>,
+    /// Friends' presence: online, last seen.
+    pub presence: RwSignal<HashMap<UserId, (bool, Option<i64>)>>,
+    /// Friends typing to me right now.
+    pub typing: RwSignal<HashSet<UserId>>,
+    /// Bumped when friends or requests changed on the server.
+    pub social_version: RwSignal<u64>,
+    /// Bumped when a friend's key changed.
+    pub keys_version: RwSignal<u64>,
+}
+
+/// Commands for the actor.
+pub enum Cmd {
+    /// Write a message.
+    Compose {
+        peer: UserId,
+        text: String,
+    },
+    /// Retry a failed message.
+    Retry(MessageId),
+    /// I read this conversation.
+    MarkRead(UserId),
+    /// I am typing to a friend.
+    Typing(UserId, bool),
+    /// Make a key pair for a friendship; reply with its public key.
+    NewKey(UserId, oneshot::Sender<String>),
+    /// A friend and their current key, from the server's list.
+    AddFriend {
+        user: UserId,
+        name: Option<String>,
+        key: String,
+        done: Option<oneshot::Sender<()>>,
+    },
+    /// Mark a friend verified (or not).
+    Verify(UserId, bool),
+    /// Socket events.
+    Opened,
+    Frame(ServerFrame),
+    Closed,
+    /// Timers: retries and reconnects.
+    Tick,
+    /// Sign-out: close the socket and stop.
+    Stop,
+}
+
+/// Handle to the actor.
+#[derive(Clone)]
+pub struct Live {
+    tx: mpsc::UnboundedSender<Cmd>,
+}
+
+impl Live {
+    /// Sends a command (ignored after stop).
+    pub fn send(&self, cmd: Cmd) {
+        let _ = self.tx.unbounded_send(cmd);
+    }
+
+    /// Asks for a new key pair for `peer`.
+    pub async fn new_key(&self, peer: UserId) -> Option<String> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Cmd::NewKey(peer, tx));
+        rx.await.ok()
+    }
+
+    /// Records a friend and waits until it is stored.
+    pub async fn add_friend(&self, user: UserId, name: Option<String>, key: String) {
+        let (tx, rx) = oneshot::channel();
+        self.send(Cmd::AddFriend { user, name, key, done: Some(tx) });
+        let _ = rx.await;
+    }
+}
+
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// Waits `ms` milliseconds.
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+fn ws_url() -> String {
+    let location = web_sys::window().map(|w| w.location());
+    let (protocol, host) =
+        location.map(|l| (l.protocol().unwrap_or_default(), l.host().unwrap_or_default())).unwrap_or_default();
+    let scheme = if protocol == "https:" { "wss" } else { "ws" };
+    format!("{scheme}://{host}/api/v1/ws")
+}
+
+struct Actor {
+    engine: Engine<IdbStore>,
+    ws: Option<WebSocket>,
+    tx: mpsc::UnboundedSender<Cmd>,
+    signals: LiveSignals,
+    token: RwSignal<Option<String>>,
+    backoff_ms: i32,
+    reconnect_at: Option<i64>,
+    typing_until: HashMap<UserId, i64>,
+}
+
+/// Starts the actor for a signed-in person.
+pub fn start(me: UserId, store: IdbStore, signals: LiveSignals, token: RwSignal<Option<String>>) -> Live {
+    let (tx, mut rx) = mpsc::unbounded::<Cmd>();
+    let live = Live { tx: tx.clone() };
+    let mut actor = Actor {
+        engine: Engine::new(me, store),
+        ws: None,
+        tx: tx.clone(),
+        signals,
+        token,
+        backoff_ms: 1000,
+        reconnect_at: None,
+        typing_until: HashMap::new(),
+    };
+    leptos::task::spawn_local(async move {
+        actor.reload().await;
+        actor.connect().await;
+        while let Some(cmd) = rx.next().await {
+            if matches!(cmd, Cmd::Stop) {
+                actor.close();
+                break;
+            }
+            actor.on(cmd).await;
+        }
+    });
+    let ticker = tx;
+    leptos::task::spawn_local(async move {
+        loop {
+            sleep(1000).await;
+            if ticker.unbounded_send(Cmd::Tick).is_err() {
+                break;
+            }
+        }
+    });
+    live
+}
+
+impl Actor {
+    async fn reload(&mut self) {
+        if let Ok(all) = self.engine.store().all_messages().await {
+            self.signals.messages.set(all);
+        }
+    }
+
+    fn write(&mut self, frames: Vec<ClientFrame>) {
+        let Some(ws) = &self.ws else { return };
+        for frame in hush_client::engine::coalesce(frames) {
+            if let Ok(text) = serde_json::to_string(&frame) {
+                let _ = ws.send_with_str(&text);
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(ws) = self.ws.take() {
+            ws.set_onmessage(None);
+            ws.set_onclose(None);
+            ws.set_onopen(None);
+            let _ = ws.close();
+        }
+        self.engine.on_disconnected();
+    }
+
+    async fn connect(&mut self) {
+        self.close();
+        self.signals.conn.set(ConnState::Connecting);
+        // A fresh access token for every connection: the old one may have expired.
+        if let Ok(fresh) = crate::session::refresh_token().await {
+            self.token.set(Some(fresh));
+        }
+        let Ok(ws) = WebSocket::new(&ws_url()) else {
+            self.schedule_reconnect();
+            return;
+        };
+        let tx = self.tx.clone();
+        let onopen = Closure::<dyn FnMut()>::new(move || {
+            let _ = tx.unbounded_send(Cmd::Opened);
+        });
+        let tx = self.tx.clone();
+        let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            if let Some(text) = e.data().as_string()
+                && let Ok(frame) = serde_json::from_str::<ServerFrame>(&text)
+            {
+                let _ = tx.unbounded_send(Cmd::Frame(frame));
+            }
+        });
+        let tx = self.tx.clone();
+        let onclose = Closure::<dyn FnMut(CloseEvent)>::new(move |_e: CloseEvent| {
+            let _ = tx.unbounded_send(Cmd::Closed);
+        });
+        ws.set_onopen(Some(onopen.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(onclose.as_ref().unchecked_ref()));
+        onopen.forget();
+        onmessage.forget();
+        onclose.forget();
+        self.ws = Some(ws);
+    }
+
+    fn schedule_reconnect(&mut self) {
+        self.signals.conn.set(ConnState::Offline);
+        self.reconnect_at = Some(now_ms() + i64::from(self.backoff_ms));
+        self.backoff_ms = (self.backoff_ms * 2).min(15_000);
+    }
+
+    async fn apply(&mut self, events: Vec<Event>) {
+        let mut reload = false;
+        for event in events {
+            match event {
+                Event::MessageReceived(_) | Event::StatusChanged { .. } => reload = true,
+                Event::CaughtUp => self.signals.conn.set(ConnState::Online),
+                Event::Presence { user, online, last_seen } => self.signals.presence.update(|p| {
+                    p.insert(user, (online, last_seen));
+                }),
+                Event::Typing { user, active } => {
+                    if active {
+                        self.typing_until.insert(user, now_ms() + 5000);
+                    } else {
+                        self.typing_until.remove(&user);
+                    }
+                    self.signals.typing.set(self.typing_until.keys().copied().collect());
+                }
+                Event::FriendAdded(_) | Event::FriendRemoved(_) | Event::RequestsChanged => {
+                    self.signals.social_version.update(|v| *v += 1)
+                }
+                Event::KeyChanged(_) => {
+                    self.signals.keys_version.update(|v| *v += 1);
+                    self.signals.social_version.update(|v| *v += 1);
+                }
+                Event::ServerError { .. } => {}
+            }
+        }
+        if reload {
+            self.reload().await;
+        }
+    }
+
+    async fn on(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Compose { peer, text } => {
+                if let Ok((_, frames)) = self.engine.compose(peer, &text, now_ms()).await {
+                    self.write(frames);
+                }
+                self.reload().await;
+            }
+            Cmd::Retry(id) => {
+                if let Ok(frames) = self.engine.retry(id).await {
+                    self.write(frames);
+                }
+                self.reload().await;
+            }
+            Cmd::MarkRead(peer) => {
+                if let Ok(frames) = self.engine.mark_read(peer).await
+                    && !frames.is_empty()
+                {
+                    self.write(frames);
+                    self.reload().await;
+                }
+            }
+            Cmd::Typing(to, active) => self.write(vec![ClientFrame::Typing { to, active }]),
+            Cmd::NewKey(peer, reply) => {
+                if let Ok(key) = self.engine.new_key_for(peer).await {
+                    let _ = reply.send(key);
+                }
+            }
+            Cmd::AddFriend { user, name, key, done } => {
+                let before = self.engine.store().friend(user).await.ok().flatten();
+                let _ = self.engine.add_friend(user, name, key.clone()).await;
+                if before.is_some_and(|b| b.their_key != key) {
+                    self.signals.keys_version.update(|v| *v += 1);
+                }
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+            }
+            Cmd::Verify(user, verified) => {
+                if let Ok(Some(mut friend)) = self.engine.store().friend(user).await {
+                    friend.verified = verified;
+                    friend.key_changed = false;
+                    let _ = hush_client::store::ClientStore::put_friend(self.engine.store(), &friend).await;
+                    self.signals.keys_version.update(|v| *v += 1);
+                }
+            }
+            Cmd::Opened => {
+                let token = self.token.get_untracked().unwrap_or_default();
+                self.write_raw(&ClientFrame::Auth { token });
+            }
+            Cmd::Frame(frame) => {
+                if matches!(frame, ServerFrame::Hello { .. }) {
+                    self.backoff_ms = 1000;
+                    self.signals.conn.set(ConnState::CatchingUp);
+                    if let Ok(frames) = self.engine.on_connected().await {
+                        self.write(frames);
+                    }
+                    self.reload().await;
+                    return;
+                }
+                if let Ok((frames, events)) = self.engine.handle(frame, now_ms()).await {
+                    self.write(frames);
+                    self.apply(events).await;
+                }
+            }
+            Cmd::Closed => {
+                self.ws = None;
+                self.engine.on_disconnected();
+                self.schedule_reconnect();
+            }
+            Cmd::Tick => {
+                let now = now_ms();
+                if self.reconnect_at.is_some_and(|at| at <= now) {
+                    self.reconnect_at = None;
+                    self.connect().await;
+                }
+                if let Ok(frames) = self.engine.due(now).await {
+                    self.write(frames);
+                }
+                let before = self.typing_until.len();
+                self.typing_until.retain(|_, until| *until > now);
+                if self.typing_until.len() != before {
+                    self.signals.typing.set(self.typing_until.keys().copied().collect());
+                }
+            }
+            Cmd::Stop => {}
+        }
+    }
+
+    fn write_raw(&mut self, frame: &ClientFrame) {
+        if let (Some(ws), Ok(text)) = (&self.ws, serde_json::to_string(frame)) {
+            let _ = ws.send_with_str(&text);
+        }
+    }
+}

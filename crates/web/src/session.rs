@@ -1,0 +1,205 @@
+//! The signed-in session: the access token lives in memory only (a signal); the httpOnly
+//! refresh cookie keeps a person signed in across reloads, so on start-up the app asks
+//! `/auth/refresh` for a fresh token. [`Ctx`] is the app-wide state given to every view.
+
+use hush_client::store::FriendRecord;
+use hush_shared::ErrorBody;
+use hush_shared::UserId;
+use hush_shared::api::account::User;
+use hush_shared::api::auth::TokenResponse;
+use hush_shared::api::friends::{Friend, FriendRequestList};
+use leptos::prelude::*;
+
+use crate::api;
+use crate::idb::IdbStore;
+use crate::live::{self, ConnState, Live, LiveSignals};
+
+/// Which screen is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// Checking the refresh cookie.
+    Loading,
+    /// Phone number and code.
+    SignIn,
+    /// Choosing a display name on first run.
+    Setup,
+    /// The list of conversations.
+    Chats,
+    /// One conversation.
+    Chat(UserId),
+    /// The safety number of a friendship.
+    Safety(UserId),
+    /// Friends and requests.
+    Friends,
+    /// Account settings.
+    Settings,
+}
+
+/// A friend as the views show them: the server's list joined with what this device knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FriendRow {
+    /// The friend.
+    pub user_id: UserId,
+    /// Display name (or their number's absence: "Someone").
+    pub name: String,
+    /// Safety numbers compared for the current key.
+    pub verified: bool,
+    /// Their key changed since last confirmed.
+    pub key_changed: bool,
+}
+
+/// App-wide state.
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    /// Current screen.
+    pub screen: RwSignal<Screen>,
+    /// Access token (memory only).
+    pub token: RwSignal<Option<String>>,
+    /// Me.
+    pub me: RwSignal<Option<User>>,
+    /// Friends.
+    pub friends: RwSignal<Vec<FriendRow>>,
+    /// Pending requests.
+    pub requests: RwSignal<FriendRequestList>,
+    /// The live connection's signals.
+    pub live: LiveSignals,
+    /// The live connection.
+    pub actor: StoredValue<Option<Live>, LocalStorage>,
+    /// A message for the person (errors), cleared on the next action.
+    pub notice: RwSignal<Option<String>>,
+}
+
+impl Ctx {
+    /// Fresh, signed-out state.
+    pub fn new() -> Self {
+        Self {
+            screen: RwSignal::new(Screen::Loading),
+            token: RwSignal::new(None),
+            me: RwSignal::new(None),
+            friends: RwSignal::new(vec![]),
+            requests: RwSignal::new(FriendRequestList { incoming: vec![], outgoing: vec![] }),
+            live: LiveSignals {
+                messages: RwSignal::new(vec![]),
+                conn: RwSignal::new(ConnState::Offline),
+                presence: RwSignal::new(Default::default()),
+                typing: RwSignal::new(Default::default()),
+                social_version: RwSignal::new(0),
+                keys_version: RwSignal::new(0),
+            },
+            actor: StoredValue::new_local(None),
+            notice: RwSignal::new(None),
+        }
+    }
+
+    /// The live actor, once signed in.
+    pub fn live(&self) -> Option<Live> {
+        self.actor.get_value()
+    }
+
+    /// The current token (for API calls).
+    pub fn token(&self) -> Option<String> {
+        self.token.get_untracked()
+    }
+
+    /// Shows an error to the person.
+    pub fn fail(&self, e: &ErrorBody) {
+        self.notice.set(Some(e.message.clone()));
+    }
+
+    /// Calls the API with the current token, refreshing it once if it has expired.
+    pub async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&impl serde::Serialize>,
+    ) -> Result<T, ErrorBody> {
+        let first = api::call(method, path, self.token().as_deref(), body).await;
+        match first {
+            Err(e) if e.code == hush_shared::ErrorCode::TokenExpired => {
+                let token = refresh_token().await?;
+                self.token.set(Some(token.clone()));
+                api::call(method, path, Some(&token), body).await
+            }
+            other => other,
+        }
+    }
+}
+
+impl Default for Ctx {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Exchanges the refresh cookie for a new access token.
+pub async fn refresh_token() -> Result<String, ErrorBody> {
+    api::call::<TokenResponse>("POST", "/api/v1/auth/refresh", None, None::<&()>).await.map(|t| t.access_token)
+}
+
+/// After sign-in or a successful refresh: open storage, start the connection, load friends.
+pub async fn start(ctx: Ctx, tokens: TokenResponse) {
+    let user = tokens.user.clone();
+    ctx.token.set(Some(tokens.access_token));
+    ctx.me.set(Some(user.clone()));
+    match IdbStore::open(user.user_id).await {
+        Ok(store) => {
+            let live = live::start(user.user_id, store, ctx.live, ctx.token);
+            ctx.actor.set_value(Some(live));
+        }
+        Err(e) => ctx.notice.set(Some(format!("This browser's storage is unavailable: {e}"))),
+    }
+    ctx.screen.set(if user.display_name.is_none() { Screen::Setup } else { Screen::Chats });
+    sync_friends(ctx).await;
+}
+
+/// Reloads friends and requests from the server, feeding keys to the engine.
+pub async fn sync_friends(ctx: Ctx) {
+    let Some(live) = ctx.live() else { return };
+    match ctx.call::<hush_shared::api::friends::FriendList>("GET", "/api/v1/friends", None::<&()>).await {
+        Ok(list) => {
+            for f in &list.friends {
+                live.add_friend(f.user_id, f.display_name.clone(), f.their_public_key.clone()).await;
+            }
+            ctx.friends.set(rows(&list.friends, ctx).await);
+        }
+        Err(e) => ctx.fail(&e),
+    }
+    if let Ok(requests) = ctx.call::<FriendRequestList>("GET", "/api/v1/friends/requests", None::<&()>).await {
+        ctx.requests.set(requests);
+    }
+}
+
+async fn rows(friends: &[Friend], ctx: Ctx) -> Vec<FriendRow> {
+    let stored: Vec<FriendRecord> = match ctx.me.get_untracked() {
+        Some(me) => match IdbStore::open(me.user_id).await {
+            Ok(store) => store.friends().await.unwrap_or_default(),
+            Err(_) => vec![],
+        },
+        None => vec![],
+    };
+    friends
+        .iter()
+        .map(|f| {
+            let local = stored.iter().find(|s| s.user_id == f.user_id);
+            FriendRow {
+                user_id: f.user_id,
+                name: f.display_name.clone().unwrap_or_else(|| "Someone".into()),
+                verified: local.is_some_and(|l| l.verified),
+                key_changed: local.is_some_and(|l| l.key_changed),
+            }
+        })
+        .collect()
+}
+
+/// Signs out locally (after logout or account deletion).
+pub fn reset(ctx: Ctx) {
+    if let Some(live) = ctx.live() {
+        live.send(live::Cmd::Stop);
+    }
+    ctx.actor.set_value(None);
+    ctx.token.set(None);
+    ctx.me.set(None);
+    ctx.friends.set(vec![]);
+    ctx.live.messages.set(vec![]);
+    ctx.screen.set(Screen::SignIn);
+}

@@ -1,0 +1,134 @@
+//! One conversation: bubbles with ticks, day separators, presence and typing, the
+//! key-change warning, and the composer (Enter sends).
+
+use hush_client::model::{Body, Direction, Status};
+use hush_shared::UserId;
+use leptos::html::Div;
+use leptos::prelude::*;
+
+use super::chats::tick;
+use crate::live::Cmd;
+use crate::session::{Ctx, Screen};
+use crate::time;
+
+/// The conversation with `peer`.
+#[component]
+pub fn Chat(peer: UserId) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let draft = RwSignal::new(String::new());
+    let last_typing = StoredValue::new(0f64);
+    let list: NodeRef<Div> = NodeRef::new();
+    let friend = move || ctx.friends.get().into_iter().find(|f| f.user_id == peer);
+    let name = move || friend().map(|f| f.name).unwrap_or_else(|| "Former friend".into());
+    let messages = move || ctx.live.messages.get().into_iter().filter(|m| m.peer == peer).collect::<Vec<_>>();
+
+    // Opening the chat reads it: send read receipts for what is unread.
+    Effect::new(move |_| {
+        let unread = ctx.live.messages.get().iter().any(|m| m.peer == peer && m.status == Status::Received);
+        if unread
+            && ctx.screen.get_untracked() == Screen::Chat(peer)
+            && let Some(live) = ctx.live()
+        {
+            live.send(Cmd::MarkRead(peer));
+        }
+    });
+    // Keep the newest message in view.
+    Effect::new(move |_| {
+        ctx.live.messages.get();
+        if let Some(el) = list.get() {
+            el.set_scroll_top(el.scroll_height());
+        }
+    });
+
+    let status_line = move || {
+        if ctx.live.typing.get().contains(&peer) {
+            return "typing…".to_owned();
+        }
+        match ctx.live.presence.get().get(&peer) {
+            Some((true, _)) => "online".into(),
+            Some((false, Some(seen))) => {
+                format!("last seen {} {}", time::day_label(seen * 1000).to_lowercase(), time::clock(seen * 1000))
+            }
+            _ => String::new(),
+        }
+    };
+    let send = move || {
+        let text = draft.get_untracked();
+        if text.trim().is_empty() {
+            return;
+        }
+        if let Some(live) = ctx.live() {
+            live.send(Cmd::Compose { peer, text: text.trim().to_owned() });
+            live.send(Cmd::Typing(peer, false));
+        }
+        draft.set(String::new());
+    };
+    let on_input = move |ev: leptos::ev::Event| {
+        draft.set(event_target_value(&ev));
+        let now = js_sys::Date::now();
+        if now - last_typing.get_value() > 3000.0 {
+            last_typing.set_value(now);
+            if let Some(live) = ctx.live() {
+                live.send(Cmd::Typing(peer, true));
+            }
+        }
+    };
+
+    view! {
+        <div class="chat">
+            <div class="chat-head">
+                <button class="link" aria-label="Back to chats" on:click=move |_| ctx.screen.set(Screen::Chats)>"←"</button>
+                <div>
+                    <h2>{name}</h2>
+                    <span class="presence" aria-live="polite">{status_line}</span>
+                </div>
+                <button class="link" on:click=move |_| ctx.screen.set(Screen::Safety(peer))>
+                    {move || if friend().is_some_and(|f| f.verified) { "✔ Verified" } else { "Safety number" }}
+                </button>
+            </div>
+            <Show when=move || friend().is_some_and(|f| f.key_changed)>
+                <div class="warning" role="alert">
+                    {move || format!("{}'s security key changed. Compare safety numbers again before sharing anything sensitive.", name())}
+                    <button class="link" on:click=move |_| ctx.screen.set(Screen::Safety(peer))>"Review"</button>
+                </div>
+            </Show>
+            <div class="messages" node_ref=list role="log" aria-label="Messages">
+                {move || {
+                    let mut last_day = None;
+                    messages().into_iter().map(|m| {
+                        let day = time::day_key(m.created_at_ms);
+                        let separator = (last_day != Some(day)).then(|| view! { <div class="day">{time::day_label(m.created_at_ms)}</div> });
+                        last_day = Some(day);
+                        let mine = m.direction == Direction::Outgoing;
+                        let (glyph, label, class) = tick(m.status);
+                        let failed = matches!(m.status, Status::Failed | Status::Expired);
+                        let id = m.id;
+                        let body = match &m.body {
+                            Body::Text { text } => view! { <span class="text">{text.clone()}</span> }.into_any(),
+                            Body::Undecryptable { .. } => view! { <span class="text undecryptable">"🔒 This message could not be decrypted."</span> }.into_any(),
+                        };
+                        view! {
+                            {separator}
+                            <div class="bubble" class:mine=mine class:theirs=!mine data-status=format!("{:?}", m.status).to_lowercase()>
+                                {body}
+                                <span class="meta">
+                                    {time::clock(m.created_at_ms)}
+                                    {mine.then(|| view! { " " <span class=class aria-label=label title=label>{glyph}</span> })}
+                                </span>
+                                {(mine && failed).then(|| view! {
+                                    <button class="link retry" on:click=move |_| { if let Some(live) = ctx.live() { live.send(Cmd::Retry(id)) } }>"Retry"</button>
+                                })}
+                            </div>
+                        }
+                    }).collect_view()
+                }}
+            </div>
+            <form class="composer" on:submit=move |ev| { ev.prevent_default(); send() }>
+                <textarea aria-label="Message" placeholder="Message" rows="1" prop:value=move || draft.get() on:input=on_input
+                    on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Enter" && !ev.shift_key() { ev.prevent_default(); send() }>
+                </textarea>
+                <button type="submit" disabled=move || friend().is_none()>"Send"</button>
+            </form>
+        </div>
+    }
+}

@@ -1,0 +1,79 @@
+//! The chat list: every friend with the last message, unread count, my last tick and the
+//! time, most recent first.
+
+use hush_client::model::{Body, ChatMessage, Direction, Status};
+use leptos::prelude::*;
+
+use crate::session::{Ctx, Screen};
+use crate::time;
+
+/// The tick for one of my messages, with its accessible name.
+pub fn tick(status: Status) -> (&'static str, &'static str, &'static str) {
+    match status {
+        Status::Sending => ("🕓", "waiting on this device", "tick sending"),
+        Status::Stored => ("✓", "sent", "tick stored"),
+        Status::Delivered => ("✓✓", "delivered", "tick delivered"),
+        Status::Read => ("✓✓", "read", "tick read"),
+        Status::Expired => ("⚠", "expired, never delivered", "tick failed"),
+        Status::Failed => ("⚠", "not sent", "tick failed"),
+        Status::Received | Status::Seen => ("", "", "tick"),
+    }
+}
+
+/// A short preview of a message body.
+pub fn preview(m: &ChatMessage) -> String {
+    match &m.body {
+        Body::Text { text } => text.chars().take(60).collect(),
+        Body::Undecryptable { .. } => "🔒 Message could not be decrypted".into(),
+    }
+}
+
+/// The chat list.
+#[component]
+pub fn Chats() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let rows = move || {
+        let messages = ctx.live.messages.get();
+        let mut rows: Vec<_> = ctx
+            .friends
+            .get()
+            .into_iter()
+            .map(|f| {
+                let last = messages.iter().filter(|m| m.peer == f.user_id).max_by_key(|m| m.id).cloned();
+                let unread = messages.iter().filter(|m| m.peer == f.user_id && m.status == Status::Received).count();
+                (f, last, unread)
+            })
+            .collect();
+        rows.sort_by(|a, b| b.1.as_ref().map(|m| m.id).cmp(&a.1.as_ref().map(|m| m.id)));
+        rows
+    };
+    view! {
+        <h2>"Chats"</h2>
+        <Show when=move || !ctx.friends.get().is_empty()
+            fallback=move || view! { <p class="empty">"No friends yet. Add one under " <button class="link" on:click=move |_| ctx.screen.set(Screen::Friends)>"Friends"</button> "."</p> }>
+            <ul class="chat-list" aria-label="Chats">
+                {move || rows().into_iter().map(|(friend, last, unread)| {
+                    let peer = friend.user_id;
+                    let when = last.as_ref().map(|m| time::list_time(m.created_at_ms)).unwrap_or_default();
+                    let text = last.as_ref().map(preview).unwrap_or_else(|| "Say hello".into());
+                    let mine = last.as_ref().filter(|m| m.direction == Direction::Outgoing).map(|m| tick(m.status));
+                    view! {
+                        <li>
+                            <button class="chat-row" aria-label=format!("Chat with {}", friend.name) on:click=move |_| ctx.screen.set(Screen::Chat(peer))>
+                                <span class="name">{friend.name.clone()}</span>
+                                <span class="when">{when}</span>
+                                <span class="preview">
+                                    {mine.map(|(glyph, label, class)| view! { <span class=class aria-label=label>{glyph}</span> " " })}
+                                    {text}
+                                </span>
+                                <Show when=move || { unread > 0 }>
+                                    <span class="unread" aria-label=format!("{unread} unread")>{unread}</span>
+                                </Show>
+                            </button>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </Show>
+    }
+}

@@ -1,0 +1,127 @@
+//! Friends: add by phone number (my key for the friendship travels with the request),
+//! incoming requests to accept (with my key) or decline, outgoing ones to cancel, and
+//! friends to unfriend or block.
+
+use hush_shared::UserId;
+use hush_shared::api::friends::{AcceptFriendRequest, CreateFriendRequest, Friend, FriendRequest};
+use hush_shared::api::users::PublicUser;
+use hush_shared::validate::normalize_phone;
+use leptos::prelude::*;
+
+use crate::session::{self, Ctx, Screen};
+
+fn encode(phone: &str) -> String {
+    phone.replace('+', "%2B")
+}
+
+async fn add_friend(ctx: Ctx, typed: String) -> Result<String, String> {
+    let phone = normalize_phone(&typed).map_err(|e| e.message)?;
+    let person = ctx
+        .call::<PublicUser>("GET", &format!("/api/v1/users/lookup?phone={}", encode(&phone)), None::<&()>)
+        .await
+        .map_err(|e| e.message)?;
+    let live = ctx.live().ok_or("not connected")?;
+    let key = live.new_key(person.user_id).await.ok_or("could not make a key")?;
+    let body = CreateFriendRequest { user_id: person.user_id, public_key: key };
+    ctx.call::<FriendRequest>("POST", "/api/v1/friends/requests", Some(&body)).await.map_err(|e| e.message)?;
+    Ok(format!("Request sent to {}", person.display_name.unwrap_or(phone)))
+}
+
+async fn accept(ctx: Ctx, request: FriendRequest) {
+    let Some(live) = ctx.live() else { return };
+    let Some(key) = live.new_key(request.user_id).await else { return };
+    let body = AcceptFriendRequest { public_key: key };
+    match ctx.call::<Friend>("POST", &format!("/api/v1/friends/requests/{}/accept", request.id), Some(&body)).await {
+        Ok(friend) => {
+            live.add_friend(friend.user_id, friend.display_name, friend.their_public_key).await;
+            session::sync_friends(ctx).await;
+        }
+        Err(e) => ctx.fail(&e),
+    }
+}
+
+async fn act(ctx: Ctx, method: &str, path: String) {
+    match ctx.call::<serde_json::Value>(method, &path, None::<&()>).await {
+        Ok(_) => session::sync_friends(ctx).await,
+        Err(e) => ctx.fail(&e),
+    }
+}
+
+/// The friends screen.
+#[component]
+pub fn Friends() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let phone = RwSignal::new(String::new());
+    let result = RwSignal::new(None::<Result<String, String>>);
+    let busy = RwSignal::new(false);
+    let submit = move || {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let outcome = add_friend(ctx, phone.get_untracked()).await;
+            if outcome.is_ok() {
+                phone.set(String::new());
+                session::sync_friends(ctx).await;
+            }
+            result.set(Some(outcome));
+            busy.set(false);
+        });
+    };
+    let name_of = |r: &FriendRequest| r.display_name.clone().unwrap_or_else(|| "Someone".into());
+    view! {
+        <h2>"Friends"</h2>
+        <form class="add-friend" on:submit=move |ev| { ev.prevent_default(); submit() }>
+            <label for="friend-phone">"Friend's phone number"</label>
+            <input id="friend-phone" aria-label="Friend's phone number" type="tel" placeholder="+1 650 253 0000"
+                prop:value=move || phone.get() on:input=move |ev| phone.set(event_target_value(&ev))/>
+            <button type="submit" disabled=move || busy.get() || phone.get().trim().is_empty()>"Add friend"</button>
+        </form>
+        {move || result.get().map(|r| match r {
+            Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
+            Err(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
+        })}
+        <Show when=move || !ctx.requests.get().incoming.is_empty()>
+            <h3>"Requests for you"</h3>
+            <ul class="requests" aria-label="Incoming requests">
+                {move || ctx.requests.get().incoming.into_iter().map(|r| {
+                    let name = name_of(&r);
+                    let (for_accept, id) = (r.clone(), r.id);
+                    view! {
+                        <li>
+                            <span>{name.clone()}</span>
+                            <button aria-label="Accept" on:click=move |_| { let r = for_accept.clone(); leptos::task::spawn_local(accept(ctx, r)) }>"Accept"</button>
+                            <button aria-label="Decline" on:click=move |_| leptos::task::spawn_local(act(ctx, "POST", format!("/api/v1/friends/requests/{id}/decline")))>"Decline"</button>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </Show>
+        <Show when=move || !ctx.requests.get().outgoing.is_empty()>
+            <h3>"Waiting for an answer"</h3>
+            <ul class="requests" aria-label="Outgoing requests">
+                {move || ctx.requests.get().outgoing.into_iter().map(|r| {
+                    let id = r.id;
+                    view! {
+                        <li>
+                            <span>{name_of(&r)}</span>
+                            <button on:click=move |_| leptos::task::spawn_local(act(ctx, "DELETE", format!("/api/v1/friends/requests/{id}")))>"Cancel"</button>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </Show>
+        <h3>"Your friends"</h3>
+        <ul class="friends" aria-label="Friends">
+            {move || ctx.friends.get().into_iter().map(|f| {
+                let id: UserId = f.user_id;
+                view! {
+                    <li>
+                        <button class="link" on:click=move |_| ctx.screen.set(Screen::Chat(id))>{f.name.clone()}</button>
+                        {f.verified.then(|| view! { <span class="verified" aria-label="verified">"✔"</span> })}
+                        <button on:click=move |_| leptos::task::spawn_local(act(ctx, "DELETE", format!("/api/v1/friends/{id}")))>"Unfriend"</button>
+                        <button class="danger" on:click=move |_| leptos::task::spawn_local(act(ctx, "POST", format!("/api/v1/blocks/{id}")))>"Block"</button>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+}

@@ -1,0 +1,9 @@
+//! Screens, one module each, and the shell around the signed-in ones.
+
+pub mod chat;
+pub mod chats;
+pub mod friends;
+pub mod safety;
+pub mod settings;
+pub mod shell;
+pub mod signin;

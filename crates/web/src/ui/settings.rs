@@ -1,0 +1,100 @@
+//! First-run display name, and settings: rename, log out, delete the account.
+
+use hush_shared::api::account::{UpdateMeRequest, User};
+use hush_shared::validate::display_name;
+use leptos::prelude::*;
+
+use crate::session::{self, Ctx, Screen};
+
+async fn save_name(ctx: Ctx, name: String) -> bool {
+    if let Err(e) = display_name(&name) {
+        ctx.notice.set(Some(e.message));
+        return false;
+    }
+    match ctx.call::<User>("PATCH", "/api/v1/me", Some(&UpdateMeRequest { display_name: name })).await {
+        Ok(user) => {
+            ctx.me.set(Some(user));
+            ctx.notice.set(None);
+            true
+        }
+        Err(e) => {
+            ctx.fail(&e);
+            false
+        }
+    }
+}
+
+/// First run: choose a display name.
+#[component]
+pub fn Setup() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let name = RwSignal::new(String::new());
+    let save = move || {
+        leptos::task::spawn_local(async move {
+            if save_name(ctx, name.get_untracked()).await {
+                ctx.screen.set(Screen::Chats);
+            }
+        })
+    };
+    view! {
+        <div class="card">
+            <h1>"Welcome to Hush"</h1>
+            <p>"Choose the name your friends will see."</p>
+            <form on:submit=move |ev| { ev.prevent_default(); save() }>
+                <label for="display-name">"Display name"</label>
+                <input id="display-name" aria-label="Display name" maxlength="64" prop:value=move || name.get()
+                    on:input=move |ev| name.set(event_target_value(&ev))/>
+                <button type="submit" disabled=move || name.get().trim().is_empty()>"Continue"</button>
+            </form>
+            {move || ctx.notice.get().map(|n| view! { <p class="error" role="alert">{n}</p> })}
+        </div>
+    }
+}
+
+/// Settings.
+#[component]
+pub fn Settings() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let name = RwSignal::new(ctx.me.get_untracked().and_then(|u| u.display_name).unwrap_or_default());
+    let confirm_delete = RwSignal::new(false);
+    let logout = move |_| {
+        leptos::task::spawn_local(async move {
+            let _ = crate::api::call_empty("POST", "/api/v1/auth/logout", ctx.token().as_deref()).await;
+            session::reset(ctx);
+        })
+    };
+    let delete = move |_| {
+        leptos::task::spawn_local(async move {
+            match crate::api::call_empty("DELETE", "/api/v1/me", ctx.token().as_deref()).await {
+                Ok(()) => {
+                    if let Some(me) = ctx.me.get_untracked()
+                        && let Ok(store) = crate::idb::IdbStore::open(me.user_id).await
+                    {
+                        session::reset(ctx);
+                        store.destroy(me.user_id).await;
+                    } else {
+                        session::reset(ctx);
+                    }
+                }
+                Err(e) => ctx.fail(&e),
+            }
+        })
+    };
+    view! {
+        <h2>"Settings"</h2>
+        <p>"Signed in as " <strong>{move || ctx.me.get().map(|u| u.phone).unwrap_or_default()}</strong></p>
+        <form on:submit=move |ev| { ev.prevent_default(); leptos::task::spawn_local(async move { save_name(ctx, name.get_untracked()).await; }) }>
+            <label for="settings-name">"Display name"</label>
+            <input id="settings-name" aria-label="Display name" maxlength="64" prop:value=move || name.get()
+                on:input=move |ev| name.set(event_target_value(&ev))/>
+            <button type="submit">"Save"</button>
+        </form>
+        <button on:click=logout>"Log out"</button>
+        <Show when=move || confirm_delete.get()
+            fallback=move || view! { <button class="danger" on:click=move |_| confirm_delete.set(true)>"Delete account"</button> }>
+            <p role="alert">"This deletes your account, friendships and keys. Messages on this device are erased."</p>
+            <button class="danger" on:click=delete>"Delete my account for good"</button>
+            <button on:click=move |_| confirm_delete.set(false)>"Keep my account"</button>
+        </Show>
+    }
+}

@@ -1,0 +1,49 @@
+//! The frame of the signed-in screens: navigation, the connection banner, notices.
+
+use leptos::prelude::*;
+
+use crate::live::ConnState;
+use crate::session::{Ctx, Screen};
+
+/// Navigation plus the current screen.
+#[component]
+pub fn Shell(children: Children) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let banner = move || match ctx.live.conn.get() {
+        ConnState::Online => None,
+        ConnState::CatchingUp => Some(("catching-up", "Catching up…")),
+        ConnState::Connecting => Some(("connecting", "Connecting…")),
+        ConnState::Offline => {
+            Some(("offline", "Offline — messages wait on this device and are sent when the connection returns"))
+        }
+    };
+    let unread_requests = move || ctx.requests.get().incoming.len();
+    let nav = move |target: Screen, label: &'static str| {
+        let current = move || {
+            let s = ctx.screen.get();
+            s == target || (target == Screen::Chats && matches!(s, Screen::Chat(_) | Screen::Safety(_)))
+        };
+        view! {
+            <button class="nav" class:current=current aria-current=move || if current() { "page" } else { "false" }
+                on:click=move |_| { ctx.notice.set(None); ctx.screen.set(target) }>{label}</button>
+        }
+    };
+    view! {
+        <header class="top">
+            <span class="brand">"Hush"</span>
+            <nav aria-label="Main">
+                {nav(Screen::Chats, "Chats")}
+                {nav(Screen::Friends, "Friends")}
+                <Show when=move || { unread_requests() > 0 }>
+                    <span class="badge" aria-label="pending friend requests">{unread_requests}</span>
+                </Show>
+                {nav(Screen::Settings, "Settings")}
+            </nav>
+        </header>
+        {move || banner().map(|(class, text)| view! { <div class=format!("banner {class}") role="status">{text}</div> })}
+        {move || ctx.notice.get().map(|n| view! {
+            <div class="notice" role="alert">{n}<button aria-label="Dismiss" on:click=move |_| ctx.notice.set(None)>"×"</button></div>
+        })}
+        <section class="content">{children()}</section>
+    }
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds the web app into $HUSH_WEB_OUT (default: <target dir>/web): the WASM optimised for
+# size, wasm-bindgen's JS, the stylesheet, all under content-hashed names in assets/, and
+# index.html that loads them with subresource-integrity hashes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+need_rust
+need_wasm_tools
+
+target_dir=$(cargo_target_dir)
+out=${HUSH_WEB_OUT:-$target_dir/web}
+echo "==> building the web app (wasm32, size-optimised)" >&2
+cargo build --locked -p hush-web --target wasm32-unknown-unknown --profile wasm-release >&2
+stage=$(mktemp -d)
+wasm-bindgen --target web --no-typescript --out-dir "$stage" --out-name hush \
+    "$target_dir/wasm32-unknown-unknown/wasm-release/hush-web.wasm"
+cp crates/web/static/style.css "$stage/style.css"
+
+hash() { sha256sum "$1" | cut -c1-16; }
+sri() { echo "sha384-$(openssl dgst -sha384 -binary "$1" | openssl base64 -A)"; }
+rm -rf "$out" && mkdir -p "$out/assets"
+wasm="hush-$(hash "$stage/hush_bg.wasm").wasm"
+cp "$stage/hush_bg.wasm" "$out/assets/$wasm"
+js="hush-$(hash "$stage/hush.js").js"
+cp "$stage/hush.js" "$out/assets/$js"
+css="style-$(hash "$stage/style.css").css"
+cp "$stage/style.css" "$out/assets/$css"
+printf "import init from './%s';\ninit({ module_or_path: new URL('./%s', import.meta.url) });\n" "$js" "$wasm" > "$stage/boot.js"
+boot="boot-$(hash "$stage/boot.js").js"
+cp "$stage/boot.js" "$out/assets/$boot"
+cat > "$out/index.html" <<HTML
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>Hush</title>
+<link rel="stylesheet" href="/assets/$css" integrity="$(sri "$out/assets/$css")">
+<link rel="modulepreload" href="/assets/$js" integrity="$(sri "$out/assets/$js")">
+<script type="module" src="/assets/$boot" integrity="$(sri "$out/assets/$boot")"></script>
+</head>
+<body><noscript>Hush needs JavaScript and WebAssembly.</noscript></body>
+</html>
+HTML
+rm -rf "$stage"
+size=$(cat "$out/assets/$wasm" "$out/assets/$js" "$out/assets/$boot" | gzip -9 | wc -c)
+echo "==> web app in $out ($((size / 1024)) KiB gzipped WASM + JS)" >&2
