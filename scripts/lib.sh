@@ -55,3 +55,9 @@ need_wasm_tools() {
             || cargo install wasm-bindgen-cli --version "$want"
     fi
 }
+
+need_browser_tools() {
+    command -v chromium >/dev/null || apt_install chromium
+    command -v chromedriver >/dev/null || apt_install chromium-driver
+    command -v npm >/dev/null || apt_install nodejs npm
+}

@@ -9,6 +9,8 @@ need_rust
 need_python_module cryptography cryptography python3-cryptography
 need_python_module yaml pyyaml python3-yaml
 need_redis
+need_wasm_tools
+need_browser_tools
 
 echo "==> cargo test --workspace" >&2
 if [ -n "${MONGODB_URI:-}" ]; then
@@ -24,5 +26,11 @@ python3 tests/vectors/crypto_v1.py
 
 echo "==> deploy files (Dockerfile, docker-compose.yml) against hush-server --help" >&2
 python3 tests/deploy/check_deploy.py "$(cargo_target_dir)/debug/hush-server"
+
+echo "==> browser end-to-end suite (Playwright driving Chromium; screenshots in tests/e2e/screenshots)" >&2
+bash scripts/build-web.sh
+(cd tests/e2e && npm ci --no-audit --no-fund --silent)
+HUSH_SERVER_BIN="$(cargo_target_dir)/debug/hush-server" HUSH_WEB_DIR="$(cargo_target_dir)/web" \
+    node --test --test-concurrency=1 tests/e2e/specs/
 
 echo "==> all suites passed" >&2

@@ -59,11 +59,12 @@ pub fn Friends() -> impl IntoView {
         leptos::task::spawn_local(async move {
             let outcome = add_friend(ctx, phone.get_untracked()).await;
             if outcome.is_ok() {
-                phone.set(String::new());
+                phone.try_set(String::new());
                 session::sync_friends(ctx).await;
             }
-            result.set(Some(outcome));
-            busy.set(false);
+            // The person may have left this screen meanwhile.
+            result.try_set(Some(outcome));
+            busy.try_set(false);
         });
     };
     let name_of = |r: &FriendRequest| r.display_name.clone().unwrap_or_else(|| "Someone".into());

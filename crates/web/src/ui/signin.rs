@@ -41,9 +41,12 @@ pub fn SignIn() -> impl IntoView {
     let start_countdown = move |secs: u64| {
         countdown.set(secs);
         leptos::task::spawn_local(async move {
-            while countdown.get_untracked() > 0 {
+            // The screen may be gone (signed in) before the countdown ends: stop quietly.
+            while countdown.try_get_untracked().unwrap_or(0) > 0 {
                 sleep(1000).await;
-                countdown.update(|c| *c = c.saturating_sub(1));
+                if countdown.try_update(|c| *c = c.saturating_sub(1)).is_none() {
+                    break;
+                }
             }
         });
     };
@@ -66,10 +69,10 @@ pub fn SignIn() -> impl IntoView {
                     if let Some(wait) = e.retry_after {
                         start_countdown(wait);
                     }
-                    error.set(Some(e.message));
+                    error.try_set(Some(e.message));
                 }
             }
-            busy.set(false);
+            busy.try_set(false);
         });
     };
     let verify = move || {
@@ -81,8 +84,8 @@ pub fn SignIn() -> impl IntoView {
             match crate::api::call::<TokenResponse>("POST", "/api/v1/auth/verify", None, Some(&body)).await {
                 Ok(tokens) => session::start(ctx, tokens).await,
                 Err(e) => {
-                    error.set(Some(e.message));
-                    busy.set(false);
+                    error.try_set(Some(e.message));
+                    busy.try_set(false);
                 }
             }
         });

@@ -1,0 +1,153 @@
+// Test harness: the real hush-server (console SMS, embedded store, the built web app), a
+// small proxy in front of it that can cut WebSockets (Playwright's setOffline does not),
+// and Debian's Chromium driven by playwright-core.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+export const SCREENSHOTS = path.join(ROOT, 'tests/e2e/screenshots');
+mkdirSync(SCREENSHOTS, { recursive: true });
+
+/** A proxy that forwards HTTP and WebSockets to `target` and can cut the WebSockets. */
+export async function startProxy(targetPort, publicOrigin) {
+  let cut = false;
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    const upstream = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode, r.headers);
+      r.pipe(res);
+    });
+    upstream.on('error', () => { res.writeHead(502); res.end(); });
+    req.pipe(upstream);
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (cut) { socket.destroy(); return; }
+    const upstream = net.connect(targetPort, '127.0.0.1', () => {
+      const headers = { ...req.headers, origin: publicOrigin };
+      let raw = `${req.method} ${req.url} HTTP/1.1\r\n`;
+      for (const [k, v] of Object.entries(headers)) raw += `${k}: ${v}\r\n`;
+      upstream.write(raw + '\r\n');
+      if (head && head.length) upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    const pair = { socket, upstream };
+    sockets.add(pair);
+    const drop = () => { socket.destroy(); upstream.destroy(); sockets.delete(pair); };
+    socket.on('error', drop); upstream.on('error', drop); socket.on('close', drop); upstream.on('close', drop);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: server.address().port,
+    cutWebSockets() { cut = true; for (const p of [...sockets]) { p.socket.destroy(); p.upstream.destroy(); } sockets.clear(); },
+    restoreWebSockets() { cut = false; },
+    close() { for (const p of sockets) { p.socket.destroy(); p.upstream.destroy(); } server.close(); },
+  };
+}
+
+/** Starts hush-server on a free port with its own data directory. */
+export async function startHush() {
+  const binary = process.env.HUSH_SERVER_BIN;
+  const webDir = process.env.HUSH_WEB_DIR;
+  if (!binary || !webDir) throw new Error('set HUSH_SERVER_BIN and HUSH_WEB_DIR (scripts/test.sh does)');
+  const probe = net.createServer();
+  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+  const port = probe.address().port;
+  probe.close();
+  // The browser talks to two proxies (Alice's and Bob's, so one can be cut); both present
+  // the server's public origin.
+  const publicOrigin = `http://127.0.0.1:${port}`;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hush-e2e-'));
+  const child = spawn(binary, [], {
+    env: { ...process.env, HUSH_BIND: `127.0.0.1:${port}`, HUSH_DATA_DIR: dataDir, HUSH_WEB_DIR: webDir, HUSH_PUBLIC_ORIGIN: publicOrigin, RUST_LOG: 'info', HUSH_WS_PING_SECS: '5' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = [];
+  readline.createInterface({ input: child.stderr }).on('line', (l) => log.push(l));
+  await new Promise((resolve, reject) => {
+    readline.createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`hush-server exited with ${code}: ${log.join('\n')}`)));
+  });
+  return {
+    port,
+    publicOrigin,
+    log,
+    async codeFor(e164) {
+      for (let i = 0; i < 200; i++) {
+        const line = [...log].reverse().find((l) => l.includes(`SMS to ${e164}: Your Hush code is `));
+        if (line) return line.split('code is ')[1].slice(0, 6);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`no code for ${e164}`);
+    },
+    stop() { child.kill('SIGTERM'); },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-sync'],
+  });
+}
+
+/** A person: a browser context (own cookies and IndexedDB) on their own proxy. */
+export async function person(browser, hush, national) {
+  const proxy = await startProxy(hush.port, hush.publicOrigin);
+  const context = await browser.newContext({ viewport: { width: 420, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`[${national}] page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error' && !m.text().includes('401')) console.error(`[${national}] console: ${m.text()}`); });
+  return { national, e164: `+1${national.replace(/\D/g, '')}`, proxy, context, page, url: `http://127.0.0.1:${proxy.port}/` };
+}
+
+export async function signIn(hush, who, name) {
+  const { page } = who;
+  await page.goto(who.url);
+  await page.getByLabel('Phone number').fill(who.national);
+  await page.getByRole('button', { name: /^Send code/ }).click();
+  const code = await hush.codeFor(who.e164);
+  await page.getByLabel('Code').fill(code);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('Display name').fill(name);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('heading', { name: 'Chats' }).waitFor();
+}
+
+/** Clicks a main navigation button. */
+export async function nav(page, name) {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name, exact: true }).click();
+}
+
+export async function befriend(a, b, bName) {
+  await nav(a.page, 'Friends');
+  await a.page.getByLabel("Friend's phone number").fill(b.e164);
+  await a.page.getByRole('button', { name: 'Add friend' }).click();
+  await a.page.getByText(`Request sent to ${bName}`).waitFor();
+  await nav(b.page, 'Friends');
+  await b.page.getByRole('button', { name: 'Accept' }).click();
+  await b.page.getByRole('list', { name: 'Friends' }).getByRole('button', { name: a.name }).waitFor();
+  await a.page.getByRole('list', { name: 'Friends' }).getByRole('button', { name: bName }).waitFor();
+}
+
+export async function openChat(who, friendName) {
+  await nav(who.page, 'Chats');
+  await who.page.getByRole('button', { name: `Chat with ${friendName}` }).click();
+  await who.page.getByLabel('Message', { exact: true }).waitFor();
+}
+
+export async function send(who, text) {
+  await who.page.getByLabel('Message', { exact: true }).fill(text);
+  await who.page.getByLabel('Message', { exact: true }).press('Enter');
+}
+
+/** The tick label of my bubble containing `text`. */
+export function tickOf(who, text) {
+  return who.page.locator('.bubble.mine', { hasText: text }).locator('.tick');
+}
