@@ -4,10 +4,12 @@
 //! - [`api`]: REST calls; [`session`]: sign-in state and the app-wide [`session::Ctx`];
 //! - [`idb`]: the engine's storage on IndexedDB; [`live`]: the actor owning the engine and
 //!   the WebSocket;
-//! - [`ui`]: one module per screen; [`time`]: human-readable times.
+//! - [`ui`]: one module per screen; [`time`]: human-readable times;
+//! - [`interop`]: crypto v1 exported to JavaScript for the WebCrypto interop tests.
 
 pub mod api;
 pub mod idb;
+pub mod interop;
 pub mod live;
 pub mod session;
 pub mod time;
