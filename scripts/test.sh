@@ -27,6 +27,10 @@ python3 tests/vectors/crypto_v1.py
 echo "==> deploy files (Dockerfile, docker-compose.yml) against hush-server --help" >&2
 python3 tests/deploy/check_deploy.py "$(cargo_target_dir)/debug/hush-server"
 
+echo "==> browser-side logic in headless Chromium (wasm-bindgen-test: IndexedDB store, outbox)" >&2
+CHROMEDRIVER="$(command -v chromedriver)" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    cargo test --locked -p hush-web --target wasm32-unknown-unknown
+
 echo "==> browser end-to-end suite (Playwright driving Chromium; screenshots in tests/e2e/screenshots)" >&2
 bash scripts/build-web.sh
 (cd tests/e2e && npm ci --no-audit --no-fund --silent)
