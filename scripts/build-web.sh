@@ -15,6 +15,12 @@ cargo build --locked -p hush-web --target wasm32-unknown-unknown --profile wasm-
 stage=$(mktemp -d)
 wasm-bindgen --target web --no-typescript --out-dir "$stage" --out-name hush \
     "$target_dir/wasm32-unknown-unknown/wasm-release/hush-web.wasm"
+echo "==> wasm-opt -Oz (Binaryen from npm, pinned in crates/web/tools)" >&2
+(cd crates/web/tools && npm ci --no-audit --no-fund --silent)
+crates/web/tools/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    -o "$stage/hush_bg.opt.wasm" "$stage/hush_bg.wasm"
+mv "$stage/hush_bg.opt.wasm" "$stage/hush_bg.wasm"
 cp crates/web/static/style.css "$stage/style.css"
 
 hash() { sha256sum "$1" | cut -c1-16; }

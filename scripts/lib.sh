@@ -42,8 +42,8 @@ need_redis() {
     # Debian starts a system instance; the tests use their own on free ports.
 }
 
-# The wasm32 target and wasm-bindgen-cli at the exact version in Cargo.lock. (No wasm-opt:
-# Debian's binaryen 108 breaks reference types, and a current one saved under 1 %.)
+# The wasm32 target, wasm-bindgen-cli at the exact version in Cargo.lock, and npm (for the
+# pinned Binaryen whose wasm-opt shrinks the app; Debian's binaryen 108 breaks it).
 need_wasm_tools() {
     rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown \
         || rustup target add wasm32-unknown-unknown
@@ -54,6 +54,7 @@ need_wasm_tools() {
         cargo install wasm-bindgen-cli --version "$want" --locked \
             || cargo install wasm-bindgen-cli --version "$want"
     fi
+    command -v npm >/dev/null || apt_install nodejs npm
 }
 
 need_browser_tools() {

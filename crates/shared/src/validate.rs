@@ -20,11 +20,34 @@ impl Invalid {
     }
 }
 
+/// Checks the shape of a phone number as typed: `+`, a country code and 7 to 15 digits in
+/// all, with spaces, dashes, dots or parentheses allowed. Returns the `+digits` form. This
+/// is what a client without the numbering-plan metadata can check; [`normalize_phone`]
+/// (feature `phone-metadata`) checks the number really exists in its country's plan.
+pub fn phone_shape(input: &str) -> Result<String, Invalid> {
+    let trimmed = input.trim();
+    let invalid = |m: &str| Invalid::new(ErrorCode::InvalidPhone, m);
+    if !trimmed.starts_with('+') {
+        return Err(invalid("the phone number must start with + and the country code"));
+    }
+    if trimmed.chars().count() > MAX_PHONE_INPUT_CHARS
+        || !trimmed[1..].chars().all(|c| c.is_ascii_digit() || " -.()".contains(c))
+    {
+        return Err(invalid("the phone number may contain only digits, spaces, dashes, dots and parentheses"));
+    }
+    let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+    if !(7..=15).contains(&digits.len()) {
+        return Err(invalid("a phone number has 7 to 15 digits with its country code"));
+    }
+    Ok(format!("+{digits}"))
+}
+
 /// Parses a phone number as typed and returns it in E.164 (`+15551234567`).
 ///
 /// Numbers must carry their country code (`+…`); spaces, dashes, dots and parentheses are
 /// allowed. The number must be *possible* and *valid* for its region according to
 /// libphonenumber's metadata.
+#[cfg(feature = "phone-metadata")]
 pub fn normalize_phone(input: &str) -> Result<String, Invalid> {
     let trimmed = input.trim();
     if trimmed.is_empty() || trimmed.chars().count() > MAX_PHONE_INPUT_CHARS {
@@ -92,6 +115,14 @@ pub fn public_key_shape(input: &str) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phone_shape_is_checked_without_metadata() {
+        assert_eq!(phone_shape("+1 (650) 253-0000").unwrap(), "+16502530000");
+        for bad in ["6502530000", "+1 650", "+1abc", &format!("+{}", "1".repeat(16))] {
+            assert_eq!(phone_shape(bad).unwrap_err().code, ErrorCode::InvalidPhone, "{bad:?}");
+        }
+    }
 
     #[test]
     fn phone_numbers_normalise_to_e164() {

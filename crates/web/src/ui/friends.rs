@@ -5,7 +5,7 @@
 use hush_shared::UserId;
 use hush_shared::api::friends::{AcceptFriendRequest, CreateFriendRequest, Friend, FriendRequest};
 use hush_shared::api::users::PublicUser;
-use hush_shared::validate::normalize_phone;
+use hush_shared::validate::phone_shape;
 use leptos::prelude::*;
 
 use crate::session::{self, Ctx, Screen};
@@ -15,7 +15,7 @@ fn encode(phone: &str) -> String {
 }
 
 async fn add_friend(ctx: Ctx, typed: String) -> Result<String, String> {
-    let phone = normalize_phone(&typed).map_err(|e| e.message)?;
+    let phone = phone_shape(&typed).map_err(|e| e.message)?;
     let person = ctx
         .call::<PublicUser>("GET", &format!("/api/v1/users/lookup?phone={}", encode(&phone)), None::<&()>)
         .await

@@ -1,7 +1,7 @@
 //! Sign-in: phone number (with country) → code from the SMS → signed in.
 
 use hush_shared::api::auth::{SendCodeRequest, SendCodeResponse, TokenResponse, VerifyCodeRequest};
-use hush_shared::validate::normalize_phone;
+use hush_shared::validate::phone_shape;
 use leptos::prelude::*;
 
 use crate::live::sleep;
@@ -53,7 +53,7 @@ pub fn SignIn() -> impl IntoView {
     let send_code = move || {
         error.set(None);
         let number = number();
-        if let Err(e) = normalize_phone(&number) {
+        if let Err(e) = phone_shape(&number) {
             error.set(Some(e.message));
             return;
         }
