@@ -11,34 +11,10 @@ use common::process::{ServerProcess, free_port};
 use common::redis::RedisServer;
 use common::*;
 use hush_client::{Body, Event, Status};
-use serde_json::json;
 
 const PER_SIDE: usize = 1000;
 const BATCH: usize = 25;
 const KILLS: usize = 5;
-
-async fn sign_in(server: &ServerProcess, phone: &str) -> Person {
-    let http = reqwest::Client::new();
-    let r =
-        http.post(format!("{}/api/v1/auth/code", server.url)).json(&json!({ "phone": phone })).send().await.unwrap();
-    assert_eq!(r.status(), 202);
-    let code = server.code_for(phone);
-    let body: serde_json::Value = http
-        .post(format!("{}/api/v1/auth/verify", server.url))
-        .json(&json!({ "phone": phone, "code": code }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    Person {
-        phone: phone.into(),
-        user_id: body["user"]["user_id"].as_str().unwrap().into(),
-        token: body["access_token"].as_str().unwrap().into(),
-        refresh_cookie: String::new(),
-    }
-}
 
 /// Processes frames for a moment, reconnecting if the server went away.
 async fn pump(c: &mut Chatter, ws_url: &str, for_how_long: Duration) {
@@ -79,8 +55,8 @@ async fn exchange_with_kills(env: &[(&str, &str)]) {
     let bind = format!("127.0.0.1:{}", free_port());
     let mut server = ServerProcess::start(dir.path(), &bind, env);
     let ws_url = server.ws_url();
-    let mut alice = Chatter::new(sign_in(&server, &phone(1)).await);
-    let mut bob = Chatter::new(sign_in(&server, &phone(2)).await);
+    let mut alice = Chatter::new(server.sign_in(&phone(1)).await);
+    let mut bob = Chatter::new(server.sign_in(&phone(2)).await);
     befriend_chatters(&server.url, &mut alice, &mut bob).await;
     alice.connect(&ws_url).await;
     bob.connect(&ws_url).await;

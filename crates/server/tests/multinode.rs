@@ -10,32 +10,8 @@ use common::process::ServerProcess;
 use common::redis::RedisServer;
 use common::*;
 use hush_client::{Event, Status};
-use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-async fn sign_in(server: &ServerProcess, phone: &str) -> Person {
-    let http = reqwest::Client::new();
-    let r =
-        http.post(format!("{}/api/v1/auth/code", server.url)).json(&json!({ "phone": phone })).send().await.unwrap();
-    assert_eq!(r.status(), 202);
-    let code = server.code_for(phone);
-    let body: serde_json::Value = http
-        .post(format!("{}/api/v1/auth/verify", server.url))
-        .json(&json!({ "phone": phone, "code": code }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    Person {
-        phone: phone.into(),
-        user_id: body["user"]["user_id"].as_str().unwrap().into(),
-        token: body["access_token"].as_str().unwrap().into(),
-        refresh_cookie: String::new(),
-    }
-}
 
 #[tokio::test]
 async fn two_nodes_share_one_deployment() {
@@ -48,8 +24,8 @@ async fn two_nodes_share_one_deployment() {
     assert_ne!(node_a.url, node_b.url);
 
     // Alice signs in on node A, Bob on node B; a code sent by A could be verified on B.
-    let mut alice = Chatter::new(sign_in(&node_a, &phone(1)).await);
-    let mut bob = Chatter::new(sign_in(&node_b, &phone(2)).await);
+    let mut alice = Chatter::new(node_a.sign_in(&phone(1)).await);
+    let mut bob = Chatter::new(node_b.sign_in(&phone(2)).await);
     befriend_chatters(&node_a.url, &mut alice, &mut bob).await;
     alice.connect(&node_a.ws_url()).await;
     bob.connect(&node_b.ws_url()).await;

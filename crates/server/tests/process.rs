@@ -28,29 +28,6 @@ async fn call(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-async fn sign_in(http: &reqwest::Client, server: &Server, phone: &str) -> (String, String) {
-    let (status, _) = call(
-        http,
-        reqwest::Method::POST,
-        format!("{}/api/v1/auth/code", server.url),
-        None,
-        Some(json!({ "phone": phone })),
-    )
-    .await;
-    assert_eq!(status, 202);
-    let code = server.code_for(phone);
-    let (status, body) = call(
-        http,
-        reqwest::Method::POST,
-        format!("{}/api/v1/auth/verify", server.url),
-        None,
-        Some(json!({ "phone": phone, "code": code })),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    (body["access_token"].as_str().unwrap().to_owned(), body["user"]["user_id"].as_str().unwrap().to_owned())
-}
-
 #[tokio::test]
 async fn the_binary_serves_signs_in_befriends_stops_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
@@ -59,8 +36,9 @@ async fn the_binary_serves_signs_in_befriends_stops_and_restarts() {
     let (status, _) = call(&http, reqwest::Method::GET, format!("{}/readyz", server.url), None, None).await;
     assert_eq!(status, 200);
 
-    let (alice, _) = sign_in(&http, &server, "+16502530001").await;
-    let (bob, bob_id) = sign_in(&http, &server, "+16502530002").await;
+    let alice = server.sign_in("+16502530001").await.token;
+    let bob_person = server.sign_in("+16502530002").await;
+    let (bob, bob_id) = (bob_person.token, bob_person.user_id);
     let (_, found) = call(
         &http,
         reqwest::Method::GET,
