@@ -32,7 +32,10 @@ async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocke
         return AppError::new(ErrorCode::OriginNotAllowed, "this origin may not open a Hush connection")
             .into_response();
     }
-    ws.max_message_size(MAX_FRAME_BYTES)
+    // Small buffers: an idle connection should cost kilobytes, not tungstenite's default
+    // 128 KiB read buffer; larger frames still arrive (the buffer grows as needed).
+    ws.read_buffer_size(4 * 1024)
+        .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_FRAME_BYTES * 4)

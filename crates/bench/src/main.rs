@@ -1,0 +1,88 @@
+//! `hush-bench <scenario>`: starts a real `hush-server` (release build) on loopback, signs
+//! people in, befriends them and runs one scenario, printing a final JSON line of figures.
+//! See BENCHMARKS.md for the commands and results.
+
+mod scenarios;
+mod server;
+mod setup;
+mod wire;
+
+use clap::{Parser, Subcommand};
+
+/// Benchmarks for Hush.
+#[derive(Parser, Debug)]
+#[command(name = "hush-bench")]
+struct Cli {
+    /// The hush-server binary to start.
+    #[arg(long, default_value = "target/release/hush-server", global = true)]
+    server_bin: String,
+    /// Run the server on Redis at this URL (mailbox, receipts, hub) instead of SQLite.
+    #[arg(long, global = true)]
+    redis_url: Option<String>,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand, Debug)]
+enum Scenario {
+    /// Idle signed-in connections held open: server RSS per connection.
+    Idle {
+        /// Connections to open.
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+    },
+    /// Pairs ping-ponging at a fixed offered rate: round-trip percentiles.
+    Rtt {
+        /// Pairs of friends.
+        #[arg(long, default_value_t = 16)]
+        pairs: usize,
+        /// Messages per second offered in total.
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Pairs sending as fast as the server takes them: messages per server CPU-second.
+    Saturate {
+        /// Pairs of friends.
+        #[arg(long, default_value_t = 16)]
+        pairs: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Store N messages for an offline person, then connect and drain with acks.
+    Offline {
+        /// Messages.
+        #[arg(long, default_value_t = 20_000)]
+        messages: usize,
+    },
+    /// Reconnect storm: authenticated connects per second and p99 connect time.
+    Storm {
+        /// Connections to open at once.
+        #[arg(long, default_value_t = 2_000)]
+        connections: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    raise_file_limit();
+    let server = server::Server::start(&cli.server_bin, cli.redis_url.as_deref()).await;
+    let result = match cli.scenario {
+        Scenario::Idle { connections } => scenarios::idle::run(&server, connections).await,
+        Scenario::Rtt { pairs, rate, seconds } => scenarios::rtt::run(&server, pairs, rate, seconds).await,
+        Scenario::Saturate { pairs, seconds } => scenarios::saturate::run(&server, pairs, seconds).await,
+        Scenario::Offline { messages } => scenarios::offline::run(&server, messages).await,
+        Scenario::Storm { connections } => scenarios::storm::run(&server, connections).await,
+    };
+    println!("{result}");
+}
+
+fn raise_file_limit() {
+    if let Ok((_, hard)) = rlimit::Resource::NOFILE.get() {
+        let _ = rlimit::Resource::NOFILE.set(hard, hard);
+    }
+}

@@ -1,0 +1,81 @@
+//! `saturate`: pairs send ~300-byte envelopes as fast as the server answers `stored`
+//! (at most 256 outstanding per sender); recipients ack. The figure is messages relayed
+//! (received by recipients) per second of *server* CPU time (user + system, /proc), so the
+//! load generator sharing the machine does not distort it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hush_shared::ws::{ClientFrame, ServerFrame};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::split;
+use crate::server::Server;
+use crate::{setup, wire};
+
+const OUTSTANDING: usize = 256;
+
+/// Runs the scenario; returns the JSON report.
+pub async fn run(server: &Server, pairs: usize, seconds: u64) -> serde_json::Value {
+    let people = setup::pairs(server, pairs).await;
+    let relayed = Arc::new(AtomicU64::new(0));
+    let counting = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    for (a, b) in people {
+        let ws_a = wire::connect(&server.ws_url(), &a.token, a.ip).await.expect("connect a");
+        let ws_b = wire::connect(&server.ws_url(), &b.token, b.ip).await.expect("connect b");
+        let (tx_a, mut rx_a) = split(ws_a);
+        let (tx_b, mut rx_b) = split(ws_b);
+        let (relayed, counting) = (relayed.clone(), counting.clone());
+        tokio::spawn(async move {
+            while let Some(frame) = wire::next(&mut rx_b).await {
+                if let ServerFrame::Message { id, .. } = frame {
+                    let _ = tx_b.send(ClientFrame::Ack { ids: vec![id] });
+                    if counting.load(Ordering::Relaxed) {
+                        relayed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+        let window = Arc::new(Semaphore::new(OUTSTANDING));
+        let (permits, tx_ack) = (window.clone(), tx_a.clone());
+        tokio::spawn(async move {
+            while let Some(frame) = wire::next(&mut rx_a).await {
+                match frame {
+                    ServerFrame::Stored { .. } | ServerFrame::Error { .. } => permits.add_permits(1),
+                    ServerFrame::Receipt { id, .. } => {
+                        let _ = tx_ack.send(ClientFrame::ReceiptAck { ids: vec![id] });
+                    }
+                    _ => {}
+                }
+            }
+        });
+        let (stop, to) = (stop.clone(), b.id);
+        tokio::spawn(async move {
+            let envelope = wire::envelope();
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(permit) = window.acquire().await else { return };
+                permit.forget();
+                if tx_a.send(ClientFrame::Send { id: uuid::Uuid::now_v7(), to, envelope: envelope.clone() }).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    // Warm up, then measure.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (cpu0, t0) = (server.cpu_seconds(), Instant::now());
+    counting.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    counting.store(false, Ordering::Relaxed);
+    let (cpu, wall) = (server.cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
+    stop.store(true, Ordering::Relaxed);
+    let n = relayed.load(Ordering::Relaxed);
+    json!({
+        "scenario": "saturate", "pairs": pairs, "seconds": seconds, "relayed": n,
+        "relayed_per_wall_second": (n as f64 / wall).round(), "server_cpu_seconds": (cpu * 100.0).round() / 100.0,
+        "relayed_per_server_cpu_second": if cpu > 0.0 { (n as f64 / cpu).round() } else { 0.0 },
+    })
+}

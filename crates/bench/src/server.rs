@@ -1,0 +1,105 @@
+//! The server under test: a `hush-server` child process on a free loopback port with its
+//! own data directory, limits raised for load, and its CPU time and memory read from /proc.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A running server.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:port`.
+    pub url: String,
+    log: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts the binary.
+    pub async fn start(binary: &str, redis_url: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let mut command = Command::new(binary);
+        command
+            .env("HUSH_BIND", format!("127.0.0.1:{port}"))
+            .env("HUSH_DATA_DIR", dir.path())
+            .env("RUST_LOG", "warn,hush::sms=info")
+            .env("HUSH_WS_FRAMES_PER_SEC", "1000000")
+            .env("HUSH_MAILBOX_MAX_MESSAGES", "10000000")
+            .env("HUSH_MAX_CONNECTIONS_PER_ACCOUNT", "1000000")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(url) = redis_url {
+            command.env("HUSH_REDIS_URL", url).env("HUSH_REDIS_PREFIX", format!("bench-{}", uuid::Uuid::new_v4()));
+        }
+        let mut child = command.spawn().unwrap_or_else(|e| {
+            panic!("cannot start {binary}: {e} (build it with cargo build --release -p hush-server)")
+        });
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut l) = sink.lock() {
+                    l.push(line);
+                }
+            }
+        });
+        let mut first = String::new();
+        let _ = BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first);
+        Self { child, url: format!("http://127.0.0.1:{port}"), log, _dir: dir }
+    }
+
+    /// `ws://…/api/v1/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("{}/api/v1/ws", self.url.replacen("http://", "ws://", 1))
+    }
+
+    /// The sign-in code the console provider logged for `phone`.
+    pub async fn code_for(&self, phone: &str) -> String {
+        for _ in 0..400 {
+            let found = self.log.lock().ok().and_then(|l| {
+                l.iter().rev().find_map(|line| {
+                    line.split(&format!("SMS to {phone}: Your Hush code is ")).nth(1).map(|rest| rest[..6].to_owned())
+                })
+            });
+            if let Some(code) = found {
+                return code;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no code for {phone}")
+    }
+
+    /// Server user+system CPU time in seconds (from /proc/<pid>/stat).
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+        let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        ticks / 100.0
+    }
+
+    /// Server resident memory in bytes (VmRSS).
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
