@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::state::AppState;
@@ -30,16 +30,19 @@ pub fn router(dir: &Path) -> Router<AppState> {
 async fn headers(request: Request, next: Next) -> Response {
     let immutable = request.uri().path().starts_with("/assets/");
     let mut response = next.run(request).await;
+    let is_html = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if immutable && is_html {
+        // The client-side-route fallback must not answer for a missing asset.
+        response = crate::error::AppError::new(hush_shared::ErrorCode::NotFound, "no such asset").into_response();
+    }
+    let found = response.status().is_success();
     let h = response.headers_mut();
-    let cache = if immutable && response_ok(h) { "public, max-age=31536000, immutable" } else { "no-cache" };
+    // A missing asset must not be cached for a year under its name.
+    let cache = if immutable && found { "public, max-age=31536000, immutable" } else { "no-cache" };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
-}
-
-fn response_ok(h: &axum::http::HeaderMap) -> bool {
-    h.contains_key(header::CONTENT_TYPE)
 }

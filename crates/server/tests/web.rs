@@ -25,6 +25,8 @@ async fn serves_the_web_app_with_fallback() {
     assert_eq!(js.headers()["cache-control"], "public, max-age=31536000, immutable");
     assert!(js.headers()["content-type"].to_str().unwrap().contains("javascript"));
     assert!(get("/").await.unwrap().text().await.unwrap().contains("<title>Hush</title>"));
+    let missing = get("/assets/gone-0000.js").await.unwrap();
+    assert_eq!((missing.status().as_u16(), missing.headers()["cache-control"].to_str().unwrap()), (404, "no-cache"));
     let route = get("/chats/some-friend").await.unwrap();
     assert_eq!(route.status(), 200);
     assert!(route.text().await.unwrap().contains("<title>Hush</title>"));
