@@ -1,6 +1,7 @@
 //! The embedded backend: one SQLite file in the data directory (WAL mode), schema managed
-//! by numbered migrations. Every call runs on tokio's blocking pool while holding the one
-//! connection, so transactions never interleave inside a process; `busy_timeout` lets
+//! by numbered migrations. Every call runs inline on the calling task while holding the one
+//! connection, so transactions never interleave inside a process (statements take
+//! microseconds; see BENCHMARKS.md for why not the blocking pool); `busy_timeout` lets
 //! several processes share the file.
 
 mod accounts;
@@ -69,7 +70,7 @@ impl SqliteStore {
         }
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the connection.
     pub(crate) async fn call<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
