@@ -8,7 +8,7 @@
 //! statuses never move backwards; an undecryptable message is kept as a placeholder and
 //! acked.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -88,7 +88,6 @@ pub struct Engine<S: ClientStore> {
     store: S,
     connected: bool,
     conversations: HashMap<UserId, (String, ConversationKeys)>,
-    awaiting_stored: HashSet<MessageId>,
     retries: HashMap<MessageId, Retry>,
 }
 
@@ -102,14 +101,7 @@ fn store_err(e: KeyError) -> Result<(), StoreError> {
 impl<S: ClientStore> Engine<S> {
     /// An engine for `me` over `store`.
     pub fn new(me: UserId, store: S) -> Self {
-        Self {
-            me,
-            store,
-            connected: false,
-            conversations: HashMap::new(),
-            awaiting_stored: HashSet::new(),
-            retries: HashMap::new(),
-        }
+        Self { me, store, connected: false, conversations: HashMap::new(), retries: HashMap::new() }
     }
 
     /// Who I am.
@@ -227,7 +219,6 @@ impl<S: ClientStore> Engine<S> {
         };
         match sealed {
             Ok(envelope) => {
-                self.awaiting_stored.insert(message.id);
                 out.push(ClientFrame::Send {
                     id: message.id,
                     to: message.peer,
@@ -243,7 +234,6 @@ impl<S: ClientStore> Engine<S> {
     /// order, with its original id.
     pub async fn on_connected(&mut self) -> EngineResult<Vec<ClientFrame>> {
         self.connected = true;
-        self.awaiting_stored.clear();
         self.retries.clear();
         let mut out = Vec::new();
         let mut events = Vec::new();
@@ -256,7 +246,6 @@ impl<S: ClientStore> Engine<S> {
     /// The connection is gone; nothing is lost, the outbox waits.
     pub fn on_disconnected(&mut self) {
         self.connected = false;
-        self.awaiting_stored.clear();
     }
 
     /// Messages whose retry time has come.
@@ -365,7 +354,6 @@ impl<S: ClientStore> Engine<S> {
         match frame {
             ServerFrame::Hello { .. } | ServerFrame::Pong => {}
             ServerFrame::Stored { id, at } => {
-                self.awaiting_stored.remove(&id);
                 self.set_status(id, Status::Stored, Some(at), &mut events).await?;
             }
             ServerFrame::Message { id, from, envelope, sent_at } => {
@@ -400,7 +388,6 @@ impl<S: ClientStore> Engine<S> {
         now_ms: i64,
         events: &mut Vec<Event>,
     ) -> EngineResult<()> {
-        self.awaiting_stored.remove(&id);
         let transient = matches!(
             code,
             ErrorCode::MailboxFull | ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::Unavailable
@@ -437,11 +424,6 @@ impl<S: ClientStore> Engine<S> {
             | FriendEvent::RequestCancelled { .. } => events.push(Event::RequestsChanged),
         }
         Ok(())
-    }
-
-    /// Whether a sent message still waits for `stored` on this connection.
-    pub fn is_awaiting_stored(&self, id: MessageId) -> bool {
-        self.awaiting_stored.contains(&id)
     }
 }
 
