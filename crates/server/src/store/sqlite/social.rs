@@ -22,7 +22,7 @@ fn request_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FriendRequestRecord>
 }
 
 fn exists(c: &Connection, sql: &str, a: &str, b: &str) -> rusqlite::Result<bool> {
-    c.query_row(sql, params![a, b], |_| Ok(())).optional().map(|o| o.is_some())
+    c.prepare_cached(sql)?.query_row(params![a, b], |_| Ok(())).optional().map(|o| o.is_some())
 }
 
 const FRIEND_SELECT: &str = "SELECT mine.friend, u.display_name, theirs.public_key, mine.public_key, mine.since
@@ -232,10 +232,14 @@ impl SocialStore for SqliteStore {
     }
 
     async fn are_friends(&self, a: UserId, b: UserId) -> StoreResult<bool> {
+        // On every message sent: one cached statement, both directions at once.
         self.call(move |c| {
-            let (a, b) = (a.to_string(), b.to_string());
-            Ok(exists(c, "SELECT 1 FROM friend_keys WHERE owner = ?1 AND friend = ?2", &a, &b)?
-                && exists(c, "SELECT 1 FROM friend_keys WHERE owner = ?1 AND friend = ?2", &b, &a)?)
+            let n: i64 = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM friend_keys WHERE (owner = ?1 AND friend = ?2) OR (owner = ?2 AND friend = ?1)",
+                )?
+                .query_row(params![a.to_string(), b.to_string()], |r| r.get(0))?;
+            Ok(n == 2)
         })
         .await
     }
