@@ -148,12 +148,30 @@ fn corrupt(what: &str) -> StoreError {
     StoreError(format!("redis: corrupt {what}"))
 }
 
-/// Parses the flat `[id, score, payload, …]` answer of `FETCH`.
-fn triples(raw: Vec<String>) -> impl Iterator<Item = (String, i64, String)> {
-    raw.chunks_exact(3)
-        .map(|c| (c[0].clone(), c[1].parse::<f64>().unwrap_or(0.0) as i64, c[2].clone()))
-        .collect::<Vec<_>>()
-        .into_iter()
+impl RedisStore {
+    /// Runs `FETCH` on a queue (`{q}:{user}` sorted set, `{d}:{user}` hash): up to `limit`
+    /// `(id, seq, payload)` after `after`, in order.
+    async fn fetch_queue(
+        &self,
+        queue: &str,
+        data: &str,
+        user: UserId,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, i64, String)>> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = FETCH
+            .key(self.key(format!("{queue}:{user}")))
+            .key(self.key(format!("{data}:{user}")))
+            .arg(after)
+            .arg(limit)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(raw
+            .chunks_exact(3)
+            .map(|c| (c[0].clone(), c[1].parse::<f64>().unwrap_or(0.0) as i64, c[2].clone()))
+            .collect())
+    }
 }
 
 fn parse_users(raw: Vec<String>) -> Vec<UserId> {
@@ -199,15 +217,9 @@ impl MailboxStore for RedisStore {
     }
 
     async fn fetch_messages(&self, to: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
-        let mut conn = self.conn.clone();
-        let raw: Vec<String> = FETCH
-            .key(self.key(format!("mq:{to}")))
-            .key(self.key(format!("md:{to}")))
-            .arg(after)
-            .arg(limit)
-            .invoke_async(&mut conn)
-            .await?;
-        triples(raw)
+        self.fetch_queue("mq", "md", to, after, limit)
+            .await?
+            .into_iter()
             .map(|(id, seq, payload)| {
                 let p: MessagePayload = serde_json::from_str(&payload).map_err(|_| corrupt("message"))?;
                 Ok(StoredMessage {
@@ -260,15 +272,9 @@ impl MailboxStore for RedisStore {
     }
 
     async fn fetch_receipts(&self, user: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
-        let mut conn = self.conn.clone();
-        let raw: Vec<String> = FETCH
-            .key(self.key(format!("rq:{user}")))
-            .key(self.key(format!("rd:{user}")))
-            .arg(after)
-            .arg(limit)
-            .invoke_async(&mut conn)
-            .await?;
-        triples(raw)
+        self.fetch_queue("rq", "rd", user, after, limit)
+            .await?
+            .into_iter()
             .map(|(id, seq, payload)| {
                 let p: ReceiptPayload = serde_json::from_str(&payload).map_err(|_| corrupt("receipt"))?;
                 Ok(StoredReceipt {
