@@ -124,6 +124,11 @@ pub struct Config {
     #[arg(long, env = "HUSH_MONGODB_DATABASE", default_value = "hush")]
     pub mongodb_database: String,
 
+    /// Bearer token that lets a scraper read `/metrics` from anywhere. Unset: `/metrics`
+    /// answers loopback clients only.
+    #[arg(long, env = "HUSH_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Do not serve: ask the server listening on `HUSH_BIND` whether it is ready
     /// (`/readyz`) and exit 0 if so, 1 if not. For container health checks.
     #[arg(long)]

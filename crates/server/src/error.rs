@@ -73,6 +73,8 @@ impl IntoResponse for AppError {
         let retry_after = self.retry_after;
         let body = ErrorBody { code: self.code, message: self.message, retry_after };
         let mut response = (status, axum::Json(body)).into_response();
+        // For the metrics middleware, which counts errors by code.
+        response.extensions_mut().insert(self.code);
         if let Some(secs) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

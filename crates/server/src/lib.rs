@@ -10,6 +10,7 @@
 //! - [`error`]: [`AppError`](error::AppError), rendered as the stable JSON error body.
 //! - [`ws`]: the WebSocket endpoint — connection tasks and the hub.
 //! - [`web`]: static serving of the web app.
+//! - [`http_policy`]: CORS and HSTS; [`metrics`]: `/metrics`.
 //!
 //! [`app`] builds the router, so tests run the whole server in-process on a real socket;
 //! `main.rs` only parses the configuration and calls [`run`].
@@ -18,6 +19,8 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod http_policy;
+pub mod metrics;
 pub mod service;
 pub mod sms;
 pub mod state;
@@ -33,6 +36,7 @@ use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
+use axum::middleware;
 use axum::response::IntoResponse;
 use hush_shared::ErrorCode;
 use hush_shared::limits::MAX_JSON_BODY_BYTES;
@@ -54,6 +58,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .nest("/api/v1", api::v1().merge(ws::router()))
         .merge(api::health::router())
+        .merge(metrics::router())
         .method_not_allowed_fallback(api::method_not_allowed);
     router = match &state.config.web_dir {
         Some(dir) => router.merge(web::router(dir)),
@@ -61,6 +66,9 @@ pub fn app(state: AppState) -> Router {
     };
     router
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::observe_http))
+        .layer(http_policy::cors(&state.config))
+        .layer(middleware::from_fn_with_state(state.clone(), http_policy::hsts))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

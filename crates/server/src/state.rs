@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, SmsProviderKind};
+use crate::metrics::Metrics;
 use crate::service::secret;
 use crate::service::tokens::TokenService;
 use crate::sms::SmsProvider;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Live connections of this node (and, with Redis, of the others).
     pub hub: Arc<dyn Hub>,
+    /// Counters and histograms served at `/metrics`.
+    pub metrics: Arc<Metrics>,
     /// Flips to `true` when the server shuts down; connections close with 1001.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -101,6 +104,7 @@ impl AppState {
             tokens: Arc::new(TokenService::new(&secret)),
             clock,
             hub: Arc::new(LocalHub::default()),
+            metrics: Arc::new(Metrics::default()),
             shutdown: Arc::new(tokio::sync::watch::channel(false).0),
         })
     }

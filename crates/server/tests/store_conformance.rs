@@ -191,7 +191,8 @@ async fn mailbox(mailbox: &dyn MailboxStore) {
     let rest = mailbox.fetch_messages(bob, first[1].seq, 10).await.unwrap();
     assert_eq!(rest.iter().map(|m| m.id).collect::<Vec<_>>(), ids[2..3]);
 
-    assert_eq!(mailbox.ack_messages(bob, &ids[..2], NOW + 10).await.unwrap(), vec![alice]);
+    assert_eq!(mailbox.total_depth().await.unwrap(), 3);
+    assert_eq!(mailbox.ack_messages(bob, &ids[..2], NOW + 10).await.unwrap(), vec![alice, alice]);
     assert_eq!(
         mailbox.ack_messages(bob, &ids[..2], NOW + 11).await.unwrap(),
         Vec::<UserId>::new(),
@@ -203,6 +204,7 @@ async fn mailbox(mailbox: &dyn MailboxStore) {
         "only the recipient acks"
     );
     assert_eq!(mailbox.depth(bob).await.unwrap(), 1);
+    assert_eq!(mailbox.total_depth().await.unwrap(), 1);
     assert_eq!(
         mailbox.enqueue(alice, bob, ids[1], &env(1), NOW + 12, policy).await.unwrap(),
         Enqueued::Duplicate { at: NOW + 1 },

@@ -85,6 +85,49 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order (`code as usize` is its index).
+    pub const ALL: [ErrorCode; 36] = {
+        use ErrorCode::*;
+        [
+            InvalidJson,
+            InvalidParameter,
+            InvalidPhone,
+            InvalidDisplayName,
+            InvalidPublicKey,
+            InvalidCode,
+            CodeExpired,
+            TooManyAttempts,
+            RateLimited,
+            Unauthorized,
+            TokenExpired,
+            SessionRevoked,
+            InvalidRefreshToken,
+            Forbidden,
+            Blocked,
+            NotFound,
+            UserNotFound,
+            RequestNotFound,
+            NotFriends,
+            CannotBefriendSelf,
+            AlreadyFriends,
+            RequestAlreadySent,
+            IncomingRequestExists,
+            MethodNotAllowed,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            SmsFailed,
+            Unavailable,
+            Timeout,
+            Internal,
+            InvalidFrame,
+            AuthRequired,
+            MailboxFull,
+            FrameTooLarge,
+            InvalidEnvelope,
+            OriginNotAllowed,
+        ]
+    };
+
     /// The HTTP status this code is answered with.
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
@@ -181,42 +224,12 @@ mod tests {
 
     #[test]
     fn serde_spelling_matches_as_str() {
-        use ErrorCode::*;
-        for code in [
-            InvalidJson,
-            InvalidParameter,
-            InvalidPhone,
-            InvalidDisplayName,
-            InvalidPublicKey,
-            InvalidCode,
-            CodeExpired,
-            TooManyAttempts,
-            RateLimited,
-            Unauthorized,
-            TokenExpired,
-            SessionRevoked,
-            InvalidRefreshToken,
-            Forbidden,
-            Blocked,
-            NotFound,
-            UserNotFound,
-            RequestNotFound,
-            NotFriends,
-            CannotBefriendSelf,
-            AlreadyFriends,
-            RequestAlreadySent,
-            IncomingRequestExists,
-            MethodNotAllowed,
-            PayloadTooLarge,
-            UnsupportedMediaType,
-            SmsFailed,
-            Unavailable,
-            Timeout,
-            Internal,
-        ] {
+        for (index, code) in ErrorCode::ALL.into_iter().enumerate() {
+            assert_eq!(code as usize, index, "ALL is in declaration order");
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             assert!((400..600).contains(&code.http_status()));
         }
+        assert_eq!(ErrorCode::ALL.len(), ErrorCode::OriginNotAllowed as usize + 1, "ALL ends with the last code");
     }
 }

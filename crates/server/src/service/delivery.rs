@@ -2,6 +2,9 @@
 //! receipts back to the sender, expiry. The WebSocket connection calls these; they return
 //! the frames to answer with.
 
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hush_crypto::{ENVELOPE_OVERHEAD, MAX_ENVELOPE_LEN, VERSION_1};
@@ -47,6 +50,7 @@ pub fn decode_envelope(text: &str) -> Result<Vec<u8>, (ErrorCode, &'static str)>
 
 /// `send`: stores the message, then wakes the recipient. Answers `stored` or `error`.
 pub async fn send(state: &AppState, from: UserId, id: MessageId, to: UserId, envelope: &str) -> ServerFrame {
+    let started = Instant::now();
     let bytes = match decode_envelope(envelope) {
         Ok(b) => b,
         Err((code, message)) => return error(code, message, Some(id)),
@@ -58,10 +62,15 @@ pub async fn send(state: &AppState, from: UserId, id: MessageId, to: UserId, env
     }
     match state.stores.mailbox.enqueue(from, to, id, &bytes, state.now(), policy(state)).await {
         Ok(Enqueued::Stored { at }) => {
+            state.metrics.store_latency.observe(started.elapsed());
+            state.metrics.messages_stored.fetch_add(1, Ordering::Relaxed);
             state.hub.send(to, HubEvent::Mail).await;
             ServerFrame::Stored { id, at }
         }
-        Ok(Enqueued::Duplicate { at }) => ServerFrame::Stored { id, at },
+        Ok(Enqueued::Duplicate { at }) => {
+            state.metrics.store_latency.observe(started.elapsed());
+            ServerFrame::Stored { id, at }
+        }
         Ok(Enqueued::MailboxFull) => {
             error(ErrorCode::MailboxFull, "the recipient's mailbox is full; retry later", Some(id))
         }
@@ -79,7 +88,9 @@ fn check_ids<T>(ids: &[T]) -> Result<(), ServerFrame> {
 /// `ack`: deletes the messages and queues `delivered` receipts for their senders.
 pub async fn ack(state: &AppState, user: UserId, ids: &[MessageId]) -> Result<(), ServerFrame> {
     check_ids(ids)?;
-    let senders = state.stores.mailbox.ack_messages(user, ids, state.now()).await.map_err(|e| internal(e, None))?;
+    let mut senders = state.stores.mailbox.ack_messages(user, ids, state.now()).await.map_err(|e| internal(e, None))?;
+    state.metrics.messages_acked.fetch_add(senders.len() as u64, Ordering::Relaxed);
+    senders.dedup();
     for sender in senders {
         state.hub.send(sender, HubEvent::Receipts).await;
     }

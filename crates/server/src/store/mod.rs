@@ -312,7 +312,7 @@ pub trait MailboxStore: Send + Sync {
     /// Up to `limit` messages for `to` with `seq > after`, oldest first.
     async fn fetch_messages(&self, to: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>>;
     /// Deletes acked messages addressed to `to` and queues a `delivered` receipt for each
-    /// sender. Returns the senders that got a receipt.
+    /// sender. Returns the sender of each deleted message (sorted, one entry per message).
     async fn ack_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>>;
     /// Queues receipts of one kind for `user` about messages exchanged with `peer`.
     async fn add_receipts(
@@ -332,6 +332,8 @@ pub trait MailboxStore: Send + Sync {
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>>;
     /// Messages waiting for `to` (for metrics and tests).
     async fn depth(&self, to: UserId) -> StoreResult<u64>;
+    /// Messages waiting in every mailbox (for metrics).
+    async fn total_depth(&self) -> StoreResult<u64>;
 }
 
 /// Every store the server uses, chosen at start-up.

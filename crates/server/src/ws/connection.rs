@@ -23,6 +23,7 @@ use hush_shared::{ErrorCode, UserId};
 use tokio::sync::mpsc;
 
 use super::hub::{ConnectionEntry, FRAME_QUEUE, Wake, next_connection_id};
+use crate::metrics::Via;
 use crate::service::delivery;
 use crate::service::tokens::AccessError;
 use crate::state::AppState;
@@ -62,6 +63,7 @@ where
     let (user, session) = match authenticate(&state, &mut stream).await {
         Ok(who) => who,
         Err((code, message, close_code)) => {
+            state.metrics.error(code, Via::WebSocket);
             let _ = sink.send(text(&ServerFrame::Error { code, message: message.into(), id: None })).await;
             let _ = sink.send(close_frame(close_code, "authentication failed")).await;
             return;
@@ -80,8 +82,10 @@ where
         let _ = writer.await;
         return;
     }
+    state.metrics.connections.fetch_add(1, Ordering::Relaxed);
     let mut conn = Connection::new(state.clone(), user, session, id, out_tx, wake);
     let ending = conn.run(&mut stream, frames_rx).await;
+    state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
     state.hub.unregister(user, id);
     if state.hub.disconnected(user, id, state.now()).await {
         delivery::announce_presence(&state, user, false, Some(state.now())).await;
@@ -217,6 +221,13 @@ impl Connection {
     }
 
     async fn send(&self, frame: &ServerFrame) -> Result<(), Ending> {
+        match frame {
+            ServerFrame::Error { code, .. } => self.state.metrics.error(*code, Via::WebSocket),
+            ServerFrame::Message { .. } => {
+                self.state.metrics.messages_relayed.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
         match tokio::time::timeout(WRITE_STALL, self.out.send(text(frame))).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Ending(1006, "writer closed")),

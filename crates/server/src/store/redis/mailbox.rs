@@ -174,9 +174,16 @@ impl RedisStore {
     }
 }
 
+/// Sorted user ids, one per entry of `raw`.
 fn parse_users(raw: Vec<String>) -> Vec<UserId> {
     let mut users: Vec<UserId> = raw.iter().filter_map(|s| s.parse().ok()).collect();
     users.sort();
+    users
+}
+
+/// Sorted distinct user ids.
+fn parse_distinct_users(raw: Vec<String>) -> Vec<UserId> {
+    let mut users = parse_users(raw);
     users.dedup();
     users
 }
@@ -311,12 +318,19 @@ impl MailboxStore for RedisStore {
         }
         let mut conn = self.conn.clone();
         let senders: Vec<String> = invocation.invoke_async(&mut conn).await?;
-        Ok(parse_users(senders))
+        Ok(parse_distinct_users(senders))
     }
 
     async fn depth(&self, to: UserId) -> StoreResult<u64> {
         let mut conn = self.conn.clone();
         let n: u64 = redis::cmd("ZCARD").arg(self.key(format!("mq:{to}"))).query_async(&mut conn).await?;
+        Ok(n)
+    }
+
+    async fn total_depth(&self) -> StoreResult<u64> {
+        // `mexp` holds every waiting message once, for expiry.
+        let mut conn = self.conn.clone();
+        let n: u64 = redis::cmd("ZCARD").arg(self.key("mexp")).query_async(&mut conn).await?;
         Ok(n)
     }
 }

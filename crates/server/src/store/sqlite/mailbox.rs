@@ -115,7 +115,6 @@ impl MailboxStore for SqliteStore {
             }
             tx.commit()?;
             senders.sort();
-            senders.dedup();
             Ok(senders)
         })
         .await
@@ -209,5 +208,9 @@ impl MailboxStore for SqliteStore {
                 .map(|n| n as u64)
         })
         .await
+    }
+
+    async fn total_depth(&self) -> StoreResult<u64> {
+        self.call(|c| c.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0)).map(|n| n as u64)).await
     }
 }
