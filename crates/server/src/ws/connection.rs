@@ -51,7 +51,22 @@ fn close_frame(code: u16, reason: &'static str) -> Message {
 }
 
 /// Why the loop ended, and the close frame to send.
+#[derive(Debug, PartialEq, Eq)]
 struct Ending(u16, &'static str);
+
+/// The close code RFC 6455 names for a frame the socket could not read. The WebSocket
+/// library reports these only as errors, so they are told apart by their text.
+fn ending_for_read_error(error: &impl std::fmt::Display) -> Ending {
+    let text = error.to_string();
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("too long") || lower.contains("space limit") {
+        Ending(1009, "message too big")
+    } else if lower.contains("utf-8") || lower.contains("utf8") {
+        Ending(1007, "text is not valid UTF-8")
+    } else {
+        Ending(1002, "protocol error")
+    }
+}
 
 /// The connection core, generic over the socket halves so it can be driven by channels.
 pub async fn serve<S, R, E>(state: AppState, mut sink: S, mut stream: R)
@@ -131,21 +146,33 @@ where
 
 async fn write_loop<S: Sink<Message> + Unpin>(mut sink: S, mut rx: mpsc::Receiver<Message>) {
     while let Some(message) = rx.recv().await {
-        let closing = matches!(message, Message::Close(_));
+        if let Message::Close(_) = message {
+            return finish(sink, message).await;
+        }
         if sink.feed(message).await.is_err() {
             return;
         }
         // Coalesce: write everything already queued, then flush once.
         while let Ok(more) = rx.try_recv() {
-            let closing = matches!(more, Message::Close(_));
-            if sink.feed(more).await.is_err() || closing {
-                let _ = sink.flush().await;
+            if let Message::Close(_) = more {
+                return finish(sink, more).await;
+            }
+            if sink.feed(more).await.is_err() {
                 return;
             }
         }
-        if sink.flush().await.is_err() || closing {
+        if sink.flush().await.is_err() {
             return;
         }
+    }
+}
+
+/// Sends our close frame. If the client closed first, the socket has queued the echo of
+/// its close frame (RFC 6455 requires one): flushing first lets that out, which writing
+/// our own close frame into a socket the peer closed would not.
+async fn finish<S: Sink<Message> + Unpin>(mut sink: S, close: Message) {
+    if sink.flush().await.is_ok() && sink.feed(close).await.is_ok() {
+        let _ = sink.close().await;
     }
 }
 
@@ -254,10 +281,7 @@ impl Connection {
             let step = tokio::select! {
                 incoming = stream.next() => match incoming {
                     None => Err(Ending(1000, "closed")),
-                    Some(Err(e)) => {
-                        let too_big = e.to_string().to_ascii_lowercase().contains("too long") || e.to_string().contains("Space limit");
-                        Err(if too_big { Ending(1009, "message too big") } else { Ending(1002, "protocol error") })
-                    }
+                    Some(Err(e)) => Err(ending_for_read_error(&e)),
                     Some(Ok(message)) => self.on_message(message).await,
                 },
                 Some(frame) = frames.recv() => self.send(&frame).await,
