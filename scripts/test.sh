@@ -21,6 +21,9 @@ else
          "no MongoDB server can be installed on this machine, so the MongoDB backend is compiled and linted but not run." >&2
 fi
 
+echo "==> fuzz targets (cargo fuzz, 100000 executions each; regressions replayed first)" >&2
+bash scripts/fuzz.sh
+
 echo "==> crypto v1 known-answer vectors, independent Python implementation" >&2
 python3 tests/vectors/crypto_v1.py
 

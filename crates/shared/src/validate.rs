@@ -73,7 +73,10 @@ pub fn normalize_phone(input: &str) -> Result<String, Invalid> {
             "this phone number does not exist in its country's numbering plan",
         ));
     }
-    Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
+    let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
+    // libphonenumber's parser can re-read a short country code and yield more digits than
+    // E.164 allows; such a number could never be typed back into the app.
+    phone_shape(&e164)
 }
 
 /// Trims a display name and checks it: 1 to 64 characters, no control characters.
@@ -115,6 +118,16 @@ pub fn public_key_shape(input: &str) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `request_body` fuzz target: the parser read `+4 …` as `+49…` with 17
+    /// digits and called it valid.
+    #[cfg(feature = "phone-metadata")]
+    #[test]
+    fn normalised_numbers_never_exceed_fifteen_digits() {
+        let refused = normalize_phone("+4 993 067 89 993 067 89").unwrap_err();
+        assert_eq!(refused.code, ErrorCode::InvalidPhone);
+        assert_eq!(normalize_phone("+1 650 253 0000").unwrap(), "+16502530000");
+    }
 
     #[test]
     fn phone_shape_is_checked_without_metadata() {

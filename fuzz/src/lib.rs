@@ -1,0 +1,118 @@
+//! The properties the fuzz targets check, one function per decoder that takes network
+//! bytes. Each must never panic on any input; where a decoder accepts something, it must
+//! accept it back after re-encoding (so the server and clients agree on what it means).
+//! Run with `cargo fuzz run <name>` (see `scripts/fuzz.sh`); inputs that once failed live
+//! in `fuzz/regressions/<name>/` and are replayed on every run.
+
+use std::sync::LazyLock;
+
+use hush_crypto::{ConversationKeys, KeyPair, PublicKey, padding, peek_key_ids};
+use hush_shared::api::account::UpdateMeRequest;
+use hush_shared::api::auth::{SendCodeRequest, VerifyCodeRequest};
+use hush_shared::api::friends::{AcceptFriendRequest, CreateFriendRequest, RotateKeyRequest};
+use hush_shared::validate;
+use hush_shared::ws::ClientFrame;
+use serde::de::DeserializeOwned;
+
+/// A WebSocket text frame from a client: JSON into [`ClientFrame`], and back.
+pub fn client_frame(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(frame) = serde_json::from_str::<ClientFrame>(text) else { return };
+    let again = serde_json::to_string(&frame).expect("a parsed frame serialises");
+    let reparsed: ClientFrame = serde_json::from_str(&again).expect("a serialised frame parses");
+    assert_eq!(reparsed, frame);
+}
+
+struct Pair {
+    alice: ConversationKeys,
+    bob: ConversationKeys,
+}
+
+static PAIR: LazyLock<Pair> = LazyLock::new(|| {
+    let a = KeyPair::from_secret_bytes(&[0x11; 32]).expect("valid scalar");
+    let b = KeyPair::from_secret_bytes(&[0x22; 32]).expect("valid scalar");
+    let (ida, idb) = ([0xaa; 16], [0xbb; 16]);
+    Pair {
+        alice: ConversationKeys::derive(&ida, &a, &idb, b.public()),
+        bob: ConversationKeys::derive(&idb, &b, &ida, a.public()),
+    }
+});
+
+/// An envelope as a recipient's client receives it (the server relays it unopened).
+/// Arbitrary bytes must be refused without a panic; a sealed plaintext must open to itself.
+pub fn envelope(data: &[u8]) {
+    let pair = &*PAIR;
+    let message_id = [0x5a; 16];
+    let _ = peek_key_ids(data);
+    let _ = padding::unpad(data);
+    assert!(pair.bob.open(&message_id, data).is_err(), "bytes not sealed with the key never open");
+    if let Ok(sealed) = pair.alice.seal_with_nonce(&message_id, data, [7; 12]) {
+        assert_eq!(pair.bob.open(&message_id, &sealed).expect("a sealed envelope opens"), data);
+        let mut tampered = sealed;
+        let at = data.first().map_or(0, |b| *b as usize) % tampered.len();
+        tampered[at] ^= 0x01;
+        assert!(pair.bob.open(&message_id, &tampered).is_err(), "a flipped bit at {at} is refused");
+    }
+}
+
+/// A public key from a friend request: SEC1 bytes and the base64url wire form.
+pub fn public_key(data: &[u8]) {
+    if let Ok(key) = PublicKey::from_sec1(data) {
+        assert_eq!(key.to_sec1().as_slice(), data, "only the canonical uncompressed encoding is accepted");
+        assert_eq!(PublicKey::from_wire(&key.to_wire()).expect("own wire form parses"), key);
+    }
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(key) = PublicKey::from_wire(text) {
+        assert_eq!(key.to_wire(), text, "only the canonical wire form is accepted");
+        assert!(validate::public_key_shape(text).is_ok(), "a valid key passes the server's shape check");
+    }
+}
+
+fn parse<T: DeserializeOwned>(text: &str) -> Option<T> {
+    serde_json::from_str(text).ok()
+}
+
+/// HTTP request bodies and the validation the server applies to their fields.
+pub fn request_body(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    check_phone(text);
+    check_display_name(text);
+    let _ = validate::public_key_shape(text);
+    if let Some(r) = parse::<SendCodeRequest>(text) {
+        check_phone(&r.phone);
+    }
+    if let Some(r) = parse::<VerifyCodeRequest>(text) {
+        check_phone(&r.phone);
+    }
+    if let Some(r) = parse::<UpdateMeRequest>(text) {
+        check_display_name(&r.display_name);
+    }
+    if let Some(r) = parse::<CreateFriendRequest>(text) {
+        let _ = validate::public_key_shape(&r.public_key);
+    }
+    for key in [
+        parse::<AcceptFriendRequest>(text).map(|r| r.public_key),
+        parse::<RotateKeyRequest>(text).map(|r| r.public_key),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = validate::public_key_shape(&key);
+    }
+}
+
+fn check_phone(input: &str) {
+    if let Ok(e164) = validate::normalize_phone(input) {
+        assert_eq!(validate::normalize_phone(&e164).as_deref(), Ok(e164.as_str()), "normalising is idempotent");
+        assert!(validate::phone_shape(&e164).is_ok(), "a normalised number passes the client's shape check");
+    }
+    if let Ok(shape) = validate::phone_shape(input) {
+        assert_eq!(validate::phone_shape(&shape).as_deref(), Ok(shape.as_str()));
+    }
+}
+
+fn check_display_name(input: &str) {
+    if let Ok(name) = validate::display_name(input) {
+        assert_eq!(validate::display_name(&name).as_deref(), Ok(name.as_str()), "validating is idempotent");
+    }
+}
