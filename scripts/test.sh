@@ -8,6 +8,7 @@ source scripts/lib.sh
 need_rust
 need_python_module cryptography cryptography python3-cryptography
 need_python_module yaml pyyaml python3-yaml
+need_python_module schemathesis schemathesis schemathesis
 need_redis
 need_wasm_tools
 need_browser_tools
@@ -29,6 +30,9 @@ python3 tests/vectors/crypto_v1.py
 
 echo "==> deploy files (Dockerfile, docker-compose.yml) against hush-server --help" >&2
 python3 tests/deploy/check_deploy.py "$(cargo_target_dir)/debug/hush-server"
+
+echo "==> API fuzzing: schemathesis against /api/v1/openapi.json (0 server errors, 0 schema violations)" >&2
+python3 tests/api/schemathesis_run.py "$(cargo_target_dir)/debug/hush-server"
 
 echo "==> browser-side logic in headless Chromium (wasm-bindgen-test: IndexedDB store, outbox)" >&2
 CHROMEDRIVER="$(command -v chromedriver)" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
