@@ -89,6 +89,63 @@ pub struct Engine<S: ClientStore> {
     connected: bool,
     conversations: HashMap<UserId, (String, ConversationKeys)>,
     retries: HashMap<MessageId, Retry>,
+    reads: ReadReceipts,
+}
+
+/// Read receipts sent but not yet known to be stored. The server answers no `read` frame,
+/// but it handles one connection's frames in order: a `ping` sent after them is answered
+/// with `pong` only once they are done. So each batch is followed by a ping, its pong
+/// confirms the batch, and a new connection sends whatever was not confirmed again.
+#[derive(Default)]
+struct ReadReceipts {
+    /// Unconfirmed batches, oldest first.
+    unconfirmed: Vec<(UserId, Vec<MessageId>)>,
+    /// For each ping in flight on this connection: how many batches its pong confirms.
+    pings: std::collections::VecDeque<usize>,
+    /// An error without a message id (a failed `read`) arrived since the last pong.
+    failed: bool,
+}
+
+impl ReadReceipts {
+    /// Adds batches to send; returns their frames and the ping that confirms them.
+    fn send(&mut self, batches: Vec<(UserId, Vec<MessageId>)>) -> Vec<ClientFrame> {
+        let from = self.unconfirmed.len();
+        self.unconfirmed.extend(batches);
+        self.resend_from(from)
+    }
+
+    /// Frames for the batches from index `from` on, then a confirming ping.
+    fn resend_from(&mut self, from: usize) -> Vec<ClientFrame> {
+        if from >= self.unconfirmed.len() {
+            return vec![];
+        }
+        let mut out: Vec<ClientFrame> =
+            self.unconfirmed[from..].iter().map(|(to, ids)| ClientFrame::Read { to: *to, ids: ids.clone() }).collect();
+        out.push(ClientFrame::Ping);
+        self.pings.push_back(self.unconfirmed.len());
+        out
+    }
+
+    /// A new connection: nothing in flight any more; everything unconfirmed goes again.
+    fn on_connected(&mut self) -> Vec<ClientFrame> {
+        self.pings.clear();
+        self.failed = false;
+        self.resend_from(0)
+    }
+
+    /// A pong: confirms the batches its ping followed, unless one failed, then resends.
+    fn on_pong(&mut self) -> Vec<ClientFrame> {
+        let Some(confirmed) = self.pings.pop_front() else { return vec![] };
+        if std::mem::take(&mut self.failed) {
+            self.pings.clear();
+            return self.resend_from(0);
+        }
+        self.unconfirmed.drain(..confirmed.min(self.unconfirmed.len()));
+        for later in &mut self.pings {
+            *later -= confirmed.min(*later);
+        }
+        vec![]
+    }
 }
 
 fn store_err(e: KeyError) -> Result<(), StoreError> {
@@ -101,7 +158,14 @@ fn store_err(e: KeyError) -> Result<(), StoreError> {
 impl<S: ClientStore> Engine<S> {
     /// An engine for `me` over `store`.
     pub fn new(me: UserId, store: S) -> Self {
-        Self { me, store, connected: false, conversations: HashMap::new(), retries: HashMap::new() }
+        Self {
+            me,
+            store,
+            connected: false,
+            conversations: HashMap::new(),
+            retries: HashMap::new(),
+            reads: ReadReceipts::default(),
+        }
     }
 
     /// Who I am.
@@ -240,6 +304,7 @@ impl<S: ClientStore> Engine<S> {
         for message in self.store.outbox().await? {
             self.push_send(&message, &mut out, &mut events).await?;
         }
+        out.extend(self.reads.on_connected());
         Ok(out)
     }
 
@@ -295,7 +360,9 @@ impl<S: ClientStore> Engine<S> {
         Ok(())
     }
 
-    /// Marks everything received from `peer` as seen; returns the `read` frame to send.
+    /// Marks everything received from `peer` as seen; returns the `read` frames to send (at
+    /// most `MAX_IDS_PER_FRAME` ids each) and the `ping` that confirms them. Until its pong
+    /// arrives they are sent again on every new connection.
     pub async fn mark_read(&mut self, peer: UserId) -> EngineResult<Vec<ClientFrame>> {
         let mut ids = Vec::new();
         for mut m in self.store.conversation(peer).await? {
@@ -305,7 +372,8 @@ impl<S: ClientStore> Engine<S> {
                 ids.push(m.id);
             }
         }
-        Ok(if ids.is_empty() { vec![] } else { vec![ClientFrame::Read { to: peer, ids }] })
+        let batches = ids.chunks(hush_shared::ws::MAX_IDS_PER_FRAME).map(|chunk| (peer, chunk.to_vec())).collect();
+        Ok(if ids.is_empty() { vec![] } else { self.reads.send(batches) })
     }
 
     async fn receive(
@@ -352,7 +420,8 @@ impl<S: ClientStore> Engine<S> {
         let mut out = Vec::new();
         let mut events = Vec::new();
         match frame {
-            ServerFrame::Hello { .. } | ServerFrame::Pong => {}
+            ServerFrame::Hello { .. } => {}
+            ServerFrame::Pong => out.extend(self.reads.on_pong()),
             ServerFrame::Stored { id, at } => {
                 self.set_status(id, Status::Stored, Some(at), &mut events).await?;
             }
@@ -376,7 +445,12 @@ impl<S: ClientStore> Engine<S> {
             ServerFrame::Typing { from, active } => events.push(Event::Typing { user: from, active }),
             ServerFrame::Friend(event) => self.on_friend_event(event, &mut events).await?,
             ServerFrame::Error { code, id: Some(id), .. } => self.on_refused(id, code, now_ms, &mut events).await?,
-            ServerFrame::Error { code, message, id: None } => events.push(Event::ServerError { code, message }),
+            ServerFrame::Error { code, message, id: None } => {
+                if matches!(code, ErrorCode::Internal | ErrorCode::Unavailable | ErrorCode::RateLimited) {
+                    self.reads.failed = true;
+                }
+                events.push(Event::ServerError { code, message })
+            }
         }
         Ok((out, events))
     }

@@ -129,3 +129,42 @@ async fn a_key_change_is_applied_and_unverifies() {
         matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Text { text: "after rotation".into() })
     );
 }
+
+/// Read receipts are split into frames the server accepts, confirmed by a ping's pong, and
+/// sent again on the next connection (or after a failure) until confirmed.
+#[tokio::test]
+async fn read_receipts_are_chunked_confirmed_and_resent_until_confirmed() {
+    let (mut alice, mut bob) = pair().await;
+    for n in 0..1200 {
+        let (_, frames) = alice.compose(bob.me(), &format!("m{n}"), 0).await.unwrap();
+        let (id, envelope) = sent(&frames);
+        bob.handle(ServerFrame::Message { id, from: alice.me(), envelope, sent_at: 1 }, 0).await.unwrap();
+    }
+    let reads = |frames: &[ClientFrame]| -> Vec<usize> {
+        frames
+            .iter()
+            .filter_map(|f| match f {
+                ClientFrame::Read { ids, .. } => Some(ids.len()),
+                _ => None,
+            })
+            .collect()
+    };
+    let frames = bob.mark_read(alice.me()).await.unwrap();
+    assert_eq!(reads(&frames), vec![512, 512, 176], "at most MAX_IDS_PER_FRAME ids per frame");
+    assert_eq!(frames.last(), Some(&ClientFrame::Ping), "a ping confirms them");
+
+    // The connection drops before the pong: the next one sends them again.
+    bob.on_disconnected();
+    let again = bob.on_connected().await.unwrap();
+    assert_eq!(reads(&again), vec![512, 512, 176]);
+    // A failure reported before the pong: sent again after it.
+    bob.handle(ServerFrame::Error { code: ErrorCode::Internal, message: "x".into(), id: None }, 0).await.unwrap();
+    let (out, _) = bob.handle(ServerFrame::Pong, 0).await.unwrap();
+    assert_eq!(reads(&out), vec![512, 512, 176]);
+    // A clean pong confirms: nothing more to send, now or on the next connection.
+    let (out, _) = bob.handle(ServerFrame::Pong, 0).await.unwrap();
+    assert!(out.is_empty(), "{out:?}");
+    bob.on_disconnected();
+    assert!(reads(&bob.on_connected().await.unwrap()).is_empty());
+    assert!(bob.mark_read(alice.me()).await.unwrap().is_empty(), "nothing unread is left");
+}

@@ -3,6 +3,7 @@
 //! the test can advance.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
 pub mod process;
 pub mod redis;
 
