@@ -89,3 +89,39 @@ async fn the_binary_serves_signs_in_befriends_stops_and_restarts() {
     assert_eq!(friends["friends"][0]["my_public_key"], alice_key.as_str());
     assert!(server.terminate().success());
 }
+
+/// `HUSH_LOG_FORMAT=json`: every log line is one JSON object, and each answered request
+/// has one with its method, path, request id, status and latency (never the query).
+#[tokio::test]
+async fn json_logs_carry_one_structured_line_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "127.0.0.1:0", &[("HUSH_LOG_FORMAT", "json")]);
+    let http = reqwest::Client::new();
+    let (status, _) = call(&http, reqwest::Method::GET, format!("{}/healthz", server.url), None, None).await;
+    assert_eq!(status, 200);
+    let lookup = format!("{}/api/v1/users/lookup?phone=%2B16502530099", server.url);
+    assert_eq!(call(&http, reqwest::Method::GET, lookup, None, None).await.0, 401);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let request_lines = loop {
+        let lines: Vec<Value> = server
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON log line: {l}")))
+            .collect();
+        let requests: Vec<Value> = lines.into_iter().filter(|l| l["fields"]["status"].is_number()).collect();
+        if requests.len() >= 2 || std::time::Instant::now() > deadline {
+            break requests;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let health = request_lines.iter().find(|l| l["span"]["path"] == "/healthz").expect("a line for /healthz");
+    assert_eq!(health["span"]["method"], "GET");
+    assert_eq!(health["fields"]["status"], 200);
+    assert!(health["fields"]["latency"].is_string() && health["span"]["request_id"].is_string(), "{health}");
+    let lookup = request_lines.iter().find(|l| l["span"]["path"] == "/api/v1/users/lookup").expect("lookup line");
+    assert_eq!(lookup["fields"]["status"], 401);
+    let all = server.log.lock().unwrap().join("\n");
+    assert!(!all.contains("6502530099"), "the query string (a phone number) is not logged");
+}
