@@ -129,6 +129,12 @@ pub struct Config {
     #[arg(long, env = "HUSH_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
 
+    /// Do not serve: write a consistent copy of the embedded database and the signing
+    /// secret into this new directory (safe while a server runs on the same data
+    /// directory), then exit.
+    #[arg(long, value_name = "DIR")]
+    pub backup_to: Option<PathBuf>,
+
     /// Do not serve: ask the server listening on `HUSH_BIND` whether it is ready
     /// (`/readyz`) and exit 0 if so, 1 if not. For container health checks.
     #[arg(long)]

@@ -10,12 +10,13 @@
 //! - [`error`]: [`AppError`](error::AppError), rendered as the stable JSON error body.
 //! - [`ws`]: the WebSocket endpoint — connection tasks and the hub.
 //! - [`web`]: static serving of the web app.
-//! - [`http_policy`]: CORS and HSTS; [`metrics`]: `/metrics`.
+//! - [`http_policy`]: CORS and HSTS; [`metrics`]: `/metrics`; [`backup`]: `--backup-to`.
 //!
 //! [`app`] builds the router, so tests run the whole server in-process on a real socket;
 //! `main.rs` only parses the configuration and calls [`run`].
 
 pub mod api;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -42,9 +43,9 @@ use hush_shared::ErrorCode;
 use hush_shared::limits::MAX_JSON_BODY_BYTES;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::LatencyUnit;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use state::AppState;

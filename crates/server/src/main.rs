@@ -10,6 +10,18 @@ async fn main() -> std::process::ExitCode {
     if config.probe {
         return hush_server::probe(config.bind).await;
     }
+    if let Some(target) = &config.backup_to {
+        return match hush_server::backup::backup(&config.data_dir, target) {
+            Ok(done) => {
+                println!("backed up {} to {}", config.data_dir.display(), done.database.display());
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("hush-server: backup failed: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);

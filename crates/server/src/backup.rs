@@ -1,0 +1,77 @@
+//! `hush-server --backup-to DIR`: a consistent copy of the embedded store while the server
+//! keeps running. SQLite's `VACUUM INTO` reads one snapshot (WAL readers do not block the
+//! writer, nor it them) and writes a compact database; the signing secret is copied beside
+//! it. Restoring is stopping the server and putting both files back in the data directory
+//! (README, "Backup and restore").
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::service::secret::SECRET_FILE;
+
+/// What the backup wrote.
+#[derive(Debug)]
+pub struct Backup {
+    /// The copy of the database.
+    pub database: PathBuf,
+    /// The copy of the generated signing secret, if the data directory has one.
+    pub secret: Option<PathBuf>,
+}
+
+/// Why a backup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// No database in the data directory.
+    #[error("no embedded database at {0}")]
+    NoDatabase(String),
+    /// The target already holds a backup (never overwritten).
+    #[error("{0} already exists; choose a new directory")]
+    Exists(String),
+    /// Reading or writing files failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// SQLite failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Copies `<data_dir>/hush.db` (consistently, while in use) and `<data_dir>/jwt_secret`
+/// into `target`, which is created and must not already contain a backup.
+pub fn backup(data_dir: &Path, target: &Path) -> Result<Backup, BackupError> {
+    let source = data_dir.join("hush.db");
+    if !source.is_file() {
+        return Err(BackupError::NoDatabase(source.display().to_string()));
+    }
+    std::fs::create_dir_all(target)?;
+    let database = target.join("hush.db");
+    if database.exists() {
+        return Err(BackupError::Exists(database.display().to_string()));
+    }
+    let conn = Connection::open_with_flags(&source, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    let into = database.to_str().ok_or_else(|| std::io::Error::other("backup path is not UTF-8"))?;
+    conn.execute("VACUUM INTO ?1", [into])?;
+    let secret_source = data_dir.join(SECRET_FILE);
+    let secret = if secret_source.is_file() {
+        let copy = target.join(SECRET_FILE);
+        std::fs::copy(&secret_source, &copy)?;
+        restrict(&copy)?;
+        Some(copy)
+    } else {
+        None
+    };
+    restrict(&database)?;
+    Ok(Backup { database, secret })
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn restrict(_: &Path) -> std::io::Result<()> {
+    Ok(())
+}
