@@ -138,7 +138,14 @@ async fn exchange_under_faults(mut redis: Option<RedisServer>) {
 
     for (who, c, prefix) in [("bob", &bob, "a"), ("alice", &alice, "b")] {
         let expected: Vec<String> = (0..PER_SIDE).map(|n| format!("{prefix}{n:04}")).collect();
-        assert_eq!(arrival_order(c), expected, "{who} saw every message once, in order");
+        let arrived = arrival_order(c);
+        let first_difference = arrived.iter().zip(&expected).position(|(a, e)| a != e);
+        assert!(
+            arrived.len() == expected.len() && first_difference.is_none(),
+            "{who} saw {} messages; first out of place at position {first_difference:?}: {:?}",
+            arrived.len(),
+            first_difference.map(|i| &arrived[i..(i + 5).min(arrived.len())])
+        );
     }
     let received: HashSet<uuid::Uuid> = alice.received().iter().chain(bob.received().iter()).map(|m| m.id).collect();
     assert!(stored_ever.is_subset(&received), "a message answered `stored` was lost");

@@ -12,7 +12,7 @@ use hush_shared::ws::{FriendEvent, MAX_IDS_PER_FRAME, MessageId, ReceiptId, Rece
 use hush_shared::{ErrorCode, UserId};
 
 use crate::state::AppState;
-use crate::store::{Enqueued, MailboxPolicy, StoreError};
+use crate::store::{Enqueued, MailboxPolicy, Outgoing, StoreError};
 use crate::ws::hub::HubEvent;
 
 /// Base64url length of the largest envelope.
@@ -48,34 +48,83 @@ pub fn decode_envelope(text: &str) -> Result<Vec<u8>, (ErrorCode, &'static str)>
     Ok(bytes)
 }
 
-/// `send`: stores the message, then wakes the recipient. Answers `stored` or `error`.
-pub async fn send(state: &AppState, from: UserId, id: MessageId, to: UserId, envelope: &str) -> ServerFrame {
+/// One `send` frame's content.
+pub struct Send {
+    /// The client's message id.
+    pub id: MessageId,
+    /// The recipient.
+    pub to: UserId,
+    /// The envelope, base64url.
+    pub envelope: String,
+}
+
+/// `send` frames that arrived together from one connection (often just one): each is
+/// checked as alone, the valid ones are stored in one store call (one commit on SQLite),
+/// then every recipient is woken once. Answers `stored` or `error` per send, in order.
+///
+/// A storage failure answers nothing and is returned: the connection then closes (1011)
+/// without reading further frames, and the client sends its whole outbox again, in order,
+/// on the next connection. Refusing one message while accepting the next would let a
+/// retried message land after a later one.
+pub async fn send_many(state: &AppState, from: UserId, sends: Vec<Send>) -> Result<Vec<ServerFrame>, StoreError> {
     let started = Instant::now();
-    let bytes = match decode_envelope(envelope) {
-        Ok(b) => b,
-        Err((code, message)) => return error(code, message, Some(id)),
-    };
-    match state.stores.social.are_friends(from, to).await {
-        Ok(true) => {}
-        Ok(false) => return error(ErrorCode::NotFriends, "you can only message friends", Some(id)),
-        Err(e) => return internal(e, Some(id)),
+    let mut answers: Vec<Option<ServerFrame>> = Vec::with_capacity(sends.len());
+    let mut accepted: Vec<Outgoing> = Vec::with_capacity(sends.len());
+    let mut friends: Vec<(UserId, bool)> = Vec::new();
+    for send in sends {
+        let bytes = match decode_envelope(&send.envelope) {
+            Ok(b) => b,
+            Err((code, message)) => {
+                answers.push(Some(error(code, message, Some(send.id))));
+                continue;
+            }
+        };
+        let friendly = match friends.iter().find(|(who, _)| *who == send.to) {
+            Some((_, known)) => *known,
+            None => {
+                let known = state.stores.social.are_friends(from, send.to).await?;
+                friends.push((send.to, known));
+                known
+            }
+        };
+        if !friendly {
+            answers.push(Some(error(ErrorCode::NotFriends, "you can only message friends", Some(send.id))));
+            continue;
+        }
+        answers.push(None);
+        accepted.push(Outgoing { to: send.to, id: send.id, envelope: bytes });
     }
-    match state.stores.mailbox.enqueue(from, to, id, &bytes, state.now(), policy(state)).await {
-        Ok(Enqueued::Stored { at }) => {
-            state.metrics.store_latency.observe(started.elapsed());
-            state.metrics.messages_stored.fetch_add(1, Ordering::Relaxed);
-            state.hub.send(to, HubEvent::Mail).await;
-            ServerFrame::Stored { id, at }
-        }
-        Ok(Enqueued::Duplicate { at }) => {
-            state.metrics.store_latency.observe(started.elapsed());
-            ServerFrame::Stored { id, at }
-        }
-        Ok(Enqueued::MailboxFull) => {
-            error(ErrorCode::MailboxFull, "the recipient's mailbox is full; retry later", Some(id))
-        }
-        Err(e) => internal(e, Some(id)),
+    if accepted.is_empty() {
+        return Ok(answers.into_iter().flatten().collect());
     }
+    let stored = state.stores.mailbox.enqueue_many(from, &accepted, state.now(), policy(state)).await?;
+    let mut woken: Vec<UserId> = Vec::new();
+    let mut results = accepted.iter().zip(stored);
+    for slot in answers.iter_mut().filter(|a| a.is_none()) {
+        let Some((message, result)) = results.next() else { break };
+        let id = message.id;
+        *slot = Some(match result {
+            Enqueued::Stored { at } => {
+                state.metrics.store_latency.observe(started.elapsed());
+                state.metrics.messages_stored.fetch_add(1, Ordering::Relaxed);
+                if !woken.contains(&message.to) {
+                    woken.push(message.to);
+                }
+                ServerFrame::Stored { id, at }
+            }
+            Enqueued::Duplicate { at } => {
+                state.metrics.store_latency.observe(started.elapsed());
+                ServerFrame::Stored { id, at }
+            }
+            Enqueued::MailboxFull => {
+                error(ErrorCode::MailboxFull, "the recipient's mailbox is full; retry later", Some(id))
+            }
+        });
+    }
+    for to in woken {
+        state.hub.send(to, HubEvent::Mail).await;
+    }
+    Ok(answers.into_iter().flatten().collect())
 }
 
 fn check_ids<T>(ids: &[T]) -> Result<(), ServerFrame> {

@@ -287,6 +287,17 @@ pub struct StoredReceipt {
 }
 
 /// Mailbox limits, from configuration.
+/// One message to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The recipient.
+    pub to: UserId,
+    /// The sender's message id.
+    pub id: MessageId,
+    /// The envelope bytes.
+    pub envelope: Vec<u8>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MailboxPolicy {
     /// Messages one recipient's mailbox may hold.
@@ -309,6 +320,21 @@ pub trait MailboxStore: Send + Sync {
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Enqueued>;
+    /// [`Self::enqueue`] for several messages from one sender, in order, answering for
+    /// each. Backends that can make this one transaction (one commit for the lot) do.
+    async fn enqueue_many(
+        &self,
+        from: UserId,
+        messages: &[Outgoing],
+        now: i64,
+        policy: MailboxPolicy,
+    ) -> StoreResult<Vec<Enqueued>> {
+        let mut answers = Vec::with_capacity(messages.len());
+        for m in messages {
+            answers.push(self.enqueue(from, m.to, m.id, &m.envelope, now, policy).await?);
+        }
+        Ok(answers)
+    }
     /// Up to `limit` messages for `to` with `seq > after`, oldest first.
     async fn fetch_messages(&self, to: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>>;
     /// Deletes acked messages addressed to `to` and queues a `delivered` receipt for each

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use hush_shared::ws::{
-    AUTH_TIMEOUT_SECS, ClientFrame, DELIVERY_WINDOW, MessageId, PROTOCOL_VERSION, ReceiptId, ServerFrame, close,
+    AUTH_TIMEOUT_SECS, ClientFrame, DELIVERY_WINDOW, MAX_IDS_PER_FRAME, MessageId, PROTOCOL_VERSION, ReceiptId,
+    ServerFrame, close,
 };
 use hush_shared::{ErrorCode, UserId};
 use tokio::sync::mpsc;
@@ -33,6 +34,8 @@ use crate::store::SessionId;
 const WRITE_QUEUE: usize = 64;
 /// How long a send may wait for a client that does not read.
 const WRITE_STALL: Duration = Duration::from_secs(10);
+/// Frames already waiting on the socket handled together (see `on_ready_messages`).
+const READ_BATCH: usize = 64;
 /// Rate-limit violations tolerated before the connection is closed with 1008.
 const MAX_RATE_VIOLATIONS: u32 = 20;
 
@@ -282,7 +285,7 @@ impl Connection {
                 incoming = stream.next() => match incoming {
                     None => Err(Ending(1000, "closed")),
                     Some(Err(e)) => Err(ending_for_read_error(&e)),
-                    Some(Ok(message)) => self.on_message(message).await,
+                    Some(Ok(message)) => self.on_ready_messages(message, stream).await,
                 },
                 Some(frame) = frames.recv() => self.send(&frame).await,
                 _ = self.wake.notify.notified() => Ok(()),
@@ -399,14 +402,56 @@ impl Connection {
         Ok(())
     }
 
-    async fn on_message(&mut self, message: Message) -> Result<(), Ending> {
+    /// Handles `first` and every further frame the socket already holds (up to
+    /// [`READ_BATCH`]), so a burst of sends is stored in one store call and a burst of acks
+    /// deleted in one, instead of one commit per frame.
+    async fn on_ready_messages<R, E>(&mut self, first: Message, stream: &mut R) -> Result<(), Ending>
+    where
+        R: Stream<Item = Result<Message, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut frames = Vec::new();
+        let mut next = Some(first);
+        let mut ending = None;
+        while let Some(message) = next.take() {
+            match self.parse(message).await {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => {}
+                Err(end) => {
+                    ending = Some(end);
+                    break;
+                }
+            }
+            if frames.len() >= READ_BATCH {
+                break;
+            }
+            next = match stream.next().now_or_never() {
+                Some(Some(Ok(message))) => Some(message),
+                Some(Some(Err(e))) => {
+                    ending = Some(ending_for_read_error(&e));
+                    None
+                }
+                Some(None) => {
+                    ending = Some(Ending(1000, "closed"));
+                    None
+                }
+                None => None,
+            };
+        }
+        self.dispatch(frames).await?;
+        ending.map_or(Ok(()), Err)
+    }
+
+    /// A client message as a frame to act on; `None` when it needs nothing more (a
+    /// ping, or a frame already refused with an error).
+    async fn parse(&mut self, message: Message) -> Result<Option<ClientFrame>, Ending> {
         self.last_heard = Instant::now();
         let text = match message {
             Message::Text(t) => t,
             Message::Close(_) => return Err(Ending(1000, "closed by client")),
-            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+            Message::Ping(_) | Message::Pong(_) => return Ok(None),
             Message::Binary(_) => {
-                return self.refuse(ErrorCode::InvalidFrame, "frames are JSON text".into(), None).await;
+                return self.refuse(ErrorCode::InvalidFrame, "frames are JSON text".into(), None).await.map(|()| None);
             }
         };
         if !self.rate.allow() {
@@ -417,14 +462,67 @@ impl Connection {
                 Ok(ClientFrame::Send { id, .. }) => Some(id),
                 _ => None,
             };
-            return self.refuse(ErrorCode::RateLimited, "too many frames; slow down".into(), id).await;
+            return self.refuse(ErrorCode::RateLimited, "too many frames; slow down".into(), id).await.map(|()| None);
         }
-        let frame = match serde_json::from_str::<ClientFrame>(&text) {
-            Ok(frame) => frame,
+        match serde_json::from_str::<ClientFrame>(&text) {
+            Ok(frame) => Ok(Some(frame)),
             Err(e) => {
-                return self.refuse(ErrorCode::InvalidFrame, format!("not a valid frame: {e}"), None).await;
+                self.refuse(ErrorCode::InvalidFrame, format!("not a valid frame: {e}"), None).await.map(|()| None)
             }
-        };
+        }
+    }
+
+    /// Acts on frames in order, merging runs of `send` into one batch and runs of `ack`
+    /// into one deletion.
+    async fn dispatch(&mut self, frames: Vec<ClientFrame>) -> Result<(), Ending> {
+        let mut sends: Vec<delivery::Send> = Vec::new();
+        let mut acks: Vec<MessageId> = Vec::new();
+        for frame in frames {
+            match frame {
+                ClientFrame::Send { id, to, envelope } => {
+                    self.flush_acks(&mut acks).await?;
+                    sends.push(delivery::Send { id, to, envelope });
+                }
+                ClientFrame::Ack { ids } if ids.len() <= MAX_IDS_PER_FRAME => {
+                    self.flush_sends(&mut sends).await?;
+                    if acks.len() + ids.len() > MAX_IDS_PER_FRAME {
+                        self.flush_acks(&mut acks).await?;
+                    }
+                    acks.extend(ids);
+                }
+                other => {
+                    self.flush_sends(&mut sends).await?;
+                    self.flush_acks(&mut acks).await?;
+                    self.on_frame(other).await?;
+                }
+            }
+        }
+        self.flush_sends(&mut sends).await?;
+        self.flush_acks(&mut acks).await
+    }
+
+    async fn flush_sends(&mut self, sends: &mut Vec<delivery::Send>) -> Result<(), Ending> {
+        if sends.is_empty() {
+            return Ok(());
+        }
+        let answers = delivery::send_many(&self.state, self.user, std::mem::take(sends)).await.map_err(|e| {
+            tracing::error!(error = %e, "storing messages failed; closing the connection so the client resends in order");
+            Ending(1011, "storage error")
+        })?;
+        for answer in answers {
+            self.send(&answer).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_acks(&mut self, acks: &mut Vec<MessageId>) -> Result<(), Ending> {
+        if acks.is_empty() {
+            return Ok(());
+        }
+        self.on_frame(ClientFrame::Ack { ids: std::mem::take(acks) }).await
+    }
+
+    async fn on_frame(&mut self, frame: ClientFrame) -> Result<(), Ending> {
         let state = &self.state;
         let answer = match frame {
             ClientFrame::Auth { .. } => Err(ServerFrame::Error {
@@ -432,7 +530,9 @@ impl Connection {
                 message: "already authenticated".into(),
                 id: None,
             }),
-            ClientFrame::Send { id, to, envelope } => Err(delivery::send(state, self.user, id, to, &envelope).await),
+            ClientFrame::Send { id, to, envelope } => {
+                return self.flush_sends(&mut vec![delivery::Send { id, to, envelope }]).await;
+            }
             ClientFrame::Ack { ids } => {
                 for id in &ids {
                     self.mail_in_flight.remove(id);

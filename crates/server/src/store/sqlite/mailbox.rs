@@ -1,5 +1,5 @@
 //! [`MailboxStore`] on SQLite: `messages`, `message_ids` (dedup of resends) and `receipts`
-//! tables, each operation one transaction.
+//! tables, each operation one transaction (a batch of sends is one transaction too).
 
 use async_trait::async_trait;
 use hush_shared::UserId;
@@ -8,7 +8,9 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
 use super::{SqliteStore, uuid_col};
-use crate::store::{Enqueued, MailboxPolicy, MailboxStore, StoreResult, StoredMessage, StoredReceipt};
+use crate::store::{
+    Enqueued, MailboxPolicy, MailboxStore, Outgoing, StoreError, StoreResult, StoredMessage, StoredReceipt,
+};
 
 fn kind_str(kind: ReceiptKind) -> &'static str {
     match kind {
@@ -41,6 +43,33 @@ fn insert_receipt(
     Ok(())
 }
 
+fn enqueue_one(
+    tx: &Transaction<'_>,
+    from: &str,
+    message: &Outgoing,
+    now: i64,
+    policy: MailboxPolicy,
+) -> rusqlite::Result<Enqueued> {
+    let (to, id) = (message.to.to_string(), message.id.to_string());
+    let seen: Option<i64> = tx
+        .prepare_cached("SELECT stored_at FROM message_ids WHERE sender = ?1 AND id = ?2")?
+        .query_row(params![from, id], |r| r.get(0))
+        .optional()?;
+    if let Some(at) = seen {
+        return Ok(Enqueued::Duplicate { at });
+    }
+    let depth: i64 =
+        tx.prepare_cached("SELECT COUNT(*) FROM messages WHERE recipient = ?1")?.query_row([&to], |r| r.get(0))?;
+    if depth >= i64::from(policy.max_messages) {
+        return Ok(Enqueued::MailboxFull);
+    }
+    tx.prepare_cached("INSERT INTO messages (recipient, sender, id, envelope, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![to, from, id, message.envelope, now])?;
+    tx.prepare_cached("INSERT INTO message_ids (sender, id, stored_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![from, id, now])?;
+    Ok(Enqueued::Stored { at: now })
+}
+
 #[async_trait]
 impl MailboxStore for SqliteStore {
     async fn enqueue(
@@ -52,31 +81,29 @@ impl MailboxStore for SqliteStore {
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Enqueued> {
-        let envelope = envelope.to_vec();
+        let message = Outgoing { to, id, envelope: envelope.to_vec() };
+        let mut answers = self.enqueue_many(from, &[message], now, policy).await?;
+        answers.pop().ok_or_else(|| StoreError("a batch of one gave no answer".into()))
+    }
+
+    async fn enqueue_many(
+        &self,
+        from: UserId,
+        messages: &[Outgoing],
+        now: i64,
+        policy: MailboxPolicy,
+    ) -> StoreResult<Vec<Enqueued>> {
+        let messages = messages.to_vec();
         self.call(move |c| {
+            // One transaction, one commit, for the whole batch (group commit).
             let tx = c.transaction()?;
-            let (from, to, id) = (from.to_string(), to.to_string(), id.to_string());
-            let seen: Option<i64> = tx
-                .prepare_cached("SELECT stored_at FROM message_ids WHERE sender = ?1 AND id = ?2")?
-                .query_row(params![from, id], |r| r.get(0))
-                .optional()?;
-            if let Some(at) = seen {
-                return Ok(Enqueued::Duplicate { at });
-            }
-            let depth: i64 = tx
-                .prepare_cached("SELECT COUNT(*) FROM messages WHERE recipient = ?1")?
-                .query_row([&to], |r| r.get(0))?;
-            if depth >= i64::from(policy.max_messages) {
-                return Ok(Enqueued::MailboxFull);
-            }
-            tx.prepare_cached(
-                "INSERT INTO messages (recipient, sender, id, envelope, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![to, from, id, envelope, now])?;
-            tx.prepare_cached("INSERT INTO message_ids (sender, id, stored_at) VALUES (?1, ?2, ?3)")?
-                .execute(params![from, id, now])?;
+            let from = from.to_string();
+            let answers = messages
+                .iter()
+                .map(|m| enqueue_one(&tx, &from, m, now, policy))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             tx.commit()?;
-            Ok(Enqueued::Stored { at: now })
+            Ok(answers)
         })
         .await
     }

@@ -1,0 +1,70 @@
+// Crypto v1 in headless Chromium, side by side: Hush's WASM build (the app's own module,
+// served by a real hush-server) and WebCrypto doing the same operations — a P-256 key pair,
+// ECDH plus the HKDF key schedule, and AES-256-GCM seal and open of a 300-byte message
+// (padded as v1 pads it). Prints one JSON line with microseconds per operation (median of
+// 5 rounds). Run (after scripts/build-web.sh and a debug or release hush-server build):
+//   HUSH_SERVER_BIN=target/release/hush-server HUSH_WEB_DIR=target/web node tests/e2e/bench/crypto.mjs
+import { launchBrowser, startHush } from '../lib/harness.mjs';
+
+const hush = await startHush();
+const browser = await launchBrowser();
+try {
+  const page = await browser.newPage();
+  await page.goto(hush.publicOrigin);
+  await page.getByLabel('Phone number').waitFor();
+  const result = await page.evaluate(async () => {
+    const wasm = await import(document.querySelector('link[rel=modulepreload]').href);
+    const enc = new TextEncoder();
+    const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    // µs per operation: median over 5 rounds of `n` operations each.
+    const time = async (n, body) => {
+      const rounds = [];
+      for (let r = 0; r < 5; r++) {
+        const t0 = performance.now();
+        await body(n);
+        rounds.push(((performance.now() - t0) * 1000) / n);
+      }
+      return Math.round(median(rounds) * 100) / 100;
+    };
+    const ecdh = { name: 'ECDH', namedCurve: 'P-256' };
+    const alice = await crypto.subtle.generateKey(ecdh, true, ['deriveBits']);
+    const bob = await crypto.subtle.generateKey(ecdh, true, ['deriveBits']);
+    const bobPublic = new Uint8Array(await crypto.subtle.exportKey('raw', bob.publicKey));
+    const info = new Uint8Array(19 + 32 + 130);
+    info.set(enc.encode('hush/v1/message-key'));
+    const derive = async () => {
+      const peer = await crypto.subtle.importKey('raw', bobPublic, ecdh, false, []);
+      const z = await crypto.subtle.deriveBits({ name: 'ECDH', public: peer }, alice.privateKey, 256);
+      const ikm = await crypto.subtle.importKey('raw', z, 'HKDF', false, ['deriveKey']);
+      return crypto.subtle.deriveKey({ name: 'HKDF', hash: 'SHA-256', salt: enc.encode('hush/v1/key-schedule'), info }, ikm, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+    };
+    const key = await derive();
+    const padded = new Uint8Array(320); // 300 bytes + length prefix, Padmé-rounded
+    const aad = new Uint8Array(65);
+    const seal = () => crypto.subtle.encrypt({ name: 'AES-GCM', iv: crypto.getRandomValues(new Uint8Array(12)), additionalData: aad }, key, padded);
+    const iv = new Uint8Array(12);
+    const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, padded);
+    const open = () => crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, sealed);
+    const loop = (op) => async (n) => { for (let i = 0; i < n; i++) await op(); };
+    const inWasm = (op) => (n) => wasm.hushCryptoBench(op, n);
+    return {
+      wasm_us: {
+        key_pair: await time(200, inWasm('keypair')),
+        ecdh_and_key_schedule: await time(200, inWasm('derive')),
+        seal_300_bytes: await time(5000, inWasm('seal')),
+        open_300_bytes: await time(5000, inWasm('open')),
+      },
+      webcrypto_us: {
+        key_pair: await time(200, loop(() => crypto.subtle.generateKey(ecdh, true, ['deriveBits']))),
+        ecdh_and_key_schedule: await time(200, loop(derive)),
+        seal_300_bytes: await time(2000, loop(seal)),
+        open_300_bytes: await time(2000, loop(open)),
+      },
+      user_agent: navigator.userAgent,
+    };
+  });
+  console.log(JSON.stringify({ scenario: 'crypto-in-browser', ...result }));
+} finally {
+  await browser.close();
+  hush.stop();
+}
