@@ -20,7 +20,11 @@ use rusqlite::Connection;
 use super::{HealthCheck, StoreError, StoreResult, Stores};
 
 /// Ordered migrations; the version is the position (1-based). Never edit a published one.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_mailbox.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_mailbox.sql"),
+    include_str!("migrations/0003_mailbox_ack_index.sql"),
+];
 
 /// The SQLite store; cheap to clone.
 #[derive(Clone)]
