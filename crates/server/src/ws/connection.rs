@@ -36,7 +36,7 @@ const WRITE_QUEUE: usize = 64;
 /// How long a send may wait for a client that does not read.
 const WRITE_STALL: Duration = Duration::from_secs(10);
 /// Frames already waiting on the socket handled together (see `on_ready_messages`).
-const READ_BATCH: usize = 64;
+const READ_BATCH: usize = 256;
 /// Rate-limit violations tolerated before the connection is closed with 1008.
 const MAX_RATE_VIOLATIONS: u32 = 20;
 
