@@ -1,7 +1,8 @@
 //! One task per WebSocket connection.
 //!
-//! The socket is split: a writer task owns the sink and drains a small bounded queue; this
-//! task reads client frames, reacts to hub wake-ups, sends pings and watches for shutdown,
+//! The socket is split: a [`writer`](super::writer) task owns the sink and drains a small
+//! bounded queue; this task reads client frames (handling every frame already waiting
+//! together, so a burst of sends is one store transaction and a burst of acks one delete), reacts to hub wake-ups, sends pings and watches for shutdown,
 //! all in one `select!`. Mailbox delivery is pull-based: on a wake-up the task reads the
 //! mailbox after its cursor, keeping at most [`DELIVERY_WINDOW`] messages (and receipts)
 //! unacknowledged, so a drain after a long absence is flow-controlled and a missed wake-up
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{Message, WebSocket};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
@@ -24,15 +25,14 @@ use hush_shared::{ErrorCode, UserId};
 use tokio::sync::mpsc;
 
 use super::hub::{ConnectionEntry, FRAME_QUEUE, Wake, next_connection_id};
+use super::rate::RateLimit;
+use super::writer::{WRITE_QUEUE, close_frame, text, write_loop};
 use crate::metrics::Via;
 use crate::service::delivery;
 use crate::service::tokens::AccessError;
 use crate::state::AppState;
 use crate::store::SessionId;
 
-/// Outgoing messages queued for the writer task (boxed, like the hub's frames, so the
-/// channel's first block costs an idle connection 256 bytes rather than ~1.3 KB).
-const WRITE_QUEUE: usize = 64;
 /// How long a send may wait for a client that does not read.
 const WRITE_STALL: Duration = Duration::from_secs(10);
 /// Frames already waiting on the socket handled together (see `on_ready_messages`).
@@ -44,14 +44,6 @@ const MAX_RATE_VIOLATIONS: u32 = 20;
 pub async fn run(state: AppState, socket: WebSocket) {
     let (sink, stream) = socket.split();
     serve(state, sink, stream).await;
-}
-
-fn text(frame: &ServerFrame) -> Message {
-    Message::Text(Utf8Bytes::from(serde_json::to_string(frame).unwrap_or_default()))
-}
-
-fn close_frame(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
 }
 
 /// Why the loop ended, and the close frame to send.
@@ -150,64 +142,6 @@ where
     }
 }
 
-async fn write_loop<S: Sink<Message> + Unpin>(mut sink: S, mut rx: mpsc::Receiver<Box<Message>>) {
-    while let Some(message) = rx.recv().await {
-        let message = *message;
-        if let Message::Close(_) = message {
-            return finish(sink, message).await;
-        }
-        if sink.feed(message).await.is_err() {
-            return;
-        }
-        // Coalesce: write everything already queued, then flush once.
-        while let Ok(more) = rx.try_recv() {
-            let more = *more;
-            if let Message::Close(_) = more {
-                return finish(sink, more).await;
-            }
-            if sink.feed(more).await.is_err() {
-                return;
-            }
-        }
-        if sink.flush().await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Sends our close frame. If the client closed first, the socket has queued the echo of
-/// its close frame (RFC 6455 requires one): flushing first lets that out, which writing
-/// our own close frame into a socket the peer closed would not.
-async fn finish<S: Sink<Message> + Unpin>(mut sink: S, close: Message) {
-    if sink.flush().await.is_ok() && sink.feed(close).await.is_ok() {
-        let _ = sink.close().await;
-    }
-}
-
-/// Token bucket for incoming frames.
-struct RateLimit {
-    tokens: f64,
-    per_sec: f64,
-    last: Instant,
-    violations: u32,
-}
-
-impl RateLimit {
-    fn allow(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_sec).min(self.per_sec * 2.0);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            self.violations += 1;
-            false
-        }
-    }
-}
-
 struct Connection {
     state: AppState,
     user: UserId,
@@ -251,7 +185,7 @@ impl Connection {
             receipts_exhausted: false,
             caught_up_sent: false,
             last_heard: Instant::now(),
-            rate: RateLimit { tokens: per_sec * 2.0, per_sec, last: Instant::now(), violations: 0 },
+            rate: RateLimit::new(per_sec),
         }
     }
 

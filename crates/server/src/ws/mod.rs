@@ -1,9 +1,12 @@
 //! The real-time endpoint `GET /api/v1/ws`: the upgrade (origin check, size limits),
-//! [`connection`] (one task per socket) and [`hub`] (reaching users' connections).
+//! [`connection`] (one task per socket, with its [`writer`] task and [`rate`] limit) and
+//! [`hub`] (reaching users' connections).
 
 pub mod connection;
 pub mod hub;
+pub mod rate;
 pub mod redis_hub;
+pub mod writer;
 
 use axum::Router;
 use axum::extract::State;
