@@ -4,11 +4,10 @@
 //! bounded queue; this task reads client frames (handling every frame already waiting
 //! together, so a burst of sends is one store transaction and a burst of acks one delete), reacts to hub wake-ups, sends pings and watches for shutdown,
 //! all in one `select!`. Mailbox delivery is pull-based: on a wake-up the task reads the
-//! mailbox after its cursor, keeping at most [`DELIVERY_WINDOW`] messages (and receipts)
+//! mailbox after its cursor, keeping at most `DELIVERY_WINDOW` messages (and receipts)
 //! unacknowledged, so a drain after a long absence is flow-controlled and a missed wake-up
 //! can only delay, never lose, a message.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -18,12 +17,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use hush_shared::ws::{
-    AUTH_TIMEOUT_SECS, ClientFrame, DELIVERY_WINDOW, MAX_IDS_PER_FRAME, MessageId, PROTOCOL_VERSION, ReceiptId,
-    ServerFrame, close,
+    AUTH_TIMEOUT_SECS, ClientFrame, MAX_IDS_PER_FRAME, MessageId, PROTOCOL_VERSION, ServerFrame, close,
 };
 use hush_shared::{ErrorCode, UserId};
 use tokio::sync::mpsc;
 
+use super::cursor::QueueCursor;
 use super::hub::{ConnectionEntry, FRAME_QUEUE, Wake, next_connection_id};
 use super::rate::RateLimit;
 use super::writer::{WRITE_QUEUE, close_frame, text, write_loop};
@@ -44,6 +43,10 @@ const MAX_RATE_VIOLATIONS: u32 = 20;
 pub async fn run(state: AppState, socket: WebSocket) {
     let (sink, stream) = socket.split();
     serve(state, sink, stream).await;
+}
+
+fn storage_error(_: crate::store::StoreError) -> Ending {
+    Ending(1011, "storage error")
 }
 
 /// Why the loop ended, and the close frame to send.
@@ -149,12 +152,8 @@ struct Connection {
     id: u64,
     out: mpsc::Sender<Box<Message>>,
     wake: Arc<Wake>,
-    mail_cursor: i64,
-    receipt_cursor: i64,
-    mail_in_flight: HashSet<MessageId>,
-    receipts_in_flight: HashSet<ReceiptId>,
-    mail_exhausted: bool,
-    receipts_exhausted: bool,
+    mail: QueueCursor,
+    receipts: QueueCursor,
     caught_up_sent: bool,
     last_heard: Instant,
     rate: RateLimit,
@@ -177,12 +176,8 @@ impl Connection {
             id,
             out,
             wake,
-            mail_cursor: 0,
-            receipt_cursor: 0,
-            mail_in_flight: HashSet::new(),
-            receipts_in_flight: HashSet::new(),
-            mail_exhausted: false,
-            receipts_exhausted: false,
+            mail: QueueCursor::default(),
+            receipts: QueueCursor::default(),
             caught_up_sent: false,
             last_heard: Instant::now(),
             rate: RateLimit::new(per_sec),
@@ -279,14 +274,14 @@ impl Connection {
             return Err(Ending(close::LAGGING, "too far behind; reconnect"));
         }
         if self.wake.mail.swap(false, Ordering::AcqRel) {
-            self.mail_exhausted = false;
+            self.mail.woken();
         }
         if self.wake.receipts.swap(false, Ordering::AcqRel) {
-            self.receipts_exhausted = false;
+            self.receipts.woken();
         }
         self.pump_mail().await?;
         self.pump_receipts().await?;
-        if !self.caught_up_sent && self.mail_exhausted && self.receipts_exhausted {
+        if !self.caught_up_sent && self.mail.is_exhausted() && self.receipts.is_exhausted() {
             self.caught_up_sent = true;
             self.send(&ServerFrame::CaughtUp).await?;
         }
@@ -294,48 +289,28 @@ impl Connection {
     }
 
     async fn pump_mail(&mut self) -> Result<(), Ending> {
-        while !self.mail_exhausted && self.mail_in_flight.len() < DELIVERY_WINDOW {
-            let room = DELIVERY_WINDOW - self.mail_in_flight.len();
-            let batch = self
-                .state
-                .stores
-                .mailbox
-                .fetch_messages(self.user, self.mail_cursor, room)
-                .await
-                .map_err(|_| Ending(1011, "storage error"))?;
-            self.mail_exhausted = batch.len() < room;
+        while let Some(room) = self.mail.room() {
+            let mailbox = &self.state.stores.mailbox;
+            let batch = mailbox.fetch_messages(self.user, self.mail.after, room).await.map_err(storage_error)?;
+            self.mail.read(batch.len(), room);
             for m in batch {
-                self.mail_cursor = m.seq;
-                self.mail_in_flight.insert(m.id);
-                let frame = ServerFrame::Message {
-                    id: m.id,
-                    from: m.from,
-                    envelope: URL_SAFE_NO_PAD.encode(&m.envelope),
-                    sent_at: m.stored_at,
-                };
-                self.send(&frame).await?;
+                self.mail.sent(m.seq, m.id);
+                let envelope = URL_SAFE_NO_PAD.encode(&m.envelope);
+                self.send(&ServerFrame::Message { id: m.id, from: m.from, envelope, sent_at: m.stored_at }).await?;
             }
         }
         Ok(())
     }
 
     async fn pump_receipts(&mut self) -> Result<(), Ending> {
-        while !self.receipts_exhausted && self.receipts_in_flight.len() < DELIVERY_WINDOW {
-            let room = DELIVERY_WINDOW - self.receipts_in_flight.len();
-            let batch = self
-                .state
-                .stores
-                .mailbox
-                .fetch_receipts(self.user, self.receipt_cursor, room)
-                .await
-                .map_err(|_| Ending(1011, "storage error"))?;
-            self.receipts_exhausted = batch.len() < room;
+        while let Some(room) = self.receipts.room() {
+            let mailbox = &self.state.stores.mailbox;
+            let batch = mailbox.fetch_receipts(self.user, self.receipts.after, room).await.map_err(storage_error)?;
+            self.receipts.read(batch.len(), room);
             for r in batch {
-                self.receipt_cursor = r.seq;
-                self.receipts_in_flight.insert(r.id);
-                let frame =
-                    ServerFrame::Receipt { id: r.id, kind: r.kind, message_id: r.message_id, peer: r.peer, at: r.at };
-                self.send(&frame).await?;
+                self.receipts.sent(r.seq, r.id);
+                let (id, kind, message_id, peer, at) = (r.id, r.kind, r.message_id, r.peer, r.at);
+                self.send(&ServerFrame::Receipt { id, kind, message_id, peer, at }).await?;
             }
         }
         Ok(())
@@ -473,18 +448,12 @@ impl Connection {
                 return self.flush_sends(&mut vec![delivery::Send { id, to, envelope }]).await;
             }
             ClientFrame::Ack { ids } => {
-                for id in &ids {
-                    self.mail_in_flight.remove(id);
-                }
-                self.mail_exhausted = false;
+                self.mail.acked(&ids);
                 delivery::ack(state, self.user, &ids).await
             }
             ClientFrame::Read { to, ids } => delivery::read(state, self.user, to, &ids).await,
             ClientFrame::ReceiptAck { ids } => {
-                for id in &ids {
-                    self.receipts_in_flight.remove(id);
-                }
-                self.receipts_exhausted = false;
+                self.receipts.acked(&ids);
                 delivery::receipt_ack(state, self.user, &ids).await
             }
             ClientFrame::Typing { to, active } => delivery::typing(state, self.user, to, active).await,

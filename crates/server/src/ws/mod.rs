@@ -1,8 +1,10 @@
 //! The real-time endpoint `GET /api/v1/ws`: the upgrade (origin check, size limits),
-//! [`connection`] (one task per socket, with its [`writer`] task and [`rate`] limit) and
+//! [`connection`] (one task per socket, with its [`writer`] task, [`rate`] limit and a
+//! [`cursor`] per mailbox queue) and
 //! [`hub`] (reaching users' connections).
 
 pub mod connection;
+pub mod cursor;
 pub mod hub;
 pub mod rate;
 pub mod redis_hub;
