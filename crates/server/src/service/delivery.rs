@@ -97,18 +97,19 @@ pub async fn send_many(state: &AppState, from: UserId, sends: Vec<Send>) -> Resu
     if accepted.is_empty() {
         return Ok(answers.into_iter().flatten().collect());
     }
-    let stored = state.stores.mailbox.enqueue_many(from, &accepted, state.now(), policy(state)).await?;
+    // The envelopes move into the store; keep who each message was for.
+    let routes: Vec<(MessageId, UserId)> = accepted.iter().map(|m| (m.id, m.to)).collect();
+    let stored = state.stores.mailbox.enqueue_many(from, accepted, state.now(), policy(state)).await?;
     let mut woken: Vec<UserId> = Vec::new();
-    let mut results = accepted.iter().zip(stored);
+    let mut results = routes.into_iter().zip(stored);
     for slot in answers.iter_mut().filter(|a| a.is_none()) {
-        let Some((message, result)) = results.next() else { break };
-        let id = message.id;
+        let Some(((id, to), result)) = results.next() else { break };
         *slot = Some(match result {
             Enqueued::Stored { at } => {
                 state.metrics.store_latency.observe(started.elapsed());
                 state.metrics.messages_stored.fetch_add(1, Ordering::Relaxed);
-                if !woken.contains(&message.to) {
-                    woken.push(message.to);
+                if !woken.contains(&to) {
+                    woken.push(to);
                 }
                 ServerFrame::Stored { id, at }
             }

@@ -325,12 +325,12 @@ pub trait MailboxStore: Send + Sync {
     async fn enqueue_many(
         &self,
         from: UserId,
-        messages: &[Outgoing],
+        messages: Vec<Outgoing>,
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Vec<Enqueued>> {
         let mut answers = Vec::with_capacity(messages.len());
-        for m in messages {
+        for m in &messages {
             answers.push(self.enqueue(from, m.to, m.id, &m.envelope, now, policy).await?);
         }
         Ok(answers)

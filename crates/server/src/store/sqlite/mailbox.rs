@@ -82,18 +82,17 @@ impl MailboxStore for SqliteStore {
         policy: MailboxPolicy,
     ) -> StoreResult<Enqueued> {
         let message = Outgoing { to, id, envelope: envelope.to_vec() };
-        let mut answers = self.enqueue_many(from, &[message], now, policy).await?;
+        let mut answers = self.enqueue_many(from, vec![message], now, policy).await?;
         answers.pop().ok_or_else(|| StoreError("a batch of one gave no answer".into()))
     }
 
     async fn enqueue_many(
         &self,
         from: UserId,
-        messages: &[Outgoing],
+        messages: Vec<Outgoing>,
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Vec<Enqueued>> {
-        let messages = messages.to_vec();
         self.call(move |c| {
             // One transaction, one commit, for the whole batch (group commit).
             let tx = c.transaction()?;
