@@ -32,23 +32,17 @@ async fn a_backup_taken_while_running_restores_accounts_and_waiting_messages() {
     befriend_chatters(&server.url, &mut alice, &mut bob).await;
     alice.connect(&server.ws_url()).await;
     let wait = Duration::from_secs(20);
-    let all_stored = |n: usize| {
-        move |c: &hush_client::native::NativeClient<hush_client::MemoryStore>| {
-            let messages = c.engine.store().all_messages();
-            messages.len() == n && messages.iter().all(|m| m.status == Status::Stored)
-        }
-    };
     for text in ["one", "two", "three"] {
         alice.client.send_text(bob.id, text).await.unwrap();
     }
-    assert!(alice.client.run_until(wait, all_stored(3)).await.unwrap());
+    assert!(alice.client.run_until(wait, |c| outgoing_all(c, 3, Status::Stored)).await.unwrap());
 
     let backups = tempfile::tempdir().unwrap();
     let target = backups.path().join("hush-backup");
     let out = backup(data.path(), &target);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     alice.client.send_text(bob.id, "after the backup").await.unwrap();
-    assert!(alice.client.run_until(wait, all_stored(4)).await.unwrap());
+    assert!(alice.client.run_until(wait, |c| outgoing_all(c, 4, Status::Stored)).await.unwrap());
     let again = backup(data.path(), &target);
     assert!(!again.status.success(), "an existing backup is never overwritten");
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));

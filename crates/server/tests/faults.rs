@@ -14,7 +14,7 @@ use common::fault_proxy::FaultProxy;
 use common::process::{ServerProcess, free_port};
 use common::redis::RedisServer;
 use common::*;
-use hush_client::{Body, Direction, Event, Status};
+use hush_client::{Body, Event, Status};
 
 const PER_SIDE: usize = 2500;
 const BATCH: usize = 25;
@@ -43,10 +43,6 @@ fn arrival_order(c: &Chatter) -> Vec<String> {
             _ => None,
         })
         .collect()
-}
-
-fn all_outgoing(c: &Chatter, status: Status) -> bool {
-    c.store.all_messages().iter().filter(|m| m.direction == Direction::Outgoing).all(|m| m.status == status)
 }
 
 /// `hush_mailbox_messages` from the server's own metrics.
@@ -123,7 +119,10 @@ async fn exchange_under_faults(mut redis: Option<RedisServer>) {
         if received && !marked_read {
             marked_read = alice.client.mark_read(bob.id).await.is_ok() && bob.client.mark_read(alice.id).await.is_ok();
         }
-        if marked_read && all_outgoing(&alice, Status::Read) && all_outgoing(&bob, Status::Read) {
+        if marked_read
+            && outgoing_all(&alice.client, PER_SIDE, Status::Read)
+            && outgoing_all(&bob.client, PER_SIDE, Status::Read)
+        {
             break;
         }
         assert!(

@@ -5,9 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, befriend_chatters};
-use hush_client::native::NativeClient;
-use hush_client::{Event, MemoryStore, Status};
+use common::{TestApp, befriend_chatters, outgoing_all};
+use hush_client::{Event, Status};
 use reqwest::Method;
 
 async fn scrape(app: &TestApp, headers: &[(&str, &str)]) -> (u16, String) {
@@ -28,11 +27,6 @@ fn value(text: &str, name: &str) -> f64 {
         .unwrap()
 }
 
-fn all_outgoing(client: &NativeClient<MemoryStore>, status: Status) -> bool {
-    let messages = client.engine.store().all_messages();
-    messages.len() == 3 && messages.iter().all(|m| m.status == status)
-}
-
 #[tokio::test]
 async fn metrics_follow_messages_connections_and_errors() {
     let app = TestApp::spawn().await;
@@ -45,7 +39,7 @@ async fn metrics_follow_messages_connections_and_errors() {
         alice.client.send_text(bob.id, &format!("message {n}")).await.unwrap();
     }
     let wait = Duration::from_secs(20);
-    assert!(alice.client.run_until(wait, |c| all_outgoing(c, Status::Stored)).await.unwrap());
+    assert!(alice.client.run_until(wait, |c| outgoing_all(c, 3, Status::Stored)).await.unwrap());
     let (status, text) = scrape(&app, &[]).await;
     assert_eq!(status, 200, "loopback may scrape: {text}");
     assert_eq!(value(&text, "hush_websocket_connections"), 1.0);
@@ -55,7 +49,7 @@ async fn metrics_follow_messages_connections_and_errors() {
 
     bob.connect(&app.ws_url()).await;
     assert!(bob.client.run_until(wait, |c| c.events.contains(&Event::CaughtUp)).await.unwrap());
-    assert!(alice.client.run_until(wait, |c| all_outgoing(c, Status::Delivered)).await.unwrap());
+    assert!(alice.client.run_until(wait, |c| outgoing_all(c, 3, Status::Delivered)).await.unwrap());
     let (_, text) = scrape(&app, &[]).await;
     assert_eq!(value(&text, "hush_websocket_connections"), 2.0);
     assert_eq!(value(&text, "hush_messages_relayed_total"), 3.0);

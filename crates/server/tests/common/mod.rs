@@ -274,6 +274,22 @@ impl Chatter {
     }
 }
 
+/// Whether `client` holds exactly `count` outgoing messages, all with `status`.
+pub fn outgoing_all(
+    client: &hush_client::native::NativeClient<hush_client::MemoryStore>,
+    count: usize,
+    status: hush_client::Status,
+) -> bool {
+    let outgoing: Vec<_> = client
+        .engine
+        .store()
+        .all_messages()
+        .into_iter()
+        .filter(|m| m.direction == hush_client::Direction::Outgoing)
+        .collect();
+    outgoing.len() == count && outgoing.iter().all(|m| m.status == status)
+}
+
 /// Befriends two chatters through the HTTP API with keys made by their engines.
 pub async fn befriend_chatters(base: &str, a: &mut Chatter, b: &mut Chatter) {
     let http = reqwest::Client::new();
