@@ -18,6 +18,7 @@ use hush_shared::{ErrorCode, UserId};
 
 use crate::keys::{self, KeyError};
 use crate::model::{Body, ChatMessage, Content, Direction, Status};
+use crate::reads::ReadReceipts;
 use crate::store::{ClientStore, FriendRecord, StoreError};
 
 /// First retry delay after a transient refusal; doubles up to [`MAX_BACKOFF_MS`].
@@ -90,62 +91,6 @@ pub struct Engine<S: ClientStore> {
     conversations: HashMap<UserId, (String, ConversationKeys)>,
     retries: HashMap<MessageId, Retry>,
     reads: ReadReceipts,
-}
-
-/// Read receipts sent but not yet known to be stored. The server answers no `read` frame,
-/// but it handles one connection's frames in order: a `ping` sent after them is answered
-/// with `pong` only once they are done. So each batch is followed by a ping, its pong
-/// confirms the batch, and a new connection sends whatever was not confirmed again.
-#[derive(Default)]
-struct ReadReceipts {
-    /// Unconfirmed batches, oldest first.
-    unconfirmed: Vec<(UserId, Vec<MessageId>)>,
-    /// For each ping in flight on this connection: how many batches its pong confirms.
-    pings: std::collections::VecDeque<usize>,
-    /// An error without a message id (a failed `read`) arrived since the last pong.
-    failed: bool,
-}
-
-impl ReadReceipts {
-    /// Adds batches to send; returns their frames and the ping that confirms them.
-    fn send(&mut self, batches: Vec<(UserId, Vec<MessageId>)>) -> Vec<ClientFrame> {
-        let from = self.unconfirmed.len();
-        self.unconfirmed.extend(batches);
-        self.resend_from(from)
-    }
-
-    /// Frames for the batches from index `from` on, then a confirming ping.
-    fn resend_from(&mut self, from: usize) -> Vec<ClientFrame> {
-        if from >= self.unconfirmed.len() {
-            return vec![];
-        }
-        let mut out: Vec<ClientFrame> =
-            self.unconfirmed[from..].iter().map(|(to, ids)| ClientFrame::Read { to: *to, ids: ids.clone() }).collect();
-        out.push(ClientFrame::Ping);
-        self.pings.push_back(self.unconfirmed.len());
-        out
-    }
-
-    /// A new connection: nothing in flight any more; everything unconfirmed goes again.
-    fn on_connected(&mut self) -> Vec<ClientFrame> {
-        self.pings.clear();
-        self.failed = false;
-        self.resend_from(0)
-    }
-
-    /// A pong: confirms the batches its ping followed, unless one failed, then resends.
-    fn on_pong(&mut self) -> Vec<ClientFrame> {
-        let Some(confirmed) = self.pings.pop_front() else { return vec![] };
-        if std::mem::take(&mut self.failed) {
-            self.pings.clear();
-            return self.resend_from(0);
-        }
-        self.unconfirmed.drain(..confirmed.min(self.unconfirmed.len()));
-        for later in &mut self.pings {
-            *later -= confirmed.min(*later);
-        }
-        vec![]
-    }
 }
 
 fn store_err(e: KeyError) -> Result<(), StoreError> {

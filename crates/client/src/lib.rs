@@ -8,7 +8,8 @@
 //! - [`store`]: the [`ClientStore`] trait (`?Send`, so IndexedDB can implement it) and
 //!   [`MemoryStore`], the in-memory reference store.
 //! - [`keys`]: one key pair per friendship, conversation keys, key changes.
-//! - [`engine`]: outbox, retries with backoff, dedup by message id, acks and receipts.
+//! - [`engine`]: outbox, retries with backoff, dedup by message id, acks and receipts
+//!   (read receipts kept until a `pong` confirms them, in `reads`).
 //! - [`native`]: a tokio-tungstenite runner for tests, benchmarks and tools.
 
 pub mod engine;
@@ -16,6 +17,7 @@ pub mod keys;
 pub mod model;
 #[cfg(feature = "native")]
 pub mod native;
+mod reads;
 pub mod store;
 
 pub use engine::{Engine, Event};
