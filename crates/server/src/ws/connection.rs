@@ -17,7 +17,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use hush_shared::ws::{
-    AUTH_TIMEOUT_SECS, ClientFrame, MAX_IDS_PER_FRAME, MessageId, PROTOCOL_VERSION, ServerFrame, close,
+    AUTH_TIMEOUT_SECS, ClientFrame, MAX_IDS_PER_FRAME, MessageId, PROTOCOL_VERSION, ReceiptId, ServerFrame, close,
 };
 use hush_shared::{ErrorCode, UserId};
 use tokio::sync::mpsc;
@@ -143,6 +143,14 @@ where
         Ok(_) => Err((ErrorCode::SessionRevoked, "this session has ended", close::SESSION_REVOKED)),
         Err(_) => Err((ErrorCode::Unavailable, "storage is unavailable", 1011)),
     }
+}
+
+/// Frames of one read batch waiting to be acted on together (see `Connection::dispatch`).
+#[derive(Default)]
+struct Pending {
+    sends: Vec<delivery::Send>,
+    acks: Vec<MessageId>,
+    receipt_acks: Vec<ReceiptId>,
 }
 
 struct Connection {
@@ -386,33 +394,41 @@ impl Connection {
         }
     }
 
-    /// Acts on frames in order, merging runs of `send` into one batch and runs of `ack`
-    /// into one deletion.
+    /// Acts on frames in order, merging the `send`s, `ack`s and `receipt_ack`s between two
+    /// other frames into one batch each. The three touch disjoint data (this user's
+    /// outgoing messages, its incoming messages, its receipts), so only the order within
+    /// each kind matters; any other frame (a `read`, a `ping` whose `pong` confirms what came
+    /// before) waits for everything before it.
     async fn dispatch(&mut self, frames: Vec<ClientFrame>) -> Result<(), Ending> {
-        let mut sends: Vec<delivery::Send> = Vec::new();
-        let mut acks: Vec<MessageId> = Vec::new();
+        let mut pending = Pending::default();
         for frame in frames {
             match frame {
-                ClientFrame::Send { id, to, envelope } => {
-                    self.flush_acks(&mut acks).await?;
-                    sends.push(delivery::Send { id, to, envelope });
-                }
+                ClientFrame::Send { id, to, envelope } => pending.sends.push(delivery::Send { id, to, envelope }),
                 ClientFrame::Ack { ids } if ids.len() <= MAX_IDS_PER_FRAME => {
-                    self.flush_sends(&mut sends).await?;
-                    if acks.len() + ids.len() > MAX_IDS_PER_FRAME {
-                        self.flush_acks(&mut acks).await?;
+                    if pending.acks.len() + ids.len() > MAX_IDS_PER_FRAME {
+                        self.flush_acks(&mut pending.acks).await?;
                     }
-                    acks.extend(ids);
+                    pending.acks.extend(ids);
+                }
+                ClientFrame::ReceiptAck { ids } if ids.len() <= MAX_IDS_PER_FRAME => {
+                    if pending.receipt_acks.len() + ids.len() > MAX_IDS_PER_FRAME {
+                        self.flush_receipt_acks(&mut pending.receipt_acks).await?;
+                    }
+                    pending.receipt_acks.extend(ids);
                 }
                 other => {
-                    self.flush_sends(&mut sends).await?;
-                    self.flush_acks(&mut acks).await?;
+                    self.flush(&mut pending).await?;
                     self.on_frame(other).await?;
                 }
             }
         }
-        self.flush_sends(&mut sends).await?;
-        self.flush_acks(&mut acks).await
+        self.flush(&mut pending).await
+    }
+
+    async fn flush(&mut self, pending: &mut Pending) -> Result<(), Ending> {
+        self.flush_sends(&mut pending.sends).await?;
+        self.flush_acks(&mut pending.acks).await?;
+        self.flush_receipt_acks(&mut pending.receipt_acks).await
     }
 
     async fn flush_sends(&mut self, sends: &mut Vec<delivery::Send>) -> Result<(), Ending> {
@@ -434,6 +450,13 @@ impl Connection {
             return Ok(());
         }
         self.on_frame(ClientFrame::Ack { ids: std::mem::take(acks) }).await
+    }
+
+    async fn flush_receipt_acks(&mut self, ids: &mut Vec<ReceiptId>) -> Result<(), Ending> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.on_frame(ClientFrame::ReceiptAck { ids: std::mem::take(ids) }).await
     }
 
     async fn on_frame(&mut self, frame: ClientFrame) -> Result<(), Ending> {
