@@ -1,7 +1,9 @@
 //! `hush-bench <scenario>`: starts a real `hush-server` (release build) on loopback, signs
 //! people in, befriends them and runs one scenario, printing a final JSON line of figures.
+//! `mailbox` alone runs in process against the store, without a server.
 //! See BENCHMARKS.md for the commands and results.
 
+mod cpu;
 mod scenarios;
 mod server;
 mod setup;
@@ -58,6 +60,18 @@ enum Scenario {
         #[arg(long, default_value_t = 20_000)]
         messages: usize,
     },
+    /// The mailbox store alone, in process (no server, sockets or JSON): CPU per message.
+    Mailbox {
+        /// Sender/recipient pairs.
+        #[arg(long, default_value_t = 8)]
+        pairs: usize,
+        /// Messages in all.
+        #[arg(long, default_value_t = 200_000)]
+        messages: usize,
+        /// Messages per store call (the server batches what a socket already holds).
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+    },
     /// Reconnect storm: authenticated connects per second and p99 connect time.
     Storm {
         /// Connections to open at once.
@@ -70,15 +84,31 @@ enum Scenario {
 async fn main() {
     let cli = Cli::parse();
     raise_file_limit();
-    let server = server::Server::start(&cli.server_bin, cli.redis_url.as_deref()).await;
+    let redis_url = cli.redis_url.as_deref();
     let result = match cli.scenario {
-        Scenario::Idle { connections } => scenarios::idle::run(&server, connections).await,
-        Scenario::Rtt { pairs, rate, seconds } => scenarios::rtt::run(&server, pairs, rate, seconds).await,
-        Scenario::Saturate { pairs, seconds } => scenarios::saturate::run(&server, pairs, seconds).await,
-        Scenario::Offline { messages } => scenarios::offline::run(&server, messages).await,
-        Scenario::Storm { connections } => scenarios::storm::run(&server, connections).await,
+        Scenario::Mailbox { pairs, messages, batch } => {
+            scenarios::mailbox::run(redis_url, pairs, messages, batch.max(1)).await
+        }
+        against_server => {
+            let server = server::Server::start(&cli.server_bin, redis_url).await;
+            run_against(&server, against_server).await
+        }
     };
     println!("{result}");
+}
+
+/// The scenarios that drive a running `hush-server`.
+async fn run_against(server: &server::Server, scenario: Scenario) -> serde_json::Value {
+    match scenario {
+        Scenario::Idle { connections } => scenarios::idle::run(server, connections).await,
+        Scenario::Rtt { pairs, rate, seconds } => scenarios::rtt::run(server, pairs, rate, seconds).await,
+        Scenario::Saturate { pairs, seconds } => scenarios::saturate::run(server, pairs, seconds).await,
+        Scenario::Offline { messages } => scenarios::offline::run(server, messages).await,
+        Scenario::Storm { connections } => scenarios::storm::run(server, connections).await,
+        Scenario::Mailbox { pairs, messages, batch } => {
+            scenarios::mailbox::run(server.redis_url.as_deref(), pairs, messages, batch.max(1)).await
+        }
+    }
 }
 
 fn raise_file_limit() {

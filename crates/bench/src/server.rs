@@ -12,6 +12,8 @@ pub struct Server {
     /// `http://127.0.0.1:port`.
     pub url: String,
     log: Arc<Mutex<Vec<String>>>,
+    /// The Redis it stores in, if any.
+    pub redis_url: Option<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -51,7 +53,8 @@ impl Server {
         });
         let mut first = String::new();
         let _ = BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first);
-        Self { child, url: format!("http://127.0.0.1:{port}"), log, _dir: dir }
+        let redis_url = redis_url.map(str::to_owned);
+        Self { child, url: format!("http://127.0.0.1:{port}"), log, redis_url, _dir: dir }
     }
 
     /// `ws://…/api/v1/ws`.
@@ -77,11 +80,13 @@ impl Server {
 
     /// Server user+system CPU time in seconds (from /proc/<pid>/stat).
     pub fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-        let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-            + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        ticks / 100.0
+        crate::cpu::process_seconds(&self.child.id().to_string())
+    }
+
+    /// CPU seconds of the Redis the server stores in, if it does (`INFO cpu`): a separate
+    /// process whose work the server's own figure leaves out.
+    pub fn redis_cpu_seconds(&self) -> Option<f64> {
+        self.redis_url.as_deref().map(crate::cpu::redis_server_seconds)
     }
 
     /// Server resident memory in bytes (VmRSS).

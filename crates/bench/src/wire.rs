@@ -64,9 +64,14 @@ where
     }
 }
 
-/// A crypto-v1-shaped envelope of 301 bytes (a 256-byte padded plaintext), base64url.
-pub fn envelope() -> String {
+/// A crypto-v1-shaped envelope of 301 bytes (a 256-byte padded plaintext).
+pub fn envelope_bytes() -> Vec<u8> {
     let mut bytes = vec![1u8];
     bytes.extend((0..300).map(|i| (i * 7) as u8));
-    URL_SAFE_NO_PAD.encode(bytes)
+    bytes
+}
+
+/// [`envelope_bytes`] as base64url, as a `send` frame carries it.
+pub fn envelope() -> String {
+    URL_SAFE_NO_PAD.encode(envelope_bytes())
 }

@@ -2,6 +2,7 @@
 //! socket (frames coalesced into one flush) and a reader the scenario drives.
 
 pub mod idle;
+pub mod mailbox;
 pub mod offline;
 pub mod rtt;
 pub mod saturate;

@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::RedisStore;
-use crate::store::{Enqueued, MailboxPolicy, MailboxStore, StoreError, StoreResult, StoredMessage, StoredReceipt};
+use crate::store::{
+    Enqueued, MailboxPolicy, MailboxStore, Outgoing, StoreError, StoreResult, StoredMessage, StoredReceipt,
+};
 
 static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -199,28 +201,56 @@ impl MailboxStore for RedisStore {
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Enqueued> {
-        let payload = serde_json::to_string(&MessagePayload { f: from, e: URL_SAFE_NO_PAD.encode(envelope), a: now })
-            .map_err(|e| StoreError(e.to_string()))?;
+        let message = Outgoing { to, id, envelope: envelope.to_vec() };
+        let mut answers = self.enqueue_many(from, vec![message], now, policy).await?;
+        answers.pop().ok_or_else(|| StoreError("a batch of one gave no answer".into()))
+    }
+
+    /// One round trip for the batch: `SCRIPT LOAD` (so a restarted Redis has the script)
+    /// followed by one `ENQUEUE` per message, pipelined in order on one connection.
+    async fn enqueue_many(
+        &self,
+        from: UserId,
+        messages: Vec<Outgoing>,
+        now: i64,
+        policy: MailboxPolicy,
+    ) -> StoreResult<Vec<Enqueued>> {
+        let mut invocations = Vec::with_capacity(messages.len());
+        for m in &messages {
+            let payload =
+                serde_json::to_string(&MessagePayload { f: from, e: URL_SAFE_NO_PAD.encode(&m.envelope), a: now })
+                    .map_err(|e| StoreError(e.to_string()))?;
+            let (to, id) = (m.to, m.id);
+            let mut invocation = ENQUEUE.prepare_invoke();
+            invocation
+                .key(self.key(format!("seen:{from}:{id}")))
+                .key(self.key(format!("mq:{to}")))
+                .key(self.key(format!("md:{to}")))
+                .key(self.key(format!("mseq:{to}")))
+                .key(self.key("mexp"))
+                .arg(id.to_string())
+                .arg(payload)
+                .arg(now)
+                .arg(policy.max_messages)
+                .arg(policy.ttl_secs.max(1))
+                .arg(format!("{to}|{id}"));
+            invocations.push(invocation);
+        }
+        let mut pipe = redis::pipe();
+        pipe.load_script(&ENQUEUE).ignore();
+        for invocation in &invocations {
+            pipe.invoke_script(invocation);
+        }
         let mut conn = self.conn.clone();
-        let (outcome, at): (i64, i64) = ENQUEUE
-            .key(self.key(format!("seen:{from}:{id}")))
-            .key(self.key(format!("mq:{to}")))
-            .key(self.key(format!("md:{to}")))
-            .key(self.key(format!("mseq:{to}")))
-            .key(self.key("mexp"))
-            .arg(id.to_string())
-            .arg(payload)
-            .arg(now)
-            .arg(policy.max_messages)
-            .arg(policy.ttl_secs.max(1))
-            .arg(format!("{to}|{id}"))
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(match outcome {
-            1 => Enqueued::Stored { at },
-            0 => Enqueued::Duplicate { at },
-            _ => Enqueued::MailboxFull,
-        })
+        let outcomes: Vec<(i64, i64)> = pipe.query_async(&mut conn).await?;
+        Ok(outcomes
+            .into_iter()
+            .map(|(outcome, at)| match outcome {
+                1 => Enqueued::Stored { at },
+                0 => Enqueued::Duplicate { at },
+                _ => Enqueued::MailboxFull,
+            })
+            .collect())
     }
 
     async fn fetch_messages(&self, to: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {

@@ -71,10 +71,12 @@ impl AccountStore for SqliteStore {
     async fn delete(&self, id: UserId) -> StoreResult<bool> {
         self.call(move |c| {
             let tx = c.transaction()?;
+            let uuid = id.0;
             let id = id.to_string();
             tx.execute("DELETE FROM sign_in_codes WHERE phone = (SELECT phone FROM users WHERE id = ?1)", [&id])?;
-            tx.execute("DELETE FROM messages WHERE recipient = ?1", [&id])?;
-            tx.execute("DELETE FROM receipts WHERE user_id = ?1", [&id])?;
+            let blob = &uuid.as_bytes()[..];
+            tx.execute("DELETE FROM messages WHERE recipient = ?1", [blob])?;
+            tx.execute("DELETE FROM receipts WHERE user_id = ?1", [blob])?;
             // Sessions, refresh tokens, requests, friend keys and blocks cascade.
             let n = tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;
             tx.commit()?;

@@ -1,5 +1,6 @@
 //! [`MailboxStore`] on SQLite: `messages`, `message_ids` (dedup of resends) and `receipts`
-//! tables, each operation one transaction (a batch of sends is one transaction too).
+//! tables keyed by 16-byte BLOB ids, each operation one transaction (a batch of sends is
+//! one transaction too).
 
 use async_trait::async_trait;
 use hush_shared::UserId;
@@ -7,66 +8,75 @@ use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
 use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
-use super::{SqliteStore, uuid_col};
+use super::{SqliteStore, uuid_blob};
 use crate::store::{
     Enqueued, MailboxPolicy, MailboxStore, Outgoing, StoreError, StoreResult, StoredMessage, StoredReceipt,
 };
 
-fn kind_str(kind: ReceiptKind) -> &'static str {
+/// A receipt kind as stored (migration 0004).
+fn kind_code(kind: ReceiptKind) -> i64 {
     match kind {
-        ReceiptKind::Delivered => "delivered",
-        ReceiptKind::Read => "read",
-        ReceiptKind::Expired => "expired",
+        ReceiptKind::Delivered => 0,
+        ReceiptKind::Read => 1,
+        ReceiptKind::Expired => 2,
     }
 }
 
-fn kind_from(text: &str) -> ReceiptKind {
-    match text {
-        "read" => ReceiptKind::Read,
-        "expired" => ReceiptKind::Expired,
+fn kind_from(code: i64) -> ReceiptKind {
+    match code {
+        1 => ReceiptKind::Read,
+        2 => ReceiptKind::Expired,
         _ => ReceiptKind::Delivered,
     }
 }
 
+/// A UUID as the 16-byte BLOB the mailbox tables key on.
+fn blob(id: &Uuid) -> &[u8] {
+    id.as_bytes()
+}
+
 fn insert_receipt(
     tx: &Transaction<'_>,
-    user: &str,
+    user: &Uuid,
     kind: ReceiptKind,
-    message_id: &str,
-    peer: &str,
+    message_id: &Uuid,
+    peer: &Uuid,
     at: i64,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO receipts (user_id, id, kind, message_id, peer, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![user, Uuid::now_v7().to_string(), kind_str(kind), message_id, peer, at])?;
+    .execute(params![blob(user), blob(&Uuid::now_v7()), kind_code(kind), blob(message_id), blob(peer), at])?;
     Ok(())
 }
 
 fn enqueue_one(
     tx: &Transaction<'_>,
-    from: &str,
+    from: &Uuid,
     message: &Outgoing,
     now: i64,
     policy: MailboxPolicy,
 ) -> rusqlite::Result<Enqueued> {
-    let (to, id) = (message.to.to_string(), message.id.to_string());
+    let (to, id) = (blob(&message.to.0), blob(&message.id));
     let seen: Option<i64> = tx
         .prepare_cached("SELECT stored_at FROM message_ids WHERE sender = ?1 AND id = ?2")?
-        .query_row(params![from, id], |r| r.get(0))
+        .query_row(params![blob(from), id], |r| r.get(0))
         .optional()?;
     if let Some(at) = seen {
         return Ok(Enqueued::Duplicate { at });
     }
     let depth: i64 =
-        tx.prepare_cached("SELECT COUNT(*) FROM messages WHERE recipient = ?1")?.query_row([&to], |r| r.get(0))?;
+        tx.prepare_cached("SELECT COUNT(*) FROM messages WHERE recipient = ?1")?.query_row([to], |r| r.get(0))?;
     if depth >= i64::from(policy.max_messages) {
         return Ok(Enqueued::MailboxFull);
     }
     tx.prepare_cached("INSERT INTO messages (recipient, sender, id, envelope, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![to, from, id, message.envelope, now])?;
-    tx.prepare_cached("INSERT INTO message_ids (sender, id, stored_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![from, id, now])?;
+        .execute(params![to, blob(from), id, message.envelope, now])?;
+    tx.prepare_cached("INSERT INTO message_ids (sender, id, stored_at) VALUES (?1, ?2, ?3)")?.execute(params![
+        blob(from),
+        id,
+        now
+    ])?;
     Ok(Enqueued::Stored { at: now })
 }
 
@@ -96,10 +106,9 @@ impl MailboxStore for SqliteStore {
         self.call(move |c| {
             // One transaction, one commit, for the whole batch (group commit).
             let tx = c.transaction()?;
-            let from = from.to_string();
             let answers = messages
                 .iter()
-                .map(|m| enqueue_one(&tx, &from, m, now, policy))
+                .map(|m| enqueue_one(&tx, &from.0, m, now, policy))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             tx.commit()?;
             Ok(answers)
@@ -112,8 +121,8 @@ impl MailboxStore for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, id, sender, envelope, stored_at FROM messages WHERE recipient = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![to.to_string(), after, limit as i64], |r| {
-                Ok(StoredMessage { seq: r.get(0)?, id: uuid_col(r, 1)?, from: UserId(uuid_col(r, 2)?), envelope: r.get(3)?, stored_at: r.get(4)? })
+            let rows = stmt.query_map(params![blob(&to.0), after, limit as i64], |r| {
+                Ok(StoredMessage { seq: r.get(0)?, id: uuid_blob(r, 1)?, from: UserId(uuid_blob(r, 2)?), envelope: r.get(3)?, stored_at: r.get(4)? })
             })?;
             rows.collect()
         })
@@ -124,19 +133,15 @@ impl MailboxStore for SqliteStore {
         let ids = ids.to_vec();
         self.call(move |c| {
             let tx = c.transaction()?;
-            let to = to.to_string();
             let mut senders = Vec::new();
             for id in ids {
-                let id = id.to_string();
-                let sender: Option<String> = tx
+                let sender: Option<Uuid> = tx
                     .prepare_cached("DELETE FROM messages WHERE recipient = ?1 AND id = ?2 RETURNING sender")?
-                    .query_row(params![to, id], |r| r.get(0))
+                    .query_row(params![blob(&to.0), blob(&id)], |r| uuid_blob(r, 0))
                     .optional()?;
                 if let Some(sender) = sender {
-                    insert_receipt(&tx, &sender, ReceiptKind::Delivered, &id, &to, now)?;
-                    if let Ok(s) = sender.parse::<UserId>() {
-                        senders.push(s);
-                    }
+                    insert_receipt(&tx, &sender, ReceiptKind::Delivered, &id, &to.0, now)?;
+                    senders.push(UserId(sender));
                 }
             }
             tx.commit()?;
@@ -158,7 +163,7 @@ impl MailboxStore for SqliteStore {
         self.call(move |c| {
             let tx = c.transaction()?;
             for id in ids {
-                insert_receipt(&tx, &user.to_string(), kind, &id.to_string(), &peer.to_string(), now)?;
+                insert_receipt(&tx, &user.0, kind, &id, &peer.0, now)?;
             }
             tx.commit()
         })
@@ -170,13 +175,13 @@ impl MailboxStore for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, id, kind, message_id, peer, at FROM receipts WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![user.to_string(), after, limit as i64], |r| {
+            let rows = stmt.query_map(params![blob(&user.0), after, limit as i64], |r| {
                 Ok(StoredReceipt {
                     seq: r.get(0)?,
-                    id: uuid_col(r, 1)?,
-                    kind: kind_from(&r.get::<_, String>(2)?),
-                    message_id: uuid_col(r, 3)?,
-                    peer: UserId(uuid_col(r, 4)?),
+                    id: uuid_blob(r, 1)?,
+                    kind: kind_from(r.get(2)?),
+                    message_id: uuid_blob(r, 3)?,
+                    peer: UserId(uuid_blob(r, 4)?),
                     at: r.get(5)?,
                 })
             })?;
@@ -191,7 +196,7 @@ impl MailboxStore for SqliteStore {
             let tx = c.transaction()?;
             for id in ids {
                 tx.prepare_cached("DELETE FROM receipts WHERE user_id = ?1 AND id = ?2")?
-                    .execute(params![user.to_string(), id.to_string()])?;
+                    .execute(params![blob(&user.0), blob(&id)])?;
             }
             tx.commit()
         })
@@ -202,21 +207,20 @@ impl MailboxStore for SqliteStore {
         self.call(move |c| {
             let tx = c.transaction()?;
             let cutoff = now - ttl_secs;
-            let expired: Vec<(i64, String, String, String)> = {
+            let expired: Vec<(i64, Uuid, Uuid, Uuid)> = {
                 let mut stmt = tx.prepare_cached(
                     "SELECT seq, recipient, sender, id FROM messages WHERE stored_at <= ?1 ORDER BY stored_at LIMIT ?2",
                 )?;
-                let rows = stmt
-                    .query_map(params![cutoff, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                let rows = stmt.query_map(params![cutoff, limit as i64], |r| {
+                    Ok((r.get(0)?, uuid_blob(r, 1)?, uuid_blob(r, 2)?, uuid_blob(r, 3)?))
+                })?;
                 rows.collect::<Result<_, _>>()?
             };
             let mut senders = Vec::new();
             for (seq, recipient, sender, id) in expired {
                 tx.prepare_cached("DELETE FROM messages WHERE seq = ?1")?.execute([seq])?;
                 insert_receipt(&tx, &sender, ReceiptKind::Expired, &id, &recipient, now)?;
-                if let Ok(s) = sender.parse::<UserId>() {
-                    senders.push(s);
-                }
+                senders.push(UserId(sender));
             }
             // Dedup records older than any live message can be forgotten.
             tx.prepare_cached("DELETE FROM message_ids WHERE stored_at <= ?1")?.execute([cutoff])?;
@@ -230,7 +234,7 @@ impl MailboxStore for SqliteStore {
 
     async fn depth(&self, to: UserId) -> StoreResult<u64> {
         self.call(move |c| {
-            c.query_row("SELECT COUNT(*) FROM messages WHERE recipient = ?1", [to.to_string()], |r| r.get::<_, i64>(0))
+            c.query_row("SELECT COUNT(*) FROM messages WHERE recipient = ?1", [blob(&to.0)], |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
         })
         .await

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_mailbox.sql"),
     include_str!("migrations/0003_mailbox_ack_index.sql"),
+    include_str!("migrations/0004_mailbox_blob_ids.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
@@ -115,6 +116,13 @@ impl HealthCheck for SqliteStore {
     }
 }
 
+/// Reads a UUID stored as a 16-byte BLOB (the mailbox tables).
+pub(crate) fn uuid_blob(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<uuid::Uuid> {
+    let bytes = row.get_ref(idx)?.as_blob()?;
+    uuid::Uuid::from_slice(bytes)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Blob, Box::new(e)))
+}
+
 /// Reads a UUID stored as TEXT.
 pub(crate) fn uuid_col(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<uuid::Uuid> {
     let text: String = row.get(idx)?;
@@ -135,5 +143,58 @@ mod tests {
         let conn = store.conn.lock().unwrap();
         let n: i64 = conn.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
         assert_eq!(n, MIGRATIONS.len() as i64);
+    }
+
+    /// Migration 0004 turns text ids into BLOBs: rows written before it must come back
+    /// unchanged through the store.
+    #[tokio::test]
+    async fn mailbox_rows_survive_the_blob_migration() {
+        use crate::store::{Enqueued, MailboxPolicy, MailboxStore, Outgoing};
+        use hush_shared::UserId;
+        use hush_shared::ws::ReceiptKind;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hush.db");
+        let (alice, bob, message, receipt) =
+            (uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+            )
+            .unwrap();
+            for (index, sql) in MIGRATIONS[..3].iter().enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [index as i64 + 1]).unwrap();
+            }
+            let (a, b, m, r) = (alice.to_string(), bob.to_string(), message.to_string(), receipt.to_string());
+            conn.execute(
+                "INSERT INTO messages (recipient, sender, id, envelope, stored_at) VALUES (?1, ?2, ?3, x'01020304', 7)",
+                [&b, &a, &m],
+            )
+            .unwrap();
+            conn.execute("INSERT INTO message_ids (sender, id, stored_at) VALUES (?1, ?2, 7)", [&a, &m]).unwrap();
+            conn.execute(
+                "INSERT INTO receipts (user_id, id, kind, message_id, peer, at) VALUES (?1, ?2, 'read', ?3, ?4, 9)",
+                [&a, &r, &m, &b],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let waiting = store.fetch_messages(UserId(bob), 0, 10).await.unwrap();
+        assert_eq!(waiting.len(), 1);
+        assert_eq!((waiting[0].id, waiting[0].from, waiting[0].stored_at), (message, UserId(alice), 7));
+        assert_eq!(waiting[0].envelope, vec![1, 2, 3, 4]);
+        let receipts = store.fetch_receipts(UserId(alice), 0, 10).await.unwrap();
+        assert_eq!(receipts.len(), 1);
+        assert_eq!((receipts[0].id, receipts[0].kind, receipts[0].message_id), (receipt, ReceiptKind::Read, message));
+        assert_eq!(receipts[0].peer, UserId(bob));
+        let policy = MailboxPolicy { max_messages: 10, ttl_secs: 60 };
+        let resend = Outgoing { to: UserId(bob), id: message, envelope: vec![1; 40] };
+        let answer = store.enqueue_many(UserId(alice), vec![resend], 8, policy).await.unwrap();
+        assert_eq!(answer, vec![Enqueued::Duplicate { at: 7 }], "the dedup record was carried over");
+        assert_eq!(store.ack_messages(UserId(bob), &[message], 10).await.unwrap(), vec![UserId(alice)]);
+        let later = store.fetch_messages(UserId(bob), 0, 10).await.unwrap();
+        assert!(later.is_empty(), "the acked message is gone");
     }
 }
