@@ -27,6 +27,12 @@ use crate::state::AppState;
 /// took idle RSS per connection from 16.0 to ~13 KB (BENCHMARKS.md).
 const READ_BUFFER: usize = 1024;
 
+/// Outgoing frames collect up to this many bytes before a write to the socket; the writer
+/// task flushes whenever its queue runs empty, so this adds no delay. With 0 every frame
+/// was its own `sendto` (27 % of server CPU under `saturate`, BENCHMARKS.md). The buffer
+/// grows only while frames are queued.
+const WRITE_BUFFER: usize = 16 * 1024;
+
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
@@ -47,7 +53,7 @@ async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocke
     ws.read_buffer_size(READ_BUFFER)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(MAX_FRAME_BYTES * 4)
         .on_upgrade(move |socket| connection::run(state, socket))
 }
