@@ -76,6 +76,7 @@ impl AccountStore for SqliteStore {
             tx.execute("DELETE FROM sign_in_codes WHERE phone = (SELECT phone FROM users WHERE id = ?1)", [&id])?;
             let blob = &uuid.as_bytes()[..];
             tx.execute("DELETE FROM messages WHERE recipient = ?1", [blob])?;
+            tx.execute("DELETE FROM mailbox_depth WHERE recipient = ?1", [blob])?;
             tx.execute("DELETE FROM receipts WHERE user_id = ?1", [blob])?;
             // Sessions, refresh tokens, requests, friend keys and blocks cascade.
             let n = tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;

@@ -50,6 +50,15 @@ fn insert_receipt(
     Ok(())
 }
 
+/// Messages waiting for `recipient` (kept by triggers, migration 0005).
+fn depth_of(c: &rusqlite::Connection, recipient: &[u8]) -> rusqlite::Result<i64> {
+    let depth = c
+        .prepare_cached("SELECT messages FROM mailbox_depth WHERE recipient = ?1")?
+        .query_row([recipient], |r| r.get(0))
+        .optional()?;
+    Ok(depth.unwrap_or(0))
+}
+
 fn enqueue_one(
     tx: &Transaction<'_>,
     from: &Uuid,
@@ -65,8 +74,7 @@ fn enqueue_one(
     if let Some(at) = seen {
         return Ok(Enqueued::Duplicate { at });
     }
-    let depth: i64 =
-        tx.prepare_cached("SELECT COUNT(*) FROM messages WHERE recipient = ?1")?.query_row([to], |r| r.get(0))?;
+    let depth = depth_of(tx, to)?;
     if depth >= i64::from(policy.max_messages) {
         return Ok(Enqueued::MailboxFull);
     }
@@ -233,14 +241,14 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn depth(&self, to: UserId) -> StoreResult<u64> {
-        self.call(move |c| {
-            c.query_row("SELECT COUNT(*) FROM messages WHERE recipient = ?1", [blob(&to.0)], |r| r.get::<_, i64>(0))
-                .map(|n| n as u64)
-        })
-        .await
+        self.call(move |c| depth_of(c, blob(&to.0)).map(|n| n as u64)).await
     }
 
     async fn total_depth(&self) -> StoreResult<u64> {
-        self.call(|c| c.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0)).map(|n| n as u64)).await
+        self.call(|c| {
+            c.query_row("SELECT COALESCE(SUM(messages), 0) FROM mailbox_depth", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        })
+        .await
     }
 }

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_mailbox.sql"),
     include_str!("migrations/0003_mailbox_ack_index.sql"),
     include_str!("migrations/0004_mailbox_blob_ids.sql"),
+    include_str!("migrations/0005_mailbox_depth.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
@@ -151,10 +152,10 @@ mod tests {
         assert_eq!(n, MIGRATIONS.len() as i64);
     }
 
-    /// Migration 0004 turns text ids into BLOBs: rows written before it must come back
-    /// unchanged through the store.
+    /// Migration 0004 turns text ids into BLOBs and 0005 counts mailboxes: rows written
+    /// before them must come back unchanged through the store, and be counted.
     #[tokio::test]
-    async fn mailbox_rows_survive_the_blob_migration() {
+    async fn mailbox_rows_survive_the_mailbox_migrations() {
         use crate::store::{Enqueued, MailboxPolicy, MailboxStore, Outgoing};
         use hush_shared::UserId;
         use hush_shared::ws::ReceiptKind;
@@ -187,6 +188,7 @@ mod tests {
             .unwrap();
         }
         let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.depth(UserId(bob)).await.unwrap(), 1, "migration 0005 counted the waiting message");
         let waiting = store.fetch_messages(UserId(bob), 0, 10).await.unwrap();
         assert_eq!(waiting.len(), 1);
         assert_eq!((waiting[0].id, waiting[0].from, waiting[0].stored_at), (message, UserId(alice), 7));
@@ -202,5 +204,6 @@ mod tests {
         assert_eq!(store.ack_messages(UserId(bob), &[message], 10).await.unwrap(), vec![UserId(alice)]);
         let later = store.fetch_messages(UserId(bob), 0, 10).await.unwrap();
         assert!(later.is_empty(), "the acked message is gone");
+        assert_eq!((store.depth(UserId(bob)).await.unwrap(), store.total_depth().await.unwrap()), (0, 0));
     }
 }
