@@ -5,7 +5,6 @@
 //! several processes share the file.
 
 mod accounts;
-mod checkpoint;
 mod codes;
 mod limits;
 mod mailbox;
@@ -45,12 +44,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let conn = Connection::open(path)?;
-        // Checkpoints run on their own thread (see `checkpoint`), not inside commits.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let store = Self::setup(conn)?;
-        checkpoint::start(path.to_owned(), Arc::downgrade(&store.conn))
-            .map_err(|e| StoreError(format!("cannot start the checkpoint thread: {e}")))?;
-        Ok(store)
+        Self::setup(conn)
     }
 
     /// An in-memory database, for tests of the store itself.
