@@ -232,6 +232,12 @@ async fn mailbox(mailbox: &dyn MailboxStore) {
         expired.iter().map(|r| (r.kind, r.message_id)).collect::<Vec<_>>(),
         vec![(ReceiptKind::Expired, ids[2])]
     );
+    assert_eq!(
+        mailbox.enqueue(alice, bob, ids[3], &env(3), NOW + 1003, policy).await.unwrap(),
+        Enqueued::Stored { at: NOW + 1003 },
+        "a message refused for a full mailbox is stored when resent with room, not taken for a duplicate"
+    );
+    assert_eq!(mailbox.depth(bob).await.unwrap(), 1);
 }
 
 #[tokio::test]

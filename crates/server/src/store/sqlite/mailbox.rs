@@ -59,32 +59,42 @@ fn depth_of(c: &rusqlite::Connection, recipient: &[u8]) -> rusqlite::Result<i64>
     Ok(depth.unwrap_or(0))
 }
 
+/// Stores one message of a batch. `depths` remembers each recipient's mailbox depth
+/// within the batch, so it is looked up once per recipient rather than once per message.
 fn enqueue_one(
     tx: &Transaction<'_>,
     from: &Uuid,
     message: &Outgoing,
     now: i64,
     policy: MailboxPolicy,
+    depths: &mut Vec<(UserId, i64)>,
 ) -> rusqlite::Result<Enqueued> {
     let (to, id) = (blob(&message.to.0), blob(&message.id));
-    let seen: Option<i64> = tx
-        .prepare_cached("SELECT stored_at FROM message_ids WHERE sender = ?1 AND id = ?2")?
-        .query_row(params![blob(from), id], |r| r.get(0))
-        .optional()?;
-    if let Some(at) = seen {
+    // Claiming the id is the duplicate check: a resend finds it taken.
+    let claimed = tx
+        .prepare_cached("INSERT INTO message_ids (sender, id, stored_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")?
+        .execute(params![blob(from), id, now])?;
+    if claimed == 0 {
+        let at = tx
+            .prepare_cached("SELECT stored_at FROM message_ids WHERE sender = ?1 AND id = ?2")?
+            .query_row(params![blob(from), id], |r| r.get(0))?;
         return Ok(Enqueued::Duplicate { at });
     }
-    let depth = depth_of(tx, to)?;
-    if depth >= i64::from(policy.max_messages) {
+    let index = match depths.iter().position(|(who, _)| *who == message.to) {
+        Some(index) => index,
+        None => {
+            depths.push((message.to, depth_of(tx, to)?));
+            depths.len() - 1
+        }
+    };
+    if depths[index].1 >= i64::from(policy.max_messages) {
+        // Not stored, so not a duplicate if sent again later.
+        tx.prepare_cached("DELETE FROM message_ids WHERE sender = ?1 AND id = ?2")?.execute(params![blob(from), id])?;
         return Ok(Enqueued::MailboxFull);
     }
     tx.prepare_cached("INSERT INTO messages (recipient, sender, id, envelope, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute(params![to, blob(from), id, message.envelope, now])?;
-    tx.prepare_cached("INSERT INTO message_ids (sender, id, stored_at) VALUES (?1, ?2, ?3)")?.execute(params![
-        blob(from),
-        id,
-        now
-    ])?;
+    depths[index].1 += 1;
     Ok(Enqueued::Stored { at: now })
 }
 
@@ -112,11 +122,12 @@ impl MailboxStore for SqliteStore {
         policy: MailboxPolicy,
     ) -> StoreResult<Vec<Enqueued>> {
         self.call(move |c| {
-            // One transaction, one commit, for the whole batch (group commit).
+            // One transaction, one commit, for the whole batch.
             let tx = c.transaction()?;
+            let mut depths = Vec::new();
             let answers = messages
                 .iter()
-                .map(|m| enqueue_one(&tx, &from.0, m, now, policy))
+                .map(|m| enqueue_one(&tx, &from.0, m, now, policy, &mut depths))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             tx.commit()?;
             Ok(answers)
