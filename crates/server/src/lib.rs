@@ -167,11 +167,24 @@ pub async fn probe(bind: SocketAddr) -> std::process::ExitCode {
     if ready { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
 }
 
+/// Connections the kernel queues for `accept` (it caps this at `net.core.somaxconn`).
+/// Tokio's default of 1,024 overflowed when a thousand clients reconnected at once (after a
+/// restart, say): the dropped handshakes were retried a second later (BENCHMARKS.md, storm).
+const ACCEPT_BACKLOG: u32 = 8192;
+
+/// Binds the listening socket with [`ACCEPT_BACKLOG`].
+fn listen(bind: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if bind.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(bind)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
 /// Starts the server from a configuration: opens stores, binds, prints the URL, serves.
 pub async fn run(config: config::Config) -> Result<(), Box<dyn std::error::Error>> {
     let bind = config.bind;
     let state = AppState::from_config(config).await?;
-    let listener = TcpListener::bind(bind).await?;
+    let listener = listen(bind)?;
     let local = listener.local_addr()?;
     let origin = state.config.public_origin.clone().unwrap_or_else(|| format!("http://{local}"));
     tracing::info!(address = %local, sms = ?state.config.sms_provider, data_dir = %state.config.data_dir.display(), "hush-server listening");
