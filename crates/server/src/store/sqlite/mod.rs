@@ -5,6 +5,7 @@
 //! several processes share the file.
 
 mod accounts;
+mod checkpoint;
 mod codes;
 mod limits;
 mod mailbox;
@@ -44,7 +45,13 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let conn = Connection::open(path)?;
-        Self::setup(conn)
+        // Checkpoints run on their own thread (see `checkpoint`), not inside commits.
+        // SQLite's own stays as a backstop, far above where that thread restarts the WAL.
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_FRAMES)?;
+        let store = Self::setup(conn)?;
+        checkpoint::start(path.to_owned(), Arc::downgrade(&store.conn))
+            .map_err(|e| StoreError(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(store)
     }
 
     /// An in-memory database, for tests of the store itself.
