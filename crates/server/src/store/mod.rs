@@ -310,7 +310,17 @@ pub struct MailboxPolicy {
 /// sender acks them. Every method is atomic.
 #[async_trait]
 pub trait MailboxStore: Send + Sync {
-    /// Stores a message unless `(from, id)` was seen before or the mailbox is full.
+    /// Stores messages from one sender, in order, answering for each: a message is stored
+    /// unless `(from, id)` was seen before or the recipient's mailbox is full. One store
+    /// call (one transaction on SQLite, one round trip on Redis) for the lot.
+    async fn enqueue_many(
+        &self,
+        from: UserId,
+        messages: Vec<Outgoing>,
+        now: i64,
+        policy: MailboxPolicy,
+    ) -> StoreResult<Vec<Enqueued>>;
+    /// [`Self::enqueue_many`] for one message.
     async fn enqueue(
         &self,
         from: UserId,
@@ -319,21 +329,10 @@ pub trait MailboxStore: Send + Sync {
         envelope: &[u8],
         now: i64,
         policy: MailboxPolicy,
-    ) -> StoreResult<Enqueued>;
-    /// [`Self::enqueue`] for several messages from one sender, in order, answering for
-    /// each. Backends that can make this one transaction (one commit for the lot) do.
-    async fn enqueue_many(
-        &self,
-        from: UserId,
-        messages: Vec<Outgoing>,
-        now: i64,
-        policy: MailboxPolicy,
-    ) -> StoreResult<Vec<Enqueued>> {
-        let mut answers = Vec::with_capacity(messages.len());
-        for m in &messages {
-            answers.push(self.enqueue(from, m.to, m.id, &m.envelope, now, policy).await?);
-        }
-        Ok(answers)
+    ) -> StoreResult<Enqueued> {
+        let message = Outgoing { to, id, envelope: envelope.to_vec() };
+        let mut answers = self.enqueue_many(from, vec![message], now, policy).await?;
+        answers.pop().ok_or_else(|| StoreError("a batch of one gave no answer".into()))
     }
     /// Up to `limit` messages for `to` with `seq > after`, oldest first.
     async fn fetch_messages(&self, to: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>>;

@@ -192,20 +192,6 @@ fn parse_distinct_users(raw: Vec<String>) -> Vec<UserId> {
 
 #[async_trait]
 impl MailboxStore for RedisStore {
-    async fn enqueue(
-        &self,
-        from: UserId,
-        to: UserId,
-        id: MessageId,
-        envelope: &[u8],
-        now: i64,
-        policy: MailboxPolicy,
-    ) -> StoreResult<Enqueued> {
-        let message = Outgoing { to, id, envelope: envelope.to_vec() };
-        let mut answers = self.enqueue_many(from, vec![message], now, policy).await?;
-        answers.pop().ok_or_else(|| StoreError("a batch of one gave no answer".into()))
-    }
-
     /// One round trip for the batch: `SCRIPT LOAD` (so a restarted Redis has the script)
     /// followed by one `ENQUEUE` per message, pipelined in order on one connection.
     async fn enqueue_many(

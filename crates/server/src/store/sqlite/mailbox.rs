@@ -9,9 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
 use super::{SqliteStore, uuid_blob};
-use crate::store::{
-    Enqueued, MailboxPolicy, MailboxStore, Outgoing, StoreError, StoreResult, StoredMessage, StoredReceipt,
-};
+use crate::store::{Enqueued, MailboxPolicy, MailboxStore, Outgoing, StoreResult, StoredMessage, StoredReceipt};
 
 /// A receipt kind as stored (migration 0004).
 fn kind_code(kind: ReceiptKind) -> i64 {
@@ -100,20 +98,6 @@ fn enqueue_one(
 
 #[async_trait]
 impl MailboxStore for SqliteStore {
-    async fn enqueue(
-        &self,
-        from: UserId,
-        to: UserId,
-        id: MessageId,
-        envelope: &[u8],
-        now: i64,
-        policy: MailboxPolicy,
-    ) -> StoreResult<Enqueued> {
-        let message = Outgoing { to, id, envelope: envelope.to_vec() };
-        let mut answers = self.enqueue_many(from, vec![message], now, policy).await?;
-        answers.pop().ok_or_else(|| StoreError("a batch of one gave no answer".into()))
-    }
-
     async fn enqueue_many(
         &self,
         from: UserId,
