@@ -27,6 +27,25 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Scenario {
+    /// The mailbox store alone, in process (no server, sockets or JSON): CPU per message.
+    Mailbox {
+        /// Sender/recipient pairs.
+        #[arg(long, default_value_t = 8)]
+        pairs: usize,
+        /// Messages in all.
+        #[arg(long, default_value_t = 200_000)]
+        messages: usize,
+        /// Messages per store call (the server batches what a socket already holds).
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+    },
+    #[command(flatten)]
+    AgainstServer(ServerScenario),
+}
+
+/// The scenarios that drive a running `hush-server`.
+#[derive(Subcommand, Debug)]
+enum ServerScenario {
     /// Idle signed-in connections held open: server RSS per connection.
     Idle {
         /// Connections to open.
@@ -38,7 +57,7 @@ enum Scenario {
         /// Pairs of friends.
         #[arg(long, default_value_t = 16)]
         pairs: usize,
-        /// Messages per second offered in total.
+        /// Round trips per second offered in total (each is two messages).
         #[arg(long, default_value_t = 1000)]
         rate: u64,
         /// Seconds to run.
@@ -60,18 +79,6 @@ enum Scenario {
         #[arg(long, default_value_t = 20_000)]
         messages: usize,
     },
-    /// The mailbox store alone, in process (no server, sockets or JSON): CPU per message.
-    Mailbox {
-        /// Sender/recipient pairs.
-        #[arg(long, default_value_t = 8)]
-        pairs: usize,
-        /// Messages in all.
-        #[arg(long, default_value_t = 200_000)]
-        messages: usize,
-        /// Messages per store call (the server batches what a socket already holds).
-        #[arg(long, default_value_t = 64)]
-        batch: usize,
-    },
     /// Reconnect storm: authenticated connects per second and p99 connect time.
     Storm {
         /// Connections to open at once.
@@ -89,25 +96,21 @@ async fn main() {
         Scenario::Mailbox { pairs, messages, batch } => {
             scenarios::mailbox::run(redis_url, pairs, messages, batch.max(1)).await
         }
-        against_server => {
+        Scenario::AgainstServer(scenario) => {
             let server = server::Server::start(&cli.server_bin, redis_url).await;
-            run_against(&server, against_server).await
+            run_against(&server, scenario).await
         }
     };
     println!("{result}");
 }
 
-/// The scenarios that drive a running `hush-server`.
-async fn run_against(server: &server::Server, scenario: Scenario) -> serde_json::Value {
+async fn run_against(server: &server::Server, scenario: ServerScenario) -> serde_json::Value {
     match scenario {
-        Scenario::Idle { connections } => scenarios::idle::run(server, connections).await,
-        Scenario::Rtt { pairs, rate, seconds } => scenarios::rtt::run(server, pairs, rate, seconds).await,
-        Scenario::Saturate { pairs, seconds } => scenarios::saturate::run(server, pairs, seconds).await,
-        Scenario::Offline { messages } => scenarios::offline::run(server, messages).await,
-        Scenario::Storm { connections } => scenarios::storm::run(server, connections).await,
-        Scenario::Mailbox { pairs, messages, batch } => {
-            scenarios::mailbox::run(server.redis_url.as_deref(), pairs, messages, batch.max(1)).await
-        }
+        ServerScenario::Idle { connections } => scenarios::idle::run(server, connections).await,
+        ServerScenario::Rtt { pairs, rate, seconds } => scenarios::rtt::run(server, pairs, rate, seconds).await,
+        ServerScenario::Saturate { pairs, seconds } => scenarios::saturate::run(server, pairs, seconds).await,
+        ServerScenario::Offline { messages } => scenarios::offline::run(server, messages).await,
+        ServerScenario::Storm { connections } => scenarios::storm::run(server, connections).await,
     }
 }
 

@@ -13,7 +13,7 @@ pub struct Server {
     pub url: String,
     log: Arc<Mutex<Vec<String>>>,
     /// The Redis it stores in, if any.
-    pub redis_url: Option<String>,
+    redis_url: Option<String>,
     _dir: tempfile::TempDir,
 }
 

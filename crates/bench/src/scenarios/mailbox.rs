@@ -31,8 +31,8 @@ pub async fn run(redis_url: Option<&str>, pairs: usize, messages: usize, batch: 
         (0..pairs).map(|_| (UserId(uuid::Uuid::now_v7()), UserId(uuid::Uuid::now_v7()))).collect();
     let mut cursors = vec![(0i64, 0i64); pairs];
     let envelope = crate::wire::envelope_bytes();
-    let redis_cpu = |url: Option<&str>| url.map(cpu::redis_server_seconds);
-    let (cpu0, redis0, t0) = (cpu::own_seconds(), redis_cpu(redis_url), Instant::now());
+    let redis_cpu = || redis_url.map(cpu::redis_server_seconds);
+    let (cpu0, redis0, t0) = (cpu::own_seconds(), redis_cpu(), Instant::now());
     let mut done = 0usize;
     while done < messages {
         for (i, &(from, to)) in people.iter().enumerate() {
@@ -53,7 +53,7 @@ pub async fn run(redis_url: Option<&str>, pairs: usize, messages: usize, batch: 
         }
     }
     let (own, wall) = (cpu::own_seconds() - cpu0, t0.elapsed().as_secs_f64());
-    let redis = redis_cpu(redis_url).zip(redis0).map(|(after, before)| after - before);
+    let redis = redis_cpu().zip(redis0).map(|(after, before)| after - before);
     let total = own + redis.unwrap_or(0.0);
     let micros = |seconds: f64| (seconds * 1e6 / done as f64 * 100.0).round() / 100.0;
     json!({

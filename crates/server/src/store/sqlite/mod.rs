@@ -2,7 +2,8 @@
 //! by numbered migrations. Every call runs inline on the calling task while holding the one
 //! connection, so transactions never interleave inside a process (statements take
 //! microseconds; see BENCHMARKS.md for why not the blocking pool); `busy_timeout` lets
-//! several processes share the file.
+//! several processes share the file. WAL checkpoints run on a thread of their own
+//! (`checkpoint`), off the request path.
 
 mod accounts;
 mod checkpoint;
