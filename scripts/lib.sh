@@ -35,6 +35,14 @@ need_python_module() {
     python3 -c "import $1"
 }
 
+# need_python_version MODULE PIP_NAME MAJOR: upgrades MODULE with pip if older than MAJOR.
+need_python_version() {
+    python3 -c "import $1, sys; sys.exit(int($1.__version__.split('.')[0]) < $3)" 2>/dev/null && return 0
+    echo "==> upgrading the Python package $2 (need version $3 or later)" >&2
+    python3 -m pip install --quiet --upgrade "$2>=$3" 2>/dev/null \
+        || python3 -m pip install --quiet --upgrade --break-system-packages "$2>=$3"
+}
+
 need_redis() {
     command -v redis-server >/dev/null && return 0
     echo "==> installing redis-server (the Redis suites start their own)" >&2

@@ -7,6 +7,8 @@ source scripts/lib.sh
 
 need_rust
 need_python_module cryptography cryptography python3-cryptography
+# Crypto v2's vectors sign with RFC 6979 deterministic ECDSA, new in cryptography 43.
+need_python_version cryptography cryptography 43
 need_python_module yaml pyyaml python3-yaml
 need_python_module schemathesis schemathesis schemathesis
 need_redis
@@ -25,8 +27,9 @@ fi
 echo "==> fuzz targets (cargo fuzz, 100000 executions each; regressions replayed first)" >&2
 bash scripts/fuzz.sh
 
-echo "==> crypto v1 known-answer vectors, independent Python implementation" >&2
+echo "==> crypto known-answer vectors, independent Python implementations (v1 and v2)" >&2
 python3 tests/vectors/crypto_v1.py
+python3 tests/vectors/crypto_v2.py
 
 echo "==> deploy files (Dockerfile, docker-compose.yml) against hush-server --help" >&2
 python3 tests/deploy/check_deploy.py "$(cargo_target_dir)/debug/hush-server"

@@ -6,7 +6,10 @@
 
 use std::sync::LazyLock;
 
-use hush_crypto::{ConversationKeys, KeyPair, PublicKey, padding, peek_key_ids};
+use hush_crypto::{
+    Bundle, ConversationKeys, IdentityKeyPair, KeyPair, LocalDevice, PrekeyPart, PublicKey, ResponderPrekeys, Session,
+    padding, peek_key_ids, peek_prekey,
+};
 use hush_shared::api::account::UpdateMeRequest;
 use hush_shared::api::auth::{SendCodeRequest, VerifyCodeRequest};
 use hush_shared::api::friends::{AcceptFriendRequest, CreateFriendRequest, RotateKeyRequest};
@@ -52,6 +55,63 @@ pub fn envelope(data: &[u8]) {
         let at = data.first().map_or(0, |b| *b as usize) % tampered.len();
         tampered[at] ^= 0x01;
         assert!(pair.bob.open(&message_id, &tampered).is_err(), "a flipped bit at {at} is refused");
+    }
+}
+
+struct Sessions {
+    alice: Session,
+    bob: Session,
+}
+
+static SESSIONS: LazyLock<Sessions> = LazyLock::new(|| {
+    let key = |byte: u8| KeyPair::from_secret_bytes(&[byte; 32]).expect("valid scalar");
+    let identity = |byte: u8| IdentityKeyPair::from_secret_bytes(&[byte; 32]).expect("valid scalar");
+    let a = LocalDevice::new([0xaa; 16], [0xa1; 16], identity(0x31), key(0x32));
+    let b = LocalDevice::new([0xbb; 16], [0xb1; 16], identity(0x41), key(0x42));
+    let (spk, opk) = (key(0x43), key(0x44));
+    let bundle = Bundle {
+        user_id: b.user_id,
+        device_id: b.device_id,
+        identity: b.identity.public().clone(),
+        device_key: b.device_key.public().clone(),
+        certificate: b.certificate,
+        signed_prekey_id: 1,
+        signed_prekey: spk.public().clone(),
+        signed_prekey_signature: b.sign_prekey(1, spk.public()),
+        one_time_prekey: Some((2, opk.public().clone())),
+    };
+    let mut alice = Session::initiate_with(&a, &bundle, key(0x33), key(0x34)).expect("a valid bundle");
+    let first = alice.seal(&[0; 16], b"hi").expect("seals");
+    let prekey = peek_prekey(&first).expect("parses").expect("a prekey message");
+    let keys = ResponderPrekeys { signed_prekey: &spk, one_time_prekey: Some(&opk) };
+    let mut bob = Session::respond(&b, &a.user_id, &a.device_id, &prekey, keys).expect("a valid handshake");
+    bob.open(&[0; 16], &first, 0).expect("opens");
+    Sessions { alice, bob }
+});
+
+/// An envelope v2 as a recipient's client receives it, and stored session bytes. Arbitrary
+/// bytes must be refused without a panic and without changing the session; a sealed
+/// content must open to itself; a prekey part that parses must re-encode to itself.
+pub fn envelope_v2(data: &[u8]) {
+    let message_id = [0x5a; 16];
+    if let Ok(Some(prekey)) = peek_prekey(data) {
+        assert_eq!(PrekeyPart::from_bytes(&prekey.to_bytes()).expect("own encoding parses"), prekey);
+    }
+    if let Ok(session) = Session::from_bytes(data) {
+        assert_eq!(&session.to_bytes()[..], data, "only the canonical encoding of a session is accepted");
+    }
+    let mut bob = SESSIONS.bob.clone();
+    let before = bob.to_bytes();
+    assert!(bob.open(&message_id, data, 0).is_err(), "bytes not sealed in the session never open");
+    assert_eq!(bob.to_bytes(), before, "a refused envelope changes nothing");
+    let mut alice = SESSIONS.alice.clone();
+    if let Ok(sealed) = alice.seal(&message_id, data) {
+        let mut tampered = sealed.clone();
+        let at = data.first().map_or(0, |b| *b as usize) % tampered.len();
+        tampered[at] ^= 0x01;
+        assert!(bob.open(&message_id, &tampered, 0).is_err(), "a flipped bit at {at} is refused");
+        assert_eq!(bob.open(&message_id, &sealed, 0).expect("a sealed envelope opens"), data);
+        assert!(bob.open(&message_id, &sealed, 0).is_err(), "a replay is refused");
     }
 }
 

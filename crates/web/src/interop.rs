@@ -1,6 +1,6 @@
 //! Crypto v1 for JavaScript: the exact WASM functions the app uses, exported so the
 //! browser suite can check them against WebCrypto (ECDH P-256 + HKDF + AES-GCM per
-//! docs/CRYPTO.md). Secrets here are test keys passed in by the caller; the app never
+//! docs/CRYPTO_V1.md). Secrets here are test keys passed in by the caller; the app never
 //! exports its own.
 
 use base64::Engine as _;

@@ -1,5 +1,5 @@
 // WebCrypto interop inside Chromium: a message sealed by Hush's WASM crypto is opened by
-// SubtleCrypto (ECDH P-256 + HKDF-SHA256 + AES-GCM, following docs/CRYPTO.md), and a
+// SubtleCrypto (ECDH P-256 + HKDF-SHA256 + AES-GCM, following docs/CRYPTO_V1.md), and a
 // message sealed by SubtleCrypto is opened by the WASM crypto.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -28,7 +28,7 @@ test('WASM crypto v1 and WebCrypto read each other', async () => {
     // The WASM side derives the same public key from the exported secret.
     const samePublic = hush.hushPublicKey(alice.secret) === b64(alice.pub);
 
-    // WebCrypto's half of crypto v1, written from docs/CRYPTO.md.
+    // WebCrypto's half of crypto v1, written from docs/CRYPTO_V1.md.
     const messageKey = async (sender, recipient) => {
       const z = await crypto.subtle.deriveBits({ name: 'ECDH', public: await crypto.subtle.importKey('raw', alice.pub, ecdh, false, []) }, bobKeys.privateKey, 256);
       const ikm = await crypto.subtle.importKey('raw', z, 'HKDF', false, ['deriveKey']);

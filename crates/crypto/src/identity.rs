@@ -1,0 +1,194 @@
+//! Signing keys of crypto v2: the account identity key and what it signs.
+//!
+//! The account identity key (`AIK`) is a P-256 ECDSA key held by every device of a person.
+//! It only signs — device certificates and signed prekeys (`docs/CRYPTO.md` §3) — so no key
+//! is used for both ECDSA and ECDH. Signatures are `r || s` (IEEE P1363, 64 bytes, as
+//! WebCrypto makes them); signing is RFC 6979-deterministic, verifying accepts any valid
+//! signature. Every signed message starts with its own ASCII context string, so a
+//! certificate can never be taken for a prekey signature or the other way round.
+
+use p256::SecretKey;
+use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::{Signature as EcdsaSignature, SigningKey, VerifyingKey};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use rand_core::OsRng;
+use zeroize::Zeroizing;
+
+use crate::error::CryptoError;
+use crate::keys::{PUBLIC_KEY_LEN, PublicKey, SECRET_KEY_LEN};
+use crate::{DeviceIdBytes, UserIdBytes};
+
+/// Bytes of a signature (`r || s`).
+pub const SIGNATURE_LEN: usize = 64;
+/// Context string of a device certificate.
+pub const CERTIFICATE_CONTEXT: &[u8] = b"hush/v2/device-certificate";
+/// Context string of a signed prekey.
+pub const SIGNED_PREKEY_CONTEXT: &[u8] = b"hush/v2/signed-prekey";
+
+/// An ECDSA P-256 signature in `r || s` form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signature(pub [u8; SIGNATURE_LEN]);
+
+impl std::fmt::Debug for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signature({})", crate::keys::hex(&self.0))
+    }
+}
+
+impl Signature {
+    /// Takes 64 bytes `r || s`; any other length is refused.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
+        let array: [u8; SIGNATURE_LEN] = bytes.try_into().map_err(|_| CryptoError::BadSignature)?;
+        Ok(Self(array))
+    }
+
+    /// Base64url without padding (86 characters), as on the wire.
+    pub fn to_wire(&self) -> String {
+        crate::keys::b64(&self.0)
+    }
+
+    /// Parses the wire form.
+    pub fn from_wire(text: &str) -> Result<Self, CryptoError> {
+        Self::from_slice(&crate::keys::unb64(text).ok_or(CryptoError::BadSignature)?)
+    }
+}
+
+/// The account identity key pair: signs, never agrees. Zeroised on drop.
+#[derive(Clone)]
+pub struct IdentityKeyPair {
+    signing: SigningKey,
+    public: PublicKey,
+}
+
+impl std::fmt::Debug for IdentityKeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityKeyPair").field("public", &self.public).finish_non_exhaustive()
+    }
+}
+
+impl IdentityKeyPair {
+    /// A fresh identity from the system CSPRNG.
+    pub fn generate() -> Self {
+        Self::from_secret(SecretKey::random(&mut OsRng))
+    }
+
+    /// Restores an identity from its 32-byte secret scalar.
+    pub fn from_secret_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+        if bytes.len() != SECRET_KEY_LEN {
+            return Err(CryptoError::InvalidSecretKey);
+        }
+        let secret = SecretKey::from_slice(bytes).map_err(|_| CryptoError::InvalidSecretKey)?;
+        Ok(Self::from_secret(secret))
+    }
+
+    fn from_secret(secret: SecretKey) -> Self {
+        let encoded = secret.public_key().to_encoded_point(false);
+        let public = PublicKey::from_parts(secret.public_key(), encoded.as_bytes());
+        Self { signing: SigningKey::from(&secret), public }
+    }
+
+    /// The 32-byte secret scalar, for storage on the device only.
+    pub fn secret_bytes(&self) -> Zeroizing<[u8; SECRET_KEY_LEN]> {
+        let mut out = Zeroizing::new([0u8; SECRET_KEY_LEN]);
+        out.copy_from_slice(&self.signing.to_bytes());
+        out
+    }
+
+    /// The public identity key.
+    pub fn public(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// Signs `message` (RFC 6979 nonce, SHA-256).
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        let signature: EcdsaSignature = self.signing.sign(message);
+        let mut out = [0u8; SIGNATURE_LEN];
+        out.copy_from_slice(&signature.to_bytes());
+        Signature(out)
+    }
+
+    /// The certificate of device `device` of account `user` with device key `device_key`.
+    pub fn certify_device(&self, user: &UserIdBytes, device: &DeviceIdBytes, device_key: &PublicKey) -> Signature {
+        self.sign(&certificate_message(user, device, device_key))
+    }
+
+    /// The signature of signed prekey `id` of that device.
+    pub fn sign_prekey(&self, user: &UserIdBytes, device: &DeviceIdBytes, id: u32, prekey: &PublicKey) -> Signature {
+        self.sign(&signed_prekey_message(user, device, id, prekey))
+    }
+}
+
+/// Verifies an ECDSA P-256 / SHA-256 signature `r || s` of `message` under `key`.
+pub fn verify(key: &PublicKey, message: &[u8], signature: &Signature) -> Result<(), CryptoError> {
+    let signature = EcdsaSignature::from_slice(&signature.0).map_err(|_| CryptoError::BadSignature)?;
+    VerifyingKey::from(key.point()).verify(message, &signature).map_err(|_| CryptoError::BadSignature)
+}
+
+/// `"hush/v2/device-certificate" || user || device || device_key`.
+pub fn certificate_message(user: &UserIdBytes, device: &DeviceIdBytes, device_key: &PublicKey) -> Vec<u8> {
+    let mut m = Vec::with_capacity(CERTIFICATE_CONTEXT.len() + 32 + PUBLIC_KEY_LEN);
+    m.extend_from_slice(CERTIFICATE_CONTEXT);
+    m.extend_from_slice(user);
+    m.extend_from_slice(device);
+    m.extend_from_slice(&device_key.to_sec1());
+    m
+}
+
+/// `"hush/v2/signed-prekey" || user || device || u32_be(id) || prekey`.
+pub fn signed_prekey_message(user: &UserIdBytes, device: &DeviceIdBytes, id: u32, prekey: &PublicKey) -> Vec<u8> {
+    let mut m = Vec::with_capacity(SIGNED_PREKEY_CONTEXT.len() + 36 + PUBLIC_KEY_LEN);
+    m.extend_from_slice(SIGNED_PREKEY_CONTEXT);
+    m.extend_from_slice(user);
+    m.extend_from_slice(device);
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&prekey.to_sec1());
+    m
+}
+
+/// Checks a device certificate under the account identity `identity`.
+pub fn verify_device_certificate(
+    identity: &PublicKey,
+    user: &UserIdBytes,
+    device: &DeviceIdBytes,
+    device_key: &PublicKey,
+    certificate: &Signature,
+) -> Result<(), CryptoError> {
+    verify(identity, &certificate_message(user, device, device_key), certificate)
+}
+
+/// Checks a signed prekey's signature under the account identity `identity`.
+pub fn verify_signed_prekey(
+    identity: &PublicKey,
+    user: &UserIdBytes,
+    device: &DeviceIdBytes,
+    id: u32,
+    prekey: &PublicKey,
+    signature: &Signature,
+) -> Result<(), CryptoError> {
+    verify(identity, &signed_prekey_message(user, device, id, prekey), signature)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::KeyPair;
+
+    #[test]
+    fn certificates_verify_and_bind_every_field() {
+        let aik = IdentityKeyPair::generate();
+        let dk = KeyPair::generate();
+        let (user, device) = ([1u8; 16], [2u8; 16]);
+        let cert = aik.certify_device(&user, &device, dk.public());
+        assert!(verify_device_certificate(aik.public(), &user, &device, dk.public(), &cert).is_ok());
+        assert!(verify_device_certificate(aik.public(), &[9; 16], &device, dk.public(), &cert).is_err());
+        assert!(verify_device_certificate(aik.public(), &user, &[9; 16], dk.public(), &cert).is_err());
+        let other = KeyPair::generate();
+        assert!(verify_device_certificate(aik.public(), &user, &device, other.public(), &cert).is_err());
+        // A certificate is not a prekey signature, even over the same key.
+        assert!(verify_signed_prekey(aik.public(), &user, &device, 1, dk.public(), &cert).is_err());
+        let restored = IdentityKeyPair::from_secret_bytes(&aik.secret_bytes()[..]).unwrap();
+        assert_eq!(restored.certify_device(&user, &device, dk.public()), cert, "RFC 6979 is deterministic");
+        assert!(Signature::from_slice(&[0u8; 63]).is_err());
+        assert_eq!(verify(aik.public(), b"x", &Signature([0u8; 64])), Err(CryptoError::BadSignature));
+    }
+}
