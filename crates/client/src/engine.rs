@@ -438,6 +438,8 @@ impl<S: ClientStore> Engine<S> {
                 self.conversations.remove(&user_id);
                 events.push(Event::FriendRemoved(user_id));
             }
+            // Account identities belong to crypto v2; this engine's v1 keys do not use them.
+            FriendEvent::IdentityChanged { .. } => {}
             FriendEvent::RequestReceived { .. }
             | FriendEvent::RequestDeclined { .. }
             | FriendEvent::RequestCancelled { .. } => events.push(Event::RequestsChanged),

@@ -115,21 +115,24 @@ impl AppState {
     }
 }
 
-/// Moves accounts, sessions, codes and friendships to MongoDB.
+/// Moves accounts, sessions, codes, friendships and devices to MongoDB.
 pub async fn attach_mongodb(stores: &mut Stores, uri: &str, database: &str) -> Result<(), StartupError> {
     let mongo = MongoStore::connect(uri, database).await?;
     stores.accounts = Arc::new(mongo.clone());
     stores.sessions = Arc::new(mongo.clone());
     stores.codes = Arc::new(mongo.clone());
     stores.social = Arc::new(mongo.clone());
+    stores.devices = Arc::new(mongo.clone());
     stores.health = Arc::new(AllHealthy(vec![stores.health.clone(), Arc::new(mongo)]));
     Ok(())
 }
 
-/// Moves the mailbox and rate limits to Redis and returns the cross-node hub.
+/// Moves the mailbox, one-time prekeys and rate limits to Redis and returns the cross-node
+/// hub.
 pub async fn attach_redis(stores: &mut Stores, url: &str, prefix: &str) -> Result<Arc<dyn Hub>, StartupError> {
     let redis = RedisStore::connect(url, prefix).await?;
     stores.mailbox = Arc::new(redis.clone());
+    stores.prekeys = Arc::new(redis.clone());
     stores.limits = Arc::new(redis.clone());
     stores.health = Arc::new(AllHealthy(vec![stores.health.clone(), Arc::new(redis.clone())]));
     let hub: Arc<dyn Hub> = RedisHub::start(&redis).await;

@@ -1,7 +1,8 @@
 //! One conformance suite for the store traits, run against every backend: always on the
-//! embedded SQLite store; on Redis (mailbox, rate limits) against a real `redis-server`
-//! started here; on MongoDB (accounts, sessions, codes, friendships) when `MONGODB_URI` is
-//! set — otherwise it says SKIPPED, loudly, and checks nothing it could not reach.
+//! embedded SQLite store; on Redis (mailbox, one-time prekeys, rate limits) against a real
+//! `redis-server` started here; on MongoDB (accounts, sessions, codes, friendships,
+//! devices) when `MONGODB_URI` is set — otherwise it says SKIPPED, loudly, and checks
+//! nothing it could not reach.
 
 mod common;
 
@@ -10,7 +11,8 @@ use hush_server::store::redis::RedisStore;
 use hush_server::store::sqlite::SqliteStore;
 use hush_server::store::*;
 use hush_shared::ws::ReceiptKind;
-use hush_shared::{FriendRequestId, UserId};
+use hush_shared::{DeviceId, FriendRequestId, UserId};
+use std::sync::Arc;
 use uuid::Uuid;
 
 const NOW: i64 = 1_800_000_000;
@@ -240,6 +242,118 @@ async fn mailbox(mailbox: &dyn MailboxStore) {
     assert_eq!(mailbox.depth(bob).await.unwrap(), 1);
 }
 
+fn device(created_at: i64) -> DeviceRecord {
+    DeviceRecord {
+        id: DeviceId(Uuid::new_v4()),
+        session: Uuid::new_v4(),
+        device_key: format!("dk-{created_at}"),
+        certificate: "cert".into(),
+        name: Some("Firefox".into()),
+        signed_prekey: SignedPrekeyRecord {
+            id: 1,
+            public_key: "spk".into(),
+            signature: "sig".into(),
+            uploaded_at: NOW,
+        },
+        created_at,
+    }
+}
+
+/// Versioned device sets: an update applies only at the version it was decided on, so of
+/// concurrent registrations decided on the same version exactly one wins.
+async fn devices(store: Arc<dyn DeviceStore>, user: UserId) {
+    assert_eq!(store.device_set(user).await.unwrap(), DeviceSet::default());
+    let first = device(NOW);
+    assert!(store.update_device_set(user, 0, "id-1", &[], first.clone()).await.unwrap());
+    assert!(!store.update_device_set(user, 0, "id-1", &[], device(NOW)).await.unwrap(), "version 0 is taken");
+    let set = store.device_set(user).await.unwrap();
+    assert_eq!((set.identity.as_deref(), set.devices.clone(), set.version), (Some("id-1"), vec![first.clone()], 1));
+
+    let second = device(NOW + 1);
+    assert!(store.update_device_set(user, 1, "id-2", &[first.id], second.clone()).await.unwrap());
+    assert!(!store.update_device_set(user, 1, "id-3", &[], device(NOW + 2)).await.unwrap(), "a stale version loses");
+    let set = store.device_set(user).await.unwrap();
+    assert_eq!((set.identity.as_deref(), set.devices.clone(), set.version), (Some("id-2"), vec![second.clone()], 2));
+
+    let rotated =
+        SignedPrekeyRecord { id: 2, public_key: "spk2".into(), signature: "sig2".into(), uploaded_at: NOW + 9 };
+    assert!(store.set_signed_prekey(user, second.id, rotated.clone()).await.unwrap());
+    assert!(!store.set_signed_prekey(user, DeviceId::new(), rotated.clone()).await.unwrap());
+    assert_eq!(store.device_set(user).await.unwrap().devices[0].signed_prekey, rotated);
+
+    // Concurrent updates decided on one version: exactly one applies.
+    let version = store.device_set(user).await.unwrap().version;
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.update_device_set(user, version, "id-2", &[], device(NOW + 10 + i)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        won += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(won, 1, "one concurrent update wins");
+    let set = store.device_set(user).await.unwrap();
+    assert_eq!((set.devices.len(), set.version), (2, version + 1));
+
+    assert!(store.remove_device(user, second.id).await.unwrap());
+    assert!(!store.remove_device(user, second.id).await.unwrap());
+    let after = store.device_set(user).await.unwrap();
+    assert_eq!((after.devices.len(), after.version), (1, version + 2), "removing bumps the version");
+}
+
+/// One-time prekeys: all-or-nothing adds, lowest id first, and under concurrent takes —
+/// from several connections — every key is handed out exactly once.
+async fn prekeys(stores: Vec<Arc<dyn PrekeyStore>>) {
+    let store = stores[0].clone();
+    let (user, device) = (UserId::new(), DeviceId::new());
+    let keys = |ids: std::ops::RangeInclusive<u32>| ids.map(|id| (id, format!("key-{id}"))).collect::<Vec<_>>();
+    assert_eq!(store.add_prekeys(user, device, &keys(1..=3), 10).await.unwrap(), PrekeysAdded::Stored(3));
+    assert_eq!(store.add_prekeys(user, device, &keys(3..=5), 10).await.unwrap(), PrekeysAdded::IdTaken(3));
+    assert_eq!(store.count_prekeys(user, device).await.unwrap(), 3, "a refused add stores nothing");
+    assert_eq!(store.add_prekeys(user, device, &keys(4..=11), 10).await.unwrap(), PrekeysAdded::Full);
+    assert_eq!(store.add_prekeys(user, device, &keys(4..=10), 10).await.unwrap(), PrekeysAdded::Stored(10));
+    assert_eq!(store.take_prekey(user, device).await.unwrap(), Some((1, "key-1".into())));
+    assert_eq!(store.take_prekey(user, DeviceId::new()).await.unwrap(), None);
+    store.clear_prekeys(user, device).await.unwrap();
+    assert_eq!(store.count_prekeys(user, device).await.unwrap(), 0);
+
+    let pool = 200;
+    assert_eq!(store.add_prekeys(user, device, &keys(1..=pool), pool).await.unwrap(), PrekeysAdded::Stored(pool));
+    let takers: Vec<_> = (0..16)
+        .map(|i| {
+            let store = stores[i % stores.len()].clone();
+            tokio::spawn(async move {
+                let mut got = vec![];
+                while let Some((id, _)) = store.take_prekey(user, device).await.unwrap() {
+                    got.push(id);
+                }
+                got
+            })
+        })
+        .collect();
+    let mut handed_out = vec![];
+    for taker in takers {
+        handed_out.extend(taker.await.unwrap());
+    }
+    handed_out.sort_unstable();
+    assert_eq!(handed_out, (1..=pool).collect::<Vec<_>>(), "every key exactly once");
+    assert_eq!(store.count_prekeys(user, device).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn embedded_sqlite_devices_and_prekeys_across_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hush.db");
+    let (a, b) = (SqliteStore::open(&path).unwrap(), SqliteStore::open(&path).unwrap());
+    let (user, _) = a.find_or_create(&unique_phone(), NOW).await.unwrap();
+    devices(Arc::new(a.clone()), user.id).await;
+    prekeys(vec![Arc::new(a), Arc::new(b)]).await;
+}
+
 #[tokio::test]
 async fn embedded_sqlite_backend() {
     let store = SqliteStore::open_in_memory().unwrap();
@@ -259,6 +373,15 @@ async fn redis_backend() {
     store.ping().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_prekeys_across_connections() {
+    let redis = common::redis::RedisServer::start();
+    let prefix = format!("conformance-{}", Uuid::new_v4());
+    let a = RedisStore::connect(&redis.url(), &prefix).await.unwrap();
+    let b = RedisStore::connect(&redis.url(), &prefix).await.unwrap();
+    prekeys(vec![Arc::new(a), Arc::new(b)]).await;
+}
+
 /// Ignored unless asked for: `scripts/test.sh` runs it (with `--include-ignored`) when
 /// `MONGODB_URI` is set, and prints a SKIPPED line otherwise.
 #[tokio::test]
@@ -269,6 +392,8 @@ async fn mongodb_backend() {
     accounts_and_sessions(&store, &store).await;
     codes(&store).await;
     social(&store, &store).await;
+    let (user, _) = store.find_or_create(&unique_phone(), NOW).await.unwrap();
+    devices(Arc::new(store.clone()), user.id).await;
     store.ping().await.unwrap();
     store.drop_all().await.unwrap();
 }

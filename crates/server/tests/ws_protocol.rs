@@ -6,62 +6,13 @@ mod common;
 
 use std::time::Duration;
 
+use common::ws::*;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use hush_shared::ws::{ClientFrame, ServerFrame};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn open(app: &TestApp) -> Ws {
-    tokio_tungstenite::connect_async(app.ws_url()).await.unwrap().0
-}
-
-async fn send(ws: &mut Ws, frame: Value) {
-    ws.send(Message::text(frame.to_string())).await.unwrap();
-}
-
-/// The next server frame (JSON), skipping pings; `None` on close.
-async fn next(ws: &mut Ws) -> Option<Value> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a frame within 10 s")? {
-            Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).unwrap()),
-            Ok(Message::Close(_)) | Err(_) => return None,
-            Ok(_) => continue,
-        }
-    }
-}
-
-async fn close_code(ws: &mut Ws) -> Option<u16> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("close within 10 s") {
-            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-            Some(Ok(_)) => continue,
-            _ => return None,
-        }
-    }
-}
-
-async fn authed(app: &TestApp, person: &Person) -> Ws {
-    let mut ws = open(app).await;
-    send(&mut ws, json!({ "type": "auth", "token": person.token })).await;
-    let hello = next(&mut ws).await.unwrap();
-    assert_eq!(hello["type"], "hello");
-    assert_eq!(hello["protocol"], 1);
-    ws
-}
-
-/// Reads frames until one of `kind` arrives.
-async fn until(ws: &mut Ws, kind: &str) -> Value {
-    loop {
-        let frame = next(ws).await.unwrap_or_else(|| panic!("closed while waiting for {kind}"));
-        if frame["type"] == kind {
-            return frame;
-        }
-    }
-}
 
 #[tokio::test]
 async fn foreign_origins_are_refused_and_the_own_origin_accepted() {

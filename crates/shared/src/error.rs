@@ -82,11 +82,27 @@ pub enum ErrorCode {
     InvalidEnvelope,
     /// The browser origin is not this deployment's `HUSH_PUBLIC_ORIGIN`.
     OriginNotAllowed,
+    /// A device certificate or prekey signature does not verify, or is not 64 bytes.
+    InvalidSignature,
+    /// A prekey id is 0, repeated in one upload, or already used by this device.
+    InvalidPrekeyId,
+    /// Too many one-time prekeys (in one upload, or stored for the device).
+    TooManyPrekeys,
+    /// The identity key is not the account's: start again with `new_identity` to replace it.
+    IdentityMismatch,
+    /// The account has as many devices as allowed.
+    DeviceLimit,
+    /// Another device of the account already uses this device id.
+    DeviceExists,
+    /// No such device of mine (or not the device of this session).
+    DeviceNotFound,
+    /// The device name is too long or contains control characters.
+    InvalidDeviceName,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (`code as usize` is its index).
-    pub const ALL: [ErrorCode; 36] = {
+    pub const ALL: [ErrorCode; 44] = {
         use ErrorCode::*;
         [
             InvalidJson,
@@ -125,6 +141,14 @@ impl ErrorCode {
             FrameTooLarge,
             InvalidEnvelope,
             OriginNotAllowed,
+            InvalidSignature,
+            InvalidPrekeyId,
+            TooManyPrekeys,
+            IdentityMismatch,
+            DeviceLimit,
+            DeviceExists,
+            DeviceNotFound,
+            InvalidDeviceName,
         ]
     };
 
@@ -133,13 +157,18 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             InvalidJson | InvalidParameter | InvalidPhone | InvalidDisplayName | InvalidPublicKey
-            | CannotBefriendSelf => 400,
+            | CannotBefriendSelf | InvalidSignature | InvalidPrekeyId | TooManyPrekeys | InvalidDeviceName => 400,
             InvalidCode | CodeExpired | Unauthorized | TokenExpired | SessionRevoked | InvalidRefreshToken => 401,
             Forbidden | Blocked => 403,
-            NotFound | UserNotFound | RequestNotFound | NotFriends => 404,
+            NotFound | UserNotFound | RequestNotFound | NotFriends | DeviceNotFound => 404,
             MethodNotAllowed => 405,
             Timeout => 408,
-            AlreadyFriends | RequestAlreadySent | IncomingRequestExists => 409,
+            AlreadyFriends
+            | RequestAlreadySent
+            | IncomingRequestExists
+            | IdentityMismatch
+            | DeviceLimit
+            | DeviceExists => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             TooManyAttempts | RateLimited => 429,
@@ -194,6 +223,14 @@ impl ErrorCode {
             FrameTooLarge => "frame_too_large",
             InvalidEnvelope => "invalid_envelope",
             OriginNotAllowed => "origin_not_allowed",
+            InvalidSignature => "invalid_signature",
+            InvalidPrekeyId => "invalid_prekey_id",
+            TooManyPrekeys => "too_many_prekeys",
+            IdentityMismatch => "identity_mismatch",
+            DeviceLimit => "device_limit",
+            DeviceExists => "device_exists",
+            DeviceNotFound => "device_not_found",
+            InvalidDeviceName => "invalid_device_name",
         }
     }
 }
@@ -230,6 +267,6 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             assert!((400..600).contains(&code.http_status()));
         }
-        assert_eq!(ErrorCode::ALL.len(), ErrorCode::OriginNotAllowed as usize + 1, "ALL ends with the last code");
+        assert_eq!(ErrorCode::ALL.len(), ErrorCode::InvalidDeviceName as usize + 1, "ALL ends with the last code");
     }
 }

@@ -54,3 +54,7 @@ uuid_id!(
     /// A pending friend request.
     FriendRequestId
 );
+uuid_id!(
+    /// One device (browser profile) of a person, chosen by the device when it registers.
+    DeviceId
+);

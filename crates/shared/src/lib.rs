@@ -18,4 +18,4 @@ pub mod validate;
 pub mod ws;
 
 pub use error::{ErrorBody, ErrorCode};
-pub use ids::{FriendRequestId, UserId};
+pub use ids::{DeviceId, FriendRequestId, UserId};

@@ -31,3 +31,27 @@ pub const ACCESS_TOKEN_TTL_SECS: u64 = 15 * 60;
 pub const REFRESH_TOKEN_TTL_SECS: u64 = 30 * 24 * 60 * 60;
 /// Length of an encoded public key: 65 bytes SEC1 uncompressed → 87 base64url chars.
 pub const PUBLIC_KEY_B64_LEN: usize = 87;
+/// Length of an encoded signature: 64 bytes `r || s` → 86 base64url chars.
+pub const SIGNATURE_B64_LEN: usize = 86;
+/// Devices one account may have registered at a time. One until linking a second browser
+/// exists; a new browser either starts again (new identity) or waits.
+pub const MAX_DEVICES_PER_ACCOUNT: usize = 1;
+/// Longest device name, in Unicode scalar values.
+pub const MAX_DEVICE_NAME_CHARS: usize = 64;
+/// One-time prekeys in one registration or upload.
+pub const MAX_PREKEYS_PER_UPLOAD: usize = 100;
+/// One-time prekeys the server keeps per device.
+pub const MAX_STORED_PREKEYS: u32 = 200;
+/// Clients top up when fewer than this many one-time prekeys remain.
+pub const PREKEY_REFILL_BELOW: u32 = 25;
+/// Seconds after which a client replaces its signed prekey (a week).
+pub const SIGNED_PREKEY_ROTATION_SECS: i64 = 7 * 24 * 3600;
+/// Bundle fetches per account per hour (all targets together).
+pub const BUNDLE_FETCHES_PER_ACCOUNT_PER_HOUR: u32 = 120;
+/// Bundle fetches of one target per account per hour: each takes a one-time prekey of
+/// every device of the target, so this bounds how fast one friend can drain them.
+pub const BUNDLE_FETCHES_PER_TARGET_PER_HOUR: u32 = 20;
+/// Device registrations per account per hour (each may tell every friend of a new identity).
+pub const DEVICE_REGISTRATIONS_PER_ACCOUNT_PER_HOUR: u32 = 10;
+/// One-time prekey uploads per account per hour.
+pub const PREKEY_UPLOADS_PER_ACCOUNT_PER_HOUR: u32 = 60;

@@ -2,7 +2,7 @@
 //! same [`ErrorCode`](crate::ErrorCode).
 
 use crate::error::ErrorCode;
-use crate::limits::{MAX_DISPLAY_NAME_CHARS, MAX_PHONE_INPUT_CHARS, PUBLIC_KEY_B64_LEN};
+use crate::limits::{MAX_DEVICE_NAME_CHARS, MAX_DISPLAY_NAME_CHARS, MAX_PHONE_INPUT_CHARS, PUBLIC_KEY_B64_LEN};
 
 /// A validation failure: the code to answer with and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,23 +94,28 @@ fn valid_e164(input: &str) -> Result<String, Invalid> {
 
 /// Trims a display name and checks it: 1 to 64 characters, no control characters.
 pub fn display_name(input: &str) -> Result<String, Invalid> {
+    label(input, MAX_DISPLAY_NAME_CHARS, ErrorCode::InvalidDisplayName, "the display name")
+}
+
+/// Trims a device name and checks it like a display name (1 to 64 characters).
+pub fn device_name(input: &str) -> Result<String, Invalid> {
+    label(input, MAX_DEVICE_NAME_CHARS, ErrorCode::InvalidDeviceName, "the device name")
+}
+
+/// A name people read: trimmed, not empty, at most `max` characters, and free of control
+/// and direction-override characters (which could disguise it).
+fn label(input: &str, max: usize, code: ErrorCode, what: &str) -> Result<String, Invalid> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
-        return Err(Invalid::new(ErrorCode::InvalidDisplayName, "the display name must not be empty"));
+        return Err(Invalid::new(code, format!("{what} must not be empty")));
     }
-    if trimmed.chars().count() > MAX_DISPLAY_NAME_CHARS {
-        return Err(Invalid::new(
-            ErrorCode::InvalidDisplayName,
-            format!("the display name must be at most {MAX_DISPLAY_NAME_CHARS} characters"),
-        ));
+    if trimmed.chars().count() > max {
+        return Err(Invalid::new(code, format!("{what} must be at most {max} characters")));
     }
     if trimmed.chars().any(|c| {
         c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
     }) {
-        return Err(Invalid::new(
-            ErrorCode::InvalidDisplayName,
-            "the display name must not contain control or direction-override characters",
-        ));
+        return Err(Invalid::new(code, format!("{what} must not contain control or direction-override characters")));
     }
     Ok(trimmed.to_owned())
 }

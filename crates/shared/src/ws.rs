@@ -117,6 +117,14 @@ pub enum FriendEvent {
         /// The former friend.
         user_id: UserId,
     },
+    /// A friend's account identity key is now `identity_key` (crypto v2): set for the
+    /// first time, or replaced because they started again. The safety number changed.
+    IdentityChanged {
+        /// The friend.
+        user_id: UserId,
+        /// Their account identity key.
+        identity_key: String,
+    },
     /// A friend replaced their key for our friendship: the safety number changed.
     KeyChanged {
         /// The friend.

@@ -13,8 +13,8 @@ use hush_shared::{ErrorBody, ErrorCode};
 use super::auth::clear_cookie;
 use super::extract::{ApiJson, AuthUser};
 use crate::error::AppError;
-use crate::service::delivery;
 use crate::service::signin::user_view;
+use crate::service::{delivery, devices};
 use crate::state::AppState;
 use crate::ws::hub::HubEvent;
 
@@ -49,11 +49,12 @@ pub async fn update_me(
 }
 
 /// Deletes my account and everything tied to it: sessions, requests, friendships, keys,
-/// blocks.
+/// blocks, identity, devices and their prekeys.
 #[utoipa::path(delete, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn delete_me(State(state): State<AppState>, auth: AuthUser) -> Result<Response, AppError> {
     let friends = state.stores.social.friend_ids(auth.user).await?;
+    devices::forget_account(&state, auth.user).await?;
     state.stores.accounts.delete(auth.user).await?;
     for friend in friends {
         delivery::friend_event(&state, friend, FriendEvent::Removed { user_id: auth.user }).await;

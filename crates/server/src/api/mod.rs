@@ -2,6 +2,7 @@
 //! holds the extractors that make bad input a typed error.
 
 pub mod auth;
+pub mod devices;
 pub mod extract;
 pub mod friends;
 pub mod health;
@@ -23,6 +24,7 @@ pub fn v1() -> Router<AppState> {
         .merge(me::router())
         .merge(users::router())
         .merge(friends::router())
+        .merge(devices::router())
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(not_found)
 }

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, friends, health, me, users};
+use super::{auth, devices, friends, health, me, users};
 
 struct BearerAuth;
 
@@ -30,6 +30,8 @@ impl Modify for BearerAuth {
         friends::list_requests, friends::create_request, friends::accept_request, friends::decline_request,
         friends::cancel_request, friends::list_friends, friends::rotate_key, friends::unfriend,
         friends::block, friends::unblock,
+        devices::register_device, devices::list_devices, devices::remove_device, devices::prekey_status,
+        devices::upload_prekeys, devices::rotate_signed_prekey, devices::bundles,
         health::healthz, health::readyz,
     ),
     modifiers(&BearerAuth),

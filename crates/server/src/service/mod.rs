@@ -1,7 +1,9 @@
-//! The rules of Hush, between the HTTP handlers and the stores: sign-in, tokens, friends.
+//! The rules of Hush, between the HTTP handlers and the stores: sign-in, tokens, friends,
+//! devices and prekeys.
 //! Handlers parse and render; services decide.
 
 pub mod delivery;
+pub mod devices;
 pub mod friends;
 pub mod secret;
 pub mod signin;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
-use hush_shared::{FriendRequestId, UserId};
+use hush_shared::{DeviceId, FriendRequestId, UserId};
 use uuid::Uuid;
 
 /// A storage failure the caller cannot fix (I/O, corruption, a bug). Answered as 500/503
@@ -361,6 +361,104 @@ pub trait MailboxStore: Send + Sync {
     async fn total_depth(&self) -> StoreResult<u64>;
 }
 
+/// A signed prekey as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedPrekeyRecord {
+    /// The device's id for it.
+    pub id: u32,
+    /// Wire public key.
+    pub public_key: String,
+    /// Wire signature.
+    pub signature: String,
+    /// Unix seconds it was uploaded.
+    pub uploaded_at: i64,
+}
+
+/// A registered device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// The device.
+    pub id: DeviceId,
+    /// The session that registered it (its browser's sign-in).
+    pub session: SessionId,
+    /// Wire device key.
+    pub device_key: String,
+    /// Wire certificate.
+    pub certificate: String,
+    /// Its name, if it gave one.
+    pub name: Option<String>,
+    /// The current signed prekey.
+    pub signed_prekey: SignedPrekeyRecord,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// An account's identity and devices as one versioned unit, so that the registration
+/// rules (`service::devices`) decide once, above the stores, and the decision is applied
+/// only if nothing changed in between.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeviceSet {
+    /// The account identity key, once a device set one.
+    pub identity: Option<String>,
+    /// The devices, oldest first.
+    pub devices: Vec<DeviceRecord>,
+    /// Changes whenever the identity or the device list does (0: never written).
+    pub version: u64,
+}
+
+/// Account identities and devices, with each device's signed prekey.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// The account's identity and devices.
+    async fn device_set(&self, user: UserId) -> StoreResult<DeviceSet>;
+    /// If the set is still at `expected_version`: sets the identity, removes the devices
+    /// `remove`, adds `add`, and bumps the version, atomically. `false` (nothing changed)
+    /// if another change came first.
+    async fn update_device_set(
+        &self,
+        user: UserId,
+        expected_version: u64,
+        identity: &str,
+        remove: &[DeviceId],
+        add: DeviceRecord,
+    ) -> StoreResult<bool>;
+    /// Replaces a device's signed prekey; `false` if no such device.
+    async fn set_signed_prekey(&self, user: UserId, device: DeviceId, prekey: SignedPrekeyRecord) -> StoreResult<bool>;
+    /// Removes a device (bumping the set's version); `false` if there was none.
+    async fn remove_device(&self, user: UserId, device: DeviceId) -> StoreResult<bool>;
+}
+
+/// What adding one-time prekeys did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrekeysAdded {
+    /// Stored; the device now has this many.
+    Stored(u32),
+    /// An id is already stored for the device: nothing was added.
+    IdTaken(u32),
+    /// The device would hold more than allowed: nothing was added.
+    Full,
+}
+
+/// One-time prekeys: a pool per device from which each key is handed out exactly once,
+/// atomically on every backend, even to concurrent fetches.
+#[async_trait]
+pub trait PrekeyStore: Send + Sync {
+    /// Adds keys `(id, wire public key)` to a device's pool, all or nothing.
+    async fn add_prekeys(
+        &self,
+        user: UserId,
+        device: DeviceId,
+        keys: &[(u32, String)],
+        max_stored: u32,
+    ) -> StoreResult<PrekeysAdded>;
+    /// Keys left in a device's pool.
+    async fn count_prekeys(&self, user: UserId, device: DeviceId) -> StoreResult<u32>;
+    /// Removes and returns one key of a device's pool (the lowest id), if any.
+    async fn take_prekey(&self, user: UserId, device: DeviceId) -> StoreResult<Option<(u32, String)>>;
+    /// Empties a device's pool (the device was removed).
+    async fn clear_prekeys(&self, user: UserId, device: DeviceId) -> StoreResult<()>;
+}
+
 /// Every store the server uses, chosen at start-up.
 #[derive(Clone)]
 pub struct Stores {
@@ -376,6 +474,10 @@ pub struct Stores {
     pub social: Arc<dyn SocialStore>,
     /// Messages and receipts.
     pub mailbox: Arc<dyn MailboxStore>,
+    /// Account identities and devices.
+    pub devices: Arc<dyn DeviceStore>,
+    /// One-time prekeys.
+    pub prekeys: Arc<dyn PrekeyStore>,
     /// Health probe for `/readyz`.
     pub health: Arc<dyn HealthCheck>,
 }

@@ -3,9 +3,11 @@
 //! the test can advance.
 #![allow(dead_code)]
 
+pub mod devices;
 pub mod fault_proxy;
 pub mod process;
 pub mod redis;
+pub mod ws;
 
 use std::sync::{Arc, Mutex};
 

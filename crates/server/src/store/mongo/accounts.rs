@@ -80,6 +80,7 @@ impl AccountStore for MongoStore {
         self.coll("friend_requests").delete_many(doc! { "$or": [{ "from": &id }, { "to": &id }] }).await?;
         self.coll("friend_keys").delete_many(doc! { "$or": [{ "owner": &id }, { "friend": &id }] }).await?;
         self.coll("blocks").delete_many(doc! { "$or": [{ "blocker": &id }, { "blocked": &id }] }).await?;
+        self.coll("device_sets").delete_one(doc! { "_id": &id }).await?;
         Ok(true)
     }
 }

@@ -4,14 +4,16 @@
 //! Collections: `users` (unique `phone`), `sessions`, `refresh_tokens` (`_id` = token
 //! hash), `sign_in_codes` (`_id` = phone), `friend_requests` (unique `(from, to)`),
 //! `friend_keys` (unique `(owner, friend)`; a friendship is both directions' documents),
-//! `blocks` (unique `(blocker, blocked)`), and `rate_events` with a TTL index. Ids are
-//! stored as strings, hashes as lower-case hex.
+//! `blocks` (unique `(blocker, blocked)`), `device_sets` (`_id` = user: identity key,
+//! version and devices) and `rate_events` with a TTL index. Ids are stored as strings,
+//! hashes as lower-case hex.
 //!
 //! Multi-document changes are ordered so that a crash between two steps leaves a state
 //! the next request repairs (e.g. accept writes both keys before deleting the request);
 //! they do not need a replica set.
 
 mod accounts;
+mod devices;
 mod social;
 
 use async_trait::async_trait;

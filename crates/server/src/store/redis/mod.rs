@@ -1,6 +1,7 @@
 //! The Redis backend for everything that is hot and shared between server nodes: the
-//! offline mailbox with receipts, rate-limit buckets, presence and (in `ws::redis_hub`)
-//! cross-node fan-out. Accounts and friendships stay in SQLite or MongoDB.
+//! offline mailbox with receipts, the devices' one-time prekeys (consumed like messages),
+//! rate-limit buckets, presence and (in `ws::redis_hub`) cross-node fan-out. Accounts,
+//! friendships and devices stay in SQLite or MongoDB.
 //!
 //! Every multi-key change is one Lua script, so it is atomic. Durability is Redis's: run it
 //! with `appendonly yes` (AOF); `appendfsync everysec` can lose up to a second of writes on
@@ -11,6 +12,7 @@
 
 mod limits;
 mod mailbox;
+mod prekeys;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;

@@ -78,7 +78,9 @@ impl AccountStore for SqliteStore {
             tx.execute("DELETE FROM messages WHERE recipient = ?1", [blob])?;
             tx.execute("DELETE FROM mailbox_depth WHERE recipient = ?1", [blob])?;
             tx.execute("DELETE FROM receipts WHERE user_id = ?1", [blob])?;
-            // Sessions, refresh tokens, requests, friend keys and blocks cascade.
+            tx.execute("DELETE FROM one_time_prekeys WHERE user_id = ?1", [&id])?;
+            // Sessions, refresh tokens, requests, friend keys, blocks, the identity and the
+            // devices cascade.
             let n = tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;
             tx.commit()?;
             Ok(n > 0)

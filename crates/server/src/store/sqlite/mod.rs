@@ -8,6 +8,7 @@
 mod accounts;
 mod checkpoint;
 mod codes;
+mod devices;
 mod limits;
 mod mailbox;
 mod sessions;
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_mailbox_ack_index.sql"),
     include_str!("migrations/0004_mailbox_blob_ids.sql"),
     include_str!("migrations/0005_mailbox_depth.sql"),
+    include_str!("migrations/0006_devices.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
@@ -81,6 +83,8 @@ impl SqliteStore {
             limits: Arc::new(self.clone()),
             social: Arc::new(self.clone()),
             mailbox: Arc::new(self.clone()),
+            devices: Arc::new(self.clone()),
+            prekeys: Arc::new(self.clone()),
             health: Arc::new(self.clone()),
         }
     }
