@@ -1,7 +1,9 @@
-//! Accounts and friendships for a run, made through the real HTTP API. Each person signs in
-//! from their own loopback address so the per-IP sign-in limits hold.
+//! Accounts, devices and friendships for a run, made through the real HTTP API. Each person
+//! signs in from their own loopback address so the per-IP sign-in limits hold, and
+//! registers a device (real keys, a few prekeys) so the server delivers to them.
 
-use hush_shared::UserId;
+use hush_crypto::{IdentityKeyPair, KeyPair, LocalDevice};
+use hush_shared::{DeviceId, UserId};
 use serde_json::{Value, json};
 
 use crate::server::Server;
@@ -12,6 +14,8 @@ use crate::wire::source_ip;
 pub struct Person {
     /// Their id.
     pub id: UserId,
+    /// Their device.
+    pub device: DeviceId,
     /// Access token (15 minutes).
     pub token: String,
     /// Their loopback source address.
@@ -40,21 +44,44 @@ pub async fn person(server: &Server, n: usize) -> Person {
         .json()
         .await
         .expect("json");
-    Person {
-        id: body["user"]["user_id"].as_str().and_then(|s| s.parse().ok()).expect("user id"),
-        token: body["access_token"].as_str().expect("token").to_owned(),
-        ip,
-    }
+    let id: UserId = body["user"]["user_id"].as_str().and_then(|s| s.parse().ok()).expect("user id");
+    let token = body["access_token"].as_str().expect("token").to_owned();
+    let device = register_device(server, &http, id, &token).await;
+    Person { id, device, token, ip }
+}
+
+/// Registers a device with fresh keys for `user`.
+async fn register_device(server: &Server, http: &reqwest::Client, user: UserId, token: &str) -> DeviceId {
+    let device = DeviceId::new();
+    let local =
+        LocalDevice::new(*user.as_bytes(), *device.as_bytes(), IdentityKeyPair::generate(), KeyPair::generate());
+    let spk = KeyPair::generate();
+    let body = json!({
+        "device_id": device,
+        "identity_key": local.identity.public().to_wire(),
+        "device_key": local.device_key.public().to_wire(),
+        "certificate": local.certificate.to_wire(),
+        "signed_prekey": { "id": 1, "public_key": spk.public().to_wire(), "signature": local.sign_prekey(1, spk.public()).to_wire() },
+        "one_time_prekeys": [],
+    });
+    let r = http
+        .post(format!("{}/api/v1/devices", server.url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap_or_default());
+    device
 }
 
 /// Makes `a` and `b` friends.
 pub async fn befriend(server: &Server, a: &Person, b: &Person) {
     let http = reqwest::Client::new();
-    let key = || hush_crypto::KeyPair::generate().public().to_wire();
     let r: Value = http
         .post(format!("{}/api/v1/friends/requests", server.url))
         .bearer_auth(&a.token)
-        .json(&json!({ "user_id": b.id, "public_key": key() }))
+        .json(&json!({ "user_id": b.id }))
         .send()
         .await
         .expect("request")
@@ -65,7 +92,6 @@ pub async fn befriend(server: &Server, a: &Person, b: &Person) {
     let r = http
         .post(format!("{}/api/v1/friends/requests/{id}/accept", server.url))
         .bearer_auth(&b.token)
-        .json(&json!({ "public_key": key() }))
         .send()
         .await
         .expect("accept");

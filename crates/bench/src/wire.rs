@@ -1,13 +1,13 @@
 //! Raw protocol clients for load: a WebSocket from a chosen 127.0.0.x source address (so
 //! many connections fit past one address's ephemeral ports), frames in and out, and a
-//! v1-shaped envelope of about 300 bytes (the server checks shape only; it cannot decrypt).
+//! v2-shaped envelope of about 300 bytes (the server checks shape only; it cannot decrypt).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::{SinkExt, StreamExt};
-use hush_shared::ws::{ClientFrame, ServerFrame};
+use hush_shared::ws::{ClientFrame, DeviceEnvelope, MessageId, ServerFrame};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -64,11 +64,21 @@ where
     }
 }
 
-/// A crypto-v1-shaped envelope of 301 bytes (a 256-byte padded plaintext).
+/// A crypto-v2-shaped message envelope of 347 bytes (version, kind, header, a 256-byte
+/// padded content and the tag).
 pub fn envelope_bytes() -> Vec<u8> {
-    let mut bytes = vec![1u8];
-    bytes.extend((0..300).map(|i| (i * 7) as u8));
+    let mut bytes = vec![hush_crypto::VERSION_2, hush_crypto::KIND_MESSAGE];
+    bytes.extend((0..345).map(|i| (i * 7) as u8));
     bytes
+}
+
+/// A `send` of `envelope` to `to`'s one device.
+pub fn send_frame(id: MessageId, to: &crate::setup::Person, envelope: &str) -> ClientFrame {
+    ClientFrame::Send {
+        id,
+        to: to.id,
+        envelopes: vec![DeviceEnvelope { device: to.device, envelope: envelope.to_owned() }],
+    }
 }
 
 /// [`envelope_bytes`] as base64url, as a `send` frame carries it.

@@ -1,25 +1,33 @@
 //! The sans-I/O client engine: user actions and server frames in, client frames and UI
-//! events out. The caller owns the socket and the clock.
+//! events out. The caller owns the socket and the clock; the engine makes the REST calls it
+//! needs for keys itself (through [`Http`]): registering the device, topping prekeys up,
+//! fetching bundles.
 //!
 //! Guarantees: a composed message is in the store (status `Sending`) before anything is
 //! sent, and is re-sent with the same id on every (re)connection until the server answers
 //! `stored`; transient refusals are retried with exponential backoff; an incoming message
 //! is stored before it is acked, and a duplicate is acked again but never stored twice;
-//! statuses never move backwards; an undecryptable message is kept as a placeholder and
-//! acked.
+//! statuses never move backwards (except a message the recipient asked to be sent again);
+//! a message this device cannot open is never acked as delivered: it is kept as a
+//! placeholder and its sender is asked to resend it (once), and a storage failure while
+//! opening leaves it in the mailbox; messages to a verified friend whose identity changed
+//! wait for the user's confirmation.
 
 use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hush_crypto::ConversationKeys;
-use hush_shared::ws::{ClientFrame, FriendEvent, MessageId, ReceiptKind, ServerFrame};
-use hush_shared::{ErrorCode, UserId};
+use hush_crypto::{LocalDevice, SafetyNumber};
+use hush_shared::ws::{ClientFrame, DeviceMismatch, FriendEvent, MessageId, ReceiptKind, ServerFrame};
+use hush_shared::{DeviceId, ErrorCode, UserId};
 
-use crate::keys::{self, KeyError};
-use crate::model::{Body, ChatMessage, Content, Direction, Status};
+use crate::api::Http;
+use crate::cipher::{Cipher, OpenError, SealError, forget_sessions};
+use crate::content::Content;
+use crate::device::{self, DeviceError, Setup};
+use crate::model::{Body, ChatMessage, Direction, Status};
 use crate::reads::ReadReceipts;
-use crate::store::{ClientStore, FriendRecord, StoreError};
+use crate::store::{ClientStore, PeerRecord, StoreError};
 
 /// First retry delay after a transient refusal; doubles up to [`MAX_BACKOFF_MS`].
 pub const FIRST_BACKOFF_MS: i64 = 1_000;
@@ -29,7 +37,7 @@ pub const MAX_BACKOFF_MS: i64 = 60_000;
 /// Something the UI should know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A new message arrived (already stored).
+    /// A new message arrived (already stored), or a placeholder was filled in.
     MessageReceived(ChatMessage),
     /// One of my messages changed status.
     StatusChanged {
@@ -44,8 +52,9 @@ pub enum Event {
     FriendAdded(UserId),
     /// A friendship ended.
     FriendRemoved(UserId),
-    /// A friend's key changed: the safety number changed and the verified mark is gone.
-    KeyChanged(UserId),
+    /// A friend's account identity changed: the safety number changed, the verified mark
+    /// is gone, and if they had been verified, messages to them wait for confirmation.
+    IdentityChanged(UserId),
     /// A friend request arrived, was declined or cancelled (refresh the lists).
     RequestsChanged,
     /// A friend's presence.
@@ -66,6 +75,8 @@ pub enum Event {
     },
     /// The mailbox drain after connecting finished.
     CaughtUp,
+    /// Keeping this device's keys on the server failed (retried on the next connection).
+    DeviceTrouble(String),
     /// The server refused something not tied to a message.
     ServerError {
         /// Code.
@@ -83,31 +94,26 @@ struct Retry {
     due_ms: i64,
 }
 
-/// The client engine for one signed-in person.
-pub struct Engine<S: ClientStore> {
+/// The client engine for one signed-in person on this device.
+pub struct Engine<S: ClientStore, H: Http> {
     me: UserId,
     store: S,
+    http: H,
+    device: Option<LocalDevice>,
     connected: bool,
-    conversations: HashMap<UserId, (String, ConversationKeys)>,
     retries: HashMap<MessageId, Retry>,
     reads: ReadReceipts,
 }
 
-fn store_err(e: KeyError) -> Result<(), StoreError> {
-    match e {
-        KeyError::Store(s) => Err(s),
-        _ => Ok(()),
-    }
-}
-
-impl<S: ClientStore> Engine<S> {
-    /// An engine for `me` over `store`.
-    pub fn new(me: UserId, store: S) -> Self {
+impl<S: ClientStore, H: Http> Engine<S, H> {
+    /// An engine for `me` over `store`, reaching the server's REST API through `http`.
+    pub fn new(me: UserId, store: S, http: H) -> Self {
         Self {
             me,
             store,
+            http,
+            device: None,
             connected: false,
-            conversations: HashMap::new(),
             retries: HashMap::new(),
             reads: ReadReceipts::default(),
         }
@@ -123,32 +129,109 @@ impl<S: ClientStore> Engine<S> {
         &self.store
     }
 
+    /// The REST client (to give it a refreshed token).
+    pub fn http_mut(&mut self) -> &mut H {
+        &mut self.http
+    }
+
+    /// This device, once set up.
+    pub fn device(&self) -> Option<&LocalDevice> {
+        self.device.as_ref()
+    }
+
+    /// This device's id, once set up.
+    pub fn device_id(&self) -> Option<DeviceId> {
+        self.device.as_ref().map(|d| DeviceId(uuid::Uuid::from_bytes(d.device_id)))
+    }
+
     /// Whether a connection is up.
     pub fn is_connected(&self) -> bool {
         self.connected
     }
 
-    /// Makes and stores a key pair for a friendship with `peer` (before sending a request or
-    /// accepting one); returns the public key to send.
-    pub async fn new_key_for(&mut self, peer: UserId) -> EngineResult<String> {
-        self.conversations.remove(&peer);
-        keys::new_key_for(&self.store, peer).await
+    /// Makes this browser a device of the account (see [`device::set_up`]). Call before
+    /// connecting; with `new_identity` it starts again under a new identity.
+    pub async fn set_up(&mut self, name: Option<&str>, new_identity: bool, now: i64) -> Result<Setup, DeviceError> {
+        let setup = device::set_up(&self.store, &self.http, self.me, name, new_identity, now).await?;
+        if let Setup::Ready(device) = &setup {
+            if new_identity {
+                // Every session belonged to the old device key.
+                self.store.clear_sessions().await?;
+            }
+            self.device = Some((**device).clone());
+        }
+        Ok(setup)
     }
 
-    /// Records a friend and their key (from the friend list, an accept event, or my accept).
+    /// Records a friend and their identity (from the friend list or an accept).
     pub async fn add_friend(
         &mut self,
         user: UserId,
         display_name: Option<String>,
-        their_key: String,
-    ) -> EngineResult<()> {
-        let previous = self.store.friend(user).await?;
-        let changed = previous.as_ref().is_some_and(|p| p.their_key != their_key);
-        let verified = previous.as_ref().is_some_and(|p| p.verified && !changed);
-        let key_changed = changed || previous.as_ref().is_some_and(|p| p.key_changed);
-        self.store.put_friend(&FriendRecord { user_id: user, display_name, their_key, verified, key_changed }).await?;
-        self.conversations.remove(&user);
+        identity_key: Option<String>,
+    ) -> EngineResult<bool> {
+        let previous = self.store.peer(user).await?;
+        let mut record = previous.clone().unwrap_or(PeerRecord {
+            user_id: user,
+            display_name: None,
+            identity_key: None,
+            verified: false,
+            identity_changed: false,
+            held: false,
+        });
+        record.display_name = display_name;
+        let changed = match (&record.identity_key, &identity_key) {
+            (Some(known), Some(new)) => known != new,
+            _ => false,
+        };
+        if changed {
+            record.identity_changed = true;
+            record.held = record.held || record.verified;
+            record.verified = false;
+            forget_sessions(&self.store, user).await?;
+        }
+        if identity_key.is_some() {
+            record.identity_key = identity_key;
+        }
+        if previous.as_ref() != Some(&record) {
+            self.store.put_peer(&record).await?;
+        }
+        Ok(changed)
+    }
+
+    /// Marks a friend verified (safety numbers compared) or not.
+    pub async fn set_verified(&mut self, user: UserId, verified: bool) -> EngineResult<()> {
+        if let Some(mut peer) = self.store.peer(user).await? {
+            peer.verified = verified;
+            if verified {
+                peer.identity_changed = false;
+                peer.held = false;
+            }
+            self.store.put_peer(&peer).await?;
+        }
         Ok(())
+    }
+
+    /// The person saw the warning about a friend's new identity and goes on: the warning
+    /// is cleared and messages that waited for it go out.
+    pub async fn confirm_identity(&mut self, user: UserId, now_ms: i64) -> EngineResult<Vec<ClientFrame>> {
+        if let Some(mut peer) = self.store.peer(user).await? {
+            peer.identity_changed = false;
+            peer.held = false;
+            self.store.put_peer(&peer).await?;
+        }
+        let mut out = Vec::new();
+        if self.connected {
+            for message in self.store.outbox().await?.into_iter().filter(|m| m.peer == user) {
+                self.push_send(&message, now_ms, &mut out, &mut Vec::new()).await?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The safety number with a friend, once both identities are known.
+    pub async fn safety_number(&self, peer: UserId) -> Result<Option<SafetyNumber>, DeviceError> {
+        device::safety_number(&self.store, peer).await
     }
 
     /// Writes a message to `peer`: stored as `Sending` first, then (if connected) the
@@ -170,16 +253,15 @@ impl<S: ClientStore> Engine<S> {
         };
         self.store.put_message(&message).await?;
         let mut out = Vec::new();
-        let mut events = Vec::new();
         if self.connected {
-            self.push_send(&message, &mut out, &mut events).await?;
+            self.push_send(&message, now_ms, &mut out, &mut Vec::new()).await?;
         }
         let stored = self.store.message(message.id).await?.unwrap_or(message);
         Ok((stored, out))
     }
 
-    /// Puts a failed message back into the outbox.
-    pub async fn retry(&mut self, id: MessageId) -> EngineResult<Vec<ClientFrame>> {
+    /// Puts a failed or expired message back into the outbox.
+    pub async fn retry(&mut self, id: MessageId, now_ms: i64) -> EngineResult<Vec<ClientFrame>> {
         let Some(mut message) = self.store.message(id).await? else {
             return Ok(vec![]);
         };
@@ -190,67 +272,68 @@ impl<S: ClientStore> Engine<S> {
         self.store.put_message(&message).await?;
         let mut out = Vec::new();
         if self.connected {
-            self.push_send(&message, &mut out, &mut Vec::new()).await?;
+            self.push_send(&message, now_ms, &mut out, &mut Vec::new()).await?;
         }
         Ok(out)
     }
 
-    async fn keys_for(&mut self, peer: UserId) -> Result<&ConversationKeys, KeyError> {
-        let current = self.store.friend(peer).await?.map(|f| f.their_key);
-        let stale = match (self.conversations.get(&peer), &current) {
-            (Some((cached_key, _)), Some(now)) => cached_key != now,
-            _ => true,
-        };
-        if stale {
-            let (keys, their_key) = keys::conversation(&self.store, self.me, peer).await?;
-            self.conversations.insert(peer, (their_key, keys));
-        }
-        self.conversations.get(&peer).map(|(_, k)| k).ok_or(KeyError::NotAFriend)
+    fn schedule(&mut self, id: MessageId, now_ms: i64, first_ms: i64) {
+        let attempt = self.retries.get(&id).map_or(0, |r| r.attempt + 1);
+        let delay = if attempt == 0 { first_ms } else { (FIRST_BACKOFF_MS << attempt.min(6)).min(MAX_BACKOFF_MS) };
+        self.retries.insert(id, Retry { attempt, due_ms: now_ms + delay });
     }
 
     async fn push_send(
         &mut self,
         message: &ChatMessage,
+        now_ms: i64,
         out: &mut Vec<ClientFrame>,
         events: &mut Vec<Event>,
     ) -> EngineResult<()> {
-        let Body::Text { text } = &message.body else {
+        let (Body::Text { text }, Some(device)) = (&message.body, &self.device) else {
             return Ok(());
         };
-        let content = Content { text: text.clone(), sent_at_ms: message.created_at_ms };
-        let plaintext = serde_json::to_vec(&content).map_err(|e| StoreError(e.to_string()))?;
-        let sealed = match self.keys_for(message.peer).await {
-            Ok(keys) => keys.seal(message.id.as_bytes(), &plaintext).map_err(|e| e.to_string()),
-            Err(e) => {
-                store_err(e.clone())?;
-                Err(e.to_string())
+        let plaintext = Content::Text { text: text.clone(), sent_at_ms: message.created_at_ms }.encode();
+        let cipher = Cipher { store: &self.store, http: &self.http, device };
+        match cipher.seal(message.peer, message.id, &plaintext).await {
+            Ok(sealed) => {
+                if sealed.identity_changed {
+                    events.push(Event::IdentityChanged(message.peer));
+                }
+                out.push(ClientFrame::Send { id: message.id, to: message.peer, envelopes: sealed.envelopes });
             }
-        };
-        match sealed {
-            Ok(envelope) => {
-                out.push(ClientFrame::Send {
-                    id: message.id,
-                    to: message.peer,
-                    envelope: URL_SAFE_NO_PAD.encode(envelope),
-                });
+            Err(SealError::Store(e)) => return Err(e),
+            Err(SealError::Held) => events.push(Event::IdentityChanged(message.peer)),
+            Err(SealError::NoDevices | SealError::Api(_)) => self.schedule(message.id, now_ms, MAX_BACKOFF_MS),
+            Err(SealError::Corrupt) => {
+                forget_sessions(&self.store, message.peer).await?;
+                self.schedule(message.id, now_ms, FIRST_BACKOFF_MS);
             }
-            Err(_) => self.set_status(message.id, Status::Failed, None, events).await?,
+            Err(SealError::BadBundle(_)) => self.set_status(message.id, Status::Failed, None, events).await?,
         }
         Ok(())
     }
 
-    /// A connection is up (after `hello`): every message in the outbox goes out again, in
-    /// order, with its original id.
-    pub async fn on_connected(&mut self) -> EngineResult<Vec<ClientFrame>> {
+    /// A connection is up (after `hello`): the device's prekeys are topped up, and every
+    /// message in the outbox goes out again, in order, with its original id.
+    pub async fn on_connected(&mut self, now_ms: i64) -> EngineResult<(Vec<ClientFrame>, Vec<Event>)> {
         self.connected = true;
         self.retries.clear();
         let mut out = Vec::new();
         let mut events = Vec::new();
+        if let Some(device) = &self.device
+            && let Err(e) = device::replenish(&self.store, &self.http, device, now_ms / 1000).await
+        {
+            match e {
+                DeviceError::Store(e) => return Err(e),
+                other => events.push(Event::DeviceTrouble(other.to_string())),
+            }
+        }
         for message in self.store.outbox().await? {
-            self.push_send(&message, &mut out, &mut events).await?;
+            self.push_send(&message, now_ms, &mut out, &mut events).await?;
         }
         out.extend(self.reads.on_connected());
-        Ok(out)
+        Ok((out, events))
     }
 
     /// The connection is gone; nothing is lost, the outbox waits.
@@ -266,10 +349,13 @@ impl<S: ClientStore> Engine<S> {
         let due: Vec<MessageId> = self.retries.iter().filter(|(_, r)| r.due_ms <= now_ms).map(|(id, _)| *id).collect();
         let mut out = Vec::new();
         for id in due {
+            if let Some(retry) = self.retries.get_mut(&id) {
+                retry.due_ms = i64::MAX;
+            }
             if let Some(message) = self.store.message(id).await?
                 && message.status == Status::Sending
             {
-                self.push_send(&message, &mut out, &mut Vec::new()).await?;
+                self.push_send(&message, now_ms, &mut out, &mut Vec::new()).await?;
             }
         }
         Ok(out)
@@ -277,7 +363,7 @@ impl<S: ClientStore> Engine<S> {
 
     /// When the next retry is due, if any.
     pub fn next_retry_ms(&self) -> Option<i64> {
-        self.retries.values().map(|r| r.due_ms).min()
+        self.retries.values().map(|r| r.due_ms).filter(|d| *d < i64::MAX).min()
     }
 
     async fn set_status(
@@ -311,7 +397,7 @@ impl<S: ClientStore> Engine<S> {
     pub async fn mark_read(&mut self, peer: UserId) -> EngineResult<Vec<ClientFrame>> {
         let mut ids = Vec::new();
         for mut m in self.store.conversation(peer).await? {
-            if m.direction == Direction::Incoming && m.status == Status::Received {
+            if m.direction == Direction::Incoming && m.status == Status::Received && m.body != Body::Waiting {
                 m.status = Status::Seen;
                 self.store.put_message(&m).await?;
                 ids.push(m.id);
@@ -321,22 +407,54 @@ impl<S: ClientStore> Engine<S> {
         Ok(if ids.is_empty() { vec![] } else { self.reads.send(batches) })
     }
 
+    /// An incoming message: stored (opened, or as a placeholder) before it is acked. One
+    /// this device cannot open is not acked but handed back (`retry`) so its sender sends it
+    /// again; a second failure is shown as undecryptable and acked.
     async fn receive(
         &mut self,
-        id: MessageId,
-        from: UserId,
-        envelope: &str,
-        sent_at: i64,
+        incoming: Incoming,
+        out: &mut Vec<ClientFrame>,
         events: &mut Vec<Event>,
     ) -> EngineResult<()> {
-        if self.store.message(id).await?.is_some() {
-            return Ok(()); // a redelivery: already stored, just ack again
+        let Incoming { id, from, from_device, envelope, sent_at } = incoming;
+        let existing = self.store.message(id).await?;
+        if existing.as_ref().is_some_and(|m| m.body != Body::Waiting) {
+            out.push(ClientFrame::Ack { ids: vec![id] }); // a redelivery: already stored
+            return Ok(());
         }
-        let body = match self.open(id, from, envelope).await {
-            Ok(content) => Body::Text { text: content.text },
-            Err(reason) => {
-                store_err(reason.clone()).or(Ok::<(), StoreError>(()))?;
-                Body::Undecryptable { reason: reason.to_string() }
+        let opened = match (&self.device, URL_SAFE_NO_PAD.decode(&envelope)) {
+            (Some(device), Ok(bytes)) => {
+                let cipher = Cipher { store: &self.store, http: &self.http, device };
+                cipher.open(from, from_device, id, &bytes, sent_at).await
+            }
+            (None, _) => Err(OpenError::Retry("this browser is not set up")),
+            (_, Err(_)) => Err(OpenError::Retry("not base64url")),
+        };
+        let body = match opened {
+            Ok(opened) => {
+                if opened.identity_changed {
+                    events.push(Event::IdentityChanged(from));
+                }
+                out.push(ClientFrame::Ack { ids: vec![id] });
+                match Content::decode(&opened.plaintext) {
+                    Ok(Content::Text { text, .. }) => Body::Text { text },
+                    Ok(Content::Unsupported { kind }) => Body::Unsupported { content_kind: kind },
+                    Err(_) => Body::Undecryptable { reason: "not a content record".into() },
+                }
+            }
+            Err(OpenError::Store(e)) => return Err(e),
+            // Opened before but not stored (storage lost it): only a resend brings it back.
+            Err(OpenError::Retry(_) | OpenError::Duplicate) if existing.is_none() => {
+                out.push(ClientFrame::Retry { ids: vec![id] });
+                Body::Waiting
+            }
+            Err(OpenError::Retry(reason)) => {
+                out.push(ClientFrame::Ack { ids: vec![id] });
+                Body::Undecryptable { reason: reason.into() }
+            }
+            Err(OpenError::Duplicate) => {
+                out.push(ClientFrame::Ack { ids: vec![id] });
+                Body::Undecryptable { reason: "already opened once".into() }
             }
         };
         let message = ChatMessage {
@@ -353,11 +471,23 @@ impl<S: ClientStore> Engine<S> {
         Ok(())
     }
 
-    async fn open(&mut self, id: MessageId, from: UserId, envelope: &str) -> Result<Content, KeyError> {
-        let bytes = URL_SAFE_NO_PAD.decode(envelope).map_err(|_| KeyError::Invalid)?;
-        let keys = self.keys_for(from).await?;
-        let plaintext = keys.open(id.as_bytes(), &bytes).map_err(|_| KeyError::Invalid)?;
-        serde_json::from_slice(&plaintext).map_err(|_| KeyError::Invalid)
+    /// The recipient's device could not open one of my messages: start afresh with their
+    /// devices and send it again under the same id.
+    async fn resend(
+        &mut self,
+        id: MessageId,
+        peer: UserId,
+        now_ms: i64,
+        out: &mut Vec<ClientFrame>,
+    ) -> EngineResult<()> {
+        let Some(mut message) = self.store.message(id).await? else { return Ok(()) };
+        if message.direction != Direction::Outgoing || !matches!(message.status, Status::Sending | Status::Stored) {
+            return Ok(());
+        }
+        forget_sessions(&self.store, peer).await?;
+        message.status = Status::Sending;
+        self.store.put_message(&message).await?;
+        self.push_send(&message, now_ms, out, &mut Vec::new()).await
     }
 
     /// Applies one server frame; returns frames to send and events for the UI.
@@ -370,17 +500,16 @@ impl<S: ClientStore> Engine<S> {
             ServerFrame::Stored { id, at } => {
                 self.set_status(id, Status::Stored, Some(at), &mut events).await?;
             }
-            ServerFrame::Message { id, from, envelope, sent_at } => {
-                self.receive(id, from, &envelope, sent_at, &mut events).await?;
-                out.push(ClientFrame::Ack { ids: vec![id] });
+            ServerFrame::Message { id, from, from_device, envelope, sent_at } => {
+                self.receive(Incoming { id, from, from_device, envelope, sent_at }, &mut out, &mut events).await?;
             }
-            ServerFrame::Receipt { id, kind, message_id, .. } => {
-                let status = match kind {
-                    ReceiptKind::Delivered => Status::Delivered,
-                    ReceiptKind::Read => Status::Read,
-                    ReceiptKind::Expired => Status::Expired,
-                };
-                self.set_status(message_id, status, None, &mut events).await?;
+            ServerFrame::Receipt { id, kind, message_id, peer, .. } => {
+                match kind {
+                    ReceiptKind::Delivered => self.set_status(message_id, Status::Delivered, None, &mut events).await?,
+                    ReceiptKind::Read => self.set_status(message_id, Status::Read, None, &mut events).await?,
+                    ReceiptKind::Expired => self.set_status(message_id, Status::Expired, None, &mut events).await?,
+                    ReceiptKind::Resend => self.resend(message_id, peer, now_ms, &mut out).await?,
+                }
                 out.push(ClientFrame::ReceiptAck { ids: vec![id] });
             }
             ServerFrame::CaughtUp => events.push(Event::CaughtUp),
@@ -389,8 +518,10 @@ impl<S: ClientStore> Engine<S> {
             }
             ServerFrame::Typing { from, active } => events.push(Event::Typing { user: from, active }),
             ServerFrame::Friend(event) => self.on_friend_event(event, &mut events).await?,
-            ServerFrame::Error { code, id: Some(id), .. } => self.on_refused(id, code, now_ms, &mut events).await?,
-            ServerFrame::Error { code, message, id: None } => {
+            ServerFrame::Error { code, id: Some(id), devices, .. } => {
+                self.on_refused(id, code, devices, now_ms, &mut events).await?
+            }
+            ServerFrame::Error { code, message, id: None, .. } => {
                 if matches!(code, ErrorCode::Internal | ErrorCode::Unavailable | ErrorCode::RateLimited) {
                     self.reads.failed = true;
                 }
@@ -404,48 +535,61 @@ impl<S: ClientStore> Engine<S> {
         &mut self,
         id: MessageId,
         code: ErrorCode,
+        devices: Option<DeviceMismatch>,
         now_ms: i64,
         events: &mut Vec<Event>,
     ) -> EngineResult<()> {
-        let transient = matches!(
-            code,
-            ErrorCode::MailboxFull | ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::Unavailable
-        );
-        if transient {
-            let attempt = self.retries.get(&id).map_or(0, |r| r.attempt + 1);
-            let delay = (FIRST_BACKOFF_MS << attempt.min(6)).min(MAX_BACKOFF_MS);
-            self.retries.insert(id, Retry { attempt, due_ms: now_ms + delay });
-            Ok(())
-        } else {
-            self.set_status(id, Status::Failed, None, events).await
+        match code {
+            ErrorCode::MailboxFull | ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::Unavailable => {
+                self.schedule(id, now_ms, FIRST_BACKOFF_MS);
+                Ok(())
+            }
+            ErrorCode::DevicesChanged => {
+                // Their devices changed: start afresh from their bundles, right away once.
+                if let Some(mismatch) = devices {
+                    forget_sessions(&self.store, mismatch.user_id).await?;
+                }
+                self.schedule(id, now_ms, 0);
+                Ok(())
+            }
+            _ => self.set_status(id, Status::Failed, None, events).await,
         }
     }
 
     async fn on_friend_event(&mut self, event: FriendEvent, events: &mut Vec<Event>) -> EngineResult<()> {
         match event {
             FriendEvent::RequestAccepted { friend } => {
-                self.add_friend(friend.user_id, friend.display_name, friend.their_public_key).await?;
+                self.add_friend(friend.user_id, friend.display_name, friend.identity_key).await?;
                 events.push(Event::FriendAdded(friend.user_id));
             }
-            FriendEvent::KeyChanged { user_id, public_key } => {
-                if let Some(previous) = self.store.friend(user_id).await? {
-                    self.add_friend(user_id, previous.display_name, public_key).await?;
-                    events.push(Event::KeyChanged(user_id));
+            FriendEvent::IdentityChanged { user_id, identity_key } => {
+                if let Some(previous) = self.store.peer(user_id).await? {
+                    let first = previous.identity_key.is_none();
+                    if self.add_friend(user_id, previous.display_name, Some(identity_key)).await? || first {
+                        events.push(Event::IdentityChanged(user_id));
+                    }
                 }
             }
             FriendEvent::Removed { user_id } => {
-                self.store.remove_friend(user_id).await?;
-                self.conversations.remove(&user_id);
+                self.store.remove_peer(user_id).await?;
+                forget_sessions(&self.store, user_id).await?;
                 events.push(Event::FriendRemoved(user_id));
             }
-            // Account identities belong to crypto v2; this engine's v1 keys do not use them.
-            FriendEvent::IdentityChanged { .. } => {}
             FriendEvent::RequestReceived { .. }
             | FriendEvent::RequestDeclined { .. }
             | FriendEvent::RequestCancelled { .. } => events.push(Event::RequestsChanged),
         }
         Ok(())
     }
+}
+
+/// A `message` frame's fields.
+struct Incoming {
+    id: MessageId,
+    from: UserId,
+    from_device: DeviceId,
+    envelope: String,
+    sent_at: i64,
 }
 
 /// Merges consecutive acks into one frame each kind, keeping other frames in order.

@@ -1,20 +1,32 @@
 //! # hush-client — the client engine
 //!
 //! Everything a Hush client does besides drawing pixels, shared by the browser app and
-//! native tools. The [`Engine`] is *sans-I/O*: it consumes server frames and user actions
-//! and produces client frames and UI events; storage and the socket are the caller's.
+//! native tools. The [`Engine`] is *sans-I/O* for the socket: it consumes server frames and
+//! user actions and produces client frames and UI events; the caller owns the socket and
+//! the clock. It makes the REST calls for keys itself through the [`api::Http`] trait.
 //!
 //! - [`model`]: chat messages and their status state machine (never moves backwards).
-//! - [`store`]: the [`ClientStore`] trait (`?Send`, so IndexedDB can implement it) and
-//!   [`MemoryStore`], the in-memory reference store.
-//! - [`keys`]: one key pair per friendship, conversation keys, key changes.
-//! - [`engine`]: outbox, retries with backoff, dedup by message id, acks and receipts
-//!   (read receipts kept until a `pong` confirms them, in `reads`).
-//! - [`native`]: a tokio-tungstenite runner for tests, benchmarks and tools.
+//! - [`content`]: the typed, versioned content record inside an envelope.
+//! - [`store`]: storage split per record kind (messages, identities, prekeys, sessions),
+//!   `?Send` traits so IndexedDB can implement them, and [`MemoryStore`].
+//! - [`api`]: the REST calls for devices, prekeys and bundles.
+//! - [`device`]: this device's keys — registering them, topping prekeys up, rotating.
+//! - [`cipher`]: sessions with other devices — sealing for every device of a person,
+//!   opening what they send, identities trusted on first use and changes reported.
+//! - [`engine`]: outbox, retries with backoff, dedup by message id, acks, receipts, resend
+//!   requests, identity holds (read receipts kept until a `pong` confirms them, in `reads`).
+//! - [`native`]: a tokio-tungstenite + reqwest runner for tests, benchmarks and tools.
+//! - `model_keys` (feature `test-support`): a model of the server's key directory for tests
+//!   without a server.
 
+pub mod api;
+pub mod cipher;
+pub mod content;
+pub mod device;
 pub mod engine;
-pub mod keys;
 pub mod model;
+#[cfg(feature = "test-support")]
+pub mod model_keys;
 #[cfg(feature = "native")]
 pub mod native;
 mod reads;

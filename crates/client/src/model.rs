@@ -74,7 +74,15 @@ pub enum Body {
         /// The text.
         text: String,
     },
-    /// It arrived but could not be decrypted (shown as a placeholder, still acked).
+    /// A kind of content this version does not show (it is kept, never dropped).
+    Unsupported {
+        /// The content kind it named.
+        content_kind: String,
+    },
+    /// It arrived but could not be opened yet: the sender's device was asked to start a
+    /// new session and send it again.
+    Waiting,
+    /// It could not be opened, even after a resend.
     Undecryptable {
         /// Why, for the curious.
         reason: String,
@@ -98,15 +106,6 @@ pub struct ChatMessage {
     pub created_at_ms: i64,
     /// Server's clock when stored (Unix seconds), once known.
     pub server_at: Option<i64>,
-}
-
-/// The plaintext inside an envelope (JSON), so content types can grow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Content {
-    /// Message text.
-    pub text: String,
-    /// Sender's clock (Unix milliseconds).
-    pub sent_at_ms: i64,
 }
 
 #[cfg(test)]

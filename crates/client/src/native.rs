@@ -1,5 +1,6 @@
-//! A native runner for the engine over tokio-tungstenite, for tests, benchmarks and tools.
-//! It owns the socket and the clock; the engine owns the rules.
+//! A native runner for the engine over tokio-tungstenite (the socket) and reqwest (the REST
+//! calls), for tests, benchmarks and tools. It owns the socket and the clock; the engine
+//! owns the rules.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,6 +11,10 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use async_trait::async_trait;
+
+use crate::api::{ApiError, Http, unreachable};
+use crate::device::{DeviceError, Setup};
 use crate::engine::{Engine, Event, coalesce};
 use crate::model::ChatMessage;
 use crate::store::{ClientStore, StoreError};
@@ -31,6 +36,69 @@ pub enum NativeError {
     /// Storage.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// This browser could not be set up as a device.
+    #[error("device set-up: {0}")]
+    Setup(#[from] DeviceError),
+    /// The account is in use on another device under another identity.
+    #[error("the account is in use on another device")]
+    InUseElsewhere,
+}
+
+/// The REST API over reqwest, as one signed-in session.
+pub struct NativeHttp {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl NativeHttp {
+    /// Calls `base` (e.g. `http://127.0.0.1:8080`) with the access token `token`.
+    pub fn new(base: &str, token: &str) -> Self {
+        Self { client: reqwest::Client::new(), base: base.trim_end_matches('/').to_owned(), token: token.to_owned() }
+    }
+
+    /// Replaces the access token (after a refresh or a new sign-in).
+    pub fn set_token(&mut self, token: &str) {
+        token.clone_into(&mut self.token);
+    }
+
+    /// Points at the server whose WebSocket is `ws_url` (`ws://host:port/api/v1/ws`).
+    pub fn follow(&mut self, ws_url: &str) {
+        let http = ws_url.replacen("wss://", "https://", 1).replacen("ws://", "http://", 1);
+        self.base = http.trim_end_matches("/api/v1/ws").to_owned();
+    }
+}
+
+#[async_trait(?Send)]
+impl Http for NativeHttp {
+    fn access_token(&self) -> Option<String> {
+        Some(self.token.clone())
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, ApiError> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| unreachable(e.to_string()))?;
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|e| unreachable(e.to_string()))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| unreachable(e.to_string()))?;
+        if status.is_success() {
+            Ok(if text.is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_str(&text).map_err(|e| unreachable(e.to_string()))?
+            })
+        } else {
+            Err(serde_json::from_str(&text).unwrap_or_else(|_| unreachable(format!("HTTP {status}"))))
+        }
+    }
 }
 
 /// Unix milliseconds from the system clock.
@@ -41,16 +109,26 @@ pub fn now_ms() -> i64 {
 /// A client: the engine plus a socket.
 pub struct NativeClient<S: ClientStore> {
     /// The engine (and through it the store).
-    pub engine: Engine<S>,
+    pub engine: Engine<S, NativeHttp>,
     socket: Option<Socket>,
     /// Every event so far, for callers that inspect history.
     pub events: Vec<Event>,
 }
 
 impl<S: ClientStore> NativeClient<S> {
-    /// A disconnected client for `me` over `store`.
-    pub fn new(me: UserId, store: S) -> Self {
-        Self { engine: Engine::new(me, store), socket: None, events: Vec::new() }
+    /// A disconnected client for `me` over `store`, reaching the server at `base` (e.g.
+    /// `http://127.0.0.1:8080`) as the session of access token `token`.
+    pub fn new(me: UserId, store: S, base: &str, token: &str) -> Self {
+        Self { engine: Engine::new(me, store, NativeHttp::new(base, token)), socket: None, events: Vec::new() }
+    }
+
+    /// Sets this client up as a device of the account (done by [`Self::connect`] when
+    /// needed); `new_identity` starts again under a new identity.
+    pub async fn set_up(&mut self, new_identity: bool) -> Result<(), NativeError> {
+        match self.engine.set_up(Some("native client"), new_identity, now_ms() / 1000).await? {
+            Setup::Ready(_) => Ok(()),
+            Setup::InUseElsewhere => Err(NativeError::InUseElsewhere),
+        }
     }
 
     /// Whether the socket is up.
@@ -58,9 +136,12 @@ impl<S: ClientStore> NativeClient<S> {
         self.socket.is_some()
     }
 
-    /// Connects to `ws_url` (e.g. `ws://127.0.0.1:8080/api/v1/ws`), authenticates, waits
-    /// for `hello` and sends the outbox.
+    /// Connects to `ws_url` (e.g. `ws://127.0.0.1:8080/api/v1/ws`): sets the device up if
+    /// it is not yet, authenticates, waits for `hello` and sends the outbox.
     pub async fn connect(&mut self, ws_url: &str, token: &str) -> Result<(), NativeError> {
+        self.engine.http_mut().set_token(token);
+        self.engine.http_mut().follow(ws_url);
+        self.set_up(false).await?;
         let (mut socket, _) =
             tokio_tungstenite::connect_async(ws_url).await.map_err(|e| NativeError::Connect(e.to_string()))?;
         let auth = serde_json::to_string(&ClientFrame::Auth { token: token.to_owned() }).unwrap_or_default();
@@ -68,7 +149,10 @@ impl<S: ClientStore> NativeClient<S> {
         loop {
             match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
                 Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str::<ServerFrame>(&text) {
-                    Ok(ServerFrame::Hello { .. }) => break,
+                    Ok(ServerFrame::Hello { device_id, .. }) if device_id == self.engine.device_id() => break,
+                    Ok(ServerFrame::Hello { .. }) => {
+                        return Err(NativeError::Closed("the server does not know this device".into()));
+                    }
                     Ok(ServerFrame::Error { code, message, .. }) => {
                         return Err(NativeError::Closed(format!("{code}: {message}")));
                     }
@@ -81,7 +165,8 @@ impl<S: ClientStore> NativeClient<S> {
             }
         }
         self.socket = Some(socket);
-        let frames = self.engine.on_connected().await?;
+        let (frames, events) = self.engine.on_connected(now_ms()).await?;
+        self.events.extend(events);
         self.write(frames).await
     }
 

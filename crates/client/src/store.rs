@@ -1,13 +1,19 @@
-//! Client storage behind a `?Send` trait (IndexedDB in the browser is single-threaded), and
-//! [`MemoryStore`], the reference implementation used by tests and native tools.
+//! Client storage, split per record kind as libsignal's storage traits are: messages, this
+//! device's identity and the identities of the people it talks to, its prekeys' secrets,
+//! and sessions with other devices. All traits are `?Send` (IndexedDB in the browser is
+//! single-threaded); [`MemoryStore`] implements them all for tests and native tools.
+//!
+//! Records holding secrets (own device, prekeys, sessions) are plain here; a store that
+//! writes them to disk must encrypt them (the web app's IndexedDB store does, under a
+//! non-extractable WebCrypto key).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use async_trait::async_trait;
-use hush_shared::UserId;
 use hush_shared::ws::MessageId;
+use hush_shared::{DeviceId, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ChatMessage, Direction, Status};
@@ -17,35 +23,82 @@ use crate::model::{ChatMessage, Direction, Status};
 #[error("client storage: {0}")]
 pub struct StoreError(pub String);
 
-/// My key pair for one friendship, as stored on the device.
+/// This device: who it is and its long-term secrets (base64url scalars).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyRecord {
-    /// The friend (or the person a request went to).
-    pub peer: UserId,
-    /// My secret scalar, 32 bytes, base64url.
-    pub secret: String,
-    /// My public key, wire form.
-    pub public: String,
+pub struct OwnDevice {
+    /// The account.
+    pub user_id: UserId,
+    /// This device.
+    pub device_id: DeviceId,
+    /// The account identity key's secret scalar.
+    pub identity_secret: String,
+    /// The device key's secret scalar.
+    pub device_secret: String,
+    /// The next one-time prekey id to use.
+    pub next_prekey_id: u32,
+    /// The next signed prekey id to use.
+    pub next_signed_prekey_id: u32,
+    /// Unix seconds the device last registered (0 until it first did).
+    pub registered_at: i64,
 }
 
-/// What I know about a friend.
+/// A signed prekey's secret, kept while messages made with it may still arrive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FriendRecord {
-    /// The friend.
+pub struct SignedPrekeySecret {
+    /// Its id.
+    pub id: u32,
+    /// The secret scalar, base64url.
+    pub secret: String,
+    /// Unix seconds it was made.
+    pub created_at: i64,
+}
+
+/// A one-time prekey's secret, deleted once a handshake used it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OneTimePrekeySecret {
+    /// Its id.
+    pub id: u32,
+    /// The secret scalar, base64url.
+    pub secret: String,
+}
+
+/// The sessions with one device of a person: the current one first, then up to
+/// [`MAX_PREVIOUS_SESSIONS`] previous ones (still able to open messages in flight). Each is
+/// the crypto crate's session bytes, base64url.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The person.
+    pub peer: UserId,
+    /// Their device.
+    pub device: DeviceId,
+    /// Current first.
+    pub sessions: Vec<String>,
+}
+
+/// Previous sessions kept per device besides the current one.
+pub const MAX_PREVIOUS_SESSIONS: usize = 4;
+
+/// What this device knows about a person it talks to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerRecord {
+    /// The person.
     pub user_id: UserId,
     /// Their display name.
     pub display_name: Option<String>,
-    /// Their current public key for our friendship.
-    pub their_key: String,
-    /// Whether I compared safety numbers with them for this key.
+    /// Their account identity key (wire form), once known.
+    pub identity_key: Option<String>,
+    /// Whether I compared safety numbers with them for this identity.
     pub verified: bool,
-    /// Set when their key changed since I last looked; cleared by the UI.
-    pub key_changed: bool,
+    /// Their identity changed since I last confirmed it (shown as a warning; while it is
+    /// set and they had been verified, messages to them wait for my confirmation).
+    pub identity_changed: bool,
+    /// Messages to them wait for me to confirm their new identity.
+    pub held: bool,
 }
 
-/// Where a client keeps messages, keys and friends.
+/// Messages, by id.
 #[async_trait(?Send)]
-pub trait ClientStore {
+pub trait MessageStore {
     /// Inserts or replaces a message (by id).
     async fn put_message(&self, message: &ChatMessage) -> Result<(), StoreError>;
     /// One message.
@@ -54,23 +107,69 @@ pub trait ClientStore {
     async fn conversation(&self, peer: UserId) -> Result<Vec<ChatMessage>, StoreError>;
     /// Outgoing messages still `Sending`, oldest first: the outbox.
     async fn outbox(&self) -> Result<Vec<ChatMessage>, StoreError>;
-    /// Stores my key pair for a friendship.
-    async fn put_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
-    /// My key pair for a friendship.
-    async fn key(&self, peer: UserId) -> Result<Option<KeyRecord>, StoreError>;
-    /// Inserts or replaces a friend.
-    async fn put_friend(&self, friend: &FriendRecord) -> Result<(), StoreError>;
-    /// One friend.
-    async fn friend(&self, user: UserId) -> Result<Option<FriendRecord>, StoreError>;
-    /// Forgets a friend (unfriended or blocked); messages stay.
-    async fn remove_friend(&self, user: UserId) -> Result<(), StoreError>;
 }
+
+/// This device's identity, and the identities of people (libsignal's identity store).
+#[async_trait(?Send)]
+pub trait IdentityStore {
+    /// This device, once set up.
+    async fn own_device(&self) -> Result<Option<OwnDevice>, StoreError>;
+    /// Stores this device.
+    async fn put_own_device(&self, device: &OwnDevice) -> Result<(), StoreError>;
+    /// What I know about a person.
+    async fn peer(&self, user: UserId) -> Result<Option<PeerRecord>, StoreError>;
+    /// Inserts or replaces a person.
+    async fn put_peer(&self, peer: &PeerRecord) -> Result<(), StoreError>;
+    /// Forgets a person (unfriended or blocked); messages stay.
+    async fn remove_peer(&self, user: UserId) -> Result<(), StoreError>;
+}
+
+/// This device's prekey secrets.
+#[async_trait(?Send)]
+pub trait PrekeyStore {
+    /// A signed prekey by id.
+    async fn signed_prekey(&self, id: u32) -> Result<Option<SignedPrekeySecret>, StoreError>;
+    /// Every signed prekey kept.
+    async fn signed_prekeys(&self) -> Result<Vec<SignedPrekeySecret>, StoreError>;
+    /// Stores a signed prekey.
+    async fn put_signed_prekey(&self, prekey: &SignedPrekeySecret) -> Result<(), StoreError>;
+    /// Deletes a signed prekey.
+    async fn remove_signed_prekey(&self, id: u32) -> Result<(), StoreError>;
+    /// A one-time prekey by id.
+    async fn one_time_prekey(&self, id: u32) -> Result<Option<OneTimePrekeySecret>, StoreError>;
+    /// Stores one-time prekeys.
+    async fn put_one_time_prekeys(&self, prekeys: &[OneTimePrekeySecret]) -> Result<(), StoreError>;
+    /// Deletes a one-time prekey (a handshake used it).
+    async fn remove_one_time_prekey(&self, id: u32) -> Result<(), StoreError>;
+}
+
+/// Sessions with other devices.
+#[async_trait(?Send)]
+pub trait SessionStore {
+    /// The sessions with one device.
+    async fn sessions(&self, peer: UserId, device: DeviceId) -> Result<Option<SessionRecord>, StoreError>;
+    /// The sessions with every device of a person.
+    async fn peer_sessions(&self, peer: UserId) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Stores the sessions with one device.
+    async fn put_sessions(&self, record: &SessionRecord) -> Result<(), StoreError>;
+    /// Forgets the sessions with one device.
+    async fn remove_sessions(&self, peer: UserId, device: DeviceId) -> Result<(), StoreError>;
+    /// Forgets every session (this device started again under a new identity).
+    async fn clear_sessions(&self) -> Result<(), StoreError>;
+}
+
+/// Everything a client keeps.
+pub trait ClientStore: MessageStore + IdentityStore + PrekeyStore + SessionStore {}
+impl<T: MessageStore + IdentityStore + PrekeyStore + SessionStore> ClientStore for T {}
 
 #[derive(Default)]
 struct Inner {
     messages: BTreeMap<MessageId, ChatMessage>,
-    keys: HashMap<UserId, KeyRecord>,
-    friends: HashMap<UserId, FriendRecord>,
+    own: Option<OwnDevice>,
+    peers: HashMap<UserId, PeerRecord>,
+    signed: BTreeMap<u32, SignedPrekeySecret>,
+    one_time: BTreeMap<u32, OneTimePrekeySecret>,
+    sessions: BTreeMap<(UserId, DeviceId), SessionRecord>,
 }
 
 /// In-memory store. Clones share the same data, so a test can drop a client and build a
@@ -85,10 +184,15 @@ impl MemoryStore {
     pub fn all_messages(&self) -> Vec<ChatMessage> {
         self.inner.borrow().messages.values().cloned().collect()
     }
+
+    /// How many one-time prekey secrets are kept, for assertions.
+    pub fn one_time_prekey_count(&self) -> usize {
+        self.inner.borrow().one_time.len()
+    }
 }
 
 #[async_trait(?Send)]
-impl ClientStore for MemoryStore {
+impl MessageStore for MemoryStore {
     async fn put_message(&self, message: &ChatMessage) -> Result<(), StoreError> {
         self.inner.borrow_mut().messages.insert(message.id, message.clone());
         Ok(())
@@ -112,27 +216,94 @@ impl ClientStore for MemoryStore {
             .cloned()
             .collect())
     }
+}
 
-    async fn put_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
-        self.inner.borrow_mut().keys.insert(key.peer, key.clone());
+#[async_trait(?Send)]
+impl IdentityStore for MemoryStore {
+    async fn own_device(&self) -> Result<Option<OwnDevice>, StoreError> {
+        Ok(self.inner.borrow().own.clone())
+    }
+
+    async fn put_own_device(&self, device: &OwnDevice) -> Result<(), StoreError> {
+        self.inner.borrow_mut().own = Some(device.clone());
         Ok(())
     }
 
-    async fn key(&self, peer: UserId) -> Result<Option<KeyRecord>, StoreError> {
-        Ok(self.inner.borrow().keys.get(&peer).cloned())
+    async fn peer(&self, user: UserId) -> Result<Option<PeerRecord>, StoreError> {
+        Ok(self.inner.borrow().peers.get(&user).cloned())
     }
 
-    async fn put_friend(&self, friend: &FriendRecord) -> Result<(), StoreError> {
-        self.inner.borrow_mut().friends.insert(friend.user_id, friend.clone());
+    async fn put_peer(&self, peer: &PeerRecord) -> Result<(), StoreError> {
+        self.inner.borrow_mut().peers.insert(peer.user_id, peer.clone());
         Ok(())
     }
 
-    async fn friend(&self, user: UserId) -> Result<Option<FriendRecord>, StoreError> {
-        Ok(self.inner.borrow().friends.get(&user).cloned())
+    async fn remove_peer(&self, user: UserId) -> Result<(), StoreError> {
+        self.inner.borrow_mut().peers.remove(&user);
+        Ok(())
+    }
+}
+
+#[async_trait(?Send)]
+impl PrekeyStore for MemoryStore {
+    async fn signed_prekey(&self, id: u32) -> Result<Option<SignedPrekeySecret>, StoreError> {
+        Ok(self.inner.borrow().signed.get(&id).cloned())
     }
 
-    async fn remove_friend(&self, user: UserId) -> Result<(), StoreError> {
-        self.inner.borrow_mut().friends.remove(&user);
+    async fn signed_prekeys(&self) -> Result<Vec<SignedPrekeySecret>, StoreError> {
+        Ok(self.inner.borrow().signed.values().cloned().collect())
+    }
+
+    async fn put_signed_prekey(&self, prekey: &SignedPrekeySecret) -> Result<(), StoreError> {
+        self.inner.borrow_mut().signed.insert(prekey.id, prekey.clone());
+        Ok(())
+    }
+
+    async fn remove_signed_prekey(&self, id: u32) -> Result<(), StoreError> {
+        self.inner.borrow_mut().signed.remove(&id);
+        Ok(())
+    }
+
+    async fn one_time_prekey(&self, id: u32) -> Result<Option<OneTimePrekeySecret>, StoreError> {
+        Ok(self.inner.borrow().one_time.get(&id).cloned())
+    }
+
+    async fn put_one_time_prekeys(&self, prekeys: &[OneTimePrekeySecret]) -> Result<(), StoreError> {
+        let mut inner = self.inner.borrow_mut();
+        for prekey in prekeys {
+            inner.one_time.insert(prekey.id, prekey.clone());
+        }
+        Ok(())
+    }
+
+    async fn remove_one_time_prekey(&self, id: u32) -> Result<(), StoreError> {
+        self.inner.borrow_mut().one_time.remove(&id);
+        Ok(())
+    }
+}
+
+#[async_trait(?Send)]
+impl SessionStore for MemoryStore {
+    async fn sessions(&self, peer: UserId, device: DeviceId) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.inner.borrow().sessions.get(&(peer, device)).cloned())
+    }
+
+    async fn peer_sessions(&self, peer: UserId) -> Result<Vec<SessionRecord>, StoreError> {
+        Ok(self.inner.borrow().sessions.values().filter(|r| r.peer == peer).cloned().collect())
+    }
+
+    async fn put_sessions(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        self.inner.borrow_mut().sessions.insert((record.peer, record.device), record.clone());
+        Ok(())
+    }
+
+    async fn remove_sessions(&self, peer: UserId, device: DeviceId) -> Result<(), StoreError> {
+        self.inner.borrow_mut().sessions.remove(&(peer, device));
+        Ok(())
+    }
+
+    async fn clear_sessions(&self) -> Result<(), StoreError> {
+        self.inner.borrow_mut().sessions.clear();
         Ok(())
     }
 }

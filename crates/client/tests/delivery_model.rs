@@ -1,21 +1,27 @@
 //! Property test of the delivery state machine: two client engines talk through a model
 //! of the server's mailbox semantics over a network that drops (taking the connection
 //! down with the frame, as TCP does), duplicates and reorders frames, while clients
-//! disconnect and restart from their stores. After the faults stop
-//! and the network heals, every message written is shown exactly once, every sender sees
-//! it delivered, and the mailboxes are empty.
+//! disconnect and restart from their stores. Each side is a registered device; the first
+//! messages start sessions from bundles (both sides may start at once). After the faults
+//! stop and the network heals, every message written is shown exactly once, every sender
+//! sees it delivered, and the mailboxes are empty.
+//!
+//! The model of the server's key directory (devices, prekeys, bundles) answers the REST
+//! calls the engines make; the Rust suites against the real server cover the real one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
 
 use hush_client::engine::Engine;
+use hush_client::model_keys::{KeyDirectory, ModelHttp};
 use hush_client::{Event, MemoryStore, Status};
-use hush_shared::UserId;
 use hush_shared::ws::{ClientFrame, MessageId, ReceiptKind, ServerFrame};
+use hush_shared::{DeviceId, UserId};
 use proptest::prelude::*;
 use uuid::Uuid;
 
-/// A waiting message: (id, sender, envelope), by sequence.
-type Queue = BTreeMap<u64, (MessageId, UserId, String)>;
+/// A waiting message: (id, sender, sender's device, envelope), by sequence.
+type Queue = BTreeMap<u64, (MessageId, UserId, DeviceId, String)>;
 /// A waiting receipt: (receipt id, kind, message id, peer), by sequence.
 type ReceiptQueue = BTreeMap<u64, (Uuid, ReceiptKind, MessageId, UserId)>;
 
@@ -35,40 +41,22 @@ impl ModelServer {
         self.seq
     }
 
-    /// Handles one client frame; returns frames for (user, frame).
-    fn handle(&mut self, from: UserId, frame: ClientFrame) -> Vec<(UserId, ServerFrame)> {
+    /// Handles one client frame from `from`'s device; returns frames for (user, frame).
+    fn handle(&mut self, from: UserId, device: DeviceId, frame: ClientFrame) -> Vec<(UserId, ServerFrame)> {
         let mut out = Vec::new();
         match frame {
-            ClientFrame::Send { id, to, envelope } => {
+            ClientFrame::Send { id, to, envelopes } => {
+                assert_eq!(envelopes.len(), 1, "one device per person");
+                let envelope = envelopes[0].envelope.clone();
                 if self.seen.insert((from, id)) {
                     let seq = self.next();
-                    self.mailbox.entry(to).or_default().insert(seq, (id, from, envelope.clone()));
-                    out.push((to, ServerFrame::Message { id, from, envelope, sent_at: 1 }));
+                    self.mailbox.entry(to).or_default().insert(seq, (id, from, device, envelope.clone()));
+                    out.push((to, ServerFrame::Message { id, from, from_device: device, envelope, sent_at: 1 }));
                 }
                 out.push((from, ServerFrame::Stored { id, at: 1 }));
             }
-            ClientFrame::Ack { ids } => {
-                for id in ids {
-                    let mailbox = self.mailbox.entry(from).or_default();
-                    let found = mailbox.iter().find(|(_, (m, _, _))| *m == id).map(|(s, (_, sender, _))| (*s, *sender));
-                    if let Some((seq, sender)) = found {
-                        mailbox.remove(&seq);
-                        let rseq = self.next();
-                        let rid = Uuid::new_v4();
-                        self.receipts.entry(sender).or_default().insert(rseq, (rid, ReceiptKind::Delivered, id, from));
-                        out.push((
-                            sender,
-                            ServerFrame::Receipt {
-                                id: rid,
-                                kind: ReceiptKind::Delivered,
-                                message_id: id,
-                                peer: from,
-                                at: 2,
-                            },
-                        ));
-                    }
-                }
-            }
+            ClientFrame::Ack { ids } => self.take(from, ids, ReceiptKind::Delivered, &mut out),
+            ClientFrame::Retry { ids } => self.take(from, ids, ReceiptKind::Resend, &mut out),
             ClientFrame::ReceiptAck { ids } => {
                 let receipts = self.receipts.entry(from).or_default();
                 receipts.retain(|_, (rid, ..)| !ids.contains(rid));
@@ -78,6 +66,25 @@ impl ModelServer {
         out
     }
 
+    /// Deletes acked (or handed back) messages and queues a receipt for each sender; a
+    /// resend also forgets the id so it can be stored again.
+    fn take(&mut self, to: UserId, ids: Vec<MessageId>, kind: ReceiptKind, out: &mut Vec<(UserId, ServerFrame)>) {
+        for id in ids {
+            let mailbox = self.mailbox.entry(to).or_default();
+            let found = mailbox.iter().find(|(_, (m, ..))| *m == id).map(|(s, (_, sender, ..))| (*s, *sender));
+            if let Some((seq, sender)) = found {
+                mailbox.remove(&seq);
+                if kind == ReceiptKind::Resend {
+                    self.seen.remove(&(sender, id));
+                }
+                let rseq = self.next();
+                let rid = Uuid::new_v4();
+                self.receipts.entry(sender).or_default().insert(rseq, (rid, kind, id, to));
+                out.push((sender, ServerFrame::Receipt { id: rid, kind, message_id: id, peer: to, at: 2 }));
+            }
+        }
+    }
+
     /// Everything waiting for `user`, as a fresh connection's drain sends it.
     fn drain(&self, user: UserId) -> Vec<ServerFrame> {
         let mut frames: Vec<ServerFrame> = self
@@ -85,9 +92,10 @@ impl ModelServer {
             .get(&user)
             .into_iter()
             .flatten()
-            .map(|(_, (id, from, envelope))| ServerFrame::Message {
+            .map(|(_, (id, from, device, envelope))| ServerFrame::Message {
                 id: *id,
                 from: *from,
+                from_device: *device,
                 envelope: envelope.clone(),
                 sent_at: 1,
             })
@@ -102,7 +110,7 @@ impl ModelServer {
 struct Side {
     id: UserId,
     store: MemoryStore,
-    engine: Engine<MemoryStore>,
+    engine: Engine<MemoryStore, ModelHttp>,
     connected: bool,
     epoch: u64,
     arrivals: HashMap<MessageId, usize>,
@@ -118,30 +126,33 @@ enum Packet {
 struct World {
     sides: [Side; 2],
     server: ModelServer,
+    keys: Rc<KeyDirectory>,
     net: Vec<Packet>,
     composed: Vec<(usize, MessageId)>,
 }
 
 impl World {
     async fn new() -> Self {
+        let keys = Rc::new(KeyDirectory::default());
         let make = |id| {
             let store = MemoryStore::default();
             Side {
                 id,
                 store: store.clone(),
-                engine: Engine::new(id, store),
+                engine: Engine::new(id, store, ModelHttp { user: id, keys: keys.clone() }),
                 connected: false,
                 epoch: 0,
                 arrivals: HashMap::new(),
             }
         };
         let mut sides = [make(UserId::new()), make(UserId::new())];
+        for side in &mut sides {
+            side.engine.set_up(None, false, 0).await.unwrap();
+        }
         let (a, b) = (sides[0].id, sides[1].id);
-        let ka = sides[0].engine.new_key_for(b).await.unwrap();
-        let kb = sides[1].engine.new_key_for(a).await.unwrap();
-        sides[0].engine.add_friend(b, None, kb).await.unwrap();
-        sides[1].engine.add_friend(a, None, ka).await.unwrap();
-        Self { sides, server: ModelServer::default(), net: Vec::new(), composed: Vec::new() }
+        sides[0].engine.add_friend(b, None, None).await.unwrap();
+        sides[1].engine.add_friend(a, None, None).await.unwrap();
+        Self { sides, server: ModelServer::default(), keys, net: Vec::new(), composed: Vec::new() }
     }
 
     fn index_of(&self, user: UserId) -> usize {
@@ -184,7 +195,9 @@ impl World {
             Op::Restart(side) => {
                 self.disconnect(side);
                 let s = &mut self.sides[side];
-                s.engine = Engine::new(s.id, s.store.clone());
+                let http = ModelHttp { user: s.id, keys: self.keys.clone() };
+                s.engine = Engine::new(s.id, s.store.clone(), http);
+                s.engine.set_up(None, false, 0).await.unwrap();
             }
             _ => {}
         }
@@ -204,7 +217,7 @@ impl World {
         self.sides[side].connected = true;
         self.sides[side].epoch += 1;
         let epoch = self.sides[side].epoch;
-        let frames = self.sides[side].engine.on_connected().await.unwrap();
+        let (frames, _) = self.sides[side].engine.on_connected(0).await.unwrap();
         for frame in self.server.drain(self.sides[side].id) {
             self.net.push(Packet::ToClient { to: side, epoch, frame });
         }
@@ -217,7 +230,8 @@ impl World {
                 if epoch != self.sides[from].epoch || !self.sides[from].connected {
                     return;
                 }
-                for (user, frame) in self.server.handle(self.sides[from].id, frame) {
+                let device = self.sides[from].engine.device_id().expect("a set-up device");
+                for (user, frame) in self.server.handle(self.sides[from].id, device, frame) {
                     let to = self.index_of(user);
                     if self.sides[to].connected {
                         let epoch = self.sides[to].epoch;

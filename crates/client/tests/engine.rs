@@ -1,32 +1,63 @@
-//! The engine's promises, frame by frame: an undecryptable message is kept as a
-//! placeholder and acked without touching keys; a redelivery is acked but not shown twice;
-//! receipts never move a status backwards; transient refusals are retried with backoff;
-//! a key change is applied and un-verifies the friend.
+//! The engine's promises, frame by frame (over the model key directory of
+//! `model_keys`): a message round-trips between two devices and a redelivery is not shown
+//! twice; a message this device cannot open is never acked as delivered — its sender is
+//! asked to resend, and the resend under the same id opens; a storage failure while
+//! opening acks nothing; receipts never move a status backwards; transient refusals are
+//! retried with backoff; an identity change un-verifies, and for a verified friend holds
+//! sending until confirmed; unknown content kinds are kept as unsupported.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
+use async_trait::async_trait;
+use hush_client::api::Http;
 use hush_client::engine::Engine;
-use hush_client::store::ClientStore;
-use hush_client::{Body, Event, MemoryStore, Status};
-use hush_shared::ErrorCode;
-use hush_shared::UserId;
-use hush_shared::ws::{ClientFrame, FriendEvent, ReceiptKind, ServerFrame};
+use hush_client::model_keys::{KeyDirectory, ModelHttp};
+use hush_client::store::{
+    IdentityStore, MessageStore, OneTimePrekeySecret, OwnDevice, PeerRecord, PrekeyStore, SessionRecord, SessionStore,
+    SignedPrekeySecret,
+};
+use hush_client::{Body, ChatMessage, Event, MemoryStore, Status, StoreError};
+use hush_shared::ws::{ClientFrame, DeviceEnvelope, FriendEvent, MessageId, ReceiptKind, ServerFrame};
+use hush_shared::{DeviceId, ErrorCode, UserId};
 
-async fn pair() -> (Engine<MemoryStore>, Engine<MemoryStore>) {
-    let (a, b) = (UserId::new(), UserId::new());
-    let mut alice = Engine::new(a, MemoryStore::default());
-    let mut bob = Engine::new(b, MemoryStore::default());
-    let ka = alice.new_key_for(b).await.unwrap();
-    let kb = bob.new_key_for(a).await.unwrap();
-    alice.add_friend(b, Some("Bob".into()), kb).await.unwrap();
-    bob.add_friend(a, Some("Alice".into()), ka).await.unwrap();
-    alice.on_connected().await.unwrap();
-    bob.on_connected().await.unwrap();
+type TestEngine = Engine<MemoryStore, ModelHttp>;
+
+async fn engine(keys: &Rc<KeyDirectory>) -> TestEngine {
+    let me = UserId::new();
+    let mut engine = Engine::new(me, MemoryStore::default(), ModelHttp { user: me, keys: keys.clone() });
+    engine.set_up(None, false, 0).await.unwrap();
+    engine
+}
+
+async fn pair() -> (TestEngine, TestEngine) {
+    let keys = Rc::new(KeyDirectory::default());
+    let (mut alice, mut bob) = (engine(&keys).await, engine(&keys).await);
+    alice.add_friend(bob.me(), Some("Bob".into()), None).await.unwrap();
+    bob.add_friend(alice.me(), Some("Alice".into()), None).await.unwrap();
+    alice.on_connected(0).await.unwrap();
+    bob.on_connected(0).await.unwrap();
     (alice, bob)
 }
 
-fn sent(frames: &[ClientFrame]) -> (uuid::Uuid, String) {
+fn sent(frames: &[ClientFrame]) -> (MessageId, Vec<DeviceEnvelope>) {
     match &frames[0] {
-        ClientFrame::Send { id, envelope, .. } => (*id, envelope.clone()),
+        ClientFrame::Send { id, envelopes, .. } => (*id, envelopes.clone()),
         other => panic!("expected send, got {other:?}"),
+    }
+}
+
+fn delivered<H: Http>(
+    from: &Engine<impl hush_client::ClientStore, H>,
+    id: MessageId,
+    envelopes: &[DeviceEnvelope],
+) -> ServerFrame {
+    ServerFrame::Message {
+        id,
+        from: from.me(),
+        from_device: from.device_id().unwrap(),
+        envelope: envelopes[0].envelope.clone(),
+        sent_at: 1,
     }
 }
 
@@ -34,42 +65,195 @@ fn sent(frames: &[ClientFrame]) -> (uuid::Uuid, String) {
 async fn a_message_round_trips_and_a_redelivery_is_not_shown_twice() {
     let (mut alice, mut bob) = pair().await;
     let (_, frames) = alice.compose(bob.me(), "hello", 1_000).await.unwrap();
-    let (id, envelope) = sent(&frames);
-    let incoming = ServerFrame::Message { id, from: alice.me(), envelope, sent_at: 1 };
+    let (id, envelopes) = sent(&frames);
+    assert_eq!(envelopes[0].device, bob.device_id().unwrap(), "sealed for Bob's device");
+    let incoming = delivered(&alice, id, &envelopes);
     let (out, events) = bob.handle(incoming.clone(), 0).await.unwrap();
     assert_eq!(out, vec![ClientFrame::Ack { ids: vec![id] }]);
     assert!(matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Text { text: "hello".into() }));
     let (out, events) = bob.handle(incoming, 0).await.unwrap();
     assert_eq!(out, vec![ClientFrame::Ack { ids: vec![id] }], "acked again");
     assert!(events.is_empty(), "not shown twice");
+    // The reply goes back on the same session (no new bundle needed), and opens.
+    let (_, frames) = bob.compose(alice.me(), "hi back", 2_000).await.unwrap();
+    let (id, envelopes) = sent(&frames);
+    let (out, events) = alice.handle(delivered(&bob, id, &envelopes), 0).await.unwrap();
+    assert_eq!(out, vec![ClientFrame::Ack { ids: vec![id] }]);
+    assert!(matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Text { text: "hi back".into() }));
+    // Safety numbers agree on both sides.
+    let (a, b) = (alice.safety_number(bob.me()).await.unwrap(), bob.safety_number(alice.me()).await.unwrap());
+    assert_eq!(a.unwrap().digits(), b.unwrap().digits());
 }
 
 #[tokio::test]
-async fn an_undecryptable_message_is_a_placeholder_and_acked_without_new_keys() {
-    let (alice, mut bob) = pair().await;
-    let key_before = bob.store().key(alice.me()).await.unwrap();
-    let id = uuid::Uuid::now_v7();
-    let mut garbage = vec![1u8];
-    garbage.resize(200, 9);
-    use base64::Engine as _;
-    let envelope = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(garbage);
-    let (out, events) =
-        bob.handle(ServerFrame::Message { id, from: alice.me(), envelope, sent_at: 1 }, 0).await.unwrap();
+async fn an_unopenable_message_is_handed_back_and_its_resend_opens() {
+    let (mut alice, mut bob) = pair().await;
+    let (_, frames) = alice.compose(bob.me(), "first", 0).await.unwrap();
+    let (first, envelopes) = sent(&frames);
+    bob.handle(delivered(&alice, first, &envelopes), 0).await.unwrap();
+
+    // Bob loses his sessions (a restored backup, a bug): Alice's next message cannot open.
+    let (_, frames) = alice.compose(bob.me(), "second", 0).await.unwrap();
+    let (id, envelopes) = sent(&frames);
+    hush_client::cipher::forget_sessions(bob.store(), alice.me()).await.unwrap();
+    let (out, events) = bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap();
+    assert_eq!(out, vec![ClientFrame::Retry { ids: vec![id] }], "handed back, not acked");
+    assert!(matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Waiting));
+
+    // The server turns the retry into a resend receipt: Alice starts afresh, same id.
+    let receipt = ServerFrame::Receipt {
+        id: uuid::Uuid::now_v7(),
+        kind: ReceiptKind::Resend,
+        message_id: id,
+        peer: bob.me(),
+        at: 2,
+    };
+    alice.handle(ServerFrame::Stored { id, at: 1 }, 0).await.unwrap();
+    let (out, _) = alice.handle(receipt, 0).await.unwrap();
+    let (resent, envelopes) = sent(&out);
+    assert_eq!(resent, id, "the same message id");
+    assert!(matches!(out.last(), Some(ClientFrame::ReceiptAck { .. })));
+    let (out, events) = bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap();
     assert_eq!(out, vec![ClientFrame::Ack { ids: vec![id] }]);
-    match &events[..] {
-        [Event::MessageReceived(m)] => assert!(matches!(m.body, Body::Undecryptable { .. })),
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(bob.store().key(alice.me()).await.unwrap(), key_before, "no key regeneration");
-    // From a stranger (no keys at all): same treatment.
-    let (out, _) = bob
-        .handle(
-            ServerFrame::Message { id: uuid::Uuid::now_v7(), from: UserId::new(), envelope: "AQ".into(), sent_at: 1 },
-            0,
-        )
-        .await
-        .unwrap();
+    assert!(matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Text { text: "second".into() }));
+
+    // Garbage from a stranger: handed back once; if it comes again it is shown as such and acked.
+    let stranger = ServerFrame::Message {
+        id: MessageId::now_v7(),
+        from: UserId::new(),
+        from_device: DeviceId::new(),
+        envelope: "Ag".into(),
+        sent_at: 1,
+    };
+    let (out, _) = bob.handle(stranger.clone(), 0).await.unwrap();
+    assert!(matches!(&out[..], [ClientFrame::Retry { .. }]));
+    let (out, events) = bob.handle(stranger, 0).await.unwrap();
     assert!(matches!(&out[..], [ClientFrame::Ack { .. }]));
+    assert!(matches!(&events[..], [Event::MessageReceived(m)] if matches!(m.body, Body::Undecryptable { .. })));
+}
+
+/// A store whose message writes can be made to fail.
+#[derive(Clone, Default)]
+struct FlakyStore {
+    inner: MemoryStore,
+    fail_messages: Rc<Cell<bool>>,
+}
+
+#[async_trait(?Send)]
+impl MessageStore for FlakyStore {
+    async fn put_message(&self, message: &ChatMessage) -> Result<(), StoreError> {
+        if self.fail_messages.get() {
+            return Err(StoreError("disk full".into()));
+        }
+        self.inner.put_message(message).await
+    }
+    async fn message(&self, id: MessageId) -> Result<Option<ChatMessage>, StoreError> {
+        self.inner.message(id).await
+    }
+    async fn conversation(&self, peer: UserId) -> Result<Vec<ChatMessage>, StoreError> {
+        self.inner.conversation(peer).await
+    }
+    async fn outbox(&self) -> Result<Vec<ChatMessage>, StoreError> {
+        self.inner.outbox().await
+    }
+}
+
+#[async_trait(?Send)]
+impl IdentityStore for FlakyStore {
+    async fn own_device(&self) -> Result<Option<OwnDevice>, StoreError> {
+        self.inner.own_device().await
+    }
+    async fn put_own_device(&self, device: &OwnDevice) -> Result<(), StoreError> {
+        self.inner.put_own_device(device).await
+    }
+    async fn peer(&self, user: UserId) -> Result<Option<PeerRecord>, StoreError> {
+        self.inner.peer(user).await
+    }
+    async fn put_peer(&self, peer: &PeerRecord) -> Result<(), StoreError> {
+        self.inner.put_peer(peer).await
+    }
+    async fn remove_peer(&self, user: UserId) -> Result<(), StoreError> {
+        self.inner.remove_peer(user).await
+    }
+}
+
+#[async_trait(?Send)]
+impl PrekeyStore for FlakyStore {
+    async fn signed_prekey(&self, id: u32) -> Result<Option<SignedPrekeySecret>, StoreError> {
+        self.inner.signed_prekey(id).await
+    }
+    async fn signed_prekeys(&self) -> Result<Vec<SignedPrekeySecret>, StoreError> {
+        self.inner.signed_prekeys().await
+    }
+    async fn put_signed_prekey(&self, prekey: &SignedPrekeySecret) -> Result<(), StoreError> {
+        self.inner.put_signed_prekey(prekey).await
+    }
+    async fn remove_signed_prekey(&self, id: u32) -> Result<(), StoreError> {
+        self.inner.remove_signed_prekey(id).await
+    }
+    async fn one_time_prekey(&self, id: u32) -> Result<Option<OneTimePrekeySecret>, StoreError> {
+        self.inner.one_time_prekey(id).await
+    }
+    async fn put_one_time_prekeys(&self, prekeys: &[OneTimePrekeySecret]) -> Result<(), StoreError> {
+        self.inner.put_one_time_prekeys(prekeys).await
+    }
+    async fn remove_one_time_prekey(&self, id: u32) -> Result<(), StoreError> {
+        self.inner.remove_one_time_prekey(id).await
+    }
+}
+
+#[async_trait(?Send)]
+impl SessionStore for FlakyStore {
+    async fn sessions(&self, peer: UserId, device: DeviceId) -> Result<Option<SessionRecord>, StoreError> {
+        self.inner.sessions(peer, device).await
+    }
+    async fn peer_sessions(&self, peer: UserId) -> Result<Vec<SessionRecord>, StoreError> {
+        self.inner.peer_sessions(peer).await
+    }
+    async fn put_sessions(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        self.inner.put_sessions(record).await
+    }
+    async fn remove_sessions(&self, peer: UserId, device: DeviceId) -> Result<(), StoreError> {
+        self.inner.remove_sessions(peer, device).await
+    }
+    async fn clear_sessions(&self) -> Result<(), StoreError> {
+        self.inner.clear_sessions().await
+    }
+}
+
+#[tokio::test]
+async fn a_storage_failure_while_opening_acks_nothing_and_loses_nothing() {
+    let keys = Rc::new(KeyDirectory::default());
+    let mut alice = engine(&keys).await;
+    let store = FlakyStore::default();
+    let bob_id = UserId::new();
+    let mut bob = Engine::new(bob_id, store.clone(), ModelHttp { user: bob_id, keys: keys.clone() });
+    bob.set_up(None, false, 0).await.unwrap();
+    alice.add_friend(bob_id, None, None).await.unwrap();
+    alice.on_connected(0).await.unwrap();
+    bob.on_connected(0).await.unwrap();
+
+    let (_, frames) = alice.compose(bob_id, "keep me", 0).await.unwrap();
+    let (id, envelopes) = sent(&frames);
+    store.fail_messages.set(true);
+    assert_eq!(bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap_err(), StoreError("disk full".into()));
+    store.fail_messages.set(false);
+    // The server redelivers (nothing was acked). The ratchet already used that key, so the
+    // message is handed back to its sender rather than acked as lost.
+    let (out, _) = bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap();
+    assert_eq!(out, vec![ClientFrame::Retry { ids: vec![id] }]);
+    let receipt = ServerFrame::Receipt {
+        id: uuid::Uuid::now_v7(),
+        kind: ReceiptKind::Resend,
+        message_id: id,
+        peer: bob_id,
+        at: 2,
+    };
+    let (out, _) = alice.handle(receipt, 0).await.unwrap();
+    let (_, envelopes) = sent(&out);
+    let (out, events) = bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap();
+    assert_eq!(out, vec![ClientFrame::Ack { ids: vec![id] }]);
+    assert!(matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Text { text: "keep me".into() }));
 }
 
 #[tokio::test]
@@ -84,6 +268,8 @@ async fn receipts_never_move_a_status_backwards() {
     assert!(events.is_empty());
     alice.handle(ServerFrame::Stored { id, at: 1 }, 0).await.unwrap();
     alice.handle(receipt(ReceiptKind::Expired), 0).await.unwrap();
+    let (out, _) = alice.handle(receipt(ReceiptKind::Resend), 0).await.unwrap();
+    assert!(matches!(&out[..], [ClientFrame::ReceiptAck { .. }]), "a read message is not sent again");
     assert_eq!(alice.store().message(id).await.unwrap().unwrap().status, Status::Read);
 }
 
@@ -92,7 +278,7 @@ async fn transient_refusals_back_off_and_permanent_ones_fail() {
     let (mut alice, bob) = pair().await;
     let (_, frames) = alice.compose(bob.me(), "x", 0).await.unwrap();
     let (id, _) = sent(&frames);
-    let refuse = |code| ServerFrame::Error { code, message: String::new(), id: Some(id) };
+    let refuse = |code| ServerFrame::Error { code, message: String::new(), id: Some(id), devices: None };
     alice.handle(refuse(ErrorCode::MailboxFull), 10_000).await.unwrap();
     assert_eq!(alice.next_retry_ms(), Some(11_000));
     assert!(alice.due(10_500).await.unwrap().is_empty());
@@ -102,32 +288,69 @@ async fn transient_refusals_back_off_and_permanent_ones_fail() {
     alice.handle(refuse(ErrorCode::NotFriends), 15_000).await.unwrap();
     assert_eq!(alice.store().message(id).await.unwrap().unwrap().status, Status::Failed);
     assert!(
-        matches!(&alice.retry(id).await.unwrap()[..], [ClientFrame::Send { .. }]),
+        matches!(&alice.retry(id, 16_000).await.unwrap()[..], [ClientFrame::Send { .. }]),
         "a failed message can be retried by hand"
     );
 }
 
 #[tokio::test]
-async fn a_key_change_is_applied_and_unverifies() {
-    let (mut alice, mut bob) = pair().await;
-    let mut friend = alice.store().friend(bob.me()).await.unwrap().unwrap();
-    friend.verified = true;
-    alice.store().put_friend(&friend).await.unwrap();
-    let new_key = bob.new_key_for(alice.me()).await.unwrap();
-    let (_, events) = alice
-        .handle(ServerFrame::Friend(FriendEvent::KeyChanged { user_id: bob.me(), public_key: new_key.clone() }), 0)
-        .await
-        .unwrap();
-    assert_eq!(events, vec![Event::KeyChanged(bob.me())]);
-    let friend = alice.store().friend(bob.me()).await.unwrap().unwrap();
-    assert_eq!((friend.their_key.as_str(), friend.verified, friend.key_changed), (new_key.as_str(), false, true));
-    // Messages sealed for the new key open on Bob's side.
-    let (_, frames) = alice.compose(bob.me(), "after rotation", 0).await.unwrap();
-    let (id, envelope) = sent(&frames);
-    let (_, events) = bob.handle(ServerFrame::Message { id, from: alice.me(), envelope, sent_at: 1 }, 0).await.unwrap();
-    assert!(
-        matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Text { text: "after rotation".into() })
+async fn a_changed_identity_unverifies_and_holds_sending_to_a_verified_friend() {
+    let (mut alice, bob) = pair().await;
+    let (_, frames) = alice.compose(bob.me(), "before", 0).await.unwrap();
+    let (before_id, _) = sent(&frames);
+    alice.handle(ServerFrame::Stored { id: before_id, at: 1 }, 0).await.unwrap();
+    alice.set_verified(bob.me(), true).await.unwrap();
+    let before = alice.safety_number(bob.me()).await.unwrap().unwrap();
+
+    // Bob starts again elsewhere: a new identity.
+    let keys = Rc::new(KeyDirectory::default());
+    let mut new_bob = Engine::new(bob.me(), MemoryStore::default(), ModelHttp { user: bob.me(), keys: keys.clone() });
+    new_bob.set_up(None, true, 0).await.unwrap();
+    let new_identity = new_bob.device().unwrap().identity.public().to_wire();
+    let event =
+        ServerFrame::Friend(FriendEvent::IdentityChanged { user_id: bob.me(), identity_key: new_identity.clone() });
+    let (_, events) = alice.handle(event, 0).await.unwrap();
+    assert_eq!(events, vec![Event::IdentityChanged(bob.me())]);
+    let peer = alice.store().peer(bob.me()).await.unwrap().unwrap();
+    assert_eq!(
+        (peer.identity_key.as_deref(), peer.verified, peer.identity_changed, peer.held),
+        (Some(new_identity.as_str()), false, true, true)
     );
+    assert_ne!(alice.safety_number(bob.me()).await.unwrap().unwrap(), before, "the safety number changed");
+
+    // Sending waits for confirmation; confirming lets it go (to the new identity's device).
+    let (message, frames) = alice.compose(bob.me(), "after", 0).await.unwrap();
+    assert!(frames.is_empty(), "held: {frames:?}");
+    assert_eq!(message.status, Status::Sending);
+    // (The bundles now come from the new Bob's directory.)
+    let mut alice_new = Engine::new(alice.me(), alice.store().clone(), ModelHttp { user: alice.me(), keys });
+    alice_new.set_up(None, false, 0).await.unwrap();
+    alice_new.on_connected(0).await.unwrap();
+    let out = alice_new.confirm_identity(bob.me(), 0).await.unwrap();
+    let (id, envelopes) = sent(&out);
+    assert_eq!(id, message.id);
+    assert_eq!(envelopes[0].device, new_bob.device_id().unwrap());
+    let peer = alice_new.store().peer(bob.me()).await.unwrap().unwrap();
+    assert!(!peer.identity_changed && !peer.held && !peer.verified);
+}
+
+#[tokio::test]
+async fn unknown_content_kinds_are_kept_as_unsupported() {
+    let (mut alice, mut bob) = pair().await;
+    let (_, frames) = alice.compose(bob.me(), "warm up", 0).await.unwrap();
+    let (id, envelopes) = sent(&frames);
+    bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap();
+    // A newer client sends a reaction: sealed on the session that now exists.
+    let http = ModelHttp { user: alice.me(), keys: Rc::new(KeyDirectory::default()) };
+    let cipher = hush_client::cipher::Cipher { store: alice.store(), http: &http, device: alice.device().unwrap() };
+    let id = MessageId::now_v7();
+    let sealed = cipher.seal(bob.me(), id, br#"{"v":1,"kind":"reaction","emoji":"+1"}"#).await.unwrap();
+    let (out, events) = bob.handle(delivered(&alice, id, &sealed.envelopes), 0).await.unwrap();
+    assert_eq!(out, vec![ClientFrame::Ack { ids: vec![id] }], "kept and acked");
+    assert!(matches!(
+        &events[..],
+        [Event::MessageReceived(m)] if m.body == Body::Unsupported { content_kind: "reaction".into() }
+    ));
 }
 
 /// Read receipts are split into frames the server accepts, confirmed by a ping's pong, and
@@ -137,8 +360,8 @@ async fn read_receipts_are_chunked_confirmed_and_resent_until_confirmed() {
     let (mut alice, mut bob) = pair().await;
     for n in 0..1200 {
         let (_, frames) = alice.compose(bob.me(), &format!("m{n}"), 0).await.unwrap();
-        let (id, envelope) = sent(&frames);
-        bob.handle(ServerFrame::Message { id, from: alice.me(), envelope, sent_at: 1 }, 0).await.unwrap();
+        let (id, envelopes) = sent(&frames);
+        bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap();
     }
     let reads = |frames: &[ClientFrame]| -> Vec<usize> {
         frames
@@ -155,16 +378,17 @@ async fn read_receipts_are_chunked_confirmed_and_resent_until_confirmed() {
 
     // The connection drops before the pong: the next one sends them again.
     bob.on_disconnected();
-    let again = bob.on_connected().await.unwrap();
+    let (again, _) = bob.on_connected(0).await.unwrap();
     assert_eq!(reads(&again), vec![512, 512, 176]);
     // A failure reported before the pong: sent again after it.
-    bob.handle(ServerFrame::Error { code: ErrorCode::Internal, message: "x".into(), id: None }, 0).await.unwrap();
+    let failure = ServerFrame::Error { code: ErrorCode::Internal, message: "x".into(), id: None, devices: None };
+    bob.handle(failure, 0).await.unwrap();
     let (out, _) = bob.handle(ServerFrame::Pong, 0).await.unwrap();
     assert_eq!(reads(&out), vec![512, 512, 176]);
     // A clean pong confirms: nothing more to send, now or on the next connection.
     let (out, _) = bob.handle(ServerFrame::Pong, 0).await.unwrap();
     assert!(out.is_empty(), "{out:?}");
     bob.on_disconnected();
-    assert!(reads(&bob.on_connected().await.unwrap()).is_empty());
+    assert!(reads(&bob.on_connected(0).await.unwrap().0).is_empty());
     assert!(bob.mark_read(alice.me()).await.unwrap().is_empty(), "nothing unread is left");
 }

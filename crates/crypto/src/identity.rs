@@ -24,6 +24,8 @@ pub const SIGNATURE_LEN: usize = 64;
 pub const CERTIFICATE_CONTEXT: &[u8] = b"hush/v2/device-certificate";
 /// Context string of a signed prekey.
 pub const SIGNED_PREKEY_CONTEXT: &[u8] = b"hush/v2/signed-prekey";
+/// Context string of a session proof (a device re-registering from a new sign-in).
+pub const SESSION_PROOF_CONTEXT: &[u8] = b"hush/v2/device-session";
 
 /// An ECDSA P-256 signature in `r || s` form.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -116,6 +118,12 @@ impl IdentityKeyPair {
     pub fn sign_prekey(&self, user: &UserIdBytes, device: &DeviceIdBytes, id: u32, prekey: &PublicKey) -> Signature {
         self.sign(&signed_prekey_message(user, device, id, prekey))
     }
+
+    /// Proves that the holder of this identity moves `device` to the sign-in whose access
+    /// token hashes to `token_digest` (SHA-256 of the token's text).
+    pub fn prove_session(&self, user: &UserIdBytes, device: &DeviceIdBytes, token_digest: &[u8; 32]) -> Signature {
+        self.sign(&session_proof_message(user, device, token_digest))
+    }
 }
 
 /// Verifies an ECDSA P-256 / SHA-256 signature `r || s` of `message` under `key`.
@@ -143,6 +151,27 @@ pub fn signed_prekey_message(user: &UserIdBytes, device: &DeviceIdBytes, id: u32
     m.extend_from_slice(&id.to_be_bytes());
     m.extend_from_slice(&prekey.to_sec1());
     m
+}
+
+/// `"hush/v2/device-session" || user || device || SHA-256(access token)`.
+pub fn session_proof_message(user: &UserIdBytes, device: &DeviceIdBytes, token_digest: &[u8; 32]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(SESSION_PROOF_CONTEXT.len() + 64);
+    m.extend_from_slice(SESSION_PROOF_CONTEXT);
+    m.extend_from_slice(user);
+    m.extend_from_slice(device);
+    m.extend_from_slice(token_digest);
+    m
+}
+
+/// Checks a session proof under the account identity `identity`.
+pub fn verify_session_proof(
+    identity: &PublicKey,
+    user: &UserIdBytes,
+    device: &DeviceIdBytes,
+    token_digest: &[u8; 32],
+    proof: &Signature,
+) -> Result<(), CryptoError> {
+    verify(identity, &session_proof_message(user, device, token_digest), proof)
 }
 
 /// Checks a device certificate under the account identity `identity`.

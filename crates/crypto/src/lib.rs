@@ -47,8 +47,8 @@ pub use envelope_v2::{
     envelope_version, peek_prekey,
 };
 pub use identity::{
-    CERTIFICATE_CONTEXT, IdentityKeyPair, SIGNATURE_LEN, SIGNED_PREKEY_CONTEXT, Signature, verify,
-    verify_device_certificate, verify_signed_prekey,
+    CERTIFICATE_CONTEXT, IdentityKeyPair, SESSION_PROOF_CONTEXT, SIGNATURE_LEN, SIGNED_PREKEY_CONTEXT, Signature,
+    verify, verify_device_certificate, verify_session_proof, verify_signed_prekey,
 };
 pub use ratchet::{Header, MAX_SKIP, MAX_SKIPPED_KEYS, RATCHET_HEADER_LEN, SKIPPED_KEY_LIFETIME_SECS};
 pub use session::{ResponderPrekeys, Role, Session};

@@ -34,18 +34,11 @@ async fn deleting_an_account_removes_everything_tied_to_it() {
     let carol = app.sign_in(&phone(3), Some("Carol")).await;
     let dave = app.sign_in(&phone(4), Some("Dave")).await;
     app.befriend(&alice, &bob).await;
-    app.post(
-        "/api/v1/friends/requests",
-        Some(&alice.token),
-        json!({ "user_id": carol.user_id, "public_key": new_public_key() }),
-    )
-    .await;
-    app.post(
-        "/api/v1/friends/requests",
-        Some(&dave.token),
-        json!({ "user_id": alice.user_id, "public_key": new_public_key() }),
-    )
-    .await;
+    let r = app.post("/api/v1/friends/requests", Some(&alice.token), json!({ "user_id": carol.user_id })).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = app.post("/api/v1/friends/requests", Some(&dave.token), json!({ "user_id": alice.user_id })).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(app.get("/api/v1/friends/requests", &dave.token).await.body["outgoing"].as_array().unwrap().len(), 1);
     app.call(Method::POST, &format!("/api/v1/blocks/{}", alice.user_id), Some(&carol.token), None).await;
 
     let r = app.call(Method::DELETE, "/api/v1/me", Some(&alice.token), None).await;

@@ -27,8 +27,8 @@ fn backup(data_dir: &std::path::Path, target: &std::path::Path) -> std::process:
 async fn a_backup_taken_while_running_restores_accounts_and_waiting_messages() {
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(data.path(), "127.0.0.1:0", &[]);
-    let mut alice = Chatter::new(server.sign_in(&phone(1)).await);
-    let mut bob = Chatter::new(server.sign_in(&phone(2)).await);
+    let mut alice = Chatter::new(server.sign_in(&phone(1)).await, &server.url);
+    let mut bob = Chatter::new(server.sign_in(&phone(2)).await, &server.url);
     befriend_chatters(&server.url, &mut alice, &mut bob).await;
     alice.connect(&server.ws_url()).await;
     let wait = Duration::from_secs(20);
@@ -60,7 +60,7 @@ async fn a_backup_taken_while_running_restores_accounts_and_waiting_messages() {
         .into_iter()
         .map(|m| match m.body {
             Body::Text { text } => text,
-            Body::Undecryptable { reason } => panic!("undecryptable: {reason}"),
+            other => panic!("not opened: {other:?}"),
         })
         .collect();
     assert_eq!(texts, ["one", "two", "three"], "the session, the friendship and the mailbox came back");

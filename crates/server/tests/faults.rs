@@ -38,7 +38,7 @@ fn arrival_order(c: &Chatter) -> Vec<String> {
         .filter_map(|e| match e {
             Event::MessageReceived(m) => match &m.body {
                 Body::Text { text } => Some(text.clone()),
-                Body::Undecryptable { reason } => panic!("undecryptable: {reason}"),
+                other => panic!("not opened: {other:?}"),
             },
             _ => None,
         })
@@ -70,8 +70,8 @@ async fn exchange_under_faults(mut redis: Option<RedisServer>) {
     let mut server = ServerProcess::start(dir.path(), &bind, &env);
     let proxy = FaultProxy::start(bind.clone()).await;
     let ws_url = proxy.ws_url();
-    let mut alice = Chatter::new(server.sign_in(&phone(1)).await);
-    let mut bob = Chatter::new(server.sign_in(&phone(2)).await);
+    let mut alice = Chatter::new(server.sign_in(&phone(1)).await, &server.url);
+    let mut bob = Chatter::new(server.sign_in(&phone(2)).await, &server.url);
     befriend_chatters(&server.url, &mut alice, &mut bob).await;
     alice.connect(&ws_url).await;
     bob.connect(&ws_url).await;

@@ -24,8 +24,8 @@ async fn two_nodes_share_one_deployment() {
     assert_ne!(node_a.url, node_b.url);
 
     // Alice signs in on node A, Bob on node B; a code sent by A could be verified on B.
-    let mut alice = Chatter::new(node_a.sign_in(&phone(1)).await);
-    let mut bob = Chatter::new(node_b.sign_in(&phone(2)).await);
+    let mut alice = Chatter::new(node_a.sign_in(&phone(1)).await, &node_a.url);
+    let mut bob = Chatter::new(node_b.sign_in(&phone(2)).await, &node_b.url);
     befriend_chatters(&node_a.url, &mut alice, &mut bob).await;
     alice.connect(&node_a.ws_url()).await;
     bob.connect(&node_b.ws_url()).await;

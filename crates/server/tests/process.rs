@@ -48,14 +48,12 @@ async fn the_binary_serves_signs_in_befriends_stops_and_restarts() {
     )
     .await;
     assert_eq!(found["user_id"], bob_id.as_str());
-    let alice_key = hush_crypto::KeyPair::generate().public().to_wire();
-    let bob_key = hush_crypto::KeyPair::generate().public().to_wire();
     let (status, req) = call(
         &http,
         reqwest::Method::POST,
         format!("{}/api/v1/friends/requests", server.url),
         Some(&alice),
-        Some(json!({ "user_id": bob_id, "public_key": alice_key })),
+        Some(json!({ "user_id": bob_id })),
     )
     .await;
     assert_eq!(status, 201);
@@ -65,10 +63,20 @@ async fn the_binary_serves_signs_in_befriends_stops_and_restarts() {
         reqwest::Method::POST,
         format!("{}/api/v1/friends/requests/{id}/accept", server.url),
         Some(&bob),
-        Some(json!({ "public_key": bob_key })),
+        None,
     )
     .await;
     assert_eq!(status, 200);
+    let mut bob_device = common::devices::TestDevice::new(&bob_id);
+    let (status, _) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/api/v1/devices", server.url),
+        Some(&bob),
+        Some(bob_device.registration(3)),
+    )
+    .await;
+    assert_eq!(status, 201);
 
     #[cfg(unix)]
     {
@@ -85,8 +93,8 @@ async fn the_binary_serves_signs_in_befriends_stops_and_restarts() {
     let (status, friends) =
         call(&http, reqwest::Method::GET, format!("{}/api/v1/friends", server.url), Some(&alice), None).await;
     assert_eq!(status, 200, "the access token is still valid after a restart");
-    assert_eq!(friends["friends"][0]["their_public_key"], bob_key.as_str());
-    assert_eq!(friends["friends"][0]["my_public_key"], alice_key.as_str());
+    assert_eq!(friends["friends"][0]["user_id"], bob_id.as_str());
+    assert_eq!(friends["friends"][0]["identity_key"], bob_device.identity_key(), "Bob's device survived too");
     assert!(server.terminate().success());
 }
 

@@ -27,7 +27,7 @@ async fn wal_restarts_under_continuous_writes() {
     let (mut generations, mut largest) = (Vec::new(), 0u64);
     while generations.len() < 4 && started.elapsed() < Duration::from_secs(60) {
         let batch = (0..64).map(|_| Outgoing { to: bob, id: uuid::Uuid::now_v7(), envelope: vec![1; 600] }).collect();
-        store.enqueue_many(alice, batch, 1, policy).await.unwrap();
+        store.enqueue_many(alice, hush_shared::DeviceId(alice.0), batch, 1, policy).await.unwrap();
         largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
         if let Some(generation) = wal_generation(&wal)
             && generations.last() != Some(&generation)

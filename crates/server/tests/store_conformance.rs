@@ -112,13 +112,8 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
     let (a, _) = accounts.find_or_create(&unique_phone(), NOW).await.unwrap();
     let (b, _) = accounts.find_or_create(&unique_phone(), NOW).await.unwrap();
     let (c, _) = accounts.find_or_create(&unique_phone(), NOW).await.unwrap();
-    let request = |from: UserId, to: UserId| FriendRequestRecord {
-        id: FriendRequestId::new(),
-        from,
-        to,
-        from_key: format!("key-of-{from}"),
-        created_at: NOW,
-    };
+    let request =
+        |from: UserId, to: UserId| FriendRequestRecord { id: FriendRequestId::new(), from, to, created_at: NOW };
 
     assert_eq!(social.create_request(request(a.id, UserId::new())).await.unwrap(), Err(RequestRefusal::UnknownUser));
     let first = request(a.id, b.id);
@@ -128,19 +123,17 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
     let (incoming, outgoing) = social.list_requests(b.id).await.unwrap();
     assert_eq!((incoming.len(), outgoing.len()), (1, 0));
     assert_eq!(incoming[0].request, first);
-    assert!(social.accept_request(first.id, a.id, "nope", NOW).await.unwrap().is_none(), "only the recipient accepts");
-    assert_eq!(social.accept_request(first.id, b.id, "key-of-b", NOW).await.unwrap(), Some(first.clone()));
+    assert!(social.accept_request(first.id, a.id, NOW).await.unwrap().is_none(), "only the recipient accepts");
+    assert_eq!(social.accept_request(first.id, b.id, NOW).await.unwrap(), Some(first.clone()));
     assert!(social.are_friends(a.id, b.id).await.unwrap());
     let seen_by_a = social.friend(a.id, b.id).await.unwrap().unwrap();
-    assert_eq!((seen_by_a.my_key.as_str(), seen_by_a.their_key.as_str()), (first.from_key.as_str(), "key-of-b"));
+    assert_eq!((seen_by_a.user_id, seen_by_a.since), (b.id, NOW));
     assert_eq!(social.list_friends(b.id).await.unwrap().len(), 1);
     assert_eq!(social.friend_ids(a.id).await.unwrap(), vec![b.id]);
     assert_eq!(social.create_request(request(b.id, a.id)).await.unwrap(), Err(RequestRefusal::AlreadyFriends));
     assert!(social.list_requests(a.id).await.unwrap().1.is_empty());
 
-    assert!(social.set_key(a.id, b.id, "new-key-of-a", NOW + 1).await.unwrap());
-    assert_eq!(social.friend(b.id, a.id).await.unwrap().unwrap().their_key, "new-key-of-a");
-    assert!(!social.set_key(a.id, c.id, "x", NOW).await.unwrap());
+    assert!(social.friend(a.id, c.id).await.unwrap().is_none());
 
     let to_c = request(a.id, c.id);
     assert_eq!(social.create_request(to_c.clone()).await.unwrap(), Ok(()));
@@ -171,25 +164,30 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
 
 async fn mailbox(mailbox: &dyn MailboxStore) {
     let (alice, bob) = (UserId::new(), UserId::new());
+    let device = DeviceId::new();
     let policy = MailboxPolicy { max_messages: 3, ttl_secs: 1000 };
     let ids: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
     let env = |n: u8| vec![1u8, n, n, n];
     for (n, id) in ids.iter().take(3).enumerate() {
         assert_eq!(
-            mailbox.enqueue(alice, bob, *id, &env(n as u8), NOW + n as i64, policy).await.unwrap(),
+            mailbox.enqueue(alice, device, bob, *id, &env(n as u8), NOW + n as i64, policy).await.unwrap(),
             Enqueued::Stored { at: NOW + n as i64 }
         );
     }
     assert_eq!(
-        mailbox.enqueue(alice, bob, ids[0], &env(9), NOW + 50, policy).await.unwrap(),
+        mailbox.enqueue(alice, device, bob, ids[0], &env(9), NOW + 50, policy).await.unwrap(),
         Enqueued::Duplicate { at: NOW }
     );
-    assert_eq!(mailbox.enqueue(alice, bob, ids[3], &env(3), NOW + 3, policy).await.unwrap(), Enqueued::MailboxFull);
+    assert_eq!(
+        mailbox.enqueue(alice, device, bob, ids[3], &env(3), NOW + 3, policy).await.unwrap(),
+        Enqueued::MailboxFull
+    );
     assert_eq!(mailbox.depth(bob).await.unwrap(), 3);
 
     let first = mailbox.fetch_messages(bob, 0, 2).await.unwrap();
     assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..2]);
     assert_eq!((first[0].from, first[0].envelope.clone(), first[0].stored_at), (alice, env(0), NOW));
+    assert_eq!(first[0].from_device, device);
     let rest = mailbox.fetch_messages(bob, first[1].seq, 10).await.unwrap();
     assert_eq!(rest.iter().map(|m| m.id).collect::<Vec<_>>(), ids[2..3]);
 
@@ -208,7 +206,7 @@ async fn mailbox(mailbox: &dyn MailboxStore) {
     assert_eq!(mailbox.depth(bob).await.unwrap(), 1);
     assert_eq!(mailbox.total_depth().await.unwrap(), 1);
     assert_eq!(
-        mailbox.enqueue(alice, bob, ids[1], &env(1), NOW + 12, policy).await.unwrap(),
+        mailbox.enqueue(alice, device, bob, ids[1], &env(1), NOW + 12, policy).await.unwrap(),
         Enqueued::Duplicate { at: NOW + 1 },
         "a resend after delivery is recognised"
     );
@@ -235,11 +233,29 @@ async fn mailbox(mailbox: &dyn MailboxStore) {
         vec![(ReceiptKind::Expired, ids[2])]
     );
     assert_eq!(
-        mailbox.enqueue(alice, bob, ids[3], &env(3), NOW + 1003, policy).await.unwrap(),
+        mailbox.enqueue(alice, device, bob, ids[3], &env(3), NOW + 1003, policy).await.unwrap(),
         Enqueued::Stored { at: NOW + 1003 },
         "a message refused for a full mailbox is stored when resent with room, not taken for a duplicate"
     );
     assert_eq!(mailbox.depth(bob).await.unwrap(), 1);
+
+    // A message Bob's device cannot open is handed back: gone without a delivered receipt,
+    // a resend receipt for Alice, and the same id can be stored again.
+    let seq = mailbox.fetch_receipts(alice, 0, 10).await.unwrap().last().map_or(0, |r| r.seq);
+    assert_eq!(mailbox.retry_messages(bob, &[ids[3]], NOW + 1004).await.unwrap(), vec![alice]);
+    assert_eq!(mailbox.retry_messages(bob, &[ids[3]], NOW + 1005).await.unwrap(), Vec::<UserId>::new());
+    assert_eq!(mailbox.depth(bob).await.unwrap(), 0);
+    let resend = mailbox.fetch_receipts(alice, seq, 10).await.unwrap();
+    assert_eq!(
+        resend.iter().map(|r| (r.kind, r.message_id, r.peer)).collect::<Vec<_>>(),
+        vec![(ReceiptKind::Resend, ids[3], bob)]
+    );
+    assert_eq!(
+        mailbox.enqueue(alice, device, bob, ids[3], &env(5), NOW + 1006, policy).await.unwrap(),
+        Enqueued::Stored { at: NOW + 1006 },
+        "the resend under the same id is stored, not taken for a duplicate"
+    );
+    assert_eq!(mailbox.fetch_messages(bob, 0, 10).await.unwrap()[0].envelope, env(5));
 }
 
 fn device(created_at: i64) -> DeviceRecord {

@@ -1,6 +1,7 @@
 //! The WebSocket protocol's edges over a raw socket: origin check, the auth frame and its
-//! timeout, typed errors for bad frames, friends-only messaging, several tabs, logout
-//! closing sockets, the per-account connection cap.
+//! timeout, typed errors for bad frames, friends-only messaging, envelopes per device and
+//! `devices_changed`, a browser that is not a device getting nothing, retries turning into
+//! resend receipts, several tabs, logout closing sockets, the per-account connection cap.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 use common::ws::*;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use hush_shared::ws::{ClientFrame, ServerFrame};
+use hush_shared::ws::ServerFrame;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -58,6 +59,8 @@ async fn bad_frames_get_typed_errors_and_the_connection_survives() {
     let bob = app.sign_in(&phone(2), None).await;
     let stranger = app.sign_in(&phone(3), None).await;
     app.befriend(&alice, &bob).await;
+    app.with_device(&alice).await;
+    let bob_device = app.with_device(&bob).await.device_id();
     let mut ws = authed(&app, &alice).await;
     until(&mut ws, "caught_up").await;
 
@@ -69,26 +72,90 @@ async fn bad_frames_get_typed_errors_and_the_connection_survives() {
     assert_eq!(until(&mut ws, "error").await["code"], "invalid_frame");
 
     let id = uuid::Uuid::now_v7();
-    send(&mut ws, json!({ "type": "send", "id": id, "to": bob.user_id, "envelope": "not base64!" })).await;
+    send(&mut ws, send_frame(id, &bob, &bob_device, "not base64!")).await;
     let e = until(&mut ws, "error").await;
     assert_eq!((e["code"].as_str(), e["id"].as_str()), (Some("invalid_envelope"), Some(id.to_string().as_str())));
-    send(&mut ws, json!({ "type": "send", "id": id, "to": bob.user_id, "envelope": "AgAAAA" })).await;
+    send(&mut ws, send_frame(id, &bob, &bob_device, "AgAAAA")).await;
     assert_eq!(until(&mut ws, "error").await["code"], "invalid_envelope");
+    let v1 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([1u8; 200])
+    };
+    send(&mut ws, send_frame(id, &bob, &bob_device, &v1)).await;
+    assert_eq!(until(&mut ws, "error").await["code"], "invalid_envelope", "crypto v1 is no longer accepted");
     let huge = "A".repeat(50_000);
-    send(&mut ws, json!({ "type": "send", "id": id, "to": bob.user_id, "envelope": huge })).await;
+    send(&mut ws, send_frame(id, &bob, &bob_device, &huge)).await;
     assert_eq!(until(&mut ws, "error").await["code"], "frame_too_large");
-    let valid_shape = base64_envelope();
-    send(&mut ws, json!({ "type": "send", "id": id, "to": stranger.user_id, "envelope": valid_shape })).await;
+    let valid_shape = v2_envelope();
+    send(&mut ws, send_frame(id, &stranger, &bob_device, &valid_shape)).await;
     assert_eq!(until(&mut ws, "error").await["code"], "not_friends");
+    // Envelopes for devices Bob does not have (or none for the one he has).
+    let stale = uuid::Uuid::new_v4().to_string();
+    send(&mut ws, send_frame(id, &bob, &stale, &valid_shape)).await;
+    let e = until(&mut ws, "error").await;
+    assert_eq!((e["code"].as_str(), e["id"].as_str()), (Some("devices_changed"), Some(id.to_string().as_str())));
+    assert_eq!(e["devices"]["missing"], json!([bob_device]));
+    assert_eq!(e["devices"]["extra"], json!([stale]));
     send(&mut ws, json!({ "type": "typing", "to": stranger.user_id, "active": true })).await;
     assert_eq!(until(&mut ws, "error").await["code"], "not_friends");
     let too_many: Vec<uuid::Uuid> = (0..513).map(|_| uuid::Uuid::now_v7()).collect();
     send(&mut ws, json!({ "type": "ack", "ids": too_many })).await;
     assert_eq!(until(&mut ws, "error").await["code"], "invalid_frame");
 
-    // Still alive, and a well-formed send to a friend is stored.
-    send(&mut ws, json!({ "type": "send", "id": id, "to": bob.user_id, "envelope": valid_shape })).await;
+    // Still alive, and a well-formed send to a friend's device is stored.
+    send(&mut ws, send_frame(id, &bob, &bob_device, &valid_shape)).await;
     assert_eq!(until(&mut ws, "stored").await["id"], id.to_string());
+}
+
+/// The bug crypto v2 fixes: a second browser that signs in is not a device of the account,
+/// so it receives nothing and cannot ack (delete) anything meant for the device; the
+/// device still gets the message. A message the device hands back (`retry`) becomes a
+/// `resend` receipt for its sender, and the resend under the same id is stored again.
+#[tokio::test]
+async fn a_browser_that_is_not_a_device_gets_nothing_and_retries_become_resend_receipts() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_in(&phone(1), None).await;
+    let bob = app.sign_in(&phone(2), None).await;
+    app.befriend(&alice, &bob).await;
+    app.with_device(&alice).await;
+    let bob_device = app.with_device(&bob).await.device_id();
+    let mut sender = authed(&app, &alice).await;
+    let hello_of = |frame: serde_json::Value| frame["device_id"].clone();
+    let id = uuid::Uuid::now_v7();
+    send(&mut sender, send_frame(id, &bob, &bob_device, &v2_envelope())).await;
+    until(&mut sender, "stored").await;
+
+    app.clock.advance(31);
+    let second_browser = app.sign_in(&phone(2), None).await;
+    let mut stray = open(&app).await;
+    send(&mut stray, json!({ "type": "auth", "token": second_browser.token })).await;
+    let hello = next(&mut stray).await.unwrap();
+    assert_eq!((hello["type"].as_str(), hello_of(hello.clone())), (Some("hello"), serde_json::Value::Null));
+    assert_eq!(until(&mut stray, "caught_up").await["type"], "caught_up", "nothing to catch up on");
+    send(&mut stray, json!({ "type": "ack", "ids": [id] })).await;
+    assert_eq!(until(&mut stray, "error").await["code"], "no_device");
+    send(&mut stray, send_frame(uuid::Uuid::now_v7(), &alice, &bob_device, &v2_envelope())).await;
+    assert_eq!(until(&mut stray, "error").await["code"], "no_device");
+
+    let mut device = open(&app).await;
+    send(&mut device, json!({ "type": "auth", "token": bob.token })).await;
+    let hello = next(&mut device).await.unwrap();
+    assert_eq!(hello["device_id"], bob_device.as_str());
+    let message = until(&mut device, "message").await;
+    assert_eq!(
+        (message["id"].as_str(), message["from"].as_str()),
+        (Some(id.to_string().as_str()), Some(alice.user_id.as_str()))
+    );
+
+    send(&mut device, json!({ "type": "retry", "ids": [id] })).await;
+    let receipt = until(&mut sender, "receipt").await;
+    assert_eq!(
+        (receipt["kind"].as_str(), receipt["message_id"].as_str()),
+        (Some("resend"), Some(id.to_string().as_str()))
+    );
+    send(&mut sender, send_frame(id, &bob, &bob_device, &v2_envelope())).await;
+    assert_eq!(until(&mut sender, "stored").await["id"], id.to_string());
+    assert_eq!(until(&mut device, "message").await["id"], id.to_string(), "the resend arrives");
 }
 
 #[tokio::test]
@@ -114,26 +181,19 @@ async fn oversized_messages_close_with_1009() {
     assert_eq!(until(&mut again, "pong").await["type"], "pong");
 }
 
-/// A syntactically valid v1 envelope (the server cannot tell more).
-fn base64_envelope() -> String {
-    use base64::Engine as _;
-    let mut bytes = vec![1u8];
-    bytes.resize(45 + 64, 7);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 #[tokio::test]
 async fn every_tab_gets_the_message_and_logout_closes_the_sockets() {
     let app = TestApp::spawn().await;
     let alice = app.sign_in(&phone(1), None).await;
     let bob = app.sign_in(&phone(2), None).await;
     app.befriend(&alice, &bob).await;
+    app.with_device(&alice).await;
+    let bob_device = app.with_device(&bob).await.device_id();
     let mut tab1 = authed(&app, &bob).await;
     let mut tab2 = authed(&app, &bob).await;
     let mut sender = authed(&app, &alice).await;
     let id = uuid::Uuid::now_v7();
-    let frame = ClientFrame::Send { id, to: bob.user_id.parse().unwrap(), envelope: base64_envelope() };
-    sender.send(Message::text(serde_json::to_string(&frame).unwrap())).await.unwrap();
+    send(&mut sender, send_frame(id, &bob, &bob_device, &v2_envelope())).await;
     for tab in [&mut tab1, &mut tab2] {
         let m = until(tab, "message").await;
         let parsed: ServerFrame = serde_json::from_value(m).unwrap();
@@ -163,32 +223,27 @@ async fn friend_events_arrive_live() {
     let bob = app.sign_in(&phone(2), Some("Bob")).await;
     let mut bob_ws = authed(&app, &bob).await;
     let mut alice_ws = authed(&app, &alice).await;
-    let key = new_public_key();
-    let r = app
-        .post("/api/v1/friends/requests", Some(&alice.token), json!({ "user_id": bob.user_id, "public_key": key }))
-        .await;
+    let r = app.post("/api/v1/friends/requests", Some(&alice.token), json!({ "user_id": bob.user_id })).await;
     let id = r.body["id"].as_str().unwrap().to_owned();
     let event = until(&mut bob_ws, "friend").await;
     assert_eq!(
         (event["event"].as_str(), event["request"]["display_name"].as_str()),
         (Some("request_received"), Some("Alice"))
     );
-    let bob_key = new_public_key();
-    app.post(&format!("/api/v1/friends/requests/{id}/accept"), Some(&bob.token), json!({ "public_key": bob_key }))
-        .await;
+    let bob_device = app.with_device(&bob).await;
+    app.call(reqwest::Method::POST, &format!("/api/v1/friends/requests/{id}/accept"), Some(&bob.token), None).await;
     let event = until(&mut alice_ws, "friend").await;
     assert_eq!(event["event"], "request_accepted");
-    assert_eq!(event["friend"]["their_public_key"], bob_key.as_str());
-    let rotated = new_public_key();
-    app.call(
-        reqwest::Method::PUT,
-        &format!("/api/v1/friends/{}/key", alice.user_id),
-        Some(&bob.token),
-        Some(json!({ "public_key": rotated })),
-    )
-    .await;
+    assert_eq!(event["friend"]["identity_key"], bob_device.identity_key(), "with Bob's identity");
+    let mut again = common::devices::TestDevice::new(&bob.user_id);
+    let mut body = again.registration(1);
+    body["new_identity"] = json!(true);
+    app.post("/api/v1/devices", Some(&bob.token), body).await;
     let event = until(&mut alice_ws, "friend").await;
-    assert_eq!((event["event"].as_str(), event["public_key"].as_str()), (Some("key_changed"), Some(rotated.as_str())));
+    assert_eq!(
+        (event["event"].as_str(), event["identity_key"].as_str()),
+        (Some("identity_changed"), Some(again.identity_key().as_str()))
+    );
     app.call(reqwest::Method::DELETE, &format!("/api/v1/friends/{}", alice.user_id), Some(&bob.token), None).await;
     let event = until(&mut alice_ws, "friend").await;
     assert_eq!((event["event"].as_str(), event["user_id"].as_str()), (Some("removed"), Some(bob.user_id.as_str())));

@@ -78,7 +78,7 @@ pub enum ErrorCode {
     MailboxFull,
     /// A WebSocket frame (or the envelope in it) is larger than allowed.
     FrameTooLarge,
-    /// The envelope is not base64url or not a crypto v1 envelope.
+    /// The envelope is not base64url or not a crypto v2 envelope.
     InvalidEnvelope,
     /// The browser origin is not this deployment's `HUSH_PUBLIC_ORIGIN`.
     OriginNotAllowed,
@@ -98,11 +98,16 @@ pub enum ErrorCode {
     DeviceNotFound,
     /// The device name is too long or contains control characters.
     InvalidDeviceName,
+    /// (WebSocket) A `send` named devices other than the recipient's current ones.
+    DevicesChanged,
+    /// (WebSocket) This session has no registered device: it cannot send or receive
+    /// messages until it registers one.
+    NoDevice,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (`code as usize` is its index).
-    pub const ALL: [ErrorCode; 44] = {
+    pub const ALL: [ErrorCode; 46] = {
         use ErrorCode::*;
         [
             InvalidJson,
@@ -149,6 +154,8 @@ impl ErrorCode {
             DeviceExists,
             DeviceNotFound,
             InvalidDeviceName,
+            DevicesChanged,
+            NoDevice,
         ]
     };
 
@@ -159,7 +166,7 @@ impl ErrorCode {
             InvalidJson | InvalidParameter | InvalidPhone | InvalidDisplayName | InvalidPublicKey
             | CannotBefriendSelf | InvalidSignature | InvalidPrekeyId | TooManyPrekeys | InvalidDeviceName => 400,
             InvalidCode | CodeExpired | Unauthorized | TokenExpired | SessionRevoked | InvalidRefreshToken => 401,
-            Forbidden | Blocked => 403,
+            Forbidden | Blocked | NoDevice => 403,
             NotFound | UserNotFound | RequestNotFound | NotFriends | DeviceNotFound => 404,
             MethodNotAllowed => 405,
             Timeout => 408,
@@ -168,7 +175,8 @@ impl ErrorCode {
             | IncomingRequestExists
             | IdentityMismatch
             | DeviceLimit
-            | DeviceExists => 409,
+            | DeviceExists
+            | DevicesChanged => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             TooManyAttempts | RateLimited => 429,
@@ -231,6 +239,8 @@ impl ErrorCode {
             DeviceExists => "device_exists",
             DeviceNotFound => "device_not_found",
             InvalidDeviceName => "invalid_device_name",
+            DevicesChanged => "devices_changed",
+            NoDevice => "no_device",
         }
     }
 }
@@ -267,6 +277,6 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             assert!((400..600).contains(&code.http_status()));
         }
-        assert_eq!(ErrorCode::ALL.len(), ErrorCode::InvalidDeviceName as usize + 1, "ALL ends with the last code");
+        assert_eq!(ErrorCode::ALL.len(), ErrorCode::NoDevice as usize + 1, "ALL ends with the last code");
     }
 }

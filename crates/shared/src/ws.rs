@@ -10,10 +10,10 @@ use uuid::Uuid;
 
 use crate::api::friends::{Friend, FriendRequest};
 use crate::error::ErrorCode;
-use crate::ids::{FriendRequestId, UserId};
+use crate::ids::{DeviceId, FriendRequestId, UserId};
 
-/// Version announced in `hello`.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version announced in `hello`: 2 is crypto v2 (envelopes per device).
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Seconds the server waits for the `auth` frame.
 pub const AUTH_TIMEOUT_SECS: u64 = 5;
 /// Largest WebSocket message the server accepts, in bytes.
@@ -38,18 +38,27 @@ pub enum ClientFrame {
         /// A valid access token.
         token: String,
     },
-    /// Send an encrypted message to a friend.
+    /// Send an encrypted message to a friend: one envelope per device of theirs, all under
+    /// one message id. The list must name exactly their current devices.
     Send {
         /// Client-chosen id; resending with the same id never duplicates.
         id: MessageId,
         /// The friend.
         to: UserId,
-        /// The crypto v1 envelope, base64url without padding.
-        envelope: String,
+        /// One crypto v2 envelope per device of the friend.
+        envelopes: Vec<DeviceEnvelope>,
     },
     /// These messages are safely stored on this device: delete them from the mailbox and
     /// tell their senders (delivered receipt).
     Ack {
+        /// Message ids.
+        ids: Vec<MessageId>,
+    },
+    /// These messages could not be opened on this device (no session, or keys lost): delete
+    /// them without a delivered receipt and ask each sender to start a new session and send
+    /// them again (a `resend` receipt). Used once per message; the sender resends under
+    /// the same id.
+    Retry {
         /// Message ids.
         ids: Vec<MessageId>,
     },
@@ -76,6 +85,28 @@ pub enum ClientFrame {
     Ping,
 }
 
+/// One device's envelope in a `send`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceEnvelope {
+    /// The recipient's device.
+    pub device: DeviceId,
+    /// The crypto v2 envelope for it, base64url without padding.
+    pub envelope: String,
+}
+
+/// Why a `send` was refused with `devices_changed`: the devices it named are not the
+/// recipient's current ones. Fetch the recipient's bundles again and resend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceMismatch {
+    /// The recipient.
+    pub user_id: UserId,
+    /// Current devices the send had no envelope for.
+    pub missing: Vec<DeviceId>,
+    /// Devices named that the recipient no longer has.
+    pub extra: Vec<DeviceId>,
+}
+
 /// What a receipt says about a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +117,9 @@ pub enum ReceiptKind {
     Read,
     /// Never delivered: it expired in the mailbox.
     Expired,
+    /// The recipient's device could not open it: start a new session with their devices
+    /// and send it again under the same id.
+    Resend,
 }
 
 /// Friendship changes pushed live.
@@ -125,13 +159,6 @@ pub enum FriendEvent {
         /// Their account identity key.
         identity_key: String,
     },
-    /// A friend replaced their key for our friendship: the safety number changed.
-    KeyChanged {
-        /// The friend.
-        user_id: UserId,
-        /// Their new public key.
-        public_key: String,
-    },
 }
 
 /// Frames the server sends.
@@ -144,6 +171,9 @@ pub enum ServerFrame {
         protocol: u32,
         /// Me.
         user_id: UserId,
+        /// This session's registered device; `null` when this browser is not (yet) a
+        /// device of the account: it then receives no messages and may not send any.
+        device_id: Option<DeviceId>,
         /// Server time, Unix seconds.
         server_time: i64,
     },
@@ -160,7 +190,9 @@ pub enum ServerFrame {
         id: MessageId,
         /// The sender.
         from: UserId,
-        /// The envelope, base64url.
+        /// The sender's device.
+        from_device: DeviceId,
+        /// The envelope for this device, base64url.
         envelope: String,
         /// When the server stored it.
         sent_at: i64,
@@ -207,6 +239,9 @@ pub enum ServerFrame {
         /// The message id the error is about.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<MessageId>,
+        /// With `devices_changed`: which devices the send got wrong.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        devices: Option<DeviceMismatch>,
     },
     /// Answer to `ping`.
     Pong,
@@ -236,6 +271,14 @@ mod tests {
         assert_eq!(serde_json::to_string(&ClientFrame::Ping).unwrap(), r#"{"type":"ping"}"#);
         let s =
             serde_json::to_value(ServerFrame::Friend(FriendEvent::Removed { user_id: UserId(Uuid::nil()) })).unwrap();
+        let e = serde_json::to_value(ServerFrame::Error {
+            code: ErrorCode::DevicesChanged,
+            message: String::new(),
+            id: None,
+            devices: Some(DeviceMismatch { user_id: UserId(Uuid::nil()), missing: vec![], extra: vec![] }),
+        })
+        .unwrap();
+        assert_eq!(e["devices"]["missing"], serde_json::json!([]));
         assert_eq!(s["type"], "friend");
         assert_eq!(s["event"], "removed");
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"ack","ids":[],"x":1}"#).is_err());

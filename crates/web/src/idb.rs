@@ -2,19 +2,37 @@
 //! object stores for messages, my keys and friends. Values are JSON strings, so the schema
 //! is the client crate's serde form.
 
+//! The client stores on IndexedDB (through rexie): one database per signed-in account,
+//! with one object store per record kind — messages, this device (`own`), the people it
+//! talks to (`peers`), its prekey secrets and its sessions. Values are JSON strings, so the
+//! schema is the client crate's serde form.
+//!
+//! Version 2 (crypto v2) drops v1's per-friendship keys (the `keys` store) and turns v1
+//! friends into peers without an identity, flagged as changed, so each chat shows a
+//! one-time "safety number changed" notice after the upgrade.
+
 use async_trait::async_trait;
 use hush_client::model::{ChatMessage, Direction, Status};
-use hush_client::store::{ClientStore, FriendRecord, KeyRecord, StoreError};
-use hush_shared::UserId;
+use hush_client::store::{
+    IdentityStore, MessageStore, OneTimePrekeySecret, OwnDevice, PeerRecord, PrekeyStore, SessionRecord, SessionStore,
+    SignedPrekeySecret, StoreError,
+};
 use hush_shared::ws::MessageId;
+use hush_shared::{DeviceId, UserId};
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
 
 const MESSAGES: &str = "messages";
-const KEYS: &str = "keys";
-const FRIENDS: &str = "friends";
+const OWN: &str = "own";
+const PEERS: &str = "peers";
+const SIGNED_PREKEYS: &str = "signed_prekeys";
+const ONE_TIME_PREKEYS: &str = "one_time_prekeys";
+const SESSIONS: &str = "sessions";
+/// v1's friends, read once to become peers, then emptied.
+const V1_FRIENDS: &str = "friends";
+const OWN_KEY: &str = "device";
 
 /// The IndexedDB store of one account.
 pub struct IdbStore {
@@ -25,18 +43,54 @@ fn err(e: impl std::fmt::Debug) -> StoreError {
     StoreError(format!("{e:?}"))
 }
 
+fn session_key(peer: UserId, device: DeviceId) -> String {
+    format!("{peer}/{device}")
+}
+
 impl IdbStore {
-    /// Opens (creating) the database `hush-<user id>`.
+    /// Opens (creating or upgrading) the database `hush-<user id>`.
     pub async fn open(user: UserId) -> Result<Self, StoreError> {
         let db = Rexie::builder(&format!("hush-{user}"))
-            .version(1)
+            .version(2)
             .add_object_store(ObjectStore::new(MESSAGES))
-            .add_object_store(ObjectStore::new(KEYS))
-            .add_object_store(ObjectStore::new(FRIENDS))
+            .add_object_store(ObjectStore::new(OWN))
+            .add_object_store(ObjectStore::new(PEERS))
+            .add_object_store(ObjectStore::new(SIGNED_PREKEYS))
+            .add_object_store(ObjectStore::new(ONE_TIME_PREKEYS))
+            .add_object_store(ObjectStore::new(SESSIONS))
+            .add_object_store(ObjectStore::new(V1_FRIENDS))
             .build()
             .await
             .map_err(err)?;
-        Ok(Self { db })
+        let store = Self { db };
+        store.upgrade_v1_friends().await?;
+        Ok(store)
+    }
+
+    /// v1 friends become peers: no identity yet, verification gone (it was for a v1 key),
+    /// and flagged so the chat says the safety number changed with the upgrade.
+    async fn upgrade_v1_friends(&self) -> Result<(), StoreError> {
+        let old: Vec<serde_json::Value> = self.all(V1_FRIENDS).await?;
+        for friend in old {
+            let Some(user_id) = friend.get("user_id").and_then(|v| serde_json::from_value(v.clone()).ok()) else {
+                continue;
+            };
+            if self.peer(user_id).await?.is_none() {
+                let display_name = friend.get("display_name").and_then(|v| v.as_str()).map(str::to_owned);
+                self.put_peer(&PeerRecord {
+                    user_id,
+                    display_name,
+                    identity_key: None,
+                    verified: false,
+                    identity_changed: true,
+                    held: false,
+                })
+                .await?;
+            }
+        }
+        let tx = self.db.transaction(&[V1_FRIENDS], TransactionMode::ReadWrite).map_err(err)?;
+        tx.store(V1_FRIENDS).map_err(err)?.clear().await.map_err(err)?;
+        tx.done().await.map(|_| ()).map_err(err)
     }
 
     async fn put<T: Serialize>(&self, store: &str, key: &str, value: &T) -> Result<(), StoreError> {
@@ -78,9 +132,9 @@ impl IdbStore {
         Ok(all)
     }
 
-    /// Every friend.
-    pub async fn friends(&self) -> Result<Vec<FriendRecord>, StoreError> {
-        self.all(FRIENDS).await
+    /// Every person this device knows.
+    pub async fn peers(&self) -> Result<Vec<PeerRecord>, StoreError> {
+        self.all(PEERS).await
     }
 
     /// Deletes the whole database (after deleting the account).
@@ -91,7 +145,7 @@ impl IdbStore {
 }
 
 #[async_trait(?Send)]
-impl ClientStore for IdbStore {
+impl MessageStore for IdbStore {
     async fn put_message(&self, message: &ChatMessage) -> Result<(), StoreError> {
         self.put(MESSAGES, &message.id.to_string(), message).await
     }
@@ -112,24 +166,92 @@ impl ClientStore for IdbStore {
             .filter(|m| m.direction == Direction::Outgoing && m.status == Status::Sending)
             .collect())
     }
+}
 
-    async fn put_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
-        self.put(KEYS, &key.peer.to_string(), key).await
+#[async_trait(?Send)]
+impl IdentityStore for IdbStore {
+    async fn own_device(&self) -> Result<Option<OwnDevice>, StoreError> {
+        self.get(OWN, OWN_KEY).await
     }
 
-    async fn key(&self, peer: UserId) -> Result<Option<KeyRecord>, StoreError> {
-        self.get(KEYS, &peer.to_string()).await
+    async fn put_own_device(&self, device: &OwnDevice) -> Result<(), StoreError> {
+        self.put(OWN, OWN_KEY, device).await
     }
 
-    async fn put_friend(&self, friend: &FriendRecord) -> Result<(), StoreError> {
-        self.put(FRIENDS, &friend.user_id.to_string(), friend).await
+    async fn peer(&self, user: UserId) -> Result<Option<PeerRecord>, StoreError> {
+        self.get(PEERS, &user.to_string()).await
     }
 
-    async fn friend(&self, user: UserId) -> Result<Option<FriendRecord>, StoreError> {
-        self.get(FRIENDS, &user.to_string()).await
+    async fn put_peer(&self, peer: &PeerRecord) -> Result<(), StoreError> {
+        self.put(PEERS, &peer.user_id.to_string(), peer).await
     }
 
-    async fn remove_friend(&self, user: UserId) -> Result<(), StoreError> {
-        self.delete(FRIENDS, &user.to_string()).await
+    async fn remove_peer(&self, user: UserId) -> Result<(), StoreError> {
+        self.delete(PEERS, &user.to_string()).await
+    }
+}
+
+#[async_trait(?Send)]
+impl PrekeyStore for IdbStore {
+    async fn signed_prekey(&self, id: u32) -> Result<Option<SignedPrekeySecret>, StoreError> {
+        self.get(SIGNED_PREKEYS, &id.to_string()).await
+    }
+
+    async fn signed_prekeys(&self) -> Result<Vec<SignedPrekeySecret>, StoreError> {
+        self.all(SIGNED_PREKEYS).await
+    }
+
+    async fn put_signed_prekey(&self, prekey: &SignedPrekeySecret) -> Result<(), StoreError> {
+        self.put(SIGNED_PREKEYS, &prekey.id.to_string(), prekey).await
+    }
+
+    async fn remove_signed_prekey(&self, id: u32) -> Result<(), StoreError> {
+        self.delete(SIGNED_PREKEYS, &id.to_string()).await
+    }
+
+    async fn one_time_prekey(&self, id: u32) -> Result<Option<OneTimePrekeySecret>, StoreError> {
+        self.get(ONE_TIME_PREKEYS, &id.to_string()).await
+    }
+
+    async fn put_one_time_prekeys(&self, prekeys: &[OneTimePrekeySecret]) -> Result<(), StoreError> {
+        let tx = self.db.transaction(&[ONE_TIME_PREKEYS], TransactionMode::ReadWrite).map_err(err)?;
+        let store = tx.store(ONE_TIME_PREKEYS).map_err(err)?;
+        for prekey in prekeys {
+            let text = serde_json::to_string(prekey).map_err(err)?;
+            store
+                .put(&JsValue::from_str(&text), Some(&JsValue::from_str(&prekey.id.to_string())))
+                .await
+                .map_err(err)?;
+        }
+        tx.done().await.map(|_| ()).map_err(err)
+    }
+
+    async fn remove_one_time_prekey(&self, id: u32) -> Result<(), StoreError> {
+        self.delete(ONE_TIME_PREKEYS, &id.to_string()).await
+    }
+}
+
+#[async_trait(?Send)]
+impl SessionStore for IdbStore {
+    async fn sessions(&self, peer: UserId, device: DeviceId) -> Result<Option<SessionRecord>, StoreError> {
+        self.get(SESSIONS, &session_key(peer, device)).await
+    }
+
+    async fn peer_sessions(&self, peer: UserId) -> Result<Vec<SessionRecord>, StoreError> {
+        Ok(self.all::<SessionRecord>(SESSIONS).await?.into_iter().filter(|r| r.peer == peer).collect())
+    }
+
+    async fn put_sessions(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        self.put(SESSIONS, &session_key(record.peer, record.device), record).await
+    }
+
+    async fn remove_sessions(&self, peer: UserId, device: DeviceId) -> Result<(), StoreError> {
+        self.delete(SESSIONS, &session_key(peer, device)).await
+    }
+
+    async fn clear_sessions(&self) -> Result<(), StoreError> {
+        let tx = self.db.transaction(&[SESSIONS], TransactionMode::ReadWrite).map_err(err)?;
+        tx.store(SESSIONS).map_err(err)?.clear().await.map_err(err)?;
+        tx.done().await.map(|_| ()).map_err(err)
     }
 }

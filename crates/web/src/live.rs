@@ -2,24 +2,29 @@
 //! so engine calls never interleave. UI actions and socket events are commands on its
 //! queue; after each, the actor refreshes the signals the views read.
 //!
-//! The socket authenticates with a freshly refreshed access token, reconnects with
-//! backoff (1 s doubling to 15 s) and reports its state for the banner.
+//! Before connecting, the actor sets this browser up as a device of the account (keys made
+//! and registered by the engine); if the account is in use on another browser it stops and
+//! says so, until the person chooses to start again here. The socket authenticates with a
+//! freshly refreshed access token, reconnects with backoff (1 s doubling to 15 s) and
+//! reports its state for the banner.
 
 use std::collections::{HashMap, HashSet};
 
+use async_trait::async_trait;
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
+use hush_client::api::{ApiError, Http};
+use hush_client::device::Setup;
 use hush_client::engine::{Engine, Event};
 use hush_client::model::ChatMessage;
-use hush_shared::UserId;
 use hush_shared::ws::{ClientFrame, MessageId, ServerFrame};
+use hush_shared::{ErrorCode, UserId};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use crate::idb::IdbStore;
-use hush_client::store::ClientStore;
 
 /// What the connection banner shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +37,19 @@ pub enum ConnState {
     CatchingUp,
     /// Up to date.
     Online,
+}
+
+/// Where setting this browser up as a device stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceState {
+    /// Making or checking keys.
+    SettingUp,
+    /// This browser is a device of the account.
+    Ready,
+    /// The account is in use on another browser; this one can only start again.
+    InUseElsewhere,
+    /// Setting up failed (shown; retried on the next start).
+    Failed(String),
 }
 
 /// Signals the actor keeps current.
@@ -47,8 +65,10 @@ pub struct LiveSignals {
     pub typing: RwSignal<HashSet<UserId>>,
     /// Bumped when friends or requests changed on the server.
     pub social_version: RwSignal<u64>,
-    /// Bumped when a friend's key changed.
+    /// Bumped when a friend's identity or verification changed.
     pub keys_version: RwSignal<u64>,
+    /// This browser as a device of the account.
+    pub device: RwSignal<DeviceState>,
 }
 
 /// Commands for the actor.
@@ -64,17 +84,19 @@ pub enum Cmd {
     MarkRead(UserId),
     /// I am typing to a friend.
     Typing(UserId, bool),
-    /// Make a key pair for a friendship; reply with its public key.
-    NewKey(UserId, oneshot::Sender<String>),
-    /// A friend and their current key, from the server's list.
+    /// A friend and their identity, from the server's list.
     AddFriend {
         user: UserId,
         name: Option<String>,
-        key: String,
+        identity_key: Option<String>,
         done: Option<oneshot::Sender<()>>,
     },
     /// Mark a friend verified (or not).
     Verify(UserId, bool),
+    /// The person saw a friend's new identity and goes on: held messages are sent.
+    ConfirmIdentity(UserId),
+    /// Start again on this browser: a new identity replaces the account's.
+    StartAgain,
     /// Socket events.
     Opened,
     Frame(ServerFrame),
@@ -97,17 +119,10 @@ impl Live {
         let _ = self.tx.unbounded_send(cmd);
     }
 
-    /// Asks for a new key pair for `peer`.
-    pub async fn new_key(&self, peer: UserId) -> Option<String> {
-        let (tx, rx) = oneshot::channel();
-        self.send(Cmd::NewKey(peer, tx));
-        rx.await.ok()
-    }
-
     /// Records a friend and waits until it is stored.
-    pub async fn add_friend(&self, user: UserId, name: Option<String>, key: String) {
+    pub async fn add_friend(&self, user: UserId, name: Option<String>, identity_key: Option<String>) {
         let (tx, rx) = oneshot::channel();
-        self.send(Cmd::AddFriend { user, name, key, done: Some(tx) });
+        self.send(Cmd::AddFriend { user, name, identity_key, done: Some(tx) });
         let _ = rx.await;
     }
 }
@@ -134,8 +149,57 @@ fn ws_url() -> String {
     format!("{scheme}://{host}/api/v1/ws")
 }
 
+/// The REST API for the engine: `fetch` with the session's access token, refreshed once
+/// when it has expired.
+pub struct WebHttp {
+    token: RwSignal<Option<String>>,
+}
+
+#[async_trait(?Send)]
+impl Http for WebHttp {
+    fn access_token(&self) -> Option<String> {
+        self.token.get_untracked()
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, ApiError> {
+        let first = crate::api::call(method, path, self.token.get_untracked().as_deref(), body.as_ref()).await;
+        match first {
+            Err(e) if e.code == ErrorCode::TokenExpired => {
+                let token = crate::session::refresh_token().await?;
+                self.token.set(Some(token.clone()));
+                crate::api::call(method, path, Some(&token), body.as_ref()).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// A name for this browser in the device list.
+fn device_name() -> String {
+    let agent = web_sys::window().and_then(|w| w.navigator().user_agent().ok()).unwrap_or_default();
+    let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/"].iter().find(|b| agent.contains(*b)).map_or(
+        "Browser",
+        |b| match *b {
+            "Edg/" => "Edge",
+            "Firefox/" => "Firefox",
+            "Chrome/" => "Chrome",
+            _ => "Safari",
+        },
+    );
+    let system = ["Android", "iPhone", "iPad", "Windows", "Mac OS", "Linux"]
+        .iter()
+        .find(|s| agent.contains(*s))
+        .map_or("", |s| if *s == "Mac OS" { "macOS" } else { s });
+    if system.is_empty() { browser.to_owned() } else { format!("{browser} on {system}") }
+}
+
 struct Actor {
-    engine: Engine<IdbStore>,
+    engine: Engine<IdbStore, WebHttp>,
     ws: Option<WebSocket>,
     tx: mpsc::UnboundedSender<Cmd>,
     signals: LiveSignals,
@@ -150,7 +214,7 @@ pub fn start(me: UserId, store: IdbStore, signals: LiveSignals, token: RwSignal<
     let (tx, mut rx) = mpsc::unbounded::<Cmd>();
     let live = Live { tx: tx.clone() };
     let mut actor = Actor {
-        engine: Engine::new(me, store),
+        engine: Engine::new(me, store, WebHttp { token }),
         ws: None,
         tx: tx.clone(),
         signals,
@@ -161,7 +225,9 @@ pub fn start(me: UserId, store: IdbStore, signals: LiveSignals, token: RwSignal<
     };
     leptos::task::spawn_local(async move {
         actor.reload().await;
-        actor.connect().await;
+        if actor.set_up(false).await {
+            actor.connect().await;
+        }
         while let Some(cmd) = rx.next().await {
             if matches!(cmd, Cmd::Stop) {
                 actor.close();
@@ -187,6 +253,24 @@ impl Actor {
         if let Ok(all) = self.engine.store().all_messages().await {
             self.signals.messages.set(all);
         }
+    }
+
+    /// Sets this browser up as a device; `true` when it is one.
+    async fn set_up(&mut self, new_identity: bool) -> bool {
+        self.signals.device.set(DeviceState::SettingUp);
+        let now = now_ms() / 1000;
+        let state = match self.engine.set_up(Some(&device_name()), new_identity, now).await {
+            Ok(Setup::Ready(_)) => DeviceState::Ready,
+            Ok(Setup::InUseElsewhere) => DeviceState::InUseElsewhere,
+            Err(e) => DeviceState::Failed(e.to_string()),
+        };
+        let ready = state == DeviceState::Ready;
+        if !ready {
+            self.signals.conn.set(ConnState::Offline);
+        }
+        self.signals.device.set(state);
+        self.signals.keys_version.update(|v| *v += 1);
+        ready
     }
 
     fn write(&mut self, frames: Vec<ClientFrame>) {
@@ -270,10 +354,12 @@ impl Actor {
                 Event::FriendAdded(_) | Event::FriendRemoved(_) | Event::RequestsChanged => {
                     self.signals.social_version.update(|v| *v += 1)
                 }
-                Event::KeyChanged(_) => {
+                Event::IdentityChanged(_) => {
                     self.signals.keys_version.update(|v| *v += 1);
                     self.signals.social_version.update(|v| *v += 1);
+                    reload = true;
                 }
+                Event::DeviceTrouble(reason) => web_sys::console::warn_1(&reason.into()),
                 Event::ServerError { .. } => {}
             }
         }
@@ -291,7 +377,7 @@ impl Actor {
                 self.reload().await;
             }
             Cmd::Retry(id) => {
-                if let Ok(frames) = self.engine.retry(id).await {
+                if let Ok(frames) = self.engine.retry(id, now_ms()).await {
                     self.write(frames);
                 }
                 self.reload().await;
@@ -305,15 +391,8 @@ impl Actor {
                 }
             }
             Cmd::Typing(to, active) => self.write(vec![ClientFrame::Typing { to, active }]),
-            Cmd::NewKey(peer, reply) => {
-                if let Ok(key) = self.engine.new_key_for(peer).await {
-                    let _ = reply.send(key);
-                }
-            }
-            Cmd::AddFriend { user, name, key, done } => {
-                let before = self.engine.store().friend(user).await.ok().flatten();
-                let _ = self.engine.add_friend(user, name, key.clone()).await;
-                if before.is_some_and(|b| b.their_key != key) {
+            Cmd::AddFriend { user, name, identity_key, done } => {
+                if let Ok(true) = self.engine.add_friend(user, name, identity_key).await {
                     self.signals.keys_version.update(|v| *v += 1);
                 }
                 if let Some(done) = done {
@@ -321,11 +400,19 @@ impl Actor {
                 }
             }
             Cmd::Verify(user, verified) => {
-                if let Ok(Some(mut friend)) = self.engine.store().friend(user).await {
-                    friend.verified = verified;
-                    friend.key_changed = false;
-                    let _ = hush_client::store::ClientStore::put_friend(self.engine.store(), &friend).await;
-                    self.signals.keys_version.update(|v| *v += 1);
+                let _ = self.engine.set_verified(user, verified).await;
+                self.signals.keys_version.update(|v| *v += 1);
+            }
+            Cmd::ConfirmIdentity(user) => {
+                if let Ok(frames) = self.engine.confirm_identity(user, now_ms()).await {
+                    self.write(frames);
+                }
+                self.signals.keys_version.update(|v| *v += 1);
+                self.reload().await;
+            }
+            Cmd::StartAgain => {
+                if self.set_up(true).await {
+                    self.connect().await;
                 }
             }
             Cmd::Opened => {
@@ -333,11 +420,20 @@ impl Actor {
                 self.write_raw(&ClientFrame::Auth { token });
             }
             Cmd::Frame(frame) => {
-                if matches!(frame, ServerFrame::Hello { .. }) {
+                if let ServerFrame::Hello { device_id, .. } = frame {
+                    if device_id.is_none() || device_id != self.engine.device_id() {
+                        // The server does not take this browser for the device: set up again.
+                        self.close();
+                        if self.set_up(false).await {
+                            self.connect().await;
+                        }
+                        return;
+                    }
                     self.backoff_ms = 1000;
                     self.signals.conn.set(ConnState::CatchingUp);
-                    if let Ok(frames) = self.engine.on_connected().await {
+                    if let Ok((frames, events)) = self.engine.on_connected(now_ms()).await {
                         self.write(frames);
+                        self.apply(events).await;
                     }
                     self.reload().await;
                     return;
@@ -354,7 +450,9 @@ impl Actor {
             }
             Cmd::Tick => {
                 let now = now_ms();
-                if self.reconnect_at.is_some_and(|at| at <= now) {
+                if self.reconnect_at.is_some_and(|at| at <= now)
+                    && self.signals.device.get_untracked() == DeviceState::Ready
+                {
                     self.reconnect_at = None;
                     self.connect().await;
                 }

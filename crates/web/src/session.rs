@@ -2,7 +2,7 @@
 //! refresh cookie keeps a person signed in across reloads, so on start-up the app asks
 //! `/auth/refresh` for a fresh token. [`Ctx`] is the app-wide state given to every view.
 
-use hush_client::store::FriendRecord;
+use hush_client::store::PeerRecord;
 use hush_shared::ErrorBody;
 use hush_shared::UserId;
 use hush_shared::api::account::User;
@@ -12,7 +12,7 @@ use leptos::prelude::*;
 
 use crate::api;
 use crate::idb::IdbStore;
-use crate::live::{self, ConnState, Live, LiveSignals};
+use crate::live::{self, ConnState, DeviceState, Live, LiveSignals};
 
 /// Which screen is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,10 +42,12 @@ pub struct FriendRow {
     pub user_id: UserId,
     /// Display name (or their number's absence: "Someone").
     pub name: String,
-    /// Safety numbers compared for the current key.
+    /// Safety numbers compared for their current identity.
     pub verified: bool,
-    /// Their key changed since last confirmed.
-    pub key_changed: bool,
+    /// Their identity changed since I last confirmed it.
+    pub identity_changed: bool,
+    /// Messages to them wait until I confirm their new identity (they had been verified).
+    pub held: bool,
 }
 
 /// App-wide state.
@@ -85,6 +87,7 @@ impl Ctx {
                 typing: RwSignal::new(Default::default()),
                 social_version: RwSignal::new(0),
                 keys_version: RwSignal::new(0),
+                device: RwSignal::new(DeviceState::SettingUp),
             },
             actor: StoredValue::new_local(None),
             notice: RwSignal::new(None),
@@ -152,13 +155,13 @@ pub async fn start(ctx: Ctx, tokens: TokenResponse) {
     sync_friends(ctx).await;
 }
 
-/// Reloads friends and requests from the server, feeding keys to the engine.
+/// Reloads friends and requests from the server, feeding their identities to the engine.
 pub async fn sync_friends(ctx: Ctx) {
     let Some(live) = ctx.live() else { return };
     match ctx.call::<hush_shared::api::friends::FriendList>("GET", "/api/v1/friends", None::<&()>).await {
         Ok(list) => {
             for f in &list.friends {
-                live.add_friend(f.user_id, f.display_name.clone(), f.their_public_key.clone()).await;
+                live.add_friend(f.user_id, f.display_name.clone(), f.identity_key.clone()).await;
             }
             ctx.friends.set(rows(&list.friends, ctx).await);
         }
@@ -170,9 +173,9 @@ pub async fn sync_friends(ctx: Ctx) {
 }
 
 async fn rows(friends: &[Friend], ctx: Ctx) -> Vec<FriendRow> {
-    let stored: Vec<FriendRecord> = match ctx.me.get_untracked() {
+    let stored: Vec<PeerRecord> = match ctx.me.get_untracked() {
         Some(me) => match IdbStore::open(me.user_id).await {
-            Ok(store) => store.friends().await.unwrap_or_default(),
+            Ok(store) => store.peers().await.unwrap_or_default(),
             Err(_) => vec![],
         },
         None => vec![],
@@ -185,7 +188,8 @@ async fn rows(friends: &[Friend], ctx: Ctx) -> Vec<FriendRow> {
                 user_id: f.user_id,
                 name: f.display_name.clone().unwrap_or_else(|| "Someone".into()),
                 verified: local.is_some_and(|l| l.verified),
-                key_changed: local.is_some_and(|l| l.key_changed),
+                identity_changed: local.is_some_and(|l| l.identity_changed),
+                held: local.is_some_and(|l| l.held),
             }
         })
         .collect()

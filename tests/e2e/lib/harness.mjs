@@ -107,14 +107,23 @@ export async function person(browser, hush, national) {
   return { national, e164: `+1${national.replace(/\D/g, '')}`, proxy, context, page, url: `http://127.0.0.1:${proxy.port}/` };
 }
 
-export async function signIn(hush, who, name) {
+/** Enters the number and the texted code; `who.codeSentAt` remembers when (the server
+ * sends one code per number every 30 seconds). */
+export async function enterCode(hush, who) {
   const { page } = who;
   await page.goto(who.url);
   await page.getByLabel('Phone number').fill(who.national);
   await page.getByRole('button', { name: /^Send code/ }).click();
   const code = await hush.codeFor(who.e164);
+  who.codeSentAt = Date.now();
   await page.getByLabel('Code').fill(code);
   await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Signs a new person in and chooses their display name. */
+export async function signIn(hush, who, name) {
+  const { page } = who;
+  await enterCode(hush, who);
   await page.getByLabel('Display name').fill(name);
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByRole('heading', { name: 'Chats' }).waitFor();

@@ -1,9 +1,10 @@
 // The three demos of the original app, in real Chromium against the real server:
-// recipient online, recipient offline, sender without connection; plus the friend flow.
+// recipient online, recipient offline, sender without connection; plus the friend flow,
+// safety numbers, and a friend who starts again on another browser (crypto v2).
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { SCREENSHOTS, befriend, nav, launchBrowser, openChat, person, send, signIn, startHush, tickOf } from '../lib/harness.mjs';
+import { SCREENSHOTS, befriend, enterCode, nav, launchBrowser, openChat, person, send, signIn, startHush, tickOf } from '../lib/harness.mjs';
 
 let hush, browser, alice, bob;
 
@@ -81,31 +82,51 @@ test('sender without connection: queued on the device, survives a reload, sent o
   assert.deepEqual(offline, ['first offline', 'second offline', 'third offline'], 'each once, in order');
 });
 
-test('safety numbers are equal on both sides; a key change warns and removes the verified mark', async () => {
-  await openChat(alice, 'Bob');
-  await alice.page.getByRole('button', { name: 'Safety number' }).click();
-  const aliceDigits = await alice.page.getByLabel('Safety number', { exact: true }).getAttribute('data-digits');
+test('safety numbers are equal on both sides; a friend who starts again is flagged and sending waits for confirmation', async () => {
+  const digitsOf = async (who, friend) => {
+    await openChat(who, friend);
+    await who.page.getByRole('button', { name: /Safety number|Verified/ }).click();
+    return who.page.getByLabel('Safety number', { exact: true }).getAttribute('data-digits');
+  };
+  const aliceDigits = await digitsOf(alice, 'Bob');
   await alice.page.getByRole('img', { name: 'Safety number QR code' }).waitFor();
   await alice.page.screenshot({ path: path.join(SCREENSHOTS, 'safety-number.png') });
-  await openChat(bob, 'Alice');
-  await bob.page.getByRole('button', { name: 'Safety number' }).click();
-  const bobDigits = await bob.page.getByLabel('Safety number', { exact: true }).getAttribute('data-digits');
+  const bobDigits = await digitsOf(bob, 'Alice');
   assert.match(aliceDigits, /^\d{60}$/);
   assert.equal(aliceDigits, bobDigits);
   await alice.page.getByRole('button', { name: 'Mark as verified' }).click();
   await alice.page.getByText('✔ Verified').first().waitFor();
 
-  // Bob's key for the friendship changes (as after reinstalling): Alice is warned.
-  const status = await bob.page.evaluate(async (aliceId) => {
-    const tokens = await (await fetch('/api/v1/auth/refresh', { method: 'POST' })).json();
-    const pair = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits']);
-    const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
-    const b64 = btoa(String.fromCharCode(...raw)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
-    const r = await fetch(`/api/v1/friends/${aliceId}/key`, { method: 'PUT', headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.access_token}` }, body: JSON.stringify({ public_key: b64 }) });
-    return r.status;
-  }, await alice.page.evaluate(async () => (await (await fetch('/api/v1/auth/refresh', { method: 'POST' })).json()).user.user_id));
-  assert.equal(status, 200);
+  // Bob signs in on a second browser: it is not a device of his account, so it says so
+  // instead of taking his messages; he chooses to start again there.
+  const laptop = await person(browser, hush, '650 253 0002');
+  laptop.name = 'Bob';
+  await new Promise((r) => setTimeout(r, Math.max(0, bob.codeSentAt + 31_000 - Date.now())));
+  await enterCode(hush, laptop);
+  await laptop.page.getByRole('heading', { name: 'Hush is set up on another browser' }).waitFor();
+  await laptop.page.screenshot({ path: path.join(SCREENSHOTS, 'start-again.png') });
+  await laptop.page.getByRole('button', { name: 'Start again on this browser' }).click();
+  await laptop.page.getByRole('button', { name: 'Start again here' }).click();
+  await laptop.page.getByRole('heading', { name: 'Chats' }).waitFor();
+
+  // Alice is warned, the verified mark is gone, and her next message waits for her.
   await openChat(alice, 'Bob');
-  await alice.page.getByRole('alert').filter({ hasText: "security key changed" }).waitFor();
+  await alice.page.getByRole('alert').filter({ hasText: "Bob's safety number changed. Your messages wait" }).waitFor();
   await alice.page.getByRole('button', { name: 'Safety number' }).waitFor();
+  await send(alice, 'Is this really you?');
+  await tickOf(alice, 'really you').and(alice.page.locator('[aria-label="waiting on this device"]')).waitFor();
+  await new Promise((r) => setTimeout(r, 1500));
+  await tickOf(alice, 'really you').and(alice.page.locator('[aria-label="waiting on this device"]')).waitFor();
+  await alice.page.screenshot({ path: path.join(SCREENSHOTS, 'identity-changed.png') });
+  await alice.page.getByRole('button', { name: 'Send anyway' }).click();
+  await openChat(laptop, 'Alice');
+  await laptop.page.locator('.bubble.theirs', { hasText: 'Is this really you?' }).waitFor({ timeout: 30000 });
+  await tickOf(alice, 'really you').and(alice.page.locator('[aria-label="read"]')).waitFor();
+
+  // Both sides compute the same new number.
+  const newAlice = await digitsOf(alice, 'Bob');
+  const newBob = await digitsOf(laptop, 'Alice');
+  assert.equal(newAlice, newBob);
+  assert.notEqual(newAlice, aliceDigits, 'the safety number changed with the identity');
+  laptop.proxy.close();
 });

@@ -10,7 +10,7 @@ use std::time::Instant;
 use hush_server::store::redis::RedisStore;
 use hush_server::store::sqlite::SqliteStore;
 use hush_server::store::{MailboxPolicy, MailboxStore, Outgoing};
-use hush_shared::UserId;
+use hush_shared::{DeviceId, UserId};
 use serde_json::json;
 
 use crate::cpu;
@@ -38,7 +38,7 @@ pub async fn run(redis_url: Option<&str>, pairs: usize, messages: usize, batch: 
         for (i, &(from, to)) in people.iter().enumerate() {
             let outgoing =
                 (0..batch).map(|_| Outgoing { to, id: uuid::Uuid::now_v7(), envelope: envelope.clone() }).collect();
-            store.enqueue_many(from, outgoing, 1, POLICY).await.expect("enqueue");
+            store.enqueue_many(from, DeviceId(from.0), outgoing, 1, POLICY).await.expect("enqueue");
             let got = store.fetch_messages(to, cursors[i].0, batch).await.expect("fetch");
             assert_eq!(got.len(), batch, "every stored message is read back");
             cursors[i].0 = got.last().map_or(cursors[i].0, |m| m.seq);

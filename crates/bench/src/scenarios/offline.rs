@@ -24,7 +24,7 @@ pub async fn run(server: &Server, messages: usize) -> serde_json::Value {
     let (mut sent, mut stored) = (0usize, 0usize);
     while stored < messages {
         while sent < messages && sent - stored < OUTSTANDING {
-            let _ = tx_a.send(ClientFrame::Send { id: uuid::Uuid::now_v7(), to: b.id, envelope: envelope.clone() });
+            let _ = tx_a.send(wire::send_frame(uuid::Uuid::now_v7(), &b, &envelope));
             sent += 1;
         }
         match wire::next(&mut rx_a).await {

@@ -29,14 +29,14 @@ pub async fn run(server: &Server, pairs: usize, rate: u64, seconds: u64) -> serd
         let ws_b = wire::connect(&server.ws_url(), &b.token, b.ip).await.expect("connect b");
         let (tx_a, mut rx_a) = split(ws_a);
         let (tx_b, mut rx_b) = split(ws_b);
-        let a_id = a.id;
+        let a_echo = a.clone();
         // B: ack and echo back.
         tokio::spawn(async move {
             while let Some(frame) = wire::next(&mut rx_b).await {
                 match frame {
                     ServerFrame::Message { id, envelope, .. } => {
                         let _ = tx_b.send(ClientFrame::Ack { ids: vec![id] });
-                        let _ = tx_b.send(ClientFrame::Send { id, to: a_id, envelope });
+                        let _ = tx_b.send(wire::send_frame(id, &a_echo, &envelope));
                     }
                     ServerFrame::Receipt { id, .. } => {
                         let _ = tx_b.send(ClientFrame::ReceiptAck { ids: vec![id] });
@@ -66,7 +66,6 @@ pub async fn run(server: &Server, pairs: usize, rate: u64, seconds: u64) -> serd
             }
         });
         // A's sender, on schedule.
-        let b_id = b.id;
         tasks.push(tokio::spawn(async move {
             let envelope = wire::envelope();
             let start = Instant::now() + Duration::from_millis(200);
@@ -79,7 +78,7 @@ pub async fn run(server: &Server, pairs: usize, rate: u64, seconds: u64) -> serd
                 if let Ok(mut s) = scheduled.lock() {
                     s.insert(id, next);
                 }
-                let _ = tx_a.send(ClientFrame::Send { id, to: b_id, envelope: envelope.clone() });
+                let _ = tx_a.send(wire::send_frame(id, &b, &envelope));
                 sent += 1;
                 next += interval;
             }

@@ -53,13 +53,13 @@ pub async fn run(server: &Server, pairs: usize, seconds: u64) -> serde_json::Val
                 }
             }
         });
-        let (stop, to) = (stop.clone(), b.id);
+        let (stop, to) = (stop.clone(), b.clone());
         tokio::spawn(async move {
             let envelope = wire::envelope();
             while !stop.load(Ordering::Relaxed) {
                 let Ok(permit) = window.acquire().await else { return };
                 permit.forget();
-                if tx_a.send(ClientFrame::Send { id: uuid::Uuid::now_v7(), to, envelope: envelope.clone() }).is_err() {
+                if tx_a.send(wire::send_frame(uuid::Uuid::now_v7(), &to, &envelope)).is_err() {
                     return;
                 }
             }

@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn caller(auth: &AuthUser) -> Caller {
-    Caller { user: auth.user, session: auth.session }
+    Caller { user: auth.user, session: auth.session, token_digest: auth.token_digest }
 }
 
 /// Registers this browser as a device of my account (the session becomes the device's).

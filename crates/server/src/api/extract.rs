@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use hush_shared::{ErrorCode, UserId};
+use sha2::Digest as _;
 
 use crate::error::AppError;
 use crate::service::tokens::AccessError;
@@ -61,6 +62,8 @@ pub struct AuthUser {
     pub user: UserId,
     /// The caller's session.
     pub session: SessionId,
+    /// SHA-256 of the access token's text (what a device's session proof signs).
+    pub token_digest: [u8; 32],
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -83,7 +86,10 @@ impl FromRequestParts<AppState> for AuthUser {
             AccessError::Invalid => AppError::unauthorized("the access token is not valid"),
         })?;
         match state.stores.sessions.active_user(session).await? {
-            Some(owner) if owner == user => Ok(AuthUser { user, session }),
+            Some(owner) if owner == user => {
+                let token_digest = sha2::Sha256::digest(token.as_bytes()).into();
+                Ok(AuthUser { user, session, token_digest })
+            }
             _ => Err(AppError::new(ErrorCode::SessionRevoked, "this session has ended; sign in again")),
         }
     }

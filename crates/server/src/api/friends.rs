@@ -1,20 +1,18 @@
-//! `/api/v1/friends*` and `/api/v1/blocks/*`: requests (with the requester's key), accept
-//! (with the accepter's key), decline, cancel, list, key rotation, unfriend, block.
+//! `/api/v1/friends*` and `/api/v1/blocks/*`: requests, accept, decline, cancel, list (with
+//! each friend's identity key), unfriend, block.
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post, put};
-use hush_shared::api::friends::{
-    AcceptFriendRequest, CreateFriendRequest, Friend, FriendList, FriendRequest, FriendRequestList, RotateKeyRequest,
-};
+use axum::routing::{delete, get, post};
+use hush_shared::api::friends::{CreateFriendRequest, Friend, FriendList, FriendRequest, FriendRequestList};
 use hush_shared::ws::FriendEvent;
 use hush_shared::{ErrorBody, ErrorCode, FriendRequestId, UserId};
 
 use super::extract::{ApiJson, ApiPath, AuthUser};
 use crate::error::AppError;
 use crate::service::delivery;
-use crate::service::friends::{self, friend_view, request_view, validate_key};
+use crate::service::friends::{self, friend_view, request_view};
 use crate::state::AppState;
 use crate::store::RequestSide;
 
@@ -27,7 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/friends/requests/{id}/accept", post(accept_request))
         .route("/friends/requests/{id}/decline", post(decline_request))
         .route("/friends/{user_id}", delete(unfriend))
-        .route("/friends/{user_id}/key", put(rotate_key))
         .route("/blocks/{user_id}", post(block).delete(unblock))
 }
 
@@ -45,7 +42,7 @@ pub async fn list_requests(
     }))
 }
 
-/// Sends a friend request carrying my public key for the friendship.
+/// Sends a friend request.
 #[utoipa::path(post, path = "/api/v1/friends/requests", tag = "friends", security(("bearer" = [])), request_body = CreateFriendRequest,
     responses((status = 201, body = FriendRequest), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn create_request(
@@ -53,21 +50,20 @@ pub async fn create_request(
     auth: AuthUser,
     ApiJson(req): ApiJson<CreateFriendRequest>,
 ) -> Result<(StatusCode, axum::Json<FriendRequest>), AppError> {
-    let created = friends::send_request(&state, auth.user, req.user_id, &req.public_key).await?;
+    let created = friends::send_request(&state, auth.user, req.user_id).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
-/// Accepts a request addressed to me, with my public key for the friendship.
-#[utoipa::path(post, path = "/api/v1/friends/requests/{id}/accept", tag = "friends", security(("bearer" = [])), request_body = AcceptFriendRequest,
+/// Accepts a request addressed to me.
+#[utoipa::path(post, path = "/api/v1/friends/requests/{id}/accept", tag = "friends", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "friend request id")),
     responses((status = 200, body = Friend), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn accept_request(
     State(state): State<AppState>,
     auth: AuthUser,
     ApiPath(id): ApiPath<FriendRequestId>,
-    ApiJson(req): ApiJson<AcceptFriendRequest>,
 ) -> Result<axum::Json<Friend>, AppError> {
-    Ok(axum::Json(friends::accept(&state, auth.user, id, &req.public_key).await?))
+    Ok(axum::Json(friends::accept(&state, auth.user, id).await?))
 }
 
 fn request_not_found() -> AppError {
@@ -112,34 +108,15 @@ pub async fn cancel_request(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// My friends with both public keys of each friendship.
+/// My friends, each with their account identity key.
 #[utoipa::path(get, path = "/api/v1/friends", tag = "friends", security(("bearer" = [])),
     responses((status = 200, body = FriendList), (status = 401, body = ErrorBody)))]
 pub async fn list_friends(State(state): State<AppState>, auth: AuthUser) -> Result<axum::Json<FriendList>, AppError> {
-    let friends = state.stores.social.list_friends(auth.user).await?;
-    Ok(axum::Json(FriendList { friends: friends.into_iter().map(friend_view).collect() }))
-}
-
-/// Replaces my public key for one friendship.
-#[utoipa::path(put, path = "/api/v1/friends/{user_id}/key", tag = "friends", security(("bearer" = [])), request_body = RotateKeyRequest,
-    params(("user_id" = String, Path, format = Uuid, description = "the friend")),
-    responses((status = 200, body = Friend), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn rotate_key(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    ApiPath(friend): ApiPath<UserId>,
-    ApiJson(req): ApiJson<RotateKeyRequest>,
-) -> Result<axum::Json<Friend>, AppError> {
-    validate_key(&req.public_key)?;
-    if !state.stores.social.set_key(auth.user, friend, &req.public_key, state.now()).await? {
-        return Err(AppError::new(ErrorCode::NotFriends, "you are not friends with this person"));
+    let mut friends = vec![];
+    for record in state.stores.social.list_friends(auth.user).await? {
+        friends.push(friend_view(&state, record).await?);
     }
-    let key_changed = FriendEvent::KeyChanged { user_id: auth.user, public_key: req.public_key.clone() };
-    delivery::friend_event(&state, friend, key_changed).await;
-    let record = state.stores.social.friend(auth.user, friend).await?;
-    record
-        .map(|f| axum::Json(friend_view(f)))
-        .ok_or_else(|| AppError::new(ErrorCode::NotFriends, "you are not friends with this person"))
+    Ok(axum::Json(FriendList { friends }))
 }
 
 /// Ends a friendship.

@@ -28,7 +28,7 @@ impl Modify for BearerAuth {
         me::get_me, me::update_me, me::delete_me,
         users::lookup,
         friends::list_requests, friends::create_request, friends::accept_request, friends::decline_request,
-        friends::cancel_request, friends::list_friends, friends::rotate_key, friends::unfriend,
+        friends::cancel_request, friends::list_friends, friends::unfriend,
         friends::block, friends::unblock,
         devices::register_device, devices::list_devices, devices::remove_device, devices::prekey_status,
         devices::upload_prekeys, devices::rotate_signed_prekey, devices::bundles,

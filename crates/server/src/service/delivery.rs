@@ -7,19 +7,21 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hush_crypto::{ENVELOPE_OVERHEAD, MAX_ENVELOPE_LEN, VERSION_1};
-use hush_shared::ws::{FriendEvent, MAX_IDS_PER_FRAME, MessageId, ReceiptId, ReceiptKind, ServerFrame};
-use hush_shared::{ErrorCode, UserId};
+use hush_crypto::{MAX_ENVELOPE_V2_LEN, MIN_MESSAGE_LEN, VERSION_2};
+use hush_shared::ws::{
+    DeviceEnvelope, DeviceMismatch, FriendEvent, MAX_IDS_PER_FRAME, MessageId, ReceiptId, ReceiptKind, ServerFrame,
+};
+use hush_shared::{DeviceId, ErrorCode, UserId};
 
 use crate::state::AppState;
 use crate::store::{Enqueued, MailboxPolicy, Outgoing, StoreError};
 use crate::ws::hub::HubEvent;
 
 /// Base64url length of the largest envelope.
-pub const MAX_ENVELOPE_B64: usize = MAX_ENVELOPE_LEN.div_ceil(3) * 4;
+pub const MAX_ENVELOPE_B64: usize = MAX_ENVELOPE_V2_LEN.div_ceil(3) * 4;
 
 fn error(code: ErrorCode, message: impl Into<String>, id: Option<MessageId>) -> ServerFrame {
-    ServerFrame::Error { code, message: message.into(), id }
+    ServerFrame::Error { code, message: message.into(), id, devices: None }
 }
 
 fn internal(e: StoreError, id: Option<MessageId>) -> ServerFrame {
@@ -38,12 +40,12 @@ pub fn policy(state: &AppState) -> MailboxPolicy {
 /// Checks the envelope's shape (the server cannot open it): base64url, size, version.
 pub fn decode_envelope(text: &str) -> Result<Vec<u8>, (ErrorCode, &'static str)> {
     if text.len() > MAX_ENVELOPE_B64 {
-        return Err((ErrorCode::FrameTooLarge, "the envelope is larger than crypto v1 allows"));
+        return Err((ErrorCode::FrameTooLarge, "the envelope is larger than crypto v2 allows"));
     }
     let bytes =
         URL_SAFE_NO_PAD.decode(text).map_err(|_| (ErrorCode::InvalidEnvelope, "the envelope is not base64url"))?;
-    if bytes.len() < ENVELOPE_OVERHEAD || bytes.len() > MAX_ENVELOPE_LEN || bytes[0] != VERSION_1 {
-        return Err((ErrorCode::InvalidEnvelope, "not a crypto v1 envelope"));
+    if bytes.len() < MIN_MESSAGE_LEN || bytes.len() > MAX_ENVELOPE_V2_LEN || bytes[0] != VERSION_2 {
+        return Err((ErrorCode::InvalidEnvelope, "not a crypto v2 envelope"));
     }
     Ok(bytes)
 }
@@ -54,8 +56,40 @@ pub struct Send {
     pub id: MessageId,
     /// The recipient.
     pub to: UserId,
-    /// The envelope, base64url.
-    pub envelope: String,
+    /// One envelope per device of the recipient.
+    pub envelopes: Vec<DeviceEnvelope>,
+}
+
+/// What one batch learned about a recipient: friends or not, and their devices.
+struct Recipient {
+    user: UserId,
+    friendly: bool,
+    devices: Vec<DeviceId>,
+}
+
+/// The envelope for the recipient's device, or why the send names the wrong devices.
+///
+/// An account has one device for now (linking a second comes later), so a message is one
+/// envelope in the recipient's mailbox; the check already compares whole device lists.
+fn envelope_for(send: &Send, devices: &[DeviceId]) -> Result<String, ServerFrame> {
+    let named: Vec<DeviceId> = send.envelopes.iter().map(|e| e.device).collect();
+    let missing: Vec<DeviceId> = devices.iter().filter(|d| !named.contains(d)).copied().collect();
+    let mut extra: Vec<DeviceId> = named.iter().filter(|d| !devices.contains(d)).copied().collect();
+    extra.dedup();
+    if !missing.is_empty() || !extra.is_empty() || named.len() != devices.len() || devices.is_empty() {
+        let message = if devices.is_empty() {
+            "this person has no device yet: the message waits until they set Hush up"
+        } else {
+            "the devices named are not the recipient's current devices; fetch their bundles again"
+        };
+        return Err(ServerFrame::Error {
+            code: ErrorCode::DevicesChanged,
+            message: message.into(),
+            id: Some(send.id),
+            devices: Some(DeviceMismatch { user_id: send.to, missing, extra }),
+        });
+    }
+    Ok(send.envelopes[0].envelope.clone())
 }
 
 /// `send` frames that arrived together from one connection (often just one): each is
@@ -66,40 +100,50 @@ pub struct Send {
 /// without reading further frames, and the client sends its whole outbox again, in order,
 /// on the next connection. Refusing one message while accepting the next would let a
 /// retried message land after a later one.
-pub async fn send_many(state: &AppState, from: UserId, sends: Vec<Send>) -> Result<Vec<ServerFrame>, StoreError> {
+pub async fn send_many(
+    state: &AppState,
+    from: UserId,
+    from_device: DeviceId,
+    sends: Vec<Send>,
+) -> Result<Vec<ServerFrame>, StoreError> {
     let started = Instant::now();
     let mut answers: Vec<Option<ServerFrame>> = Vec::with_capacity(sends.len());
     let mut accepted: Vec<Outgoing> = Vec::with_capacity(sends.len());
-    let mut friends: Vec<(UserId, bool)> = Vec::new();
+    let mut recipients: Vec<Recipient> = Vec::new();
     for send in sends {
-        let bytes = match decode_envelope(&send.envelope) {
-            Ok(b) => b,
-            Err((code, message)) => {
-                answers.push(Some(error(code, message, Some(send.id))));
-                continue;
-            }
-        };
-        let friendly = match friends.iter().find(|(who, _)| *who == send.to) {
-            Some((_, known)) => *known,
+        let index = match recipients.iter().position(|r| r.user == send.to) {
+            Some(index) => index,
             None => {
-                let known = state.stores.social.are_friends(from, send.to).await?;
-                friends.push((send.to, known));
-                known
+                let friendly = state.stores.social.are_friends(from, send.to).await?;
+                let devices = if friendly {
+                    state.stores.devices.device_set(send.to).await?.devices.iter().map(|d| d.id).collect()
+                } else {
+                    vec![]
+                };
+                recipients.push(Recipient { user: send.to, friendly, devices });
+                recipients.len() - 1
             }
         };
-        if !friendly {
+        if !recipients[index].friendly {
             answers.push(Some(error(ErrorCode::NotFriends, "you can only message friends", Some(send.id))));
             continue;
         }
-        answers.push(None);
-        accepted.push(Outgoing { to: send.to, id: send.id, envelope: bytes });
+        let checked = envelope_for(&send, &recipients[index].devices)
+            .and_then(|text| decode_envelope(&text).map_err(|(code, message)| error(code, message, Some(send.id))));
+        match checked {
+            Ok(bytes) => {
+                answers.push(None);
+                accepted.push(Outgoing { to: send.to, id: send.id, envelope: bytes });
+            }
+            Err(refusal) => answers.push(Some(refusal)),
+        }
     }
     if accepted.is_empty() {
         return Ok(answers.into_iter().flatten().collect());
     }
     // The envelopes move into the store; keep who each message was for.
     let routes: Vec<(MessageId, UserId)> = accepted.iter().map(|m| (m.id, m.to)).collect();
-    let stored = state.stores.mailbox.enqueue_many(from, accepted, state.now(), policy(state)).await?;
+    let stored = state.stores.mailbox.enqueue_many(from, from_device, accepted, state.now(), policy(state)).await?;
     let mut woken: Vec<UserId> = Vec::new();
     let mut results = routes.into_iter().zip(stored);
     for slot in answers.iter_mut().filter(|a| a.is_none()) {
@@ -140,6 +184,19 @@ pub async fn ack(state: &AppState, user: UserId, ids: &[MessageId]) -> Result<()
     check_ids(ids)?;
     let mut senders = state.stores.mailbox.ack_messages(user, ids, state.now()).await.map_err(|e| internal(e, None))?;
     state.metrics.messages_acked.fetch_add(senders.len() as u64, Ordering::Relaxed);
+    senders.dedup();
+    for sender in senders {
+        state.hub.send(sender, HubEvent::Receipts).await;
+    }
+    Ok(())
+}
+
+/// `retry`: deletes messages this device could not open, without a delivered receipt, and
+/// asks their senders to send them again (a `resend` receipt).
+pub async fn retry(state: &AppState, user: UserId, ids: &[MessageId]) -> Result<(), ServerFrame> {
+    check_ids(ids)?;
+    let mut senders =
+        state.stores.mailbox.retry_messages(user, ids, state.now()).await.map_err(|e| internal(e, None))?;
     senders.dedup();
     for sender in senders {
         state.hub.send(sender, HubEvent::Receipts).await;

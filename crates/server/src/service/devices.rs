@@ -6,7 +6,7 @@
 //! function of the account's current device set), and applied with the store's
 //! versioned update, so every backend enforces the same rules atomically.
 
-use hush_crypto::{PublicKey, Signature, verify_device_certificate, verify_signed_prekey};
+use hush_crypto::{PublicKey, Signature, verify_device_certificate, verify_session_proof, verify_signed_prekey};
 use hush_shared::api::devices::{
     BundleList, Device, DeviceBundle, DeviceList, OneTimePrekey, PrekeyStatus, RegisterDevice, SignedPrekey,
 };
@@ -32,6 +32,8 @@ pub struct Caller {
     pub user: UserId,
     /// The session.
     pub session: SessionId,
+    /// SHA-256 of the access token used (what a session proof signs).
+    pub token_digest: [u8; 32],
 }
 
 /// How often a registration is retried when another change to the same account won.
@@ -113,6 +115,8 @@ pub struct RegistrationPlan {
 
 /// The registration rules, decided on the account's current device set:
 /// - a session has one device: registering again replaces the session's previous one;
+/// - a device registered from an earlier sign-in moves to this one if the request proves
+///   it (`moved`: same id, device key and identity, and a valid session proof);
 /// - `new_identity` (start again) replaces the account identity and removes every other
 ///   device; with no other device left, any identity may start over too;
 /// - otherwise the identity must be the account's (`identity_mismatch`);
@@ -121,13 +125,18 @@ pub struct RegistrationPlan {
 pub fn decide_registration(
     set: &DeviceSet,
     session: SessionId,
-    device: DeviceId,
+    device: &DeviceRecord,
     identity: &str,
     new_identity: bool,
+    moved: bool,
     max_devices: usize,
 ) -> Result<RegistrationPlan, AppError> {
+    let same_device = |d: &DeviceRecord| {
+        moved && d.id == device.id && d.device_key == device.device_key && set.identity.as_deref() == Some(identity)
+    };
     let (mine, others): (Vec<&DeviceRecord>, Vec<&DeviceRecord>) =
-        set.devices.iter().partition(|d| d.session == session);
+        set.devices.iter().partition(|d| d.session == session || same_device(d));
+    let device = device.id;
     let mut remove: Vec<DeviceId> = mine.iter().map(|d| d.id).collect();
     let changes_identity = set.identity.as_deref().is_some_and(|current| current != identity);
     let others: Vec<&DeviceRecord> = if new_identity {
@@ -193,6 +202,16 @@ pub async fn register(state: &AppState, auth: &Caller, req: RegisterDevice) -> R
     let signed_prekey = check_signed_prekey(auth.user, req.device_id, &identity, &req.signed_prekey, now)?;
     let one_time = check_one_time_prekeys(&req.one_time_prekeys)?;
     let name = req.name.as_deref().map(device_name).transpose()?;
+    let moved = match &req.session_proof {
+        Some(proof) => {
+            let proof = signature(proof, "the session proof")?;
+            let (user, device) = (auth.user.as_bytes(), req.device_id.as_bytes());
+            verify_session_proof(&identity, user, device, &auth.token_digest, &proof)
+                .map_err(|_| bad_signature("the session proof"))?;
+            true
+        }
+        None => false,
+    };
     enforce(
         state,
         &[RateRule {
@@ -211,7 +230,7 @@ pub async fn register(state: &AppState, auth: &Caller, req: RegisterDevice) -> R
         signed_prekey,
         created_at: now,
     };
-    let (set, plan) = apply_registration(state, auth, &req.identity_key, &record, req.new_identity).await?;
+    let (set, plan) = apply_registration(state, auth, &req.identity_key, &record, req.new_identity, moved).await?;
     let removed: Vec<DeviceRecord> = set.devices.into_iter().filter(|d| plan.remove.contains(&d.id)).collect();
     for device in &removed {
         state.stores.prekeys.clear_prekeys(auth.user, device.id).await?;
@@ -234,10 +253,12 @@ async fn apply_registration(
     identity: &str,
     record: &DeviceRecord,
     new_identity: bool,
+    moved: bool,
 ) -> Result<(DeviceSet, RegistrationPlan), AppError> {
     for _ in 0..REGISTRATION_ATTEMPTS {
         let set = state.stores.devices.device_set(auth.user).await?;
-        let plan = decide_registration(&set, auth.session, record.id, identity, new_identity, MAX_DEVICES_PER_ACCOUNT)?;
+        let plan =
+            decide_registration(&set, auth.session, record, identity, new_identity, moved, MAX_DEVICES_PER_ACCOUNT)?;
         let devices = &state.stores.devices;
         if devices.update_device_set(auth.user, set.version, identity, &plan.remove, record.clone()).await? {
             return Ok((set, plan));
@@ -434,29 +455,55 @@ mod tests {
         result.expect_err("refused").code
     }
 
+    fn decide(
+        set: &DeviceSet,
+        session: SessionId,
+        device: DeviceId,
+        identity: &str,
+        new_identity: bool,
+        max: usize,
+    ) -> Result<RegistrationPlan, AppError> {
+        let mut new = record(session);
+        new.id = device;
+        decide_registration(set, session, &new, identity, new_identity, false, max)
+    }
+
     #[test]
     fn the_first_device_sets_the_identity() {
-        let plan = decide_registration(&DeviceSet::default(), SessionId::new_v4(), DeviceId::new(), "A", false, 1);
+        let plan = decide(&DeviceSet::default(), SessionId::new_v4(), DeviceId::new(), "A", false, 1);
         assert_eq!(plan.unwrap(), RegistrationPlan { remove: vec![], previous_identity: None });
+    }
+
+    #[test]
+    fn a_device_moves_to_a_new_sign_in_only_with_a_proof_and_its_own_keys() {
+        let (old, new) = (SessionId::new_v4(), SessionId::new_v4());
+        let mut device = record(old);
+        device.device_key = "DK".into();
+        let current = set(Some("A"), vec![device.clone()]);
+        let mut again = device.clone();
+        again.session = new;
+        let plan = decide_registration(&current, new, &again, "A", false, true, 1).unwrap();
+        assert_eq!(plan, RegistrationPlan { remove: vec![device.id], previous_identity: None });
+        let refused = decide_registration(&current, new, &again, "A", false, false, 1);
+        assert_eq!(code(refused), ErrorCode::DeviceExists, "without a proof");
+        let mut other_key = again.clone();
+        other_key.device_key = "DK2".into();
+        assert_eq!(code(decide_registration(&current, new, &other_key, "A", false, true, 1)), ErrorCode::DeviceExists);
     }
 
     #[test]
     fn a_session_replaces_its_own_device() {
         let (me, other) = (SessionId::new_v4(), SessionId::new_v4());
         let mine = record(me);
-        let plan =
-            decide_registration(&set(Some("A"), vec![mine.clone()]), me, DeviceId::new(), "A", false, 1).unwrap();
+        let plan = decide(&set(Some("A"), vec![mine.clone()]), me, DeviceId::new(), "A", false, 1).unwrap();
         assert_eq!(plan.remove, vec![mine.id]);
         // Another session's device counts against the limit, and its identity holds.
         let theirs = record(other);
         let current = set(Some("A"), vec![theirs.clone()]);
-        assert_eq!(code(decide_registration(&current, me, DeviceId::new(), "A", false, 1)), ErrorCode::DeviceLimit);
-        assert_eq!(
-            code(decide_registration(&current, me, DeviceId::new(), "B", false, 5)),
-            ErrorCode::IdentityMismatch
-        );
-        assert_eq!(code(decide_registration(&current, me, theirs.id, "A", false, 5)), ErrorCode::DeviceExists);
-        let plan = decide_registration(&current, me, DeviceId::new(), "A", false, 2).unwrap();
+        assert_eq!(code(decide(&current, me, DeviceId::new(), "A", false, 1)), ErrorCode::DeviceLimit);
+        assert_eq!(code(decide(&current, me, DeviceId::new(), "B", false, 5)), ErrorCode::IdentityMismatch);
+        assert_eq!(code(decide(&current, me, theirs.id, "A", false, 5)), ErrorCode::DeviceExists);
+        let plan = decide(&current, me, DeviceId::new(), "A", false, 2).unwrap();
         assert_eq!(plan, RegistrationPlan { remove: vec![], previous_identity: None });
     }
 
@@ -465,14 +512,14 @@ mod tests {
         let me = SessionId::new_v4();
         let (a, b) = (record(SessionId::new_v4()), record(me));
         let current = set(Some("A"), vec![a.clone(), b.clone()]);
-        let plan = decide_registration(&current, me, DeviceId::new(), "B", true, 1).unwrap();
+        let plan = decide(&current, me, DeviceId::new(), "B", true, 1).unwrap();
         assert_eq!(plan.remove, vec![b.id, a.id]);
         assert_eq!(plan.previous_identity.as_deref(), Some("A"));
         // With no other device left, a new identity needs no flag.
         let only_mine = set(Some("A"), vec![b.clone()]);
-        let plan = decide_registration(&only_mine, me, DeviceId::new(), "B", false, 1).unwrap();
+        let plan = decide(&only_mine, me, DeviceId::new(), "B", false, 1).unwrap();
         assert_eq!((plan.remove, plan.previous_identity.as_deref()), (vec![b.id], Some("A")));
-        let plan = decide_registration(&set(Some("A"), vec![]), me, DeviceId::new(), "B", false, 1).unwrap();
+        let plan = decide(&set(Some("A"), vec![]), me, DeviceId::new(), "B", false, 1).unwrap();
         assert_eq!(plan.previous_identity.as_deref(), Some("A"));
     }
 }

@@ -1,10 +1,9 @@
-//! Friendship rules: requests carry the requester's key, accepts carry the accepter's,
-//! keys are validated as P-256 points, blocks end everything between two people.
+//! Friendship rules: who may ask whom, accepting, and what a friend looks like to the other
+//! side (with their account identity key, for safety numbers); blocks end everything
+//! between two people.
 
-use hush_crypto::PublicKey;
 use hush_shared::api::friends::{Friend, FriendRequest};
 use hush_shared::limits::FRIEND_REQUESTS_PER_ACCOUNT_PER_HOUR;
-use hush_shared::validate::public_key_shape;
 use hush_shared::ws::FriendEvent;
 use hush_shared::{ErrorCode, FriendRequestId, UserId};
 
@@ -14,23 +13,10 @@ use crate::service::signin::enforce;
 use crate::state::AppState;
 use crate::store::{FriendRecord, FriendRequestRecord, FriendRequestView, RateRule, RequestRefusal};
 
-/// Checks that a wire public key is a valid P-256 point.
-pub fn validate_key(key: &str) -> Result<(), AppError> {
-    public_key_shape(key)?;
-    PublicKey::from_wire(key)
-        .map(|_| ())
-        .map_err(|_| AppError::new(ErrorCode::InvalidPublicKey, "the public key is not a point on P-256"))
-}
-
-/// Wire form of a friendship.
-pub fn friend_view(f: FriendRecord) -> Friend {
-    Friend {
-        user_id: f.user_id,
-        display_name: f.display_name,
-        their_public_key: f.their_key,
-        my_public_key: f.my_key,
-        since: f.since,
-    }
+/// Wire form of a friendship, with the friend's account identity key.
+pub async fn friend_view(state: &AppState, f: FriendRecord) -> Result<Friend, AppError> {
+    let identity_key = state.stores.devices.device_set(f.user_id).await?.identity;
+    Ok(Friend { user_id: f.user_id, display_name: f.display_name, identity_key, since: f.since })
 }
 
 /// Wire form of a request, naming the other side.
@@ -40,17 +26,15 @@ pub fn request_view(v: FriendRequestView, incoming: bool) -> FriendRequest {
         id: r.id,
         user_id: if incoming { r.from } else { r.to },
         display_name: v.other_display_name,
-        requester_public_key: r.from_key,
         created_at: r.created_at,
     }
 }
 
 /// `POST /friends/requests`.
-pub async fn send_request(state: &AppState, from: UserId, to: UserId, key: &str) -> Result<FriendRequest, AppError> {
+pub async fn send_request(state: &AppState, from: UserId, to: UserId) -> Result<FriendRequest, AppError> {
     if from == to {
         return Err(AppError::new(ErrorCode::CannotBefriendSelf, "you cannot befriend yourself"));
     }
-    validate_key(key)?;
     enforce(
         state,
         &[RateRule {
@@ -60,8 +44,7 @@ pub async fn send_request(state: &AppState, from: UserId, to: UserId, key: &str)
         }],
     )
     .await?;
-    let record =
-        FriendRequestRecord { id: FriendRequestId::new(), from, to, from_key: key.to_owned(), created_at: state.now() };
+    let record = FriendRequestRecord { id: FriendRequestId::new(), from, to, created_at: state.now() };
     match state.stores.social.create_request(record.clone()).await? {
         Ok(()) => {}
         Err(refusal) => {
@@ -87,14 +70,15 @@ pub async fn send_request(state: &AppState, from: UserId, to: UserId, key: &str)
 }
 
 /// `POST /friends/requests/{id}/accept`: returns the new friendship as the accepter sees it.
-pub async fn accept(state: &AppState, accepter: UserId, id: FriendRequestId, key: &str) -> Result<Friend, AppError> {
-    validate_key(key)?;
-    let Some(request) = state.stores.social.accept_request(id, accepter, key, state.now()).await? else {
+pub async fn accept(state: &AppState, accepter: UserId, id: FriendRequestId) -> Result<Friend, AppError> {
+    let Some(request) = state.stores.social.accept_request(id, accepter, state.now()).await? else {
         return Err(AppError::new(ErrorCode::RequestNotFound, "no such friend request addressed to you"));
     };
     if let Some(theirs) = state.stores.social.friend(request.from, accepter).await? {
-        delivery::friend_event(state, request.from, FriendEvent::RequestAccepted { friend: friend_view(theirs) }).await;
+        let friend = friend_view(state, theirs).await?;
+        delivery::friend_event(state, request.from, FriendEvent::RequestAccepted { friend }).await;
     }
     let friend = state.stores.social.friend(accepter, request.from).await?;
-    friend.map(friend_view).ok_or_else(|| AppError::internal("friendship missing right after accept"))
+    let friend = friend.ok_or_else(|| AppError::internal("friendship missing right after accept"))?;
+    friend_view(state, friend).await
 }

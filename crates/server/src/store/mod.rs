@@ -147,8 +147,6 @@ pub struct FriendRequestRecord {
     pub from: UserId,
     /// Whom.
     pub to: UserId,
-    /// The requester's public key for the friendship.
-    pub from_key: String,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -169,10 +167,6 @@ pub struct FriendRecord {
     pub user_id: UserId,
     /// Their display name.
     pub display_name: Option<String>,
-    /// Their key for this friendship.
-    pub their_key: String,
-    /// My key for this friendship.
-    pub my_key: String,
     /// Unix seconds.
     pub since: i64,
 }
@@ -201,20 +195,19 @@ pub enum RequestSide {
     Requester,
 }
 
-/// Friend requests, friendships with their per-side keys, and blocks.
+/// Friend requests, friendships and blocks.
 #[async_trait]
 pub trait SocialStore: Send + Sync {
     /// Creates a request unless a rule forbids it.
     async fn create_request(&self, request: FriendRequestRecord) -> StoreResult<Result<(), RequestRefusal>>;
     /// `(incoming, outgoing)` pending requests of a user, oldest first.
     async fn list_requests(&self, user: UserId) -> StoreResult<(Vec<FriendRequestView>, Vec<FriendRequestView>)>;
-    /// Accepts a request addressed to `accepter`: creates the friendship with both keys
-    /// and removes the request. `None` if no such request is addressed to them.
+    /// Accepts a request addressed to `accepter`: creates the friendship and removes the
+    /// request. `None` if no such request is addressed to them.
     async fn accept_request(
         &self,
         id: FriendRequestId,
         accepter: UserId,
-        accepter_key: &str,
         now: i64,
     ) -> StoreResult<Option<FriendRequestRecord>>;
     /// Deletes a request if `user` is on the given side of it; returns it.
@@ -228,8 +221,6 @@ pub trait SocialStore: Send + Sync {
     async fn list_friends(&self, user: UserId) -> StoreResult<Vec<FriendRecord>>;
     /// The friendship between `user` and `friend`, as `user` sees it.
     async fn friend(&self, user: UserId, friend: UserId) -> StoreResult<Option<FriendRecord>>;
-    /// Replaces `owner`'s key for the friendship with `friend`; `false` if not friends.
-    async fn set_key(&self, owner: UserId, friend: UserId, key: &str, now: i64) -> StoreResult<bool>;
     /// Ends a friendship; `false` if there was none.
     async fn unfriend(&self, user: UserId, friend: UserId) -> StoreResult<bool>;
     /// Blocks `blocked` (also ends the friendship and drops pending requests both ways).
@@ -252,6 +243,8 @@ pub struct StoredMessage {
     pub id: MessageId,
     /// Sender.
     pub from: UserId,
+    /// The sender's device (the nil id for messages queued before crypto v2).
+    pub from_device: DeviceId,
     /// Envelope bytes.
     pub envelope: Vec<u8>,
     /// Unix seconds when first stored.
@@ -316,14 +309,17 @@ pub trait MailboxStore: Send + Sync {
     async fn enqueue_many(
         &self,
         from: UserId,
+        from_device: DeviceId,
         messages: Vec<Outgoing>,
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Vec<Enqueued>>;
     /// [`Self::enqueue_many`] for one message.
+    #[allow(clippy::too_many_arguments)]
     async fn enqueue(
         &self,
         from: UserId,
+        from_device: DeviceId,
         to: UserId,
         id: MessageId,
         envelope: &[u8],
@@ -331,7 +327,7 @@ pub trait MailboxStore: Send + Sync {
         policy: MailboxPolicy,
     ) -> StoreResult<Enqueued> {
         let message = Outgoing { to, id, envelope: envelope.to_vec() };
-        let mut answers = self.enqueue_many(from, vec![message], now, policy).await?;
+        let mut answers = self.enqueue_many(from, from_device, vec![message], now, policy).await?;
         answers.pop().ok_or_else(|| StoreError("a batch of one gave no answer".into()))
     }
     /// Up to `limit` messages for `to` with `seq > after`, oldest first.
@@ -339,6 +335,10 @@ pub trait MailboxStore: Send + Sync {
     /// Deletes acked messages addressed to `to` and queues a `delivered` receipt for each
     /// sender. Returns the sender of each deleted message (sorted, one entry per message).
     async fn ack_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>>;
+    /// Deletes messages addressed to `to` that its device could not open, forgets their ids
+    /// (so the senders can store them again under the same ids) and queues a `resend`
+    /// receipt for each sender. Returns the senders (sorted, one entry per message).
+    async fn retry_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>>;
     /// Queues receipts of one kind for `user` about messages exchanged with `peer`.
     async fn add_receipts(
         &self,
@@ -470,7 +470,7 @@ pub struct Stores {
     pub codes: Arc<dyn CodeStore>,
     /// Rate-limit buckets.
     pub limits: Arc<dyn RateLimitStore>,
-    /// Friendships, requests, keys and blocks.
+    /// Friendships, requests and blocks.
     pub social: Arc<dyn SocialStore>,
     /// Messages and receipts.
     pub mailbox: Arc<dyn MailboxStore>,

@@ -19,7 +19,7 @@ use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use hush_shared::ws::{
     AUTH_TIMEOUT_SECS, ClientFrame, MAX_IDS_PER_FRAME, MessageId, PROTOCOL_VERSION, ReceiptId, ServerFrame, close,
 };
-use hush_shared::{ErrorCode, UserId};
+use hush_shared::{DeviceId, ErrorCode, UserId};
 use tokio::sync::mpsc;
 
 use super::cursor::QueueCursor;
@@ -38,6 +38,8 @@ const WRITE_STALL: Duration = Duration::from_secs(10);
 const READ_BATCH: usize = 256;
 /// Rate-limit violations tolerated before the connection is closed with 1008.
 const MAX_RATE_VIOLATIONS: u32 = 20;
+/// Why a browser that is not a device of the account may not touch the mailbox.
+const NO_DEVICE: &str = "this browser is not a device of the account: register it first";
 
 /// Serves one upgraded socket until either side ends it.
 pub async fn run(state: AppState, socket: WebSocket) {
@@ -74,11 +76,12 @@ where
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let (user, session) = match authenticate(&state, &mut stream).await {
+    let (user, session, device) = match authenticate(&state, &mut stream).await {
         Ok(who) => who,
         Err((code, message, close_code)) => {
             state.metrics.error(code, Via::WebSocket);
-            let _ = sink.send(text(&ServerFrame::Error { code, message: message.into(), id: None })).await;
+            let refusal = ServerFrame::Error { code, message: message.into(), id: None, devices: None };
+            let _ = sink.send(text(&refusal)).await;
             let _ = sink.send(close_frame(close_code, "authentication failed")).await;
             return;
         }
@@ -99,7 +102,7 @@ where
         return;
     }
     state.metrics.connections.fetch_add(1, Ordering::Relaxed);
-    let mut conn = Connection::new(state.clone(), user, session, id, out_tx, wake);
+    let mut conn = Connection::new(state.clone(), Who { user, session, device }, id, out_tx, wake);
     let ending = conn.run(&mut stream, frames_rx).await;
     state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
     state.hub.unregister(user, id);
@@ -111,10 +114,12 @@ where
     let _ = writer.await;
 }
 
+/// Checks the `auth` frame: the account, the session, and the session's device (if this
+/// browser registered one).
 async fn authenticate<R, E>(
     state: &AppState,
     stream: &mut R,
-) -> Result<(UserId, SessionId), (ErrorCode, &'static str, u16)>
+) -> Result<(UserId, SessionId, Option<DeviceId>), (ErrorCode, &'static str, u16)>
 where
     R: Stream<Item = Result<Message, E>> + Unpin,
 {
@@ -138,11 +143,23 @@ where
         }
         AccessError::Invalid => (ErrorCode::Unauthorized, "the access token is not valid", close::UNAUTHORIZED),
     })?;
-    match state.stores.sessions.active_user(session).await {
-        Ok(Some(owner)) if owner == user => Ok((user, session)),
-        Ok(_) => Err((ErrorCode::SessionRevoked, "this session has ended", close::SESSION_REVOKED)),
-        Err(_) => Err((ErrorCode::Unavailable, "storage is unavailable", 1011)),
+    let unavailable = |_| (ErrorCode::Unavailable, "storage is unavailable", 1011);
+    match state.stores.sessions.active_user(session).await.map_err(unavailable)? {
+        Some(owner) if owner == user => {}
+        _ => return Err((ErrorCode::SessionRevoked, "this session has ended", close::SESSION_REVOKED)),
     }
+    let devices = state.stores.devices.device_set(user).await.map_err(unavailable)?;
+    let device = devices.devices.iter().find(|d| d.session == session).map(|d| d.id);
+    Ok((user, session, device))
+}
+
+/// Who is on the other end: the account, the session, and the session's device — `None`
+/// for a browser that is not a device of the account, which then gets no messages or
+/// receipts and may not send, so it can never take messages meant for the device.
+struct Who {
+    user: UserId,
+    session: SessionId,
+    device: Option<DeviceId>,
 }
 
 /// Frames of one read batch waiting to be acted on together (see `Connection::dispatch`).
@@ -157,6 +174,7 @@ struct Connection {
     state: AppState,
     user: UserId,
     session: SessionId,
+    device: Option<DeviceId>,
     id: u64,
     out: mpsc::Sender<Box<Message>>,
     wake: Arc<Wake>,
@@ -168,19 +186,13 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(
-        state: AppState,
-        user: UserId,
-        session: SessionId,
-        id: u64,
-        out: mpsc::Sender<Box<Message>>,
-        wake: Arc<Wake>,
-    ) -> Self {
+    fn new(state: AppState, who: Who, id: u64, out: mpsc::Sender<Box<Message>>, wake: Arc<Wake>) -> Self {
         let per_sec = f64::from(state.config.ws_frames_per_sec.max(1));
         Self {
             state,
-            user,
-            session,
+            user: who.user,
+            session: who.session,
+            device: who.device,
             id,
             out,
             wake,
@@ -244,8 +256,12 @@ impl Connection {
     }
 
     async fn start(&mut self) -> Result<(), Ending> {
-        let hello =
-            ServerFrame::Hello { protocol: PROTOCOL_VERSION, user_id: self.user, server_time: self.state.now() };
+        let hello = ServerFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            user_id: self.user,
+            device_id: self.device,
+            server_time: self.state.now(),
+        };
         self.send(&hello).await?;
         if self.state.hub.connected(self.user, self.id).await {
             delivery::announce_presence(&self.state, self.user, true, None).await;
@@ -256,8 +272,10 @@ impl Connection {
             let (online, last_seen) = self.state.hub.presence(friend).await;
             self.send(&ServerFrame::Presence { user_id: friend, online, last_seen }).await?;
         }
-        self.wake.mail.store(true, Ordering::Release);
-        self.wake.receipts.store(true, Ordering::Release);
+        if self.device.is_some() {
+            self.wake.mail.store(true, Ordering::Release);
+            self.wake.receipts.store(true, Ordering::Release);
+        }
         Ok(())
     }
 
@@ -280,6 +298,14 @@ impl Connection {
         }
         if self.wake.lagging.load(Ordering::Acquire) {
             return Err(Ending(close::LAGGING, "too far behind; reconnect"));
+        }
+        if self.device.is_none() {
+            // Not a device of the account: no mailbox, nothing to catch up on.
+            if !self.caught_up_sent {
+                self.caught_up_sent = true;
+                self.send(&ServerFrame::CaughtUp).await?;
+            }
+            return Ok(());
         }
         if self.wake.mail.swap(false, Ordering::AcqRel) {
             self.mail.woken();
@@ -304,7 +330,8 @@ impl Connection {
             for m in batch {
                 self.mail.sent(m.seq, m.id);
                 let envelope = URL_SAFE_NO_PAD.encode(&m.envelope);
-                self.send(&ServerFrame::Message { id: m.id, from: m.from, envelope, sent_at: m.stored_at }).await?;
+                let (id, from, from_device, sent_at) = (m.id, m.from, m.from_device, m.stored_at);
+                self.send(&ServerFrame::Message { id, from, from_device, envelope, sent_at }).await?;
             }
         }
         Ok(())
@@ -403,7 +430,7 @@ impl Connection {
         let mut pending = Pending::default();
         for frame in frames {
             match frame {
-                ClientFrame::Send { id, to, envelope } => pending.sends.push(delivery::Send { id, to, envelope }),
+                ClientFrame::Send { id, to, envelopes } => pending.sends.push(delivery::Send { id, to, envelopes }),
                 ClientFrame::Ack { ids } if ids.len() <= MAX_IDS_PER_FRAME => {
                     if pending.acks.len() + ids.len() > MAX_IDS_PER_FRAME {
                         self.flush_acks(&mut pending.acks).await?;
@@ -435,7 +462,13 @@ impl Connection {
         if sends.is_empty() {
             return Ok(());
         }
-        let answers = delivery::send_many(&self.state, self.user, std::mem::take(sends)).await.map_err(|e| {
+        let Some(device) = self.device else {
+            for send in std::mem::take(sends) {
+                self.refuse(ErrorCode::NoDevice, NO_DEVICE.into(), Some(send.id)).await?;
+            }
+            return Ok(());
+        };
+        let answers = delivery::send_many(&self.state, self.user, device, std::mem::take(sends)).await.map_err(|e| {
             tracing::error!(error = %e, "storing messages failed; closing the connection so the client resends in order");
             Ending(1011, "storage error")
         })?;
@@ -461,14 +494,29 @@ impl Connection {
 
     async fn on_frame(&mut self, frame: ClientFrame) -> Result<(), Ending> {
         let state = &self.state;
+        let needs_device = matches!(
+            frame,
+            ClientFrame::Ack { .. }
+                | ClientFrame::Retry { .. }
+                | ClientFrame::Read { .. }
+                | ClientFrame::ReceiptAck { .. }
+        );
+        if needs_device && self.device.is_none() {
+            return self.refuse(ErrorCode::NoDevice, NO_DEVICE.into(), None).await;
+        }
         let answer = match frame {
             ClientFrame::Auth { .. } => Err(ServerFrame::Error {
                 code: ErrorCode::InvalidFrame,
                 message: "already authenticated".into(),
                 id: None,
+                devices: None,
             }),
-            ClientFrame::Send { id, to, envelope } => {
-                return self.flush_sends(&mut vec![delivery::Send { id, to, envelope }]).await;
+            ClientFrame::Send { id, to, envelopes } => {
+                return self.flush_sends(&mut vec![delivery::Send { id, to, envelopes }]).await;
+            }
+            ClientFrame::Retry { ids } => {
+                self.mail.acked(&ids);
+                delivery::retry(state, self.user, &ids).await
             }
             ClientFrame::Ack { ids } => {
                 self.mail.acked(&ids);
@@ -489,6 +537,6 @@ impl Connection {
     }
 
     async fn refuse(&self, code: ErrorCode, message: String, id: Option<MessageId>) -> Result<(), Ending> {
-        self.send(&ServerFrame::Error { code, message, id }).await
+        self.send(&ServerFrame::Error { code, message, id, devices: None }).await
     }
 }

@@ -193,19 +193,13 @@ impl TestApp {
         person
     }
 
-    /// Makes two people friends through the API with fresh keys; returns (a's key, b's key).
-    pub async fn befriend(&self, a: &Person, b: &Person) -> (String, String) {
-        let (ka, kb) = (new_public_key(), new_public_key());
-        let r = self
-            .post("/api/v1/friends/requests", Some(&a.token), json!({ "user_id": b.user_id, "public_key": ka }))
-            .await;
+    /// Makes two people friends through the API.
+    pub async fn befriend(&self, a: &Person, b: &Person) {
+        let r = self.post("/api/v1/friends/requests", Some(&a.token), json!({ "user_id": b.user_id })).await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         let id = r.body["id"].as_str().unwrap().to_owned();
-        let r = self
-            .post(&format!("/api/v1/friends/requests/{id}/accept"), Some(&b.token), json!({ "public_key": kb }))
-            .await;
+        let r = self.call(Method::POST, &format!("/api/v1/friends/requests/{id}/accept"), Some(&b.token), None).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        (ka, kb)
     }
 }
 
@@ -228,25 +222,29 @@ pub fn phone(n: u32) -> String {
     format!("+1650253{:04}", n)
 }
 
-/// A signed-in person with a native client engine over an in-memory store.
+/// A signed-in person with a native client engine over an in-memory store; it sets itself
+/// up as a device of the account when it first connects.
 pub struct Chatter {
     pub person: Person,
     pub id: hush_shared::UserId,
+    pub base: String,
     pub store: hush_client::MemoryStore,
     pub client: hush_client::native::NativeClient<hush_client::MemoryStore>,
 }
 
 impl Chatter {
-    pub fn new(person: Person) -> Self {
+    /// A chatter talking to the server at `base` (`http://…`).
+    pub fn new(person: Person, base: &str) -> Self {
         let id: hush_shared::UserId = person.user_id.parse().unwrap();
         let store = hush_client::MemoryStore::default();
-        let client = hush_client::native::NativeClient::new(id, store.clone());
-        Self { person, id, store, client }
+        let client = hush_client::native::NativeClient::new(id, store.clone(), base, &person.token);
+        Self { person, id, base: base.to_owned(), store, client }
     }
 
     /// Drops the client and builds a new one on the same store (a page reload).
     pub fn reload(&mut self) {
-        self.client = hush_client::native::NativeClient::new(self.id, self.store.clone());
+        self.client =
+            hush_client::native::NativeClient::new(self.id, self.store.clone(), &self.base, &self.person.token);
     }
 
     pub async fn connect(&mut self, ws_url: &str) {
@@ -292,14 +290,14 @@ pub fn outgoing_all(
     outgoing.len() == count && outgoing.iter().all(|m| m.status == status)
 }
 
-/// Befriends two chatters through the HTTP API with keys made by their engines.
+/// Befriends two chatters through the HTTP API and sets both up as devices (so each can
+/// fetch the other's bundles at once).
 pub async fn befriend_chatters(base: &str, a: &mut Chatter, b: &mut Chatter) {
     let http = reqwest::Client::new();
-    let ka = a.client.engine.new_key_for(b.id).await.unwrap();
     let r: Value = http
         .post(format!("{base}/api/v1/friends/requests"))
         .bearer_auth(&a.person.token)
-        .json(&json!({ "user_id": b.person.user_id, "public_key": ka }))
+        .json(&json!({ "user_id": b.person.user_id }))
         .send()
         .await
         .unwrap()
@@ -307,25 +305,36 @@ pub async fn befriend_chatters(base: &str, a: &mut Chatter, b: &mut Chatter) {
         .await
         .unwrap();
     let id = r["id"].as_str().unwrap().to_owned();
-    let kb = b.client.engine.new_key_for(a.id).await.unwrap();
     let r = http
         .post(format!("{base}/api/v1/friends/requests/{id}/accept"))
         .bearer_auth(&b.person.token)
-        .json(&json!({ "public_key": kb }))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    a.client.engine.add_friend(b.id, None, kb).await.unwrap();
-    b.client.engine.add_friend(a.id, None, ka).await.unwrap();
+    for chatter in [&mut *a, &mut *b] {
+        if chatter.client.engine.device().is_none() {
+            chatter.client.set_up(false).await.unwrap();
+        }
+    }
+    a.client.engine.add_friend(b.id, None, None).await.unwrap();
+    b.client.engine.add_friend(a.id, None, None).await.unwrap();
 }
 
 impl TestApp {
+    /// Registers a device with a fresh identity for `person` (from their session).
+    pub async fn with_device(&self, person: &Person) -> devices::TestDevice {
+        let mut device = devices::TestDevice::new(&person.user_id);
+        let r = self.post("/api/v1/devices", Some(&person.token), device.registration(5)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        device
+    }
+
     pub fn ws_url(&self) -> String {
         format!("{}/api/v1/ws", self.base.replacen("http://", "ws://", 1))
     }
 
     pub async fn chatter(&self, n: u32, name: &str) -> Chatter {
-        Chatter::new(self.sign_in(&phone(n), Some(name)).await)
+        Chatter::new(self.sign_in(&phone(n), Some(name)).await, &self.base)
     }
 }

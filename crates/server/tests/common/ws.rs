@@ -45,7 +45,7 @@ pub async fn authed(app: &TestApp, person: &Person) -> Ws {
     send(&mut ws, json!({ "type": "auth", "token": person.token })).await;
     let hello = next(&mut ws).await.unwrap();
     assert_eq!(hello["type"], "hello");
-    assert_eq!(hello["protocol"], 1);
+    assert_eq!(hello["protocol"], 2);
     ws
 }
 
@@ -57,4 +57,17 @@ pub async fn until(ws: &mut Ws, kind: &str) -> Value {
             return frame;
         }
     }
+}
+
+/// A `send` frame of `envelope` to `to`'s device `device`.
+pub fn send_frame(id: uuid::Uuid, to: &Person, device: &str, envelope: &str) -> Value {
+    json!({ "type": "send", "id": id, "to": to.user_id, "envelopes": [{ "device": device, "envelope": envelope }] })
+}
+
+/// A syntactically valid crypto v2 envelope (the server cannot tell more).
+pub fn v2_envelope() -> String {
+    use base64::Engine as _;
+    let mut bytes = vec![2u8, 2u8];
+    bytes.resize(hush_crypto::MIN_MESSAGE_LEN, 7);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

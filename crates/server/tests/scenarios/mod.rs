@@ -18,7 +18,7 @@ fn texts(chatter: &Chatter) -> Vec<String> {
         .into_iter()
         .map(|m| match m.body {
             Body::Text { text } => text,
-            Body::Undecryptable { reason } => panic!("undecryptable: {reason}"),
+            other => panic!("not opened: {other:?}"),
         })
         .collect()
 }

@@ -54,6 +54,12 @@ pub struct RegisterDevice {
     /// account is removed. Friends are told the identity changed.
     #[serde(default)]
     pub new_identity: bool,
+    /// For a device already registered from an earlier sign-in (whose session ended):
+    /// `SIGN(AIK, "hush/v2/device-session" || user_id || device_id || SHA-256(access
+    /// token))`, proving the device's owner moves it to this sign-in. With it, the same
+    /// device id, device key and identity register again without `device_exists`.
+    #[serde(default)]
+    pub session_proof: Option<String>,
 }
 }
 

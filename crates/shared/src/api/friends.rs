@@ -1,8 +1,8 @@
-//! Friend requests, friendships, per-friendship public keys and blocks.
+//! Friend requests, friendships and blocks.
 //!
-//! Keys (crypto v1): each person has one P-256 key pair per friendship, generated on their
-//! device. The requester's public key travels in the request, the accepter's in the accept,
-//! so both can encrypt the moment the friendship exists.
+//! Keys are not part of friendships (crypto v2): each person has one account identity and
+//! devices with prekeys (`api::devices`); a friend's identity key travels in the friend
+//! list and in `identity_changed` events, and sessions start from their devices' bundles.
 
 use super::wire;
 use crate::ids::{FriendRequestId, UserId};
@@ -12,16 +12,6 @@ wire! {
 pub struct CreateFriendRequest {
     /// Whom to befriend (from a lookup).
     pub user_id: UserId,
-    /// The requester's public key for this friendship (base64url SEC1, 87 chars).
-    pub public_key: String,
-}
-}
-
-wire! {
-/// `POST /api/v1/friends/requests/{id}/accept`.
-pub struct AcceptFriendRequest {
-    /// The accepter's public key for this friendship.
-    pub public_key: String,
 }
 }
 
@@ -34,8 +24,6 @@ pub struct FriendRequest {
     pub user_id: UserId,
     /// Their display name, if set.
     pub display_name: Option<String>,
-    /// The requester's public key for this friendship.
-    pub requester_public_key: String,
     /// Unix time (seconds) the request was made.
     pub created_at: i64,
 }
@@ -58,10 +46,9 @@ pub struct Friend {
     pub user_id: UserId,
     /// Their display name, if set.
     pub display_name: Option<String>,
-    /// Their public key for this friendship.
-    pub their_public_key: String,
-    /// My public key for this friendship, as the server holds it.
-    pub my_public_key: String,
+    /// Their account identity key (base64url SEC1), once a device of theirs registered
+    /// one; the safety number is computed over it.
+    pub identity_key: Option<String>,
     /// Unix time (seconds) the friendship began.
     pub since: i64,
 }
@@ -72,13 +59,5 @@ wire! {
 pub struct FriendList {
     /// All my friends.
     pub friends: Vec<Friend>,
-}
-}
-
-wire! {
-/// `PUT /api/v1/friends/{user_id}/key`: replace my key for this friendship.
-pub struct RotateKeyRequest {
-    /// My new public key for this friendship.
-    pub public_key: String,
 }
 }

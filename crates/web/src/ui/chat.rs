@@ -1,5 +1,6 @@
 //! One conversation: bubbles with ticks, day separators, presence and typing, the
-//! key-change warning, and the composer (Enter sends).
+//! identity-change warning (with "send anyway" when messages wait for it), and the composer
+//! (Enter sends).
 
 use hush_client::model::{Body, Direction, Status};
 use hush_shared::UserId;
@@ -86,10 +87,17 @@ pub fn Chat(peer: UserId) -> impl IntoView {
                     {move || if friend().is_some_and(|f| f.verified) { "✔ Verified" } else { "Safety number" }}
                 </button>
             </div>
-            <Show when=move || friend().is_some_and(|f| f.key_changed)>
-                <div class="warning" role="alert">
-                    {move || format!("{}'s security key changed. Compare safety numbers again before sharing anything sensitive.", name())}
+            <Show when=move || friend().is_some_and(|f| f.identity_changed)>
+                <div class="warning" role="alert" data-held=move || friend().is_some_and(|f| f.held).to_string()>
+                    {move || if friend().is_some_and(|f| f.held) {
+                        format!("{}'s safety number changed. Your messages wait until you compare it again or choose to send anyway.", name())
+                    } else {
+                        format!("{}'s safety number changed (a new phone or browser, or Hush was upgraded). Compare it again before sharing anything sensitive.", name())
+                    }}
                     <button class="link" on:click=move |_| ctx.screen.set(Screen::Safety(peer))>"Review"</button>
+                    <button class="link" on:click=move |_| { if let Some(live) = ctx.live() { live.send(Cmd::ConfirmIdentity(peer)) } }>
+                        {move || if friend().is_some_and(|f| f.held) { "Send anyway" } else { "Dismiss" }}
+                    </button>
                 </div>
             </Show>
             <div class="messages" node_ref=list role="log" aria-label="Messages">
@@ -105,6 +113,8 @@ pub fn Chat(peer: UserId) -> impl IntoView {
                         let id = m.id;
                         let body = match &m.body {
                             Body::Text { text } => view! { <span class="text">{text.clone()}</span> }.into_any(),
+                            Body::Unsupported { .. } => view! { <span class="text undecryptable">"Unsupported message: this version of Hush cannot show it."</span> }.into_any(),
+                            Body::Waiting => view! { <span class="text undecryptable">"🕓 Waiting for this message: it could not be opened here, and the sender was asked to send it again."</span> }.into_any(),
                             Body::Undecryptable { .. } => view! { <span class="text undecryptable">"🔒 This message could not be decrypted."</span> }.into_any(),
                         };
                         view! {

@@ -24,6 +24,8 @@ pub fn tick(status: Status) -> (&'static str, &'static str, &'static str) {
 pub fn preview(m: &ChatMessage) -> String {
     match &m.body {
         Body::Text { text } => text.chars().take(60).collect(),
+        Body::Unsupported { .. } => "Unsupported message".into(),
+        Body::Waiting => "Waiting for this message…".into(),
         Body::Undecryptable { .. } => "🔒 Message could not be decrypted".into(),
     }
 }

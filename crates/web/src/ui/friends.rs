@@ -1,9 +1,8 @@
-//! Friends: add by phone number (my key for the friendship travels with the request),
-//! incoming requests to accept (with my key) or decline, outgoing ones to cancel, and
-//! friends to unfriend or block.
+//! Friends: add by phone number, incoming requests to accept or decline, outgoing ones to
+//! cancel, and friends to unfriend or block.
 
 use hush_shared::UserId;
-use hush_shared::api::friends::{AcceptFriendRequest, CreateFriendRequest, Friend, FriendRequest};
+use hush_shared::api::friends::{CreateFriendRequest, Friend, FriendRequest};
 use hush_shared::api::users::PublicUser;
 use hush_shared::validate::phone_shape;
 use leptos::prelude::*;
@@ -20,20 +19,16 @@ async fn add_friend(ctx: Ctx, typed: String) -> Result<String, String> {
         .call::<PublicUser>("GET", &format!("/api/v1/users/lookup?phone={}", encode(&phone)), None::<&()>)
         .await
         .map_err(|e| e.message)?;
-    let live = ctx.live().ok_or("not connected")?;
-    let key = live.new_key(person.user_id).await.ok_or("could not make a key")?;
-    let body = CreateFriendRequest { user_id: person.user_id, public_key: key };
+    let body = CreateFriendRequest { user_id: person.user_id };
     ctx.call::<FriendRequest>("POST", "/api/v1/friends/requests", Some(&body)).await.map_err(|e| e.message)?;
     Ok(format!("Request sent to {}", person.display_name.unwrap_or(phone)))
 }
 
 async fn accept(ctx: Ctx, request: FriendRequest) {
     let Some(live) = ctx.live() else { return };
-    let Some(key) = live.new_key(request.user_id).await else { return };
-    let body = AcceptFriendRequest { public_key: key };
-    match ctx.call::<Friend>("POST", &format!("/api/v1/friends/requests/{}/accept", request.id), Some(&body)).await {
+    match ctx.call::<Friend>("POST", &format!("/api/v1/friends/requests/{}/accept", request.id), None::<&()>).await {
         Ok(friend) => {
-            live.add_friend(friend.user_id, friend.display_name, friend.their_public_key).await;
+            live.add_friend(friend.user_id, friend.display_name, friend.identity_key).await;
             session::sync_friends(ctx).await;
         }
         Err(e) => ctx.fail(&e),

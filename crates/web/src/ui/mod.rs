@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod chats;
+pub mod device;
 pub mod friends;
 pub mod safety;
 pub mod settings;

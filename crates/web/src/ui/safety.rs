@@ -1,5 +1,6 @@
-//! The safety number of a friendship: 60 digits and a QR code to compare in person. Marking
-//! the friend verified is remembered until their key changes.
+//! The safety number with a friend, over both account identities: 60 digits and a QR code to
+//! compare in person. Marking the friend verified is remembered until their identity
+//! changes — on every device and through re-friending.
 
 use hush_shared::UserId;
 use leptos::prelude::*;
@@ -18,7 +19,7 @@ pub fn Safety(peer: UserId) -> impl IntoView {
         async move {
             let me = ctx.me.get_untracked()?.user_id;
             let store = crate::idb::IdbStore::open(me).await.ok()?;
-            hush_client::keys::safety_number(&store, me, peer).await.ok()
+            hush_client::device::safety_number(&store, peer).await.ok().flatten()
         }
     });
     let friend = move || ctx.friends.get().into_iter().find(|f| f.user_id == peer);
@@ -45,7 +46,7 @@ pub fn Safety(peer: UserId) -> impl IntoView {
                             <div class="qr" role="img" aria-label="Safety number QR code" inner_html=svg></div>
                         }.into_any()
                     }
-                    None => view! { <p class="error">"No keys for this friendship on this device."</p> }.into_any(),
+                    None => view! { <p class="error">"No safety number yet: it appears once both of you have set Hush up on a device."</p> }.into_any(),
                 })}
             </Suspense>
             <Show when=move || friend().is_some_and(|f| f.verified)

@@ -1,4 +1,5 @@
-//! First-run display name, and settings: rename, log out, delete the account.
+//! First-run display name, and settings: rename, log out (which wipes this browser's keys
+//! and messages, after saying so), delete the account.
 
 use hush_shared::api::account::{UpdateMeRequest, User};
 use hush_shared::validate::display_name;
@@ -51,18 +52,33 @@ pub fn Setup() -> impl IntoView {
     }
 }
 
+/// Logs out: removes this browser's device (its prekeys and session go with it), ends the
+/// session, and erases the local database.
+async fn log_out(ctx: Ctx) {
+    let Some(me) = ctx.me.get_untracked() else { return };
+    let store = crate::idb::IdbStore::open(me.user_id).await.ok();
+    if let Some(store) = &store {
+        use hush_client::store::IdentityStore as _;
+        if let Ok(Some(own)) = store.own_device().await {
+            let path = format!("/api/v1/devices/{}", own.device_id);
+            let _ = crate::api::call_empty("DELETE", &path, ctx.token().as_deref()).await;
+        }
+    }
+    let _ = crate::api::call_empty("POST", "/api/v1/auth/logout", ctx.token().as_deref()).await;
+    session::reset(ctx);
+    if let Some(store) = store {
+        store.destroy(me.user_id).await;
+    }
+}
+
 /// Settings.
 #[component]
 pub fn Settings() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let name = RwSignal::new(ctx.me.get_untracked().and_then(|u| u.display_name).unwrap_or_default());
     let confirm_delete = RwSignal::new(false);
-    let logout = move |_| {
-        leptos::task::spawn_local(async move {
-            let _ = crate::api::call_empty("POST", "/api/v1/auth/logout", ctx.token().as_deref()).await;
-            session::reset(ctx);
-        })
-    };
+    let confirm_logout = RwSignal::new(false);
+    let logout = move |_| leptos::task::spawn_local(log_out(ctx));
     let delete = move |_| {
         leptos::task::spawn_local(async move {
             match crate::api::call_empty("DELETE", "/api/v1/me", ctx.token().as_deref()).await {
@@ -89,7 +105,12 @@ pub fn Settings() -> impl IntoView {
                 on:input=move |ev| name.set(event_target_value(&ev))/>
             <button type="submit">"Save"</button>
         </form>
-        <button on:click=logout>"Log out"</button>
+        <Show when=move || confirm_logout.get()
+            fallback=move || view! { <button on:click=move |_| confirm_logout.set(true)>"Log out"</button> }>
+            <p role="alert">"Logging out erases this browser's keys and every message on it, and removes it from your devices. Signing in here again starts a new identity: your friends will see that your safety number changed."</p>
+            <button class="danger" on:click=logout>"Log out and erase this browser"</button>
+            <button on:click=move |_| confirm_logout.set(false)>"Stay signed in"</button>
+        </Show>
         <Show when=move || confirm_delete.get()
             fallback=move || view! { <button class="danger" on:click=move |_| confirm_delete.set(true)>"Delete account"</button> }>
             <p role="alert">"This deletes your account, friendships and keys. Messages on this device are erased."</p>

@@ -1,15 +1,18 @@
-//! The frame of the signed-in screens: navigation, the connection banner, notices.
+//! The frame of the signed-in screens: navigation, the connection banner, notices, and —
+//! until this browser is a ready device — the device gate instead of the screen.
 
 use leptos::prelude::*;
 
-use crate::live::ConnState;
+use crate::live::{ConnState, DeviceState};
 use crate::session::{Ctx, Screen};
 
 /// Navigation plus the current screen.
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
+    let ready = move || ctx.live.device.get() == DeviceState::Ready;
     let banner = move || match ctx.live.conn.get() {
+        _ if !ready() => None,
         ConnState::Online => None,
         ConnState::CatchingUp => Some(("catching-up", "Catching up…")),
         ConnState::Connecting => Some(("connecting", "Connecting…")),
@@ -44,6 +47,7 @@ pub fn Shell(children: Children) -> impl IntoView {
         {move || ctx.notice.get().map(|n| view! {
             <div class="notice" role="alert">{n}<button aria-label="Dismiss" on:click=move |_| ctx.notice.set(None)>"×"</button></div>
         })}
-        <section class="content">{children()}</section>
+        {move || super::device::gate(ctx)}
+        <section class="content" style:display=move || if ready() { "" } else { "none" }>{children()}</section>
     }
 }

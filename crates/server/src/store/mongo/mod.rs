@@ -3,7 +3,8 @@
 //!
 //! Collections: `users` (unique `phone`), `sessions`, `refresh_tokens` (`_id` = token
 //! hash), `sign_in_codes` (`_id` = phone), `friend_requests` (unique `(from, to)`),
-//! `friend_keys` (unique `(owner, friend)`; a friendship is both directions' documents),
+//! `friend_keys` (unique `(owner, friend)`; a friendship is both directions' documents —
+//! the name is from crypto v1, when each side held a key for the friendship),
 //! `blocks` (unique `(blocker, blocked)`), `device_sets` (`_id` = user: identity key,
 //! version and devices) and `rate_events` with a TTL index. Ids are stored as strings,
 //! hashes as lower-case hex.
@@ -51,6 +52,7 @@ impl MongoStore {
         let client = mongodb::Client::with_uri_str(uri).await?;
         let store = Self { db: client.database(name) };
         store.create_indexes().await?;
+        store.drop_v1_keys().await?;
         Ok(store)
     }
 
@@ -71,6 +73,18 @@ impl MongoStore {
         self.coll("friend_keys").create_index(unique(doc! { "owner": 1, "friend": 1 })).await?;
         self.coll("friend_keys").create_index(plain(doc! { "friend": 1 })).await?;
         self.coll("blocks").create_index(unique(doc! { "blocker": 1, "blocked": 1 })).await?;
+        Ok(())
+    }
+
+    /// Crypto v2 upgrade: friendships and requests no longer carry per-friendship keys.
+    /// Idempotent; a no-op once done.
+    async fn drop_v1_keys(&self) -> StoreResult<()> {
+        let with_key = doc! { "public_key": { "$exists": true } };
+        self.coll("friend_keys")
+            .update_many(with_key, doc! { "$unset": { "public_key": "", "updated_at": "" } })
+            .await?;
+        let with_key = doc! { "from_key": { "$exists": true } };
+        self.coll("friend_requests").update_many(with_key, doc! { "$unset": { "from_key": "" } }).await?;
         Ok(())
     }
 

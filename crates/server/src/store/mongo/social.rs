@@ -24,7 +24,6 @@ fn request_from(d: &Document) -> StoreResult<FriendRequestRecord> {
         id: id_field(d, "_id")?,
         from: id_field(d, "from")?,
         to: id_field(d, "to")?,
-        from_key: d.get_str("from_key").map_err(|_| corrupt("from_key"))?.to_owned(),
         created_at: d.get_i64("created_at").map_err(|_| corrupt("created_at"))?,
     })
 }
@@ -39,19 +38,18 @@ impl MongoStore {
         Ok(found.and_then(|d| d.get_str("display_name").ok().map(str::to_owned)))
     }
 
-    async fn key_of(&self, owner: &str, friend: &str) -> StoreResult<Option<Document>> {
+    /// One side of a friendship: `owner`'s document for `friend`.
+    async fn side_of(&self, owner: &str, friend: &str) -> StoreResult<Option<Document>> {
         Ok(self.coll("friend_keys").find_one(doc! { "owner": owner, "friend": friend }).await?)
     }
 
     async fn friendship(&self, user: &str, friend: &str) -> StoreResult<Option<FriendRecord>> {
-        let (Some(mine), Some(theirs)) = (self.key_of(user, friend).await?, self.key_of(friend, user).await?) else {
+        let (Some(mine), Some(_)) = (self.side_of(user, friend).await?, self.side_of(friend, user).await?) else {
             return Ok(None);
         };
         Ok(Some(FriendRecord {
             user_id: friend.parse().map_err(|_| corrupt("friend"))?,
             display_name: self.display_name(friend).await?,
-            their_key: theirs.get_str("public_key").map_err(|_| corrupt("public_key"))?.to_owned(),
-            my_key: mine.get_str("public_key").map_err(|_| corrupt("public_key"))?.to_owned(),
             since: mine.get_i64("since").map_err(|_| corrupt("since"))?,
         }))
     }
@@ -64,12 +62,9 @@ impl MongoStore {
         Ok(keys.deleted_count)
     }
 
-    async fn upsert_key(&self, owner: &str, friend: &str, key: &str, now: i64) -> StoreResult<()> {
+    async fn upsert_side(&self, owner: &str, friend: &str, now: i64) -> StoreResult<()> {
         self.coll("friend_keys")
-            .update_one(
-                doc! { "owner": owner, "friend": friend },
-                doc! { "$set": { "public_key": key, "updated_at": now }, "$setOnInsert": { "since": now } },
-            )
+            .update_one(doc! { "owner": owner, "friend": friend }, doc! { "$setOnInsert": { "since": now } })
             .upsert(true)
             .await?;
         Ok(())
@@ -96,8 +91,7 @@ impl SocialStore for MongoStore {
         let inserted = self
             .coll("friend_requests")
             .insert_one(doc! {
-                "_id": request.id.to_string(), "from": &from, "to": &to,
-                "from_key": &request.from_key, "created_at": request.created_at,
+                "_id": request.id.to_string(), "from": &from, "to": &to, "created_at": request.created_at,
             })
             .await;
         match inserted {
@@ -130,7 +124,6 @@ impl SocialStore for MongoStore {
         &self,
         id: FriendRequestId,
         accepter: UserId,
-        accepter_key: &str,
         now: i64,
     ) -> StoreResult<Option<FriendRequestRecord>> {
         let Some(found) =
@@ -140,10 +133,10 @@ impl SocialStore for MongoStore {
         };
         let request = request_from(&found)?;
         let (from, to) = (request.from.to_string(), request.to.to_string());
-        // Keys first, request last: a crash in between leaves a friendship whose request
-        // can simply be accepted again.
-        self.upsert_key(&from, &to, &request.from_key, now).await?;
-        self.upsert_key(&to, &from, accepter_key, now).await?;
+        // Both sides first, request last: a crash in between leaves a friendship whose
+        // request can simply be accepted again.
+        self.upsert_side(&from, &to, now).await?;
+        self.upsert_side(&to, &from, now).await?;
         self.coll("friend_requests")
             .delete_many(doc! { "$or": [{ "from": &from, "to": &to }, { "from": &to, "to": &from }] })
             .await?;
@@ -186,21 +179,6 @@ impl SocialStore for MongoStore {
         self.friendship(&user.to_string(), &friend.to_string()).await
     }
 
-    async fn set_key(&self, owner: UserId, friend: UserId, key: &str, now: i64) -> StoreResult<bool> {
-        let (owner, friend) = (owner.to_string(), friend.to_string());
-        if self.key_of(&friend, &owner).await?.is_none() {
-            return Ok(false);
-        }
-        let updated = self
-            .coll("friend_keys")
-            .update_one(
-                doc! { "owner": &owner, "friend": &friend },
-                doc! { "$set": { "public_key": key, "updated_at": now } },
-            )
-            .await?;
-        Ok(updated.matched_count == 1)
-    }
-
     async fn unfriend(&self, user: UserId, friend: UserId) -> StoreResult<bool> {
         Ok(self.remove_pair(&user.to_string(), &friend.to_string()).await? > 0)
     }
@@ -235,6 +213,6 @@ impl SocialStore for MongoStore {
 
     async fn are_friends(&self, a: UserId, b: UserId) -> StoreResult<bool> {
         let (a, b) = (a.to_string(), b.to_string());
-        Ok(self.key_of(&a, &b).await?.is_some() && self.key_of(&b, &a).await?.is_some())
+        Ok(self.side_of(&a, &b).await?.is_some() && self.side_of(&b, &a).await?.is_some())
     }
 }

@@ -1,7 +1,8 @@
 //! [`MailboxStore`] on Redis.
 //!
 //! Per recipient: `mq:{user}` (sorted set, score = sequence, member = message id),
-//! `md:{user}` (hash id → `{"f": sender, "e": envelope base64url, "a": stored_at}`),
+//! `md:{user}` (hash id → `{"f": sender, "d": sender's device, "e": envelope base64url,
+//! "a": stored_at}`; `d` is absent for messages queued before crypto v2),
 //! `mseq:{user}` (sequence). Per sender and id: `seen:{sender}:{id}` (dedup of resends,
 //! expiring with the message lifetime). `mexp` (sorted set by stored_at of
 //! `recipient|id`) drives expiry. Receipts: `rq:{user}`, `rd:{user}`, `rseq:{user}` alike.
@@ -11,8 +12,8 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hush_shared::UserId;
 use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
+use hush_shared::{DeviceId, UserId};
 use redis::Script;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -63,11 +64,14 @@ local function receipt(prefix, user, rid, payload)
 end
 "#;
 
+/// Deletes delivered (or unopenable) messages and queues a receipt for each sender.
+/// ARGV: prefix, recipient, now, receipt kind, forget (1: also drop the sender's dedup key
+/// so the message can be stored again), then (message id, receipt id) pairs.
 static ACK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r#"{RECEIPT_FN}
 local senders = {{}}
-for i = 4, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   local id = ARGV[i]
   if redis.call('ZREM', KEYS[1], id) == 1 then
     local payload = redis.call('HGET', KEYS[2], id)
@@ -75,7 +79,8 @@ for i = 4, #ARGV, 2 do
     redis.call('ZREM', KEYS[3], ARGV[2] .. '|' .. id)
     if payload then
       local sender = cjson.decode(payload)['f']
-      receipt(ARGV[1], sender, ARGV[i + 1], cjson.encode({{k = 'delivered', m = id, p = ARGV[2], a = tonumber(ARGV[3])}}))
+      if ARGV[5] == '1' then redis.call('DEL', ARGV[1] .. ':seen:' .. sender .. ':' .. id) end
+      receipt(ARGV[1], sender, ARGV[i + 1], cjson.encode({{k = ARGV[4], m = id, p = ARGV[2], a = tonumber(ARGV[3])}}))
       table.insert(senders, sender)
     end
   end
@@ -134,6 +139,8 @@ return senders
 #[derive(Serialize, Deserialize)]
 struct MessagePayload {
     f: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    d: Option<DeviceId>,
     e: String,
     a: i64,
 }
@@ -176,6 +183,35 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// Deletes messages of `to` and queues a `kind` receipt for each sender (`ACK`); a
+    /// `resend` also forgets the id, so the sender can store it again.
+    async fn take_messages(
+        &self,
+        to: UserId,
+        ids: &[MessageId],
+        now: i64,
+        kind: ReceiptKind,
+    ) -> StoreResult<Vec<UserId>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let (kind, forget) = match kind {
+            ReceiptKind::Resend => ("resend", 1),
+            _ => ("delivered", 0),
+        };
+        let mut invocation = ACK.prepare_invoke();
+        invocation.key(self.key(format!("mq:{to}"))).key(self.key(format!("md:{to}"))).key(self.key("mexp"));
+        invocation.arg(&self.prefix).arg(to.to_string()).arg(now).arg(kind).arg(forget);
+        for id in ids {
+            invocation.arg(id.to_string()).arg(Uuid::now_v7().to_string());
+        }
+        let mut conn = self.conn.clone();
+        let senders: Vec<String> = invocation.invoke_async(&mut conn).await?;
+        Ok(parse_users(senders))
+    }
+}
+
 /// Sorted user ids, one per entry of `raw`.
 fn parse_users(raw: Vec<String>) -> Vec<UserId> {
     let mut users: Vec<UserId> = raw.iter().filter_map(|s| s.parse().ok()).collect();
@@ -197,6 +233,7 @@ impl MailboxStore for RedisStore {
     async fn enqueue_many(
         &self,
         from: UserId,
+        from_device: DeviceId,
         messages: Vec<Outgoing>,
         now: i64,
         policy: MailboxPolicy,
@@ -204,8 +241,8 @@ impl MailboxStore for RedisStore {
         let mut invocations = Vec::with_capacity(messages.len());
         for m in &messages {
             let payload =
-                serde_json::to_string(&MessagePayload { f: from, e: URL_SAFE_NO_PAD.encode(&m.envelope), a: now })
-                    .map_err(|e| StoreError(e.to_string()))?;
+                MessagePayload { f: from, d: Some(from_device), e: URL_SAFE_NO_PAD.encode(&m.envelope), a: now };
+            let payload = serde_json::to_string(&payload).map_err(|e| StoreError(e.to_string()))?;
             let (to, id) = (m.to, m.id);
             let mut invocation = ENQUEUE.prepare_invoke();
             invocation
@@ -249,6 +286,7 @@ impl MailboxStore for RedisStore {
                     seq,
                     id: id.parse().map_err(|_| corrupt("message id"))?,
                     from: p.f,
+                    from_device: p.d.unwrap_or(DeviceId(Uuid::nil())),
                     envelope: URL_SAFE_NO_PAD.decode(p.e).map_err(|_| corrupt("envelope"))?,
                     stored_at: p.a,
                 })
@@ -257,18 +295,11 @@ impl MailboxStore for RedisStore {
     }
 
     async fn ack_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
-        if ids.is_empty() {
-            return Ok(vec![]);
-        }
-        let mut invocation = ACK.prepare_invoke();
-        invocation.key(self.key(format!("mq:{to}"))).key(self.key(format!("md:{to}"))).key(self.key("mexp"));
-        invocation.arg(&self.prefix).arg(to.to_string()).arg(now);
-        for id in ids {
-            invocation.arg(id.to_string()).arg(Uuid::now_v7().to_string());
-        }
-        let mut conn = self.conn.clone();
-        let senders: Vec<String> = invocation.invoke_async(&mut conn).await?;
-        Ok(parse_users(senders))
+        self.take_messages(to, ids, now, ReceiptKind::Delivered).await
+    }
+
+    async fn retry_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
+        self.take_messages(to, ids, now, ReceiptKind::Resend).await
     }
 
     async fn add_receipts(

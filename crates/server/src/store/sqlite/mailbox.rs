@@ -3,8 +3,8 @@
 //! one transaction too).
 
 use async_trait::async_trait;
-use hush_shared::UserId;
 use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
+use hush_shared::{DeviceId, UserId};
 use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
@@ -17,6 +17,7 @@ fn kind_code(kind: ReceiptKind) -> i64 {
         ReceiptKind::Delivered => 0,
         ReceiptKind::Read => 1,
         ReceiptKind::Expired => 2,
+        ReceiptKind::Resend => 3,
     }
 }
 
@@ -24,6 +25,7 @@ fn kind_from(code: i64) -> ReceiptKind {
     match code {
         1 => ReceiptKind::Read,
         2 => ReceiptKind::Expired,
+        3 => ReceiptKind::Resend,
         _ => ReceiptKind::Delivered,
     }
 }
@@ -61,7 +63,7 @@ fn depth_of(c: &rusqlite::Connection, recipient: &[u8]) -> rusqlite::Result<i64>
 /// within the batch, so it is looked up once per recipient rather than once per message.
 fn enqueue_one(
     tx: &Transaction<'_>,
-    from: &Uuid,
+    (from, from_device): (&Uuid, &Uuid),
     message: &Outgoing,
     now: i64,
     policy: MailboxPolicy,
@@ -90,8 +92,10 @@ fn enqueue_one(
         tx.prepare_cached("DELETE FROM message_ids WHERE sender = ?1 AND id = ?2")?.execute(params![blob(from), id])?;
         return Ok(Enqueued::MailboxFull);
     }
-    tx.prepare_cached("INSERT INTO messages (recipient, sender, id, envelope, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![to, blob(from), id, message.envelope, now])?;
+    tx.prepare_cached(
+        "INSERT INTO messages (recipient, sender, sender_device, id, envelope, stored_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![to, blob(from), blob(from_device), id, message.envelope, now])?;
     depths[index].1 += 1;
     Ok(Enqueued::Stored { at: now })
 }
@@ -101,6 +105,7 @@ impl MailboxStore for SqliteStore {
     async fn enqueue_many(
         &self,
         from: UserId,
+        from_device: DeviceId,
         messages: Vec<Outgoing>,
         now: i64,
         policy: MailboxPolicy,
@@ -111,7 +116,7 @@ impl MailboxStore for SqliteStore {
             let mut depths = Vec::new();
             let answers = messages
                 .iter()
-                .map(|m| enqueue_one(&tx, &from.0, m, now, policy, &mut depths))
+                .map(|m| enqueue_one(&tx, (&from.0, &from_device.0), m, now, policy, &mut depths))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             tx.commit()?;
             Ok(answers)
@@ -122,10 +127,19 @@ impl MailboxStore for SqliteStore {
     async fn fetch_messages(&self, to: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
         self.call(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, id, sender, envelope, stored_at FROM messages WHERE recipient = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                "SELECT seq, id, sender, sender_device, envelope, stored_at FROM messages WHERE recipient = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
             let rows = stmt.query_map(params![blob(&to.0), after, limit as i64], |r| {
-                Ok(StoredMessage { seq: r.get(0)?, id: uuid_blob(r, 1)?, from: UserId(uuid_blob(r, 2)?), envelope: r.get(3)?, stored_at: r.get(4)? })
+                // Messages queued before crypto v2 have no sender device.
+                let from_device = r.get::<_, Option<Vec<u8>>>(3)?.map_or(Ok(Uuid::nil()), |_| uuid_blob(r, 3))?;
+                Ok(StoredMessage {
+                    seq: r.get(0)?,
+                    id: uuid_blob(r, 1)?,
+                    from: UserId(uuid_blob(r, 2)?),
+                    from_device: DeviceId(from_device),
+                    envelope: r.get(4)?,
+                    stored_at: r.get(5)?,
+                })
             })?;
             rows.collect()
         })
@@ -144,6 +158,30 @@ impl MailboxStore for SqliteStore {
                     .optional()?;
                 if let Some(sender) = sender {
                     insert_receipt(&tx, &sender, ReceiptKind::Delivered, &id, &to.0, now)?;
+                    senders.push(UserId(sender));
+                }
+            }
+            tx.commit()?;
+            senders.sort();
+            Ok(senders)
+        })
+        .await
+    }
+
+    async fn retry_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
+        let ids = ids.to_vec();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let mut senders = Vec::new();
+            for id in ids {
+                let sender: Option<Uuid> = tx
+                    .prepare_cached("DELETE FROM messages WHERE recipient = ?1 AND id = ?2 RETURNING sender")?
+                    .query_row(params![blob(&to.0), blob(&id)], |r| uuid_blob(r, 0))
+                    .optional()?;
+                if let Some(sender) = sender {
+                    tx.prepare_cached("DELETE FROM message_ids WHERE sender = ?1 AND id = ?2")?
+                        .execute(params![blob(&sender), blob(&id)])?;
+                    insert_receipt(&tx, &sender, ReceiptKind::Resend, &id, &to.0, now)?;
                     senders.push(UserId(sender));
                 }
             }

@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_mailbox_blob_ids.sql"),
     include_str!("migrations/0005_mailbox_depth.sql"),
     include_str!("migrations/0006_devices.sql"),
+    include_str!("migrations/0007_crypto_v2.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
@@ -198,6 +199,7 @@ mod tests {
         let waiting = store.fetch_messages(UserId(bob), 0, 10).await.unwrap();
         assert_eq!(waiting.len(), 1);
         assert_eq!((waiting[0].id, waiting[0].from, waiting[0].stored_at), (message, UserId(alice), 7));
+        assert_eq!(waiting[0].from_device, hush_shared::DeviceId(uuid::Uuid::nil()), "queued before devices existed");
         assert_eq!(waiting[0].envelope, vec![1, 2, 3, 4]);
         let receipts = store.fetch_receipts(UserId(alice), 0, 10).await.unwrap();
         assert_eq!(receipts.len(), 1);
@@ -205,11 +207,58 @@ mod tests {
         assert_eq!(receipts[0].peer, UserId(bob));
         let policy = MailboxPolicy { max_messages: 10, ttl_secs: 60 };
         let resend = Outgoing { to: UserId(bob), id: message, envelope: vec![1; 40] };
-        let answer = store.enqueue_many(UserId(alice), vec![resend], 8, policy).await.unwrap();
+        let device = hush_shared::DeviceId::new();
+        let answer = store.enqueue_many(UserId(alice), device, vec![resend], 8, policy).await.unwrap();
         assert_eq!(answer, vec![Enqueued::Duplicate { at: 7 }], "the dedup record was carried over");
         assert_eq!(store.ack_messages(UserId(bob), &[message], 10).await.unwrap(), vec![UserId(alice)]);
         let later = store.fetch_messages(UserId(bob), 0, 10).await.unwrap();
         assert!(later.is_empty(), "the acked message is gone");
         assert_eq!((store.depth(UserId(bob)).await.unwrap(), store.total_depth().await.unwrap()), (0, 0));
+    }
+
+    /// Migration 0007 (crypto v2) drops the per-friendship keys: friendships and pending
+    /// requests made before it are still there, without keys.
+    #[tokio::test]
+    async fn friendships_survive_the_crypto_v2_migration() {
+        use crate::store::SocialStore;
+        use hush_shared::UserId;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hush.db");
+        let (alice, bob, carol) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+            )
+            .unwrap();
+            for (index, sql) in MIGRATIONS[..6].iter().enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [index as i64 + 1]).unwrap();
+            }
+            for (id, phone) in [(alice, "+16502530001"), (bob, "+16502530002"), (carol, "+16502530003")] {
+                conn.execute("INSERT INTO users (id, phone, created_at) VALUES (?1, ?2, 1)", [&id.to_string(), phone])
+                    .unwrap();
+            }
+            let (a, b, c) = (alice.to_string(), bob.to_string(), carol.to_string());
+            for (owner, friend) in [(&a, &b), (&b, &a)] {
+                conn.execute(
+                    "INSERT INTO friend_keys (owner, friend, public_key, since, updated_at) VALUES (?1, ?2, 'k', 5, 5)",
+                    [owner, friend],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO friend_requests (id, from_user, to_user, from_key, created_at) VALUES (?1, ?2, ?3, 'k', 6)",
+                [&uuid::Uuid::now_v7().to_string(), &c, &a],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let friends = store.list_friends(UserId(alice)).await.unwrap();
+        assert_eq!(friends.iter().map(|f| (f.user_id, f.since)).collect::<Vec<_>>(), vec![(UserId(bob), 5)]);
+        assert!(store.are_friends(UserId(alice), UserId(bob)).await.unwrap());
+        let (incoming, _) = store.list_requests(UserId(alice)).await.unwrap();
+        assert_eq!(incoming.iter().map(|r| r.request.from).collect::<Vec<_>>(), vec![UserId(carol)]);
     }
 }

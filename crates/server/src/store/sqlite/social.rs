@@ -1,4 +1,4 @@
-//! [`SocialStore`] on SQLite: requests, friendships (two `friend_keys` rows), blocks.
+//! [`SocialStore`] on SQLite: requests, friendships (two `friendships` rows), blocks.
 
 use async_trait::async_trait;
 use hush_shared::{FriendRequestId, UserId};
@@ -9,15 +9,14 @@ use crate::store::{
     FriendRecord, FriendRequestRecord, FriendRequestView, RequestRefusal, RequestSide, SocialStore, StoreResult,
 };
 
-const REQUEST_COLS: &str = "r.id, r.from_user, r.to_user, r.from_key, r.created_at";
+const REQUEST_COLS: &str = "r.id, r.from_user, r.to_user, r.created_at";
 
 fn request_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FriendRequestRecord> {
     Ok(FriendRequestRecord {
         id: FriendRequestId(uuid_col(row, 0)?),
         from: UserId(uuid_col(row, 1)?),
         to: UserId(uuid_col(row, 2)?),
-        from_key: row.get(3)?,
-        created_at: row.get(4)?,
+        created_at: row.get(3)?,
     })
 }
 
@@ -25,25 +24,19 @@ fn exists(c: &Connection, sql: &str, a: &str, b: &str) -> rusqlite::Result<bool>
     c.prepare_cached(sql)?.query_row(params![a, b], |_| Ok(())).optional().map(|o| o.is_some())
 }
 
-const FRIEND_SELECT: &str = "SELECT mine.friend, u.display_name, theirs.public_key, mine.public_key, mine.since
-     FROM friend_keys mine
-     JOIN friend_keys theirs ON theirs.owner = mine.friend AND theirs.friend = mine.owner
+const FRIEND_SELECT: &str = "SELECT mine.friend, u.display_name, mine.since
+     FROM friendships mine
+     JOIN friendships theirs ON theirs.owner = mine.friend AND theirs.friend = mine.owner
      JOIN users u ON u.id = mine.friend
      WHERE mine.owner = ?1";
 
 fn friend_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FriendRecord> {
-    Ok(FriendRecord {
-        user_id: UserId(uuid_col(row, 0)?),
-        display_name: row.get(1)?,
-        their_key: row.get(2)?,
-        my_key: row.get(3)?,
-        since: row.get(4)?,
-    })
+    Ok(FriendRecord { user_id: UserId(uuid_col(row, 0)?), display_name: row.get(1)?, since: row.get(2)? })
 }
 
 fn remove_friendship(c: &Connection, a: &str, b: &str) -> rusqlite::Result<usize> {
     c.execute(
-        "DELETE FROM friend_keys WHERE (owner = ?1 AND friend = ?2) OR (owner = ?2 AND friend = ?1)",
+        "DELETE FROM friendships WHERE (owner = ?1 AND friend = ?2) OR (owner = ?2 AND friend = ?1)",
         params![a, b],
     )
 }
@@ -56,9 +49,14 @@ impl SocialStore for SqliteStore {
             let (from, to) = (request.from.to_string(), request.to.to_string());
             let refusal = if !exists(&tx, "SELECT 1 FROM users WHERE id = ?1 AND ?2 IS NOT NULL", &to, &to)? {
                 Some(RequestRefusal::UnknownUser)
-            } else if exists(&tx, "SELECT 1 FROM blocks WHERE (blocker = ?1 AND blocked = ?2) OR (blocker = ?2 AND blocked = ?1)", &from, &to)? {
+            } else if exists(
+                &tx,
+                "SELECT 1 FROM blocks WHERE (blocker = ?1 AND blocked = ?2) OR (blocker = ?2 AND blocked = ?1)",
+                &from,
+                &to,
+            )? {
                 Some(RequestRefusal::Blocked)
-            } else if exists(&tx, "SELECT 1 FROM friend_keys WHERE owner = ?1 AND friend = ?2", &from, &to)? {
+            } else if exists(&tx, "SELECT 1 FROM friendships WHERE owner = ?1 AND friend = ?2", &from, &to)? {
                 Some(RequestRefusal::AlreadyFriends)
             } else if exists(&tx, "SELECT 1 FROM friend_requests WHERE from_user = ?1 AND to_user = ?2", &from, &to)? {
                 Some(RequestRefusal::AlreadySent)
@@ -71,8 +69,8 @@ impl SocialStore for SqliteStore {
                 return Ok(Err(refusal));
             }
             tx.execute(
-                "INSERT INTO friend_requests (id, from_user, to_user, from_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![request.id.to_string(), from, to, request.from_key, request.created_at],
+                "INSERT INTO friend_requests (id, from_user, to_user, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![request.id.to_string(), from, to, request.created_at],
             )?;
             tx.commit()?;
             Ok(Ok(()))
@@ -85,7 +83,7 @@ impl SocialStore for SqliteStore {
             let list = |sql: &str| -> rusqlite::Result<Vec<FriendRequestView>> {
                 let mut stmt = c.prepare(sql)?;
                 let rows = stmt.query_map([user.to_string()], |r| {
-                    Ok(FriendRequestView { request: request_row(r)?, other_display_name: r.get(5)? })
+                    Ok(FriendRequestView { request: request_row(r)?, other_display_name: r.get(4)? })
                 })?;
                 rows.collect()
             };
@@ -104,10 +102,8 @@ impl SocialStore for SqliteStore {
         &self,
         id: FriendRequestId,
         accepter: UserId,
-        accepter_key: &str,
         now: i64,
     ) -> StoreResult<Option<FriendRequestRecord>> {
-        let accepter_key = accepter_key.to_owned();
         self.call(move |c| {
             let tx = c.transaction()?;
             let request = tx
@@ -116,10 +112,9 @@ impl SocialStore for SqliteStore {
             let Some(request) = request else { return Ok(None) };
             let (from, to) = (request.from.to_string(), request.to.to_string());
             tx.execute("DELETE FROM friend_requests WHERE (from_user = ?1 AND to_user = ?2) OR (from_user = ?2 AND to_user = ?1)", params![from, to])?;
-            let insert = "INSERT INTO friend_keys (owner, friend, public_key, since, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
-                          ON CONFLICT (owner, friend) DO UPDATE SET public_key = excluded.public_key, updated_at = excluded.updated_at";
-            tx.execute(insert, params![from, to, request.from_key, now])?;
-            tx.execute(insert, params![to, from, accepter_key, now])?;
+            let insert = "INSERT INTO friendships (owner, friend, since) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
+            tx.execute(insert, params![from, to, now])?;
+            tx.execute(insert, params![to, from, now])?;
             tx.commit()?;
             Ok(Some(request))
         })
@@ -175,19 +170,6 @@ impl SocialStore for SqliteStore {
         .await
     }
 
-    async fn set_key(&self, owner: UserId, friend: UserId, key: &str, now: i64) -> StoreResult<bool> {
-        let key = key.to_owned();
-        self.call(move |c| {
-            let n = c.execute(
-                "UPDATE friend_keys SET public_key = ?3, updated_at = ?4 WHERE owner = ?1 AND friend = ?2
-                 AND EXISTS (SELECT 1 FROM friend_keys WHERE owner = ?2 AND friend = ?1)",
-                params![owner.to_string(), friend.to_string(), key, now],
-            )?;
-            Ok(n > 0)
-        })
-        .await
-    }
-
     async fn unfriend(&self, user: UserId, friend: UserId) -> StoreResult<bool> {
         self.call(move |c| Ok(remove_friendship(c, &user.to_string(), &friend.to_string())? > 0)).await
     }
@@ -221,8 +203,8 @@ impl SocialStore for SqliteStore {
     async fn friend_ids(&self, user: UserId) -> StoreResult<Vec<UserId>> {
         self.call(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT mine.friend FROM friend_keys mine
-                 JOIN friend_keys theirs ON theirs.owner = mine.friend AND theirs.friend = mine.owner
+                "SELECT mine.friend FROM friendships mine
+                 JOIN friendships theirs ON theirs.owner = mine.friend AND theirs.friend = mine.owner
                  WHERE mine.owner = ?1",
             )?;
             let rows = stmt.query_map([user.to_string()], |r| uuid_col(r, 0).map(UserId))?;
@@ -236,7 +218,7 @@ impl SocialStore for SqliteStore {
         self.call(move |c| {
             let n: i64 = c
                 .prepare_cached(
-                    "SELECT COUNT(*) FROM friend_keys WHERE (owner = ?1 AND friend = ?2) OR (owner = ?2 AND friend = ?1)",
+                    "SELECT COUNT(*) FROM friendships WHERE (owner = ?1 AND friend = ?2) OR (owner = ?2 AND friend = ?1)",
                 )?
                 .query_row(params![a.to_string(), b.to_string()], |r| r.get(0))?;
             Ok(n == 2)

@@ -1,0 +1,86 @@
+//! The REST calls the engine makes itself (devices, prekeys, bundles), behind a `?Send`
+//! trait so the browser implements it with `fetch` and native tools with reqwest
+//! ([`crate::native`]). Errors are the server's stable error body.
+
+use async_trait::async_trait;
+use hush_shared::api::devices::{
+    BundleList, Device, DeviceList, OneTimePrekey, PrekeyStatus, RegisterDevice, SignedPrekey, UploadPrekeys,
+};
+use hush_shared::{DeviceId, ErrorBody, ErrorCode, UserId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A failed call: the server's error body (`unavailable` for a network failure).
+pub type ApiError = ErrorBody;
+
+/// A network failure as an [`ApiError`].
+pub fn unreachable(message: impl Into<String>) -> ApiError {
+    ErrorBody { code: ErrorCode::Unavailable, message: message.into(), retry_after: None }
+}
+
+/// One JSON call to the server's `/api/v1`, authenticated as the signed-in session.
+#[async_trait(?Send)]
+pub trait Http {
+    /// The access token calls are made with (a device moving to a new sign-in signs its
+    /// hash), if signed in.
+    fn access_token(&self) -> Option<String>;
+
+    /// `method path` (`path` starts with `/api/v1/`) with an optional JSON body; the JSON
+    /// answer (`null` for an empty one) or the error body.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, ApiError>;
+}
+
+async fn typed<T: DeserializeOwned>(
+    http: &(impl Http + ?Sized),
+    method: &str,
+    path: &str,
+    body: Option<&impl Serialize>,
+) -> Result<T, ApiError> {
+    let body = body.map(serde_json::to_value).transpose().map_err(|e| unreachable(e.to_string()))?;
+    let answer = http.call(method, path, body).await?;
+    serde_json::from_value(answer).map_err(|e| unreachable(format!("unexpected answer from {path}: {e}")))
+}
+
+/// `POST /devices`.
+pub async fn register_device(http: &(impl Http + ?Sized), body: &RegisterDevice) -> Result<Device, ApiError> {
+    typed(http, "POST", "/api/v1/devices", Some(body)).await
+}
+
+/// `GET /devices`.
+pub async fn devices(http: &(impl Http + ?Sized)) -> Result<DeviceList, ApiError> {
+    typed(http, "GET", "/api/v1/devices", None::<&()>).await
+}
+
+/// `GET /devices/{id}/prekeys`.
+pub async fn prekey_status(http: &(impl Http + ?Sized), device: DeviceId) -> Result<PrekeyStatus, ApiError> {
+    typed(http, "GET", &format!("/api/v1/devices/{device}/prekeys"), None::<&()>).await
+}
+
+/// `POST /devices/{id}/one-time-prekeys`.
+pub async fn upload_prekeys(
+    http: &(impl Http + ?Sized),
+    device: DeviceId,
+    one_time_prekeys: Vec<OneTimePrekey>,
+) -> Result<PrekeyStatus, ApiError> {
+    let body = UploadPrekeys { one_time_prekeys };
+    typed(http, "POST", &format!("/api/v1/devices/{device}/one-time-prekeys"), Some(&body)).await
+}
+
+/// `PUT /devices/{id}/signed-prekey`.
+pub async fn rotate_signed_prekey(
+    http: &(impl Http + ?Sized),
+    device: DeviceId,
+    prekey: &SignedPrekey,
+) -> Result<PrekeyStatus, ApiError> {
+    typed(http, "PUT", &format!("/api/v1/devices/{device}/signed-prekey"), Some(prekey)).await
+}
+
+/// `GET /users/{id}/bundles`.
+pub async fn bundles(http: &(impl Http + ?Sized), user: UserId) -> Result<BundleList, ApiError> {
+    typed(http, "GET", &format!("/api/v1/users/{user}/bundles"), None::<&()>).await
+}

@@ -1,0 +1,101 @@
+//! Message content v1: the typed, versioned record inside an envelope (`docs/CRYPTO.md` §8,
+//! `docs/PROTOCOL.md`). New kinds (replies, reactions, edits, deletions, attachments) are
+//! added here without touching the envelope; a kind or version this client does not know
+//! decodes to [`Content::Unsupported`] and is kept, never dropped.
+
+use serde::{Deserialize, Serialize};
+
+/// The content version this client writes.
+pub const CONTENT_VERSION: u32 = 1;
+
+/// What an envelope carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// A text message.
+    Text {
+        /// The text.
+        text: String,
+        /// The sender's clock when written (Unix milliseconds).
+        sent_at_ms: i64,
+    },
+    /// A kind (or version) this client cannot show.
+    Unsupported {
+        /// The kind it named (or `v<version>` for an unknown version).
+        kind: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    v: u32,
+    kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sent_at_ms: Option<i64>,
+}
+
+/// Why bytes are not a content record at all (not JSON, no `v` or `kind`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a content record")]
+pub struct NotContent;
+
+impl Content {
+    /// The record's bytes (UTF-8 JSON).
+    pub fn encode(&self) -> Vec<u8> {
+        let record = match self {
+            Content::Text { text, sent_at_ms } => Record {
+                v: CONTENT_VERSION,
+                kind: "text".into(),
+                text: Some(text.clone()),
+                sent_at_ms: Some(*sent_at_ms),
+            },
+            Content::Unsupported { kind } => {
+                Record { v: CONTENT_VERSION, kind: kind.clone(), text: None, sent_at_ms: None }
+            }
+        };
+        serde_json::to_vec(&record).unwrap_or_default()
+    }
+
+    /// Reads a record: known kinds become their variant, anything else
+    /// [`Content::Unsupported`]; bytes that are not a record at all are an error.
+    pub fn decode(bytes: &[u8]) -> Result<Self, NotContent> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| NotContent)?;
+        let version = value.get("v").and_then(serde_json::Value::as_u64).ok_or(NotContent)?;
+        let kind = value.get("kind").and_then(serde_json::Value::as_str).ok_or(NotContent)?.to_owned();
+        if version != u64::from(CONTENT_VERSION) {
+            return Ok(Content::Unsupported { kind: format!("v{version}") });
+        }
+        match kind.as_str() {
+            "text" => match serde_json::from_value::<Record>(value) {
+                Ok(Record { text: Some(text), sent_at_ms: Some(sent_at_ms), .. }) => {
+                    Ok(Content::Text { text, sent_at_ms })
+                }
+                _ => Err(NotContent),
+            },
+            _ => Ok(Content::Unsupported { kind }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_round_trips_and_unknown_kinds_are_kept() {
+        let text = Content::Text { text: "héllo".into(), sent_at_ms: 42 };
+        assert_eq!(Content::decode(&text.encode()), Ok(text));
+        assert_eq!(
+            Content::decode(br#"{"v":1,"kind":"reaction","emoji":"+1"}"#),
+            Ok(Content::Unsupported { kind: "reaction".into() })
+        );
+        assert_eq!(
+            Content::decode(br#"{"v":7,"kind":"text","text":"x"}"#),
+            Ok(Content::Unsupported { kind: "v7".into() })
+        );
+        assert_eq!(Content::decode(b"not json"), Err(NotContent));
+        assert_eq!(Content::decode(br#"{"kind":"text"}"#), Err(NotContent));
+        assert_eq!(Content::decode(br#"{"v":1,"kind":"text"}"#), Err(NotContent), "a text record needs its text");
+    }
+}
