@@ -43,6 +43,9 @@ pub enum SealError {
     /// A stored session is corrupt.
     #[error("a stored session is invalid")]
     Corrupt,
+    /// The content is larger than an envelope can carry.
+    #[error("the message is too large")]
+    TooLarge,
 }
 
 /// Why an envelope could not be opened.
@@ -85,12 +88,24 @@ enum IdentityNews {
     HeldChanged,
 }
 
-/// Forgets every session with `peer`'s devices (they asked for a resend, their devices or
-/// identity changed, or the friendship ended): the next message starts afresh from their
-/// bundles.
+/// Forgets every session with `peer`'s devices (their identity changed, or the friendship
+/// ended): nothing from them opens any more, and the next message starts afresh.
 pub async fn forget_sessions(store: &impl ClientStore, peer: UserId) -> Result<(), StoreError> {
     for record in store.peer_sessions(peer).await? {
         store.remove_sessions(peer, record.device).await?;
+    }
+    Ok(())
+}
+
+/// Retires the sessions with `peer`'s devices for sending (they could not open one of our
+/// messages, or their devices changed): the next message starts a new session from fresh
+/// bundles, while these keep opening what is still in flight from them.
+pub async fn retire_sessions(store: &impl ClientStore, peer: UserId) -> Result<(), StoreError> {
+    for mut record in store.peer_sessions(peer).await? {
+        if !record.retired {
+            record.retired = true;
+            store.put_sessions(&record).await?;
+        }
     }
     Ok(())
 }
@@ -117,10 +132,12 @@ fn decode_key(text: &str) -> Result<PublicKey, CryptoError> {
     PublicKey::from_wire(text)
 }
 
+/// A bundle from the list, verified: its certificate and prekey signature under the
+/// list's identity.
 fn bundle_of(list: &BundleList, index: usize) -> Result<Bundle, CryptoError> {
     let device = &list.devices[index];
     let identity = list.identity_key.as_deref().ok_or(CryptoError::InvalidPublicKey)?;
-    Ok(Bundle {
+    let bundle = Bundle {
         user_id: *list.user_id.as_bytes(),
         device_id: *device.device_id.as_bytes(),
         identity: decode_key(identity)?,
@@ -133,7 +150,9 @@ fn bundle_of(list: &BundleList, index: usize) -> Result<Bundle, CryptoError> {
             Some(p) => Some((p.id, decode_key(&p.public_key)?)),
             None => None,
         },
-    })
+    };
+    bundle.verify()?;
+    Ok(bundle)
 }
 
 /// Puts `session` first in the device's record, keeping the others as previous ones.
@@ -174,12 +193,23 @@ impl<S: ClientStore, H: Http + ?Sized> Cipher<'_, S, H> {
     }
 
     /// Fetches `peer`'s bundles and starts a session with each of their devices; forgets
-    /// sessions with devices they no longer have.
+    /// sessions with devices they no longer have. Every bundle is verified (and must be
+    /// `peer`'s) before the identity it carries is recorded.
     async fn start_sessions(&self, peer: UserId) -> Result<(Vec<SessionRecord>, bool), SealError> {
         let list = api::bundles(self.http, peer).await.map_err(SealError::Api)?;
         let Some(identity) = list.identity_key.clone().filter(|_| !list.devices.is_empty()) else {
             return Err(SealError::NoDevices);
         };
+        let mut ids: Vec<DeviceId> = list.devices.iter().map(|d| d.device_id).collect();
+        ids.sort();
+        ids.dedup();
+        if list.user_id != peer || ids.len() != list.devices.len() {
+            return Err(SealError::BadBundle(CryptoError::BadSignature));
+        }
+        let bundles = (0..list.devices.len())
+            .map(|i| bundle_of(&list, i))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(SealError::BadBundle)?;
         let news = self.note_identity(peer, &identity).await?;
         if matches!(news, IdentityNews::HeldChanged) || self.store.peer(peer).await?.is_some_and(|p| p.held) {
             return Err(SealError::Held);
@@ -190,16 +220,17 @@ impl<S: ClientStore, H: Http + ?Sized> Cipher<'_, S, H> {
                 self.store.remove_sessions(peer, old.device).await?;
             }
         }
-        let mut records = Vec::with_capacity(list.devices.len());
-        for (index, device) in list.devices.iter().enumerate() {
-            let bundle = bundle_of(&list, index).map_err(SealError::BadBundle)?;
-            let session = Session::initiate(self.device, &bundle).map_err(SealError::BadBundle)?;
+        let mut records = Vec::with_capacity(bundles.len());
+        for (bundle, device) in bundles.iter().zip(&list.devices) {
+            let session = Session::initiate(self.device, bundle).map_err(SealError::BadBundle)?;
             let mut record = self.store.sessions(peer, device.device_id).await?.unwrap_or(SessionRecord {
                 peer,
                 device: device.device_id,
                 sessions: vec![],
+                retired: false,
             });
             promote(&mut record, &session, None);
+            record.retired = false;
             self.store.put_sessions(&record).await?;
             records.push(record);
         }
@@ -212,16 +243,21 @@ impl<S: ClientStore, H: Http + ?Sized> Cipher<'_, S, H> {
         if self.store.peer(peer).await?.is_some_and(|p| p.held) {
             return Err(SealError::Held);
         }
+        if plaintext.len() > hush_crypto::padding::MAX_PLAINTEXT_LEN {
+            return Err(SealError::TooLarge);
+        }
         let mut records = self.store.peer_sessions(peer).await?;
-        records.retain(|r| !r.sessions.is_empty());
         let mut identity_changed = false;
-        if records.is_empty() {
+        if records.is_empty() || records.iter().any(|r| r.retired || r.sessions.is_empty()) {
             (records, identity_changed) = self.start_sessions(peer).await?;
         }
         let mut envelopes = Vec::with_capacity(records.len());
         for mut record in records {
             let mut session = decode(&record.sessions[0]).ok_or(SealError::Corrupt)?;
-            let envelope = session.seal(message_id.as_bytes(), plaintext).map_err(|_| SealError::Corrupt)?;
+            let envelope = session.seal(message_id.as_bytes(), plaintext).map_err(|e| match e {
+                CryptoError::TooLarge => SealError::TooLarge,
+                _ => SealError::Corrupt,
+            })?;
             record.sessions[0] = encode(&session);
             self.store.put_sessions(&record).await?;
             envelopes.push(DeviceEnvelope { device: record.device, envelope: URL_SAFE_NO_PAD.encode(envelope) });
@@ -246,14 +282,17 @@ impl<S: ClientStore, H: Http + ?Sized> Cipher<'_, S, H> {
             peer: from,
             device: from_device,
             sessions: vec![],
+            retired: false,
         });
         let id = message_id.as_bytes();
         let mut duplicate = false;
+        let mut known_base_key = false;
         for index in 0..record.sessions.len() {
             let Some(mut session) = decode(&record.sessions[index]) else { continue };
             if prekey.as_ref().is_some_and(|p| &p.base_key != session.base_key()) {
                 continue;
             }
+            known_base_key = prekey.is_some();
             match session.open(id, envelope, now) {
                 Ok(plaintext) => {
                     promote(&mut record, &session, Some(index));
@@ -268,6 +307,11 @@ impl<S: ClientStore, H: Http + ?Sized> Cipher<'_, S, H> {
             return Err(OpenError::Duplicate);
         }
         let Some(prekey) = prekey else { return Err(OpenError::Retry("no session opens it")) };
+        if known_base_key {
+            // That handshake was answered before; answering it again would make a second
+            // session the sender does not have.
+            return Err(OpenError::Retry("its session cannot open it any more"));
+        }
         // A new handshake from that device.
         let Some(signed) = self.store.signed_prekey(prekey.signed_prekey_id).await? else {
             return Err(OpenError::Retry("its signed prekey is gone"));

@@ -107,7 +107,8 @@ async fn new_signed_prekey(
     let id = own.next_signed_prekey_id;
     own.next_signed_prekey_id = own.next_signed_prekey_id.checked_add(1).unwrap_or(1).max(1);
     let pair = KeyPair::generate();
-    store.put_signed_prekey(&SignedPrekeySecret { id, secret: b64(&pair.secret_bytes()[..]), created_at: now }).await?;
+    let secret = SignedPrekeySecret { id, secret: b64(&pair.secret_bytes()[..]), created_at: now, replaced_at: None };
+    store.put_signed_prekey(&secret).await?;
     store.put_own_device(own).await?;
     Ok(signed_prekey_body(device, id, pair.public()))
 }
@@ -152,14 +153,12 @@ pub async fn set_up(
     let device = local_device(&own)?;
     let signed_prekey = new_signed_prekey(store, &mut own, &device, now).await?;
     let one_time_prekeys = new_one_time_prekeys(store, &mut own, PREKEY_TARGET).await?;
-    // A device that registered before may come from an earlier sign-in: prove it is ours.
-    let session_proof = match (own.registered_at > 0, http.access_token()) {
-        (true, Some(token)) => {
-            let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-            Some(device.identity.prove_session(&device.user_id, &device.device_id, &digest).to_wire())
-        }
-        _ => None,
-    };
+    // The device may have registered from an earlier sign-in (even if the answer was lost):
+    // prove it is ours, so it moves to this sign-in rather than looking like a stranger.
+    let session_proof = http.access_token().map(|token| {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        device.identity.prove_session(&device.user_id, &device.device_id, &digest).to_wire()
+    });
     let body = RegisterDevice {
         device_id: own.device_id,
         identity_key: device.identity.public().to_wire(),
@@ -177,16 +176,24 @@ pub async fn set_up(
             store.put_own_device(&own).await?;
             Ok(Setup::Ready(Box::new(device)))
         }
-        Err(e) if matches!(e.code, ErrorCode::IdentityMismatch | ErrorCode::DeviceLimit | ErrorCode::DeviceExists) => {
-            Ok(Setup::InUseElsewhere)
+        Err(e) => {
+            // Nothing was registered: forget the prekeys made for it.
+            store.remove_signed_prekey(body.signed_prekey.id).await?;
+            for prekey in &body.one_time_prekeys {
+                store.remove_one_time_prekey(prekey.id).await?;
+            }
+            if matches!(e.code, ErrorCode::IdentityMismatch | ErrorCode::DeviceLimit | ErrorCode::DeviceExists) {
+                Ok(Setup::InUseElsewhere)
+            } else {
+                Err(e.into())
+            }
         }
-        Err(e) => Err(e.into()),
     }
 }
 
 /// Keeps the server stocked: tops one-time prekeys up to [`PREKEY_TARGET`] when fewer
 /// than `PREKEY_REFILL_BELOW` remain, replaces the signed prekey once a week, and forgets
-/// replaced signed prekeys after [`OLD_SIGNED_PREKEY_LIFETIME_SECS`].
+/// a replaced signed prekey [`OLD_SIGNED_PREKEY_LIFETIME_SECS`] after its replacement.
 pub async fn replenish(
     store: &impl ClientStore,
     http: &(impl Http + ?Sized),
@@ -204,9 +211,17 @@ pub async fn replenish(
         let body = new_signed_prekey(store, &mut own, device, now).await?;
         status = api::rotate_signed_prekey(http, device_id, &body).await?;
     }
-    for old in store.signed_prekeys().await? {
-        if old.id != status.signed_prekey_id && now - old.created_at > OLD_SIGNED_PREKEY_LIFETIME_SECS {
-            store.remove_signed_prekey(old.id).await?;
+    for mut old in store.signed_prekeys().await? {
+        if old.id == status.signed_prekey_id {
+            continue;
+        }
+        match old.replaced_at {
+            None => {
+                old.replaced_at = Some(now);
+                store.put_signed_prekey(&old).await?;
+            }
+            Some(at) if now - at > OLD_SIGNED_PREKEY_LIFETIME_SECS => store.remove_signed_prekey(old.id).await?,
+            Some(_) => {}
         }
     }
     Ok(())

@@ -22,7 +22,7 @@ use hush_shared::ws::{ClientFrame, DeviceMismatch, FriendEvent, MessageId, Recei
 use hush_shared::{DeviceId, ErrorCode, UserId};
 
 use crate::api::Http;
-use crate::cipher::{Cipher, OpenError, SealError, forget_sessions};
+use crate::cipher::{Cipher, OpenError, SealError, forget_sessions, retire_sessions};
 use crate::content::Content;
 use crate::device::{self, DeviceError, Setup};
 use crate::model::{Body, ChatMessage, Direction, Status};
@@ -33,6 +33,10 @@ use crate::store::{ClientStore, PeerRecord, StoreError};
 pub const FIRST_BACKOFF_MS: i64 = 1_000;
 /// Longest retry delay.
 pub const MAX_BACKOFF_MS: i64 = 60_000;
+/// How often a message this device cannot open is handed back before it is shown as
+/// undecryptable (a lost `retry` frame, or the sender's outbox racing its resend, can each
+/// cost one).
+pub const MAX_RESEND_REQUESTS: u8 = 3;
 
 /// Something the UI should know.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -309,7 +313,9 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
                 forget_sessions(&self.store, message.peer).await?;
                 self.schedule(message.id, now_ms, FIRST_BACKOFF_MS);
             }
-            Err(SealError::BadBundle(_)) => self.set_status(message.id, Status::Failed, None, events).await?,
+            Err(SealError::BadBundle(_) | SealError::TooLarge) => {
+                self.set_status(message.id, Status::Failed, None, events).await?
+            }
         }
         Ok(())
     }
@@ -397,7 +403,10 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
     pub async fn mark_read(&mut self, peer: UserId) -> EngineResult<Vec<ClientFrame>> {
         let mut ids = Vec::new();
         for mut m in self.store.conversation(peer).await? {
-            if m.direction == Direction::Incoming && m.status == Status::Received && m.body != Body::Waiting {
+            if m.direction == Direction::Incoming
+                && m.status == Status::Received
+                && !matches!(m.body, Body::Waiting { .. })
+            {
                 m.status = Status::Seen;
                 self.store.put_message(&m).await?;
                 ids.push(m.id);
@@ -409,23 +418,33 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
 
     /// An incoming message: stored (opened, or as a placeholder) before it is acked. One
     /// this device cannot open is not acked but handed back (`retry`) so its sender sends it
-    /// again; a second failure is shown as undecryptable and acked.
+    /// again — up to [`MAX_RESEND_REQUESTS`] times, then it is shown as undecryptable and
+    /// acked.
     async fn receive(
         &mut self,
         incoming: Incoming,
+        now_ms: i64,
         out: &mut Vec<ClientFrame>,
         events: &mut Vec<Event>,
     ) -> EngineResult<()> {
         let Incoming { id, from, from_device, envelope, sent_at } = incoming;
         let existing = self.store.message(id).await?;
-        if existing.as_ref().is_some_and(|m| m.body != Body::Waiting) {
-            out.push(ClientFrame::Ack { ids: vec![id] }); // a redelivery: already stored
-            return Ok(());
-        }
+        let requests = match &existing {
+            None => 0,
+            Some(m) if m.peer != from || m.direction != Direction::Incoming => {
+                out.push(ClientFrame::Ack { ids: vec![id] }); // another sender's id: not this one's
+                return Ok(());
+            }
+            Some(ChatMessage { body: Body::Waiting { requests }, .. }) => *requests,
+            Some(_) => {
+                out.push(ClientFrame::Ack { ids: vec![id] }); // a redelivery: already stored
+                return Ok(());
+            }
+        };
         let opened = match (&self.device, URL_SAFE_NO_PAD.decode(&envelope)) {
             (Some(device), Ok(bytes)) => {
                 let cipher = Cipher { store: &self.store, http: &self.http, device };
-                cipher.open(from, from_device, id, &bytes, sent_at).await
+                cipher.open(from, from_device, id, &bytes, now_ms / 1000).await
             }
             (None, _) => Err(OpenError::Retry("this browser is not set up")),
             (_, Err(_)) => Err(OpenError::Retry("not base64url")),
@@ -443,10 +462,11 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
                 }
             }
             Err(OpenError::Store(e)) => return Err(e),
-            // Opened before but not stored (storage lost it): only a resend brings it back.
-            Err(OpenError::Retry(_) | OpenError::Duplicate) if existing.is_none() => {
+            // Cannot be opened here (or was opened before but not stored: only a resend
+            // brings it back). Hand it back, a bounded number of times.
+            Err(OpenError::Retry(_) | OpenError::Duplicate) if requests < MAX_RESEND_REQUESTS => {
                 out.push(ClientFrame::Retry { ids: vec![id] });
-                Body::Waiting
+                Body::Waiting { requests: requests + 1 }
             }
             Err(OpenError::Retry(reason)) => {
                 out.push(ClientFrame::Ack { ids: vec![id] });
@@ -463,7 +483,7 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
             direction: Direction::Incoming,
             body,
             status: Status::Received,
-            created_at_ms: sent_at * 1000,
+            created_at_ms: sent_at.saturating_mul(1000),
             server_at: Some(sent_at),
         };
         self.store.put_message(&message).await?;
@@ -471,20 +491,14 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
         Ok(())
     }
 
-    /// The recipient's device could not open one of my messages: start afresh with their
-    /// devices and send it again under the same id.
-    async fn resend(
-        &mut self,
-        id: MessageId,
-        peer: UserId,
-        now_ms: i64,
-        out: &mut Vec<ClientFrame>,
-    ) -> EngineResult<()> {
+    /// The recipient's device could not open one of my messages: start a new session with
+    /// their devices and send it again under the same id.
+    async fn resend(&mut self, id: MessageId, now_ms: i64, out: &mut Vec<ClientFrame>) -> EngineResult<()> {
         let Some(mut message) = self.store.message(id).await? else { return Ok(()) };
         if message.direction != Direction::Outgoing || !matches!(message.status, Status::Sending | Status::Stored) {
             return Ok(());
         }
-        forget_sessions(&self.store, peer).await?;
+        retire_sessions(&self.store, message.peer).await?;
         message.status = Status::Sending;
         self.store.put_message(&message).await?;
         self.push_send(&message, now_ms, out, &mut Vec::new()).await
@@ -501,14 +515,15 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
                 self.set_status(id, Status::Stored, Some(at), &mut events).await?;
             }
             ServerFrame::Message { id, from, from_device, envelope, sent_at } => {
-                self.receive(Incoming { id, from, from_device, envelope, sent_at }, &mut out, &mut events).await?;
+                let incoming = Incoming { id, from, from_device, envelope, sent_at };
+                self.receive(incoming, now_ms, &mut out, &mut events).await?;
             }
-            ServerFrame::Receipt { id, kind, message_id, peer, .. } => {
+            ServerFrame::Receipt { id, kind, message_id, .. } => {
                 match kind {
                     ReceiptKind::Delivered => self.set_status(message_id, Status::Delivered, None, &mut events).await?,
                     ReceiptKind::Read => self.set_status(message_id, Status::Read, None, &mut events).await?,
                     ReceiptKind::Expired => self.set_status(message_id, Status::Expired, None, &mut events).await?,
-                    ReceiptKind::Resend => self.resend(message_id, peer, now_ms, &mut out).await?,
+                    ReceiptKind::Resend => self.resend(message_id, now_ms, &mut out).await?,
                 }
                 out.push(ClientFrame::ReceiptAck { ids: vec![id] });
             }
@@ -547,7 +562,7 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
             ErrorCode::DevicesChanged => {
                 // Their devices changed: start afresh from their bundles, right away once.
                 if let Some(mismatch) = devices {
-                    forget_sessions(&self.store, mismatch.user_id).await?;
+                    retire_sessions(&self.store, mismatch.user_id).await?;
                 }
                 self.schedule(id, now_ms, 0);
                 Ok(())
@@ -571,7 +586,7 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
                 }
             }
             FriendEvent::Removed { user_id } => {
-                self.store.remove_peer(user_id).await?;
+                // Their identity and verification stay on record (see `IdentityStore`).
                 forget_sessions(&self.store, user_id).await?;
                 events.push(Event::FriendRemoved(user_id));
             }

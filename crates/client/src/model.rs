@@ -81,7 +81,10 @@ pub enum Body {
     },
     /// It arrived but could not be opened yet: the sender's device was asked to start a
     /// new session and send it again.
-    Waiting,
+    Waiting {
+        /// How many times it was handed back (at most `MAX_RESEND_REQUESTS`).
+        requests: u8,
+    },
     /// It could not be opened, even after a resend.
     Undecryptable {
         /// Why, for the curious.

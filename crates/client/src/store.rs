@@ -24,7 +24,7 @@ use crate::model::{ChatMessage, Direction, Status};
 pub struct StoreError(pub String);
 
 /// This device: who it is and its long-term secrets (base64url scalars).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnDevice {
     /// The account.
     pub user_id: UserId,
@@ -43,7 +43,7 @@ pub struct OwnDevice {
 }
 
 /// A signed prekey's secret, kept while messages made with it may still arrive.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedPrekeySecret {
     /// Its id.
     pub id: u32,
@@ -51,10 +51,14 @@ pub struct SignedPrekeySecret {
     pub secret: String,
     /// Unix seconds it was made.
     pub created_at: i64,
+    /// Unix seconds a newer signed prekey replaced it on the server (its secret is kept
+    /// for the mailbox lifetime after that).
+    #[serde(default)]
+    pub replaced_at: Option<i64>,
 }
 
 /// A one-time prekey's secret, deleted once a handshake used it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OneTimePrekeySecret {
     /// Its id.
     pub id: u32,
@@ -65,7 +69,7 @@ pub struct OneTimePrekeySecret {
 /// The sessions with one device of a person: the current one first, then up to
 /// [`MAX_PREVIOUS_SESSIONS`] previous ones (still able to open messages in flight). Each is
 /// the crypto crate's session bytes, base64url.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
     /// The person.
     pub peer: UserId,
@@ -73,7 +77,26 @@ pub struct SessionRecord {
     pub device: DeviceId,
     /// Current first.
     pub sessions: Vec<String>,
+    /// The next message to this device starts a new session (it could not open one of
+    /// ours, or its devices changed); these sessions still open what it sends.
+    #[serde(default)]
+    pub retired: bool,
 }
+
+/// Secrets never appear in logs or panics: `Debug` names the record, not its keys.
+macro_rules! redacted_debug {
+    ($name:ident { $($field:ident),* }) => {
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))$(.field(stringify!($field), &self.$field))*.finish_non_exhaustive()
+            }
+        }
+    };
+}
+redacted_debug!(OwnDevice { user_id, device_id, next_prekey_id, next_signed_prekey_id, registered_at });
+redacted_debug!(SignedPrekeySecret { id, created_at, replaced_at });
+redacted_debug!(OneTimePrekeySecret { id });
+redacted_debug!(SessionRecord { peer, device, retired });
 
 /// Previous sessions kept per device besides the current one.
 pub const MAX_PREVIOUS_SESSIONS: usize = 4;
@@ -118,10 +141,10 @@ pub trait IdentityStore {
     async fn put_own_device(&self, device: &OwnDevice) -> Result<(), StoreError>;
     /// What I know about a person.
     async fn peer(&self, user: UserId) -> Result<Option<PeerRecord>, StoreError>;
-    /// Inserts or replaces a person.
+    /// Inserts or replaces a person. People are never forgotten, not even when a friendship
+    /// ends: their identity and verification must survive unfriending (a server that made a
+    /// client forget could then swap the identity unnoticed).
     async fn put_peer(&self, peer: &PeerRecord) -> Result<(), StoreError>;
-    /// Forgets a person (unfriended or blocked); messages stay.
-    async fn remove_peer(&self, user: UserId) -> Result<(), StoreError>;
 }
 
 /// This device's prekey secrets.
@@ -235,11 +258,6 @@ impl IdentityStore for MemoryStore {
 
     async fn put_peer(&self, peer: &PeerRecord) -> Result<(), StoreError> {
         self.inner.borrow_mut().peers.insert(peer.user_id, peer.clone());
-        Ok(())
-    }
-
-    async fn remove_peer(&self, user: UserId) -> Result<(), StoreError> {
-        self.inner.borrow_mut().peers.remove(&user);
         Ok(())
     }
 }

@@ -98,7 +98,7 @@ async fn an_unopenable_message_is_handed_back_and_its_resend_opens() {
     hush_client::cipher::forget_sessions(bob.store(), alice.me()).await.unwrap();
     let (out, events) = bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap();
     assert_eq!(out, vec![ClientFrame::Retry { ids: vec![id] }], "handed back, not acked");
-    assert!(matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Waiting));
+    assert!(matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Waiting { requests: 1 }));
 
     // The server turns the retry into a resend receipt: Alice starts afresh, same id.
     let receipt = ServerFrame::Receipt {
@@ -117,7 +117,8 @@ async fn an_unopenable_message_is_handed_back_and_its_resend_opens() {
     assert_eq!(out, vec![ClientFrame::Ack { ids: vec![id] }]);
     assert!(matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Text { text: "second".into() }));
 
-    // Garbage from a stranger: handed back once; if it comes again it is shown as such and acked.
+    // Garbage from a stranger: handed back (a lost `retry` frame means it comes back, so
+    // a few times); after MAX_RESEND_REQUESTS it is shown as such and acked.
     let stranger = ServerFrame::Message {
         id: MessageId::now_v7(),
         from: UserId::new(),
@@ -125,11 +126,19 @@ async fn an_unopenable_message_is_handed_back_and_its_resend_opens() {
         envelope: "Ag".into(),
         sent_at: 1,
     };
-    let (out, _) = bob.handle(stranger.clone(), 0).await.unwrap();
-    assert!(matches!(&out[..], [ClientFrame::Retry { .. }]));
-    let (out, events) = bob.handle(stranger, 0).await.unwrap();
+    for _ in 0..hush_client::engine::MAX_RESEND_REQUESTS {
+        let (out, _) = bob.handle(stranger.clone(), 0).await.unwrap();
+        assert!(matches!(&out[..], [ClientFrame::Retry { .. }]));
+    }
+    let (out, events) = bob.handle(stranger.clone(), 0).await.unwrap();
     assert!(matches!(&out[..], [ClientFrame::Ack { .. }]));
     assert!(matches!(&events[..], [Event::MessageReceived(m)] if matches!(m.body, Body::Undecryptable { .. })));
+    // The same id from someone else never overwrites it.
+    let ServerFrame::Message { id, .. } = stranger else { unreachable!() };
+    let imposter =
+        ServerFrame::Message { id, from: alice.me(), from_device: DeviceId::new(), envelope: "Ag".into(), sent_at: 1 };
+    let (out, events) = bob.handle(imposter, 0).await.unwrap();
+    assert!(matches!(&out[..], [ClientFrame::Ack { .. }]) && events.is_empty());
 }
 
 /// A store whose message writes can be made to fail.
@@ -171,9 +180,6 @@ impl IdentityStore for FlakyStore {
     }
     async fn put_peer(&self, peer: &PeerRecord) -> Result<(), StoreError> {
         self.inner.put_peer(peer).await
-    }
-    async fn remove_peer(&self, user: UserId) -> Result<(), StoreError> {
-        self.inner.remove_peer(user).await
     }
 }
 
@@ -332,6 +338,34 @@ async fn a_changed_identity_unverifies_and_holds_sending_to_a_verified_friend() 
     assert_eq!(envelopes[0].device, new_bob.device_id().unwrap());
     let peer = alice_new.store().peer(bob.me()).await.unwrap().unwrap();
     assert!(!peer.identity_changed && !peer.held && !peer.verified);
+}
+
+/// A `removed` event (a real unfriend, or one a server made up) must not make the client
+/// forget who the friend is: a later identity swap still shows and holds.
+#[tokio::test]
+async fn unfriending_keeps_the_identity_so_a_swap_is_still_caught() {
+    let (mut alice, bob) = pair().await;
+    let (_, frames) = alice.compose(bob.me(), "hi", 0).await.unwrap();
+    assert!(!frames.is_empty());
+    alice.set_verified(bob.me(), true).await.unwrap();
+    let (_, events) = alice.handle(ServerFrame::Friend(FriendEvent::Removed { user_id: bob.me() }), 0).await.unwrap();
+    assert_eq!(events, vec![Event::FriendRemoved(bob.me())]);
+    let kept = alice.store().peer(bob.me()).await.unwrap().unwrap();
+    assert!(kept.verified && kept.identity_key.is_some(), "identity and verification survive unfriending");
+    let forged = hush_crypto::IdentityKeyPair::generate().public().to_wire();
+    let changed = alice.add_friend(bob.me(), Some("Bob".into()), Some(forged)).await.unwrap();
+    assert!(changed, "the new identity is a change, not a first contact");
+    let peer = alice.store().peer(bob.me()).await.unwrap().unwrap();
+    assert!(peer.held && peer.identity_changed && !peer.verified);
+}
+
+#[tokio::test]
+async fn a_message_too_large_for_an_envelope_fails_instead_of_retrying() {
+    let (mut alice, bob) = pair().await;
+    let (message, frames) = alice.compose(bob.me(), &"x".repeat(40_000), 0).await.unwrap();
+    assert!(frames.is_empty());
+    assert_eq!(message.status, Status::Failed);
+    assert_eq!(alice.next_retry_ms(), None, "no retry loop");
 }
 
 #[tokio::test]

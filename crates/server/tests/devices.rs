@@ -225,8 +225,10 @@ async fn removing_a_device_ends_its_session_and_deleting_the_account_forgets_eve
     assert_eq!(register(&app, &alice, &mut device, 10).await.status, StatusCode::CREATED);
     app.clock.advance(31);
     let other = app.sign_in(&phone(1), None).await;
-    let r =
-        app.call(Method::DELETE, &format!("/api/v1/devices/{}", device.device_id()), Some(&other.token), None).await;
+    let path = format!("/api/v1/devices/{}", device.device_id());
+    let r = app.call(Method::DELETE, &path, Some(&other.token), None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "forbidden"), "a mere sign-in cannot remove the device");
+    let r = app.call(Method::DELETE, &path, Some(&alice.token), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     assert_eq!(app.get("/api/v1/devices", &alice.token).await.code(), "session_revoked");
     let r = app.get("/api/v1/devices", &other.token).await;

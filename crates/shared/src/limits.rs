@@ -51,7 +51,9 @@ pub const BUNDLE_FETCHES_PER_ACCOUNT_PER_HOUR: u32 = 120;
 /// Bundle fetches of one target per account per hour: each takes a one-time prekey of
 /// every device of the target, so this bounds how fast one friend can drain them.
 pub const BUNDLE_FETCHES_PER_TARGET_PER_HOUR: u32 = 20;
-/// Device registrations per account per hour (each may tell every friend of a new identity).
-pub const DEVICE_REGISTRATIONS_PER_ACCOUNT_PER_HOUR: u32 = 10;
+/// Device registrations, signed-prekey rotations and device removals per account per hour
+/// (counted before any signature is checked; a registration may tell every friend of a new
+/// identity).
+pub const DEVICE_CHANGES_PER_ACCOUNT_PER_HOUR: u32 = 20;
 /// One-time prekey uploads per account per hour.
 pub const PREKEY_UPLOADS_PER_ACCOUNT_PER_HOUR: u32 = 60;

@@ -4,12 +4,13 @@
 
 //! The client stores on IndexedDB (through rexie): one database per signed-in account,
 //! with one object store per record kind — messages, this device (`own`), the people it
-//! talks to (`peers`), its prekey secrets and its sessions. Values are JSON strings, so the
-//! schema is the client crate's serde form.
+//! talks to (`peers`), its prekey secrets and its sessions. Values are the client crate's
+//! serde form as JSON, sealed by the [`Vault`] (encryption at rest) before they are written.
 //!
-//! Version 2 (crypto v2) drops v1's per-friendship keys (the `keys` store) and turns v1
+//! Version 2 (crypto v2) drops v1's per-friendship keys (the `keys` store), turns v1
 //! friends into peers without an identity, flagged as changed, so each chat shows a
-//! one-time "safety number changed" notice after the upgrade.
+//! one-time "safety number changed" notice after the upgrade, and seals v1's plain
+//! messages.
 
 use async_trait::async_trait;
 use hush_client::model::{ChatMessage, Direction, Status};
@@ -19,10 +20,12 @@ use hush_client::store::{
 };
 use hush_shared::ws::MessageId;
 use hush_shared::{DeviceId, UserId};
-use rexie::{ObjectStore, Rexie, TransactionMode};
+use rexie::{Direction as ScanDirection, ObjectStore, Rexie, TransactionMode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
+
+use crate::vault::{VAULT, Vault};
 
 const MESSAGES: &str = "messages";
 const OWN: &str = "own";
@@ -37,6 +40,7 @@ const OWN_KEY: &str = "device";
 /// The IndexedDB store of one account.
 pub struct IdbStore {
     db: Rexie,
+    vault: Vault,
 }
 
 fn err(e: impl std::fmt::Debug) -> StoreError {
@@ -59,18 +63,54 @@ impl IdbStore {
             .add_object_store(ObjectStore::new(ONE_TIME_PREKEYS))
             .add_object_store(ObjectStore::new(SESSIONS))
             .add_object_store(ObjectStore::new(V1_FRIENDS))
+            .add_object_store(ObjectStore::new(VAULT))
             .build()
             .await
             .map_err(err)?;
-        let store = Self { db };
-        store.upgrade_v1_friends().await?;
+        let vault = Vault::open(&db).await?;
+        let store = Self { db, vault };
+        if !store.vault.upgraded(&store.db).await? {
+            store.upgrade_v1_friends().await?;
+            store.seal_plain_messages().await?;
+            store.vault.mark_upgraded(&store.db).await?;
+        }
         Ok(store)
+    }
+
+    /// Messages written before the vault are plain JSON strings: seal them.
+    async fn seal_plain_messages(&self) -> Result<(), StoreError> {
+        for (key, value) in self.scan(MESSAGES).await? {
+            if let Some(plain) = value.as_string() {
+                self.put_bytes(MESSAGES, &key, plain.as_bytes()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every `(key, stored value)` of an object store.
+    async fn scan(&self, store: &str) -> Result<Vec<(String, JsValue)>, StoreError> {
+        let tx = self.db.transaction(&[store], TransactionMode::ReadOnly).map_err(err)?;
+        let pairs =
+            tx.store(store).map_err(err)?.scan(None, None, None, Some(ScanDirection::Next)).await.map_err(err)?;
+        Ok(pairs.into_iter().filter_map(|(k, v)| k.as_string().map(|k| (k, v))).collect())
+    }
+
+    async fn put_bytes(&self, store: &str, key: &str, plain: &[u8]) -> Result<(), StoreError> {
+        let sealed = self.vault.seal(store, key, plain).await?;
+        let tx = self.db.transaction(&[store], TransactionMode::ReadWrite).map_err(err)?;
+        tx.store(store).map_err(err)?.put(&sealed, Some(&JsValue::from_str(key))).await.map_err(err)?;
+        tx.done().await.map(|_| ()).map_err(err)
     }
 
     /// v1 friends become peers: no identity yet, verification gone (it was for a v1 key),
     /// and flagged so the chat says the safety number changed with the upgrade.
     async fn upgrade_v1_friends(&self) -> Result<(), StoreError> {
-        let old: Vec<serde_json::Value> = self.all(V1_FRIENDS).await?;
+        let old: Vec<serde_json::Value> = self
+            .scan(V1_FRIENDS)
+            .await?
+            .into_iter()
+            .filter_map(|(_, v)| v.as_string().and_then(|t| serde_json::from_str(&t).ok()))
+            .collect();
         for friend in old {
             let Some(user_id) = friend.get("user_id").and_then(|v| serde_json::from_value(v.clone()).ok()) else {
                 continue;
@@ -94,29 +134,33 @@ impl IdbStore {
     }
 
     async fn put<T: Serialize>(&self, store: &str, key: &str, value: &T) -> Result<(), StoreError> {
-        let text = serde_json::to_string(value).map_err(err)?;
-        let tx = self.db.transaction(&[store], TransactionMode::ReadWrite).map_err(err)?;
-        tx.store(store)
-            .map_err(err)?
-            .put(&JsValue::from_str(&text), Some(&JsValue::from_str(key)))
-            .await
-            .map_err(err)?;
-        tx.done().await.map(|_| ()).map_err(err)
+        self.put_bytes(store, key, &serde_json::to_vec(value).map_err(err)?).await
     }
 
     async fn get<T: DeserializeOwned>(&self, store: &str, key: &str) -> Result<Option<T>, StoreError> {
         let tx = self.db.transaction(&[store], TransactionMode::ReadOnly).map_err(err)?;
         let value = tx.store(store).map_err(err)?.get(JsValue::from_str(key)).await.map_err(err)?;
-        match value.and_then(|v| v.as_string()) {
-            Some(text) => serde_json::from_str(&text).map(Some).map_err(err),
+        match value.filter(|v| !v.is_undefined()) {
+            Some(value) => {
+                let plain = self.vault.open_value(store, key, value).await?;
+                serde_json::from_slice(&plain).map(Some).map_err(err)
+            }
             None => Ok(None),
         }
     }
 
+    /// Every record of a store; one that does not open (damaged, or planted) is skipped
+    /// with a warning rather than hiding all the others.
     async fn all<T: DeserializeOwned>(&self, store: &str) -> Result<Vec<T>, StoreError> {
-        let tx = self.db.transaction(&[store], TransactionMode::ReadOnly).map_err(err)?;
-        let values = tx.store(store).map_err(err)?.get_all(None, None).await.map_err(err)?;
-        values.into_iter().filter_map(|v| v.as_string()).map(|t| serde_json::from_str(&t).map_err(err)).collect()
+        let mut out = Vec::new();
+        for (key, value) in self.scan(store).await? {
+            match self.vault.open_value(store, &key, value).await.and_then(|p| serde_json::from_slice(&p).map_err(err))
+            {
+                Ok(record) => out.push(record),
+                Err(e) => web_sys::console::warn_1(&format!("skipping {store}/{key}: {e}").into()),
+            }
+        }
+        Ok(out)
     }
 
     async fn delete(&self, store: &str, key: &str) -> Result<(), StoreError> {
@@ -135,6 +179,11 @@ impl IdbStore {
     /// Every person this device knows.
     pub async fn peers(&self) -> Result<Vec<PeerRecord>, StoreError> {
         self.all(PEERS).await
+    }
+
+    /// Closes this handle on the database.
+    pub fn close(self) {
+        self.db.close();
     }
 
     /// Deletes the whole database (after deleting the account).
@@ -185,10 +234,6 @@ impl IdentityStore for IdbStore {
     async fn put_peer(&self, peer: &PeerRecord) -> Result<(), StoreError> {
         self.put(PEERS, &peer.user_id.to_string(), peer).await
     }
-
-    async fn remove_peer(&self, user: UserId) -> Result<(), StoreError> {
-        self.delete(PEERS, &user.to_string()).await
-    }
 }
 
 #[async_trait(?Send)]
@@ -214,14 +259,19 @@ impl PrekeyStore for IdbStore {
     }
 
     async fn put_one_time_prekeys(&self, prekeys: &[OneTimePrekeySecret]) -> Result<(), StoreError> {
+        // Sealing is asynchronous and an IndexedDB transaction ends when it waits on
+        // something else, so every value is sealed first and then written in one
+        // transaction.
+        let mut sealed = Vec::with_capacity(prekeys.len());
+        for prekey in prekeys {
+            let key = prekey.id.to_string();
+            let value = self.vault.seal(ONE_TIME_PREKEYS, &key, &serde_json::to_vec(prekey).map_err(err)?).await?;
+            sealed.push((key, value));
+        }
         let tx = self.db.transaction(&[ONE_TIME_PREKEYS], TransactionMode::ReadWrite).map_err(err)?;
         let store = tx.store(ONE_TIME_PREKEYS).map_err(err)?;
-        for prekey in prekeys {
-            let text = serde_json::to_string(prekey).map_err(err)?;
-            store
-                .put(&JsValue::from_str(&text), Some(&JsValue::from_str(&prekey.id.to_string())))
-                .await
-                .map_err(err)?;
+        for (key, value) in &sealed {
+            store.put(value, Some(&JsValue::from_str(key))).await.map_err(err)?;
         }
         tx.done().await.map(|_| ()).map_err(err)
     }

@@ -58,28 +58,3 @@ pub fn open(
         .map_err(|e| JsValue::from_str(&e.to_string()))?;
     String::from_utf8(plaintext).map_err(|_| JsValue::from_str("not UTF-8"))
 }
-
-/// Runs one crypto v1 operation `iterations` times inside WASM, for the browser benchmark
-/// (`tests/e2e/bench/crypto.mjs`, which times the call): `keypair`, `derive` (ECDH + key
-/// schedule), `seal` or `open` (a 300-byte message). Fixed test keys; nothing is kept.
-#[wasm_bindgen(js_name = hushCryptoBench)]
-pub fn crypto_bench(op: &str, iterations: u32) -> Result<(), JsValue> {
-    let fail = |e: hush_crypto::CryptoError| JsValue::from_str(&e.to_string());
-    let alice = KeyPair::from_secret_bytes(&[0x11; 32]).map_err(fail)?;
-    let bob = KeyPair::from_secret_bytes(&[0x22; 32]).map_err(fail)?;
-    let (a, b, id) = ([0xaa; 16], [0xbb; 16], [7; 16]);
-    let sender = ConversationKeys::derive(&a, &alice, &b, bob.public());
-    let recipient = ConversationKeys::derive(&b, &bob, &a, alice.public());
-    let message = [b'x'; 300];
-    let envelope = sender.seal(&id, &message).map_err(fail)?;
-    for _ in 0..iterations {
-        match op {
-            "keypair" => drop(std::hint::black_box(KeyPair::generate())),
-            "derive" => drop(std::hint::black_box(ConversationKeys::derive(&a, &alice, &b, bob.public()))),
-            "seal" => drop(std::hint::black_box(sender.seal(&id, &message).map_err(fail)?)),
-            "open" => drop(std::hint::black_box(recipient.open(&id, &envelope).map_err(fail)?)),
-            other => return Err(JsValue::from_str(&format!("unknown operation {other}"))),
-        }
-    }
-    Ok(())
-}

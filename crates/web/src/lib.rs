@@ -2,18 +2,22 @@
 //!
 //! A Leptos client-side app on the `hush-client` engine. Map:
 //! - [`api`]: REST calls; [`session`]: sign-in state and the app-wide [`session::Ctx`];
-//! - [`idb`]: the engine's storage on IndexedDB; [`live`]: the actor owning the engine and
-//!   the WebSocket;
+//! - [`idb`]: the engine's storage on IndexedDB, sealed at rest by [`vault`]; [`live`]: the
+//!   actor owning the engine and the WebSocket, in one tab at a time ([`tab_lock`]);
 //! - [`ui`]: one module per screen; [`time`]: human-readable times;
-//! - [`interop`]: crypto v1 exported to JavaScript for the WebCrypto interop tests.
+//! - [`interop`]: crypto v1 exported to JavaScript for the WebCrypto interop tests;
+//!   [`bench`]: crypto timings inside the app's WASM module for the browser benchmark.
 
 pub mod api;
+pub mod bench;
 pub mod idb;
 pub mod interop;
 pub mod live;
 pub mod session;
+pub mod tab_lock;
 pub mod time;
 pub mod ui;
+pub mod vault;
 
 use leptos::prelude::*;
 

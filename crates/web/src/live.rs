@@ -25,6 +25,7 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use crate::idb::IdbStore;
+use crate::tab_lock::TabLock;
 
 /// What the connection banner shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,8 @@ pub enum DeviceState {
     Ready,
     /// The account is in use on another browser; this one can only start again.
     InUseElsewhere,
+    /// Another tab of this browser runs Hush; this one takes over when it closes.
+    OtherTab,
     /// Setting up failed (shown; retried on the next start).
     Failed(String),
 }
@@ -224,6 +227,16 @@ pub fn start(me: UserId, store: IdbStore, signals: LiveSignals, token: RwSignal<
         typing_until: HashMap::new(),
     };
     leptos::task::spawn_local(async move {
+        let acquired = std::rc::Rc::new(std::cell::Cell::new(false));
+        let flag = acquired.clone();
+        leptos::task::spawn_local(async move {
+            sleep(300).await;
+            if !flag.get() {
+                signals.device.set(DeviceState::OtherTab);
+            }
+        });
+        let lock = TabLock::acquire(&format!("hush-engine-{me}")).await;
+        acquired.set(true);
         actor.reload().await;
         if actor.set_up(false).await {
             actor.connect().await;
@@ -235,6 +248,7 @@ pub fn start(me: UserId, store: IdbStore, signals: LiveSignals, token: RwSignal<
             }
             actor.on(cmd).await;
         }
+        lock.release();
     });
     let ticker = tx;
     leptos::task::spawn_local(async move {

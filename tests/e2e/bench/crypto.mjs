@@ -1,8 +1,10 @@
-// Crypto v1 in headless Chromium, side by side: Hush's WASM build (the app's own module,
-// served by a real hush-server) and WebCrypto doing the same operations — a P-256 key pair,
-// ECDH plus the HKDF key schedule, and AES-256-GCM seal and open of a 300-byte message
-// (padded as v1 pads it). Prints one JSON line with microseconds per operation (median of
-// 5 rounds). Run (after scripts/build-web.sh and a debug or release hush-server build):
+// Crypto in headless Chromium, in Hush's WASM build (the app's own module, served by a real
+// hush-server): crypto v2's handshake (both sides) and a 300-byte message sealed and
+// opened in a session, without and with a DH ratchet step; and crypto v1 side by side with
+// WebCrypto doing the same operations — a P-256 key pair, ECDH plus the HKDF key schedule,
+// and AES-256-GCM seal and open of a 300-byte message (padded as v1 pads it). Prints one
+// JSON line with microseconds per operation (median of 5 rounds). Run (after
+// scripts/build-web.sh and a debug or release hush-server build):
 //   HUSH_SERVER_BIN=target/release/hush-server HUSH_WEB_DIR=target/web node tests/e2e/bench/crypto.mjs
 import { launchBrowser, startHush } from '../lib/harness.mjs';
 
@@ -48,6 +50,11 @@ try {
     const loop = (op) => async (n) => { for (let i = 0; i < n; i++) await op(); };
     const inWasm = (op) => (n) => wasm.hushCryptoBench(op, n);
     return {
+      v2_wasm_us: {
+        handshake_both_sides: await time(20, inWasm('handshake')),
+        seal_and_open_300_bytes: await time(2000, inWasm('ratchet')),
+        seal_and_open_300_bytes_with_dh_step: await time(100, inWasm('ratchet_dh')),
+      },
       wasm_us: {
         key_pair: await time(200, inWasm('keypair')),
         ecdh_and_key_schedule: await time(200, inWasm('derive')),

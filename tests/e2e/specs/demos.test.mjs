@@ -61,6 +61,13 @@ test('recipient offline: held by the server, read later, blue ticks when the sen
   await tickOf(alice, 'while you were away').and(alice.page.locator('[aria-label="read"]')).waitFor();
 });
 
+test('one tab at a time: a second tab of the same browser waits for the first', async () => {
+  const tab = await alice.context.newPage();
+  await tab.goto(alice.url);
+  await tab.getByRole('heading', { name: 'Hush is open in another tab' }).waitFor();
+  await tab.close();
+});
+
 test('sender without connection: queued on the device, survives a reload, sent once when back', async () => {
   await openChat(bob, 'Alice');
   await openChat(alice, 'Bob');

@@ -11,7 +11,7 @@ use hush_shared::api::devices::{
     BundleList, Device, DeviceBundle, DeviceList, OneTimePrekey, PrekeyStatus, RegisterDevice, SignedPrekey,
 };
 use hush_shared::limits::{
-    BUNDLE_FETCHES_PER_ACCOUNT_PER_HOUR, BUNDLE_FETCHES_PER_TARGET_PER_HOUR, DEVICE_REGISTRATIONS_PER_ACCOUNT_PER_HOUR,
+    BUNDLE_FETCHES_PER_ACCOUNT_PER_HOUR, BUNDLE_FETCHES_PER_TARGET_PER_HOUR, DEVICE_CHANGES_PER_ACCOUNT_PER_HOUR,
     MAX_DEVICES_PER_ACCOUNT, MAX_PREKEYS_PER_UPLOAD, MAX_STORED_PREKEYS, PREKEY_UPLOADS_PER_ACCOUNT_PER_HOUR,
 };
 use hush_shared::validate::{device_name, public_key_shape};
@@ -191,8 +191,20 @@ async fn announce_identity(state: &AppState, user: UserId, identity: &str) -> Re
     Ok(())
 }
 
+/// Counts one device-management call (register, rotate, remove) against the account's
+/// hourly budget, before any costly check runs.
+async fn count_device_change(state: &AppState, user: UserId) -> Result<(), AppError> {
+    let rule = RateRule {
+        key: format!("device-change:{user}"),
+        limit: DEVICE_CHANGES_PER_ACCOUNT_PER_HOUR,
+        window_secs: 3600,
+    };
+    enforce(state, &[rule]).await
+}
+
 /// `POST /devices`.
 pub async fn register(state: &AppState, auth: &Caller, req: RegisterDevice) -> Result<Device, AppError> {
+    count_device_change(state, auth.user).await?;
     let identity = public_key(&req.identity_key, "the identity key")?;
     let device_key = public_key(&req.device_key, "the device key")?;
     let certificate = signature(&req.certificate, "the certificate")?;
@@ -212,15 +224,6 @@ pub async fn register(state: &AppState, auth: &Caller, req: RegisterDevice) -> R
         }
         None => false,
     };
-    enforce(
-        state,
-        &[RateRule {
-            key: format!("device-reg:{}", auth.user),
-            limit: DEVICE_REGISTRATIONS_PER_ACCOUNT_PER_HOUR,
-            window_secs: 3600,
-        }],
-    )
-    .await?;
     let record = DeviceRecord {
         id: req.device_id,
         session: auth.session,
@@ -310,8 +313,6 @@ pub async fn upload_prekeys(
     device: DeviceId,
     prekeys: &[OneTimePrekey],
 ) -> Result<PrekeyStatus, AppError> {
-    let keys = check_one_time_prekeys(prekeys)?;
-    let (_, record) = own_device(state, auth, device).await?;
     enforce(
         state,
         &[RateRule {
@@ -321,6 +322,8 @@ pub async fn upload_prekeys(
         }],
     )
     .await?;
+    let keys = check_one_time_prekeys(prekeys)?;
+    let (_, record) = own_device(state, auth, device).await?;
     let count = add_prekeys(state, auth.user, device, &keys).await?;
     Ok(status(&record, count))
 }
@@ -347,6 +350,7 @@ pub async fn rotate_signed_prekey(
     device: DeviceId,
     prekey: &SignedPrekey,
 ) -> Result<PrekeyStatus, AppError> {
+    count_device_change(state, auth.user).await?;
     let (set, _) = own_device(state, auth, device).await?;
     let identity = set.identity.as_deref().ok_or_else(device_not_found)?;
     let identity = public_key(identity, "the stored identity key").map_err(AppError::internal)?;
@@ -357,11 +361,19 @@ pub async fn rotate_signed_prekey(
     prekey_status(state, auth, device).await
 }
 
-/// `DELETE /devices/{id}`: removes one of my devices, its prekeys and its session.
+/// `DELETE /devices/{id}`: removes one of my devices, its prekeys and its session. A
+/// session may remove its own device; removing another takes a device of the account (a
+/// browser that only knows the SMS code cannot silently remove the real device — it can
+/// only start again, which every friend is told about).
 pub async fn remove(state: &AppState, auth: &Caller, device: DeviceId) -> Result<(), AppError> {
+    count_device_change(state, auth.user).await?;
     let set = state.stores.devices.device_set(auth.user).await?;
+    let caller_is_a_device = set.devices.iter().any(|d| d.session == auth.session);
     let record = set.devices.into_iter().find(|d| d.id == device);
     let record = record.ok_or_else(|| AppError::new(ErrorCode::DeviceNotFound, "no such device of yours"))?;
+    if record.session != auth.session && !caller_is_a_device {
+        return Err(AppError::new(ErrorCode::Forbidden, "only a device of this account may remove another device"));
+    }
     if !state.stores.devices.remove_device(auth.user, device).await? {
         return Err(AppError::new(ErrorCode::DeviceNotFound, "no such device of yours"));
     }

@@ -422,7 +422,8 @@ pub trait DeviceStore: Send + Sync {
         remove: &[DeviceId],
         add: DeviceRecord,
     ) -> StoreResult<bool>;
-    /// Replaces a device's signed prekey; `false` if no such device.
+    /// Replaces a device's signed prekey (bumping the set's version); `false` if no such
+    /// device.
     async fn set_signed_prekey(&self, user: UserId, device: DeviceId, prekey: SignedPrekeyRecord) -> StoreResult<bool>;
     /// Removes a device (bumping the set's version); `false` if there was none.
     async fn remove_device(&self, user: UserId, device: DeviceId) -> StoreResult<bool>;

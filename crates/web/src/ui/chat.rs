@@ -114,7 +114,7 @@ pub fn Chat(peer: UserId) -> impl IntoView {
                         let body = match &m.body {
                             Body::Text { text } => view! { <span class="text">{text.clone()}</span> }.into_any(),
                             Body::Unsupported { .. } => view! { <span class="text undecryptable">"Unsupported message: this version of Hush cannot show it."</span> }.into_any(),
-                            Body::Waiting => view! { <span class="text undecryptable">"🕓 Waiting for this message: it could not be opened here, and the sender was asked to send it again."</span> }.into_any(),
+                            Body::Waiting { .. } => view! { <span class="text undecryptable">"🕓 Waiting for this message: it could not be opened here, and the sender was asked to send it again."</span> }.into_any(),
                             Body::Undecryptable { .. } => view! { <span class="text undecryptable">"🔒 This message could not be decrypted."</span> }.into_any(),
                         };
                         view! {

@@ -25,7 +25,7 @@ pub fn preview(m: &ChatMessage) -> String {
     match &m.body {
         Body::Text { text } => text.chars().take(60).collect(),
         Body::Unsupported { .. } => "Unsupported message".into(),
-        Body::Waiting => "Waiting for this message…".into(),
+        Body::Waiting { .. } => "Waiting for this message…".into(),
         Body::Undecryptable { .. } => "🔒 Message could not be decrypted".into(),
     }
 }

@@ -1,4 +1,5 @@
 //! This browser as a device of the account: while its keys are being made, a short note;
+//! while another tab runs Hush, that it continues here when that tab closes;
 //! when the account is in use on another browser, what that means and the choice to start
 //! again here (a new identity — the other browser stops, friends are told the safety
 //! number changed); when setting up failed, why.
@@ -27,6 +28,15 @@ pub fn gate(ctx: Ctx) -> Option<AnyView> {
             .into_any(),
         ),
         DeviceState::InUseElsewhere => Some(view! { <InUseElsewhere/> }.into_any()),
+        DeviceState::OtherTab => Some(
+            view! {
+                <div class="card">
+                    <h1>"Hush is open in another tab"</h1>
+                    <p role="status">"One tab at a time keeps your keys in step. Close the other tab and Hush continues here."</p>
+                </div>
+            }
+            .into_any(),
+        ),
     }
 }
 

@@ -1,7 +1,8 @@
 //! [`DeviceStore`] on MongoDB: one `device_sets` document per account holding its identity
 //! key, a version and the devices (each with its signed prekey) as an array. Every change
-//! is one single-document update conditioned on the version, so concurrent registrations
-//! cannot both win — no replica set or transaction needed.
+//! is one single-document update; those that rewrite the array are conditioned on the
+//! version, and every change bumps it, so concurrent changes cannot overwrite each other —
+//! no replica set or transaction needed.
 
 use async_trait::async_trait;
 use hush_shared::{DeviceId, UserId};
@@ -119,7 +120,7 @@ impl DeviceStore for MongoStore {
             .coll("device_sets")
             .update_one(
                 doc! { "_id": user.to_string(), "devices.device_id": device.to_string() },
-                doc! { "$set": { "devices.$.signed_prekey": prekey_doc(&prekey) } },
+                doc! { "$set": { "devices.$.signed_prekey": prekey_doc(&prekey) }, "$inc": { "version": 1i64 } },
             )
             .await?;
         Ok(updated.matched_count == 1)

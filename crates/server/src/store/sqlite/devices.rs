@@ -103,7 +103,8 @@ impl DeviceStore for SqliteStore {
 
     async fn set_signed_prekey(&self, user: UserId, device: DeviceId, prekey: SignedPrekeyRecord) -> StoreResult<bool> {
         self.call(move |c| {
-            let n = c.execute(
+            let tx = c.transaction()?;
+            let n = tx.execute(
                 "UPDATE devices SET spk_id = ?3, spk_key = ?4, spk_signature = ?5, spk_uploaded_at = ?6
                  WHERE user_id = ?1 AND device_id = ?2",
                 params![
@@ -115,6 +116,10 @@ impl DeviceStore for SqliteStore {
                     prekey.uploaded_at
                 ],
             )?;
+            if n > 0 {
+                tx.execute("UPDATE device_sets SET version = version + 1 WHERE user_id = ?1", [user.to_string()])?;
+            }
+            tx.commit()?;
             Ok(n > 0)
         })
         .await
@@ -146,7 +151,9 @@ impl PrekeyStore for SqliteStore {
     ) -> StoreResult<PrekeysAdded> {
         let keys = keys.to_vec();
         self.call(move |c| {
-            let tx = c.transaction()?;
+            // Immediate: the count and the inserts hold the write lock together, so a second
+            // process cannot slip in between (a deferred transaction would fail to upgrade).
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let (user, device) = (user.to_string(), device.to_string());
             let stored: u32 = tx.query_row(
                 "SELECT COUNT(*) FROM one_time_prekeys WHERE user_id = ?1 AND device_id = ?2",

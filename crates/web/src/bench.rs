@@ -1,0 +1,112 @@
+//! Crypto timings inside the app's own WASM module, for the browser benchmark
+//! (`tests/e2e/bench/crypto.mjs`, which times each call): the operations a message costs
+//! under crypto v2 and, for comparison, under v1. Fixed or fresh test keys; nothing is kept
+//! and the app never calls these.
+
+use hush_crypto::{
+    Bundle, ConversationKeys, CryptoError, IdentityKeyPair, KeyPair, LocalDevice, ResponderPrekeys, Session,
+    peek_prekey,
+};
+use wasm_bindgen::prelude::*;
+
+const NOW: i64 = 1_780_000_000;
+const MESSAGE: [u8; 300] = [b'x'; 300];
+
+fn fail(e: CryptoError) -> JsValue {
+    JsValue::from_str(&e.to_string())
+}
+
+/// Two devices, Bob's prekeys, and Bob's bundle.
+struct Devices {
+    alice: LocalDevice,
+    bob: LocalDevice,
+    spk: KeyPair,
+    opk: KeyPair,
+    bundle: Bundle,
+}
+
+fn devices() -> Devices {
+    let alice = LocalDevice::new([0xaa; 16], [0xa1; 16], IdentityKeyPair::generate(), KeyPair::generate());
+    let bob = LocalDevice::new([0xbb; 16], [0xb1; 16], IdentityKeyPair::generate(), KeyPair::generate());
+    let (spk, opk) = (KeyPair::generate(), KeyPair::generate());
+    let bundle = Bundle {
+        user_id: bob.user_id,
+        device_id: bob.device_id,
+        identity: bob.identity.public().clone(),
+        device_key: bob.device_key.public().clone(),
+        certificate: bob.certificate,
+        signed_prekey_id: 1,
+        signed_prekey: spk.public().clone(),
+        signed_prekey_signature: bob.sign_prekey(1, spk.public()),
+        one_time_prekey: Some((2, opk.public().clone())),
+    };
+    Devices { alice, bob, spk, opk, bundle }
+}
+
+/// Both sides of a handshake, up to Bob opening Alice's first message.
+fn handshake(d: &Devices) -> Result<(Session, Session), JsValue> {
+    let mut alice = Session::initiate(&d.alice, &d.bundle).map_err(fail)?;
+    let first = alice.seal(&[1; 16], &MESSAGE).map_err(fail)?;
+    let prekey = peek_prekey(&first).map_err(fail)?.ok_or_else(|| JsValue::from_str("not a prekey message"))?;
+    let keys = ResponderPrekeys { signed_prekey: &d.spk, one_time_prekey: Some(&d.opk) };
+    let mut bob = Session::respond(&d.bob, &d.alice.user_id, &d.alice.device_id, &prekey, keys).map_err(fail)?;
+    bob.open(&[1; 16], &first, NOW).map_err(fail)?;
+    Ok((alice, bob))
+}
+
+fn id(n: u32) -> [u8; 16] {
+    let mut id = [0u8; 16];
+    id[12..].copy_from_slice(&n.to_be_bytes());
+    id
+}
+
+/// Runs one operation `iterations` times: crypto v2 `handshake` (both sides), `ratchet`
+/// (seal + open of 300 bytes along a chain) and `ratchet_dh` (the same with a DH ratchet
+/// step: the direction turns each time); crypto v1 `keypair`, `derive` (ECDH + key
+/// schedule), `seal` and `open` (300 bytes).
+#[wasm_bindgen(js_name = hushCryptoBench)]
+pub fn crypto_bench(op: &str, iterations: u32) -> Result<(), JsValue> {
+    match op {
+        "handshake" | "ratchet" | "ratchet_dh" => v2(op, iterations),
+        _ => v1(op, iterations),
+    }
+}
+
+fn v2(op: &str, iterations: u32) -> Result<(), JsValue> {
+    let d = devices();
+    if op == "handshake" {
+        for _ in 0..iterations {
+            drop(std::hint::black_box(handshake(&d)?));
+        }
+        return Ok(());
+    }
+    let (mut alice, mut bob) = handshake(&d)?;
+    let reply = bob.seal(&id(0), &MESSAGE).map_err(fail)?;
+    alice.open(&id(0), &reply, NOW).map_err(fail)?;
+    for n in 1..=iterations {
+        let (sender, receiver) =
+            if op == "ratchet_dh" && n % 2 == 1 { (&mut bob, &mut alice) } else { (&mut alice, &mut bob) };
+        let envelope = sender.seal(&id(n), &MESSAGE).map_err(fail)?;
+        drop(std::hint::black_box(receiver.open(&id(n), &envelope, NOW).map_err(fail)?));
+    }
+    Ok(())
+}
+
+fn v1(op: &str, iterations: u32) -> Result<(), JsValue> {
+    let alice = KeyPair::from_secret_bytes(&[0x11; 32]).map_err(fail)?;
+    let bob = KeyPair::from_secret_bytes(&[0x22; 32]).map_err(fail)?;
+    let (a, b, id) = ([0xaa; 16], [0xbb; 16], [7; 16]);
+    let sender = ConversationKeys::derive(&a, &alice, &b, bob.public());
+    let recipient = ConversationKeys::derive(&b, &bob, &a, alice.public());
+    let envelope = sender.seal(&id, &MESSAGE).map_err(fail)?;
+    for _ in 0..iterations {
+        match op {
+            "keypair" => drop(std::hint::black_box(KeyPair::generate())),
+            "derive" => drop(std::hint::black_box(ConversationKeys::derive(&a, &alice, &b, bob.public()))),
+            "seal" => drop(std::hint::black_box(sender.seal(&id, &MESSAGE).map_err(fail)?)),
+            "open" => drop(std::hint::black_box(recipient.open(&id, &envelope).map_err(fail)?)),
+            other => return Err(JsValue::from_str(&format!("unknown operation {other}"))),
+        }
+    }
+    Ok(())
+}
