@@ -8,11 +8,12 @@ use std::sync::LazyLock;
 
 use hush_crypto::{
     Bundle, ConversationKeys, IdentityKeyPair, KeyPair, LocalDevice, PrekeyPart, PublicKey, ResponderPrekeys, Session,
-    padding, peek_key_ids, peek_prekey,
+    Signature, padding, peek_key_ids, peek_prekey,
 };
 use hush_shared::api::account::UpdateMeRequest;
 use hush_shared::api::auth::{SendCodeRequest, VerifyCodeRequest};
-use hush_shared::api::friends::{AcceptFriendRequest, CreateFriendRequest, RotateKeyRequest};
+use hush_shared::api::devices::{RegisterDevice, UploadPrekeys};
+use hush_shared::api::friends::CreateFriendRequest;
 use hush_shared::validate;
 use hush_shared::ws::ClientFrame;
 use serde::de::DeserializeOwned;
@@ -124,8 +125,8 @@ pub fn public_key(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     if let Ok(key) = PublicKey::from_wire(text) {
         assert_eq!(key.to_wire(), text, "only the canonical wire form is accepted");
-        assert!(validate::public_key_shape(text).is_ok(), "a valid key passes the server's shape check");
     }
+    check_public_key(text);
 }
 
 fn parse<T: DeserializeOwned>(text: &str) -> Option<T> {
@@ -148,16 +149,37 @@ pub fn request_body(data: &[u8]) {
         check_display_name(&r.display_name);
     }
     if let Some(r) = parse::<CreateFriendRequest>(text) {
-        let _ = validate::public_key_shape(&r.public_key);
+        assert_eq!(parse::<CreateFriendRequest>(&serde_json::to_string(&r).expect("serialises")), Some(r));
     }
-    for key in [
-        parse::<AcceptFriendRequest>(text).map(|r| r.public_key),
-        parse::<RotateKeyRequest>(text).map(|r| r.public_key),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let _ = validate::public_key_shape(&key);
+    if let Some(r) = parse::<RegisterDevice>(text) {
+        for key in [&r.identity_key, &r.device_key, &r.signed_prekey.public_key] {
+            check_public_key(key);
+        }
+        for signature in [&r.certificate, &r.signed_prekey.signature] {
+            if let Ok(s) = Signature::from_wire(signature) {
+                assert_eq!(&s.to_wire(), signature, "only the canonical signature encoding is accepted");
+            }
+        }
+        if let Some(name) = &r.name {
+            check_device_name(name);
+        }
+        r.one_time_prekeys.iter().for_each(|p| check_public_key(&p.public_key));
+    }
+    if let Some(r) = parse::<UploadPrekeys>(text) {
+        r.one_time_prekeys.iter().for_each(|p| check_public_key(&p.public_key));
+    }
+    check_device_name(text);
+}
+
+fn check_public_key(input: &str) {
+    if PublicKey::from_wire(input).is_ok() {
+        assert!(validate::public_key_shape(input).is_ok(), "a valid key passes the server's shape check");
+    }
+}
+
+fn check_device_name(input: &str) {
+    if let Ok(name) = validate::device_name(input) {
+        assert_eq!(validate::device_name(&name).as_deref(), Ok(name.as_str()), "validating is idempotent");
     }
 }
 
