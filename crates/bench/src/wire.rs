@@ -64,11 +64,12 @@ where
     }
 }
 
-/// A crypto-v2-shaped message envelope of 347 bytes (version, kind, header, a 256-byte
-/// padded content and the tag).
+/// A crypto-v2-shaped message envelope of 301 bytes — the size the benchmarks have always
+/// used, so figures compare across crypto versions (a real one for a 300-byte message is
+/// 411 bytes).
 pub fn envelope_bytes() -> Vec<u8> {
     let mut bytes = vec![hush_crypto::VERSION_2, hush_crypto::KIND_MESSAGE];
-    bytes.extend((0..345).map(|i| (i * 7) as u8));
+    bytes.extend((0..299).map(|i| (i * 7) as u8));
     bytes
 }
 

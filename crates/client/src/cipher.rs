@@ -132,12 +132,11 @@ fn decode_key(text: &str) -> Result<PublicKey, CryptoError> {
     PublicKey::from_wire(text)
 }
 
-/// A bundle from the list, verified: its certificate and prekey signature under the
-/// list's identity.
+/// A bundle from the list (verified when a session starts from it).
 fn bundle_of(list: &BundleList, index: usize) -> Result<Bundle, CryptoError> {
     let device = &list.devices[index];
     let identity = list.identity_key.as_deref().ok_or(CryptoError::InvalidPublicKey)?;
-    let bundle = Bundle {
+    Ok(Bundle {
         user_id: *list.user_id.as_bytes(),
         device_id: *device.device_id.as_bytes(),
         identity: decode_key(identity)?,
@@ -150,9 +149,7 @@ fn bundle_of(list: &BundleList, index: usize) -> Result<Bundle, CryptoError> {
             Some(p) => Some((p.id, decode_key(&p.public_key)?)),
             None => None,
         },
-    };
-    bundle.verify()?;
-    Ok(bundle)
+    })
 }
 
 /// Puts `session` first in the device's record, keeping the others as previous ones.
@@ -206,8 +203,9 @@ impl<S: ClientStore, H: Http + ?Sized> Cipher<'_, S, H> {
         if list.user_id != peer || ids.len() != list.devices.len() {
             return Err(SealError::BadBundle(CryptoError::BadSignature));
         }
-        let bundles = (0..list.devices.len())
-            .map(|i| bundle_of(&list, i))
+        // Initiating verifies each bundle: every one must pass before the identity is noted.
+        let sessions = (0..list.devices.len())
+            .map(|i| bundle_of(&list, i).and_then(|bundle| Session::initiate(self.device, &bundle)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(SealError::BadBundle)?;
         let news = self.note_identity(peer, &identity).await?;
@@ -220,16 +218,15 @@ impl<S: ClientStore, H: Http + ?Sized> Cipher<'_, S, H> {
                 self.store.remove_sessions(peer, old.device).await?;
             }
         }
-        let mut records = Vec::with_capacity(bundles.len());
-        for (bundle, device) in bundles.iter().zip(&list.devices) {
-            let session = Session::initiate(self.device, bundle).map_err(SealError::BadBundle)?;
+        let mut records = Vec::with_capacity(sessions.len());
+        for (session, device) in sessions.iter().zip(&list.devices) {
             let mut record = self.store.sessions(peer, device.device_id).await?.unwrap_or(SessionRecord {
                 peer,
                 device: device.device_id,
                 sessions: vec![],
                 retired: false,
             });
-            promote(&mut record, &session, None);
+            promote(&mut record, session, None);
             record.retired = false;
             self.store.put_sessions(&record).await?;
             records.push(record);

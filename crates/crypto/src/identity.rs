@@ -84,9 +84,11 @@ impl IdentityKeyPair {
     }
 
     fn from_secret(secret: SecretKey) -> Self {
-        let encoded = secret.public_key().to_encoded_point(false);
-        let public = PublicKey::from_parts(secret.public_key(), encoded.as_bytes());
-        Self { signing: SigningKey::from(&secret), public }
+        // One scalar multiplication: the signing key computes the public point, reused here.
+        let signing = SigningKey::from(&secret);
+        let point = p256::PublicKey::from(signing.verifying_key());
+        let encoded = point.to_encoded_point(false);
+        Self { public: PublicKey::from_parts(point, encoded.as_bytes()), signing }
     }
 
     /// The 32-byte secret scalar, for storage on the device only.

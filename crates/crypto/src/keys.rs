@@ -142,8 +142,10 @@ impl KeyPair {
     }
 
     fn from_secret(secret: SecretKey) -> Self {
-        let encoded = secret.public_key().to_encoded_point(false);
-        let public = PublicKey::from_parts(secret.public_key(), encoded.as_bytes());
+        // One scalar multiplication: the public point is computed once.
+        let point = secret.public_key();
+        let encoded = point.to_encoded_point(false);
+        let public = PublicKey::from_parts(point, encoded.as_bytes());
         Self { secret, public }
     }
 

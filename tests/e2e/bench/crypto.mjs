@@ -52,6 +52,7 @@ try {
     return {
       v2_wasm_us: {
         handshake_both_sides: await time(20, inWasm('handshake')),
+        handshake_and_first_message: await time(20, inWasm('handshake_first')),
         seal_and_open_300_bytes: await time(2000, inWasm('ratchet')),
         seal_and_open_300_bytes_with_dh_step: await time(100, inWasm('ratchet_dh')),
       },

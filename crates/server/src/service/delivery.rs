@@ -115,11 +115,7 @@ pub async fn send_many(
             Some(index) => index,
             None => {
                 let friendly = state.stores.social.are_friends(from, send.to).await?;
-                let devices = if friendly {
-                    state.stores.devices.device_set(send.to).await?.devices.iter().map(|d| d.id).collect()
-                } else {
-                    vec![]
-                };
+                let devices = if friendly { state.stores.devices.device_ids(send.to).await? } else { vec![] };
                 recipients.push(Recipient { user: send.to, friendly, devices });
                 recipients.len() - 1
             }

@@ -411,6 +411,8 @@ pub struct DeviceSet {
 pub trait DeviceStore: Send + Sync {
     /// The account's identity and devices.
     async fn device_set(&self, user: UserId) -> StoreResult<DeviceSet>;
+    /// Just the ids of the account's devices (checked on every send, so kept cheap).
+    async fn device_ids(&self, user: UserId) -> StoreResult<Vec<DeviceId>>;
     /// If the set is still at `expected_version`: sets the identity, removes the devices
     /// `remove`, adds `add`, and bumps the version, atomically. `false` (nothing changed)
     /// if another change came first.

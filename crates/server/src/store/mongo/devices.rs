@@ -80,6 +80,10 @@ impl DeviceStore for MongoStore {
         })
     }
 
+    async fn device_ids(&self, user: UserId) -> StoreResult<Vec<DeviceId>> {
+        Ok(self.device_set(user).await?.devices.into_iter().map(|d| d.id).collect())
+    }
+
     async fn update_device_set(
         &self,
         user: UserId,

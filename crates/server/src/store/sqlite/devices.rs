@@ -48,6 +48,15 @@ impl DeviceStore for SqliteStore {
         .await
     }
 
+    async fn device_ids(&self, user: UserId) -> StoreResult<Vec<DeviceId>> {
+        self.call(move |c| {
+            let mut stmt = c.prepare_cached("SELECT device_id FROM devices WHERE user_id = ?1")?;
+            let rows = stmt.query_map([user.to_string()], |r| uuid_col(r, 0).map(DeviceId))?;
+            rows.collect()
+        })
+        .await
+    }
+
     async fn update_device_set(
         &self,
         user: UserId,
