@@ -1,4 +1,4 @@
-//! The REST calls the engine makes itself (devices, prekeys, bundles), behind a `?Send`
+//! The REST calls the engine makes itself (devices, prekeys, bundles, the friend list), behind a `?Send`
 //! trait so the browser implements it with `fetch` and native tools with reqwest
 //! ([`crate::native`]). Errors are the server's stable error body.
 
@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use hush_shared::api::devices::{
     BundleList, Device, DeviceList, OneTimePrekey, PrekeyStatus, RegisterDevice, SignedPrekey, UploadPrekeys,
 };
+use hush_shared::api::friends::FriendList;
 use hush_shared::{DeviceId, ErrorBody, ErrorCode, UserId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -54,6 +55,16 @@ pub async fn register_device(http: &(impl Http + ?Sized), body: &RegisterDevice)
 /// `GET /devices`.
 pub async fn devices(http: &(impl Http + ?Sized)) -> Result<DeviceList, ApiError> {
     typed(http, "GET", "/api/v1/devices", None::<&()>).await
+}
+
+/// `DELETE /devices/{id}`.
+pub async fn remove_device(http: &(impl Http + ?Sized), device: DeviceId) -> Result<(), ApiError> {
+    http.call("DELETE", &format!("/api/v1/devices/{device}"), None).await.map(drop)
+}
+
+/// `GET /friends`.
+pub async fn friends(http: &(impl Http + ?Sized)) -> Result<FriendList, ApiError> {
+    typed(http, "GET", "/api/v1/friends", None::<&()>).await
 }
 
 /// `GET /devices/{id}/prekeys`.

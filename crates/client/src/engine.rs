@@ -133,6 +133,16 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
         &self.store
     }
 
+    /// The REST client.
+    pub fn http(&self) -> &H {
+        &self.http
+    }
+
+    /// Gives the store back (to erase it after logging out).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
     /// The REST client (to give it a refreshed token).
     pub fn http_mut(&mut self) -> &mut H {
         &mut self.http

@@ -13,6 +13,9 @@
 //! - [`device`]: this device's keys — registering them, topping prekeys up, rotating.
 //! - [`cipher`]: sessions with other devices — sealing for every device of a person,
 //!   opening what they send, identities trusted on first use and changes reported.
+//! - [`friends`]: the friend list joined with what this device knows of each friend.
+//! - [`link`]: the connection's state machine (auth → hello → catching up → online,
+//!   reconnect with backoff), shared by the browser's runner and the native one.
 //! - [`engine`]: outbox, retries with backoff, dedup by message id, acks, receipts, resend
 //!   requests, identity holds (read receipts kept until a `pong` confirms them, in `reads`).
 //! - [`native`]: a tokio-tungstenite + reqwest runner for tests, benchmarks and tools.
@@ -24,6 +27,8 @@ pub mod cipher;
 pub mod content;
 pub mod device;
 pub mod engine;
+pub mod friends;
+pub mod link;
 pub mod model;
 #[cfg(feature = "test-support")]
 pub mod model_keys;

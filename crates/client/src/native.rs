@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use crate::api::{ApiError, Http, unreachable};
 use crate::device::{DeviceError, Setup};
 use crate::engine::{Engine, Event, coalesce};
+use crate::link::{HelloOutcome, Link};
 use crate::model::ChatMessage;
 use crate::store::{ClientStore, StoreError};
 
@@ -144,15 +145,19 @@ impl<S: ClientStore> NativeClient<S> {
         self.set_up(false).await?;
         let (mut socket, _) =
             tokio_tungstenite::connect_async(ws_url).await.map_err(|e| NativeError::Connect(e.to_string()))?;
-        let auth = serde_json::to_string(&ClientFrame::Auth { token: token.to_owned() }).unwrap_or_default();
+        let mut link = Link::default();
+        link.connecting();
+        let auth = serde_json::to_string(&link.opened(token.to_owned())).unwrap_or_default();
         socket.send(Message::text(auth)).await.map_err(|e| NativeError::Connect(e.to_string()))?;
         loop {
             match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
                 Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str::<ServerFrame>(&text) {
-                    Ok(ServerFrame::Hello { device_id, .. }) if device_id == self.engine.device_id() => break,
-                    Ok(ServerFrame::Hello { .. }) => {
-                        return Err(NativeError::Closed("the server does not know this device".into()));
-                    }
+                    Ok(ServerFrame::Hello { device_id, .. }) => match link.hello(device_id, self.engine.device_id()) {
+                        HelloOutcome::Ready => break,
+                        HelloOutcome::NotThisDevice => {
+                            return Err(NativeError::Closed("the server does not know this device".into()));
+                        }
+                    },
                     Ok(ServerFrame::Error { code, message, .. }) => {
                         return Err(NativeError::Closed(format!("{code}: {message}")));
                     }

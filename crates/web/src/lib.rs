@@ -3,7 +3,8 @@
 //! A Leptos client-side app on the `hush-client` engine. Map:
 //! - [`api`]: REST calls; [`session`]: sign-in state and the app-wide [`session::Ctx`];
 //! - [`idb`]: the engine's storage on IndexedDB, sealed at rest by [`vault`]; [`live`]: the
-//!   actor owning the engine and the WebSocket, in one tab at a time ([`tab_lock`]);
+//!   actor owning the engine (and so the store) and the WebSocket, in one tab at a time
+//!   ([`tab_lock`]); [`web_http`]: the engine's REST client over `fetch`;
 //! - [`ui`]: one module per screen; [`time`]: human-readable times;
 //! - [`interop`]: crypto v1 exported to JavaScript for the WebCrypto interop tests;
 //!   [`bench`]: crypto timings inside the app's WASM module for the browser benchmark.
@@ -18,6 +19,7 @@ pub mod tab_lock;
 pub mod time;
 pub mod ui;
 pub mod vault;
+pub mod web_http;
 
 use leptos::prelude::*;
 

@@ -1,24 +1,28 @@
-//! The live connection: one actor task owns the client engine and the browser WebSocket,
-//! so engine calls never interleave. UI actions and socket events are commands on its
-//! queue; after each, the actor refreshes the signals the views read.
+//! The live connection: one actor task owns the client engine — and through it the
+//! IndexedDB store — and the browser WebSocket, so engine calls never interleave and no
+//! view opens storage. UI actions, the views' questions (the friend list, a safety number)
+//! and socket events are commands on its queue; after each, the actor refreshes the signals
+//! the views read. Every engine error is shown as a notice, not dropped.
 //!
 //! Before connecting, the actor sets this browser up as a device of the account (keys made
 //! and registered by the engine); if the account is in use on another browser it stops and
-//! says so, until the person chooses to start again here. The socket authenticates with a
-//! freshly refreshed access token, reconnects with backoff (1 s doubling to 15 s) and
-//! reports its state for the banner.
+//! says so, until the person chooses to start again here. The connection's rules — `auth`
+//! with a freshly refreshed token, a `hello` that must name this device, catching up,
+//! reconnecting with backoff — are the client crate's [`Link`]; this module does the I/O.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Display;
 
-use async_trait::async_trait;
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
-use hush_client::api::{ApiError, Http};
 use hush_client::device::Setup;
 use hush_client::engine::{Engine, Event};
+use hush_client::link::{HelloOutcome, Link, LinkState};
 use hush_client::model::ChatMessage;
+use hush_client::store::PeerRecord;
+use hush_crypto::SafetyNumber;
+use hush_shared::UserId;
 use hush_shared::ws::{ClientFrame, MessageId, ServerFrame};
-use hush_shared::{ErrorCode, UserId};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
@@ -26,19 +30,7 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use crate::idb::IdbStore;
 use crate::tab_lock::TabLock;
-
-/// What the connection banner shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnState {
-    /// No connection; retrying.
-    Offline,
-    /// Opening the socket.
-    Connecting,
-    /// Connected, receiving what arrived while away.
-    CatchingUp,
-    /// Up to date.
-    Online,
-}
+use crate::web_http::{WebHttp, device_name, ws_url};
 
 /// Where setting this browser up as a device stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +52,8 @@ pub enum DeviceState {
 pub struct LiveSignals {
     /// Every message, sorted by id.
     pub messages: RwSignal<Vec<ChatMessage>>,
-    /// Connection state.
-    pub conn: RwSignal<ConnState>,
+    /// Connection state (the banner).
+    pub conn: RwSignal<LinkState>,
     /// Friends' presence: online, last seen.
     pub presence: RwSignal<HashMap<UserId, (bool, Option<i64>)>>,
     /// Friends typing to me right now.
@@ -72,6 +64,8 @@ pub struct LiveSignals {
     pub keys_version: RwSignal<u64>,
     /// This browser as a device of the account.
     pub device: RwSignal<DeviceState>,
+    /// A message for the person (the app-wide notice): engine and server errors.
+    pub notice: RwSignal<Option<String>>,
 }
 
 /// Commands for the actor.
@@ -87,13 +81,10 @@ pub enum Cmd {
     MarkRead(UserId),
     /// I am typing to a friend.
     Typing(UserId, bool),
-    /// A friend and their identity, from the server's list.
-    AddFriend {
-        user: UserId,
-        name: Option<String>,
-        identity_key: Option<String>,
-        done: Option<oneshot::Sender<()>>,
-    },
+    /// The friend list from the server, joined with what this device knows of each.
+    SyncFriends(oneshot::Sender<Result<Vec<PeerRecord>, String>>),
+    /// The safety number with a friend, once both identities are known.
+    SafetyNumber(UserId, oneshot::Sender<Option<SafetyNumber>>),
     /// Mark a friend verified (or not).
     Verify(UserId, bool),
     /// The person saw a friend's new identity and goes on: held messages are sent.
@@ -106,7 +97,13 @@ pub enum Cmd {
     Closed,
     /// Timers: retries and reconnects.
     Tick,
-    /// Sign-out: close the socket and stop.
+    /// Log out or account deleted: remove this device from the account (when asked),
+    /// close the socket, erase this browser's database, and stop.
+    Wipe {
+        remove_device: bool,
+        done: oneshot::Sender<()>,
+    },
+    /// Signed out: close the socket and stop.
     Stop,
 }
 
@@ -122,11 +119,11 @@ impl Live {
         let _ = self.tx.unbounded_send(cmd);
     }
 
-    /// Records a friend and waits until it is stored.
-    pub async fn add_friend(&self, user: UserId, name: Option<String>, identity_key: Option<String>) {
+    /// Sends a command that answers, and waits for the answer (`None` once stopped).
+    pub async fn ask<T>(&self, cmd: impl FnOnce(oneshot::Sender<T>) -> Cmd) -> Option<T> {
         let (tx, rx) = oneshot::channel();
-        self.send(Cmd::AddFriend { user, name, identity_key, done: Some(tx) });
-        let _ = rx.await;
+        self.send(cmd(tx));
+        rx.await.ok()
     }
 }
 
@@ -144,88 +141,22 @@ pub async fn sleep(ms: i32) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-fn ws_url() -> String {
-    let location = web_sys::window().map(|w| w.location());
-    let (protocol, host) =
-        location.map(|l| (l.protocol().unwrap_or_default(), l.host().unwrap_or_default())).unwrap_or_default();
-    let scheme = if protocol == "https:" { "wss" } else { "ws" };
-    format!("{scheme}://{host}/api/v1/ws")
-}
-
-/// The REST API for the engine: `fetch` with the session's access token, refreshed once
-/// when it has expired.
-pub struct WebHttp {
-    token: RwSignal<Option<String>>,
-}
-
-#[async_trait(?Send)]
-impl Http for WebHttp {
-    fn access_token(&self) -> Option<String> {
-        self.token.get_untracked()
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> Result<serde_json::Value, ApiError> {
-        let first = crate::api::call(method, path, self.token.get_untracked().as_deref(), body.as_ref()).await;
-        match first {
-            Err(e) if e.code == ErrorCode::TokenExpired => {
-                let token = crate::session::refresh_token().await?;
-                self.token.set(Some(token.clone()));
-                crate::api::call(method, path, Some(&token), body.as_ref()).await
-            }
-            other => other,
-        }
-    }
-}
-
-/// A name for this browser in the device list.
-fn device_name() -> String {
-    let agent = web_sys::window().and_then(|w| w.navigator().user_agent().ok()).unwrap_or_default();
-    let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/"].iter().find(|b| agent.contains(*b)).map_or(
-        "Browser",
-        |b| match *b {
-            "Edg/" => "Edge",
-            "Firefox/" => "Firefox",
-            "Chrome/" => "Chrome",
-            _ => "Safari",
-        },
-    );
-    let system = ["Android", "iPhone", "iPad", "Windows", "Mac OS", "Linux"]
-        .iter()
-        .find(|s| agent.contains(*s))
-        .map_or("", |s| if *s == "Mac OS" { "macOS" } else { s });
-    if system.is_empty() { browser.to_owned() } else { format!("{browser} on {system}") }
-}
-
 struct Actor {
     engine: Engine<IdbStore, WebHttp>,
+    link: Link,
     ws: Option<WebSocket>,
     tx: mpsc::UnboundedSender<Cmd>,
     signals: LiveSignals,
     token: RwSignal<Option<String>>,
-    backoff_ms: i32,
-    reconnect_at: Option<i64>,
     typing_until: HashMap<UserId, i64>,
 }
 
-/// Starts the actor for a signed-in person.
-pub fn start(me: UserId, store: IdbStore, signals: LiveSignals, token: RwSignal<Option<String>>) -> Live {
+/// Starts the actor for a signed-in person. It waits for this browser's one-tab lock, then
+/// opens the person's database and sets the device up.
+pub fn start(me: UserId, signals: LiveSignals, token: RwSignal<Option<String>>) -> Live {
     let (tx, mut rx) = mpsc::unbounded::<Cmd>();
     let live = Live { tx: tx.clone() };
-    let mut actor = Actor {
-        engine: Engine::new(me, store, WebHttp { token }),
-        ws: None,
-        tx: tx.clone(),
-        signals,
-        token,
-        backoff_ms: 1000,
-        reconnect_at: None,
-        typing_until: HashMap::new(),
-    };
+    let actor_tx = tx.clone();
     leptos::task::spawn_local(async move {
         let acquired = std::rc::Rc::new(std::cell::Cell::new(false));
         let flag = acquired.clone();
@@ -237,16 +168,46 @@ pub fn start(me: UserId, store: IdbStore, signals: LiveSignals, token: RwSignal<
         });
         let lock = TabLock::acquire(&format!("hush-engine-{me}")).await;
         acquired.set(true);
+        let store = match IdbStore::open(me).await {
+            Ok(store) => store,
+            Err(e) => {
+                signals.device.set(DeviceState::Failed(format!("this browser's storage is unavailable: {e}")));
+                lock.release();
+                return;
+            }
+        };
+        let mut actor = Actor {
+            engine: Engine::new(me, store, WebHttp { token }),
+            link: Link::default(),
+            ws: None,
+            tx: actor_tx,
+            signals,
+            token,
+            typing_until: HashMap::new(),
+        };
         actor.reload().await;
         if actor.set_up(false).await {
             actor.connect().await;
         }
+        actor.show_link();
+        let mut wipe = None;
         while let Some(cmd) = rx.next().await {
-            if matches!(cmd, Cmd::Stop) {
-                actor.close();
-                break;
+            match cmd {
+                Cmd::Stop => {
+                    actor.close();
+                    break;
+                }
+                Cmd::Wipe { remove_device, done } => {
+                    wipe = Some((remove_device, done));
+                    break;
+                }
+                cmd => actor.on(cmd).await,
             }
-            actor.on(cmd).await;
+            actor.show_link();
+        }
+        if let Some((remove_device, done)) = wipe {
+            actor.wipe(me, remove_device).await;
+            let _ = done.send(());
         }
         lock.release();
     });
@@ -263,9 +224,21 @@ pub fn start(me: UserId, store: IdbStore, signals: LiveSignals, token: RwSignal<
 }
 
 impl Actor {
+    /// Shows an error to the person.
+    fn report(&self, what: &str, error: impl Display) {
+        self.signals.notice.set(Some(format!("{what}: {error}")));
+    }
+
+    fn show_link(&self) {
+        if self.signals.conn.get_untracked() != self.link.state() {
+            self.signals.conn.set(self.link.state());
+        }
+    }
+
     async fn reload(&mut self) {
-        if let Ok(all) = self.engine.store().all_messages().await {
-            self.signals.messages.set(all);
+        match self.engine.store().all_messages().await {
+            Ok(all) => self.signals.messages.set(all),
+            Err(e) => self.report("Could not read the messages stored in this browser", e),
         }
     }
 
@@ -280,7 +253,7 @@ impl Actor {
         };
         let ready = state == DeviceState::Ready;
         if !ready {
-            self.signals.conn.set(ConnState::Offline);
+            self.link.stop();
         }
         self.signals.device.set(state);
         self.signals.keys_version.update(|v| *v += 1);
@@ -306,15 +279,28 @@ impl Actor {
         self.engine.on_disconnected();
     }
 
+    /// Logs out or the account is gone: the device leaves the account (when asked), the
+    /// socket closes and the database is erased.
+    async fn wipe(mut self, me: UserId, remove_device: bool) {
+        if remove_device && let Err(e) = self.engine.remove_this_device().await {
+            // The person is leaving; the server drops the device with the account or on
+            // the next sign-in's set-up. Say so in the console only.
+            web_sys::console::warn_1(&format!("removing this device failed: {e}").into());
+        }
+        self.close();
+        self.engine.into_store().destroy(me).await;
+    }
+
     async fn connect(&mut self) {
         self.close();
-        self.signals.conn.set(ConnState::Connecting);
+        self.link.connecting();
+        self.show_link();
         // A fresh access token for every connection: the old one may have expired.
         if let Ok(fresh) = crate::session::refresh_token().await {
             self.token.set(Some(fresh));
         }
         let Ok(ws) = WebSocket::new(&ws_url()) else {
-            self.schedule_reconnect();
+            self.link.closed(now_ms());
             return;
         };
         let tx = self.tx.clone();
@@ -342,18 +328,12 @@ impl Actor {
         self.ws = Some(ws);
     }
 
-    fn schedule_reconnect(&mut self) {
-        self.signals.conn.set(ConnState::Offline);
-        self.reconnect_at = Some(now_ms() + i64::from(self.backoff_ms));
-        self.backoff_ms = (self.backoff_ms * 2).min(15_000);
-    }
-
     async fn apply(&mut self, events: Vec<Event>) {
         let mut reload = false;
         for event in events {
             match event {
                 Event::MessageReceived(_) | Event::StatusChanged { .. } => reload = true,
-                Event::CaughtUp => self.signals.conn.set(ConnState::Online),
+                Event::CaughtUp => self.link.caught_up(),
                 Event::Presence { user, online, last_seen } => self.signals.presence.update(|p| {
                     p.insert(user, (online, last_seen));
                 }),
@@ -373,8 +353,12 @@ impl Actor {
                     self.signals.social_version.update(|v| *v += 1);
                     reload = true;
                 }
-                Event::DeviceTrouble(reason) => web_sys::console::warn_1(&reason.into()),
-                Event::ServerError { .. } => {}
+                Event::DeviceTrouble(reason) => {
+                    self.report("Could not keep this device's keys on the server (tried again on reconnect)", reason)
+                }
+                Event::ServerError { code, message } => {
+                    self.report("The server refused", format!("{message} ({code})"))
+                }
             }
         }
         if reload {
@@ -382,22 +366,37 @@ impl Actor {
         }
     }
 
+    /// The value, or `None` after showing the error.
+    fn shown<T>(&self, what: &str, result: Result<T, impl Display>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.report(what, e);
+                None
+            }
+        }
+    }
+
     async fn on(&mut self, cmd: Cmd) {
+        let now = now_ms();
         match cmd {
             Cmd::Compose { peer, text } => {
-                if let Ok((_, frames)) = self.engine.compose(peer, &text, now_ms()).await {
+                let composed = self.engine.compose(peer, &text, now).await;
+                if let Some((_, frames)) = self.shown("Could not store the message", composed) {
                     self.write(frames);
                 }
                 self.reload().await;
             }
             Cmd::Retry(id) => {
-                if let Ok(frames) = self.engine.retry(id, now_ms()).await {
+                let retried = self.engine.retry(id, now).await;
+                if let Some(frames) = self.shown("Could not retry the message", retried) {
                     self.write(frames);
                 }
                 self.reload().await;
             }
             Cmd::MarkRead(peer) => {
-                if let Ok(frames) = self.engine.mark_read(peer).await
+                let marked = self.engine.mark_read(peer).await;
+                if let Some(frames) = self.shown("Could not mark the conversation read", marked)
                     && !frames.is_empty()
                 {
                     self.write(frames);
@@ -405,20 +404,26 @@ impl Actor {
                 }
             }
             Cmd::Typing(to, active) => self.write(vec![ClientFrame::Typing { to, active }]),
-            Cmd::AddFriend { user, name, identity_key, done } => {
-                if let Ok(true) = self.engine.add_friend(user, name, identity_key).await {
+            Cmd::SyncFriends(done) => {
+                let synced = self.engine.sync_friends().await;
+                if synced.as_ref().is_ok_and(|list| list.identity_changed) {
                     self.signals.keys_version.update(|v| *v += 1);
+                    self.reload().await;
                 }
-                if let Some(done) = done {
-                    let _ = done.send(());
-                }
+                let _ = done.send(synced.map(|list| list.friends).map_err(|e| e.to_string()));
+            }
+            Cmd::SafetyNumber(peer, done) => {
+                let number = self.engine.safety_number(peer).await;
+                let _ = done.send(self.shown("Could not compute the safety number", number).flatten());
             }
             Cmd::Verify(user, verified) => {
-                let _ = self.engine.set_verified(user, verified).await;
+                let set = self.engine.set_verified(user, verified).await;
+                self.shown("Could not save the verification", set);
                 self.signals.keys_version.update(|v| *v += 1);
             }
             Cmd::ConfirmIdentity(user) => {
-                if let Ok(frames) = self.engine.confirm_identity(user, now_ms()).await {
+                let confirmed = self.engine.confirm_identity(user, now).await;
+                if let Some(frames) = self.shown("Could not send the held messages", confirmed) {
                     self.write(frames);
                 }
                 self.signals.keys_version.update(|v| *v += 1);
@@ -430,29 +435,32 @@ impl Actor {
                 }
             }
             Cmd::Opened => {
-                let token = self.token.get_untracked().unwrap_or_default();
-                self.write_raw(&ClientFrame::Auth { token });
+                let frame = self.link.opened(self.token.get_untracked().unwrap_or_default());
+                self.write_raw(&frame);
             }
-            Cmd::Frame(frame) => {
-                if let ServerFrame::Hello { device_id, .. } = frame {
-                    if device_id.is_none() || device_id != self.engine.device_id() {
+            Cmd::Frame(ServerFrame::Hello { device_id, .. }) => {
+                match self.link.hello(device_id, self.engine.device_id()) {
+                    HelloOutcome::NotThisDevice => {
                         // The server does not take this browser for the device: set up again.
                         self.close();
                         if self.set_up(false).await {
                             self.connect().await;
                         }
-                        return;
                     }
-                    self.backoff_ms = 1000;
-                    self.signals.conn.set(ConnState::CatchingUp);
-                    if let Ok((frames, events)) = self.engine.on_connected(now_ms()).await {
-                        self.write(frames);
-                        self.apply(events).await;
+                    HelloOutcome::Ready => {
+                        self.show_link();
+                        let connected = self.engine.on_connected(now).await;
+                        if let Some((frames, events)) = self.shown("Could not send what waited", connected) {
+                            self.write(frames);
+                            self.apply(events).await;
+                        }
+                        self.reload().await;
                     }
-                    self.reload().await;
-                    return;
                 }
-                if let Ok((frames, events)) = self.engine.handle(frame, now_ms()).await {
+            }
+            Cmd::Frame(frame) => {
+                let handled = self.engine.handle(frame, now).await;
+                if let Some((frames, events)) = self.shown("Could not store what arrived", handled) {
                     self.write(frames);
                     self.apply(events).await;
                 }
@@ -460,17 +468,14 @@ impl Actor {
             Cmd::Closed => {
                 self.ws = None;
                 self.engine.on_disconnected();
-                self.schedule_reconnect();
+                self.link.closed(now);
             }
             Cmd::Tick => {
-                let now = now_ms();
-                if self.reconnect_at.is_some_and(|at| at <= now)
-                    && self.signals.device.get_untracked() == DeviceState::Ready
-                {
-                    self.reconnect_at = None;
+                if self.signals.device.get_untracked() == DeviceState::Ready && self.link.reconnect_due(now) {
                     self.connect().await;
                 }
-                if let Ok(frames) = self.engine.due(now).await {
+                let due = self.engine.due(now).await;
+                if let Some(frames) = self.shown("Could not resend waiting messages", due) {
                     self.write(frames);
                 }
                 let before = self.typing_until.len();
@@ -479,7 +484,7 @@ impl Actor {
                     self.signals.typing.set(self.typing_until.keys().copied().collect());
                 }
             }
-            Cmd::Stop => {}
+            Cmd::Wipe { .. } | Cmd::Stop => {}
         }
     }
 

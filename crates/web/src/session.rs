@@ -2,17 +2,17 @@
 //! refresh cookie keeps a person signed in across reloads, so on start-up the app asks
 //! `/auth/refresh` for a fresh token. [`Ctx`] is the app-wide state given to every view.
 
+use hush_client::link::LinkState;
 use hush_client::store::PeerRecord;
 use hush_shared::ErrorBody;
 use hush_shared::UserId;
 use hush_shared::api::account::User;
 use hush_shared::api::auth::TokenResponse;
-use hush_shared::api::friends::{Friend, FriendRequestList};
+use hush_shared::api::friends::FriendRequestList;
 use leptos::prelude::*;
 
 use crate::api;
-use crate::idb::IdbStore;
-use crate::live::{self, ConnState, DeviceState, Live, LiveSignals};
+use crate::live::{self, Cmd, DeviceState, Live, LiveSignals};
 
 /// Which screen is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,8 @@ pub enum Screen {
     Settings,
 }
 
-/// A friend as the views show them: the server's list joined with what this device knows.
+/// A friend as the views show them: the server's list joined with what this device knows
+/// (the engine's friend sync).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FriendRow {
     /// The friend.
@@ -67,13 +68,27 @@ pub struct Ctx {
     pub live: LiveSignals,
     /// The live connection.
     pub actor: StoredValue<Option<Live>, LocalStorage>,
-    /// A message for the person (errors), cleared on the next action.
+    /// A message for the person (errors), cleared on the next action; the live actor
+    /// reports into it too.
     pub notice: RwSignal<Option<String>>,
+}
+
+impl From<&PeerRecord> for FriendRow {
+    fn from(peer: &PeerRecord) -> Self {
+        Self {
+            user_id: peer.user_id,
+            name: peer.display_name.clone().unwrap_or_else(|| "Someone".into()),
+            verified: peer.verified,
+            identity_changed: peer.identity_changed,
+            held: peer.held,
+        }
+    }
 }
 
 impl Ctx {
     /// Fresh, signed-out state.
     pub fn new() -> Self {
+        let notice = RwSignal::new(None);
         Self {
             screen: RwSignal::new(Screen::Loading),
             token: RwSignal::new(None),
@@ -82,15 +97,16 @@ impl Ctx {
             requests: RwSignal::new(FriendRequestList { incoming: vec![], outgoing: vec![] }),
             live: LiveSignals {
                 messages: RwSignal::new(vec![]),
-                conn: RwSignal::new(ConnState::Offline),
+                conn: RwSignal::new(LinkState::Offline),
                 presence: RwSignal::new(Default::default()),
                 typing: RwSignal::new(Default::default()),
                 social_version: RwSignal::new(0),
                 keys_version: RwSignal::new(0),
                 device: RwSignal::new(DeviceState::SettingUp),
+                notice,
             },
             actor: StoredValue::new_local(None),
-            notice: RwSignal::new(None),
+            notice,
         }
     }
 
@@ -139,66 +155,34 @@ pub async fn refresh_token() -> Result<String, ErrorBody> {
     api::call::<TokenResponse>("POST", "/api/v1/auth/refresh", None, None::<&()>).await.map(|t| t.access_token)
 }
 
-/// After sign-in or a successful refresh: open storage, start the connection, load friends.
+/// After sign-in or a successful refresh: start the live actor (storage, device,
+/// connection), load friends.
 pub async fn start(ctx: Ctx, tokens: TokenResponse) {
     let user = tokens.user.clone();
     ctx.token.set(Some(tokens.access_token));
     ctx.me.set(Some(user.clone()));
-    match IdbStore::open(user.user_id).await {
-        Ok(store) => {
-            let live = live::start(user.user_id, store, ctx.live, ctx.token);
-            ctx.actor.set_value(Some(live));
-        }
-        Err(e) => ctx.notice.set(Some(format!("This browser's storage is unavailable: {e}"))),
-    }
+    ctx.actor.set_value(Some(live::start(user.user_id, ctx.live, ctx.token)));
     ctx.screen.set(if user.display_name.is_none() { Screen::Setup } else { Screen::Chats });
     sync_friends(ctx).await;
 }
 
-/// Reloads friends and requests from the server, feeding their identities to the engine.
+/// Reloads friends (through the engine, which records their identities) and requests.
 pub async fn sync_friends(ctx: Ctx) {
     let Some(live) = ctx.live() else { return };
-    match ctx.call::<hush_shared::api::friends::FriendList>("GET", "/api/v1/friends", None::<&()>).await {
-        Ok(list) => {
-            for f in &list.friends {
-                live.add_friend(f.user_id, f.display_name.clone(), f.identity_key.clone()).await;
-            }
-            ctx.friends.set(rows(&list.friends, ctx).await);
-        }
-        Err(e) => ctx.fail(&e),
+    match live.ask(Cmd::SyncFriends).await {
+        Some(Ok(friends)) => ctx.friends.set(friends.iter().map(FriendRow::from).collect()),
+        Some(Err(e)) => ctx.notice.set(Some(format!("Could not load your friends: {e}"))),
+        None => {}
     }
     if let Ok(requests) = ctx.call::<FriendRequestList>("GET", "/api/v1/friends/requests", None::<&()>).await {
         ctx.requests.set(requests);
     }
 }
 
-async fn rows(friends: &[Friend], ctx: Ctx) -> Vec<FriendRow> {
-    let stored: Vec<PeerRecord> = match ctx.me.get_untracked() {
-        Some(me) => match IdbStore::open(me.user_id).await {
-            Ok(store) => store.peers().await.unwrap_or_default(),
-            Err(_) => vec![],
-        },
-        None => vec![],
-    };
-    friends
-        .iter()
-        .map(|f| {
-            let local = stored.iter().find(|s| s.user_id == f.user_id);
-            FriendRow {
-                user_id: f.user_id,
-                name: f.display_name.clone().unwrap_or_else(|| "Someone".into()),
-                verified: local.is_some_and(|l| l.verified),
-                identity_changed: local.is_some_and(|l| l.identity_changed),
-                held: local.is_some_and(|l| l.held),
-            }
-        })
-        .collect()
-}
-
 /// Signs out locally (after logout or account deletion).
 pub fn reset(ctx: Ctx) {
     if let Some(live) = ctx.live() {
-        live.send(live::Cmd::Stop);
+        live.send(Cmd::Stop);
     }
     ctx.actor.set_value(None);
     ctx.token.set(None);

@@ -1,6 +1,7 @@
 // The three demos of the original app, in real Chromium against the real server:
 // recipient online, recipient offline, sender without connection; plus the friend flow,
-// safety numbers, and a friend who starts again on another browser (crypto v2).
+// safety numbers, a friend who starts again on another browser (crypto v2), and logging
+// out.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -136,4 +137,26 @@ test('safety numbers are equal on both sides; a friend who starts again is flagg
   assert.equal(newAlice, newBob);
   assert.notEqual(newAlice, aliceDigits, 'the safety number changed with the identity');
   laptop.proxy.close();
+});
+
+test('logging out says what it erases, erases this browser and removes its device', async () => {
+  await openChat(alice, 'Bob');
+  assert.ok(await alice.page.locator('.bubble').count() > 0, 'Alice has history to lose');
+  await nav(alice.page, 'Settings');
+  await alice.page.getByRole('button', { name: 'Log out', exact: true }).click();
+  await alice.page.getByRole('alert').filter({ hasText: "erases this browser's keys and every message on it" }).waitFor();
+  await alice.page.screenshot({ path: path.join(SCREENSHOTS, 'log-out.png') });
+  await alice.page.getByRole('button', { name: 'Log out and erase this browser' }).click();
+  await alice.page.getByLabel('Phone number').waitFor();
+  const names = await alice.page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+  assert.deepEqual(names.filter((n) => n.startsWith('hush-')), [], 'the database is gone');
+
+  // Signing in again starts afresh: the account has no device left (so this browser is not
+  // told Hush is set up elsewhere), and none of the old messages is here.
+  await new Promise((r) => setTimeout(r, Math.max(0, alice.codeSentAt + 31_000 - Date.now())));
+  await enterCode(hush, alice);
+  await alice.page.getByRole('heading', { name: 'Chats' }).waitFor();
+  await openChat(alice, 'Bob');
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(await alice.page.locator('.bubble').count(), 0);
 });

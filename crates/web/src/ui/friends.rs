@@ -24,13 +24,10 @@ async fn add_friend(ctx: Ctx, typed: String) -> Result<String, String> {
     Ok(format!("Request sent to {}", person.display_name.unwrap_or(phone)))
 }
 
+/// Accepts a request; the friend sync that follows records the new friend's identity.
 async fn accept(ctx: Ctx, request: FriendRequest) {
-    let Some(live) = ctx.live() else { return };
     match ctx.call::<Friend>("POST", &format!("/api/v1/friends/requests/{}/accept", request.id), None::<&()>).await {
-        Ok(friend) => {
-            live.add_friend(friend.user_id, friend.display_name, friend.identity_key).await;
-            session::sync_friends(ctx).await;
-        }
+        Ok(_) => session::sync_friends(ctx).await,
         Err(e) => ctx.fail(&e),
     }
 }

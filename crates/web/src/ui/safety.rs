@@ -16,11 +16,7 @@ pub fn Safety(peer: UserId) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let number = LocalResource::new(move || {
         ctx.live.keys_version.get();
-        async move {
-            let me = ctx.me.get_untracked()?.user_id;
-            let store = crate::idb::IdbStore::open(me).await.ok()?;
-            hush_client::device::safety_number(&store, peer).await.ok().flatten()
-        }
+        async move { ctx.live()?.ask(|done| Cmd::SafetyNumber(peer, done)).await.flatten() }
     });
     let friend = move || ctx.friends.get().into_iter().find(|f| f.user_id == peer);
     let set_verified = move |verified: bool| {

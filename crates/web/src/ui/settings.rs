@@ -5,6 +5,7 @@ use hush_shared::api::account::{UpdateMeRequest, User};
 use hush_shared::validate::display_name;
 use leptos::prelude::*;
 
+use crate::live::Cmd;
 use crate::session::{self, Ctx, Screen};
 
 async fn save_name(ctx: Ctx, name: String) -> bool {
@@ -52,23 +53,20 @@ pub fn Setup() -> impl IntoView {
     }
 }
 
-/// Logs out: removes this browser's device (its prekeys and session go with it), ends the
-/// session, and erases the local database.
-async fn log_out(ctx: Ctx) {
-    let Some(me) = ctx.me.get_untracked() else { return };
-    let store = crate::idb::IdbStore::open(me.user_id).await.ok();
-    if let Some(store) = &store {
-        use hush_client::store::IdentityStore as _;
-        if let Ok(Some(own)) = store.own_device().await {
-            let path = format!("/api/v1/devices/{}", own.device_id);
-            let _ = crate::api::call_empty("DELETE", &path, ctx.token().as_deref()).await;
-        }
+/// Erases this browser's database through the live actor (which owns it), removing this
+/// device from the account first when `remove_device`.
+async fn wipe(ctx: Ctx, remove_device: bool) {
+    if let Some(live) = ctx.live() {
+        live.ask(|done| Cmd::Wipe { remove_device, done }).await;
     }
+}
+
+/// Logs out: removes this browser's device (its prekeys go with it), erases the local
+/// database, and ends the session.
+async fn log_out(ctx: Ctx) {
+    wipe(ctx, true).await;
     let _ = crate::api::call_empty("POST", "/api/v1/auth/logout", ctx.token().as_deref()).await;
     session::reset(ctx);
-    if let Some(store) = store {
-        store.destroy(me.user_id).await;
-    }
 }
 
 /// Settings.
@@ -83,14 +81,8 @@ pub fn Settings() -> impl IntoView {
         leptos::task::spawn_local(async move {
             match crate::api::call_empty("DELETE", "/api/v1/me", ctx.token().as_deref()).await {
                 Ok(()) => {
-                    if let Some(me) = ctx.me.get_untracked()
-                        && let Ok(store) = crate::idb::IdbStore::open(me.user_id).await
-                    {
-                        session::reset(ctx);
-                        store.destroy(me.user_id).await;
-                    } else {
-                        session::reset(ctx);
-                    }
+                    wipe(ctx, false).await;
+                    session::reset(ctx);
                 }
                 Err(e) => ctx.fail(&e),
             }

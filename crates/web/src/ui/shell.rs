@@ -3,7 +3,9 @@
 
 use leptos::prelude::*;
 
-use crate::live::{ConnState, DeviceState};
+use hush_client::link::LinkState;
+
+use crate::live::DeviceState;
 use crate::session::{Ctx, Screen};
 
 /// Navigation plus the current screen.
@@ -13,10 +15,10 @@ pub fn Shell(children: Children) -> impl IntoView {
     let ready = move || ctx.live.device.get() == DeviceState::Ready;
     let banner = move || match ctx.live.conn.get() {
         _ if !ready() => None,
-        ConnState::Online => None,
-        ConnState::CatchingUp => Some(("catching-up", "Catching up…")),
-        ConnState::Connecting => Some(("connecting", "Connecting…")),
-        ConnState::Offline => {
+        LinkState::Online => None,
+        LinkState::CatchingUp => Some(("catching-up", "Catching up…")),
+        LinkState::Connecting => Some(("connecting", "Connecting…")),
+        LinkState::Offline => {
             Some(("offline", "Offline — messages wait on this device and are sent when the connection returns"))
         }
     };
