@@ -1,4 +1,5 @@
-//! Native timings of crypto v2 (`docs/CRYPTO.md`): the handshake both sides run to start a
+//! Native timings of crypto v2 (`docs/CRYPTO.md`): a bundle's two signatures verified, the
+//! handshake both sides run to start a
 //! session (verify the bundle, X3DH, the first ratchet keys, the first message sealed and
 //! opened), and a 300-byte message sealed and opened in an established session — along a
 //! chain (no DH step) and with a DH ratchet step (the direction turns each message).
@@ -58,6 +59,7 @@ fn crypto_v2(c: &mut Criterion) {
     let p = pair();
     let bundle = bundle(&p);
     let message = vec![b'x'; 300];
+    c.bench_function("v2 verify a device certificate (ECDSA P-256)", |b| b.iter(|| black_box(&bundle).verify()));
     c.bench_function("v2 handshake, both sides", |b| b.iter(|| handshake(&p, black_box(&bundle), &message, false)));
     c.bench_function("v2 handshake and the first message opened", |b| {
         b.iter(|| handshake(&p, black_box(&bundle), &message, true))

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::CryptoError;
+use crate::scalar_mul;
 
 /// Bytes of a SEC1 uncompressed P-256 point.
 pub const PUBLIC_KEY_LEN: usize = 65;
@@ -142,8 +143,10 @@ impl KeyPair {
     }
 
     fn from_secret(secret: SecretKey) -> Self {
-        // One scalar multiplication: the public point is computed once.
-        let point = secret.public_key();
+        // One scalar multiplication, on the fixed-base comb: the public point is computed
+        // once. (The fallback cannot happen: a nonzero scalar never gives the identity.)
+        let product = scalar_mul::mul_generator(&secret.to_nonzero_scalar()).to_affine();
+        let point = p256::PublicKey::from_affine(product).unwrap_or_else(|_| secret.public_key());
         let encoded = point.to_encoded_point(false);
         let public = PublicKey::from_parts(point, encoded.as_bytes());
         Self { secret, public }

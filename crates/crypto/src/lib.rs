@@ -36,6 +36,7 @@ mod keys;
 pub mod padding;
 mod ratchet;
 mod safety;
+mod scalar_mul;
 mod schedule;
 mod session;
 mod session_codec;
