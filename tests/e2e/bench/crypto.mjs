@@ -3,7 +3,7 @@
 // opened in a session, without and with a DH ratchet step; and crypto v1 side by side with
 // WebCrypto doing the same operations — a P-256 key pair, ECDH plus the HKDF key schedule,
 // and AES-256-GCM seal and open of a 300-byte message (padded as v1 pads it). Prints one
-// JSON line with microseconds per operation (median of 5 rounds). Run (after
+// JSON line with microseconds per operation (median of 5 rounds, after a warm-up). Run (after
 // scripts/build-web.sh and a debug or release hush-server build):
 //   HUSH_SERVER_BIN=target/release/hush-server HUSH_WEB_DIR=target/web node tests/e2e/bench/crypto.mjs
 import { launchBrowser, startHush } from '../lib/harness.mjs';
@@ -54,6 +54,15 @@ try {
       for (let r = 0; r < 5; r++) rounds.push(wasm.hushCryptoBench(op, n));
       return Math.round(median(rounds) * 100) / 100;
     };
+    // Warm up first: V8 runs WASM on its baseline compiler until the optimising tier has
+    // compiled the hot functions in the background; without this the first rows measure
+    // partly unoptimised code.
+    for (let r = 0; r < 3; r++) {
+      for (const [op, n] of [['handshake_first', 10], ['verify', 20], ['ratchet_dh', 20], ['ratchet', 200], ['keypair', 20], ['derive', 20], ['seal', 200], ['open', 200]]) {
+        wasm.hushCryptoBench(op, n);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
     return {
       v2_wasm_us: {
         handshake_both_sides: await inWasm('handshake')(20),
