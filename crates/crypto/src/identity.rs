@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::CryptoError;
-use crate::keys::{PUBLIC_KEY_LEN, PublicKey, SECRET_KEY_LEN};
+use crate::keys::{PUBLIC_KEY_LEN, PublicKey, SECRET_KEY_LEN, secret_from_bytes};
 use crate::scalar_mul;
 use crate::{DeviceIdBytes, UserIdBytes};
 
@@ -80,11 +80,7 @@ impl IdentityKeyPair {
 
     /// Restores an identity from its 32-byte secret scalar.
     pub fn from_secret_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        if bytes.len() != SECRET_KEY_LEN {
-            return Err(CryptoError::InvalidSecretKey);
-        }
-        let secret = SecretKey::from_slice(bytes).map_err(|_| CryptoError::InvalidSecretKey)?;
-        Ok(Self::from_secret(secret))
+        Ok(Self::from_secret(secret_from_bytes(bytes)?))
     }
 
     fn from_secret(secret: SecretKey) -> Self {

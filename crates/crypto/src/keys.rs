@@ -114,6 +114,14 @@ impl KeyId {
     }
 }
 
+/// A secret scalar from its 32 big-endian bytes (`1 ≤ d < n`).
+pub(crate) fn secret_from_bytes(bytes: &[u8]) -> Result<SecretKey, CryptoError> {
+    if bytes.len() != SECRET_KEY_LEN {
+        return Err(CryptoError::InvalidSecretKey);
+    }
+    SecretKey::from_slice(bytes).map_err(|_| CryptoError::InvalidSecretKey)
+}
+
 /// A P-256 key pair. The secret scalar is zeroised on drop.
 #[derive(Clone)]
 pub struct KeyPair {
@@ -135,11 +143,7 @@ impl KeyPair {
 
     /// Restores a key pair from its 32-byte big-endian secret scalar (as stored on a device).
     pub fn from_secret_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        if bytes.len() != SECRET_KEY_LEN {
-            return Err(CryptoError::InvalidSecretKey);
-        }
-        let secret = SecretKey::from_slice(bytes).map_err(|_| CryptoError::InvalidSecretKey)?;
-        Ok(Self::from_secret(secret))
+        Ok(Self::from_secret(secret_from_bytes(bytes)?))
     }
 
     fn from_secret(secret: SecretKey) -> Self {

@@ -279,7 +279,6 @@ pub struct StoredReceipt {
     pub at: i64,
 }
 
-/// Mailbox limits, from configuration.
 /// One message to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
@@ -291,6 +290,7 @@ pub struct Outgoing {
     pub envelope: Vec<u8>,
 }
 
+/// Mailbox limits, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MailboxPolicy {
     /// Messages one recipient's mailbox may hold.

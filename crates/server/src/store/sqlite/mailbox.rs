@@ -50,6 +50,37 @@ fn insert_receipt(
     Ok(())
 }
 
+/// Deletes messages `to` received and queues `kind` receipts for their senders, in one
+/// transaction; the senders, sorted. A `resend` also forgets the message id, so the sender
+/// may send it again under the same id.
+fn take_messages(
+    c: &mut rusqlite::Connection,
+    to: UserId,
+    ids: &[MessageId],
+    kind: ReceiptKind,
+    now: i64,
+) -> rusqlite::Result<Vec<UserId>> {
+    let tx = c.transaction()?;
+    let mut senders = Vec::new();
+    for id in ids {
+        let sender: Option<Uuid> = tx
+            .prepare_cached("DELETE FROM messages WHERE recipient = ?1 AND id = ?2 RETURNING sender")?
+            .query_row(params![blob(&to.0), blob(id)], |r| uuid_blob(r, 0))
+            .optional()?;
+        if let Some(sender) = sender {
+            if kind == ReceiptKind::Resend {
+                tx.prepare_cached("DELETE FROM message_ids WHERE sender = ?1 AND id = ?2")?
+                    .execute(params![blob(&sender), blob(id)])?;
+            }
+            insert_receipt(&tx, &sender, kind, id, &to.0, now)?;
+            senders.push(UserId(sender));
+        }
+    }
+    tx.commit()?;
+    senders.sort();
+    Ok(senders)
+}
+
 /// Messages waiting for `recipient` (kept by triggers, migration 0005).
 fn depth_of(c: &rusqlite::Connection, recipient: &[u8]) -> rusqlite::Result<i64> {
     let depth = c
@@ -148,48 +179,12 @@ impl MailboxStore for SqliteStore {
 
     async fn ack_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
         let ids = ids.to_vec();
-        self.call(move |c| {
-            let tx = c.transaction()?;
-            let mut senders = Vec::new();
-            for id in ids {
-                let sender: Option<Uuid> = tx
-                    .prepare_cached("DELETE FROM messages WHERE recipient = ?1 AND id = ?2 RETURNING sender")?
-                    .query_row(params![blob(&to.0), blob(&id)], |r| uuid_blob(r, 0))
-                    .optional()?;
-                if let Some(sender) = sender {
-                    insert_receipt(&tx, &sender, ReceiptKind::Delivered, &id, &to.0, now)?;
-                    senders.push(UserId(sender));
-                }
-            }
-            tx.commit()?;
-            senders.sort();
-            Ok(senders)
-        })
-        .await
+        self.call(move |c| take_messages(c, to, &ids, ReceiptKind::Delivered, now)).await
     }
 
     async fn retry_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
         let ids = ids.to_vec();
-        self.call(move |c| {
-            let tx = c.transaction()?;
-            let mut senders = Vec::new();
-            for id in ids {
-                let sender: Option<Uuid> = tx
-                    .prepare_cached("DELETE FROM messages WHERE recipient = ?1 AND id = ?2 RETURNING sender")?
-                    .query_row(params![blob(&to.0), blob(&id)], |r| uuid_blob(r, 0))
-                    .optional()?;
-                if let Some(sender) = sender {
-                    tx.prepare_cached("DELETE FROM message_ids WHERE sender = ?1 AND id = ?2")?
-                        .execute(params![blob(&sender), blob(&id)])?;
-                    insert_receipt(&tx, &sender, ReceiptKind::Resend, &id, &to.0, now)?;
-                    senders.push(UserId(sender));
-                }
-            }
-            tx.commit()?;
-            senders.sort();
-            Ok(senders)
-        })
-        .await
+        self.call(move |c| take_messages(c, to, &ids, ReceiptKind::Resend, now)).await
     }
 
     async fn add_receipts(
