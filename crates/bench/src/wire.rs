@@ -79,6 +79,7 @@ pub fn send_frame(id: MessageId, to: &crate::setup::Person, envelope: &str) -> C
         id,
         to: to.id,
         envelopes: vec![DeviceEnvelope { device: to.device, envelope: envelope.to_owned() }],
+        own: vec![],
     }
 }
 

@@ -314,7 +314,8 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
                 if sealed.identity_changed {
                     events.push(Event::IdentityChanged(message.peer));
                 }
-                out.push(ClientFrame::Send { id: message.id, to: message.peer, envelopes: sealed.envelopes });
+                let (id, to, envelopes) = (message.id, message.peer, sealed.envelopes);
+                out.push(ClientFrame::Send { id, to, envelopes, own: vec![] });
             }
             Err(SealError::Store(e)) => return Err(e),
             Err(SealError::Held) => events.push(Event::IdentityChanged(message.peer)),
@@ -404,6 +405,20 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
             self.retries.remove(&id);
         }
         events.push(Event::StatusChanged { id, peer: message.peer, status });
+        Ok(())
+    }
+
+    /// I read an incoming message on another of my devices: it is seen here too.
+    async fn seen_elsewhere(&mut self, id: MessageId, events: &mut Vec<Event>) -> EngineResult<()> {
+        let Some(mut message) = self.store.message(id).await? else {
+            return Ok(());
+        };
+        if message.direction != Direction::Incoming || message.status != Status::Received {
+            return Ok(());
+        }
+        message.status = Status::Seen;
+        self.store.put_message(&message).await?;
+        events.push(Event::StatusChanged { id, peer: message.peer, status: Status::Seen });
         Ok(())
     }
 
@@ -524,7 +539,7 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
             ServerFrame::Stored { id, at } => {
                 self.set_status(id, Status::Stored, Some(at), &mut events).await?;
             }
-            ServerFrame::Message { id, from, from_device, envelope, sent_at } => {
+            ServerFrame::Message { id, from, from_device, envelope, sent_at, .. } => {
                 let incoming = Incoming { id, from, from_device, envelope, sent_at };
                 self.receive(incoming, now_ms, &mut out, &mut events).await?;
             }
@@ -534,6 +549,7 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
                     ReceiptKind::Read => self.set_status(message_id, Status::Read, None, &mut events).await?,
                     ReceiptKind::Expired => self.set_status(message_id, Status::Expired, None, &mut events).await?,
                     ReceiptKind::Resend => self.resend(message_id, now_ms, &mut out).await?,
+                    ReceiptKind::ReadElsewhere => self.seen_elsewhere(message_id, &mut events).await?,
                 }
                 out.push(ClientFrame::ReceiptAck { ids: vec![id] });
             }

@@ -45,13 +45,13 @@ impl ModelServer {
     fn handle(&mut self, from: UserId, device: DeviceId, frame: ClientFrame) -> Vec<(UserId, ServerFrame)> {
         let mut out = Vec::new();
         match frame {
-            ClientFrame::Send { id, to, envelopes } => {
+            ClientFrame::Send { id, to, envelopes, .. } => {
                 assert_eq!(envelopes.len(), 1, "one device per person");
                 let envelope = envelopes[0].envelope.clone();
                 if self.seen.insert((from, id)) {
                     let seq = self.next();
                     self.mailbox.entry(to).or_default().insert(seq, (id, from, device, envelope.clone()));
-                    out.push((to, ServerFrame::Message { id, from, from_device: device, envelope, sent_at: 1 }));
+                    out.push((to, ServerFrame::Message { id, from, from_device: device, to, envelope, sent_at: 1 }));
                 }
                 out.push((from, ServerFrame::Stored { id, at: 1 }));
             }
@@ -80,7 +80,9 @@ impl ModelServer {
                 let rseq = self.next();
                 let rid = Uuid::new_v4();
                 self.receipts.entry(sender).or_default().insert(rseq, (rid, kind, id, to));
-                out.push((sender, ServerFrame::Receipt { id: rid, kind, message_id: id, peer: to, at: 2 }));
+                let receipt =
+                    ServerFrame::Receipt { id: rid, kind, message_id: id, peer: to, peer_device: None, at: 2 };
+                out.push((sender, receipt));
             }
         }
     }
@@ -96,12 +98,13 @@ impl ModelServer {
                 id: *id,
                 from: *from,
                 from_device: *device,
+                to: user,
                 envelope: envelope.clone(),
                 sent_at: 1,
             })
             .collect();
         frames.extend(self.receipts.get(&user).into_iter().flatten().map(|(_, (rid, kind, mid, peer))| {
-            ServerFrame::Receipt { id: *rid, kind: *kind, message_id: *mid, peer: *peer, at: 2 }
+            ServerFrame::Receipt { id: *rid, kind: *kind, message_id: *mid, peer: *peer, peer_device: None, at: 2 }
         }));
         frames
     }

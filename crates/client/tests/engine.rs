@@ -49,6 +49,7 @@ fn sent(frames: &[ClientFrame]) -> (MessageId, Vec<DeviceEnvelope>) {
 
 fn delivered<H: Http>(
     from: &Engine<impl hush_client::ClientStore, H>,
+    to: UserId,
     id: MessageId,
     envelopes: &[DeviceEnvelope],
 ) -> ServerFrame {
@@ -56,6 +57,7 @@ fn delivered<H: Http>(
         id,
         from: from.me(),
         from_device: from.device_id().unwrap(),
+        to,
         envelope: envelopes[0].envelope.clone(),
         sent_at: 1,
     }
@@ -67,7 +69,7 @@ async fn a_message_round_trips_and_a_redelivery_is_not_shown_twice() {
     let (_, frames) = alice.compose(bob.me(), "hello", 1_000).await.unwrap();
     let (id, envelopes) = sent(&frames);
     assert_eq!(envelopes[0].device, bob.device_id().unwrap(), "sealed for Bob's device");
-    let incoming = delivered(&alice, id, &envelopes);
+    let incoming = delivered(&alice, bob.me(), id, &envelopes);
     let (out, events) = bob.handle(incoming.clone(), 0).await.unwrap();
     assert_eq!(out, vec![ClientFrame::Ack { ids: vec![id] }]);
     assert!(matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Text { text: "hello".into() }));
@@ -77,7 +79,7 @@ async fn a_message_round_trips_and_a_redelivery_is_not_shown_twice() {
     // The reply goes back on the same session (no new bundle needed), and opens.
     let (_, frames) = bob.compose(alice.me(), "hi back", 2_000).await.unwrap();
     let (id, envelopes) = sent(&frames);
-    let (out, events) = alice.handle(delivered(&bob, id, &envelopes), 0).await.unwrap();
+    let (out, events) = alice.handle(delivered(&bob, alice.me(), id, &envelopes), 0).await.unwrap();
     assert_eq!(out, vec![ClientFrame::Ack { ids: vec![id] }]);
     assert!(matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Text { text: "hi back".into() }));
     // Safety numbers agree on both sides.
@@ -90,13 +92,13 @@ async fn an_unopenable_message_is_handed_back_and_its_resend_opens() {
     let (mut alice, mut bob) = pair().await;
     let (_, frames) = alice.compose(bob.me(), "first", 0).await.unwrap();
     let (first, envelopes) = sent(&frames);
-    bob.handle(delivered(&alice, first, &envelopes), 0).await.unwrap();
+    bob.handle(delivered(&alice, bob.me(), first, &envelopes), 0).await.unwrap();
 
     // Bob loses his sessions (a restored backup, a bug): Alice's next message cannot open.
     let (_, frames) = alice.compose(bob.me(), "second", 0).await.unwrap();
     let (id, envelopes) = sent(&frames);
     hush_client::cipher::forget_sessions(bob.store(), alice.me()).await.unwrap();
-    let (out, events) = bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap();
+    let (out, events) = bob.handle(delivered(&alice, bob.me(), id, &envelopes), 0).await.unwrap();
     assert_eq!(out, vec![ClientFrame::Retry { ids: vec![id] }], "handed back, not acked");
     assert!(matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Waiting { requests: 1 }));
 
@@ -106,6 +108,7 @@ async fn an_unopenable_message_is_handed_back_and_its_resend_opens() {
         kind: ReceiptKind::Resend,
         message_id: id,
         peer: bob.me(),
+        peer_device: bob.device_id(),
         at: 2,
     };
     alice.handle(ServerFrame::Stored { id, at: 1 }, 0).await.unwrap();
@@ -113,7 +116,7 @@ async fn an_unopenable_message_is_handed_back_and_its_resend_opens() {
     let (resent, envelopes) = sent(&out);
     assert_eq!(resent, id, "the same message id");
     assert!(matches!(out.last(), Some(ClientFrame::ReceiptAck { .. })));
-    let (out, events) = bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap();
+    let (out, events) = bob.handle(delivered(&alice, bob.me(), id, &envelopes), 0).await.unwrap();
     assert_eq!(out, vec![ClientFrame::Ack { ids: vec![id] }]);
     assert!(matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Text { text: "second".into() }));
 
@@ -123,6 +126,7 @@ async fn an_unopenable_message_is_handed_back_and_its_resend_opens() {
         id: MessageId::now_v7(),
         from: UserId::new(),
         from_device: DeviceId::new(),
+        to: bob.me(),
         envelope: "Ag".into(),
         sent_at: 1,
     };
@@ -135,8 +139,14 @@ async fn an_unopenable_message_is_handed_back_and_its_resend_opens() {
     assert!(matches!(&events[..], [Event::MessageReceived(m)] if matches!(m.body, Body::Undecryptable { .. })));
     // The same id from someone else never overwrites it.
     let ServerFrame::Message { id, .. } = stranger else { unreachable!() };
-    let imposter =
-        ServerFrame::Message { id, from: alice.me(), from_device: DeviceId::new(), envelope: "Ag".into(), sent_at: 1 };
+    let imposter = ServerFrame::Message {
+        id,
+        from: alice.me(),
+        from_device: DeviceId::new(),
+        to: bob.me(),
+        envelope: "Ag".into(),
+        sent_at: 1,
+    };
     let (out, events) = bob.handle(imposter, 0).await.unwrap();
     assert!(matches!(&out[..], [ClientFrame::Ack { .. }]) && events.is_empty());
 }
@@ -242,22 +252,26 @@ async fn a_storage_failure_while_opening_acks_nothing_and_loses_nothing() {
     let (_, frames) = alice.compose(bob_id, "keep me", 0).await.unwrap();
     let (id, envelopes) = sent(&frames);
     store.fail_messages.set(true);
-    assert_eq!(bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap_err(), StoreError("disk full".into()));
+    assert_eq!(
+        bob.handle(delivered(&alice, bob.me(), id, &envelopes), 0).await.unwrap_err(),
+        StoreError("disk full".into())
+    );
     store.fail_messages.set(false);
     // The server redelivers (nothing was acked). The ratchet already used that key, so the
     // message is handed back to its sender rather than acked as lost.
-    let (out, _) = bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap();
+    let (out, _) = bob.handle(delivered(&alice, bob.me(), id, &envelopes), 0).await.unwrap();
     assert_eq!(out, vec![ClientFrame::Retry { ids: vec![id] }]);
     let receipt = ServerFrame::Receipt {
         id: uuid::Uuid::now_v7(),
         kind: ReceiptKind::Resend,
         message_id: id,
         peer: bob_id,
+        peer_device: None,
         at: 2,
     };
     let (out, _) = alice.handle(receipt, 0).await.unwrap();
     let (_, envelopes) = sent(&out);
-    let (out, events) = bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap();
+    let (out, events) = bob.handle(delivered(&alice, bob.me(), id, &envelopes), 0).await.unwrap();
     assert_eq!(out, vec![ClientFrame::Ack { ids: vec![id] }]);
     assert!(matches!(&events[..], [Event::MessageReceived(m)] if m.body == Body::Text { text: "keep me".into() }));
 }
@@ -267,7 +281,14 @@ async fn receipts_never_move_a_status_backwards() {
     let (mut alice, bob) = pair().await;
     let (_, frames) = alice.compose(bob.me(), "x", 0).await.unwrap();
     let (id, _) = sent(&frames);
-    let receipt = |kind| ServerFrame::Receipt { id: uuid::Uuid::now_v7(), kind, message_id: id, peer: bob.me(), at: 5 };
+    let receipt = |kind| ServerFrame::Receipt {
+        id: uuid::Uuid::now_v7(),
+        kind,
+        message_id: id,
+        peer: bob.me(),
+        peer_device: None,
+        at: 5,
+    };
     alice.handle(receipt(ReceiptKind::Read), 0).await.unwrap();
     let (out, events) = alice.handle(receipt(ReceiptKind::Delivered), 0).await.unwrap();
     assert!(matches!(&out[..], [ClientFrame::ReceiptAck { .. }]), "still acked");
@@ -373,13 +394,13 @@ async fn unknown_content_kinds_are_kept_as_unsupported() {
     let (mut alice, mut bob) = pair().await;
     let (_, frames) = alice.compose(bob.me(), "warm up", 0).await.unwrap();
     let (id, envelopes) = sent(&frames);
-    bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap();
+    bob.handle(delivered(&alice, bob.me(), id, &envelopes), 0).await.unwrap();
     // A newer client sends a reaction: sealed on the session that now exists.
     let http = ModelHttp { user: alice.me(), keys: Rc::new(KeyDirectory::default()) };
     let cipher = hush_client::cipher::Cipher { store: alice.store(), http: &http, device: alice.device().unwrap() };
     let id = MessageId::now_v7();
     let sealed = cipher.seal(bob.me(), id, br#"{"v":1,"kind":"reaction","emoji":"+1"}"#).await.unwrap();
-    let (out, events) = bob.handle(delivered(&alice, id, &sealed.envelopes), 0).await.unwrap();
+    let (out, events) = bob.handle(delivered(&alice, bob.me(), id, &sealed.envelopes), 0).await.unwrap();
     assert_eq!(out, vec![ClientFrame::Ack { ids: vec![id] }], "kept and acked");
     assert!(matches!(
         &events[..],
@@ -395,7 +416,7 @@ async fn read_receipts_are_chunked_confirmed_and_resent_until_confirmed() {
     for n in 0..1200 {
         let (_, frames) = alice.compose(bob.me(), &format!("m{n}"), 0).await.unwrap();
         let (id, envelopes) = sent(&frames);
-        bob.handle(delivered(&alice, id, &envelopes), 0).await.unwrap();
+        bob.handle(delivered(&alice, bob.me(), id, &envelopes), 0).await.unwrap();
     }
     let reads = |frames: &[ClientFrame]| -> Vec<usize> {
         frames

@@ -84,9 +84,13 @@ pub struct Config {
     #[arg(long, env = "HUSH_MAILBOX_TTL_DAYS", default_value_t = 30)]
     pub mailbox_ttl_days: u32,
 
-    /// Messages one person's mailbox may hold; beyond it senders get `mailbox_full`.
+    /// Messages one device's mailbox may hold; beyond it senders get `mailbox_full`.
     #[arg(long, env = "HUSH_MAILBOX_MAX_MESSAGES", default_value_t = 10_000)]
     pub mailbox_max_messages: u32,
+
+    /// Devices (linked browsers) one account may have at a time.
+    #[arg(long, env = "HUSH_MAX_DEVICES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_devices: u32,
 
     /// Live WebSocket connections one account may hold per server node.
     #[arg(long, env = "HUSH_MAX_CONNECTIONS_PER_ACCOUNT", default_value_t = 16)]

@@ -47,5 +47,6 @@ async fn expiry_and_quota_on_redis() {
         c.events.iter().filter(|e| matches!(e, Event::StatusChanged { status: Status::Expired, .. })).count() == 2
     };
     assert!(alice.client.run_until(Duration::from_secs(10), expired).await.unwrap());
-    assert_eq!(app.state.stores.mailbox.depth(bob.id).await.unwrap(), 0);
+    let bob_mailbox = hush_server::store::Mailbox { user: bob.id, device: bob.client.engine.device_id().unwrap() };
+    assert_eq!(app.state.stores.mailbox.depth(bob_mailbox).await.unwrap(), 0);
 }

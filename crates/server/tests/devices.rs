@@ -103,8 +103,8 @@ async fn a_second_browser_must_start_again_and_then_replaces_the_first() {
     assert_eq!(r.body["devices"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["devices"][0]["device_id"], again.device_id());
 
-    // A second browser (another sign-in) cannot add a device: one per account for now,
-    // and its identity is not the account's.
+    // A second browser (another sign-in) cannot add a device under an identity of its own;
+    // holding the account's identity (a linked browser) it can.
     app.clock.advance(31);
     let laptop = app.sign_in(&phone(1), None).await;
     let mut other = TestDevice::new(&alice.user_id);
@@ -112,7 +112,16 @@ async fn a_second_browser_must_start_again_and_then_replaces_the_first() {
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "identity_mismatch"));
     let mut same_identity = TestDevice::with_identity(&alice.user_id, first.local.identity.clone());
     let r = register(&app, &laptop, &mut same_identity, 2).await;
-    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "device_limit"));
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = app.get("/api/v1/devices", &laptop.token).await;
+    assert_eq!(r.body["devices"].as_array().unwrap().len(), 2);
+    // A device id names one device key: the same id with new keys is refused.
+    let mut reused = TestDevice::with_identity(&alice.user_id, first.local.identity.clone());
+    reused.local.device_id = same_identity.local.device_id;
+    let (user, device) = (reused.local.user_id, reused.local.device_id);
+    reused.local.certificate = first.local.identity.certify_device(&user, &device, reused.local.device_key.public());
+    let r = register(&app, &laptop, &mut reused, 2).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "device_exists"));
     let r = app.get(&format!("/api/v1/devices/{}/prekeys", again.device_id()), &laptop.token).await;
     assert_eq!(r.code(), "device_not_found", "another session cannot manage this device");
 

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use hush_server::store::sqlite::SqliteStore;
-use hush_server::store::{MailboxPolicy, MailboxStore, Outgoing};
-use hush_shared::UserId;
+use hush_server::store::{EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, Outgoing};
+use hush_shared::{DeviceId, UserId};
 
 /// The WAL header's checkpoint sequence number: it changes each time the WAL starts over.
 fn wal_generation(path: &std::path::Path) -> Option<u32> {
@@ -22,12 +22,14 @@ async fn wal_restarts_under_continuous_writes() {
     let store = SqliteStore::open(&dir.path().join("hush.db")).unwrap();
     let wal = dir.path().join("hush.db-wal");
     let policy = MailboxPolicy { max_messages: u32::MAX, ttl_secs: 86_400 };
-    let (alice, bob) = (UserId(uuid::Uuid::now_v7()), UserId(uuid::Uuid::now_v7()));
+    let device = || Mailbox { user: UserId::new(), device: DeviceId::new() };
+    let (alice, bob) = (device(), device());
     let started = Instant::now();
     let (mut generations, mut largest) = (Vec::new(), 0u64);
     while generations.len() < 4 && started.elapsed() < Duration::from_secs(60) {
-        let batch = (0..64).map(|_| Outgoing { to: bob, id: uuid::Uuid::now_v7(), envelope: vec![1; 600] }).collect();
-        store.enqueue_many(alice, hush_shared::DeviceId(alice.0), batch, 1, policy).await.unwrap();
+        let copies = || vec![EnvelopeCopy { mailbox: bob, envelope: vec![1; 600] }];
+        let batch = (0..64).map(|_| Outgoing { to: bob.user, id: uuid::Uuid::now_v7(), copies: copies() }).collect();
+        store.enqueue_many(alice, batch, 1, policy).await.unwrap();
         // Continuous, but at a pace a loaded 2-core machine sustains (~40 MB of WAL a
         // second): without the checkpoint thread the WAL still reaches the 64 MiB backstop
         // within two seconds.

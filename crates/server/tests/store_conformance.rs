@@ -162,100 +162,130 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
     assert!(social.list_requests(b.id).await.unwrap().1.is_empty());
 }
 
-async fn mailbox(mailbox: &dyn MailboxStore) {
+/// One message from `from` to `to`, with a copy for each mailbox in `copies`.
+fn message(to: UserId, id: Uuid, copies: &[Mailbox], envelope: &[u8]) -> Outgoing {
+    let copies = copies.iter().map(|&mailbox| EnvelopeCopy { mailbox, envelope: envelope.to_vec() }).collect();
+    Outgoing { to, id, copies }
+}
+
+/// (kind, message id, peer) of every receipt in a mailbox, from the start.
+async fn receipts_of(store: &dyn MailboxStore, mailbox: Mailbox) -> Vec<(ReceiptKind, Uuid, UserId)> {
+    let receipts = store.fetch_receipts(mailbox, 0, 100).await.unwrap();
+    receipts.iter().map(|r| (r.kind, r.message_id, r.peer)).collect()
+}
+
+/// Several devices per person: Alice (devices a1, a2) writes to Bob (b1, b2) from a1, so
+/// every message has a copy for b1, b2 and Alice's other device a2.
+async fn mailbox(store: &dyn MailboxStore) {
     let (alice, bob) = (UserId::new(), UserId::new());
-    let device = DeviceId::new();
+    let device = |user| Mailbox { user, device: DeviceId::new() };
+    let (a1, a2, b1, b2) = (device(alice), device(alice), device(bob), device(bob));
+    for mailbox in [a1, a2, b1, b2] {
+        store.open_mailbox(mailbox).await.unwrap();
+        store.open_mailbox(mailbox).await.unwrap(); // idempotent
+    }
     let policy = MailboxPolicy { max_messages: 3, ttl_secs: 1000 };
     let ids: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
     let env = |n: u8| vec![1u8, n, n, n];
+    let send = |id: Uuid, n: u8, at: i64| {
+        let batch = vec![message(bob, id, &[b1, b2, a2], &env(n))];
+        async move { store.enqueue_many(a1, batch, at, policy).await.unwrap()[0] }
+    };
     for (n, id) in ids.iter().take(3).enumerate() {
-        assert_eq!(
-            mailbox.enqueue(alice, device, bob, *id, &env(n as u8), NOW + n as i64, policy).await.unwrap(),
-            Enqueued::Stored { at: NOW + n as i64 }
-        );
+        assert_eq!(send(*id, n as u8, NOW + n as i64).await, Enqueued::Stored { at: NOW + n as i64 });
+    }
+    assert_eq!(send(ids[0], 9, NOW + 50).await, Enqueued::Duplicate { at: NOW });
+    assert_eq!(send(ids[3], 3, NOW + 3).await, Enqueued::MailboxFull, "b1's mailbox is full");
+    for mailbox in [b1, b2, a2] {
+        assert_eq!(store.depth(mailbox).await.unwrap(), 3, "nothing of the refused message was stored");
+    }
+    assert_eq!(store.depth(a1).await.unwrap(), 0, "no copy for the sending device");
+    assert_eq!(store.total_depth().await.unwrap(), 9);
+
+    let first = store.fetch_messages(b1, 0, 2).await.unwrap();
+    assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..2]);
+    assert_eq!((first[0].from, first[0].to, first[0].envelope.clone(), first[0].stored_at), (alice, bob, env(0), NOW));
+    assert_eq!(first[0].from_device, a1.device);
+    let rest = store.fetch_messages(b1, first[1].seq, 10).await.unwrap();
+    assert_eq!(rest.iter().map(|m| m.id).collect::<Vec<_>>(), ids[2..3]);
+    let own = store.fetch_messages(a2, 0, 10).await.unwrap();
+    assert_eq!(own.iter().map(|m| (m.id, m.from, m.to)).collect::<Vec<_>>()[0], (ids[0], alice, bob), "my sent copy");
+
+    // Delivered once per message, for the first of Bob's devices; to both of Alice's.
+    assert_eq!(store.ack_messages(b1, &ids[..2], NOW + 10).await.unwrap(), vec![alice]);
+    assert_eq!(store.ack_messages(b1, &ids[..2], NOW + 11).await.unwrap(), vec![], "acks are idempotent");
+    assert_eq!(store.ack_messages(b2, &ids[..2], NOW + 12).await.unwrap(), vec![], "already delivered");
+    assert_eq!(store.ack_messages(a2, &ids[..2], NOW + 12).await.unwrap(), vec![], "my own copy is no delivery");
+    assert_eq!(store.ack_messages(a1, &ids[2..3], NOW).await.unwrap(), vec![], "only a mailbox holding it acks");
+    assert_eq!((store.depth(b1).await.unwrap(), store.depth(b2).await.unwrap()), (1, 1));
+    assert_eq!(store.total_depth().await.unwrap(), 3);
+    assert_eq!(send(ids[1], 1, NOW + 12).await, Enqueued::Duplicate { at: NOW + 1 }, "a resend after delivery");
+    let delivered = vec![(ReceiptKind::Delivered, ids[0], bob), (ReceiptKind::Delivered, ids[1], bob)];
+    assert_eq!(receipts_of(store, a1).await, delivered);
+    assert_eq!(receipts_of(store, a2).await, delivered);
+    assert!(receipts_of(store, b1).await.is_empty());
+
+    // Read once per message: `read` for Alice's devices, `read_elsewhere` for Bob's others.
+    let told = store.read_messages(b1, alice, &ids[..1], NOW + 20).await.unwrap();
+    assert_eq!(told.len(), 2, "both people are told: {told:?}");
+    assert_eq!(store.read_messages(b2, alice, &ids[..1], NOW + 21).await.unwrap(), vec![], "read already");
+    let carol = device(UserId::new());
+    assert_eq!(store.read_messages(carol, alice, &ids[1..2], NOW).await.unwrap(), vec![], "not Carol's message");
+    assert_eq!(store.read_messages(b1, alice, &[Uuid::now_v7()], NOW).await.unwrap(), vec![], "a made-up id");
+    assert_eq!(store.read_messages(b1, bob, &ids[1..2], NOW).await.unwrap(), vec![], "not from that sender");
+    for mailbox in [a1, a2] {
+        let receipts = store.fetch_receipts(mailbox, 0, 10).await.unwrap();
+        assert_eq!((receipts[2].kind, receipts[2].message_id, receipts[2].at), (ReceiptKind::Read, ids[0], NOW + 20));
+        assert_eq!(receipts.len(), 3);
+        store.ack_receipts(mailbox, &receipts.iter().map(|r| r.id).collect::<Vec<_>>()).await.unwrap();
+        assert!(store.fetch_receipts(mailbox, 0, 10).await.unwrap().is_empty());
+    }
+    assert_eq!(receipts_of(store, b2).await, vec![(ReceiptKind::ReadElsewhere, ids[0], alice)]);
+    assert!(receipts_of(store, b1).await.is_empty(), "the reading device is not told");
+    let b2_receipts = store.fetch_receipts(b2, 0, 10).await.unwrap();
+    store.ack_receipts(b2, &[b2_receipts[0].id]).await.unwrap();
+
+    // The third message expires everywhere; Alice's devices get one `expired` each.
+    assert!(store.expire(NOW + 500, 1000, 100).await.unwrap().is_empty());
+    assert_eq!(store.expire(NOW + 1002, 1000, 100).await.unwrap(), vec![alice]);
+    assert_eq!(store.total_depth().await.unwrap(), 0);
+    for mailbox in [a1, a2] {
+        assert_eq!(receipts_of(store, mailbox).await, vec![(ReceiptKind::Expired, ids[2], bob)]);
+        let receipts = store.fetch_receipts(mailbox, 0, 10).await.unwrap();
+        store.ack_receipts(mailbox, &[receipts[0].id]).await.unwrap();
     }
     assert_eq!(
-        mailbox.enqueue(alice, device, bob, ids[0], &env(9), NOW + 50, policy).await.unwrap(),
-        Enqueued::Duplicate { at: NOW }
-    );
-    assert_eq!(
-        mailbox.enqueue(alice, device, bob, ids[3], &env(3), NOW + 3, policy).await.unwrap(),
-        Enqueued::MailboxFull
-    );
-    assert_eq!(mailbox.depth(bob).await.unwrap(), 3);
-
-    let first = mailbox.fetch_messages(bob, 0, 2).await.unwrap();
-    assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..2]);
-    assert_eq!((first[0].from, first[0].envelope.clone(), first[0].stored_at), (alice, env(0), NOW));
-    assert_eq!(first[0].from_device, device);
-    let rest = mailbox.fetch_messages(bob, first[1].seq, 10).await.unwrap();
-    assert_eq!(rest.iter().map(|m| m.id).collect::<Vec<_>>(), ids[2..3]);
-
-    assert_eq!(mailbox.total_depth().await.unwrap(), 3);
-    assert_eq!(mailbox.ack_messages(bob, &ids[..2], NOW + 10).await.unwrap(), vec![alice, alice]);
-    assert_eq!(
-        mailbox.ack_messages(bob, &ids[..2], NOW + 11).await.unwrap(),
-        Vec::<UserId>::new(),
-        "acks are idempotent"
-    );
-    assert_eq!(
-        mailbox.ack_messages(alice, &ids[2..3], NOW).await.unwrap(),
-        Vec::<UserId>::new(),
-        "only the recipient acks"
-    );
-    assert_eq!(mailbox.depth(bob).await.unwrap(), 1);
-    assert_eq!(mailbox.total_depth().await.unwrap(), 1);
-    assert_eq!(
-        mailbox.enqueue(alice, device, bob, ids[1], &env(1), NOW + 12, policy).await.unwrap(),
-        Enqueued::Duplicate { at: NOW + 1 },
-        "a resend after delivery is recognised"
-    );
-
-    let receipts = mailbox.fetch_receipts(alice, 0, 10).await.unwrap();
-    assert_eq!(
-        receipts.iter().map(|r| (r.kind, r.message_id, r.peer)).collect::<Vec<_>>(),
-        vec![(ReceiptKind::Delivered, ids[0], bob), (ReceiptKind::Delivered, ids[1], bob)]
-    );
-    mailbox.add_receipts(alice, bob, ReceiptKind::Read, &ids[..1], NOW + 20).await.unwrap();
-    let after = mailbox.fetch_receipts(alice, receipts[1].seq, 10).await.unwrap();
-    assert_eq!(after.len(), 1);
-    assert_eq!((after[0].kind, after[0].at), (ReceiptKind::Read, NOW + 20));
-    mailbox.ack_receipts(alice, &[receipts[0].id, receipts[1].id, after[0].id]).await.unwrap();
-    assert!(mailbox.fetch_receipts(alice, 0, 10).await.unwrap().is_empty());
-
-    // The third message expires; Alice gets an expired receipt.
-    assert!(mailbox.expire(NOW + 500, 1000, 100).await.unwrap().is_empty() || mailbox.depth(bob).await.unwrap() == 1);
-    assert_eq!(mailbox.expire(NOW + 1002, 1000, 100).await.unwrap(), vec![alice]);
-    assert_eq!(mailbox.depth(bob).await.unwrap(), 0);
-    let expired = mailbox.fetch_receipts(alice, 0, 10).await.unwrap();
-    assert_eq!(
-        expired.iter().map(|r| (r.kind, r.message_id)).collect::<Vec<_>>(),
-        vec![(ReceiptKind::Expired, ids[2])]
-    );
-    assert_eq!(
-        mailbox.enqueue(alice, device, bob, ids[3], &env(3), NOW + 1003, policy).await.unwrap(),
+        send(ids[3], 3, NOW + 1003).await,
         Enqueued::Stored { at: NOW + 1003 },
         "a message refused for a full mailbox is stored when resent with room, not taken for a duplicate"
     );
-    assert_eq!(mailbox.depth(bob).await.unwrap(), 1);
 
-    // A message Bob's device cannot open is handed back: gone without a delivered receipt,
-    // a resend receipt for Alice, and the same id can be stored again.
-    let seq = mailbox.fetch_receipts(alice, 0, 10).await.unwrap().last().map_or(0, |r| r.seq);
-    assert_eq!(mailbox.retry_messages(bob, &[ids[3]], NOW + 1004).await.unwrap(), vec![alice]);
-    assert_eq!(mailbox.retry_messages(bob, &[ids[3]], NOW + 1005).await.unwrap(), Vec::<UserId>::new());
-    assert_eq!(mailbox.depth(bob).await.unwrap(), 0);
-    let resend = mailbox.fetch_receipts(alice, seq, 10).await.unwrap();
+    // b2 cannot open it: its copy goes, the sending device a1 (alone) is asked to resend
+    // for b2, and a resend under the same id is stored for b2 only.
+    assert_eq!(store.retry_messages(b2, &[ids[3]], NOW + 1004).await.unwrap(), vec![alice]);
+    assert_eq!(store.retry_messages(b2, &[ids[3]], NOW + 1005).await.unwrap(), vec![]);
+    let resend = store.fetch_receipts(a1, 0, 10).await.unwrap();
     assert_eq!(
-        resend.iter().map(|r| (r.kind, r.message_id, r.peer)).collect::<Vec<_>>(),
-        vec![(ReceiptKind::Resend, ids[3], bob)]
+        resend.iter().map(|r| (r.kind, r.message_id, r.peer, r.peer_device)).collect::<Vec<_>>(),
+        vec![(ReceiptKind::Resend, ids[3], bob, Some(b2.device))]
     );
-    assert_eq!(
-        mailbox.enqueue(alice, device, bob, ids[3], &env(5), NOW + 1006, policy).await.unwrap(),
-        Enqueued::Stored { at: NOW + 1006 },
-        "the resend under the same id is stored, not taken for a duplicate"
-    );
-    assert_eq!(mailbox.fetch_messages(bob, 0, 10).await.unwrap()[0].envelope, env(5));
+    assert!(receipts_of(store, a2).await.is_empty(), "only the sending device resends");
+    assert_eq!(send(ids[3], 5, NOW + 1006).await, Enqueued::Stored { at: NOW + 1003 });
+    assert_eq!(send(ids[3], 6, NOW + 1007).await, Enqueued::Duplicate { at: NOW + 1003 }, "one resend per retry");
+    let depths = [store.depth(b1).await.unwrap(), store.depth(b2).await.unwrap(), store.depth(a2).await.unwrap()];
+    assert_eq!(depths, [1, 1, 1], "b1 and a2 kept their copies, b2 got a new one");
+    assert_eq!(store.fetch_messages(b2, 0, 10).await.unwrap()[0].envelope, env(5));
+    assert_eq!(store.fetch_messages(b1, 0, 10).await.unwrap()[0].envelope, env(3));
+
+    // A closed mailbox (a revoked device) loses its messages and gets no more receipts.
+    store.close_mailbox(a2).await.unwrap();
+    assert_eq!(store.depth(a2).await.unwrap(), 0);
+    assert_eq!(store.ack_messages(b1, &ids[3..], NOW + 1010).await.unwrap(), vec![alice]);
+    assert!(receipts_of(store, a2).await.is_empty(), "a closed mailbox gets nothing");
+    assert_eq!(receipts_of(store, a1).await.last(), Some(&(ReceiptKind::Delivered, ids[3], bob)));
+    assert_eq!(store.retry_messages(b2, &ids[3..], NOW + 1011).await.unwrap(), vec![alice]);
+    assert_eq!(send(ids[3], 7, NOW + 1012).await, Enqueued::Stored { at: NOW + 1003 });
+    assert_eq!(store.depth(a2).await.unwrap(), 0, "a resend never refills a closed mailbox");
 }
 
 fn device(created_at: i64) -> DeviceRecord {

@@ -33,9 +33,6 @@ pub const REFRESH_TOKEN_TTL_SECS: u64 = 30 * 24 * 60 * 60;
 pub const PUBLIC_KEY_B64_LEN: usize = 87;
 /// Length of an encoded signature: 64 bytes `r || s` → 86 base64url chars.
 pub const SIGNATURE_B64_LEN: usize = 86;
-/// Devices one account may have registered at a time. One until linking a second browser
-/// exists; a new browser either starts again (new identity) or waits.
-pub const MAX_DEVICES_PER_ACCOUNT: usize = 1;
 /// Longest device name, in Unicode scalar values.
 pub const MAX_DEVICE_NAME_CHARS: usize = 64;
 /// One-time prekeys in one registration or upload.

@@ -38,8 +38,9 @@ pub enum ClientFrame {
         /// A valid access token.
         token: String,
     },
-    /// Send an encrypted message to a friend: one envelope per device of theirs, all under
-    /// one message id. The list must name exactly their current devices.
+    /// Send an encrypted message to a friend: one envelope per device of theirs and one per
+    /// other device of mine (so my other devices show what I sent), all under one message
+    /// id. Each list must name exactly the current devices.
     Send {
         /// Client-chosen id; resending with the same id never duplicates.
         id: MessageId,
@@ -47,6 +48,9 @@ pub enum ClientFrame {
         to: UserId,
         /// One crypto v2 envelope per device of the friend.
         envelopes: Vec<DeviceEnvelope>,
+        /// One crypto v2 envelope per other device of mine (none when I have one device).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        own: Vec<DeviceEnvelope>,
     },
     /// These messages are safely stored on this device: delete them from the mailbox and
     /// tell their senders (delivered receipt).
@@ -89,21 +93,24 @@ pub enum ClientFrame {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceEnvelope {
-    /// The recipient's device.
+    /// The device it is for.
     pub device: DeviceId,
     /// The crypto v2 envelope for it, base64url without padding.
     pub envelope: String,
 }
 
-/// Why a `send` was refused with `devices_changed`: the devices it named are not the
-/// recipient's current ones. Fetch the recipient's bundles again and resend.
+/// Why a `send` was refused with `devices_changed`: the devices it named for one person
+/// (the recipient, or the sender's own other devices) are not that person's current ones.
+/// Fetch their bundles again and resend. (A device id names one device key for good, so a
+/// device whose keys changed shows up as one id missing and another extra.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceMismatch {
-    /// The recipient.
+    /// The person whose devices the send got wrong: the recipient or the sender.
     pub user_id: UserId,
     /// Current devices the send had no envelope for.
     pub missing: Vec<DeviceId>,
-    /// Devices named that the recipient no longer has.
+    /// Devices named that the person no longer has (or never had), and for the sender the
+    /// sending device itself.
     pub extra: Vec<DeviceId>,
 }
 
@@ -111,15 +118,19 @@ pub struct DeviceMismatch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReceiptKind {
-    /// Stored on the recipient's device (two ticks).
+    /// Stored on a device of the recipient (two ticks); sent once per message, for the
+    /// first of their devices that acks it.
     Delivered,
-    /// Read by the recipient (blue ticks).
+    /// Read by the recipient on one of their devices (blue ticks); once per message.
     Read,
     /// Never delivered: it expired in the mailbox.
     Expired,
-    /// The recipient's device could not open it: start a new session with their devices
-    /// and send it again under the same id.
+    /// The recipient's device `peer_device` could not open it: start a new session with that
+    /// device and send the message again under the same id (only that device's copy is
+    /// stored again).
     Resend,
+    /// I read this message from `peer` on another of my devices: clear its unread mark.
+    ReadElsewhere,
 }
 
 /// Friendship changes pushed live.
@@ -184,7 +195,8 @@ pub enum ServerFrame {
         /// When it was first stored.
         at: i64,
     },
-    /// A message for me. Ack it once stored on the device.
+    /// A message for this device: from a friend, or (when `from` is me) one I sent from
+    /// another of my devices. Ack it once stored on the device.
     Message {
         /// Its id.
         id: MessageId,
@@ -192,12 +204,15 @@ pub enum ServerFrame {
         from: UserId,
         /// The sender's device.
         from_device: DeviceId,
+        /// The person it is addressed to: me, or the friend I wrote to from another device.
+        to: UserId,
         /// The envelope for this device, base64url.
         envelope: String,
         /// When the server stored it.
         sent_at: i64,
     },
-    /// Something happened to a message I sent. `receipt_ack` it once applied.
+    /// Something happened to a message I sent (or, for `read_elsewhere`, one I received).
+    /// `receipt_ack` it once applied.
     Receipt {
         /// Receipt id.
         id: ReceiptId,
@@ -207,6 +222,9 @@ pub enum ServerFrame {
         message_id: MessageId,
         /// The other person of the conversation.
         peer: UserId,
+        /// With `resend`: the device of `peer` that asks for the message again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer_device: Option<DeviceId>,
         /// When.
         at: i64,
     },

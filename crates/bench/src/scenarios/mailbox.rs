@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use hush_server::store::redis::RedisStore;
 use hush_server::store::sqlite::SqliteStore;
-use hush_server::store::{MailboxPolicy, MailboxStore, Outgoing};
+use hush_server::store::{EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, Outgoing};
 use hush_shared::{DeviceId, UserId};
 use serde_json::json;
 
@@ -27,8 +27,16 @@ pub async fn run(redis_url: Option<&str>, pairs: usize, messages: usize, batch: 
         }
         None => (Box::new(SqliteStore::open(&dir.path().join("hush.db")).expect("sqlite")), "sqlite"),
     };
-    let people: Vec<(UserId, UserId)> =
-        (0..pairs).map(|_| (UserId(uuid::Uuid::now_v7()), UserId(uuid::Uuid::now_v7()))).collect();
+    // One device each, as `saturate` has.
+    let one_device = || {
+        let user = UserId(uuid::Uuid::now_v7());
+        Mailbox { user, device: DeviceId(user.0) }
+    };
+    let people: Vec<(Mailbox, Mailbox)> = (0..pairs).map(|_| (one_device(), one_device())).collect();
+    for &(from, to) in &people {
+        store.open_mailbox(from).await.expect("open");
+        store.open_mailbox(to).await.expect("open");
+    }
     let mut cursors = vec![(0i64, 0i64); pairs];
     let envelope = crate::wire::envelope_bytes();
     let redis_cpu = || redis_url.map(cpu::redis_server_seconds);
@@ -36,9 +44,10 @@ pub async fn run(redis_url: Option<&str>, pairs: usize, messages: usize, batch: 
     let mut done = 0usize;
     while done < messages {
         for (i, &(from, to)) in people.iter().enumerate() {
+            let copy = || vec![EnvelopeCopy { mailbox: to, envelope: envelope.clone() }];
             let outgoing =
-                (0..batch).map(|_| Outgoing { to, id: uuid::Uuid::now_v7(), envelope: envelope.clone() }).collect();
-            store.enqueue_many(from, DeviceId(from.0), outgoing, 1, POLICY).await.expect("enqueue");
+                (0..batch).map(|_| Outgoing { to: to.user, id: uuid::Uuid::now_v7(), copies: copy() }).collect();
+            store.enqueue_many(from, outgoing, 1, POLICY).await.expect("enqueue");
             let got = store.fetch_messages(to, cursors[i].0, batch).await.expect("fetch");
             assert_eq!(got.len(), batch, "every stored message is read back");
             cursors[i].0 = got.last().map_or(cursors[i].0, |m| m.seq);

@@ -9,12 +9,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hush_crypto::{MAX_ENVELOPE_V2_LEN, MIN_MESSAGE_LEN, VERSION_2};
 use hush_shared::ws::{
-    DeviceEnvelope, DeviceMismatch, FriendEvent, MAX_IDS_PER_FRAME, MessageId, ReceiptId, ReceiptKind, ServerFrame,
+    DeviceEnvelope, DeviceMismatch, FriendEvent, MAX_IDS_PER_FRAME, MessageId, ReceiptId, ServerFrame,
 };
 use hush_shared::{DeviceId, ErrorCode, UserId};
 
 use crate::state::AppState;
-use crate::store::{Enqueued, MailboxPolicy, Outgoing, StoreError};
+use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, Outgoing, StoreError};
 use crate::ws::hub::HubEvent;
 
 /// Base64url length of the largest envelope.
@@ -58,6 +58,8 @@ pub struct Send {
     pub to: UserId,
     /// One envelope per device of the recipient.
     pub envelopes: Vec<DeviceEnvelope>,
+    /// One envelope per other device of the sender.
+    pub own: Vec<DeviceEnvelope>,
 }
 
 /// What one batch learned about a recipient: friends or not, and their devices.
@@ -67,54 +69,77 @@ struct Recipient {
     devices: Vec<DeviceId>,
 }
 
-/// The envelope for the recipient's device, or why the send names the wrong devices.
-///
-/// An account has one device for now (linking a second comes later), so a message is one
-/// envelope in the recipient's mailbox; the check already compares whole device lists.
-fn envelope_for(send: &Send, devices: &[DeviceId]) -> Result<String, ServerFrame> {
-    let named: Vec<DeviceId> = send.envelopes.iter().map(|e| e.device).collect();
-    let missing: Vec<DeviceId> = devices.iter().filter(|d| !named.contains(d)).copied().collect();
-    let mut extra: Vec<DeviceId> = named.iter().filter(|d| !devices.contains(d)).copied().collect();
+/// Why `named` is not exactly `current` (the devices of `user`), if it is not.
+fn mismatch(user: UserId, named: &[DeviceEnvelope], current: &[DeviceId]) -> Option<DeviceMismatch> {
+    let named: Vec<DeviceId> = named.iter().map(|e| e.device).collect();
+    let missing: Vec<DeviceId> = current.iter().filter(|d| !named.contains(d)).copied().collect();
+    let mut extra: Vec<DeviceId> = named.iter().filter(|d| !current.contains(d)).copied().collect();
+    extra.sort();
     extra.dedup();
-    if !missing.is_empty() || !extra.is_empty() || named.len() != devices.len() || devices.is_empty() {
-        let message = if devices.is_empty() {
-            "this person has no device yet: the message waits until they set Hush up"
-        } else {
-            "the devices named are not the recipient's current devices; fetch their bundles again"
-        };
-        return Err(ServerFrame::Error {
-            code: ErrorCode::DevicesChanged,
-            message: message.into(),
-            id: Some(send.id),
-            devices: Some(DeviceMismatch { user_id: send.to, missing, extra }),
-        });
-    }
-    Ok(send.envelopes[0].envelope.clone())
+    let exact = missing.is_empty() && extra.is_empty() && named.len() == current.len();
+    (!exact).then_some(DeviceMismatch { user_id: user, missing, extra })
 }
 
-/// `send` frames that arrived together from one connection (often just one): each is
-/// checked as alone, the valid ones are stored in one store call (one commit on SQLite),
-/// then every recipient is woken once. Answers `stored` or `error` per send, in order.
+/// The copies of one message — one per device of the recipient and per other device of
+/// the sender — or why the send names the wrong devices.
+fn copies_for(
+    send: &Send,
+    from: Mailbox,
+    recipient: &[DeviceId],
+    own: &[DeviceId],
+) -> Result<Vec<EnvelopeCopy>, ServerFrame> {
+    let refuse = |message: &str, devices: DeviceMismatch| ServerFrame::Error {
+        code: ErrorCode::DevicesChanged,
+        message: message.into(),
+        id: Some(send.id),
+        devices: Some(devices),
+    };
+    if recipient.is_empty() {
+        let devices = DeviceMismatch { user_id: send.to, missing: vec![], extra: vec![] };
+        return Err(refuse("this person has no device yet: the message waits until they set Hush up", devices));
+    }
+    if let Some(devices) = mismatch(send.to, &send.envelopes, recipient) {
+        return Err(refuse(
+            "the devices named are not the recipient's current devices; fetch their bundles again",
+            devices,
+        ));
+    }
+    if let Some(devices) = mismatch(from.user, &send.own, own) {
+        return Err(refuse("the devices named are not your other current devices; fetch your bundles again", devices));
+    }
+    let theirs = send.envelopes.iter().map(|e| (send.to, e));
+    let mine = send.own.iter().map(|e| (from.user, e));
+    theirs
+        .chain(mine)
+        .map(|(user, e)| {
+            let envelope =
+                decode_envelope(&e.envelope).map_err(|(code, message)| error(code, message, Some(send.id)))?;
+            Ok(EnvelopeCopy { mailbox: Mailbox { user, device: e.device }, envelope })
+        })
+        .collect()
+}
+
+/// `send` frames that arrived together from one device's connection (often just one): each
+/// is checked as alone, the valid ones are stored in one store call (one commit on
+/// SQLite), then every mailbox owner is woken once. Answers `stored` or `error` per send,
+/// in order.
 ///
 /// A storage failure answers nothing and is returned: the connection then closes (1011)
 /// without reading further frames, and the client sends its whole outbox again, in order,
 /// on the next connection. Refusing one message while accepting the next would let a
 /// retried message land after a later one.
-pub async fn send_many(
-    state: &AppState,
-    from: UserId,
-    from_device: DeviceId,
-    sends: Vec<Send>,
-) -> Result<Vec<ServerFrame>, StoreError> {
+pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Result<Vec<ServerFrame>, StoreError> {
     let started = Instant::now();
     let mut answers: Vec<Option<ServerFrame>> = Vec::with_capacity(sends.len());
     let mut accepted: Vec<Outgoing> = Vec::with_capacity(sends.len());
     let mut recipients: Vec<Recipient> = Vec::new();
+    // The sender's other devices, looked up once per batch.
+    let mut own: Option<Vec<DeviceId>> = None;
     for send in sends {
         let index = match recipients.iter().position(|r| r.user == send.to) {
             Some(index) => index,
             None => {
-                let friendly = state.stores.social.are_friends(from, send.to).await?;
+                let friendly = state.stores.social.are_friends(from.user, send.to).await?;
                 let devices = if friendly { state.stores.devices.device_ids(send.to).await? } else { vec![] };
                 recipients.push(Recipient { user: send.to, friendly, devices });
                 recipients.len() - 1
@@ -124,12 +149,15 @@ pub async fn send_many(
             answers.push(Some(error(ErrorCode::NotFriends, "you can only message friends", Some(send.id))));
             continue;
         }
-        let checked = envelope_for(&send, &recipients[index].devices)
-            .and_then(|text| decode_envelope(&text).map_err(|(code, message)| error(code, message, Some(send.id))));
-        match checked {
-            Ok(bytes) => {
+        if own.is_none() {
+            let mine = state.stores.devices.device_ids(from.user).await?;
+            own = Some(mine.into_iter().filter(|d| *d != from.device).collect());
+        }
+        let own_devices = own.as_deref().unwrap_or_default();
+        match copies_for(&send, from, &recipients[index].devices, own_devices) {
+            Ok(copies) => {
                 answers.push(None);
-                accepted.push(Outgoing { to: send.to, id: send.id, envelope: bytes });
+                accepted.push(Outgoing { to: send.to, id: send.id, copies });
             }
             Err(refusal) => answers.push(Some(refusal)),
         }
@@ -138,18 +166,20 @@ pub async fn send_many(
         return Ok(answers.into_iter().flatten().collect());
     }
     // The envelopes move into the store; keep who each message was for.
-    let routes: Vec<(MessageId, UserId)> = accepted.iter().map(|m| (m.id, m.to)).collect();
-    let stored = state.stores.mailbox.enqueue_many(from, from_device, accepted, state.now(), policy(state)).await?;
+    let routes: Vec<(MessageId, Vec<UserId>)> = accepted.iter().map(|m| (m.id, owners(&m.copies))).collect();
+    let stored = state.stores.mailbox.enqueue_many(from, accepted, state.now(), policy(state)).await?;
     let mut woken: Vec<UserId> = Vec::new();
     let mut results = routes.into_iter().zip(stored);
     for slot in answers.iter_mut().filter(|a| a.is_none()) {
-        let Some(((id, to), result)) = results.next() else { break };
+        let Some(((id, owners), result)) = results.next() else { break };
         *slot = Some(match result {
             Enqueued::Stored { at } => {
                 state.metrics.store_latency.observe(started.elapsed());
                 state.metrics.messages_stored.fetch_add(1, Ordering::Relaxed);
-                if !woken.contains(&to) {
-                    woken.push(to);
+                for owner in owners {
+                    if !woken.contains(&owner) {
+                        woken.push(owner);
+                    }
                 }
                 ServerFrame::Stored { id, at }
             }
@@ -162,10 +192,18 @@ pub async fn send_many(
             }
         });
     }
-    for to in woken {
-        state.hub.send(to, HubEvent::Mail).await;
+    for user in woken {
+        state.hub.send(user, HubEvent::Mail).await;
     }
     Ok(answers.into_iter().flatten().collect())
+}
+
+/// The people whose mailboxes hold `copies`, each once.
+fn owners(copies: &[EnvelopeCopy]) -> Vec<UserId> {
+    let mut owners: Vec<UserId> = copies.iter().map(|c| c.mailbox.user).collect();
+    owners.sort();
+    owners.dedup();
+    owners
 }
 
 fn check_ids<T>(ids: &[T]) -> Result<(), ServerFrame> {
@@ -175,51 +213,49 @@ fn check_ids<T>(ids: &[T]) -> Result<(), ServerFrame> {
     Ok(())
 }
 
-/// `ack`: deletes the messages and queues `delivered` receipts for their senders.
-pub async fn ack(state: &AppState, user: UserId, ids: &[MessageId]) -> Result<(), ServerFrame> {
-    check_ids(ids)?;
-    let mut senders = state.stores.mailbox.ack_messages(user, ids, state.now()).await.map_err(|e| internal(e, None))?;
-    state.metrics.messages_acked.fetch_add(senders.len() as u64, Ordering::Relaxed);
-    senders.dedup();
-    for sender in senders {
-        state.hub.send(sender, HubEvent::Receipts).await;
+/// Wakes the receipt queues of the people told.
+async fn wake_receipts(state: &AppState, told: Vec<UserId>) {
+    for user in told {
+        state.hub.send(user, HubEvent::Receipts).await;
     }
+}
+
+/// `ack`: deletes the messages from this device's mailbox; the first device of the
+/// recipient to ack a message queues its `delivered` receipt for every device of the sender.
+pub async fn ack(state: &AppState, mailbox: Mailbox, ids: &[MessageId]) -> Result<(), ServerFrame> {
+    check_ids(ids)?;
+    let told = state.stores.mailbox.ack_messages(mailbox, ids, state.now()).await.map_err(|e| internal(e, None))?;
+    state.metrics.messages_acked.fetch_add(ids.len() as u64, Ordering::Relaxed);
+    wake_receipts(state, told).await;
     Ok(())
 }
 
 /// `retry`: deletes messages this device could not open, without a delivered receipt, and
-/// asks their senders to send them again (a `resend` receipt).
-pub async fn retry(state: &AppState, user: UserId, ids: &[MessageId]) -> Result<(), ServerFrame> {
+/// asks their sending devices to send them again (a `resend` receipt) for this device.
+pub async fn retry(state: &AppState, mailbox: Mailbox, ids: &[MessageId]) -> Result<(), ServerFrame> {
     check_ids(ids)?;
-    let mut senders =
-        state.stores.mailbox.retry_messages(user, ids, state.now()).await.map_err(|e| internal(e, None))?;
-    senders.dedup();
-    for sender in senders {
-        state.hub.send(sender, HubEvent::Receipts).await;
-    }
+    let told = state.stores.mailbox.retry_messages(mailbox, ids, state.now()).await.map_err(|e| internal(e, None))?;
+    wake_receipts(state, told).await;
     Ok(())
 }
 
-/// `read`: queues `read` receipts for the original sender, if still a friend.
-pub async fn read(state: &AppState, user: UserId, to: UserId, ids: &[MessageId]) -> Result<(), ServerFrame> {
+/// `read`: the first read of a message `to` sent me queues `read` receipts for their
+/// devices and `read_elsewhere` for my other devices, if they are still a friend.
+pub async fn read(state: &AppState, reader: Mailbox, to: UserId, ids: &[MessageId]) -> Result<(), ServerFrame> {
     check_ids(ids)?;
-    if !state.stores.social.are_friends(user, to).await.map_err(|e| internal(e, None))? {
+    if !state.stores.social.are_friends(reader.user, to).await.map_err(|e| internal(e, None))? {
         return Err(error(ErrorCode::NotFriends, "read receipts go to friends only", None));
     }
-    state
-        .stores
-        .mailbox
-        .add_receipts(to, user, ReceiptKind::Read, ids, state.now())
-        .await
-        .map_err(|e| internal(e, None))?;
-    state.hub.send(to, HubEvent::Receipts).await;
+    let mailbox = &state.stores.mailbox;
+    let told = mailbox.read_messages(reader, to, ids, state.now()).await.map_err(|e| internal(e, None))?;
+    wake_receipts(state, told).await;
     Ok(())
 }
 
-/// `receipt_ack`: deletes receipts the sender has applied.
-pub async fn receipt_ack(state: &AppState, user: UserId, ids: &[ReceiptId]) -> Result<(), ServerFrame> {
+/// `receipt_ack`: deletes receipts this device has applied.
+pub async fn receipt_ack(state: &AppState, mailbox: Mailbox, ids: &[ReceiptId]) -> Result<(), ServerFrame> {
     check_ids(ids)?;
-    state.stores.mailbox.ack_receipts(user, ids).await.map_err(|e| internal(e, None))
+    state.stores.mailbox.ack_receipts(mailbox, ids).await.map_err(|e| internal(e, None))
 }
 
 /// `typing`: forwarded to a friend, never stored.
@@ -262,8 +298,6 @@ pub async fn sweep_expired(state: &AppState) -> Result<usize, StoreError> {
             return Ok(told);
         }
         told += senders.len();
-        for sender in senders {
-            state.hub.send(sender, HubEvent::Receipts).await;
-        }
+        wake_receipts(state, senders).await;
     }
 }

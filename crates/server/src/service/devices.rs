@@ -12,7 +12,7 @@ use hush_shared::api::devices::{
 };
 use hush_shared::limits::{
     BUNDLE_FETCHES_PER_ACCOUNT_PER_HOUR, BUNDLE_FETCHES_PER_TARGET_PER_HOUR, DEVICE_CHANGES_PER_ACCOUNT_PER_HOUR,
-    MAX_DEVICES_PER_ACCOUNT, MAX_PREKEYS_PER_UPLOAD, MAX_STORED_PREKEYS, PREKEY_UPLOADS_PER_ACCOUNT_PER_HOUR,
+    MAX_PREKEYS_PER_UPLOAD, MAX_STORED_PREKEYS, PREKEY_UPLOADS_PER_ACCOUNT_PER_HOUR,
 };
 use hush_shared::validate::{device_name, public_key_shape};
 use hush_shared::ws::FriendEvent;
@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::service::delivery;
 use crate::service::signin::enforce;
 use crate::state::AppState;
-use crate::store::{DeviceRecord, DeviceSet, PrekeysAdded, RateRule, SessionId, SignedPrekeyRecord};
+use crate::store::{DeviceRecord, DeviceSet, Mailbox, PrekeysAdded, RateRule, SessionId, SignedPrekeyRecord};
 use crate::ws::hub::HubEvent;
 
 /// Who is asking: the account and the session (the browser's sign-in).
@@ -120,7 +120,7 @@ pub struct RegistrationPlan {
 /// - `new_identity` (start again) replaces the account identity and removes every other
 ///   device; with no other device left, any identity may start over too;
 /// - otherwise the identity must be the account's (`identity_mismatch`);
-/// - a device id is unique within the account (`device_exists`);
+/// - a device id is unique within the account and names one device key (`device_exists`);
 /// - at most `max_devices` devices (`device_limit`).
 pub fn decide_registration(
     set: &DeviceSet,
@@ -136,7 +136,7 @@ pub fn decide_registration(
     };
     let (mine, others): (Vec<&DeviceRecord>, Vec<&DeviceRecord>) =
         set.devices.iter().partition(|d| d.session == session || same_device(d));
-    let device = device.id;
+    let (device, new_key) = (device.id, &device.device_key);
     let mut remove: Vec<DeviceId> = mine.iter().map(|d| d.id).collect();
     let changes_identity = set.identity.as_deref().is_some_and(|current| current != identity);
     let others: Vec<&DeviceRecord> = if new_identity {
@@ -153,6 +153,11 @@ pub fn decide_registration(
     };
     if others.iter().any(|d| d.id == device) {
         return Err(AppError::new(ErrorCode::DeviceExists, "another device of this account uses this device id"));
+    }
+    // A device id names one device key for good, so friends holding sessions with it never
+    // meet other keys under the same id ("stale" devices): new keys take a new id.
+    if mine.iter().any(|d| d.id == device && &d.device_key != new_key) {
+        return Err(AppError::new(ErrorCode::DeviceExists, "this device id was registered with another device key"));
     }
     if others.len() + 1 > max_devices {
         return Err(AppError::new(
@@ -236,8 +241,10 @@ pub async fn register(state: &AppState, auth: &Caller, req: RegisterDevice) -> R
     let (set, plan) = apply_registration(state, auth, &req.identity_key, &record, req.new_identity, moved).await?;
     let removed: Vec<DeviceRecord> = set.devices.into_iter().filter(|d| plan.remove.contains(&d.id)).collect();
     for device in &removed {
-        state.stores.prekeys.clear_prekeys(auth.user, device.id).await?;
+        discard_device(state, auth.user, device.id).await?;
     }
+    let mailbox = Mailbox { user: auth.user, device: record.id };
+    state.stores.mailbox.open_mailbox(mailbox).await?;
     end_sessions(state, auth.user, &removed, auth.session).await;
     if !one_time.is_empty() {
         add_prekeys(state, auth.user, record.id, &one_time).await?;
@@ -258,10 +265,10 @@ async fn apply_registration(
     new_identity: bool,
     moved: bool,
 ) -> Result<(DeviceSet, RegistrationPlan), AppError> {
+    let max_devices = state.config.max_devices as usize;
     for _ in 0..REGISTRATION_ATTEMPTS {
         let set = state.stores.devices.device_set(auth.user).await?;
-        let plan =
-            decide_registration(&set, auth.session, record, identity, new_identity, moved, MAX_DEVICES_PER_ACCOUNT)?;
+        let plan = decide_registration(&set, auth.session, record, identity, new_identity, moved, max_devices)?;
         let devices = &state.stores.devices;
         if devices.update_device_set(auth.user, set.version, identity, &plan.remove, record.clone()).await? {
             return Ok((set, plan));
@@ -377,7 +384,7 @@ pub async fn remove(state: &AppState, auth: &Caller, device: DeviceId) -> Result
     if !state.stores.devices.remove_device(auth.user, device).await? {
         return Err(AppError::new(ErrorCode::DeviceNotFound, "no such device of yours"));
     }
-    state.stores.prekeys.clear_prekeys(auth.user, device).await?;
+    discard_device(state, auth.user, device).await?;
     end_sessions(state, auth.user, std::slice::from_ref(&record), SessionId::nil()).await;
     tracing::info!(user = %auth.user, device = %device, "device removed");
     Ok(())
@@ -429,12 +436,19 @@ pub async fn bundles(state: &AppState, auth: &Caller, target: UserId) -> Result<
     Ok(BundleList { user_id: target, identity_key: set.identity, devices })
 }
 
-/// Before an account is deleted: empties its devices' prekey pools (which may live in
-/// another store than the account).
+/// Before an account is deleted: empties its devices' prekey pools and mailboxes (which
+/// may live in another store than the account).
 pub async fn forget_account(state: &AppState, user: UserId) -> Result<(), AppError> {
     for device in state.stores.devices.device_set(user).await?.devices {
-        state.stores.prekeys.clear_prekeys(user, device.id).await?;
+        discard_device(state, user, device.id).await?;
     }
+    Ok(())
+}
+
+/// What a removed device leaves on the server: its one-time prekeys and its mailbox.
+async fn discard_device(state: &AppState, user: UserId, device: DeviceId) -> Result<(), AppError> {
+    state.stores.prekeys.clear_prekeys(user, device).await?;
+    state.stores.mailbox.close_mailbox(Mailbox { user, device }).await?;
     Ok(())
 }
 

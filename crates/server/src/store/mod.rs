@@ -234,10 +234,20 @@ pub trait SocialStore: Send + Sync {
     async fn are_friends(&self, a: UserId, b: UserId) -> StoreResult<bool>;
 }
 
-/// A message waiting in a recipient's mailbox.
+/// One device's mailbox: messages for that device and receipts for it. A person has one
+/// per registered device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Mailbox {
+    /// The person.
+    pub user: UserId,
+    /// Their device.
+    pub device: DeviceId,
+}
+
+/// A message waiting in a device's mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
-    /// Position in the recipient's mailbox (increasing; gaps allowed).
+    /// Position in the mailbox (increasing; gaps allowed).
     pub seq: i64,
     /// Client-chosen id.
     pub id: MessageId,
@@ -245,6 +255,9 @@ pub struct StoredMessage {
     pub from: UserId,
     /// The sender's device (the nil id for messages queued before crypto v2).
     pub from_device: DeviceId,
+    /// The person it is addressed to (the mailbox's owner, or for a copy on the sender's
+    /// other device, the friend it was written to).
+    pub to: UserId,
     /// Envelope bytes.
     pub envelope: Vec<u8>,
     /// Unix seconds when first stored.
@@ -254,109 +267,119 @@ pub struct StoredMessage {
 /// What storing a message did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {
-    /// Newly stored.
+    /// Newly stored (or, for a resend, stored again for the devices that asked for it).
     Stored { at: i64 },
     /// This sender already sent this id (stored or delivered): nothing changed.
     Duplicate { at: i64 },
-    /// The recipient's mailbox holds its maximum.
+    /// A mailbox it is for holds its maximum: nothing was stored.
     MailboxFull,
 }
 
-/// A receipt waiting for the original sender.
+/// A receipt waiting in a device's mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredReceipt {
-    /// Position in the user's receipt queue.
+    /// Position in the mailbox's receipt queue.
     pub seq: i64,
-    /// Receipt id.
+    /// Receipt id (the same in every mailbox the receipt went to).
     pub id: ReceiptId,
-    /// Delivered, read or expired.
+    /// What happened.
     pub kind: ReceiptKind,
     /// The message it is about.
     pub message_id: MessageId,
-    /// The other person (the message's recipient).
+    /// The other person of the conversation.
     pub peer: UserId,
+    /// With `resend`: the device of `peer` that asks for the message again.
+    pub peer_device: Option<DeviceId>,
     /// Unix seconds.
     pub at: i64,
 }
 
-/// One message to enqueue.
+/// One envelope of a message, for one device's mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeCopy {
+    /// The mailbox (a device of the recipient, or another device of the sender).
+    pub mailbox: Mailbox,
+    /// The envelope bytes for that device.
+    pub envelope: Vec<u8>,
+}
+
+/// One message to enqueue: one envelope per device it goes to, under one id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
-    /// The recipient.
+    /// The person it is addressed to.
     pub to: UserId,
     /// The sender's message id.
     pub id: MessageId,
-    /// The envelope bytes.
-    pub envelope: Vec<u8>,
+    /// The envelopes, one per mailbox.
+    pub copies: Vec<EnvelopeCopy>,
 }
 
 /// Mailbox limits, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MailboxPolicy {
-    /// Messages one recipient's mailbox may hold.
+    /// Messages one device's mailbox may hold.
     pub max_messages: u32,
     /// Seconds an undelivered message is kept before it expires.
     pub ttl_secs: i64,
 }
 
-/// The durable mailbox: messages until the recipient acks them, receipts until the
-/// sender acks them. Every method is atomic.
+/// The durable mailboxes, one per device: messages until that device acks them, receipts
+/// until it acks them. The store knows each person's mailboxes ([`Self::open_mailbox`]), so a
+/// receipt reaches every device of the person, in the same atomic step that causes it.
+/// Receipts roll up per person: one `delivered` per message (the first of the recipient's
+/// devices to ack it), one `read` (the first to read it). Every method is atomic.
 #[async_trait]
 pub trait MailboxStore: Send + Sync {
-    /// Stores messages from one sender, in order, answering for each: a message is stored
-    /// unless `(from, id)` was seen before or the recipient's mailbox is full. One store
-    /// call (one transaction on SQLite, one round trip on Redis) for the lot.
+    /// Makes sure the device has a mailbox (idempotent): receipts for its person reach it
+    /// from now on. Messages queued for the person before devices had mailboxes of their
+    /// own move into it.
+    async fn open_mailbox(&self, mailbox: Mailbox) -> StoreResult<()>;
+    /// Deletes a device's mailbox: its messages (no receipt: the device is gone, the
+    /// person's other devices still get theirs), its receipts and its place in the list.
+    async fn close_mailbox(&self, mailbox: Mailbox) -> StoreResult<()>;
+    /// Stores messages from one device, in order, answering for each: a message is stored
+    /// in every mailbox it names unless `(from, id)` was seen before or one of those
+    /// mailboxes is full. A message seen before is stored again only for mailboxes whose
+    /// device asked for it with `retry`. One store call (one transaction on SQLite, one
+    /// round trip on Redis) for the lot.
     async fn enqueue_many(
         &self,
-        from: UserId,
-        from_device: DeviceId,
+        from: Mailbox,
         messages: Vec<Outgoing>,
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Vec<Enqueued>>;
-    /// [`Self::enqueue_many`] for one message.
-    #[allow(clippy::too_many_arguments)]
-    async fn enqueue(
+    /// Up to `limit` messages of a mailbox with `seq > after`, oldest first.
+    async fn fetch_messages(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>>;
+    /// Deletes acked messages from the mailbox. For each that is the first of its
+    /// recipient's copies to be acked, queues a `delivered` receipt in every mailbox of the
+    /// sender. Returns the people who got receipts (sorted, distinct).
+    async fn ack_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>>;
+    /// Deletes messages the device could not open, remembers that this device wants each
+    /// again (so a resend under the same id is stored for it alone) and queues a `resend`
+    /// receipt in the sending device's mailbox. Returns the senders (sorted, distinct).
+    async fn retry_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>>;
+    /// The device `reader` read these messages from `sender`. Each message `sender` sent
+    /// to the reader's person and not yet marked read gets a `read` receipt in every
+    /// mailbox of the sender and a `read_elsewhere` receipt in the reader's other mailboxes;
+    /// ids of anything else are ignored. Returns the people who got receipts.
+    async fn read_messages(
         &self,
-        from: UserId,
-        from_device: DeviceId,
-        to: UserId,
-        id: MessageId,
-        envelope: &[u8],
+        reader: Mailbox,
+        sender: UserId,
+        ids: &[MessageId],
         now: i64,
-        policy: MailboxPolicy,
-    ) -> StoreResult<Enqueued> {
-        let message = Outgoing { to, id, envelope: envelope.to_vec() };
-        let mut answers = self.enqueue_many(from, from_device, vec![message], now, policy).await?;
-        answers.pop().ok_or_else(|| StoreError("a batch of one gave no answer".into()))
-    }
-    /// Up to `limit` messages for `to` with `seq > after`, oldest first.
-    async fn fetch_messages(&self, to: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>>;
-    /// Deletes acked messages addressed to `to` and queues a `delivered` receipt for each
-    /// sender. Returns the sender of each deleted message (sorted, one entry per message).
-    async fn ack_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>>;
-    /// Deletes messages addressed to `to` that its device could not open, forgets their ids
-    /// (so the senders can store them again under the same ids) and queues a `resend`
-    /// receipt for each sender. Returns the senders (sorted, one entry per message).
-    async fn retry_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>>;
-    /// Queues receipts of one kind for `user` about messages exchanged with `peer`.
-    async fn add_receipts(
-        &self,
-        user: UserId,
-        peer: UserId,
-        kind: ReceiptKind,
-        message_ids: &[MessageId],
-        now: i64,
-    ) -> StoreResult<()>;
-    /// Up to `limit` receipts for `user` with `seq > after`, oldest first.
-    async fn fetch_receipts(&self, user: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>>;
-    /// Deletes acked receipts of `user`.
-    async fn ack_receipts(&self, user: UserId, ids: &[ReceiptId]) -> StoreResult<()>;
-    /// Expires messages stored before `now - ttl`, queueing `expired` receipts for their
-    /// senders (at most `limit` per call). Returns the senders to notify.
+    ) -> StoreResult<Vec<UserId>>;
+    /// Up to `limit` receipts of a mailbox with `seq > after`, oldest first.
+    async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>>;
+    /// Deletes acked receipts of a mailbox.
+    async fn ack_receipts(&self, mailbox: Mailbox, ids: &[ReceiptId]) -> StoreResult<()>;
+    /// Expires copies stored before `now - ttl` (at most `limit` per call). A message none
+    /// of whose recipient's devices acked it gets one `expired` receipt in every mailbox of
+    /// the sender. Returns the senders to notify.
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>>;
-    /// Messages waiting for `to` (for metrics and tests).
-    async fn depth(&self, to: UserId) -> StoreResult<u64>;
+    /// Messages waiting in one mailbox (for metrics and tests).
+    async fn depth(&self, mailbox: Mailbox) -> StoreResult<u64>;
     /// Messages waiting in every mailbox (for metrics).
     async fn total_depth(&self) -> StoreResult<u64>;
 }

@@ -30,7 +30,7 @@ use crate::metrics::Via;
 use crate::service::delivery;
 use crate::service::tokens::AccessError;
 use crate::state::AppState;
-use crate::store::SessionId;
+use crate::store::{Mailbox, SessionId};
 
 /// How long a send may wait for a client that does not read.
 const WRITE_STALL: Duration = Duration::from_secs(10);
@@ -272,7 +272,9 @@ impl Connection {
             let (online, last_seen) = self.state.hub.presence(friend).await;
             self.send(&ServerFrame::Presence { user_id: friend, online, last_seen }).await?;
         }
-        if self.device.is_some() {
+        if let Some(mailbox) = self.mailbox() {
+            // Registration opened it already; this heals a registration cut short.
+            self.state.stores.mailbox.open_mailbox(mailbox).await.map_err(storage_error)?;
             self.wake.mail.store(true, Ordering::Release);
             self.wake.receipts.store(true, Ordering::Release);
         }
@@ -299,22 +301,22 @@ impl Connection {
         if self.wake.lagging.load(Ordering::Acquire) {
             return Err(Ending(close::LAGGING, "too far behind; reconnect"));
         }
-        if self.device.is_none() {
+        let Some(mailbox) = self.mailbox() else {
             // Not a device of the account: no mailbox, nothing to catch up on.
             if !self.caught_up_sent {
                 self.caught_up_sent = true;
                 self.send(&ServerFrame::CaughtUp).await?;
             }
             return Ok(());
-        }
+        };
         if self.wake.mail.swap(false, Ordering::AcqRel) {
             self.mail.woken();
         }
         if self.wake.receipts.swap(false, Ordering::AcqRel) {
             self.receipts.woken();
         }
-        self.pump_mail().await?;
-        self.pump_receipts().await?;
+        self.pump_mail(mailbox).await?;
+        self.pump_receipts(mailbox).await?;
         if !self.caught_up_sent && self.mail.is_exhausted() && self.receipts.is_exhausted() {
             self.caught_up_sent = true;
             self.send(&ServerFrame::CaughtUp).await?;
@@ -322,33 +324,39 @@ impl Connection {
         Ok(())
     }
 
-    async fn pump_mail(&mut self) -> Result<(), Ending> {
+    async fn pump_mail(&mut self, mailbox: Mailbox) -> Result<(), Ending> {
         while let Some(room) = self.mail.room() {
-            let mailbox = &self.state.stores.mailbox;
-            let batch = mailbox.fetch_messages(self.user, self.mail.after, room).await.map_err(storage_error)?;
+            let store = &self.state.stores.mailbox;
+            let batch = store.fetch_messages(mailbox, self.mail.after, room).await.map_err(storage_error)?;
             self.mail.read(batch.len(), room);
             for m in batch {
                 self.mail.sent(m.seq, m.id);
                 let envelope = URL_SAFE_NO_PAD.encode(&m.envelope);
-                let (id, from, from_device, sent_at) = (m.id, m.from, m.from_device, m.stored_at);
-                self.send(&ServerFrame::Message { id, from, from_device, envelope, sent_at }).await?;
+                let (id, from, from_device, to, sent_at) = (m.id, m.from, m.from_device, m.to, m.stored_at);
+                self.send(&ServerFrame::Message { id, from, from_device, to, envelope, sent_at }).await?;
             }
         }
         Ok(())
     }
 
-    async fn pump_receipts(&mut self) -> Result<(), Ending> {
+    async fn pump_receipts(&mut self, mailbox: Mailbox) -> Result<(), Ending> {
         while let Some(room) = self.receipts.room() {
-            let mailbox = &self.state.stores.mailbox;
-            let batch = mailbox.fetch_receipts(self.user, self.receipts.after, room).await.map_err(storage_error)?;
+            let store = &self.state.stores.mailbox;
+            let batch = store.fetch_receipts(mailbox, self.receipts.after, room).await.map_err(storage_error)?;
             self.receipts.read(batch.len(), room);
             for r in batch {
                 self.receipts.sent(r.seq, r.id);
-                let (id, kind, message_id, peer, at) = (r.id, r.kind, r.message_id, r.peer, r.at);
-                self.send(&ServerFrame::Receipt { id, kind, message_id, peer, at }).await?;
+                let (id, kind, message_id, peer, peer_device, at) =
+                    (r.id, r.kind, r.message_id, r.peer, r.peer_device, r.at);
+                self.send(&ServerFrame::Receipt { id, kind, message_id, peer, peer_device, at }).await?;
             }
         }
         Ok(())
+    }
+
+    /// This device's mailbox; `None` for a browser that is not a device of the account.
+    fn mailbox(&self) -> Option<Mailbox> {
+        self.device.map(|device| Mailbox { user: self.user, device })
     }
 
     /// Handles `first` and every further frame the socket already holds (up to
@@ -430,7 +438,9 @@ impl Connection {
         let mut pending = Pending::default();
         for frame in frames {
             match frame {
-                ClientFrame::Send { id, to, envelopes } => pending.sends.push(delivery::Send { id, to, envelopes }),
+                ClientFrame::Send { id, to, envelopes, own } => {
+                    pending.sends.push(delivery::Send { id, to, envelopes, own })
+                }
                 ClientFrame::Ack { ids } if ids.len() <= MAX_IDS_PER_FRAME => {
                     if pending.acks.len() + ids.len() > MAX_IDS_PER_FRAME {
                         self.flush_acks(&mut pending.acks).await?;
@@ -462,13 +472,13 @@ impl Connection {
         if sends.is_empty() {
             return Ok(());
         }
-        let Some(device) = self.device else {
+        let Some(mailbox) = self.mailbox() else {
             for send in std::mem::take(sends) {
                 self.refuse(ErrorCode::NoDevice, NO_DEVICE.into(), Some(send.id)).await?;
             }
             return Ok(());
         };
-        let answers = delivery::send_many(&self.state, self.user, device, std::mem::take(sends)).await.map_err(|e| {
+        let answers = delivery::send_many(&self.state, mailbox, std::mem::take(sends)).await.map_err(|e| {
             tracing::error!(error = %e, "storing messages failed; closing the connection so the client resends in order");
             Ending(1011, "storage error")
         })?;
@@ -494,16 +504,9 @@ impl Connection {
 
     async fn on_frame(&mut self, frame: ClientFrame) -> Result<(), Ending> {
         let state = &self.state;
-        let needs_device = matches!(
-            frame,
-            ClientFrame::Ack { .. }
-                | ClientFrame::Retry { .. }
-                | ClientFrame::Read { .. }
-                | ClientFrame::ReceiptAck { .. }
-        );
-        if needs_device && self.device.is_none() {
-            return self.refuse(ErrorCode::NoDevice, NO_DEVICE.into(), None).await;
-        }
+        let no_device =
+            || ServerFrame::Error { code: ErrorCode::NoDevice, message: NO_DEVICE.into(), id: None, devices: None };
+        let mailbox = self.mailbox();
         let answer = match frame {
             ClientFrame::Auth { .. } => Err(ServerFrame::Error {
                 code: ErrorCode::InvalidFrame,
@@ -511,22 +514,34 @@ impl Connection {
                 id: None,
                 devices: None,
             }),
-            ClientFrame::Send { id, to, envelopes } => {
-                return self.flush_sends(&mut vec![delivery::Send { id, to, envelopes }]).await;
+            ClientFrame::Send { id, to, envelopes, own } => {
+                return self.flush_sends(&mut vec![delivery::Send { id, to, envelopes, own }]).await;
             }
-            ClientFrame::Retry { ids } => {
-                self.mail.acked(&ids);
-                delivery::retry(state, self.user, &ids).await
-            }
-            ClientFrame::Ack { ids } => {
-                self.mail.acked(&ids);
-                delivery::ack(state, self.user, &ids).await
-            }
-            ClientFrame::Read { to, ids } => delivery::read(state, self.user, to, &ids).await,
-            ClientFrame::ReceiptAck { ids } => {
-                self.receipts.acked(&ids);
-                delivery::receipt_ack(state, self.user, &ids).await
-            }
+            ClientFrame::Retry { ids } => match mailbox {
+                Some(mailbox) => {
+                    self.mail.acked(&ids);
+                    delivery::retry(state, mailbox, &ids).await
+                }
+                None => Err(no_device()),
+            },
+            ClientFrame::Ack { ids } => match mailbox {
+                Some(mailbox) => {
+                    self.mail.acked(&ids);
+                    delivery::ack(state, mailbox, &ids).await
+                }
+                None => Err(no_device()),
+            },
+            ClientFrame::Read { to, ids } => match mailbox {
+                Some(mailbox) => delivery::read(state, mailbox, to, &ids).await,
+                None => Err(no_device()),
+            },
+            ClientFrame::ReceiptAck { ids } => match mailbox {
+                Some(mailbox) => {
+                    self.receipts.acked(&ids);
+                    delivery::receipt_ack(state, mailbox, &ids).await
+                }
+                None => Err(no_device()),
+            },
             ClientFrame::Typing { to, active } => delivery::typing(state, self.user, to, active).await,
             ClientFrame::Ping => Err(ServerFrame::Pong),
         };

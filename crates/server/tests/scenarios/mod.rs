@@ -121,7 +121,9 @@ pub async fn recipient_offline(app: &TestApp) {
     alice.connect(&app.ws_url()).await;
     assert!(alice.client.run_until(WAIT, |c| c.events.contains(&Event::CaughtUp)).await.unwrap());
     assert!(!alice.client.events.iter().any(|e| matches!(e, Event::StatusChanged { .. })));
-    assert_eq!(app.state.stores.mailbox.depth(bob.id).await.unwrap(), 0);
+    let bob_device = bob.client.engine.device_id().expect("Bob's device");
+    let bob_mailbox = hush_server::store::Mailbox { user: bob.id, device: bob_device };
+    assert_eq!(app.state.stores.mailbox.depth(bob_mailbox).await.unwrap(), 0);
 }
 
 /// Sender without connection: messages written while the server is unreachable survive

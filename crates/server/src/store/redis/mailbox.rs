@@ -1,11 +1,17 @@
-//! [`MailboxStore`] on Redis.
+//! [`MailboxStore`] on Redis: one mailbox per device.
 //!
-//! Per recipient: `mq:{user}` (sorted set, score = sequence, member = message id),
-//! `md:{user}` (hash id → `{"f": sender, "d": sender's device, "e": envelope base64url,
-//! "a": stored_at}`; `d` is absent for messages queued before crypto v2),
-//! `mseq:{user}` (sequence). Per sender and id: `seen:{sender}:{id}` (dedup of resends,
-//! expiring with the message lifetime). `mexp` (sorted set by stored_at of
-//! `recipient|id`) drives expiry. Receipts: `rq:{user}`, `rd:{user}`, `rseq:{user}` alike.
+//! A mailbox is named `{user}:{device}` (its *box*). Per box: `mq:{box}` (sorted set,
+//! score = sequence, member = message id), `md:{box}` (hash id → `{"f": sender, "d":
+//! sender's device, "t": addressee, "e": envelope base64url, "a": stored_at}`), `mseq:{box}`
+//! (sequence), and for receipts `rq:{box}`, `rd:{box}`, `rseq:{box}` alike. `mbx:{user}`
+//! (set) lists the person's devices with a mailbox. Per message: `mid:{sender}:{id}` (hash
+//! `a` stored_at, `r` recipient, `s` state bits 1 delivered, 2 read, 4 expired), expiring
+//! with the message lifetime — the dedup of resends and the roll-up of receipts per person;
+//! `rw:{sender}:{id}` (set of boxes that asked for the message again with `retry`). `mexp`
+//! (sorted set by stored_at of `{box}|{id}`) drives expiry.
+//!
+//! Before devices had mailboxes of their own the keys were per person (`mq:{user}`, …,
+//! `seen:{sender}:{id}`); the first device's mailbox to open takes those over.
 
 use std::sync::LazyLock;
 
@@ -20,23 +26,93 @@ use uuid::Uuid;
 
 use super::RedisStore;
 use crate::store::{
-    Enqueued, MailboxPolicy, MailboxStore, Outgoing, StoreError, StoreResult, StoredMessage, StoredReceipt,
+    Enqueued, Mailbox, MailboxPolicy, MailboxStore, Outgoing, StoreError, StoreResult, StoredMessage, StoredReceipt,
 };
 
+/// Shared Lua, prepended to the scripts that need it:
+/// - `put(p, box, id, payload, at)` stores one copy in a mailbox;
+/// - `receipt(p, user, only, but, rid, payload)` queues a receipt in every mailbox of
+///   `user` (only `only`'s when not empty, skipping `but`'s);
+/// - `mark(p, sender, id, bit, unless)` sets a state bit of a message unless it or
+///   `unless` is set: true when this call set it (the receipt is due). A message with no
+///   record (stored before the record existed) counts as unmarked.
+const SHARED: &str = r#"
+local function put(p, box, id, payload, at)
+  local seq = redis.call('INCR', p .. ':mseq:' .. box)
+  redis.call('ZADD', p .. ':mq:' .. box, seq, id)
+  redis.call('HSET', p .. ':md:' .. box, id, payload)
+  redis.call('ZADD', p .. ':mexp', at, box .. '|' .. id)
+end
+local function receipt(p, user, only, but, rid, payload)
+  local devices
+  if only ~= '' then
+    devices = {}
+    if redis.call('SISMEMBER', p .. ':mbx:' .. user, only) == 1 then devices = {only} end
+  else
+    devices = redis.call('SMEMBERS', p .. ':mbx:' .. user)
+  end
+  for _, d in ipairs(devices) do
+    if d ~= but then
+      local box = user .. ':' .. d
+      local seq = redis.call('INCR', p .. ':rseq:' .. box)
+      redis.call('ZADD', p .. ':rq:' .. box, seq, rid)
+      redis.call('HSET', p .. ':rd:' .. box, rid, payload)
+    end
+  end
+end
+local function mark(p, sender, id, b, unless)
+  local record = p .. ':mid:' .. sender .. ':' .. id
+  local state = redis.call('HGET', record, 's')
+  if not state then return true end
+  state = tonumber(state)
+  if bit.band(state, bit.bor(b, unless)) ~= 0 then return false end
+  redis.call('HSET', record, 's', bit.bor(state, b))
+  return true
+end
+local function take(p, box, id)
+  if redis.call('ZREM', p .. ':mq:' .. box, id) == 0 then return nil end
+  local payload = redis.call('HGET', p .. ':md:' .. box, id)
+  redis.call('HDEL', p .. ':md:' .. box, id)
+  redis.call('ZREM', p .. ':mexp', box .. '|' .. id)
+  if payload then return cjson.decode(payload) end
+  return nil
+end
+"#;
+
+/// One message. ARGV: prefix, sender, id, addressee, now, max per mailbox, ttl, then
+/// (box, payload) per copy. Returns {1, at} stored (or stored again for devices that asked
+/// with `retry`), {0, at} duplicate, {-1, 0} a mailbox full.
 static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local at = redis.call('GET', KEYS[1])
-if at then return {0, tonumber(at)} end
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return {-1, 0} end
-local seq = redis.call('INCR', KEYS[4])
-redis.call('ZADD', KEYS[2], seq, ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[5])
-redis.call('ZADD', KEYS[5], ARGV[3], ARGV[6])
-return {1, tonumber(ARGV[3])}
-"#,
-    )
+    Script::new(&format!(
+        r#"{SHARED}
+local p, sender, id = ARGV[1], ARGV[2], ARGV[3]
+local record = p .. ':mid:' .. sender .. ':' .. id
+local at = redis.call('HGET', record, 'a')
+if at then
+  local wish = p .. ':rw:' .. sender .. ':' .. id
+  local resent = 0
+  for i = 8, #ARGV, 2 do
+    local box = ARGV[i]
+    local colon = string.find(box, ':', 1, true)
+    local listed = redis.call('SISMEMBER', p .. ':mbx:' .. string.sub(box, 1, colon - 1), string.sub(box, colon + 1))
+    if redis.call('SREM', wish, box) == 1 and listed == 1 then
+      put(p, ARGV[i], id, ARGV[i + 1], tonumber(ARGV[5]))
+      resent = 1
+    end
+  end
+  return {{resent, tonumber(at)}}
+end
+local legacy = redis.call('GET', p .. ':seen:' .. sender .. ':' .. id)
+if legacy then return {{0, tonumber(legacy)}} end
+for i = 8, #ARGV, 2 do
+  if redis.call('ZCARD', p .. ':mq:' .. ARGV[i]) >= tonumber(ARGV[6]) then return {{-1, 0}} end
+end
+for i = 8, #ARGV, 2 do put(p, ARGV[i], id, ARGV[i + 1], tonumber(ARGV[5])) end
+redis.call('HSET', record, 'a', ARGV[5], 'r', ARGV[4], 's', 0)
+redis.call('EXPIRE', record, ARGV[7])
+return {{1, tonumber(ARGV[5])}}
+"#
+    ))
 });
 
 static FETCH: LazyLock<Script> = LazyLock::new(|| {
@@ -55,46 +131,78 @@ return out
     )
 });
 
-/// Shared Lua: queue one receipt for `user`.
-const RECEIPT_FN: &str = r#"
-local function receipt(prefix, user, rid, payload)
-  local seq = redis.call('INCR', prefix .. ':rseq:' .. user)
-  redis.call('ZADD', prefix .. ':rq:' .. user, seq, rid)
-  redis.call('HSET', prefix .. ':rd:' .. user, rid, payload)
-end
-"#;
-
-/// Deletes delivered (or unopenable) messages and queues a receipt for each sender.
-/// ARGV: prefix, recipient, now, receipt kind, forget (1: also drop the sender's dedup key
-/// so the message can be stored again), then (message id, receipt id) pairs.
+/// `ack`. ARGV: prefix, user, device, now, then (message id, receipt id) pairs. Returns the
+/// senders told.
 static ACK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r#"{RECEIPT_FN}
-local senders = {{}}
-for i = 6, #ARGV, 2 do
+        r#"{SHARED}
+local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local box = user .. ':' .. device
+local told = {{}}
+for i = 5, #ARGV, 2 do
   local id = ARGV[i]
-  if redis.call('ZREM', KEYS[1], id) == 1 then
-    local payload = redis.call('HGET', KEYS[2], id)
-    redis.call('HDEL', KEYS[2], id)
-    redis.call('ZREM', KEYS[3], ARGV[2] .. '|' .. id)
-    if payload then
-      local sender = cjson.decode(payload)['f']
-      if ARGV[5] == '1' then redis.call('DEL', ARGV[1] .. ':seen:' .. sender .. ':' .. id) end
-      receipt(ARGV[1], sender, ARGV[i + 1], cjson.encode({{k = ARGV[4], m = id, p = ARGV[2], a = tonumber(ARGV[3])}}))
-      table.insert(senders, sender)
-    end
+  local m = take(p, box, id)
+  if m and m['f'] ~= user and mark(p, m['f'], id, 1, 4) then
+    receipt(p, m['f'], '', '', ARGV[i + 1], cjson.encode({{k = 'delivered', m = id, p = user, a = now}}))
+    table.insert(told, m['f'])
   end
 end
-return senders
+return told
 "#
     ))
 });
 
-static ADD_RECEIPTS: LazyLock<Script> = LazyLock::new(|| {
+/// `retry`. ARGV: prefix, user, device, now, then (message id, receipt id) pairs. The wish
+/// lives as long as the message's record; a message stored before records existed is
+/// forgotten instead (its only device asked), so the resend is stored as new. Returns the
+/// senders told.
+static RETRY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r#"{RECEIPT_FN}
-for i = 3, #ARGV, 2 do receipt(ARGV[1], ARGV[2], ARGV[i], ARGV[i + 1]) end
-return 1
+        r#"{SHARED}
+local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local box = user .. ':' .. device
+local told = {{}}
+for i = 5, #ARGV, 2 do
+  local id = ARGV[i]
+  local m = take(p, box, id)
+  if m then
+    local ttl = redis.call('TTL', p .. ':mid:' .. m['f'] .. ':' .. id)
+    if ttl > 0 then
+      local wish = p .. ':rw:' .. m['f'] .. ':' .. id
+      redis.call('SADD', wish, box)
+      redis.call('EXPIRE', wish, ttl)
+    else
+      redis.call('DEL', p .. ':seen:' .. m['f'] .. ':' .. id)
+    end
+    local payload = cjson.encode({{k = 'resend', m = id, p = user, q = device, a = now}})
+    receipt(p, m['f'], m['d'] or '', '', ARGV[i + 1], payload)
+    table.insert(told, m['f'])
+  end
+end
+return told
+"#
+    ))
+});
+
+/// `read`. ARGV: prefix, reader, reader's device, sender, now, then (message id, receipt id)
+/// pairs. Returns {told...}.
+static READ: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r#"{SHARED}
+local p, reader, device, sender, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local told = {{}}
+for i = 6, #ARGV, 2 do
+  local id = ARGV[i]
+  local recipient = redis.call('HGET', p .. ':mid:' .. sender .. ':' .. id, 'r')
+  local legacy = not recipient and redis.call('EXISTS', p .. ':seen:' .. sender .. ':' .. id) == 1
+  if (recipient == reader and mark(p, sender, id, 2, 0)) or legacy then
+    receipt(p, sender, '', '', ARGV[i + 1], cjson.encode({{k = 'read', m = id, p = reader, a = now}}))
+    receipt(p, reader, '', device, ARGV[i + 1], cjson.encode({{k = 'read_elsewhere', m = id, p = sender, a = now}}))
+    table.insert(told, sender)
+    table.insert(told, reader)
+  end
+end
+return told
 "#
     ))
 });
@@ -111,29 +219,78 @@ return 1
     )
 });
 
+/// ARGV: prefix, cutoff, now, limit, then `limit` receipt ids. Returns the senders told.
 static EXPIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r#"{RECEIPT_FN}
-local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
-local senders = {{}}
+        r#"{SHARED}
+local p, now = ARGV[1], tonumber(ARGV[3])
+local members = redis.call('ZRANGEBYSCORE', p .. ':mexp', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
+local told = {{}}
 for i, member in ipairs(members) do
-  redis.call('ZREM', KEYS[1], member)
   local sep = string.find(member, '|', 1, true)
-  local to = string.sub(member, 1, sep - 1)
+  local box = string.sub(member, 1, sep - 1)
   local id = string.sub(member, sep + 1)
-  if redis.call('ZREM', ARGV[1] .. ':mq:' .. to, id) == 1 then
-    local payload = redis.call('HGET', ARGV[1] .. ':md:' .. to, id)
-    redis.call('HDEL', ARGV[1] .. ':md:' .. to, id)
-    if payload then
-      local sender = cjson.decode(payload)['f']
-      receipt(ARGV[1], sender, ARGV[4 + i], cjson.encode({{k = 'expired', m = id, p = to, a = tonumber(ARGV[3])}}))
-      table.insert(senders, sender)
-    end
+  local owner = box
+  local colon = string.find(box, ':', 1, true)
+  if colon then owner = string.sub(box, 1, colon - 1) end
+  redis.call('ZREM', p .. ':mexp', member)
+  local m = take(p, box, id)
+  if m and (m['t'] or owner) == owner and mark(p, m['f'], id, 4, 1) then
+    receipt(p, m['f'], '', '', ARGV[4 + i], cjson.encode({{k = 'expired', m = id, p = owner, a = now}}))
+    table.insert(told, m['f'])
   end
 end
-return senders
+return told
 "#
     ))
+});
+
+/// `open_mailbox`. ARGV: prefix, user, device. Lists the mailbox and takes over what was
+/// queued for the person before devices had mailboxes.
+static OPEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r#"{SHARED}
+local p, user, device = ARGV[1], ARGV[2], ARGV[3]
+local box = user .. ':' .. device
+redis.call('SADD', p .. ':mbx:' .. user, device)
+local old = redis.call('ZRANGE', p .. ':mq:' .. user, 0, -1)
+for _, id in ipairs(old) do
+  local payload = redis.call('HGET', p .. ':md:' .. user, id)
+  local at = redis.call('ZSCORE', p .. ':mexp', user .. '|' .. id)
+  redis.call('ZREM', p .. ':mexp', user .. '|' .. id)
+  if payload then put(p, box, id, payload, tonumber(at or cjson.decode(payload)['a'])) end
+end
+local receipts = redis.call('ZRANGE', p .. ':rq:' .. user, 0, -1)
+for _, rid in ipairs(receipts) do
+  local payload = redis.call('HGET', p .. ':rd:' .. user, rid)
+  if payload then
+    local seq = redis.call('INCR', p .. ':rseq:' .. box)
+    redis.call('ZADD', p .. ':rq:' .. box, seq, rid)
+    redis.call('HSET', p .. ':rd:' .. box, rid, payload)
+  end
+end
+redis.call('DEL', p .. ':mq:' .. user, p .. ':md:' .. user, p .. ':mseq:' .. user)
+redis.call('DEL', p .. ':rq:' .. user, p .. ':rd:' .. user, p .. ':rseq:' .. user)
+return 1
+"#
+    ))
+});
+
+/// `close_mailbox`. ARGV: prefix, user, device.
+static CLOSE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local p, user, device = ARGV[1], ARGV[2], ARGV[3]
+local box = user .. ':' .. device
+redis.call('SREM', p .. ':mbx:' .. user, device)
+for _, id in ipairs(redis.call('ZRANGE', p .. ':mq:' .. box, 0, -1)) do
+  redis.call('ZREM', p .. ':mexp', box .. '|' .. id)
+end
+redis.call('DEL', p .. ':mq:' .. box, p .. ':md:' .. box, p .. ':mseq:' .. box)
+redis.call('DEL', p .. ':rq:' .. box, p .. ':rd:' .. box, p .. ':rseq:' .. box)
+return 1
+"#,
+    )
 });
 
 #[derive(Serialize, Deserialize)]
@@ -141,6 +298,9 @@ struct MessagePayload {
     f: UserId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     d: Option<DeviceId>,
+    /// Absent on messages queued before devices had mailboxes: then the mailbox's owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    t: Option<UserId>,
     e: String,
     a: i64,
 }
@@ -150,6 +310,8 @@ struct ReceiptPayload {
     k: ReceiptKind,
     m: MessageId,
     p: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    q: Option<DeviceId>,
     a: i64,
 }
 
@@ -157,21 +319,35 @@ fn corrupt(what: &str) -> StoreError {
     StoreError(format!("redis: corrupt {what}"))
 }
 
+/// A mailbox's name in keys.
+fn box_name(mailbox: Mailbox) -> String {
+    format!("{}:{}", mailbox.user, mailbox.device)
+}
+
+/// Sorted distinct user ids.
+fn parse_users(raw: Vec<String>) -> Vec<UserId> {
+    let mut users: Vec<UserId> = raw.iter().filter_map(|s| s.parse().ok()).collect();
+    users.sort();
+    users.dedup();
+    users
+}
+
 impl RedisStore {
-    /// Runs `FETCH` on a queue (`{q}:{user}` sorted set, `{d}:{user}` hash): up to `limit`
+    /// Runs `FETCH` on a queue (`{q}:{box}` sorted set, `{d}:{box}` hash): up to `limit`
     /// `(id, seq, payload)` after `after`, in order.
     async fn fetch_queue(
         &self,
         queue: &str,
         data: &str,
-        user: UserId,
+        mailbox: Mailbox,
         after: i64,
         limit: usize,
     ) -> StoreResult<Vec<(String, i64, String)>> {
         let mut conn = self.conn.clone();
+        let name = box_name(mailbox);
         let raw: Vec<String> = FETCH
-            .key(self.key(format!("{queue}:{user}")))
-            .key(self.key(format!("{data}:{user}")))
+            .key(self.key(format!("{queue}:{name}")))
+            .key(self.key(format!("{data}:{name}")))
             .arg(after)
             .arg(limit)
             .invoke_async(&mut conn)
@@ -181,82 +357,80 @@ impl RedisStore {
             .map(|c| (c[0].clone(), c[1].parse::<f64>().unwrap_or(0.0) as i64, c[2].clone()))
             .collect())
     }
-}
 
-impl RedisStore {
-    /// Deletes messages of `to` and queues a `kind` receipt for each sender (`ACK`); a
-    /// `resend` also forgets the id, so the sender can store it again.
-    async fn take_messages(
-        &self,
-        to: UserId,
-        ids: &[MessageId],
-        now: i64,
-        kind: ReceiptKind,
-    ) -> StoreResult<Vec<UserId>> {
+    /// Runs one of the per-message scripts (`ack`, `retry`, `read`): ARGV is `head`, then a
+    /// fresh receipt id after each message id. Returns the people told.
+    async fn per_message(&self, script: &Script, head: &[String], ids: &[MessageId]) -> StoreResult<Vec<UserId>> {
         if ids.is_empty() {
             return Ok(vec![]);
         }
-        let (kind, forget) = match kind {
-            ReceiptKind::Resend => ("resend", 1),
-            _ => ("delivered", 0),
-        };
-        let mut invocation = ACK.prepare_invoke();
-        invocation.key(self.key(format!("mq:{to}"))).key(self.key(format!("md:{to}"))).key(self.key("mexp"));
-        invocation.arg(&self.prefix).arg(to.to_string()).arg(now).arg(kind).arg(forget);
+        let mut invocation = script.prepare_invoke();
+        invocation.arg(&self.prefix);
+        for arg in head {
+            invocation.arg(arg);
+        }
         for id in ids {
             invocation.arg(id.to_string()).arg(Uuid::now_v7().to_string());
         }
         let mut conn = self.conn.clone();
-        let senders: Vec<String> = invocation.invoke_async(&mut conn).await?;
-        Ok(parse_users(senders))
+        let told: Vec<String> = invocation.invoke_async(&mut conn).await?;
+        Ok(parse_users(told))
     }
-}
 
-/// Sorted user ids, one per entry of `raw`.
-fn parse_users(raw: Vec<String>) -> Vec<UserId> {
-    let mut users: Vec<UserId> = raw.iter().filter_map(|s| s.parse().ok()).collect();
-    users.sort();
-    users
-}
-
-/// Sorted distinct user ids.
-fn parse_distinct_users(raw: Vec<String>) -> Vec<UserId> {
-    let mut users = parse_users(raw);
-    users.dedup();
-    users
+    /// Runs `OPEN` or `CLOSE` for a mailbox.
+    async fn mailbox_script(&self, script: &Script, mailbox: Mailbox) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let _: i64 = script
+            .arg(&self.prefix)
+            .arg(mailbox.user.to_string())
+            .arg(mailbox.device.to_string())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl MailboxStore for RedisStore {
+    async fn open_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
+        self.mailbox_script(&OPEN, mailbox).await
+    }
+
+    async fn close_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
+        self.mailbox_script(&CLOSE, mailbox).await
+    }
+
     /// One round trip for the batch: `SCRIPT LOAD` (so a restarted Redis has the script)
     /// followed by one `ENQUEUE` per message, pipelined in order on one connection.
     async fn enqueue_many(
         &self,
-        from: UserId,
-        from_device: DeviceId,
+        from: Mailbox,
         messages: Vec<Outgoing>,
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Vec<Enqueued>> {
         let mut invocations = Vec::with_capacity(messages.len());
         for m in &messages {
-            let payload =
-                MessagePayload { f: from, d: Some(from_device), e: URL_SAFE_NO_PAD.encode(&m.envelope), a: now };
-            let payload = serde_json::to_string(&payload).map_err(|e| StoreError(e.to_string()))?;
-            let (to, id) = (m.to, m.id);
             let mut invocation = ENQUEUE.prepare_invoke();
             invocation
-                .key(self.key(format!("seen:{from}:{id}")))
-                .key(self.key(format!("mq:{to}")))
-                .key(self.key(format!("md:{to}")))
-                .key(self.key(format!("mseq:{to}")))
-                .key(self.key("mexp"))
-                .arg(id.to_string())
-                .arg(payload)
+                .arg(&self.prefix)
+                .arg(from.user.to_string())
+                .arg(m.id.to_string())
+                .arg(m.to.to_string())
                 .arg(now)
                 .arg(policy.max_messages)
-                .arg(policy.ttl_secs.max(1))
-                .arg(format!("{to}|{id}"));
+                .arg(policy.ttl_secs.max(1));
+            for copy in &m.copies {
+                let payload = MessagePayload {
+                    f: from.user,
+                    d: Some(from.device),
+                    t: Some(m.to),
+                    e: URL_SAFE_NO_PAD.encode(&copy.envelope),
+                    a: now,
+                };
+                let payload = serde_json::to_string(&payload).map_err(|e| StoreError(e.to_string()))?;
+                invocation.arg(box_name(copy.mailbox)).arg(payload);
+            }
             invocations.push(invocation);
         }
         let mut pipe = redis::pipe();
@@ -276,8 +450,8 @@ impl MailboxStore for RedisStore {
             .collect())
     }
 
-    async fn fetch_messages(&self, to: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
-        self.fetch_queue("mq", "md", to, after, limit)
+    async fn fetch_messages(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
+        self.fetch_queue("mq", "md", mailbox, after, limit)
             .await?
             .into_iter()
             .map(|(id, seq, payload)| {
@@ -287,6 +461,7 @@ impl MailboxStore for RedisStore {
                     id: id.parse().map_err(|_| corrupt("message id"))?,
                     from: p.f,
                     from_device: p.d.unwrap_or(DeviceId(Uuid::nil())),
+                    to: p.t.unwrap_or(mailbox.user),
                     envelope: URL_SAFE_NO_PAD.decode(p.e).map_err(|_| corrupt("envelope"))?,
                     stored_at: p.a,
                 })
@@ -294,39 +469,29 @@ impl MailboxStore for RedisStore {
             .collect()
     }
 
-    async fn ack_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
-        self.take_messages(to, ids, now, ReceiptKind::Delivered).await
+    async fn ack_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
+        let head = [mailbox.user.to_string(), mailbox.device.to_string(), now.to_string()];
+        self.per_message(&ACK, &head, ids).await
     }
 
-    async fn retry_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
-        self.take_messages(to, ids, now, ReceiptKind::Resend).await
+    async fn retry_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
+        let head = [mailbox.user.to_string(), mailbox.device.to_string(), now.to_string()];
+        self.per_message(&RETRY, &head, ids).await
     }
 
-    async fn add_receipts(
+    async fn read_messages(
         &self,
-        user: UserId,
-        peer: UserId,
-        kind: ReceiptKind,
-        message_ids: &[MessageId],
+        reader: Mailbox,
+        sender: UserId,
+        ids: &[MessageId],
         now: i64,
-    ) -> StoreResult<()> {
-        if message_ids.is_empty() {
-            return Ok(());
-        }
-        let mut invocation = ADD_RECEIPTS.prepare_invoke();
-        invocation.arg(&self.prefix).arg(user.to_string());
-        for id in message_ids {
-            let payload = serde_json::to_string(&ReceiptPayload { k: kind, m: *id, p: peer, a: now })
-                .map_err(|e| StoreError(e.to_string()))?;
-            invocation.arg(Uuid::now_v7().to_string()).arg(payload);
-        }
-        let mut conn = self.conn.clone();
-        let _: i64 = invocation.invoke_async(&mut conn).await?;
-        Ok(())
+    ) -> StoreResult<Vec<UserId>> {
+        let head = [reader.user.to_string(), reader.device.to_string(), sender.to_string(), now.to_string()];
+        self.per_message(&READ, &head, ids).await
     }
 
-    async fn fetch_receipts(&self, user: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
-        self.fetch_queue("rq", "rd", user, after, limit)
+    async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
+        self.fetch_queue("rq", "rd", mailbox, after, limit)
             .await?
             .into_iter()
             .map(|(id, seq, payload)| {
@@ -337,18 +502,20 @@ impl MailboxStore for RedisStore {
                     kind: p.k,
                     message_id: p.m,
                     peer: p.p,
+                    peer_device: p.q,
                     at: p.a,
                 })
             })
             .collect()
     }
 
-    async fn ack_receipts(&self, user: UserId, ids: &[ReceiptId]) -> StoreResult<()> {
+    async fn ack_receipts(&self, mailbox: Mailbox, ids: &[ReceiptId]) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());
         }
+        let name = box_name(mailbox);
         let mut invocation = ACK_RECEIPTS.prepare_invoke();
-        invocation.key(self.key(format!("rq:{user}"))).key(self.key(format!("rd:{user}")));
+        invocation.key(self.key(format!("rq:{name}"))).key(self.key(format!("rd:{name}")));
         for id in ids {
             invocation.arg(id.to_string());
         }
@@ -359,23 +526,24 @@ impl MailboxStore for RedisStore {
 
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>> {
         let mut invocation = EXPIRE.prepare_invoke();
-        invocation.key(self.key("mexp")).arg(&self.prefix).arg(now - ttl_secs).arg(now).arg(limit);
+        invocation.arg(&self.prefix).arg(now - ttl_secs).arg(now).arg(limit);
         for _ in 0..limit {
             invocation.arg(Uuid::now_v7().to_string());
         }
         let mut conn = self.conn.clone();
         let senders: Vec<String> = invocation.invoke_async(&mut conn).await?;
-        Ok(parse_distinct_users(senders))
+        Ok(parse_users(senders))
     }
 
-    async fn depth(&self, to: UserId) -> StoreResult<u64> {
+    async fn depth(&self, mailbox: Mailbox) -> StoreResult<u64> {
         let mut conn = self.conn.clone();
-        let n: u64 = redis::cmd("ZCARD").arg(self.key(format!("mq:{to}"))).query_async(&mut conn).await?;
+        let n: u64 =
+            redis::cmd("ZCARD").arg(self.key(format!("mq:{}", box_name(mailbox)))).query_async(&mut conn).await?;
         Ok(n)
     }
 
     async fn total_depth(&self) -> StoreResult<u64> {
-        // `mexp` holds every waiting message once, for expiry.
+        // `mexp` holds every waiting copy once, for expiry.
         let mut conn = self.conn.clone();
         let n: u64 = redis::cmd("ZCARD").arg(self.key("mexp")).query_async(&mut conn).await?;
         Ok(n)

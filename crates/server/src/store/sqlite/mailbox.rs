@@ -1,6 +1,9 @@
-//! [`MailboxStore`] on SQLite: `messages`, `message_ids` (dedup of resends) and `receipts`
-//! tables keyed by 16-byte BLOB ids, each operation one transaction (a batch of sends is
-//! one transaction too).
+//! [`MailboxStore`] on SQLite: one mailbox per device (migration 0008). `messages` holds
+//! one row per copy (device) of a message, `message_ids` one row per message (dedup of
+//! resends, and whether it was delivered, read or expired, so receipts roll up per
+//! person), `receipts` one row per device a receipt goes to, `mailboxes` each person's
+//! device mailboxes. Ids are 16-byte BLOBs; each operation is one transaction (a batch of
+//! sends is one transaction too).
 
 use async_trait::async_trait;
 use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
@@ -9,15 +12,27 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
 use super::{SqliteStore, uuid_blob};
-use crate::store::{Enqueued, MailboxPolicy, MailboxStore, Outgoing, StoreResult, StoredMessage, StoredReceipt};
+use crate::store::{
+    Enqueued, Mailbox, MailboxPolicy, MailboxStore, Outgoing, StoreResult, StoredMessage, StoredReceipt,
+};
 
-/// A receipt kind as stored (migration 0004).
+/// `message_ids.state` bits: what already happened to a message, so each receipt kind goes
+/// out once per message however many devices the recipient has.
+const DELIVERED: i64 = 1;
+const READ: i64 = 2;
+const EXPIRED: i64 = 4;
+
+/// The device of rows queued before devices had mailboxes (migration 0008).
+const UNASSIGNED: [u8; 16] = [0; 16];
+
+/// A receipt kind as stored (migrations 0004, 0008).
 fn kind_code(kind: ReceiptKind) -> i64 {
     match kind {
         ReceiptKind::Delivered => 0,
         ReceiptKind::Read => 1,
         ReceiptKind::Expired => 2,
         ReceiptKind::Resend => 3,
+        ReceiptKind::ReadElsewhere => 4,
     }
 }
 
@@ -26,6 +41,7 @@ fn kind_from(code: i64) -> ReceiptKind {
         1 => ReceiptKind::Read,
         2 => ReceiptKind::Expired,
         3 => ReceiptKind::Resend,
+        4 => ReceiptKind::ReadElsewhere,
         _ => ReceiptKind::Delivered,
     }
 }
@@ -35,108 +51,317 @@ fn blob(id: &Uuid) -> &[u8] {
     id.as_bytes()
 }
 
-fn insert_receipt(
+/// One receipt about `message_id` (with `peer`, and for a resend `peer_device`).
+struct Receipt<'a> {
+    kind: ReceiptKind,
+    message_id: &'a Uuid,
+    peer: &'a Uuid,
+    peer_device: Option<&'a Uuid>,
+    at: i64,
+}
+
+/// Which of a person's mailboxes a receipt goes to.
+enum Devices<'a> {
+    /// Every one.
+    All,
+    /// Only this device's.
+    Only(&'a Uuid),
+    /// Every one but this device's.
+    AllBut(&'a Uuid),
+}
+
+/// Queues `receipt` in mailboxes of `user`, under one receipt id.
+fn queue_receipt(
     tx: &Transaction<'_>,
     user: &Uuid,
-    kind: ReceiptKind,
-    message_id: &Uuid,
-    peer: &Uuid,
-    at: i64,
+    devices: Devices<'_>,
+    receipt: &Receipt<'_>,
 ) -> rusqlite::Result<()> {
+    let (only, but) = match devices {
+        Devices::All => (None, None),
+        Devices::Only(device) => (Some(blob(device)), None),
+        Devices::AllBut(device) => (None, Some(blob(device))),
+    };
+    let id = Uuid::now_v7();
+    let values = params![
+        blob(user),
+        blob(&id),
+        kind_code(receipt.kind),
+        blob(receipt.message_id),
+        blob(receipt.peer),
+        receipt.peer_device.map(blob),
+        receipt.at,
+        only,
+        but,
+    ];
     tx.prepare_cached(
-        "INSERT INTO receipts (user_id, id, kind, message_id, peer, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO receipts (user_id, device, id, kind, message_id, peer, peer_device, at)
+         SELECT ?1, device, ?2, ?3, ?4, ?5, ?6, ?7 FROM mailboxes
+         WHERE user_id = ?1 AND (?8 IS NULL OR device = ?8) AND (?9 IS NULL OR device != ?9)",
     )?
-    .execute(params![blob(user), blob(&Uuid::now_v7()), kind_code(kind), blob(message_id), blob(peer), at])?;
+    .execute(values)?;
     Ok(())
 }
 
-/// Deletes messages `to` received and queues `kind` receipts for their senders, in one
-/// transaction; the senders, sorted. A `resend` also forgets the message id, so the sender
-/// may send it again under the same id.
-fn take_messages(
+/// Marks `state` on the message `(sender, id)` if it is not set yet (nor `unless`): true
+/// when this call set it, i.e. when its receipt is due.
+fn mark(tx: &Transaction<'_>, sender: &Uuid, id: &Uuid, state: i64, unless: i64) -> rusqlite::Result<bool> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE message_ids SET state = state | ?3 WHERE sender = ?1 AND id = ?2 AND state & (?3 | ?4) = 0",
+        )?
+        .execute(params![blob(sender), blob(id), state, unless])?;
+    Ok(changed == 1)
+}
+
+/// Deletes the copy of message `id` in `mailbox`; its sender and sender's device, if it
+/// was there.
+fn take_copy(tx: &Transaction<'_>, mailbox: Mailbox, id: &Uuid) -> rusqlite::Result<Option<(Uuid, Option<Uuid>)>> {
+    tx.prepare_cached(
+        "DELETE FROM messages WHERE recipient = ?1 AND device = ?2 AND id = ?3 RETURNING sender, sender_device",
+    )?
+    .query_row(params![blob(&mailbox.user.0), blob(&mailbox.device.0), blob(id)], |r| {
+        let device = r.get::<_, Option<Vec<u8>>>(1)?.map_or(Ok(None), |_| uuid_blob(r, 1).map(Some))?;
+        Ok((uuid_blob(r, 0)?, device))
+    })
+    .optional()
+}
+
+/// `ack`: deletes the copies; the first copy of a message acked by its recipient queues
+/// one `delivered` receipt in every mailbox of the sender. The people told, sorted.
+fn ack_copies(
     c: &mut rusqlite::Connection,
-    to: UserId,
+    mailbox: Mailbox,
     ids: &[MessageId],
-    kind: ReceiptKind,
     now: i64,
 ) -> rusqlite::Result<Vec<UserId>> {
     let tx = c.transaction()?;
-    let mut senders = Vec::new();
+    let mut told = Vec::new();
     for id in ids {
-        let sender: Option<Uuid> = tx
-            .prepare_cached("DELETE FROM messages WHERE recipient = ?1 AND id = ?2 RETURNING sender")?
-            .query_row(params![blob(&to.0), blob(id)], |r| uuid_blob(r, 0))
-            .optional()?;
-        if let Some(sender) = sender {
-            if kind == ReceiptKind::Resend {
-                tx.prepare_cached("DELETE FROM message_ids WHERE sender = ?1 AND id = ?2")?
-                    .execute(params![blob(&sender), blob(id)])?;
-            }
-            insert_receipt(&tx, &sender, kind, id, &to.0, now)?;
-            senders.push(UserId(sender));
+        let Some((sender, _)) = take_copy(&tx, mailbox, id)? else { continue };
+        // A copy on the sender's own other device is not a delivery.
+        if sender != mailbox.user.0 && mark(&tx, &sender, id, DELIVERED, EXPIRED)? {
+            let receipt = Receipt {
+                kind: ReceiptKind::Delivered,
+                message_id: id,
+                peer: &mailbox.user.0,
+                peer_device: None,
+                at: now,
+            };
+            queue_receipt(&tx, &sender, Devices::All, &receipt)?;
+            told.push(UserId(sender));
         }
     }
     tx.commit()?;
-    senders.sort();
-    Ok(senders)
+    told.sort();
+    told.dedup();
+    Ok(told)
 }
 
-/// Messages waiting for `recipient` (kept by triggers, migration 0005).
-fn depth_of(c: &rusqlite::Connection, recipient: &[u8]) -> rusqlite::Result<i64> {
+/// `retry`: deletes the copies, remembers that this device wants them again and asks the
+/// sending device for each (`resend`). The senders, sorted.
+fn retry_copies(
+    c: &mut rusqlite::Connection,
+    mailbox: Mailbox,
+    ids: &[MessageId],
+    now: i64,
+) -> rusqlite::Result<Vec<UserId>> {
+    let tx = c.transaction()?;
+    let mut told = Vec::new();
+    for id in ids {
+        let Some((sender, sender_device)) = take_copy(&tx, mailbox, id)? else { continue };
+        tx.prepare_cached(
+            "INSERT INTO resend_wanted (sender, id, recipient, device, at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![blob(&sender), blob(id), blob(&mailbox.user.0), blob(&mailbox.device.0), now])?;
+        let receipt = Receipt {
+            kind: ReceiptKind::Resend,
+            message_id: id,
+            peer: &mailbox.user.0,
+            peer_device: Some(&mailbox.device.0),
+            at: now,
+        };
+        // Messages queued before crypto v2 name no sending device: any device may resend.
+        let devices = sender_device.as_ref().map_or(Devices::All, Devices::Only);
+        queue_receipt(&tx, &sender, devices, &receipt)?;
+        told.push(UserId(sender));
+    }
+    tx.commit()?;
+    told.sort();
+    told.dedup();
+    Ok(told)
+}
+
+/// `read`: each message `sender` sent to the reader's person and not yet read gets one
+/// `read` receipt for the sender's devices and one `read_elsewhere` for the reader's other
+/// devices. The people told, sorted.
+fn read_copies(
+    c: &mut rusqlite::Connection,
+    reader: Mailbox,
+    sender: UserId,
+    ids: &[MessageId],
+    now: i64,
+) -> rusqlite::Result<Vec<UserId>> {
+    let tx = c.transaction()?;
+    let mut told = Vec::new();
+    for id in ids {
+        let marked = tx
+            .prepare_cached(
+                "UPDATE message_ids SET state = state | ?4
+                 WHERE sender = ?1 AND id = ?2 AND (recipient = ?3 OR recipient IS NULL) AND state & ?4 = 0",
+            )?
+            .execute(params![blob(&sender.0), blob(id), blob(&reader.user.0), READ])?;
+        if marked == 0 {
+            continue;
+        }
+        let read =
+            Receipt { kind: ReceiptKind::Read, message_id: id, peer: &reader.user.0, peer_device: None, at: now };
+        queue_receipt(&tx, &sender.0, Devices::All, &read)?;
+        let elsewhere =
+            Receipt { kind: ReceiptKind::ReadElsewhere, message_id: id, peer: &sender.0, peer_device: None, at: now };
+        queue_receipt(&tx, &reader.user.0, Devices::AllBut(&reader.device.0), &elsewhere)?;
+        told.push(sender);
+        told.push(reader.user);
+    }
+    tx.commit()?;
+    told.sort();
+    told.dedup();
+    Ok(told)
+}
+
+/// Messages waiting in a mailbox (kept by triggers, migrations 0005 and 0008).
+fn depth_of(c: &rusqlite::Connection, mailbox: Mailbox) -> rusqlite::Result<i64> {
     let depth = c
-        .prepare_cached("SELECT messages FROM mailbox_depth WHERE recipient = ?1")?
-        .query_row([recipient], |r| r.get(0))
+        .prepare_cached("SELECT messages FROM mailbox_depth WHERE recipient = ?1 AND device = ?2")?
+        .query_row(params![blob(&mailbox.user.0), blob(&mailbox.device.0)], |r| r.get(0))
         .optional()?;
     Ok(depth.unwrap_or(0))
 }
 
-/// Stores one message of a batch. `depths` remembers each recipient's mailbox depth
-/// within the batch, so it is looked up once per recipient rather than once per message.
+/// Whether a device of `(sender, id)`'s recipient asked for it again, consuming the wish.
+fn take_resend_wish(tx: &Transaction<'_>, sender: &Uuid, id: &Uuid, mailbox: Mailbox) -> rusqlite::Result<bool> {
+    let taken = tx
+        .prepare_cached("DELETE FROM resend_wanted WHERE sender = ?1 AND id = ?2 AND recipient = ?3 AND device = ?4")?
+        .execute(params![blob(sender), blob(id), blob(&mailbox.user.0), blob(&mailbox.device.0)])?;
+    Ok(taken == 1)
+}
+
+fn insert_copy(
+    tx: &Transaction<'_>,
+    from: Mailbox,
+    message: &Outgoing,
+    (mailbox, envelope): (Mailbox, &[u8]),
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO messages (recipient, device, sender, sender_device, id, addressee, envelope, stored_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        blob(&mailbox.user.0),
+        blob(&mailbox.device.0),
+        blob(&from.user.0),
+        blob(&from.device.0),
+        blob(&message.id),
+        blob(&message.to.0),
+        envelope,
+        now
+    ])?;
+    Ok(())
+}
+
+/// Stores one message of a batch. `depths` remembers each mailbox's depth within the
+/// batch, so it is looked up once per mailbox rather than once per message.
 fn enqueue_one(
     tx: &Transaction<'_>,
-    (from, from_device): (&Uuid, &Uuid),
+    from: Mailbox,
     message: &Outgoing,
     now: i64,
     policy: MailboxPolicy,
-    depths: &mut Vec<(UserId, i64)>,
+    depths: &mut Vec<(Mailbox, i64)>,
 ) -> rusqlite::Result<Enqueued> {
-    let (to, id) = (blob(&message.to.0), blob(&message.id));
+    let (sender, id) = (blob(&from.user.0), blob(&message.id));
     // Claiming the id is the duplicate check: a resend finds it taken.
     let claimed = tx
-        .prepare_cached("INSERT INTO message_ids (sender, id, stored_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")?
-        .execute(params![blob(from), id, now])?;
+        .prepare_cached(
+            "INSERT INTO message_ids (sender, id, stored_at, recipient) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![sender, id, now, blob(&message.to.0)])?;
     if claimed == 0 {
         let at = tx
             .prepare_cached("SELECT stored_at FROM message_ids WHERE sender = ?1 AND id = ?2")?
-            .query_row(params![blob(from), id], |r| r.get(0))?;
-        return Ok(Enqueued::Duplicate { at });
-    }
-    let index = match depths.iter().position(|(who, _)| *who == message.to) {
-        Some(index) => index,
-        None => {
-            depths.push((message.to, depth_of(tx, to)?));
-            depths.len() - 1
+            .query_row(params![sender, id], |r| r.get(0))?;
+        let mut resent = false;
+        for copy in &message.copies {
+            if take_resend_wish(tx, &from.user.0, &message.id, copy.mailbox)? {
+                insert_copy(tx, from, message, (copy.mailbox, &copy.envelope), now)?;
+                resent = true;
+            }
         }
-    };
-    if depths[index].1 >= i64::from(policy.max_messages) {
-        // Not stored, so not a duplicate if sent again later.
-        tx.prepare_cached("DELETE FROM message_ids WHERE sender = ?1 AND id = ?2")?.execute(params![blob(from), id])?;
-        return Ok(Enqueued::MailboxFull);
+        return Ok(if resent { Enqueued::Stored { at } } else { Enqueued::Duplicate { at } });
     }
-    tx.prepare_cached(
-        "INSERT INTO messages (recipient, sender, sender_device, id, envelope, stored_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![to, blob(from), blob(from_device), id, message.envelope, now])?;
-    depths[index].1 += 1;
+    let mut slots = Vec::with_capacity(message.copies.len());
+    for copy in &message.copies {
+        let index = match depths.iter().position(|(mailbox, _)| *mailbox == copy.mailbox) {
+            Some(index) => index,
+            None => {
+                depths.push((copy.mailbox, depth_of(tx, copy.mailbox)?));
+                depths.len() - 1
+            }
+        };
+        if depths[index].1 >= i64::from(policy.max_messages) {
+            // Not stored, so not a duplicate if sent again later.
+            tx.prepare_cached("DELETE FROM message_ids WHERE sender = ?1 AND id = ?2")?.execute(params![sender, id])?;
+            return Ok(Enqueued::MailboxFull);
+        }
+        slots.push(index);
+    }
+    for (copy, index) in message.copies.iter().zip(slots) {
+        insert_copy(tx, from, message, (copy.mailbox, &copy.envelope), now)?;
+        depths[index].1 += 1;
+    }
     Ok(Enqueued::Stored { at: now })
 }
 
 #[async_trait]
 impl MailboxStore for SqliteStore {
+    async fn open_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let (user, device) = (blob(&mailbox.user.0), blob(&mailbox.device.0));
+            tx.prepare_cached("INSERT INTO mailboxes (user_id, device) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
+                .execute(params![user, device])?;
+            // Rows queued before devices had mailboxes belong to the person's one device.
+            tx.prepare_cached("UPDATE messages SET device = ?2 WHERE recipient = ?1 AND device = ?3")?
+                .execute(params![user, device, UNASSIGNED])?;
+            tx.prepare_cached("UPDATE receipts SET device = ?2 WHERE user_id = ?1 AND device = ?3")?
+                .execute(params![user, device, UNASSIGNED])?;
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn close_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let (user, device) = (blob(&mailbox.user.0), blob(&mailbox.device.0));
+            tx.prepare_cached("DELETE FROM mailboxes WHERE user_id = ?1 AND device = ?2")?
+                .execute(params![user, device])?;
+            tx.prepare_cached("DELETE FROM messages WHERE recipient = ?1 AND device = ?2")?
+                .execute(params![user, device])?;
+            tx.prepare_cached("DELETE FROM receipts WHERE user_id = ?1 AND device = ?2")?
+                .execute(params![user, device])?;
+            tx.prepare_cached("DELETE FROM resend_wanted WHERE recipient = ?1 AND device = ?2")?
+                .execute(params![user, device])?;
+            tx.commit()
+        })
+        .await
+    }
+
     async fn enqueue_many(
         &self,
-        from: UserId,
-        from_device: DeviceId,
+        from: Mailbox,
         messages: Vec<Outgoing>,
         now: i64,
         policy: MailboxPolicy,
@@ -147,7 +372,7 @@ impl MailboxStore for SqliteStore {
             let mut depths = Vec::new();
             let answers = messages
                 .iter()
-                .map(|m| enqueue_one(&tx, (&from.0, &from_device.0), m, now, policy, &mut depths))
+                .map(|m| enqueue_one(&tx, from, m, now, policy, &mut depths))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             tx.commit()?;
             Ok(answers)
@@ -155,12 +380,14 @@ impl MailboxStore for SqliteStore {
         .await
     }
 
-    async fn fetch_messages(&self, to: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
+    async fn fetch_messages(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
         self.call(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, id, sender, sender_device, envelope, stored_at FROM messages WHERE recipient = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                "SELECT seq, id, sender, sender_device, addressee, envelope, stored_at FROM messages
+                 WHERE recipient = ?1 AND device = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
             )?;
-            let rows = stmt.query_map(params![blob(&to.0), after, limit as i64], |r| {
+            let values = params![blob(&mailbox.user.0), blob(&mailbox.device.0), after, limit as i64];
+            let rows = stmt.query_map(values, |r| {
                 // Messages queued before crypto v2 have no sender device.
                 let from_device = r.get::<_, Option<Vec<u8>>>(3)?.map_or(Ok(Uuid::nil()), |_| uuid_blob(r, 3))?;
                 Ok(StoredMessage {
@@ -168,8 +395,9 @@ impl MailboxStore for SqliteStore {
                     id: uuid_blob(r, 1)?,
                     from: UserId(uuid_blob(r, 2)?),
                     from_device: DeviceId(from_device),
-                    envelope: r.get(4)?,
-                    stored_at: r.get(5)?,
+                    to: UserId(uuid_blob(r, 4)?),
+                    envelope: r.get(5)?,
+                    stored_at: r.get(6)?,
                 })
             })?;
             rows.collect()
@@ -177,48 +405,44 @@ impl MailboxStore for SqliteStore {
         .await
     }
 
-    async fn ack_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
+    async fn ack_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
         let ids = ids.to_vec();
-        self.call(move |c| take_messages(c, to, &ids, ReceiptKind::Delivered, now)).await
+        self.call(move |c| ack_copies(c, mailbox, &ids, now)).await
     }
 
-    async fn retry_messages(&self, to: UserId, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
+    async fn retry_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
         let ids = ids.to_vec();
-        self.call(move |c| take_messages(c, to, &ids, ReceiptKind::Resend, now)).await
+        self.call(move |c| retry_copies(c, mailbox, &ids, now)).await
     }
 
-    async fn add_receipts(
+    async fn read_messages(
         &self,
-        user: UserId,
-        peer: UserId,
-        kind: ReceiptKind,
-        message_ids: &[MessageId],
+        reader: Mailbox,
+        sender: UserId,
+        ids: &[MessageId],
         now: i64,
-    ) -> StoreResult<()> {
-        let ids = message_ids.to_vec();
-        self.call(move |c| {
-            let tx = c.transaction()?;
-            for id in ids {
-                insert_receipt(&tx, &user.0, kind, &id, &peer.0, now)?;
-            }
-            tx.commit()
-        })
-        .await
+    ) -> StoreResult<Vec<UserId>> {
+        let ids = ids.to_vec();
+        self.call(move |c| read_copies(c, reader, sender, &ids, now)).await
     }
 
-    async fn fetch_receipts(&self, user: UserId, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
+    async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
         self.call(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, id, kind, message_id, peer, at FROM receipts WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                "SELECT seq, id, kind, message_id, peer, peer_device, at FROM receipts
+                 WHERE user_id = ?1 AND device = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
             )?;
-            let rows = stmt.query_map(params![blob(&user.0), after, limit as i64], |r| {
+            let values = params![blob(&mailbox.user.0), blob(&mailbox.device.0), after, limit as i64];
+            let rows = stmt.query_map(values, |r| {
+                let peer_device = r.get::<_, Option<Vec<u8>>>(5)?.map_or(Ok(None), |_| uuid_blob(r, 5).map(Some))?;
                 Ok(StoredReceipt {
                     seq: r.get(0)?,
                     id: uuid_blob(r, 1)?,
                     kind: kind_from(r.get(2)?),
                     message_id: uuid_blob(r, 3)?,
                     peer: UserId(uuid_blob(r, 4)?),
-                    at: r.get(5)?,
+                    peer_device: peer_device.map(DeviceId),
+                    at: r.get(6)?,
                 })
             })?;
             rows.collect()
@@ -226,13 +450,13 @@ impl MailboxStore for SqliteStore {
         .await
     }
 
-    async fn ack_receipts(&self, user: UserId, ids: &[ReceiptId]) -> StoreResult<()> {
+    async fn ack_receipts(&self, mailbox: Mailbox, ids: &[ReceiptId]) -> StoreResult<()> {
         let ids = ids.to_vec();
         self.call(move |c| {
             let tx = c.transaction()?;
             for id in ids {
-                tx.prepare_cached("DELETE FROM receipts WHERE user_id = ?1 AND id = ?2")?
-                    .execute(params![blob(&user.0), blob(&id)])?;
+                tx.prepare_cached("DELETE FROM receipts WHERE user_id = ?1 AND device = ?2 AND id = ?3")?
+                    .execute(params![blob(&mailbox.user.0), blob(&mailbox.device.0), blob(&id)])?;
             }
             tx.commit()
         })
@@ -243,23 +467,37 @@ impl MailboxStore for SqliteStore {
         self.call(move |c| {
             let tx = c.transaction()?;
             let cutoff = now - ttl_secs;
-            let expired: Vec<(i64, Uuid, Uuid, Uuid)> = {
+            let expired: Vec<(i64, Uuid, Uuid, Uuid, Uuid)> = {
                 let mut stmt = tx.prepare_cached(
-                    "SELECT seq, recipient, sender, id FROM messages WHERE stored_at <= ?1 ORDER BY stored_at LIMIT ?2",
+                    "SELECT seq, recipient, sender, id, addressee FROM messages
+                     WHERE stored_at <= ?1 ORDER BY stored_at LIMIT ?2",
                 )?;
                 let rows = stmt.query_map(params![cutoff, limit as i64], |r| {
-                    Ok((r.get(0)?, uuid_blob(r, 1)?, uuid_blob(r, 2)?, uuid_blob(r, 3)?))
+                    Ok((r.get(0)?, uuid_blob(r, 1)?, uuid_blob(r, 2)?, uuid_blob(r, 3)?, uuid_blob(r, 4)?))
                 })?;
                 rows.collect::<Result<_, _>>()?
             };
             let mut senders = Vec::new();
-            for (seq, recipient, sender, id) in expired {
+            for (seq, recipient, sender, id, addressee) in &expired {
                 tx.prepare_cached("DELETE FROM messages WHERE seq = ?1")?.execute([seq])?;
-                insert_receipt(&tx, &sender, ReceiptKind::Expired, &id, &recipient, now)?;
-                senders.push(UserId(sender));
+                // One `expired` per message, and none once a device of the recipient has it.
+                if recipient == addressee && mark(&tx, sender, id, EXPIRED, DELIVERED)? {
+                    let receipt = Receipt {
+                        kind: ReceiptKind::Expired,
+                        message_id: id,
+                        peer: addressee,
+                        peer_device: None,
+                        at: now,
+                    };
+                    queue_receipt(&tx, sender, Devices::All, &receipt)?;
+                    senders.push(UserId(*sender));
+                }
             }
-            // Dedup records older than any live message can be forgotten.
-            tx.prepare_cached("DELETE FROM message_ids WHERE stored_at <= ?1")?.execute([cutoff])?;
+            if expired.len() < limit {
+                // Every copy that old is gone: its message's record and wishes can go too.
+                tx.prepare_cached("DELETE FROM message_ids WHERE stored_at <= ?1")?.execute([cutoff])?;
+                tx.prepare_cached("DELETE FROM resend_wanted WHERE at <= ?1")?.execute([cutoff])?;
+            }
             tx.commit()?;
             senders.sort();
             senders.dedup();
@@ -268,8 +506,8 @@ impl MailboxStore for SqliteStore {
         .await
     }
 
-    async fn depth(&self, to: UserId) -> StoreResult<u64> {
-        self.call(move |c| depth_of(c, blob(&to.0)).map(|n| n as u64)).await
+    async fn depth(&self, mailbox: Mailbox) -> StoreResult<u64> {
+        self.call(move |c| depth_of(c, mailbox).map(|n| n as u64)).await
     }
 
     async fn total_depth(&self) -> StoreResult<u64> {

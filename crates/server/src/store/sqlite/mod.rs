@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_mailbox_depth.sql"),
     include_str!("migrations/0006_devices.sql"),
     include_str!("migrations/0007_crypto_v2.sql"),
+    include_str!("migrations/0008_device_mailboxes.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
@@ -159,13 +160,14 @@ mod tests {
         assert_eq!(n, MIGRATIONS.len() as i64);
     }
 
-    /// Migration 0004 turns text ids into BLOBs and 0005 counts mailboxes: rows written
-    /// before them must come back unchanged through the store, and be counted.
+    /// Migration 0004 turns text ids into BLOBs, 0005 counts mailboxes and 0008 gives each
+    /// device its own: rows written before them must come back unchanged through the store
+    /// (in the person's first device's mailbox), and be counted.
     #[tokio::test]
     async fn mailbox_rows_survive_the_mailbox_migrations() {
-        use crate::store::{Enqueued, MailboxPolicy, MailboxStore, Outgoing};
-        use hush_shared::UserId;
+        use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, Outgoing};
         use hush_shared::ws::ReceiptKind;
+        use hush_shared::{DeviceId, UserId};
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hush.db");
@@ -195,25 +197,39 @@ mod tests {
             .unwrap();
         }
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.depth(UserId(bob)).await.unwrap(), 1, "migration 0005 counted the waiting message");
-        let waiting = store.fetch_messages(UserId(bob), 0, 10).await.unwrap();
+        // Migration 0008: what waited for a person belongs to their first device's mailbox.
+        let (bob_box, alice_box) = (
+            Mailbox { user: UserId(bob), device: DeviceId::new() },
+            Mailbox { user: UserId(alice), device: DeviceId::new() },
+        );
+        assert_eq!(store.total_depth().await.unwrap(), 1, "migration 0005 counted the waiting message");
+        assert!(store.fetch_messages(bob_box, 0, 10).await.unwrap().is_empty(), "not Bob's device's until it opens");
+        store.open_mailbox(bob_box).await.unwrap();
+        store.open_mailbox(alice_box).await.unwrap();
+        assert_eq!(store.depth(bob_box).await.unwrap(), 1);
+        let waiting = store.fetch_messages(bob_box, 0, 10).await.unwrap();
         assert_eq!(waiting.len(), 1);
-        assert_eq!((waiting[0].id, waiting[0].from, waiting[0].stored_at), (message, UserId(alice), 7));
-        assert_eq!(waiting[0].from_device, hush_shared::DeviceId(uuid::Uuid::nil()), "queued before devices existed");
+        assert_eq!(
+            (waiting[0].id, waiting[0].from, waiting[0].to, waiting[0].stored_at),
+            (message, UserId(alice), UserId(bob), 7)
+        );
+        assert_eq!(waiting[0].from_device, DeviceId(uuid::Uuid::nil()), "queued before devices existed");
         assert_eq!(waiting[0].envelope, vec![1, 2, 3, 4]);
-        let receipts = store.fetch_receipts(UserId(alice), 0, 10).await.unwrap();
+        let receipts = store.fetch_receipts(alice_box, 0, 10).await.unwrap();
         assert_eq!(receipts.len(), 1);
         assert_eq!((receipts[0].id, receipts[0].kind, receipts[0].message_id), (receipt, ReceiptKind::Read, message));
         assert_eq!(receipts[0].peer, UserId(bob));
         let policy = MailboxPolicy { max_messages: 10, ttl_secs: 60 };
-        let resend = Outgoing { to: UserId(bob), id: message, envelope: vec![1; 40] };
-        let device = hush_shared::DeviceId::new();
-        let answer = store.enqueue_many(UserId(alice), device, vec![resend], 8, policy).await.unwrap();
+        let copies = vec![EnvelopeCopy { mailbox: bob_box, envelope: vec![1; 40] }];
+        let resend = Outgoing { to: UserId(bob), id: message, copies };
+        let answer = store.enqueue_many(alice_box, vec![resend], 8, policy).await.unwrap();
         assert_eq!(answer, vec![Enqueued::Duplicate { at: 7 }], "the dedup record was carried over");
-        assert_eq!(store.ack_messages(UserId(bob), &[message], 10).await.unwrap(), vec![UserId(alice)]);
-        let later = store.fetch_messages(UserId(bob), 0, 10).await.unwrap();
+        assert_eq!(store.ack_messages(bob_box, &[message], 10).await.unwrap(), vec![UserId(alice)]);
+        let later = store.fetch_messages(bob_box, 0, 10).await.unwrap();
         assert!(later.is_empty(), "the acked message is gone");
-        assert_eq!((store.depth(UserId(bob)).await.unwrap(), store.total_depth().await.unwrap()), (0, 0));
+        assert_eq!((store.depth(bob_box).await.unwrap(), store.total_depth().await.unwrap()), (0, 0));
+        let delivered = store.fetch_receipts(alice_box, receipts[0].seq, 10).await.unwrap();
+        assert_eq!(delivered.iter().map(|r| r.kind).collect::<Vec<_>>(), vec![ReceiptKind::Delivered]);
     }
 
     /// Migration 0007 (crypto v2) drops the per-friendship keys: friendships and pending
