@@ -110,6 +110,16 @@ pub async fn retire_sessions(store: &impl ClientStore, peer: UserId) -> Result<(
     Ok(())
 }
 
+/// Retires the sessions with one device of `peer` for sending (it asked for a message
+/// again): the next message starts a new session from fresh bundles.
+pub async fn retire_device(store: &impl ClientStore, peer: UserId, device: DeviceId) -> Result<(), StoreError> {
+    if let Some(mut record) = store.sessions(peer, device).await? {
+        record.retired = true;
+        store.put_sessions(&record).await?;
+    }
+    Ok(())
+}
+
 /// The cipher of this device.
 pub struct Cipher<'a, S: ClientStore, H: Http + ?Sized> {
     /// Storage.
@@ -189,12 +199,33 @@ impl<S: ClientStore, H: Http + ?Sized> Cipher<'_, S, H> {
         Ok(news)
     }
 
+    /// Me, the owner of this device.
+    fn me(&self) -> UserId {
+        UserId(uuid::Uuid::from_bytes(self.device.user_id))
+    }
+
     /// Fetches `peer`'s bundles and starts a session with each of their devices; forgets
     /// sessions with devices they no longer have. Every bundle is verified (and must be
-    /// `peer`'s) before the identity it carries is recorded.
+    /// `peer`'s) before the identity it carries is recorded. For my own other devices
+    /// (`peer` is me) this device is left out, having none is fine, and the identity must
+    /// be mine.
     async fn start_sessions(&self, peer: UserId) -> Result<(Vec<SessionRecord>, bool), SealError> {
-        let list = api::bundles(self.http, peer).await.map_err(SealError::Api)?;
+        let mut list = api::bundles(self.http, peer).await.map_err(SealError::Api)?;
+        let mine = peer == self.me();
+        if mine {
+            let this = DeviceId(uuid::Uuid::from_bytes(self.device.device_id));
+            list.devices.retain(|d| d.device_id != this);
+            if list.identity_key.as_deref().is_some_and(|key| key != self.device.identity.public().to_wire()) {
+                return Err(SealError::BadBundle(CryptoError::BadSignature));
+            }
+        }
         let Some(identity) = list.identity_key.clone().filter(|_| !list.devices.is_empty()) else {
+            if mine {
+                for old in self.store.peer_sessions(peer).await? {
+                    self.store.remove_sessions(peer, old.device).await?;
+                }
+                return Ok((vec![], false));
+            }
             return Err(SealError::NoDevices);
         };
         let mut ids: Vec<DeviceId> = list.devices.iter().map(|d| d.device_id).collect();
@@ -208,7 +239,7 @@ impl<S: ClientStore, H: Http + ?Sized> Cipher<'_, S, H> {
             .map(|i| bundle_of(&list, i).and_then(|bundle| Session::initiate(self.device, &bundle)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(SealError::BadBundle)?;
-        let news = self.note_identity(peer, &identity).await?;
+        let news = if mine { IdentityNews::Same } else { self.note_identity(peer, &identity).await? };
         if matches!(news, IdentityNews::HeldChanged) || self.store.peer(peer).await?.is_some_and(|p| p.held) {
             return Err(SealError::Held);
         }
@@ -240,12 +271,35 @@ impl<S: ClientStore, H: Http + ?Sized> Cipher<'_, S, H> {
         if self.store.peer(peer).await?.is_some_and(|p| p.held) {
             return Err(SealError::Held);
         }
+        let records = self.store.peer_sessions(peer).await?;
+        let fresh = records.is_empty() || records.iter().any(|r| r.retired || r.sessions.is_empty());
+        self.seal_with(peer, records, fresh, message_id, plaintext).await
+    }
+
+    /// Seals `plaintext` under `message_id` for my other devices (none when I have one).
+    /// `known` says the sessions with them are current (nothing changed since they were
+    /// last looked up), so no sessions means no other devices; otherwise their bundles are
+    /// fetched again.
+    pub async fn seal_own(&self, message_id: MessageId, plaintext: &[u8], known: bool) -> Result<Sealed, SealError> {
+        let me = self.me();
+        let records = self.store.peer_sessions(me).await?;
+        let fresh = !known || records.iter().any(|r| r.retired || r.sessions.is_empty());
+        self.seal_with(me, records, fresh, message_id, plaintext).await
+    }
+
+    async fn seal_with(
+        &self,
+        peer: UserId,
+        mut records: Vec<SessionRecord>,
+        fresh: bool,
+        message_id: MessageId,
+        plaintext: &[u8],
+    ) -> Result<Sealed, SealError> {
         if plaintext.len() > hush_crypto::padding::MAX_PLAINTEXT_LEN {
             return Err(SealError::TooLarge);
         }
-        let mut records = self.store.peer_sessions(peer).await?;
         let mut identity_changed = false;
-        if records.is_empty() || records.iter().any(|r| r.retired || r.sessions.is_empty()) {
+        if fresh {
             (records, identity_changed) = self.start_sessions(peer).await?;
         }
         let mut envelopes = Vec::with_capacity(records.len());

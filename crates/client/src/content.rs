@@ -3,6 +3,7 @@
 //! added here without touching the envelope; a kind or version this client does not know
 //! decodes to [`Content::Unsupported`] and is kept, never dropped.
 
+use hush_shared::UserId;
 use serde::{Deserialize, Serialize};
 
 /// The content version this client writes.
@@ -33,6 +34,10 @@ struct Record {
     text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sent_at_ms: Option<i64>,
+    /// Only in the copies for the sender's own other devices: the friend it was written
+    /// to (the server's `to` is not authenticated; this is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to: Option<UserId>,
 }
 
 /// Why bytes are not a content record at all (not JSON, no `v` or `kind`).
@@ -43,18 +48,31 @@ pub struct NotContent;
 impl Content {
     /// The record's bytes (UTF-8 JSON).
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_for(None)
+    }
+
+    /// The record's bytes for my own other devices: it names `to`, the friend it was
+    /// written to.
+    pub fn encode_for(&self, to: Option<UserId>) -> Vec<u8> {
         let record = match self {
             Content::Text { text, sent_at_ms } => Record {
                 v: CONTENT_VERSION,
                 kind: "text".into(),
                 text: Some(text.clone()),
                 sent_at_ms: Some(*sent_at_ms),
+                to,
             },
             Content::Unsupported { kind } => {
-                Record { v: CONTENT_VERSION, kind: kind.clone(), text: None, sent_at_ms: None }
+                Record { v: CONTENT_VERSION, kind: kind.clone(), text: None, sent_at_ms: None, to }
             }
         };
         serde_json::to_vec(&record).unwrap_or_default()
+    }
+
+    /// The friend a record from my other device was written to, if it names one.
+    pub fn addressee(bytes: &[u8]) -> Option<UserId> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        value.get("to")?.as_str()?.parse().ok()
     }
 
     /// Reads a record: known kinds become their variant, anything else
@@ -85,7 +103,7 @@ mod tests {
     #[test]
     fn text_round_trips_and_unknown_kinds_are_kept() {
         let text = Content::Text { text: "héllo".into(), sent_at_ms: 42 };
-        assert_eq!(Content::decode(&text.encode()), Ok(text));
+        assert_eq!(Content::decode(&text.encode()), Ok(text.clone()));
         assert_eq!(
             Content::decode(br#"{"v":1,"kind":"reaction","emoji":"+1"}"#),
             Ok(Content::Unsupported { kind: "reaction".into() })
@@ -97,5 +115,9 @@ mod tests {
         assert_eq!(Content::decode(b"not json"), Err(NotContent));
         assert_eq!(Content::decode(br#"{"kind":"text"}"#), Err(NotContent));
         assert_eq!(Content::decode(br#"{"v":1,"kind":"text"}"#), Err(NotContent), "a text record needs its text");
+        let friend = UserId::new();
+        let synced = text.encode_for(Some(friend));
+        assert_eq!((Content::decode(&synced), Content::addressee(&synced)), (Ok(text.clone()), Some(friend)));
+        assert_eq!(Content::addressee(&text.encode()), None);
     }
 }

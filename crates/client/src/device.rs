@@ -113,6 +113,25 @@ async fn new_signed_prekey(
     Ok(signed_prekey_body(device, id, pair.public()))
 }
 
+/// Makes this browser a new device under an account identity it was given by a device of
+/// the account (linking): fresh device keys under a new device id, registered by the
+/// next [`set_up`].
+pub async fn adopt_identity(store: &impl ClientStore, me: UserId, identity_secret: &str) -> Result<(), DeviceError> {
+    IdentityKeyPair::from_secret_bytes(&secret_of(identity_secret)?).map_err(|_| DeviceError::Corrupt)?;
+    let device_key = KeyPair::generate();
+    let own = OwnDevice {
+        user_id: me,
+        device_id: DeviceId::new(),
+        identity_secret: identity_secret.to_owned(),
+        device_secret: b64(&device_key.secret_bytes()[..]),
+        next_prekey_id: 1,
+        next_signed_prekey_id: 1,
+        registered_at: 0,
+    };
+    store.put_own_device(&own).await?;
+    Ok(())
+}
+
 /// Sets this browser up as a device of `me`: uses the keys it already has, or makes new
 /// ones, and registers them unless the server already lists this device as the session's.
 /// With `new_identity` it starts again: a fresh identity replaces the account's and every

@@ -22,7 +22,7 @@ use hush_shared::ws::{ClientFrame, DeviceMismatch, FriendEvent, MessageId, Recei
 use hush_shared::{DeviceId, ErrorCode, UserId};
 
 use crate::api::Http;
-use crate::cipher::{Cipher, OpenError, SealError, forget_sessions, retire_sessions};
+use crate::cipher::{Cipher, OpenError, SealError, forget_sessions, retire_device, retire_sessions};
 use crate::content::Content;
 use crate::device::{self, DeviceError, Setup};
 use crate::model::{Body, ChatMessage, Direction, Status};
@@ -107,6 +107,10 @@ pub struct Engine<S: ClientStore, H: Http> {
     connected: bool,
     retries: HashMap<MessageId, Retry>,
     reads: ReadReceipts,
+    /// My other devices changed (the server said so): fetch their bundles on the next
+    /// send. Until then the sessions held with them are taken as the current list — none
+    /// means no other device, and the server refuses a send if that is wrong.
+    own_devices_changed: bool,
 }
 
 impl<S: ClientStore, H: Http> Engine<S, H> {
@@ -120,6 +124,7 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
             connected: false,
             retries: HashMap::new(),
             reads: ReadReceipts::default(),
+            own_devices_changed: false,
         }
     }
 
@@ -307,15 +312,23 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
         let (Body::Text { text }, Some(device)) = (&message.body, &self.device) else {
             return Ok(());
         };
-        let plaintext = Content::Text { text: text.clone(), sent_at_ms: message.created_at_ms }.encode();
+        let content = Content::Text { text: text.clone(), sent_at_ms: message.created_at_ms };
         let cipher = Cipher { store: &self.store, http: &self.http, device };
-        match cipher.seal(message.peer, message.id, &plaintext).await {
+        let sealed = match cipher.seal(message.peer, message.id, &content.encode()).await {
             Ok(sealed) => {
+                let synced = content.encode_for(Some(message.peer));
+                cipher.seal_own(message.id, &synced, !self.own_devices_changed).await.map(|own| (sealed, own))
+            }
+            Err(e) => Err(e),
+        };
+        match sealed {
+            Ok((sealed, own)) => {
+                self.own_devices_changed = false;
                 if sealed.identity_changed {
                     events.push(Event::IdentityChanged(message.peer));
                 }
                 let (id, to, envelopes) = (message.id, message.peer, sealed.envelopes);
-                out.push(ClientFrame::Send { id, to, envelopes, own: vec![] });
+                out.push(ClientFrame::Send { id, to, envelopes, own: own.envelopes });
             }
             Err(SealError::Store(e)) => return Err(e),
             Err(SealError::Held) => events.push(Event::IdentityChanged(message.peer)),
@@ -452,10 +465,15 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
         out: &mut Vec<ClientFrame>,
         events: &mut Vec<Event>,
     ) -> EngineResult<()> {
-        let Incoming { id, from, from_device, envelope, sent_at } = incoming;
+        let Incoming { id, from, from_device, to, envelope, sent_at } = incoming;
         let existing = self.store.message(id).await?;
         let requests = match &existing {
             None => 0,
+            // My own message, already here (sent from this device, or synced before).
+            Some(m) if from == self.me && m.direction == Direction::Outgoing && m.peer == to => {
+                out.push(ClientFrame::Ack { ids: vec![id] });
+                return Ok(());
+            }
             Some(m) if m.peer != from || m.direction != Direction::Incoming => {
                 out.push(ClientFrame::Ack { ids: vec![id] }); // another sender's id: not this one's
                 return Ok(());
@@ -475,6 +493,10 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
             (_, Err(_)) => Err(OpenError::Retry("not base64url")),
         };
         let body = match opened {
+            Ok(opened) if from == self.me => {
+                out.push(ClientFrame::Ack { ids: vec![id] });
+                return self.synced(id, to, &opened.plaintext, sent_at, events).await;
+            }
             Ok(opened) => {
                 if opened.identity_changed {
                     events.push(Event::IdentityChanged(from));
@@ -512,18 +534,74 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
             server_at: Some(sent_at),
         };
         self.store.put_message(&message).await?;
+        // A placeholder for one of my own messages (kept under my id until it opens) is
+        // no conversation to show.
+        if from != self.me {
+            events.push(Event::MessageReceived(message));
+        }
+        Ok(())
+    }
+
+    /// A message I sent from another of my devices, opened here: it joins the conversation
+    /// with the friend its content names, as sent — or, naming no friend or another one
+    /// than the server said, it is dropped (acked, since it can never be shown).
+    async fn synced(
+        &mut self,
+        id: MessageId,
+        to: UserId,
+        plaintext: &[u8],
+        sent_at: i64,
+        events: &mut Vec<Event>,
+    ) -> EngineResult<()> {
+        if Content::addressee(plaintext) != Some(to) || to == self.me {
+            return Ok(());
+        }
+        let (body, created_at_ms) = match Content::decode(plaintext) {
+            Ok(Content::Text { text, sent_at_ms }) => (Body::Text { text }, sent_at_ms),
+            Ok(Content::Unsupported { kind }) => {
+                (Body::Unsupported { content_kind: kind }, sent_at.saturating_mul(1000))
+            }
+            Err(_) => return Ok(()),
+        };
+        let message = ChatMessage {
+            id,
+            peer: to,
+            direction: Direction::Outgoing,
+            body,
+            status: Status::Stored,
+            created_at_ms,
+            server_at: Some(sent_at),
+        };
+        self.store.put_message(&message).await?;
         events.push(Event::MessageReceived(message));
         Ok(())
     }
 
-    /// The recipient's device could not open one of my messages: start a new session with
-    /// their devices and send it again under the same id.
-    async fn resend(&mut self, id: MessageId, now_ms: i64, out: &mut Vec<ClientFrame>) -> EngineResult<()> {
+    /// A device (`peer_device` of `peer`: the recipient, or one of mine) could not open one
+    /// of my messages: start a new session with it and send the message again under the
+    /// same id (the server stores it for that device only).
+    async fn resend(
+        &mut self,
+        id: MessageId,
+        (peer, peer_device): (UserId, Option<DeviceId>),
+        now_ms: i64,
+        out: &mut Vec<ClientFrame>,
+    ) -> EngineResult<()> {
         let Some(mut message) = self.store.message(id).await? else { return Ok(()) };
-        if message.direction != Direction::Outgoing || !matches!(message.status, Status::Sending | Status::Stored) {
+        let mine = peer == self.me;
+        // The friend's devices ask only before any of them got it; mine may ask later too.
+        let pending = matches!(message.status, Status::Sending | Status::Stored);
+        if message.direction != Direction::Outgoing || !(pending || mine) {
             return Ok(());
         }
-        retire_sessions(&self.store, message.peer).await?;
+        match peer_device {
+            Some(device) => retire_device(&self.store, peer, device).await?,
+            None => retire_sessions(&self.store, peer).await?,
+        }
+        if mine {
+            // Only my device needs it: the status the friend's devices gave it stays.
+            return self.push_send(&message, now_ms, out, &mut Vec::new()).await;
+        }
         message.status = Status::Sending;
         self.store.put_message(&message).await?;
         self.push_send(&message, now_ms, out, &mut Vec::new()).await
@@ -539,16 +617,16 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
             ServerFrame::Stored { id, at } => {
                 self.set_status(id, Status::Stored, Some(at), &mut events).await?;
             }
-            ServerFrame::Message { id, from, from_device, envelope, sent_at, .. } => {
-                let incoming = Incoming { id, from, from_device, envelope, sent_at };
+            ServerFrame::Message { id, from, from_device, to, envelope, sent_at } => {
+                let incoming = Incoming { id, from, from_device, to, envelope, sent_at };
                 self.receive(incoming, now_ms, &mut out, &mut events).await?;
             }
-            ServerFrame::Receipt { id, kind, message_id, .. } => {
+            ServerFrame::Receipt { id, kind, message_id, peer, peer_device, .. } => {
                 match kind {
                     ReceiptKind::Delivered => self.set_status(message_id, Status::Delivered, None, &mut events).await?,
                     ReceiptKind::Read => self.set_status(message_id, Status::Read, None, &mut events).await?,
                     ReceiptKind::Expired => self.set_status(message_id, Status::Expired, None, &mut events).await?,
-                    ReceiptKind::Resend => self.resend(message_id, now_ms, &mut out).await?,
+                    ReceiptKind::Resend => self.resend(message_id, (peer, peer_device), now_ms, &mut out).await?,
                     ReceiptKind::ReadElsewhere => self.seen_elsewhere(message_id, &mut events).await?,
                 }
                 out.push(ClientFrame::ReceiptAck { ids: vec![id] });
@@ -589,6 +667,7 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
                 // Their devices changed: start afresh from their bundles, right away once.
                 if let Some(mismatch) = devices {
                     retire_sessions(&self.store, mismatch.user_id).await?;
+                    self.own_devices_changed |= mismatch.user_id == self.me;
                 }
                 self.schedule(id, now_ms, 0);
                 Ok(())
@@ -629,6 +708,7 @@ struct Incoming {
     id: MessageId,
     from: UserId,
     from_device: DeviceId,
+    to: UserId,
     envelope: String,
     sent_at: i64,
 }

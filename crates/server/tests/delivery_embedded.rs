@@ -25,6 +25,11 @@ async fn sender_without_connection() {
 }
 
 #[tokio::test]
+async fn two_devices_each() {
+    scenarios::two_devices_each(&TestApp::spawn().await).await;
+}
+
+#[tokio::test]
 async fn undelivered_messages_expire_and_the_sender_is_told() {
     let app = TestApp::spawn().await;
     let mut alice = app.chatter(1, "Alice").await;

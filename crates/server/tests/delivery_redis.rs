@@ -29,6 +29,12 @@ async fn sender_without_connection() {
 }
 
 #[tokio::test]
+async fn two_devices_each() {
+    let redis = RedisServer::start();
+    scenarios::two_devices_each(&TestApp::spawn_redis(&redis.url(), &[]).await).await;
+}
+
+#[tokio::test]
 async fn expiry_and_quota_on_redis() {
     let redis = RedisServer::start();
     let app = TestApp::spawn_redis(&redis.url(), &["--mailbox-max-messages", "2"]).await;

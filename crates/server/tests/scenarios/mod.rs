@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use hush_client::store::IdentityStore;
 use hush_client::{Body, Direction, Event, Status};
 
 use crate::common::*;
@@ -160,4 +161,96 @@ type Client = hush_client::native::NativeClient<hush_client::MemoryStore>;
 /// How many messages a client has received (events, so duplicates would count twice).
 pub fn arrivals(c: &Client) -> usize {
     c.events.iter().filter(|e| matches!(e, Event::MessageReceived(_))).count()
+}
+
+/// Another browser of `first`'s person, holding the account identity (as linking gives
+/// it) and registered as a device of its own.
+async fn second_device(app: &TestApp, first: &Chatter, n: u32) -> Chatter {
+    app.clock.advance(31); // the next sign-in code for the number
+    let person = app.sign_in(&phone(n), None).await;
+    let second = Chatter::new(person, &app.base);
+    let own = first.store.own_device().await.unwrap().expect("the first device's keys");
+    hush_client::device::adopt_identity(&second.store, second.id, &own.identity_secret).await.unwrap();
+    second
+}
+
+/// Texts of a chatter's messages in the conversation with `peer`, in order, by direction.
+fn conversation(chatter: &Chatter, peer: hush_shared::UserId, direction: Direction) -> Vec<String> {
+    let mut messages: Vec<_> =
+        chatter.store.all_messages().into_iter().filter(|m| m.peer == peer && m.direction == direction).collect();
+    messages.sort_by_key(|m| m.id);
+    messages
+        .into_iter()
+        .map(|m| match m.body {
+            Body::Text { text } => text,
+            other => panic!("not opened: {other:?}"),
+        })
+        .collect()
+}
+
+/// Two devices each, with the real client engine: what Alice writes on one device shows on
+/// both of Bob's and on her other one; receipts reach both of hers; reading on one of
+/// Bob's devices marks it read on the other; Bob's reply reaches both of Alice's devices
+/// and his own other one. Nothing is ever undecryptable.
+pub async fn two_devices_each(app: &TestApp) {
+    let mut alice = app.chatter(1, "Alice").await;
+    let mut bob = app.chatter(2, "Bob").await;
+    befriend_chatters(&app.base, &mut alice, &mut bob).await;
+    let mut alice2 = second_device(app, &alice, 1).await;
+    let mut bob2 = second_device(app, &bob, 2).await;
+    for (chatter, friend) in [(&mut alice2, bob.id), (&mut bob2, alice.id)] {
+        chatter.client.set_up(false).await.unwrap();
+        chatter.client.engine.add_friend(friend, None, None).await.unwrap();
+    }
+    for chatter in [&mut alice, &mut alice2, &mut bob, &mut bob2] {
+        chatter.connect(&app.ws_url()).await;
+    }
+
+    let texts: Vec<String> = (0..5).map(|i| format!("from Alice's first device {i}")).collect();
+    for text in &texts {
+        alice.client.send_text(bob.id, text).await.unwrap();
+    }
+    // The first send names no other device of Alice's: refused, she learns of it, resends.
+    let all_out = |c: &Client| c.engine.store().all_messages().iter().all(|m| m.status != Status::Sending);
+    assert!(alice.client.run_until(WAIT, all_out).await.unwrap(), "stored after learning of her other device");
+    for chatter in [&mut bob, &mut bob2] {
+        assert!(chatter.client.run_until(WAIT, |c| arrivals(c) == 5).await.unwrap(), "Bob's devices got all five");
+    }
+    assert!(alice2.client.run_until(WAIT, |c| arrivals(c) == 5).await.unwrap(), "Alice's other device too");
+    for chatter in [&bob, &bob2] {
+        assert_eq!(conversation(chatter, alice.id, Direction::Incoming), texts, "in order, opened");
+    }
+    assert_eq!(conversation(&alice2, bob.id, Direction::Outgoing), texts, "shown as sent from me");
+    let delivered = |c: &Client| outgoing_all(c, 5, Status::Delivered);
+    assert!(alice.client.run_until(WAIT, delivered).await.unwrap(), "delivered on the sending device");
+    assert!(alice2.client.run_until(WAIT, delivered).await.unwrap(), "and on the other");
+
+    // Bob reads on his first device: read on both of Alice's, seen on his second.
+    bob.client.mark_read(alice.id).await.unwrap();
+    let read = |c: &Client| outgoing_all(c, 5, Status::Read);
+    assert!(alice.client.run_until(WAIT, read).await.unwrap());
+    assert!(alice2.client.run_until(WAIT, read).await.unwrap());
+    let seen = |c: &Client| {
+        let incoming: Vec<_> =
+            c.engine.store().all_messages().into_iter().filter(|m| m.direction == Direction::Incoming).collect();
+        incoming.len() == 5 && incoming.iter().all(|m| m.status == Status::Seen)
+    };
+    assert!(bob2.client.run_until(WAIT, seen).await.unwrap(), "read on one device clears the other's unread");
+
+    // Bob answers from his second device.
+    bob2.client.send_text(alice.id, "hello from Bob's phone").await.unwrap();
+    assert!(bob2.client.run_until(WAIT, all_out).await.unwrap());
+    for chatter in [&mut alice, &mut alice2] {
+        let got_it = |c: &Client| {
+            c.engine.store().all_messages().iter().any(|m| m.direction == Direction::Incoming && m.peer == bob.id)
+        };
+        assert!(chatter.client.run_until(WAIT, got_it).await.unwrap());
+        assert_eq!(conversation(chatter, bob.id, Direction::Incoming), vec!["hello from Bob's phone".to_owned()]);
+    }
+    assert!(bob.client.run_until(WAIT, |c| arrivals(c) == 6).await.unwrap());
+    assert_eq!(conversation(&bob, alice.id, Direction::Outgoing), vec!["hello from Bob's phone".to_owned()]);
+    for chatter in [&alice, &alice2, &bob, &bob2] {
+        let undecryptable = chatter.store.all_messages().into_iter().filter(|m| !matches!(m.body, Body::Text { .. }));
+        assert_eq!(undecryptable.count(), 0, "never undecryptable");
+    }
 }
