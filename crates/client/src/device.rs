@@ -49,6 +49,9 @@ pub enum Setup {
     /// The account is in use on another browser under another identity: this browser can
     /// only start again (a new identity; the other browser stops working).
     InUseElsewhere,
+    /// This browser was a device of the account and is one no more: another device
+    /// removed it, or a browser started again. What it holds should be erased.
+    Removed,
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -149,6 +152,10 @@ pub async fn set_up(
         let listed = api::devices(http).await?;
         if listed.devices.iter().any(|d| d.device_id == own.device_id && d.current) {
             return Ok(Setup::Ready(Box::new(local_device(own)?)));
+        }
+        // Registered once, and now not listed at all (not merely under an older sign-in).
+        if own.registered_at > 0 && !listed.devices.iter().any(|d| d.device_id == own.device_id) {
+            return Ok(Setup::Removed);
         }
     }
     let mut own = match existing {

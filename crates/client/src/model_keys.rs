@@ -48,7 +48,8 @@ impl Http for ModelHttp {
             ("POST", ["devices"]) => {
                 let body: RegisterDevice =
                     serde_json::from_value(body.unwrap_or_default()).map_err(|e| unreachable(e.to_string()))?;
-                let device = Device { device_id: body.device_id, name: None, created_at: 0, current: true };
+                let device =
+                    Device { device_id: body.device_id, name: None, created_at: 0, last_seen: None, current: true };
                 let prekeys = body.one_time_prekeys.clone();
                 devices.insert(self.user, (body, prekeys));
                 to_json(device)
@@ -58,7 +59,13 @@ impl Http for ModelHttp {
                 to_json(DeviceList {
                     identity_key: mine.map(|(d, _)| d.identity_key.clone()),
                     devices: mine
-                        .map(|(d, _)| Device { device_id: d.device_id, name: None, created_at: 0, current: true })
+                        .map(|(d, _)| Device {
+                            device_id: d.device_id,
+                            name: None,
+                            created_at: 0,
+                            last_seen: None,
+                            current: true,
+                        })
                         .into_iter()
                         .collect(),
                 })

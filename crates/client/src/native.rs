@@ -34,6 +34,9 @@ pub enum NativeError {
     /// Not connected.
     #[error("not connected")]
     NotConnected,
+    /// This device was removed from the account.
+    #[error("this device was removed from the account")]
+    Removed,
     /// Storage.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -129,6 +132,7 @@ impl<S: ClientStore> NativeClient<S> {
         match self.engine.set_up(Some("native client"), new_identity, now_ms() / 1000).await? {
             Setup::Ready(_) => Ok(()),
             Setup::InUseElsewhere => Err(NativeError::InUseElsewhere),
+            Setup::Removed => Err(NativeError::Removed),
         }
     }
 

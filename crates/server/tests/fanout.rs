@@ -203,10 +203,19 @@ async fn two_people_two_devices_each(app: &TestApp) {
     assert_eq!(ids_of(&take(&mut b3.ws, "message", 5).await), burst[5..], "the new device from its first message");
     assert!(barrier(&mut b3.ws).await.iter().all(|f| f["type"] != "message"));
 
+    // The devices screen: each device, when it was last connected, and which is this one.
+    let r = app.get("/api/v1/devices", &b1.person.token).await;
+    let listed = r.body["devices"].as_array().unwrap();
+    assert_eq!(listed.len(), 3);
+    assert!(listed.iter().all(|d| d["last_seen"].is_i64()), "{listed:?}");
+    let current: Vec<&Value> = listed.iter().filter(|d| d["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["device_id"], b1.device.as_str());
+
     // b1 removes b2: b2's socket closes at once; sends naming it are refused; it gets no more.
     let r = app.call(Method::DELETE, &format!("/api/v1/devices/{}", b2.device), Some(&b1.person.token), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
-    assert_eq!(close_code(&mut b2.ws).await, Some(4003));
+    assert_eq!(close_code(&mut b2.ws).await, Some(4004), "closed at once, saying the device was removed");
     let after = uuid::Uuid::now_v7().to_string();
     send(&mut a1.ws, send_frame(&after, &bob, 7, &three, &[&a2.device])).await;
     let refused = until(&mut a1.ws, "error").await;

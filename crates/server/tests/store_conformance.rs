@@ -277,8 +277,17 @@ async fn mailbox(store: &dyn MailboxStore) {
     assert_eq!(store.fetch_messages(b2, 0, 10).await.unwrap()[0].envelope, env(5));
     assert_eq!(store.fetch_messages(b1, 0, 10).await.unwrap()[0].envelope, env(3));
 
+    // When each device was last connected.
+    store.mark_seen(a1, NOW + 5).await.unwrap();
+    store.mark_seen(a2, NOW + 6).await.unwrap();
+    let mut seen = store.last_seen(alice).await.unwrap();
+    seen.sort_by_key(|(_, at)| *at);
+    assert_eq!(seen, vec![(a1.device, NOW + 5), (a2.device, NOW + 6)]);
+
     // A closed mailbox (a revoked device) loses its messages and gets no more receipts.
     store.close_mailbox(a2).await.unwrap();
+    store.mark_seen(a2, NOW + 7).await.unwrap();
+    assert_eq!(store.last_seen(alice).await.unwrap(), vec![(a1.device, NOW + 5)], "a closed mailbox is not seen");
     assert_eq!(store.depth(a2).await.unwrap(), 0);
     assert_eq!(store.ack_messages(b1, &ids[3..], NOW + 1010).await.unwrap(), vec![alice]);
     assert!(receipts_of(store, a2).await.is_empty(), "a closed mailbox gets nothing");

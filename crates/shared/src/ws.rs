@@ -272,6 +272,9 @@ pub mod close {
     pub const UNAUTHORIZED: u16 = 4001;
     /// The session was revoked (logout, account deleted).
     pub const SESSION_REVOKED: u16 = 4003;
+    /// This browser's device was removed from the account (by another device, or by a
+    /// browser that started again): erase what it holds.
+    pub const DEVICE_REMOVED: u16 = 4004;
     /// The connection fell too far behind; reconnect and resync.
     pub const LAGGING: u16 = 4008;
     /// Too many connections for this account.

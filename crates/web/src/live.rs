@@ -22,7 +22,7 @@ use hush_client::model::ChatMessage;
 use hush_client::store::PeerRecord;
 use hush_crypto::SafetyNumber;
 use hush_shared::UserId;
-use hush_shared::ws::{ClientFrame, MessageId, ServerFrame};
+use hush_shared::ws::{ClientFrame, MessageId, ServerFrame, close};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
@@ -45,6 +45,9 @@ pub enum DeviceState {
     OtherTab,
     /// Setting up failed (shown; retried on the next start).
     Failed(String),
+    /// This browser was removed from the account (by another device, or by a browser
+    /// that started again); what it held is erased.
+    Removed,
 }
 
 /// Signals the actor keeps current.
@@ -94,7 +97,7 @@ pub enum Cmd {
     /// Socket events.
     Opened,
     Frame(ServerFrame),
-    Closed,
+    Closed(u16),
     /// Timers: retries and reconnects.
     Tick,
     /// Log out or account deleted: remove this device from the account (when asked),
@@ -191,12 +194,15 @@ pub fn start(me: UserId, signals: LiveSignals, token: RwSignal<Option<String>>) 
         }
         actor.show_link();
         let mut wipe = None;
-        while let Some(cmd) = rx.next().await {
+        // Removed while away (found at set-up) or while connected (close 4004).
+        let mut removed = signals.device.get_untracked() == DeviceState::Removed;
+        while !removed && let Some(cmd) = rx.next().await {
             match cmd {
                 Cmd::Stop => {
                     actor.close();
                     break;
                 }
+                Cmd::Closed(close::DEVICE_REMOVED) => removed = true,
                 Cmd::Wipe { remove_device, done } => {
                     wipe = Some((remove_device, done));
                     break;
@@ -208,6 +214,10 @@ pub fn start(me: UserId, signals: LiveSignals, token: RwSignal<Option<String>>) 
         if let Some((remove_device, done)) = wipe {
             actor.wipe(me, remove_device).await;
             let _ = done.send(());
+        } else if removed {
+            actor.wipe(me, false).await;
+            signals.messages.set(Vec::new());
+            signals.device.set(DeviceState::Removed);
         }
         lock.release();
     });
@@ -249,6 +259,7 @@ impl Actor {
         let state = match self.engine.set_up(Some(&device_name()), new_identity, now).await {
             Ok(Setup::Ready(_)) => DeviceState::Ready,
             Ok(Setup::InUseElsewhere) => DeviceState::InUseElsewhere,
+            Ok(Setup::Removed) => DeviceState::Removed,
             Err(e) => DeviceState::Failed(e.to_string()),
         };
         let ready = state == DeviceState::Ready;
@@ -316,8 +327,8 @@ impl Actor {
             }
         });
         let tx = self.tx.clone();
-        let onclose = Closure::<dyn FnMut(CloseEvent)>::new(move |_e: CloseEvent| {
-            let _ = tx.unbounded_send(Cmd::Closed);
+        let onclose = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
+            let _ = tx.unbounded_send(Cmd::Closed(e.code()));
         });
         ws.set_onopen(Some(onopen.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
@@ -465,7 +476,7 @@ impl Actor {
                     self.apply(events).await;
                 }
             }
-            Cmd::Closed => {
+            Cmd::Closed(_) => {
                 self.ws = None;
                 self.engine.on_disconnected();
                 self.link.closed(now);

@@ -117,6 +117,12 @@ test('safety numbers are equal on both sides; a friend who starts again is flagg
   await laptop.page.getByRole('button', { name: 'Start again here' }).click();
   await laptop.page.getByRole('heading', { name: 'Chats' }).waitFor();
 
+  // Bob's first browser is told at once that it was removed, and erases what it held.
+  await bob.page.getByRole('heading', { name: 'This browser was removed from your account' }).waitFor();
+  const left = await bob.page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+  assert.deepEqual(left.filter((n) => n.startsWith('hush-')), [], "the removed browser's database is gone");
+  await bob.page.screenshot({ path: path.join(SCREENSHOTS, 'device-removed.png') });
+
   // Alice is warned, the verified mark is gone, and her next message waits for her.
   await openChat(alice, 'Bob');
   await alice.page.getByRole('alert').filter({ hasText: "Bob's safety number changed. Your messages wait" }).waitFor();
@@ -136,6 +142,13 @@ test('safety numbers are equal on both sides; a friend who starts again is flagg
   const newBob = await digitsOf(laptop, 'Alice');
   assert.equal(newAlice, newBob);
   assert.notEqual(newAlice, aliceDigits, 'the safety number changed with the identity');
+
+  // The devices screen lists the one device left: this browser.
+  await nav(laptop.page, 'Settings');
+  const devices = laptop.page.getByRole('region', { name: 'Devices' }).getByRole('listitem');
+  await devices.first().getByText('This browser').waitFor();
+  assert.equal(await devices.count(), 1);
+  await laptop.page.screenshot({ path: path.join(SCREENSHOTS, 'devices.png') });
   laptop.proxy.close();
 });
 

@@ -168,22 +168,24 @@ pub fn decide_registration(
     Ok(RegistrationPlan { remove, previous_identity: set.identity.clone().filter(|_| changes_identity) })
 }
 
-fn device_view(record: &DeviceRecord, session: SessionId) -> Device {
+fn device_view(record: &DeviceRecord, session: SessionId, last_seen: Option<i64>) -> Device {
     Device {
         device_id: record.id,
         name: record.name.clone(),
         created_at: record.created_at,
+        last_seen,
         current: record.session == session,
     }
 }
 
-/// Ends the sessions of removed devices, so their browsers stop at once.
+/// Ends the sessions of removed devices, so their browsers stop at once (closing with
+/// 4004: they erase what they hold).
 async fn end_sessions(state: &AppState, user: UserId, devices: &[DeviceRecord], except: SessionId) {
     for device in devices.iter().filter(|d| d.session != except) {
         if let Err(e) = state.stores.sessions.revoke(device.session, state.now()).await {
             tracing::warn!(error = %e, "revoking a removed device's session failed");
         }
-        state.hub.send(user, HubEvent::SessionRevoked(device.session)).await;
+        state.hub.send(user, HubEvent::DeviceRemoved(device.session)).await;
     }
 }
 
@@ -253,7 +255,7 @@ pub async fn register(state: &AppState, auth: &Caller, req: RegisterDevice) -> R
         announce_identity(state, auth.user, &req.identity_key).await?;
     }
     tracing::info!(user = %auth.user, device = %record.id, new_identity = plan.previous_identity.is_some(), "device registered");
-    Ok(device_view(&record, auth.session))
+    Ok(device_view(&record, auth.session, None))
 }
 
 /// Decides and applies a registration, retrying when another change to the account won.
@@ -307,9 +309,11 @@ async fn own_device(state: &AppState, auth: &Caller, device: DeviceId) -> Result
 /// `GET /devices`.
 pub async fn list(state: &AppState, auth: &Caller) -> Result<DeviceList, AppError> {
     let set = state.stores.devices.device_set(auth.user).await?;
+    let seen = state.stores.mailbox.last_seen(auth.user).await?;
+    let seen_at = |device: DeviceId| seen.iter().find(|(d, _)| *d == device).map(|(_, at)| *at);
     Ok(DeviceList {
         identity_key: set.identity,
-        devices: set.devices.iter().map(|d| device_view(d, auth.session)).collect(),
+        devices: set.devices.iter().map(|d| device_view(d, auth.session, seen_at(d.id))).collect(),
     })
 }
 

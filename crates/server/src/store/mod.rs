@@ -337,6 +337,10 @@ pub trait MailboxStore: Send + Sync {
     /// Deletes a device's mailbox: its messages (no receipt: the device is gone, the
     /// person's other devices still get theirs), its receipts and its place in the list.
     async fn close_mailbox(&self, mailbox: Mailbox) -> StoreResult<()>;
+    /// Records that the device was connected at `at` (if it has a mailbox).
+    async fn mark_seen(&self, mailbox: Mailbox, at: i64) -> StoreResult<()>;
+    /// When each of the person's devices was last connected, for those ever seen.
+    async fn last_seen(&self, user: UserId) -> StoreResult<Vec<(DeviceId, i64)>>;
     /// Stores messages from one device, in order, answering for each: a message is stored
     /// in every mailbox it names unless `(from, id)` was seen before or one of those
     /// mailboxes is full. A message seen before is stored again only for mailboxes whose

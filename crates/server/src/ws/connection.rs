@@ -106,6 +106,11 @@ where
     let ending = conn.run(&mut stream, frames_rx).await;
     state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
     state.hub.unregister(user, id);
+    if let Some(device) = device
+        && let Err(e) = state.stores.mailbox.mark_seen(Mailbox { user, device }, state.now()).await
+    {
+        tracing::warn!(error = %e, "recording when a device was last seen failed");
+    }
     if state.hub.disconnected(user, id, state.now()).await {
         delivery::announce_presence(&state, user, false, Some(state.now())).await;
     }
@@ -275,6 +280,7 @@ impl Connection {
         if let Some(mailbox) = self.mailbox() {
             // Registration opened it already; this heals a registration cut short.
             self.state.stores.mailbox.open_mailbox(mailbox).await.map_err(storage_error)?;
+            self.state.stores.mailbox.mark_seen(mailbox, self.state.now()).await.map_err(storage_error)?;
             self.wake.mail.store(true, Ordering::Release);
             self.wake.receipts.store(true, Ordering::Release);
         }
@@ -295,6 +301,9 @@ impl Connection {
     }
 
     async fn after_event(&mut self) -> Result<(), Ending> {
+        if self.wake.removed.load(Ordering::Acquire) {
+            return Err(Ending(close::DEVICE_REMOVED, "this device was removed from the account"));
+        }
         if self.wake.revoked.load(Ordering::Acquire) {
             return Err(Ending(close::SESSION_REVOKED, "session revoked"));
         }

@@ -35,6 +35,8 @@ pub enum HubEvent {
     Frame(ServerFrame),
     /// This session ended: its connections must close.
     SessionRevoked(SessionId),
+    /// This session's device was removed: its connections close saying so.
+    DeviceRemoved(SessionId),
 }
 
 /// Wake-up flags of one connection.
@@ -48,6 +50,8 @@ pub struct Wake {
     pub lagging: AtomicBool,
     /// Set by [`HubEvent::SessionRevoked`] for this connection's session.
     pub revoked: AtomicBool,
+    /// Set by [`HubEvent::DeviceRemoved`] for this connection's session.
+    pub removed: AtomicBool,
     /// Signalled after any flag changes.
     pub notify: Notify,
 }
@@ -119,7 +123,10 @@ impl LocalHub {
                 HubEvent::SessionRevoked(session) if *session == entry.session => {
                     wake.revoked.store(true, Ordering::Release)
                 }
-                HubEvent::SessionRevoked(_) => continue,
+                HubEvent::DeviceRemoved(session) if *session == entry.session => {
+                    wake.removed.store(true, Ordering::Release)
+                }
+                HubEvent::SessionRevoked(_) | HubEvent::DeviceRemoved(_) => continue,
             }
             wake.notify.notify_one();
         }

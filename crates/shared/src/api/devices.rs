@@ -72,6 +72,8 @@ pub struct Device {
     pub name: Option<String>,
     /// Unix seconds it registered.
     pub created_at: i64,
+    /// Unix seconds it last connected or disconnected (`null` before its first connection).
+    pub last_seen: Option<i64>,
     /// Whether it is the device of the session asking.
     pub current: bool,
 }

@@ -2,7 +2,8 @@
 //! while another tab runs Hush, that it continues here when that tab closes;
 //! when the account is in use on another browser, what that means and the choice to start
 //! again here (a new identity — the other browser stops, friends are told the safety
-//! number changed); when setting up failed, why.
+//! number changed); when this browser was removed from the account, that its data is
+//! erased; when setting up failed, why.
 
 use leptos::prelude::*;
 
@@ -28,6 +29,18 @@ pub fn gate(ctx: Ctx) -> Option<AnyView> {
             .into_any(),
         ),
         DeviceState::InUseElsewhere => Some(view! { <InUseElsewhere/> }.into_any()),
+        DeviceState::Removed => Some(
+            view! {
+                <div class="card">
+                    <h1>"This browser was removed from your account"</h1>
+                    <p role="alert">"Another of your devices removed it, or Hush was started again on another browser. The messages and keys this browser held have been erased."</p>
+                    <button on:click=move |_| {
+                        let _ = web_sys::window().map(|w| w.location().reload());
+                    }>"Continue"</button>
+                </div>
+            }
+            .into_any(),
+        ),
         DeviceState::OtherTab => Some(
             view! {
                 <div class="card">

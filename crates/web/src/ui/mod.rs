@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod chats;
 pub mod device;
+pub mod devices;
 pub mod friends;
 pub mod safety;
 pub mod settings;

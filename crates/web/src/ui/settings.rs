@@ -1,5 +1,5 @@
-//! First-run display name, and settings: rename, log out (which wipes this browser's keys
-//! and messages, after saying so), delete the account.
+//! First-run display name, and settings: rename, the devices (`devices`), log out (which
+//! wipes this browser's keys and messages, after saying so), delete the account.
 
 use hush_shared::api::account::{UpdateMeRequest, User};
 use hush_shared::validate::display_name;
@@ -97,6 +97,7 @@ pub fn Settings() -> impl IntoView {
                 on:input=move |ev| name.set(event_target_value(&ev))/>
             <button type="submit">"Save"</button>
         </form>
+        <crate::ui::devices::Devices/>
         <Show when=move || confirm_logout.get()
             fallback=move || view! { <button on:click=move |_| confirm_logout.set(true)>"Log out"</button> }>
             <p role="alert">"Logging out erases this browser's keys and every message on it, and removes it from your devices. Signing in here again starts a new identity: your friends will see that your safety number changed."</p>

@@ -4,7 +4,8 @@
 //! score = sequence, member = message id), `md:{box}` (hash id → `{"f": sender, "d":
 //! sender's device, "t": addressee, "e": envelope base64url, "a": stored_at}`), `mseq:{box}`
 //! (sequence), and for receipts `rq:{box}`, `rd:{box}`, `rseq:{box}` alike. `mbx:{user}`
-//! (set) lists the person's devices with a mailbox. Per message: `mid:{sender}:{id}` (hash
+//! (set) lists the person's devices with a mailbox, `mbseen:{user}` (hash device → Unix
+//! seconds) when each was last connected. Per message: `mid:{sender}:{id}` (hash
 //! `a` stored_at, `r` recipient, `s` state bits 1 delivered, 2 read, 4 expired), expiring
 //! with the message lifetime — the dedup of resends and the roll-up of receipts per person;
 //! `rw:{sender}:{id}` (set of boxes that asked for the message again with `retry`). `mexp`
@@ -276,6 +277,18 @@ return 1
     ))
 });
 
+/// `mark_seen`. ARGV: prefix, user, device, time: recorded only for a listed mailbox.
+static SEEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local p, user, device = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('SISMEMBER', p .. ':mbx:' .. user, device) == 0 then return 0 end
+redis.call('HSET', p .. ':mbseen:' .. user, device, ARGV[4])
+return 1
+"#,
+    )
+});
+
 /// `close_mailbox`. ARGV: prefix, user, device.
 static CLOSE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -283,6 +296,7 @@ static CLOSE: LazyLock<Script> = LazyLock::new(|| {
 local p, user, device = ARGV[1], ARGV[2], ARGV[3]
 local box = user .. ':' .. device
 redis.call('SREM', p .. ':mbx:' .. user, device)
+redis.call('HDEL', p .. ':mbseen:' .. user, device)
 for _, id in ipairs(redis.call('ZRANGE', p .. ':mq:' .. box, 0, -1)) do
   redis.call('ZREM', p .. ':mexp', box .. '|' .. id)
 end
@@ -398,6 +412,25 @@ impl MailboxStore for RedisStore {
 
     async fn close_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
         self.mailbox_script(&CLOSE, mailbox).await
+    }
+
+    async fn mark_seen(&self, mailbox: Mailbox, at: i64) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let _: i64 = SEEN
+            .arg(&self.prefix)
+            .arg(mailbox.user.to_string())
+            .arg(mailbox.device.to_string())
+            .arg(at)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn last_seen(&self, user: UserId) -> StoreResult<Vec<(DeviceId, i64)>> {
+        let mut conn = self.conn.clone();
+        let seen: Vec<(String, i64)> =
+            redis::cmd("HGETALL").arg(self.key(format!("mbseen:{user}"))).query_async(&mut conn).await?;
+        Ok(seen.into_iter().filter_map(|(device, at)| Some((device.parse().ok()?, at))).collect())
     }
 
     /// One round trip for the batch: `SCRIPT LOAD` (so a restarted Redis has the script)

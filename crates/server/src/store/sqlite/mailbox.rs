@@ -359,6 +359,25 @@ impl MailboxStore for SqliteStore {
         .await
     }
 
+    async fn mark_seen(&self, mailbox: Mailbox, at: i64) -> StoreResult<()> {
+        self.call(move |c| {
+            c.prepare_cached("UPDATE mailboxes SET seen_at = ?3 WHERE user_id = ?1 AND device = ?2")?
+                .execute(params![blob(&mailbox.user.0), blob(&mailbox.device.0), at])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn last_seen(&self, user: UserId) -> StoreResult<Vec<(DeviceId, i64)>> {
+        self.call(move |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT device, seen_at FROM mailboxes WHERE user_id = ?1 AND seen_at IS NOT NULL")?;
+            let rows = stmt.query_map([blob(&user.0)], |r| Ok((DeviceId(uuid_blob(r, 0)?), r.get(1)?)))?;
+            rows.collect()
+        })
+        .await
+    }
+
     async fn enqueue_many(
         &self,
         from: Mailbox,

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_devices.sql"),
     include_str!("migrations/0007_crypto_v2.sql"),
     include_str!("migrations/0008_device_mailboxes.sql"),
+    include_str!("migrations/0009_device_seen.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
