@@ -30,6 +30,7 @@ bash scripts/fuzz.sh
 echo "==> crypto known-answer vectors, independent Python implementations (v1 and v2)" >&2
 python3 tests/vectors/crypto_v1.py
 python3 tests/vectors/crypto_v2.py
+python3 tests/vectors/link_v2.py
 
 echo "==> deploy files (Dockerfile, docker-compose.yml) against hush-server --help" >&2
 python3 tests/deploy/check_deploy.py "$(cargo_target_dir)/debug/hush-server"

@@ -73,6 +73,19 @@ enum ServerScenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// `saturate` with several devices per person: messages and envelopes (copies
+    /// delivered to devices) per server CPU-second.
+    Fanout {
+        /// Pairs of friends.
+        #[arg(long, default_value_t = 8)]
+        pairs: usize,
+        /// Devices per person (each extra one waits 30 s for its sign-in code).
+        #[arg(long, default_value_t = 2)]
+        devices: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// Store N messages for an offline person, then connect and drain with acks.
     Offline {
         /// Messages.
@@ -109,6 +122,9 @@ async fn run_against(server: &server::Server, scenario: ServerScenario) -> serde
         ServerScenario::Idle { connections } => scenarios::idle::run(server, connections).await,
         ServerScenario::Rtt { pairs, rate, seconds } => scenarios::rtt::run(server, pairs, rate, seconds).await,
         ServerScenario::Saturate { pairs, seconds } => scenarios::saturate::run(server, pairs, seconds).await,
+        ServerScenario::Fanout { pairs, devices, seconds } => {
+            scenarios::fanout::run(server, pairs, devices.max(1), seconds).await
+        }
         ServerScenario::Offline { messages } => scenarios::offline::run(server, messages).await,
         ServerScenario::Storm { connections } => scenarios::storm::run(server, connections).await,
     }

@@ -22,8 +22,15 @@ pub struct Person {
     pub ip: std::net::IpAddr,
 }
 
-/// Signs in person number `n` (+1 650 253 nnnn).
+/// Signs in person number `n` (+1 650 253 nnnn) with a device under a new identity.
 pub async fn person(server: &Server, n: usize) -> Person {
+    device_of(server, n, &IdentityKeyPair::generate(), None).await
+}
+
+/// Signs person number `n` in (again: one more browser) and registers a device under
+/// `identity`: their first device, or another one, linked from the device `linked_from`
+/// (`docs/CRYPTO.md` §13, the client crate's two sides through the real server).
+pub async fn device_of(server: &Server, n: usize, identity: &IdentityKeyPair, linked_from: Option<&Person>) -> Person {
     let ip = source_ip(n);
     let http = reqwest::Client::builder().local_address(ip).build().expect("http client");
     let phone = format!("+1650253{n:04}");
@@ -46,15 +53,24 @@ pub async fn person(server: &Server, n: usize) -> Person {
         .expect("json");
     let id: UserId = body["user"]["user_id"].as_str().and_then(|s| s.parse().ok()).expect("user id");
     let token = body["access_token"].as_str().expect("token").to_owned();
-    let device = register_device(server, &http, id, &token).await;
+    let link = match linked_from {
+        Some(approver) => Some(link(server, (&approver.token, identity), (&token, id)).await),
+        None => None,
+    };
+    let device = register_device(server, &http, (id, &token), identity, link).await;
     Person { id, device, token, ip }
 }
 
-/// Registers a device with fresh keys for `user`.
-async fn register_device(server: &Server, http: &reqwest::Client, user: UserId, token: &str) -> DeviceId {
+/// Registers a device with fresh keys for `user` under `identity`.
+async fn register_device(
+    server: &Server,
+    http: &reqwest::Client,
+    (user, token): (UserId, &str),
+    identity: &IdentityKeyPair,
+    link: Option<uuid::Uuid>,
+) -> DeviceId {
     let device = DeviceId::new();
-    let local =
-        LocalDevice::new(*user.as_bytes(), *device.as_bytes(), IdentityKeyPair::generate(), KeyPair::generate());
+    let local = LocalDevice::new(*user.as_bytes(), *device.as_bytes(), identity.clone(), KeyPair::generate());
     let spk = KeyPair::generate();
     let body = json!({
         "device_id": device,
@@ -63,6 +79,7 @@ async fn register_device(server: &Server, http: &reqwest::Client, user: UserId, 
         "certificate": local.certificate.to_wire(),
         "signed_prekey": { "id": 1, "public_key": spk.public().to_wire(), "signature": local.sign_prekey(1, spk.public()).to_wire() },
         "one_time_prekeys": [],
+        "link_id": link,
     });
     let r = http
         .post(format!("{}/api/v1/devices", server.url))
@@ -73,6 +90,28 @@ async fn register_device(server: &Server, http: &reqwest::Client, user: UserId, 
         .expect("register");
     assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap_or_default());
     device
+}
+
+/// Runs the link exchange between a device (its token, holding `identity`) and a new
+/// browser of the same person; returns the completed link's id.
+async fn link(
+    server: &Server,
+    (approver, identity): (&str, &IdentityKeyPair),
+    (token, user): (&str, UserId),
+) -> uuid::Uuid {
+    use hush_client::linking::{Approver, Progress, Requester};
+    use hush_client::native::NativeHttp;
+    let (device, browser) = (NativeHttp::new(&server.url, approver), NativeHttp::new(&server.url, token));
+    let store = hush_client::MemoryStore::default();
+    let mut asking = Requester::open(&browser).await.expect("open a link");
+    let mut approving = Approver::join(&device, asking.code()).await.expect("join");
+    asking.poll(&browser, &store, user).await.expect("requester key");
+    let code = approving.poll(&device).await.expect("approver key");
+    let shown = asking.poll(&browser, &store, user).await.expect("comparison code");
+    assert!(matches!(&code, Progress::Compare(_)) && code == shown, "both sides show the same code");
+    approving.confirm(&device, identity).await.expect("sealed identity");
+    assert_eq!(asking.poll(&browser, &store, user).await.expect("identity"), Progress::Done);
+    asking.id()
 }
 
 /// Makes `a` and `b` friends.

@@ -7,9 +7,11 @@ use hush_shared::api::devices::{
     BundleList, Device, DeviceList, OneTimePrekey, PrekeyStatus, RegisterDevice, SignedPrekey, UploadPrekeys,
 };
 use hush_shared::api::friends::FriendList;
+use hush_shared::api::links::{JoinLink, Link, LinkStep};
 use hush_shared::{DeviceId, ErrorBody, ErrorCode, UserId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use uuid::Uuid;
 
 /// A failed call: the server's error body (`unavailable` for a network failure).
 pub type ApiError = ErrorBody;
@@ -94,4 +96,29 @@ pub async fn rotate_signed_prekey(
 /// `GET /users/{id}/bundles`.
 pub async fn bundles(http: &(impl Http + ?Sized), user: UserId) -> Result<BundleList, ApiError> {
     typed(http, "GET", &format!("/api/v1/users/{user}/bundles"), None::<&()>).await
+}
+
+/// `POST /links`.
+pub async fn open_link(http: &(impl Http + ?Sized)) -> Result<Link, ApiError> {
+    typed(http, "POST", "/api/v1/links", None::<&()>).await
+}
+
+/// `POST /links/join`.
+pub async fn join_link(http: &(impl Http + ?Sized), body: &JoinLink) -> Result<Link, ApiError> {
+    typed(http, "POST", "/api/v1/links/join", Some(body)).await
+}
+
+/// `GET /links/{id}`.
+pub async fn link(http: &(impl Http + ?Sized), id: Uuid) -> Result<Link, ApiError> {
+    typed(http, "GET", &format!("/api/v1/links/{id}"), None::<&()>).await
+}
+
+/// `PUT /links/{id}`.
+pub async fn link_step(http: &(impl Http + ?Sized), id: Uuid, step: &LinkStep) -> Result<Link, ApiError> {
+    typed(http, "PUT", &format!("/api/v1/links/{id}"), Some(step)).await
+}
+
+/// `DELETE /links/{id}`.
+pub async fn cancel_link(http: &(impl Http + ?Sized), id: Uuid) -> Result<(), ApiError> {
+    http.call("DELETE", &format!("/api/v1/links/{id}"), None).await.map(drop)
 }

@@ -117,9 +117,14 @@ async fn new_signed_prekey(
 }
 
 /// Makes this browser a new device under an account identity it was given by a device of
-/// the account (linking): fresh device keys under a new device id, registered by the
-/// next [`set_up`].
-pub async fn adopt_identity(store: &impl ClientStore, me: UserId, identity_secret: &str) -> Result<(), DeviceError> {
+/// the account over `link` (`crate::linking`): fresh device keys under a new device id,
+/// registered (naming the link) by the next [`set_up`].
+pub async fn adopt_identity(
+    store: &impl ClientStore,
+    me: UserId,
+    identity_secret: &str,
+    link: uuid::Uuid,
+) -> Result<(), DeviceError> {
     IdentityKeyPair::from_secret_bytes(&secret_of(identity_secret)?).map_err(|_| DeviceError::Corrupt)?;
     let device_key = KeyPair::generate();
     let own = OwnDevice {
@@ -130,6 +135,7 @@ pub async fn adopt_identity(store: &impl ClientStore, me: UserId, identity_secre
         next_prekey_id: 1,
         next_signed_prekey_id: 1,
         registered_at: 0,
+        link_id: Some(link),
     };
     store.put_own_device(&own).await?;
     Ok(())
@@ -171,6 +177,7 @@ pub async fn set_up(
                 next_prekey_id: 1,
                 next_signed_prekey_id: 1,
                 registered_at: 0,
+                link_id: None,
             };
             store.put_own_device(&own).await?;
             own
@@ -195,10 +202,12 @@ pub async fn set_up(
         name: name.map(str::to_owned),
         new_identity,
         session_proof,
+        link_id: own.link_id.filter(|_| !new_identity),
     };
     match api::register_device(http, &body).await {
         Ok(_) => {
             own.registered_at = now;
+            own.link_id = None;
             store.put_own_device(&own).await?;
             Ok(Setup::Ready(Box::new(device)))
         }
@@ -208,7 +217,13 @@ pub async fn set_up(
             for prekey in &body.one_time_prekeys {
                 store.remove_one_time_prekey(prekey.id).await?;
             }
-            if matches!(e.code, ErrorCode::IdentityMismatch | ErrorCode::DeviceLimit | ErrorCode::DeviceExists) {
+            if matches!(
+                e.code,
+                ErrorCode::IdentityMismatch
+                    | ErrorCode::DeviceLimit
+                    | ErrorCode::DeviceExists
+                    | ErrorCode::LinkRequired
+            ) {
                 Ok(Setup::InUseElsewhere)
             } else {
                 Err(e.into())

@@ -29,6 +29,7 @@ pub mod device;
 pub mod engine;
 pub mod friends;
 pub mod link;
+pub mod linking;
 pub mod model;
 #[cfg(feature = "test-support")]
 pub mod model_keys;

@@ -40,6 +40,9 @@ pub struct OwnDevice {
     pub next_signed_prekey_id: u32,
     /// Unix seconds the device last registered (0 until it first did).
     pub registered_at: i64,
+    /// The link that gave this browser the account identity, until it registers with it.
+    #[serde(default)]
+    pub link_id: Option<uuid::Uuid>,
 }
 
 /// A signed prekey's secret, kept while messages made with it may still arrive.

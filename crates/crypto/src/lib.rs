@@ -13,6 +13,8 @@
 //! - [`Session`]: the X3DH-style handshake and the Double Ratchet between two devices,
 //!   sealing and opening envelopes v2; [`peek_prekey`] reads a prekey message's handshake.
 //! - [`SafetyNumber::for_identities`]: safety numbers over the two account identities.
+//! - [`LinkChannel`], [`link_commitment`], [`link_comparison_code`]: linking a new browser
+//!   (the account identity handed over through the server, which cannot read it).
 //!
 //! Crypto v1 — one static key per friendship:
 //! - [`KeyPair`] / [`PublicKey`] / [`KeyId`]: one P-256 key pair per friendship per person;
@@ -33,6 +35,7 @@ mod envelope_v2;
 mod error;
 mod identity;
 mod keys;
+mod link;
 pub mod padding;
 mod ratchet;
 mod safety;
@@ -51,6 +54,7 @@ pub use identity::{
     CERTIFICATE_CONTEXT, IdentityKeyPair, SESSION_PROOF_CONTEXT, SIGNATURE_LEN, SIGNED_PREKEY_CONTEXT, Signature,
     verify, verify_device_certificate, verify_session_proof, verify_signed_prekey,
 };
+pub use link::{LINK_CODE_DIGITS, LinkChannel, LinkIdBytes, link_commitment, link_comparison_code};
 pub use ratchet::{Header, MAX_SKIP, MAX_SKIPPED_KEYS, RATCHET_HEADER_LEN, SKIPPED_KEY_LIFETIME_SECS};
 pub use session::{ResponderPrekeys, Role, Session};
 pub use x3dh::{AD_LEN, SessionParty, associated_data};

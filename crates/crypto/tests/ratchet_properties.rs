@@ -1,4 +1,4 @@
-//! Properties of crypto v2 sessions (`docs/CRYPTO.md` §6–§7, §13): delivery in any order
+//! Properties of crypto v2 sessions (`docs/CRYPTO.md` §6–§7, §14): delivery in any order
 //! opens every message exactly once; duplicates, replays and flipped bits are refused and
 //! leave the state unchanged; forward secrecy; post-compromise recovery; the bounds on
 //! skipped keys.

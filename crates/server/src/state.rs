@@ -133,6 +133,7 @@ pub async fn attach_redis(stores: &mut Stores, url: &str, prefix: &str) -> Resul
     let redis = RedisStore::connect(url, prefix).await?;
     stores.mailbox = Arc::new(redis.clone());
     stores.prekeys = Arc::new(redis.clone());
+    stores.links = Arc::new(redis.clone());
     stores.limits = Arc::new(redis.clone());
     stores.health = Arc::new(AllHealthy(vec![stores.health.clone(), Arc::new(redis.clone())]));
     let hub: Arc<dyn Hub> = RedisHub::start(&redis).await;

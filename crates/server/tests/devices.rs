@@ -103,8 +103,8 @@ async fn a_second_browser_must_start_again_and_then_replaces_the_first() {
     assert_eq!(r.body["devices"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["devices"][0]["device_id"], again.device_id());
 
-    // A second browser (another sign-in) cannot add a device under an identity of its own;
-    // holding the account's identity (a linked browser) it can.
+    // A second browser (another sign-in) cannot add a device under an identity of its own,
+    // nor under the account's without a link from a device; linked, it can.
     app.clock.advance(31);
     let laptop = app.sign_in(&phone(1), None).await;
     let mut other = TestDevice::new(&alice.user_id);
@@ -112,6 +112,13 @@ async fn a_second_browser_must_start_again_and_then_replaces_the_first() {
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "identity_mismatch"));
     let mut same_identity = TestDevice::with_identity(&alice.user_id, first.local.identity.clone());
     let r = register(&app, &laptop, &mut same_identity, 2).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "link_required"));
+    let store = hush_client::MemoryStore::default();
+    let requester = (laptop.token.as_str(), alice.user_id.parse().unwrap());
+    let link = common::linking::link(&app.base, (&alice.token, &first.local.identity), requester, &store).await;
+    let mut body = same_identity.registration(2);
+    body["link_id"] = json!(link);
+    let r = app.post("/api/v1/devices", Some(&laptop.token), body.clone()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let r = app.get("/api/v1/devices", &laptop.token).await;
     assert_eq!(r.body["devices"].as_array().unwrap().len(), 2);

@@ -13,6 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::devices::TestDevice;
+use common::linking;
 use common::redis::RedisServer;
 use common::ws::{Ws, authed, close_code, next, send, until};
 use common::*;
@@ -27,11 +28,18 @@ struct Browser {
     ws: Ws,
 }
 
-/// Signs `phone` in again (a new browser) and registers a device under `identity`.
-async fn browser(app: &TestApp, phone: &str, identity: &IdentityKeyPair) -> Browser {
+/// Signs `phone` in again (a new browser) and registers a device under `identity`: the
+/// first one directly, further ones linked from the device signed in as `linked_from`.
+async fn browser(app: &TestApp, phone: &str, identity: &IdentityKeyPair, linked_from: Option<&Person>) -> Browser {
     let person = sign_in_again(app, phone).await;
     let mut device = TestDevice::with_identity(&person.user_id, identity.clone());
-    let r = app.post("/api/v1/devices", Some(&person.token), device.registration(3)).await;
+    let mut body = device.registration(3);
+    if let Some(approver) = linked_from {
+        let requester = (person.token.as_str(), person.user_id.parse().unwrap());
+        let store = hush_client::MemoryStore::default();
+        body["link_id"] = json!(linking::link(&app.base, (&approver.token, identity), requester, &store).await);
+    }
+    let r = app.post("/api/v1/devices", Some(&person.token), body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let mut ws = authed(app, &person).await;
     until(&mut ws, "caught_up").await;
@@ -102,10 +110,10 @@ fn ids_of(frames: &[Value]) -> Vec<String> {
 async fn two_people_two_devices_each(app: &TestApp) {
     let (alice_identity, bob_identity) = (IdentityKeyPair::generate(), IdentityKeyPair::generate());
     let (alice_phone, bob_phone) = (phone(1), phone(2));
-    let mut a1 = browser(app, &alice_phone, &alice_identity).await;
-    let mut a2 = browser(app, &alice_phone, &alice_identity).await;
-    let mut b1 = browser(app, &bob_phone, &bob_identity).await;
-    let mut b2 = browser(app, &bob_phone, &bob_identity).await;
+    let mut a1 = browser(app, &alice_phone, &alice_identity, None).await;
+    let mut a2 = browser(app, &alice_phone, &alice_identity, Some(&a1.person)).await;
+    let mut b1 = browser(app, &bob_phone, &bob_identity, None).await;
+    let mut b2 = browser(app, &bob_phone, &bob_identity, Some(&b1.person)).await;
     app.befriend(&a1.person, &b1.person).await;
     let bob = b1.person.user_id.clone();
     let r = app.get(&format!("/api/v1/users/{bob}/bundles"), &a1.person.token).await;
@@ -183,7 +191,7 @@ async fn two_people_two_devices_each(app: &TestApp) {
         send(&mut a1.ws, send_frame(id, &bob, 100 + n as u8, &[&b1.device, &b2.device], &[&a2.device])).await;
     }
     assert_eq!(ids_of(&take(&mut a1.ws, "stored", 5).await), burst[..5]);
-    let mut b3 = browser(app, &bob_phone, &bob_identity).await;
+    let mut b3 = browser(app, &bob_phone, &bob_identity, Some(&b1.person)).await;
     for (n, id) in burst.iter().enumerate().skip(5) {
         send(&mut a1.ws, send_frame(id, &bob, 100 + n as u8, &[&b1.device, &b2.device], &[&a2.device])).await;
     }
@@ -227,6 +235,13 @@ async fn two_people_two_devices_each(app: &TestApp) {
     let b2_box = hush_server::store::Mailbox { user: bob.parse().unwrap(), device: b2.device.parse().unwrap() };
     assert_eq!(store.depth(b2_box).await.unwrap(), 0, "a removed device's mailbox is gone and stays empty");
 
+    // The removed browser still holds the identity, but signing in again by SMS does not
+    // bring it back: another device has to link it.
+    let again = sign_in_again(app, &bob_phone).await;
+    let mut returning = TestDevice::with_identity(&again.user_id, bob_identity.clone());
+    let r = app.post("/api/v1/devices", Some(&again.token), returning.registration(3)).await;
+    assert_eq!(r.body["code"], "link_required", "{:?}", r.body);
+
     // A browser that only signed in with SMS is no device: it gets no messages and may not
     // ack (so nothing is deleted on its behalf).
     let unlinked = sign_in_again(app, &bob_phone).await;
@@ -257,10 +272,16 @@ async fn fan_out_on_redis() {
 async fn the_device_cap_holds() {
     let app = TestApp::spawn_with(&["--max-devices", "2"]).await;
     let identity = IdentityKeyPair::generate();
-    browser(&app, &phone(1), &identity).await;
-    browser(&app, &phone(1), &identity).await;
+    let first = browser(&app, &phone(1), &identity, None).await;
+    browser(&app, &phone(1), &identity, Some(&first.person)).await;
     let third = sign_in_again(&app, &phone(1)).await;
     let mut device = TestDevice::with_identity(&third.user_id, identity.clone());
-    let r = app.post("/api/v1/devices", Some(&third.token), device.registration(3)).await;
+    let mut body = device.registration(3);
+    let r = app.post("/api/v1/devices", Some(&third.token), body.clone()).await;
+    assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::FORBIDDEN, Some("link_required")), "identity alone");
+    let requester = (third.token.as_str(), third.user_id.parse().unwrap());
+    let store = hush_client::MemoryStore::default();
+    body["link_id"] = json!(linking::link(&app.base, (&first.person.token, &identity), requester, &store).await);
+    let r = app.post("/api/v1/devices", Some(&third.token), body).await;
     assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::CONFLICT, Some("device_limit")));
 }

@@ -79,3 +79,72 @@ async fn two_nodes_share_one_deployment() {
 fn scenarios_arrivals(c: &hush_client::native::NativeClient<hush_client::MemoryStore>) -> usize {
     c.events.iter().filter(|e| matches!(e, Event::MessageReceived(_))).count()
 }
+
+/// Two devices each, spread over the two nodes: a message from Alice's device on node A
+/// reaches Bob's devices on A and B and her own other device on B, once each; removing
+/// Bob's device on node B from his device on node A closes it there at once, and it gets
+/// nothing more.
+#[tokio::test]
+async fn fan_out_and_removal_across_nodes() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("HUSH_REDIS_URL", redis.url()), ("HUSH_JWT_SECRET", JWT_SECRET.to_owned())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let node_a = ServerProcess::start(dir.path(), "127.0.0.1:0", &env);
+    let node_b = ServerProcess::start(dir.path(), "127.0.0.1:0", &env);
+    let mut alice = Chatter::new(node_a.sign_in(&phone(1)).await, &node_a.url);
+    let mut bob = Chatter::new(node_a.sign_in(&phone(2)).await, &node_a.url);
+    befriend_chatters(&node_a.url, &mut alice, &mut bob).await;
+    // One sign-in code per number every 30 seconds.
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    let mut alice2 = Chatter::another_device_of(&alice, node_b.sign_in(&phone(1)).await, &node_b.url).await;
+    let mut bob2 = Chatter::another_device_of(&bob, node_b.sign_in(&phone(2)).await, &node_b.url).await;
+    for (chatter, friend) in [(&mut alice2, bob.id), (&mut bob2, alice.id)] {
+        chatter.client.set_up(false).await.unwrap();
+        chatter.client.engine.add_friend(friend, None, None).await.unwrap();
+    }
+    alice.connect(&node_a.ws_url()).await;
+    bob.connect(&node_a.ws_url()).await;
+    alice2.connect(&node_b.ws_url()).await;
+    bob2.connect(&node_b.ws_url()).await;
+
+    let first = alice.client.send_text(bob.id, "to every device").await.unwrap();
+    let sent = |c: &Client| c.engine.store().all_messages().iter().all(|m| m.status != Status::Sending);
+    assert!(alice.client.run_until(WAIT, sent).await.unwrap());
+    for chatter in [&mut bob, &mut bob2, &mut alice2] {
+        assert!(chatter.client.run_until(WAIT, |c| scenarios_arrivals(c) == 1).await.unwrap());
+        let got = chatter.store.all_messages();
+        assert_eq!(got.iter().map(|m| m.id).collect::<Vec<_>>(), vec![first.id], "once, on each device");
+    }
+
+    // Bob removes his device on node B from his device on node A.
+    let bob2_device = bob2.client.engine.device_id().unwrap();
+    let r = reqwest::Client::new()
+        .delete(format!("{}/api/v1/devices/{bob2_device}", node_a.url))
+        .bearer_auth(&bob.person.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let closed = bob2.client.run_until(WAIT, |_| false).await;
+    let reason = format!("{:?}", closed.expect_err("the removed device's socket closes"));
+    assert!(reason.contains("4004"), "closed on node B, saying the device was removed: {reason}");
+
+    let second = alice.client.send_text(bob.id, "after the removal").await.unwrap();
+    assert!(alice.client.run_until(WAIT, sent).await.unwrap(), "stored once Alice learnt Bob's devices changed");
+    assert!(bob.client.run_until(WAIT, |c| scenarios_arrivals(c) == 2).await.unwrap());
+    assert!(alice2.client.run_until(WAIT, |c| scenarios_arrivals(c) == 2).await.unwrap());
+    let listed = reqwest::Client::new()
+        .get(format!("{}/api/v1/users/{}/bundles", node_b.url, bob.id))
+        .bearer_auth(&alice.person.token)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(listed["devices"].as_array().unwrap().len(), 1, "one device of Bob's left");
+    assert!(bob.store.all_messages().iter().any(|m| m.id == second.id));
+}
+
+type Client = hush_client::native::NativeClient<hush_client::MemoryStore>;

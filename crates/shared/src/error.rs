@@ -103,11 +103,19 @@ pub enum ErrorCode {
     /// (WebSocket) This session has no registered device: it cannot send or receive
     /// messages until it registers one.
     NoDevice,
+    /// No open link with this code (or id) for this account: wrong, expired, or taken.
+    LinkNotFound,
+    /// A link step came out of order, twice, or from the wrong side.
+    LinkOutOfOrder,
+    /// The approver's key does not match the commitment it sent.
+    InvalidCommitment,
+    /// The account has devices: another one is added only by linking from one of them.
+    LinkRequired,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (`code as usize` is its index).
-    pub const ALL: [ErrorCode; 46] = {
+    pub const ALL: [ErrorCode; 50] = {
         use ErrorCode::*;
         [
             InvalidJson,
@@ -156,6 +164,10 @@ impl ErrorCode {
             InvalidDeviceName,
             DevicesChanged,
             NoDevice,
+            LinkNotFound,
+            LinkOutOfOrder,
+            InvalidCommitment,
+            LinkRequired,
         ]
     };
 
@@ -164,10 +176,11 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             InvalidJson | InvalidParameter | InvalidPhone | InvalidDisplayName | InvalidPublicKey
-            | CannotBefriendSelf | InvalidSignature | InvalidPrekeyId | TooManyPrekeys | InvalidDeviceName => 400,
+            | CannotBefriendSelf | InvalidSignature | InvalidPrekeyId | TooManyPrekeys | InvalidDeviceName
+            | InvalidCommitment => 400,
             InvalidCode | CodeExpired | Unauthorized | TokenExpired | SessionRevoked | InvalidRefreshToken => 401,
-            Forbidden | Blocked | NoDevice => 403,
-            NotFound | UserNotFound | RequestNotFound | NotFriends | DeviceNotFound => 404,
+            Forbidden | Blocked | NoDevice | LinkRequired => 403,
+            NotFound | UserNotFound | RequestNotFound | NotFriends | DeviceNotFound | LinkNotFound => 404,
             MethodNotAllowed => 405,
             Timeout => 408,
             AlreadyFriends
@@ -176,7 +189,8 @@ impl ErrorCode {
             | IdentityMismatch
             | DeviceLimit
             | DeviceExists
-            | DevicesChanged => 409,
+            | DevicesChanged
+            | LinkOutOfOrder => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             TooManyAttempts | RateLimited => 429,
@@ -241,6 +255,10 @@ impl ErrorCode {
             InvalidDeviceName => "invalid_device_name",
             DevicesChanged => "devices_changed",
             NoDevice => "no_device",
+            LinkNotFound => "link_not_found",
+            LinkOutOfOrder => "link_out_of_order",
+            InvalidCommitment => "invalid_commitment",
+            LinkRequired => "link_required",
         }
     }
 }
@@ -277,6 +295,6 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             assert!((400..600).contains(&code.http_status()));
         }
-        assert_eq!(ErrorCode::ALL.len(), ErrorCode::NoDevice as usize + 1, "ALL ends with the last code");
+        assert_eq!(ErrorCode::ALL.len(), ErrorCode::LinkRequired as usize + 1, "ALL ends with the last code");
     }
 }

@@ -54,3 +54,15 @@ pub const BUNDLE_FETCHES_PER_TARGET_PER_HOUR: u32 = 20;
 pub const DEVICE_CHANGES_PER_ACCOUNT_PER_HOUR: u32 = 20;
 /// One-time prekey uploads per account per hour.
 pub const PREKEY_UPLOADS_PER_ACCOUNT_PER_HOUR: u32 = 60;
+/// Links a browser may open per account per hour (each shows a new code).
+pub const LINKS_PER_ACCOUNT_PER_HOUR: u32 = 10;
+/// Tries to join a link by its code, per account per hour.
+pub const LINK_JOINS_PER_ACCOUNT_PER_HOUR: u32 = 10;
+/// Reads and steps of links (both sides poll about once a second), per account per hour.
+pub const LINK_CALLS_PER_ACCOUNT_PER_HOUR: u32 = 2_000;
+/// Seconds a link stays open.
+pub const LINK_TTL_SECS: i64 = 600;
+/// Digits of a link code.
+pub const LINK_CODE_DIGITS: usize = 8;
+/// Longest sealed link payload, in base64url characters.
+pub const MAX_LINK_SEALED_B64: usize = 2_048;

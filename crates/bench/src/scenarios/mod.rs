@@ -1,6 +1,7 @@
 //! One module per scenario, and the connection plumbing they share: a writer task per
 //! socket (frames coalesced into one flush) and a reader the scenario drives.
 
+pub mod fanout;
 pub mod idle;
 pub mod mailbox;
 pub mod offline;

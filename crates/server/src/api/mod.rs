@@ -6,6 +6,7 @@ pub mod devices;
 pub mod extract;
 pub mod friends;
 pub mod health;
+pub mod links;
 pub mod me;
 pub mod openapi;
 pub mod users;
@@ -25,6 +26,7 @@ pub fn v1() -> Router<AppState> {
         .merge(users::router())
         .merge(friends::router())
         .merge(devices::router())
+        .merge(links::router())
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(not_found)
 }

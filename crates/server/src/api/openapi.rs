@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, devices, friends, health, me, users};
+use super::{auth, devices, friends, health, links, me, users};
 
 struct BearerAuth;
 
@@ -32,6 +32,7 @@ impl Modify for BearerAuth {
         friends::block, friends::unblock,
         devices::register_device, devices::list_devices, devices::remove_device, devices::prekey_status,
         devices::upload_prekeys, devices::rotate_signed_prekey, devices::bundles,
+        links::open_link, links::join_link, links::get_link, links::step_link, links::cancel_link,
         health::healthz, health::readyz,
     ),
     modifiers(&BearerAuth),

@@ -19,8 +19,8 @@ use hush_shared::ws::FriendEvent;
 use hush_shared::{DeviceId, ErrorCode, UserId};
 
 use crate::error::AppError;
-use crate::service::delivery;
 use crate::service::signin::enforce;
+use crate::service::{delivery, links};
 use crate::state::AppState;
 use crate::store::{DeviceRecord, DeviceSet, Mailbox, PrekeysAdded, RateRule, SessionId, SignedPrekeyRecord};
 use crate::ws::hub::HubEvent;
@@ -119,7 +119,10 @@ pub struct RegistrationPlan {
 ///   it (`moved`: same id, device key and identity, and a valid session proof);
 /// - `new_identity` (start again) replaces the account identity and removes every other
 ///   device; with no other device left, any identity may start over too;
-/// - otherwise the identity must be the account's (`identity_mismatch`);
+/// - otherwise the identity must be the account's (`identity_mismatch`), and a browser that
+///   is not yet a device of an account that has devices must come through a completed
+///   link (`linked`, else `link_required`): holding the identity and an SMS code is not
+///   enough, so a removed browser cannot come back on its own;
 /// - a device id is unique within the account and names one device key (`device_exists`);
 /// - at most `max_devices` devices (`device_limit`).
 pub fn decide_registration(
@@ -128,7 +131,7 @@ pub fn decide_registration(
     device: &DeviceRecord,
     identity: &str,
     new_identity: bool,
-    moved: bool,
+    (moved, linked): (bool, bool),
     max_devices: usize,
 ) -> Result<RegistrationPlan, AppError> {
     let same_device = |d: &DeviceRecord| {
@@ -158,6 +161,12 @@ pub fn decide_registration(
     // meet other keys under the same id ("stale" devices): new keys take a new id.
     if mine.iter().any(|d| d.id == device && &d.device_key != new_key) {
         return Err(AppError::new(ErrorCode::DeviceExists, "this device id was registered with another device key"));
+    }
+    if !others.is_empty() && mine.is_empty() && !linked {
+        return Err(AppError::new(
+            ErrorCode::LinkRequired,
+            "this account has devices: link this browser from one of them, or start again",
+        ));
     }
     if others.len() + 1 > max_devices {
         return Err(AppError::new(
@@ -240,7 +249,15 @@ pub async fn register(state: &AppState, auth: &Caller, req: RegisterDevice) -> R
         signed_prekey,
         created_at: now,
     };
-    let (set, plan) = apply_registration(state, auth, &req.identity_key, &record, req.new_identity, moved).await?;
+    let link = match req.link_id {
+        Some(id) => Some(links::completed(state, auth.user, auth.session, id).await?),
+        None => None,
+    };
+    let ways = (moved, link.is_some());
+    let (set, plan) = apply_registration(state, auth, &req.identity_key, &record, req.new_identity, ways).await?;
+    if let Some(link) = &link {
+        state.stores.links.delete_link(link).await?;
+    }
     let removed: Vec<DeviceRecord> = set.devices.into_iter().filter(|d| plan.remove.contains(&d.id)).collect();
     for device in &removed {
         discard_device(state, auth.user, device.id).await?;
@@ -265,12 +282,12 @@ async fn apply_registration(
     identity: &str,
     record: &DeviceRecord,
     new_identity: bool,
-    moved: bool,
+    ways: (bool, bool),
 ) -> Result<(DeviceSet, RegistrationPlan), AppError> {
     let max_devices = state.config.max_devices as usize;
     for _ in 0..REGISTRATION_ATTEMPTS {
         let set = state.stores.devices.device_set(auth.user).await?;
-        let plan = decide_registration(&set, auth.session, record, identity, new_identity, moved, max_devices)?;
+        let plan = decide_registration(&set, auth.session, record, identity, new_identity, ways, max_devices)?;
         let devices = &state.stores.devices;
         if devices.update_device_set(auth.user, set.version, identity, &plan.remove, record.clone()).await? {
             return Ok((set, plan));
@@ -495,7 +512,7 @@ mod tests {
     ) -> Result<RegistrationPlan, AppError> {
         let mut new = record(session);
         new.id = device;
-        decide_registration(set, session, &new, identity, new_identity, false, max)
+        decide_registration(set, session, &new, identity, new_identity, (false, true), max)
     }
 
     #[test]
@@ -512,13 +529,16 @@ mod tests {
         let current = set(Some("A"), vec![device.clone()]);
         let mut again = device.clone();
         again.session = new;
-        let plan = decide_registration(&current, new, &again, "A", false, true, 1).unwrap();
+        let plan = decide_registration(&current, new, &again, "A", false, (true, false), 1).unwrap();
         assert_eq!(plan, RegistrationPlan { remove: vec![device.id], previous_identity: None });
-        let refused = decide_registration(&current, new, &again, "A", false, false, 1);
+        let refused = decide_registration(&current, new, &again, "A", false, (false, false), 1);
         assert_eq!(code(refused), ErrorCode::DeviceExists, "without a proof");
         let mut other_key = again.clone();
         other_key.device_key = "DK2".into();
-        assert_eq!(code(decide_registration(&current, new, &other_key, "A", false, true, 1)), ErrorCode::DeviceExists);
+        assert_eq!(
+            code(decide_registration(&current, new, &other_key, "A", false, (true, false), 1)),
+            ErrorCode::DeviceExists
+        );
     }
 
     #[test]
@@ -535,6 +555,11 @@ mod tests {
         assert_eq!(code(decide(&current, me, theirs.id, "A", false, 5)), ErrorCode::DeviceExists);
         let plan = decide(&current, me, DeviceId::new(), "A", false, 2).unwrap();
         assert_eq!(plan, RegistrationPlan { remove: vec![], previous_identity: None });
+        // Without a completed link, holding the identity is not enough.
+        let mut new = record(me);
+        new.id = DeviceId::new();
+        let unlinked = decide_registration(&current, me, &new, "A", false, (false, false), 2);
+        assert_eq!(code(unlinked), ErrorCode::LinkRequired);
     }
 
     #[test]

@@ -132,13 +132,20 @@ impl TokenService {
     }
 }
 
-/// A uniformly random 6-digit code from the OS CSPRNG (rejection sampling, no modulo bias).
+/// A uniformly random 6-digit code from the OS CSPRNG.
 pub fn new_sign_in_code() -> String {
-    const LIMIT: u32 = u32::MAX - (u32::MAX % 1_000_000);
+    random_digits(6)
+}
+
+/// `digits` (at most 9) uniformly random decimal digits from the OS CSPRNG (rejection
+/// sampling, no modulo bias).
+pub fn random_digits(digits: u32) -> String {
+    let modulus = 10u32.pow(digits.min(9));
+    let limit = u32::MAX - (u32::MAX % modulus);
     loop {
         let n = OsRng.next_u32();
-        if n < LIMIT {
-            return format!("{:06}", n % 1_000_000);
+        if n < limit {
+            return format!("{:0width$}", n % modulus, width = digits.min(9) as usize);
         }
     }
 }

@@ -489,6 +489,48 @@ pub trait PrekeyStore: Send + Sync {
     async fn clear_prekeys(&self, user: UserId, device: DeviceId) -> StoreResult<()>;
 }
 
+/// An open link (`service::links`): who opened it, who joined it, and the steps so far.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LinkRecord {
+    /// The link id.
+    pub id: Uuid,
+    /// The account.
+    pub user: UserId,
+    /// The sign-in of the browser that opened it (the requester).
+    pub requester: SessionId,
+    /// The code it shows.
+    pub code: String,
+    /// Unix seconds after which it is gone.
+    pub expires_at: i64,
+    /// The sign-in of the device that joined it (the approver), and that device's name.
+    pub approver: Option<(SessionId, Option<String>)>,
+    /// Step 2: the approver's commitment.
+    pub commitment: Option<String>,
+    /// Step 3: the requester's ephemeral key.
+    pub requester_key: Option<String>,
+    /// Step 4: the approver's ephemeral key.
+    pub approver_key: Option<String>,
+    /// Step 5: the sealed identity.
+    pub sealed: Option<String>,
+}
+
+/// Open links, shared by every server node. Records expire by themselves after
+/// `expires_at`; readers also check it.
+#[async_trait]
+pub trait LinkStore: Send + Sync {
+    /// Stores a new link, replacing any other link opened by the same sign-in.
+    async fn create_link(&self, link: &LinkRecord) -> StoreResult<()>;
+    /// A link by id.
+    async fn link(&self, id: Uuid) -> StoreResult<Option<LinkRecord>>;
+    /// The account's link with this code.
+    async fn link_by_code(&self, user: UserId, code: &str) -> StoreResult<Option<LinkRecord>>;
+    /// Replaces `current` with `next` if the stored link is still exactly `current`; `false`
+    /// (nothing changed) if another step came first.
+    async fn update_link(&self, current: &LinkRecord, next: &LinkRecord) -> StoreResult<bool>;
+    /// Removes a link.
+    async fn delete_link(&self, link: &LinkRecord) -> StoreResult<()>;
+}
+
 /// Every store the server uses, chosen at start-up.
 #[derive(Clone)]
 pub struct Stores {
@@ -508,6 +550,8 @@ pub struct Stores {
     pub devices: Arc<dyn DeviceStore>,
     /// One-time prekeys.
     pub prekeys: Arc<dyn PrekeyStore>,
+    /// Open links between a new browser and a device.
+    pub links: Arc<dyn LinkStore>,
     /// Health probe for `/readyz`.
     pub health: Arc<dyn HealthCheck>,
 }

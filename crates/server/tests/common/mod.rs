@@ -5,6 +5,7 @@
 
 pub mod devices;
 pub mod fault_proxy;
+pub mod linking;
 pub mod process;
 pub mod redis;
 pub mod ws;
@@ -259,6 +260,16 @@ impl Chatter {
                 Err(e) => panic!("could not connect: {e}"),
             }
         }
+    }
+
+    /// A chatter for another browser of `first`'s person (signed in as `person`), linked
+    /// from `first`'s device through the server; `set_up` registers it as a device.
+    pub async fn another_device_of(first: &Chatter, person: Person, base: &str) -> Self {
+        let second = Chatter::new(person, base);
+        let identity = &first.client.engine.device().expect("the first browser is a device").identity;
+        let ends = ((first.person.token.as_str(), identity), (second.person.token.as_str(), second.id));
+        linking::link(base, ends.0, ends.1, &second.store).await;
+        second
     }
 
     pub fn received(&self) -> Vec<hush_client::ChatMessage> {

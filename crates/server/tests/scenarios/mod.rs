@@ -6,7 +6,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use hush_client::store::IdentityStore;
 use hush_client::{Body, Direction, Event, Status};
 
 use crate::common::*;
@@ -168,10 +167,7 @@ pub fn arrivals(c: &Client) -> usize {
 async fn second_device(app: &TestApp, first: &Chatter, n: u32) -> Chatter {
     app.clock.advance(31); // the next sign-in code for the number
     let person = app.sign_in(&phone(n), None).await;
-    let second = Chatter::new(person, &app.base);
-    let own = first.store.own_device().await.unwrap().expect("the first device's keys");
-    hush_client::device::adopt_identity(&second.store, second.id, &own.identity_secret).await.unwrap();
-    second
+    Chatter::another_device_of(first, person, &app.base).await
 }
 
 /// Texts of a chatter's messages in the conversation with `peer`, in order, by direction.

@@ -60,6 +60,11 @@ pub struct RegisterDevice {
     /// device id, device key and identity register again without `device_exists`.
     #[serde(default)]
     pub session_proof: Option<String>,
+    /// A further device of an account that has devices: the link (`/api/v1/links`) over
+    /// which a device of the account gave this browser the identity, completed for this
+    /// sign-in.
+    #[serde(default)]
+    pub link_id: Option<uuid::Uuid>,
 }
 }
 

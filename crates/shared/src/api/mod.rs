@@ -5,6 +5,7 @@ pub mod account;
 pub mod auth;
 pub mod devices;
 pub mod friends;
+pub mod links;
 pub mod users;
 
 /// Documents a wire struct for OpenAPI only when the `openapi` feature is on.

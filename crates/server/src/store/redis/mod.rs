@@ -11,6 +11,7 @@
 //! Cluster.
 
 mod limits;
+mod links;
 mod mailbox;
 mod prekeys;
 

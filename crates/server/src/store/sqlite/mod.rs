@@ -10,6 +10,7 @@ mod checkpoint;
 mod codes;
 mod devices;
 mod limits;
+mod links;
 mod mailbox;
 mod sessions;
 mod social;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_crypto_v2.sql"),
     include_str!("migrations/0008_device_mailboxes.sql"),
     include_str!("migrations/0009_device_seen.sql"),
+    include_str!("migrations/0010_links.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
@@ -88,6 +90,7 @@ impl SqliteStore {
             mailbox: Arc::new(self.clone()),
             devices: Arc::new(self.clone()),
             prekeys: Arc::new(self.clone()),
+            links: Arc::new(self.clone()),
             health: Arc::new(self.clone()),
         }
     }

@@ -1,0 +1,144 @@
+//! `fanout`: `saturate` with several devices per person. Each sender writes from its first
+//! device with an envelope for every device of the recipient and for each of its own other
+//! devices (one `send`, one message id); every one of those devices acks its copy, and
+//! every device of the sender acks the receipts. Reported per second of server CPU:
+//! messages (one per `send`) and envelopes (copies delivered to devices).
+//!
+//! Each extra device is another sign-in of the person's number, and the server sends one
+//! code per number every 30 seconds: setting up waits that long per extra device.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hush_crypto::IdentityKeyPair;
+use hush_shared::ws::{ClientFrame, DeviceEnvelope, ServerFrame};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::split;
+use crate::server::Server;
+use crate::setup::{self, Person};
+use crate::wire;
+
+const OUTSTANDING: usize = 256;
+
+/// Person `n` with `devices` devices (all signed in, all registered under one identity).
+async fn with_devices(server: &Server, people: &[usize], devices: usize) -> Vec<Vec<Person>> {
+    let identities: Vec<IdentityKeyPair> = people.iter().map(|_| IdentityKeyPair::generate()).collect();
+    let mut all: Vec<Vec<Person>> = vec![Vec::new(); people.len()];
+    for round in 0..devices {
+        if round > 0 {
+            tokio::time::sleep(Duration::from_secs(31)).await;
+        }
+        for (i, &n) in people.iter().enumerate() {
+            let first = all[i].first().cloned();
+            all[i].push(setup::device_of(server, n, &identities[i], first.as_ref()).await);
+        }
+    }
+    all
+}
+
+/// Acks every message a device gets (counting them when asked) and every receipt.
+fn ack_everything(server_frames: wire::Ws, person: Person, counted: Option<(Arc<AtomicU64>, Arc<AtomicBool>)>) {
+    let (tx, mut rx) = split(server_frames);
+    tokio::spawn(async move {
+        let _person = person;
+        while let Some(frame) = wire::next(&mut rx).await {
+            match frame {
+                ServerFrame::Message { id, .. } => {
+                    let _ = tx.send(ClientFrame::Ack { ids: vec![id] });
+                    if let Some((count, counting)) = &counted
+                        && counting.load(Ordering::Relaxed)
+                    {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                ServerFrame::Receipt { id, .. } => {
+                    let _ = tx.send(ClientFrame::ReceiptAck { ids: vec![id] });
+                }
+                _ => {}
+            }
+        }
+    });
+}
+
+/// Runs the scenario; returns the JSON report.
+pub async fn run(server: &Server, pairs: usize, devices: usize, seconds: u64) -> serde_json::Value {
+    let numbers: Vec<usize> = (0..2 * pairs).collect();
+    let people = with_devices(server, &numbers, devices).await;
+    for pair in people.chunks(2) {
+        setup::befriend(server, &pair[0][0], &pair[1][0]).await;
+    }
+    let copies = Arc::new(AtomicU64::new(0));
+    let counting = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let stored = Arc::new(AtomicU64::new(0));
+    let mut people = people.into_iter();
+    while let (Some(alice), Some(bob)) = (people.next(), people.next()) {
+        // Bob's devices and Alice's other ones receive (and count) the copies.
+        for device in bob.iter().chain(&alice[1..]) {
+            let ws = wire::connect(&server.ws_url(), &device.token, device.ip).await.expect("connect");
+            ack_everything(ws, device.clone(), Some((copies.clone(), counting.clone())));
+        }
+        let sender = &alice[0];
+        let ws = wire::connect(&server.ws_url(), &sender.token, sender.ip).await.expect("connect");
+        let (tx, mut rx) = split(ws);
+        let window = Arc::new(Semaphore::new(OUTSTANDING));
+        let (permits, tx_ack, stored, counting_stored) = (window.clone(), tx.clone(), stored.clone(), counting.clone());
+        tokio::spawn(async move {
+            while let Some(frame) = wire::next(&mut rx).await {
+                match frame {
+                    ServerFrame::Stored { .. } => {
+                        permits.add_permits(1);
+                        if counting_stored.load(Ordering::Relaxed) {
+                            stored.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    ServerFrame::Error { .. } => permits.add_permits(1),
+                    ServerFrame::Receipt { id, .. } => {
+                        let _ = tx_ack.send(ClientFrame::ReceiptAck { ids: vec![id] });
+                    }
+                    _ => {}
+                }
+            }
+        });
+        let envelope = wire::envelope();
+        let for_each = |devices: &[Person]| -> Vec<DeviceEnvelope> {
+            devices.iter().map(|d| DeviceEnvelope { device: d.device, envelope: envelope.clone() }).collect()
+        };
+        let (theirs, own, to) = (for_each(&bob), for_each(&alice[1..]), bob[0].id);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(permit) = window.acquire().await else { return };
+                permit.forget();
+                let frame =
+                    ClientFrame::Send { id: uuid::Uuid::now_v7(), to, envelopes: theirs.clone(), own: own.clone() };
+                if tx.send(frame).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (cpu0, redis0, t0) = (server.cpu_seconds(), server.redis_cpu_seconds(), Instant::now());
+    counting.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    counting.store(false, Ordering::Relaxed);
+    let (cpu, wall) = (server.cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
+    let redis = server.redis_cpu_seconds().zip(redis0).map(|(after, before)| after - before);
+    stop.store(true, Ordering::Relaxed);
+    let (messages, envelopes) = (stored.load(Ordering::Relaxed), copies.load(Ordering::Relaxed));
+    let per = |n: u64, seconds: f64| if seconds > 0.0 { (n as f64 / seconds).round() } else { 0.0 };
+    let hundredths = |seconds: f64| (seconds * 100.0).round() / 100.0;
+    json!({
+        "scenario": "fanout", "pairs": pairs, "devices_per_person": devices, "seconds": seconds,
+        "messages": messages, "envelopes_delivered": envelopes,
+        "messages_per_wall_second": (messages as f64 / wall).round(),
+        "server_cpu_seconds": hundredths(cpu),
+        "messages_per_server_cpu_second": per(messages, cpu),
+        "envelopes_per_server_cpu_second": per(envelopes, cpu),
+        "redis_server_cpu_seconds": redis.map(hundredths),
+    })
+}
