@@ -13,6 +13,7 @@ pub mod api;
 pub mod bench;
 pub mod idb;
 pub mod interop;
+pub mod linking;
 pub mod live;
 pub mod session;
 pub mod tab_lock;

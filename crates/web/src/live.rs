@@ -29,6 +29,7 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use crate::idb::IdbStore;
+use crate::linking::{self, LinkSide, LinkView};
 use crate::tab_lock::TabLock;
 use crate::web_http::{WebHttp, device_name, ws_url};
 
@@ -69,6 +70,8 @@ pub struct LiveSignals {
     pub device: RwSignal<DeviceState>,
     /// A message for the person (the app-wide notice): engine and server errors.
     pub notice: RwSignal<Option<String>>,
+    /// The link being made (this browser asking, or this device approving).
+    pub linking: RwSignal<LinkView>,
 }
 
 /// Commands for the actor.
@@ -94,6 +97,14 @@ pub enum Cmd {
     ConfirmIdentity(UserId),
     /// Start again on this browser: a new identity replaces the account's.
     StartAgain,
+    /// Ask a device of the account to link this browser: open a link and show its code.
+    LinkRequest,
+    /// Approve a new browser: join the link it shows with this code.
+    LinkJoin(String),
+    /// The person saw the same comparison code on both screens: send the identity.
+    LinkConfirm,
+    /// Give the link up.
+    LinkCancel,
     /// Socket events.
     Opened,
     Frame(ServerFrame),
@@ -152,6 +163,7 @@ struct Actor {
     signals: LiveSignals,
     token: RwSignal<Option<String>>,
     typing_until: HashMap<UserId, i64>,
+    linking: Option<LinkSide>,
 }
 
 /// Starts the actor for a signed-in person. It waits for this browser's one-tab lock, then
@@ -187,6 +199,7 @@ pub fn start(me: UserId, signals: LiveSignals, token: RwSignal<Option<String>>) 
             signals,
             token,
             typing_until: HashMap::new(),
+            linking: None,
         };
         actor.reload().await;
         if actor.set_up(false).await {
@@ -250,6 +263,35 @@ impl Actor {
             Ok(all) => self.signals.messages.set(all),
             Err(e) => self.report("Could not read the messages stored in this browser", e),
         }
+    }
+
+    /// Polls the open link; once this browser holds the identity, registers it as a device.
+    async fn poll_link(&mut self) {
+        let Some(side) = self.linking.as_mut() else { return };
+        let me = self.engine.me();
+        let (view, done) = linking::poll(side, self.engine.http(), self.engine.store(), me).await;
+        let finished = matches!(view, LinkView::Failed(_) | LinkView::Sent);
+        self.signals.linking.set(view);
+        if finished {
+            self.linking = None;
+        }
+        if done {
+            self.linking = None;
+            if self.set_up(false).await {
+                self.signals.linking.set(LinkView::Idle);
+                self.connect().await;
+            } else {
+                self.signals.linking.set(LinkView::Failed("This browser could not register as a device.".into()));
+            }
+        }
+    }
+
+    /// Cancels the open link, if any.
+    async fn stop_linking(&mut self) {
+        if let Some(side) = self.linking.take() {
+            linking::cancel(&side, self.engine.http()).await;
+        }
+        self.signals.linking.set(LinkView::Idle);
     }
 
     /// Sets this browser up as a device; `true` when it is one.
@@ -441,10 +483,31 @@ impl Actor {
                 self.reload().await;
             }
             Cmd::StartAgain => {
+                self.stop_linking().await;
                 if self.set_up(true).await {
                     self.connect().await;
                 }
             }
+            Cmd::LinkRequest => {
+                self.signals.linking.set(LinkView::Busy);
+                let (side, view) = linking::request(self.engine.http()).await;
+                self.linking = side;
+                self.signals.linking.set(view);
+            }
+            Cmd::LinkJoin(code) => {
+                self.signals.linking.set(LinkView::Busy);
+                let (side, view) = linking::join(self.engine.http(), &code).await;
+                self.linking = side;
+                self.signals.linking.set(view);
+            }
+            Cmd::LinkConfirm => {
+                if let (Some(side), Some(device)) = (self.linking.as_mut(), self.engine.device()) {
+                    let view = linking::confirm(side, self.engine.http(), &device.identity).await;
+                    self.linking = None;
+                    self.signals.linking.set(view);
+                }
+            }
+            Cmd::LinkCancel => self.stop_linking().await,
             Cmd::Opened => {
                 let frame = self.link.opened(self.token.get_untracked().unwrap_or_default());
                 self.write_raw(&frame);
@@ -482,6 +545,7 @@ impl Actor {
                 self.link.closed(now);
             }
             Cmd::Tick => {
+                self.poll_link().await;
                 if self.signals.device.get_untracked() == DeviceState::Ready && self.link.reconnect_due(now) {
                     self.connect().await;
                 }

@@ -104,6 +104,7 @@ impl Ctx {
                 keys_version: RwSignal::new(0),
                 device: RwSignal::new(DeviceState::SettingUp),
                 notice,
+                linking: RwSignal::new(Default::default()),
             },
             actor: StoredValue::new_local(None),
             notice,

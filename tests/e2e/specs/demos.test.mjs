@@ -105,13 +105,13 @@ test('safety numbers are equal on both sides; a friend who starts again is flagg
   await alice.page.getByRole('button', { name: 'Mark as verified' }).click();
   await alice.page.getByText('✔ Verified').first().waitFor();
 
-  // Bob signs in on a second browser: it is not a device of his account, so it says so
-  // instead of taking his messages; he chooses to start again there.
+  // Bob signs in on a second browser: it is not a device of his account, so it offers to
+  // link it instead of taking his messages; he chooses to start again there.
   const laptop = await person(browser, hush, '650 253 0002');
   laptop.name = 'Bob';
   await new Promise((r) => setTimeout(r, Math.max(0, bob.codeSentAt + 31_000 - Date.now())));
   await enterCode(hush, laptop);
-  await laptop.page.getByRole('heading', { name: 'Hush is set up on another browser' }).waitFor();
+  await laptop.page.getByRole('heading', { name: 'Link this browser' }).waitFor();
   await laptop.page.screenshot({ path: path.join(SCREENSHOTS, 'start-again.png') });
   await laptop.page.getByRole('button', { name: 'Start again on this browser' }).click();
   await laptop.page.getByRole('button', { name: 'Start again here' }).click();

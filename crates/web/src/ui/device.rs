@@ -1,12 +1,16 @@
 //! This browser as a device of the account: while its keys are being made, a short note;
 //! while another tab runs Hush, that it continues here when that tab closes;
-//! when the account is in use on another browser, what that means and the choice to start
-//! again here (a new identity — the other browser stops, friends are told the safety
-//! number changed); when this browser was removed from the account, that its data is
+//! when the account has devices elsewhere, linking this browser from one of them (the code
+//! to type there, then the comparison code) or starting again here (a new identity — the
+//! other devices stop, friends are told the safety number changed); when this browser was removed from the account, that its data is
 //! erased; when setting up failed, why.
 
 use leptos::prelude::*;
 
+use qrcode::QrCode;
+use qrcode::render::svg;
+
+use crate::linking::{LinkView, grouped};
 use crate::live::{Cmd, DeviceState};
 use crate::session::Ctx;
 
@@ -53,25 +57,57 @@ pub fn gate(ctx: Ctx) -> Option<AnyView> {
     }
 }
 
-/// The account is in use on another browser.
+/// The account has devices elsewhere: link this browser from one of them (the code to
+/// type there, then the comparison code), or start again here.
 #[component]
 fn InUseElsewhere() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let confirming = RwSignal::new(false);
-    let start_again = move |_| {
+    let send = move |cmd: Cmd| {
         if let Some(live) = ctx.live() {
-            live.send(Cmd::StartAgain);
+            live.send(cmd);
         }
+    };
+    if ctx.live.linking.get_untracked() == LinkView::Idle {
+        send(Cmd::LinkRequest);
+    }
+    let stage = move || match ctx.live.linking.get() {
+        LinkView::Idle | LinkView::Busy | LinkView::Sent => {
+            view! { <p role="status">"Preparing a code…"</p> }.into_any()
+        }
+        LinkView::Showing(code) => {
+            let svg = QrCode::new(code.as_bytes())
+                .map(|c| c.render::<svg::Color<'_>>().min_dimensions(160, 160).build())
+                .unwrap_or_default();
+            view! {
+                <p>"On a device where Hush is set up, open Settings, choose “Link a new browser” and type this code:"</p>
+                <p class="link-code" aria-label="Link code">{grouped(&code)}</p>
+                <div class="qr" role="img" aria-label="Link code as a QR code" inner_html=svg></div>
+                <p class="muted" role="status">"Waiting for your device… The code works for 10 minutes."</p>
+            }
+            .into_any()
+        }
+        LinkView::Compare(code) => view! {
+            <p>"Check that your device shows the same number, then confirm there:"</p>
+            <p class="link-code" aria-label="Comparison code">{grouped(&code)}</p>
+        }
+        .into_any(),
+        LinkView::Failed(why) => view! {
+            <p role="alert">{why}</p>
+            <button on:click=move |_| send(Cmd::LinkRequest)>"Get a new code"</button>
+        }
+        .into_any(),
     };
     view! {
         <div class="card">
-            <h1>"Hush is set up on another browser"</h1>
-            <p>"Your account's keys live on the browser where you first used Hush. Messages go there, so this browser receives nothing and cannot read your past messages."</p>
-            <p>"Keep using the other browser, or start again here."</p>
+            <h1>"Link this browser"</h1>
+            <p>"Your account is set up on another device. Link this browser from it to use Hush here too: your messages will reach both."</p>
+            {stage}
+            <h2>"No other device?"</h2>
             <Show when=move || confirming.get()
                 fallback=move || view! { <button class="danger" on:click=move |_| confirming.set(true)>"Start again on this browser"</button> }>
-                <p role="alert">"Starting again makes a new identity on this browser. The other browser is signed out and stops working, messages waiting for it are not readable here, and your friends see that your safety number changed."</p>
-                <button class="danger" on:click=start_again>"Start again here"</button>
+                <p role="alert">"Starting again makes a new identity on this browser. Your other devices are signed out and stop working, messages waiting for them are not readable here, and your friends see that your safety number changed."</p>
+                <button class="danger" on:click=move |_| send(Cmd::StartAgain)>"Start again here"</button>
                 <button on:click=move |_| confirming.set(false)>"Cancel"</button>
             </Show>
         </div>

@@ -1,12 +1,15 @@
 //! The devices screen in Settings: each browser of the account — its name, when it was
-//! added and last connected, which one is this browser — and removing another one, after
-//! confirming: its connections close at once, it erases what it holds, and friends' apps
-//! stop encrypting for it.
+//! added and last connected, which one is this browser — removing another one, after
+//! confirming (its connections close at once, it erases what it holds, and friends' apps
+//! stop encrypting for it), and linking a new browser by the code it shows, after
+//! comparing the number both screens show.
 
 use hush_shared::DeviceId;
 use hush_shared::api::devices::{Device, DeviceList};
 use leptos::prelude::*;
 
+use crate::linking::{LinkView, grouped};
+use crate::live::Cmd;
 use crate::session::Ctx;
 use crate::time::{day_label, list_time};
 
@@ -69,6 +72,15 @@ pub fn Devices() -> impl IntoView {
             </li>
         }
     };
+    // A linked browser registers a moment after the identity is sent: list it then.
+    Effect::new(move |_| {
+        if ctx.live.linking.get() == LinkView::Sent {
+            leptos::task::spawn_local(async move {
+                crate::live::sleep(3000).await;
+                load();
+            });
+        }
+    });
     view! {
         <section aria-labelledby="devices-heading">
             <h3 id="devices-heading">"Devices"</h3>
@@ -76,6 +88,70 @@ pub fn Devices() -> impl IntoView {
                 None => view! { <p role="status">"Loading your devices…"</p> }.into_any(),
                 Some(list) => view! { <ul class="devices">{list.into_iter().map(row).collect_view()}</ul> }.into_any(),
             }}
+            <LinkNewBrowser/>
         </section>
+    }
+}
+
+/// Approving a new browser: type the code it shows, compare the numbers, confirm.
+#[component]
+fn LinkNewBrowser() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let entering = RwSignal::new(false);
+    let code = RwSignal::new(String::new());
+    let send = move |cmd: Cmd| {
+        if let Some(live) = ctx.live() {
+            live.send(cmd);
+        }
+    };
+    let join = move || {
+        entering.set(false);
+        send(Cmd::LinkJoin(code.get_untracked()));
+        code.set(String::new());
+    };
+    let form = move || {
+        view! {
+            <form on:submit=move |ev| { ev.prevent_default(); join() }>
+                <label for="link-code">"Code shown on the new browser"</label>
+                <input id="link-code" inputmode="numeric" autocomplete="off" maxlength="12" prop:value=move || code.get()
+                    on:input=move |ev| code.set(event_target_value(&ev))/>
+                <button type="submit" disabled=move || code.get().trim().is_empty()>"Link"</button>
+                <button type="button" on:click=move |_| entering.set(false)>"Cancel"</button>
+            </form>
+        }
+    };
+    let start = move || {
+        view! {
+            <Show when=move || entering.get()
+                fallback=move || view! { <button on:click=move |_| entering.set(true)>"Link a new browser"</button> }>
+                {form}
+            </Show>
+        }
+    };
+    move || match ctx.live.linking.get() {
+        LinkView::Idle | LinkView::Showing(_) => start().into_any(),
+        LinkView::Busy => view! {
+            <p role="status">"Waiting for the new browser…"</p>
+            <button on:click=move |_| send(Cmd::LinkCancel)>"Cancel"</button>
+        }
+        .into_any(),
+        LinkView::Compare(number) => view! {
+            <p>"Does the new browser show this number?"</p>
+            <p class="link-code" aria-label="Comparison code">{grouped(&number)}</p>
+            <p class="muted">"Only link it if the numbers match: it will read and send your messages."</p>
+            <button on:click=move |_| send(Cmd::LinkConfirm)>"They match: link it"</button>
+            <button class="danger" on:click=move |_| send(Cmd::LinkCancel)>"They differ: cancel"</button>
+        }
+        .into_any(),
+        LinkView::Sent => view! {
+            <p role="status">"Linked. The new browser is finishing its set-up and appears in this list."</p>
+            {start()}
+        }
+        .into_any(),
+        LinkView::Failed(why) => view! {
+            <p role="alert">{why}</p>
+            {start()}
+        }
+        .into_any(),
     }
 }
