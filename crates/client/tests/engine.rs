@@ -447,3 +447,30 @@ async fn read_receipts_are_chunked_confirmed_and_resent_until_confirmed() {
     assert!(reads(&bob.on_connected(0).await.unwrap().0).is_empty());
     assert!(bob.mark_read(alice.me()).await.unwrap().is_empty(), "nothing unread is left");
 }
+
+#[tokio::test]
+async fn refused_messages_go_out_again_in_the_order_they_were_written() {
+    let (mut alice, bob) = pair().await;
+    let mut ids = Vec::new();
+    for text in ["one", "two", "three", "four", "five"] {
+        let (_, frames) = alice.compose(bob.me(), text, 0).await.unwrap();
+        ids.push(sent(&frames).0);
+    }
+    // Refused in another order than written (answers to a batch can come in any order).
+    for id in ids.iter().rev() {
+        let refusal =
+            ServerFrame::Error { code: ErrorCode::MailboxFull, message: String::new(), id: Some(*id), devices: None };
+        alice.handle(refusal, 10_000).await.unwrap();
+    }
+    let again: Vec<MessageId> = alice
+        .due(11_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|frame| match frame {
+            ClientFrame::Send { id, .. } => *id,
+            other => panic!("only sends: {other:?}"),
+        })
+        .collect();
+    assert_eq!(again, ids, "sent again in the order written");
+}

@@ -1,9 +1,11 @@
-//! Fault injection with real processes during a 5,000-message exchange (2,500 each way):
-//! `hush-server` killed with SIGKILL 20 times and restarted on the same address and data,
-//! every client connection cut by a fault proxy every few batches, and on the Redis backend
-//! `redis-server` (AOF `everysec`) killed with SIGKILL 5 times and restarted on its append-
-//! only file. Afterwards: nothing answered `stored` is lost, nothing is shown twice, order is
-//! kept each way, every delivered and read receipt arrives, and the mailboxes are empty.
+//! Fault injection with real processes during a 5,000-message exchange (2,500 each way)
+//! between two people with two devices each (each writes from one; the other devices get
+//! every message too): `hush-server` killed with SIGKILL 20 times and restarted on the same
+//! address and data, every client connection cut by a fault proxy every few batches, and on
+//! the Redis backend `redis-server` (AOF `everysec`) killed with SIGKILL 5 times and
+//! restarted on its append-only file. Afterwards: nothing answered `stored` is lost, nothing
+//! is shown twice on any device, order is kept each way on every device, every delivered and
+//! read receipt arrives, and the mailboxes are empty.
 
 mod common;
 
@@ -31,7 +33,8 @@ async fn pump(c: &mut Chatter, ws_url: &str, for_how_long: Duration) {
     let _ = c.client.run_until(for_how_long, |_| false).await;
 }
 
-fn arrival_order(c: &Chatter) -> Vec<String> {
+/// The texts starting with `prefix` a device showed, in the order they arrived.
+fn arrival_order(c: &Chatter, prefix: &str) -> Vec<String> {
     c.client
         .events
         .iter()
@@ -42,6 +45,7 @@ fn arrival_order(c: &Chatter) -> Vec<String> {
             },
             _ => None,
         })
+        .filter(|text| text.starts_with(prefix))
         .collect()
 }
 
@@ -73,8 +77,17 @@ async fn exchange_under_faults(mut redis: Option<RedisServer>) {
     let mut alice = Chatter::new(server.sign_in(&phone(1)).await, &server.url);
     let mut bob = Chatter::new(server.sign_in(&phone(2)).await, &server.url);
     befriend_chatters(&server.url, &mut alice, &mut bob).await;
-    alice.connect(&ws_url).await;
-    bob.connect(&ws_url).await;
+    // Each links a second browser (one sign-in code per number every 30 seconds).
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    let mut alice2 = Chatter::another_device_of(&alice, server.sign_in(&phone(1)).await, &server.url).await;
+    let mut bob2 = Chatter::another_device_of(&bob, server.sign_in(&phone(2)).await, &server.url).await;
+    for (chatter, friend) in [(&mut alice2, bob.id), (&mut bob2, alice.id)] {
+        chatter.client.set_up(false).await.unwrap();
+        chatter.client.engine.add_friend(friend, None, None).await.unwrap();
+    }
+    for chatter in [&mut alice, &mut bob, &mut alice2, &mut bob2] {
+        chatter.connect(&ws_url).await;
+    }
 
     let (mut server_kills, mut redis_kills, mut cuts) = (0, 0, 0);
     let mut stored_ever: HashSet<uuid::Uuid> = HashSet::new();
@@ -85,8 +98,9 @@ async fn exchange_under_faults(mut redis: Option<RedisServer>) {
             let _ = alice.client.send_text(bob.id, &format!("a{n:04}")).await;
             let _ = bob.client.send_text(alice.id, &format!("b{n:04}")).await;
         }
-        pump(&mut alice, &ws_url, Duration::from_millis(10)).await;
-        pump(&mut bob, &ws_url, Duration::from_millis(10)).await;
+        for c in [&mut alice, &mut bob, &mut alice2, &mut bob2] {
+            pump(c, &ws_url, Duration::from_millis(10)).await;
+        }
         for c in [&alice, &bob] {
             for e in &c.client.events {
                 if let Event::StatusChanged { id, status: Status::Stored, .. } = e {
@@ -115,29 +129,39 @@ async fn exchange_under_faults(mut redis: Option<RedisServer>) {
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut marked_read = false;
     loop {
-        let received = alice.received().len() == PER_SIDE && bob.received().len() == PER_SIDE;
+        let received = [&alice, &bob, &alice2, &bob2].iter().all(|c| c.received().len() == PER_SIDE);
         if received && !marked_read {
             marked_read = alice.client.mark_read(bob.id).await.is_ok() && bob.client.mark_read(alice.id).await.is_ok();
         }
-        if marked_read
-            && outgoing_all(&alice.client, PER_SIDE, Status::Read)
-            && outgoing_all(&bob.client, PER_SIDE, Status::Read)
+        if marked_read && [&alice, &bob, &alice2, &bob2].iter().all(|c| outgoing_all(&c.client, PER_SIDE, Status::Read))
         {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "not converged: alice got {}, bob got {}, read receipts asked: {marked_read}",
+            "not converged: alice got {}, bob {}, their second devices {} and {}; read receipts asked: {marked_read}",
             alice.received().len(),
-            bob.received().len()
+            bob.received().len(),
+            alice2.received().len(),
+            bob2.received().len()
         );
-        pump(&mut alice, &ws_url, Duration::from_millis(50)).await;
-        pump(&mut bob, &ws_url, Duration::from_millis(50)).await;
+        for c in [&mut alice, &mut bob, &mut alice2, &mut bob2] {
+            pump(c, &ws_url, Duration::from_millis(50)).await;
+        }
     }
-
-    for (who, c, prefix) in [("bob", &bob, "a"), ("alice", &alice, "b")] {
+    // Every device: the friend's messages, and on the second devices also the messages sent
+    // from the first, each once and in order.
+    let devices = [
+        ("bob", &bob, "a"),
+        ("bob's second device", &bob2, "a"),
+        ("bob's second device (his own)", &bob2, "b"),
+        ("alice", &alice, "b"),
+        ("alice's second device", &alice2, "b"),
+        ("alice's second device (her own)", &alice2, "a"),
+    ];
+    for (who, c, prefix) in devices {
         let expected: Vec<String> = (0..PER_SIDE).map(|n| format!("{prefix}{n:04}")).collect();
-        let arrived = arrival_order(c);
+        let arrived = arrival_order(c, prefix);
         let first_difference = arrived.iter().zip(&expected).position(|(a, e)| a != e);
         assert!(
             arrived.len() == expected.len() && first_difference.is_none(),
@@ -151,13 +175,14 @@ async fn exchange_under_faults(mut redis: Option<RedisServer>) {
     let depth_deadline = Instant::now() + Duration::from_secs(20);
     while mailbox_depth(&server.url).await != Some(0.0) {
         assert!(Instant::now() < depth_deadline, "mailboxes not empty: {:?}", mailbox_depth(&server.url).await);
-        pump(&mut alice, &ws_url, Duration::from_millis(50)).await;
-        pump(&mut bob, &ws_url, Duration::from_millis(50)).await;
+        for c in [&mut alice, &mut bob, &mut alice2, &mut bob2] {
+            pump(c, &ws_url, Duration::from_millis(50)).await;
+        }
     }
     eprintln!(
         "fault test ({}): {server_kills} hush-server SIGKILLs, {redis_kills} redis-server SIGKILLs, {cuts} cuts of \
-         every connection; {} messages answered stored during the faults; {} delivered once each, in order, all \
-         read; mailboxes empty; {:.1} s",
+         every connection; {} messages answered stored during the faults; {} delivered once each to both devices \
+         of each person, in order, all read; mailboxes empty; {:.1} s",
         if redis.is_some() { "Redis" } else { "embedded" },
         stored_ever.len(),
         2 * PER_SIDE,
