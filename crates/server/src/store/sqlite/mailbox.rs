@@ -114,15 +114,22 @@ fn mark(tx: &Transaction<'_>, sender: &Uuid, id: &Uuid, state: i64, unless: i64)
     Ok(changed == 1)
 }
 
-/// Deletes the copy of message `id` in `mailbox`; its sender and sender's device, if it
-/// was there.
-fn take_copy(tx: &Transaction<'_>, mailbox: Mailbox, id: &Uuid) -> rusqlite::Result<Option<(Uuid, Option<Uuid>)>> {
+/// A copy taken out of a mailbox.
+struct Taken {
+    sender: Uuid,
+    sender_device: Option<Uuid>,
+    /// Copies that went to the recipient's devices (0: not known).
+    copies: i64,
+}
+
+/// Deletes the copy of message `id` in `mailbox`, if it was there.
+fn take_copy(tx: &Transaction<'_>, mailbox: Mailbox, id: &Uuid) -> rusqlite::Result<Option<Taken>> {
     tx.prepare_cached(
-        "DELETE FROM messages WHERE recipient = ?1 AND device = ?2 AND id = ?3 RETURNING sender, sender_device",
+        "DELETE FROM messages WHERE recipient = ?1 AND device = ?2 AND id = ?3 RETURNING sender, sender_device, copies",
     )?
     .query_row(params![blob(&mailbox.user.0), blob(&mailbox.device.0), blob(id)], |r| {
-        let device = r.get::<_, Option<Vec<u8>>>(1)?.map_or(Ok(None), |_| uuid_blob(r, 1).map(Some))?;
-        Ok((uuid_blob(r, 0)?, device))
+        let sender_device = r.get::<_, Option<Vec<u8>>>(1)?.map_or(Ok(None), |_| uuid_blob(r, 1).map(Some))?;
+        Ok(Taken { sender: uuid_blob(r, 0)?, sender_device, copies: r.get(2)? })
     })
     .optional()
 }
@@ -138,9 +145,10 @@ fn ack_copies(
     let tx = c.transaction()?;
     let mut told = Vec::new();
     for id in ids {
-        let Some((sender, _)) = take_copy(&tx, mailbox, id)? else { continue };
-        // A copy on the sender's own other device is not a delivery.
-        if sender != mailbox.user.0 && mark(&tx, &sender, id, DELIVERED, EXPIRED)? {
+        let Some(Taken { sender, copies, .. }) = take_copy(&tx, mailbox, id)? else { continue };
+        // A copy on the sender's own other device is not a delivery; the only copy needs no
+        // record that it was delivered (no other copy can deliver it again).
+        if sender != mailbox.user.0 && (copies == 1 || mark(&tx, &sender, id, DELIVERED, EXPIRED)?) {
             let receipt = Receipt {
                 kind: ReceiptKind::Delivered,
                 message_id: id,
@@ -169,7 +177,7 @@ fn retry_copies(
     let tx = c.transaction()?;
     let mut told = Vec::new();
     for id in ids {
-        let Some((sender, sender_device)) = take_copy(&tx, mailbox, id)? else { continue };
+        let Some(Taken { sender, sender_device, .. }) = take_copy(&tx, mailbox, id)? else { continue };
         tx.prepare_cached(
             "INSERT INTO resend_wanted (sender, id, recipient, device, at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT DO NOTHING",
@@ -247,16 +255,17 @@ fn take_resend_wish(tx: &Transaction<'_>, sender: &Uuid, id: &Uuid, mailbox: Mai
     Ok(taken == 1)
 }
 
+/// Stores one copy; `copies` is how many went to the recipient's devices (0: not known).
 fn insert_copy(
     tx: &Transaction<'_>,
     from: Mailbox,
     message: &Outgoing,
-    (mailbox, envelope): (Mailbox, &[u8]),
+    (mailbox, envelope, copies): (Mailbox, &[u8], i64),
     now: i64,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT INTO messages (recipient, device, sender, sender_device, id, addressee, envelope, stored_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO messages (recipient, device, sender, sender_device, id, addressee, envelope, stored_at, copies)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         blob(&mailbox.user.0),
@@ -266,7 +275,8 @@ fn insert_copy(
         blob(&message.id),
         blob(&message.to.0),
         envelope,
-        now
+        now,
+        copies
     ])?;
     Ok(())
 }
@@ -295,7 +305,7 @@ fn enqueue_one(
         let mut resent = false;
         for copy in &message.copies {
             if take_resend_wish(tx, &from.user.0, &message.id, copy.mailbox)? {
-                insert_copy(tx, from, message, (copy.mailbox, &copy.envelope), now)?;
+                insert_copy(tx, from, message, (copy.mailbox, &copy.envelope, 0), now)?;
                 resent = true;
             }
         }
@@ -317,8 +327,9 @@ fn enqueue_one(
         }
         slots.push(index);
     }
+    let copies = message.copies.iter().filter(|c| c.mailbox.user == message.to).count() as i64;
     for (copy, index) in message.copies.iter().zip(slots) {
-        insert_copy(tx, from, message, (copy.mailbox, &copy.envelope), now)?;
+        insert_copy(tx, from, message, (copy.mailbox, &copy.envelope, copies), now)?;
         depths[index].1 += 1;
     }
     Ok(Enqueued::Stored { at: now })

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_device_mailboxes.sql"),
     include_str!("migrations/0009_device_seen.sql"),
     include_str!("migrations/0010_links.sql"),
+    include_str!("migrations/0011_message_copies.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
