@@ -109,7 +109,7 @@ async fn link(
     let code = approving.poll(&device).await.expect("approver key");
     let shown = asking.poll(&browser, &store, user).await.expect("comparison code");
     assert!(matches!(&code, Progress::Compare(_)) && code == shown, "both sides show the same code");
-    approving.confirm(&device, identity).await.expect("sealed identity");
+    approving.confirm(&device, identity, &[], |_, _| {}).await.expect("sealed identity");
     assert_eq!(asking.poll(&browser, &store, user).await.expect("identity"), Progress::Done);
     asking.id()
 }

@@ -7,7 +7,7 @@ use hush_shared::api::devices::{
     BundleList, Device, DeviceList, OneTimePrekey, PrekeyStatus, RegisterDevice, SignedPrekey, UploadPrekeys,
 };
 use hush_shared::api::friends::FriendList;
-use hush_shared::api::links::{JoinLink, Link, LinkStep};
+use hush_shared::api::links::{HistoryChunk, JoinLink, Link, LinkStep};
 use hush_shared::{DeviceId, ErrorBody, ErrorCode, UserId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -121,4 +121,19 @@ pub async fn link_step(http: &(impl Http + ?Sized), id: Uuid, step: &LinkStep) -
 /// `DELETE /links/{id}`.
 pub async fn cancel_link(http: &(impl Http + ?Sized), id: Uuid) -> Result<(), ApiError> {
     http.call("DELETE", &format!("/api/v1/links/{id}"), None).await.map(drop)
+}
+
+/// `PUT /links/{id}/history/{index}`.
+pub async fn put_history(
+    http: &(impl Http + ?Sized),
+    id: Uuid,
+    index: u32,
+    chunk: &HistoryChunk,
+) -> Result<Link, ApiError> {
+    typed(http, "PUT", &format!("/api/v1/links/{id}/history/{index}"), Some(chunk)).await
+}
+
+/// `GET /links/{id}/history/{index}`.
+pub async fn history(http: &(impl Http + ?Sized), id: Uuid, index: u32) -> Result<HistoryChunk, ApiError> {
+    typed(http, "GET", &format!("/api/v1/links/{id}/history/{index}"), None::<&()>).await
 }

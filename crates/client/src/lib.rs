@@ -28,6 +28,7 @@ pub mod content;
 pub mod device;
 pub mod engine;
 pub mod friends;
+pub mod history;
 pub mod link;
 pub mod linking;
 pub mod model;

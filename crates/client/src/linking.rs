@@ -12,12 +12,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hush_crypto::{IdentityKeyPair, KeyPair, LinkChannel, PublicKey, link_commitment, link_comparison_code};
 use hush_shared::UserId;
-use hush_shared::api::links::{JoinLink, Link, LinkStep};
+use hush_shared::api::links::{HistoryChunk, JoinLink, Link, LinkStep};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::{self, ApiError, Http};
 use crate::device::{self, DeviceError};
+use crate::history::{self, HistoryRecord};
 use crate::store::ClientStore;
 
 /// Where a link stands, for the screen.
@@ -28,6 +29,13 @@ pub enum Progress {
     /// Both keys are exchanged: show this 6-digit code; the person compares it with the
     /// other screen.
     Compare(String),
+    /// The new browser is receiving the recent history (chunks so far, of all).
+    Receiving {
+        /// Chunks received.
+        done: u32,
+        /// Chunks in all.
+        total: u32,
+    },
     /// The requester holds the account identity (registering comes next); for the
     /// approver, the identity is sent.
     Done,
@@ -67,16 +75,21 @@ fn key_of(text: Option<&String>) -> Result<Option<PublicKey>, LinkError> {
     text.map(|t| PublicKey::from_wire(t).map_err(|_| LinkError::Tampered)).transpose()
 }
 
+/// Chunks of history the new browser fetches per poll (so the screen can show progress).
+const CHUNKS_PER_POLL: u32 = 8;
+
 /// The new browser's side of a link.
 pub struct Requester {
     link: Link,
     ephemeral: KeyPair,
+    /// History chunks opened so far.
+    history: Vec<Vec<u8>>,
 }
 
 impl Requester {
     /// Opens a link (replacing any this sign-in opened before).
     pub async fn open(http: &(impl Http + ?Sized)) -> Result<Self, LinkError> {
-        Ok(Self { link: api::open_link(http).await?, ephemeral: KeyPair::generate() })
+        Ok(Self { link: api::open_link(http).await?, ephemeral: KeyPair::generate(), history: Vec::new() })
     }
 
     /// The code to show (8 digits).
@@ -133,9 +146,38 @@ impl Requester {
             let _ = api::cancel_link(http, link.link_id).await;
             return Err(LinkError::Tampered);
         };
+        let total = link.history_count.unwrap_or(0);
+        let fetched = self.history.len() as u32;
+        for index in fetched..total.min(fetched + CHUNKS_PER_POLL) {
+            let chunk = api::history(http, link.link_id, index).await?;
+            let opened = URL_SAFE_NO_PAD.decode(&chunk.chunk).ok().filter(|_| chunk.count == total);
+            let Some(records) = opened.and_then(|bytes| channel.open_history(index, total, &bytes).ok()) else {
+                let _ = api::cancel_link(http, link.link_id).await;
+                return Err(LinkError::Tampered);
+            };
+            self.history.push(records);
+        }
+        if (self.history.len() as u32) < total {
+            self.link = link;
+            return Ok(Progress::Receiving { done: self.history.len() as u32, total });
+        }
+        self.keep_history(store).await?;
         device::adopt_identity(store, me, &secret, link.link_id).await?;
         self.link = link;
         Ok(Progress::Done)
+    }
+
+    /// Stores the received history (records already here are left as they are).
+    async fn keep_history(&mut self, store: &impl ClientStore) -> Result<(), LinkError> {
+        for chunk in std::mem::take(&mut self.history) {
+            let records: Vec<HistoryRecord> = serde_json::from_slice(&chunk).map_err(|_| LinkError::Tampered)?;
+            for record in records {
+                if store.message(record.id).await.map_err(DeviceError::from)?.is_none() {
+                    store.put_message(&history::message(record)).await.map_err(DeviceError::from)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Gives the link up.
@@ -186,14 +228,28 @@ impl Approver {
         Ok(if done { Progress::Done } else { Progress::Compare(code) })
     }
 
-    /// The person confirmed that both screens show the same code: sends the account
-    /// identity, sealed for the requester's key alone.
-    pub async fn confirm(&mut self, http: &(impl Http + ?Sized), identity: &IdentityKeyPair) -> Result<(), LinkError> {
+    /// The person confirmed that both screens show the same code: sends the recent history
+    /// (`history`: chunks of records, see [`crate::history`]; `sent(done, total)` after each)
+    /// and then the account identity, each sealed for the requester's key alone.
+    pub async fn confirm(
+        &mut self,
+        http: &(impl Http + ?Sized),
+        identity: &IdentityKeyPair,
+        history: &[Vec<u8>],
+        mut sent: impl FnMut(u32, u32),
+    ) -> Result<(), LinkError> {
         let Some(requester) = key_of(self.link.requester_key.as_ref())? else {
             return Err(LinkError::Api(api::unreachable("the new browser's key has not arrived yet")));
         };
         let id = *self.link.link_id.as_bytes();
         let channel = LinkChannel::derive(&id, &self.ephemeral, &requester, (self.ephemeral.public(), &requester));
+        let total = history.len() as u32;
+        for (index, records) in (0..total).zip(history) {
+            let sealed = channel.seal_history(index, total, records).map_err(|_| LinkError::Tampered)?;
+            let chunk = HistoryChunk { count: total, chunk: URL_SAFE_NO_PAD.encode(sealed) };
+            self.link = api::put_history(http, self.link.link_id, index, &chunk).await?;
+            sent(index + 1, total);
+        }
         let payload = Payload { v: 1, identity_secret: URL_SAFE_NO_PAD.encode(&identity.secret_bytes()[..]) };
         let payload = zeroize::Zeroizing::new(serde_json::to_vec(&payload).unwrap_or_default());
         let sealed = channel.seal(&payload).map_err(|_| LinkError::Tampered)?;
@@ -211,4 +267,18 @@ impl Approver {
     pub async fn cancel(&self, http: &(impl Http + ?Sized)) -> Result<(), LinkError> {
         Ok(api::cancel_link(http, self.link.link_id).await?)
     }
+}
+
+/// The recent history this device holds, as chunks ready for [`Approver::confirm`]: every
+/// friend's conversation, bounded as [`crate::history::records`] says.
+pub async fn recent_history(
+    store: &impl ClientStore,
+    http: &(impl Http + ?Sized),
+    now_ms: i64,
+) -> Result<Vec<Vec<u8>>, LinkError> {
+    let mut messages = Vec::new();
+    for friend in api::friends(http).await?.friends {
+        messages.extend(store.conversation(friend.user_id).await.map_err(DeviceError::from)?);
+    }
+    Ok(history::chunks(&history::records(messages, now_ms)))
 }

@@ -54,7 +54,7 @@ pub use identity::{
     CERTIFICATE_CONTEXT, IdentityKeyPair, SESSION_PROOF_CONTEXT, SIGNATURE_LEN, SIGNED_PREKEY_CONTEXT, Signature,
     verify, verify_device_certificate, verify_session_proof, verify_signed_prekey,
 };
-pub use link::{LINK_CODE_DIGITS, LinkChannel, LinkIdBytes, link_commitment, link_comparison_code};
+pub use link::{LINK_CODE_DIGITS, LinkChannel, LinkIdBytes, MAX_HISTORY_CHUNKS, link_commitment, link_comparison_code};
 pub use ratchet::{Header, MAX_SKIP, MAX_SKIPPED_KEYS, RATCHET_HEADER_LEN, SKIPPED_KEY_LIFETIME_SECS};
 pub use session::{ResponderPrekeys, Role, Session};
 pub use x3dh::{AD_LEN, SessionParty, associated_data};

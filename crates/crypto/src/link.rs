@@ -22,6 +22,10 @@ const COMMIT_CONTEXT: &[u8] = b"hush/v2/link-commit";
 const CODE_INFO: &[u8] = b"hush/v2/link-code";
 const KEY_INFO: &[u8] = b"hush/v2/link-key";
 const AAD_CONTEXT: &[u8] = b"hush/v2/link";
+const HISTORY_CONTEXT: &[u8] = b"hush/v2/link-history";
+
+/// Most chunks of history one link carries.
+pub const MAX_HISTORY_CHUNKS: u32 = 512;
 
 /// `C = SHA-256("hush/v2/link-commit" || L || EA_pub)`: the approver's commitment to its
 /// ephemeral key, sent before it sees the requester's.
@@ -43,11 +47,14 @@ pub fn link_comparison_code(link: &LinkIdBytes, approver: &PublicKey, requester:
     format!("{:06}", u32::from_be_bytes(out) % 1_000_000)
 }
 
-/// The sealed channel of one link: one key and nonce, for one payload.
+/// The sealed channel of one link: one key and nonce for the identity payload, and the
+/// history key for its chunks.
 pub struct LinkChannel {
     key: Zeroizing<[u8; KEY_LEN]>,
     nonce: [u8; NONCE_LEN],
     aad: Vec<u8>,
+    history_key: Zeroizing<[u8; KEY_LEN]>,
+    link: LinkIdBytes,
 }
 
 impl LinkChannel {
@@ -60,12 +67,17 @@ impl LinkChannel {
         (approver, requester): (&PublicKey, &PublicKey),
     ) -> Self {
         let shared = mine.diffie_hellman(theirs);
-        let mut info = Vec::with_capacity(KEY_INFO.len() + 130);
-        info.extend_from_slice(KEY_INFO);
-        info.extend_from_slice(&approver.to_sec1());
-        info.extend_from_slice(&requester.to_sec1());
+        let info = |context: &[u8]| {
+            let mut info = Vec::with_capacity(context.len() + 130);
+            info.extend_from_slice(context);
+            info.extend_from_slice(&approver.to_sec1());
+            info.extend_from_slice(&requester.to_sec1());
+            info
+        };
         let mut okm = Zeroizing::new([0u8; KEY_LEN + NONCE_LEN]);
-        hkdf_expand(link, &shared[..], &info, &mut okm[..]);
+        hkdf_expand(link, &shared[..], &info(KEY_INFO), &mut okm[..]);
+        let mut history_key = Zeroizing::new([0u8; KEY_LEN]);
+        hkdf_expand(link, &shared[..], &info(HISTORY_CONTEXT), &mut history_key[..]);
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         key.copy_from_slice(&okm[..KEY_LEN]);
         let mut nonce = [0u8; NONCE_LEN];
@@ -73,7 +85,36 @@ impl LinkChannel {
         let mut aad = Vec::with_capacity(AAD_CONTEXT.len() + link.len());
         aad.extend_from_slice(AAD_CONTEXT);
         aad.extend_from_slice(link);
-        Self { key, nonce, aad }
+        Self { key, nonce, aad, history_key, link: *link }
+    }
+
+    fn history_nonce_and_aad(&self, index: u32, count: u32) -> ([u8; NONCE_LEN], Vec<u8>) {
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce[8..].copy_from_slice(&index.to_be_bytes());
+        let mut aad = Vec::with_capacity(HISTORY_CONTEXT.len() + 24);
+        aad.extend_from_slice(HISTORY_CONTEXT);
+        aad.extend_from_slice(&self.link);
+        aad.extend_from_slice(&index.to_be_bytes());
+        aad.extend_from_slice(&count.to_be_bytes());
+        (nonce, aad)
+    }
+
+    /// Seals history chunk `index` of `count`.
+    pub fn seal_history(&self, index: u32, count: u32, records: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if index >= count || count > MAX_HISTORY_CHUNKS {
+            return Err(CryptoError::TooLarge);
+        }
+        let (nonce, aad) = self.history_nonce_and_aad(index, count);
+        aead::encrypt(&self.history_key, &nonce, &aad, records)
+    }
+
+    /// Opens history chunk `index` of `count`; a chunk under another index or count fails.
+    pub fn open_history(&self, index: u32, count: u32, chunk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if index >= count || count > MAX_HISTORY_CHUNKS {
+            return Err(CryptoError::Undecryptable);
+        }
+        let (nonce, aad) = self.history_nonce_and_aad(index, count);
+        aead::decrypt(&self.history_key, &nonce, &aad, chunk)
     }
 
     /// Seals the payload (the approver, once the person confirmed the codes match).

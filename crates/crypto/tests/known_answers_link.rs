@@ -37,5 +37,14 @@ fn linking_matches_the_independent_implementation() {
         let mut tampered = hex_of(&case["sealed"]);
         tampered[0] ^= 1;
         assert!(opening.open(&tampered).is_err(), "{name}: a flipped bit is refused");
+        for chunk in case["history_chunks"].as_array().unwrap() {
+            let (index, count) = (chunk["index"].as_u64().unwrap() as u32, chunk["count"].as_u64().unwrap() as u32);
+            let records = hex_of(&chunk["records"]);
+            let sealed = sealing.seal_history(index, count, &records).unwrap();
+            assert_eq!(sealed, hex_of(&chunk["chunk"]), "{name}: history chunk {index} byte for byte");
+            assert_eq!(opening.open_history(index, count, &sealed).unwrap(), records);
+            assert!(opening.open_history(index, count + 1, &sealed).is_err(), "{name}: the count is bound");
+            assert!(opening.open_history((index + 1) % count.max(2), count.max(2), &sealed).is_err(), "the index");
+        }
     }
 }

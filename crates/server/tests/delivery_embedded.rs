@@ -30,6 +30,11 @@ async fn two_devices_each() {
 }
 
 #[tokio::test]
+async fn linking_brings_the_history() {
+    scenarios::linking_brings_the_history(&TestApp::spawn().await).await;
+}
+
+#[tokio::test]
 async fn undelivered_messages_expire_and_the_sender_is_told() {
     let app = TestApp::spawn().await;
     let mut alice = app.chatter(1, "Alice").await;

@@ -35,6 +35,12 @@ async fn two_devices_each() {
 }
 
 #[tokio::test]
+async fn linking_brings_the_history() {
+    let redis = RedisServer::start();
+    scenarios::linking_brings_the_history(&TestApp::spawn_redis(&redis.url(), &[]).await).await;
+}
+
+#[tokio::test]
 async fn expiry_and_quota_on_redis() {
     let redis = RedisServer::start();
     let app = TestApp::spawn_redis(&redis.url(), &["--mailbox-max-messages", "2"]).await;

@@ -115,7 +115,7 @@ async fn a_second_browser_must_start_again_and_then_replaces_the_first() {
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "link_required"));
     let store = hush_client::MemoryStore::default();
     let requester = (laptop.token.as_str(), alice.user_id.parse().unwrap());
-    let link = common::linking::link(&app.base, (&alice.token, &first.local.identity), requester, &store).await;
+    let link = common::linking::link(&app.base, (&alice.token, &first.local.identity, &[]), requester, &store).await;
     let mut body = same_identity.registration(2);
     body["link_id"] = json!(link);
     let r = app.post("/api/v1/devices", Some(&laptop.token), body.clone()).await;

@@ -37,7 +37,7 @@ async fn browser(app: &TestApp, phone: &str, identity: &IdentityKeyPair, linked_
     if let Some(approver) = linked_from {
         let requester = (person.token.as_str(), person.user_id.parse().unwrap());
         let store = hush_client::MemoryStore::default();
-        body["link_id"] = json!(linking::link(&app.base, (&approver.token, identity), requester, &store).await);
+        body["link_id"] = json!(linking::link(&app.base, (&approver.token, identity, &[]), requester, &store).await);
     }
     let r = app.post("/api/v1/devices", Some(&person.token), body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
@@ -252,6 +252,13 @@ async fn two_people_two_devices_each(app: &TestApp) {
     assert_eq!(until(&mut ws, "error").await["code"], "no_device");
     let b1_box = hush_server::store::Mailbox { user: bob.parse().unwrap(), device: b1.device.parse().unwrap() };
     assert_eq!(store.depth(b1_box).await.unwrap(), 1, "still waiting for b1");
+
+    // Bob blocks Alice: what she had queued for his devices goes, on every device.
+    let b3_box = hush_server::store::Mailbox { user: bob.parse().unwrap(), device: b3.device.parse().unwrap() };
+    let r =
+        app.call(Method::POST, &format!("/api/v1/blocks/{}", a1.person.user_id), Some(&b1.person.token), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!((store.depth(b1_box).await.unwrap(), store.depth(b3_box).await.unwrap()), (0, 0), "purged on block");
 }
 
 #[tokio::test]
@@ -281,7 +288,7 @@ async fn the_device_cap_holds() {
     assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::FORBIDDEN, Some("link_required")), "identity alone");
     let requester = (third.token.as_str(), third.user_id.parse().unwrap());
     let store = hush_client::MemoryStore::default();
-    body["link_id"] = json!(linking::link(&app.base, (&first.person.token, &identity), requester, &store).await);
+    body["link_id"] = json!(linking::link(&app.base, (&first.person.token, &identity, &[]), requester, &store).await);
     let r = app.post("/api/v1/devices", Some(&third.token), body).await;
     assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::CONFLICT, Some("device_limit")));
 }

@@ -162,6 +162,32 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
     assert!(social.list_requests(b.id).await.unwrap().1.is_empty());
 }
 
+/// A block, an unfriend or a deleted account: what waits between the two people goes from
+/// every mailbox of each; what waits from others, and my copies of my own messages, stay.
+async fn purge(store: &dyn MailboxStore) {
+    let (alice, bob, carol) = (UserId::new(), UserId::new(), UserId::new());
+    let device = |user| Mailbox { user, device: DeviceId::new() };
+    let (a1, a2, b1, c1) = (device(alice), device(alice), device(bob), device(carol));
+    for mailbox in [a1, a2, b1, c1] {
+        store.open_mailbox(mailbox).await.unwrap();
+    }
+    let policy = MailboxPolicy { max_messages: 10, ttl_secs: 1000 };
+    let (to_bob, to_alice, from_carol) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    store.enqueue_many(a1, vec![message(bob, to_bob, &[b1, a2], &[2, 2, 1])], NOW, policy).await.unwrap();
+    store.enqueue_many(b1, vec![message(alice, to_alice, &[a1, a2], &[2, 2, 2])], NOW, policy).await.unwrap();
+    store.enqueue_many(c1, vec![message(bob, from_carol, &[b1], &[2, 2, 3])], NOW, policy).await.unwrap();
+    store.read_messages(b1, carol, &[from_carol], NOW).await.unwrap();
+    store.ack_messages(a1, &[to_alice], NOW).await.unwrap(); // a delivered receipt for Bob about Alice
+    store.purge_between(alice, bob).await.unwrap();
+    assert_eq!(store.depth(a1).await.unwrap(), 0);
+    let mine: Vec<Uuid> = store.fetch_messages(a2, 0, 10).await.unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(mine, vec![to_bob], "my copy of my own message stays; Bob's to me goes");
+    let left: Vec<Uuid> = store.fetch_messages(b1, 0, 10).await.unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(left, vec![from_carol], "Carol's message stays");
+    assert!(receipts_of(store, b1).await.iter().all(|(_, _, peer)| *peer != alice), "receipts about Alice go");
+    assert_eq!(receipts_of(store, c1).await.len(), 1, "Carol's read receipt stays");
+}
+
 /// One message from `from` to `to`, with a copy for each mailbox in `copies`.
 fn message(to: UserId, id: Uuid, copies: &[Mailbox], envelope: &[u8]) -> Outgoing {
     let copies = copies.iter().map(|&mailbox| EnvelopeCopy { mailbox, envelope: envelope.to_vec() }).collect();
@@ -417,6 +443,7 @@ async fn embedded_sqlite_backend() {
     rate_limits(&store).await;
     social(&store, &store).await;
     mailbox(&store).await;
+    purge(&store).await;
 }
 
 #[tokio::test]
@@ -425,6 +452,7 @@ async fn redis_backend() {
     let store = RedisStore::connect(&redis.url(), &format!("conformance-{}", Uuid::new_v4())).await.unwrap();
     rate_limits(&store).await;
     mailbox(&store).await;
+    purge(&store).await;
     store.ping().await.unwrap();
 }
 
@@ -451,4 +479,69 @@ async fn mongodb_backend() {
     devices(Arc::new(store.clone()), user.id).await;
     store.ping().await.unwrap();
     store.drop_all().await.unwrap();
+}
+
+/// Redis data written before devices had mailboxes (per person: `mq:{user}`, `md:{user}`,
+/// receipts `rq:{user}`, the dedup key `seen:{sender}:{id}`) is taken over by the person's
+/// first device when its mailbox opens, and a resend of such a message is still recognised.
+#[tokio::test]
+async fn redis_queues_from_before_device_mailboxes_move_to_the_first_device() {
+    let redis = common::redis::RedisServer::start();
+    let prefix = format!("legacy-{}", Uuid::new_v4());
+    let store = RedisStore::connect(&redis.url(), &prefix).await.unwrap();
+    let (alice, bob, old, receipt) = (UserId::new(), UserId::new(), Uuid::now_v7(), Uuid::now_v7());
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let payload = format!(r#"{{"f":"{alice}","d":"{}","e":"AgIBAQ","a":{NOW}}}"#, DeviceId::new());
+    let receipt_payload = format!(r#"{{"k":"read","m":"{old}","p":"{alice}","a":{NOW}}}"#);
+    let _: () = ::redis::pipe()
+        .cmd("ZADD")
+        .arg(format!("{prefix}:mq:{bob}"))
+        .arg(1)
+        .arg(old.to_string())
+        .ignore()
+        .cmd("HSET")
+        .arg(format!("{prefix}:md:{bob}"))
+        .arg(old.to_string())
+        .arg(&payload)
+        .ignore()
+        .cmd("SET")
+        .arg(format!("{prefix}:mseq:{bob}"))
+        .arg(1)
+        .ignore()
+        .cmd("ZADD")
+        .arg(format!("{prefix}:mexp"))
+        .arg(NOW)
+        .arg(format!("{bob}|{old}"))
+        .ignore()
+        .cmd("SET")
+        .arg(format!("{prefix}:seen:{alice}:{old}"))
+        .arg(NOW)
+        .ignore()
+        .cmd("ZADD")
+        .arg(format!("{prefix}:rq:{bob}"))
+        .arg(1)
+        .arg(receipt.to_string())
+        .ignore()
+        .cmd("HSET")
+        .arg(format!("{prefix}:rd:{bob}"))
+        .arg(receipt.to_string())
+        .arg(&receipt_payload)
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let b1 = Mailbox { user: bob, device: DeviceId::new() };
+    store.open_mailbox(b1).await.unwrap();
+    let waiting = store.fetch_messages(b1, 0, 10).await.unwrap();
+    assert_eq!(waiting.iter().map(|m| (m.id, m.from, m.to)).collect::<Vec<_>>(), vec![(old, alice, bob)]);
+    assert_eq!(waiting[0].envelope, vec![2, 2, 1, 1]);
+    assert_eq!(store.fetch_receipts(b1, 0, 10).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), vec![receipt]);
+    assert_eq!(store.total_depth().await.unwrap(), 1, "the expiry index names the new mailbox");
+    let a1 = Mailbox { user: alice, device: DeviceId::new() };
+    let resend = message(bob, old, &[b1], &[2, 2, 9]);
+    let answer = store.enqueue_many(a1, vec![resend], NOW + 5, MailboxPolicy { max_messages: 10, ttl_secs: 60 }).await;
+    assert_eq!(answer.unwrap(), vec![Enqueued::Duplicate { at: NOW }], "the old dedup key still counts");
+    assert_eq!(store.expire(NOW + 100, 60, 10).await.unwrap(), vec![alice], "and it expires from its new mailbox");
+    assert_eq!(store.depth(b1).await.unwrap(), 0);
 }

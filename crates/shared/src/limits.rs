@@ -66,3 +66,9 @@ pub const LINK_TTL_SECS: i64 = 600;
 pub const LINK_CODE_DIGITS: usize = 8;
 /// Longest sealed link payload, in base64url characters.
 pub const MAX_LINK_SEALED_B64: usize = 2_048;
+/// Longest sealed history chunk, in base64url characters (under the 16 KiB body limit).
+pub const MAX_HISTORY_CHUNK_B64: usize = 15_000;
+/// How far back the history sent to a linked browser goes, in days.
+pub const HISTORY_DAYS: i64 = 30;
+/// Most messages of history sent to a linked browser (the newest).
+pub const HISTORY_MESSAGES: usize = 10_000;

@@ -2,9 +2,10 @@
 //! this browser plays in a link, and what the screens show ([`LinkView`]). The actor polls
 //! an open link once a second (on its tick).
 
-use hush_client::linking::{Approver, LinkError, Progress, Requester};
+use hush_client::linking::{Approver, LinkError, Progress, Requester, recent_history};
 use hush_crypto::IdentityKeyPair;
 use hush_shared::UserId;
+use leptos::prelude::{RwSignal, Set};
 
 use crate::idb::IdbStore;
 use crate::web_http::WebHttp;
@@ -21,6 +22,10 @@ pub enum LinkView {
     Showing(String),
     /// Both sides show this 6-digit code; the person compares them.
     Compare(String),
+    /// The device is sending the recent history: chunks sent, of all.
+    Sending(u32, u32),
+    /// The new browser is receiving the recent history: chunks received, of all.
+    Receiving(u32, u32),
     /// The device sent the identity; the new browser finishes on its own.
     Sent,
     /// The link stopped, and why.
@@ -76,26 +81,43 @@ pub async fn poll(side: &mut LinkSide, http: &WebHttp, store: &IdbStore, me: Use
         LinkSide::Requester(requester) => match requester.poll(http, store, me).await {
             Ok(Progress::Waiting) => (LinkView::Showing(requester.code().to_owned()), false),
             Ok(Progress::Compare(code)) => (LinkView::Compare(code), false),
+            Ok(Progress::Receiving { done, total }) => (LinkView::Receiving(done, total), false),
             Ok(Progress::Done) => (LinkView::Busy, true),
             Err(e) => (failed(&e), false),
         },
         LinkSide::Approver(approver) => match approver.poll(http).await {
             Ok(Progress::Waiting) => (LinkView::Busy, false),
             Ok(Progress::Compare(code)) => (LinkView::Compare(code), false),
-            Ok(Progress::Done) => (LinkView::Sent, false),
+            Ok(Progress::Receiving { .. }) | Ok(Progress::Done) => (LinkView::Sent, false),
             Err(e) => (failed(&e), false),
         },
     }
 }
 
-/// The person confirmed on the device that both codes match: send the identity.
-pub async fn confirm(side: &mut LinkSide, http: &WebHttp, identity: &IdentityKeyPair) -> LinkView {
-    match side {
-        LinkSide::Approver(approver) => match approver.confirm(http, identity).await {
-            Ok(()) => LinkView::Sent,
-            Err(e) => failed(&e),
-        },
-        LinkSide::Requester(_) => LinkView::Failed("only the device that approves confirms".into()),
+/// The person confirmed on the device that both codes match: send the recent history
+/// (when `with_history`; progress shown in `view`), then the identity.
+pub async fn confirm(
+    side: &mut LinkSide,
+    (http, store): (&WebHttp, &IdbStore),
+    identity: &IdentityKeyPair,
+    with_history: bool,
+    view: RwSignal<LinkView>,
+) -> LinkView {
+    let LinkSide::Approver(approver) = side else {
+        return LinkView::Failed("only the device that approves confirms".into());
+    };
+    let history = if with_history {
+        match recent_history(store, http, js_sys::Date::now() as i64).await {
+            Ok(history) => history,
+            Err(e) => return failed(&e),
+        }
+    } else {
+        Vec::new()
+    };
+    view.set(LinkView::Sending(0, history.len() as u32));
+    match approver.confirm(http, identity, &history, |done, total| view.set(LinkView::Sending(done, total))).await {
+        Ok(()) => LinkView::Sent,
+        Err(e) => failed(&e),
     }
 }
 

@@ -101,8 +101,11 @@ pub enum Cmd {
     LinkRequest,
     /// Approve a new browser: join the link it shows with this code.
     LinkJoin(String),
-    /// The person saw the same comparison code on both screens: send the identity.
-    LinkConfirm,
+    /// The person saw the same comparison code on both screens: send the identity (and the
+    /// recent history, when asked).
+    LinkConfirm {
+        with_history: bool,
+    },
     /// Give the link up.
     LinkCancel,
     /// Socket events.
@@ -500,9 +503,10 @@ impl Actor {
                 self.linking = side;
                 self.signals.linking.set(view);
             }
-            Cmd::LinkConfirm => {
+            Cmd::LinkConfirm { with_history } => {
                 if let (Some(side), Some(device)) = (self.linking.as_mut(), self.engine.device()) {
-                    let view = linking::confirm(side, self.engine.http(), &device.identity).await;
+                    let ends = (self.engine.http(), self.engine.store());
+                    let view = linking::confirm(side, ends, &device.identity, with_history, self.signals.linking).await;
                     self.linking = None;
                     self.signals.linking.set(view);
                 }

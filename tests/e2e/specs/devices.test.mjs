@@ -26,7 +26,15 @@ after(async () => {
   hush?.stop();
 });
 
-test('a second browser is linked by its code, and both of Alice\'s browsers chat with Bob', async () => {
+test('a second browser is linked by its code, gets the recent history, and both of Alice\'s browsers chat with Bob', async () => {
+  // A conversation before the second browser exists.
+  await openChat(alice, 'Bob');
+  await send(alice, 'Before the laptop');
+  await openChat(bob, 'Alice');
+  await bob.page.locator('.bubble.theirs', { hasText: 'Before the laptop' }).waitFor({ timeout: 30000 });
+  await send(bob, 'Noted, before the laptop');
+  await alice.page.locator('.bubble.theirs', { hasText: 'Noted, before the laptop' }).waitFor({ timeout: 30000 });
+
   laptop = await person(browser, hush, '650 253 0011');
   laptop.name = 'Alice';
   await new Promise((r) => setTimeout(r, Math.max(0, alice.codeSentAt + 31_000 - Date.now())));
@@ -48,8 +56,14 @@ test('a second browser is linked by its code, and both of Alice\'s browsers chat
   assert.match(await onDevice.textContent(), /^\d{3} \d{3}$/);
   assert.equal(await onDevice.textContent(), await onLaptop.textContent(), 'both screens show the same number');
   await alice.page.screenshot({ path: path.join(SCREENSHOTS, 'link-compare.png') });
+  assert.ok(await alice.page.getByLabel('Also send my messages of the last 30 days').isChecked(), 'on by default');
   await alice.page.getByRole('button', { name: 'They match: link it' }).click();
   await laptop.page.getByRole('heading', { name: 'Chats' }).waitFor();
+
+  // The recent history came along: the earlier conversation is on the laptop.
+  await openChat(laptop, 'Bob');
+  await laptop.page.locator('.bubble.mine', { hasText: 'Before the laptop' }).waitFor();
+  await laptop.page.locator('.bubble.theirs', { hasText: 'Noted, before the laptop' }).waitFor();
   const devices = alice.page.getByRole('region', { name: 'Devices' }).getByRole('listitem');
   await devices.nth(1).waitFor({ timeout: 15000 });
   assert.equal(await devices.count(), 2, 'the new browser is listed');

@@ -128,10 +128,7 @@ pub async fn unfriend(
     auth: AuthUser,
     ApiPath(friend): ApiPath<UserId>,
 ) -> Result<StatusCode, AppError> {
-    if !state.stores.social.unfriend(auth.user, friend).await? {
-        return Err(AppError::new(ErrorCode::NotFriends, "you are not friends with this person"));
-    }
-    delivery::friend_event(&state, friend, FriendEvent::Removed { user_id: auth.user }).await;
+    friends::unfriend(&state, auth.user, friend).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -144,13 +141,7 @@ pub async fn block(
     auth: AuthUser,
     ApiPath(other): ApiPath<UserId>,
 ) -> Result<StatusCode, AppError> {
-    if other == auth.user {
-        return Err(AppError::new(ErrorCode::InvalidParameter, "you cannot block yourself"));
-    }
-    if !state.stores.social.block(auth.user, other, state.now()).await? {
-        return Err(AppError::new(ErrorCode::UserNotFound, "no such user"));
-    }
-    delivery::friend_event(&state, other, FriendEvent::Removed { user_id: auth.user }).await;
+    friends::block(&state, auth.user, other).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use hush_shared::ErrorBody;
-use hush_shared::api::links::{JoinLink, Link, LinkStep};
+use hush_shared::api::links::{HistoryChunk, JoinLink, Link, LinkStep};
 use uuid::Uuid;
 
 use super::extract::{ApiJson, ApiPath, AuthUser};
@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/links", post(open_link))
         .route("/links/join", post(join_link))
         .route("/links/{link_id}", get(get_link).put(step_link).delete(cancel_link))
+        .route("/links/{link_id}/history/{index}", get(get_history).put(put_history))
 }
 
 fn caller(auth: &AuthUser) -> Caller {
@@ -75,6 +76,37 @@ pub async fn step_link(
     ApiJson(step): ApiJson<LinkStep>,
 ) -> Result<axum::Json<Link>, AppError> {
     Ok(axum::Json(links::step(&state, &caller(&auth), id, step).await?))
+}
+
+/// Stores one sealed chunk of recent history (the approver, in order, before the sealed
+/// identity).
+#[utoipa::path(put, path = "/api/v1/links/{link_id}/history/{index}", tag = "links", security(("bearer" = [])),
+    request_body = HistoryChunk,
+    params(("link_id" = String, Path, format = Uuid, description = "a link of this browser"),
+        ("index" = u32, Path, description = "the chunk's index, from 0")),
+    responses((status = 200, body = Link), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn put_history(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath((id, index)): ApiPath<(Uuid, u32)>,
+    ApiJson(chunk): ApiJson<HistoryChunk>,
+) -> Result<axum::Json<Link>, AppError> {
+    Ok(axum::Json(links::put_history(&state, &caller(&auth), id, index, chunk).await?))
+}
+
+/// One stored chunk of recent history.
+#[utoipa::path(get, path = "/api/v1/links/{link_id}/history/{index}", tag = "links", security(("bearer" = [])),
+    params(("link_id" = String, Path, format = Uuid, description = "a link of this browser"),
+        ("index" = u32, Path, description = "the chunk's index, from 0")),
+    responses((status = 200, body = HistoryChunk), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn get_history(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath((id, index)): ApiPath<(Uuid, u32)>,
+) -> Result<axum::Json<HistoryChunk>, AppError> {
+    Ok(axum::Json(links::get_history(&state, &caller(&auth), id, index).await?))
 }
 
 /// Gives the link up (either side).

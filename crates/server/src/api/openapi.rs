@@ -33,6 +33,7 @@ impl Modify for BearerAuth {
         devices::register_device, devices::list_devices, devices::remove_device, devices::prekey_status,
         devices::upload_prekeys, devices::rotate_signed_prekey, devices::bundles,
         links::open_link, links::join_link, links::get_link, links::step_link, links::cancel_link,
+        links::put_history, links::get_history,
         health::healthz, health::readyz,
     ),
     modifiers(&BearerAuth),

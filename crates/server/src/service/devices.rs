@@ -457,11 +457,15 @@ pub async fn bundles(state: &AppState, auth: &Caller, target: UserId) -> Result<
     Ok(BundleList { user_id: target, identity_key: set.identity, devices })
 }
 
-/// Before an account is deleted: empties its devices' prekey pools and mailboxes (which
-/// may live in another store than the account).
+/// Before an account is deleted: empties its devices' prekey pools and mailboxes, and
+/// drops what it had queued for its friends (all of which may live in another store than
+/// the account).
 pub async fn forget_account(state: &AppState, user: UserId) -> Result<(), AppError> {
     for device in state.stores.devices.device_set(user).await?.devices {
         discard_device(state, user, device.id).await?;
+    }
+    for friend in state.stores.social.friend_ids(user).await? {
+        state.stores.mailbox.purge_between(user, friend).await?;
     }
     Ok(())
 }

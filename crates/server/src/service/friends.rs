@@ -69,6 +69,31 @@ pub async fn send_request(state: &AppState, from: UserId, to: UserId) -> Result<
     Ok(request_view(FriendRequestView { request: record, other_display_name: to_name }, false))
 }
 
+/// `DELETE /friends/{id}`: ends a friendship; what each had queued for the other goes
+/// (their clients drop the sessions on the `removed` event).
+pub async fn unfriend(state: &AppState, me: UserId, friend: UserId) -> Result<(), AppError> {
+    if !state.stores.social.unfriend(me, friend).await? {
+        return Err(AppError::new(ErrorCode::NotFriends, "you are not friends with this person"));
+    }
+    state.stores.mailbox.purge_between(me, friend).await?;
+    delivery::friend_event(state, friend, FriendEvent::Removed { user_id: me }).await;
+    Ok(())
+}
+
+/// `POST /blocks/{id}`: ends the friendship and pending requests, refuses new ones, and
+/// drops what each had queued for the other.
+pub async fn block(state: &AppState, me: UserId, other: UserId) -> Result<(), AppError> {
+    if other == me {
+        return Err(AppError::new(ErrorCode::InvalidParameter, "you cannot block yourself"));
+    }
+    if !state.stores.social.block(me, other, state.now()).await? {
+        return Err(AppError::new(ErrorCode::UserNotFound, "no such user"));
+    }
+    state.stores.mailbox.purge_between(me, other).await?;
+    delivery::friend_event(state, other, FriendEvent::Removed { user_id: me }).await;
+    Ok(())
+}
+
 /// `POST /friends/requests/{id}/accept`: returns the new friendship as the accepter sees it.
 pub async fn accept(state: &AppState, accepter: UserId, id: FriendRequestId) -> Result<Friend, AppError> {
     let Some(request) = state.stores.social.accept_request(id, accepter, state.now()).await? else {

@@ -7,11 +7,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hush_crypto::MAX_HISTORY_CHUNKS;
 use hush_crypto::{PublicKey, link_commitment};
-use hush_shared::api::links::{JoinLink, Link, LinkStep};
+use hush_shared::api::links::{HistoryChunk, JoinLink, Link, LinkStep};
 use hush_shared::limits::{
     LINK_CALLS_PER_ACCOUNT_PER_HOUR, LINK_CODE_DIGITS, LINK_JOINS_PER_ACCOUNT_PER_HOUR, LINK_TTL_SECS,
-    LINKS_PER_ACCOUNT_PER_HOUR, MAX_LINK_SEALED_B64,
+    LINKS_PER_ACCOUNT_PER_HOUR, MAX_HISTORY_CHUNK_B64, MAX_LINK_SEALED_B64,
 };
 use hush_shared::{ErrorCode, UserId};
 use uuid::Uuid;
@@ -46,6 +47,8 @@ fn view(link: &LinkRecord, session: SessionId) -> Link {
         approver_key: link.approver_key.clone(),
         sealed: link.sealed.clone(),
         approver_name: link.approver.as_ref().and_then(|(_, name)| name.clone()),
+        history_count: link.history_count,
+        history_stored: link.history_stored,
     }
 }
 
@@ -78,6 +81,8 @@ pub async fn open(state: &AppState, auth: &Caller) -> Result<Link, AppError> {
         requester_key: None,
         approver_key: None,
         sealed: None,
+        history_count: None,
+        history_stored: 0,
     };
     state.stores.links.create_link(&link).await?;
     Ok(view(&link, auth.session))
@@ -172,6 +177,46 @@ pub async fn step(state: &AppState, auth: &Caller, id: Uuid, step: LinkStep) -> 
     Ok(view(&next, auth.session))
 }
 
+/// `PUT /links/{id}/history/{index}`: the approver stores chunk `index` of the recent
+/// history, in order, after its key and before the sealed identity.
+pub async fn put_history(
+    state: &AppState,
+    auth: &Caller,
+    id: Uuid,
+    index: u32,
+    chunk: HistoryChunk,
+) -> Result<Link, AppError> {
+    let link = own_link(state, auth, id).await?;
+    let approver = link.approver.as_ref().is_some_and(|(s, _)| *s == auth.session);
+    let in_turn = approver && link.approver_key.is_some() && link.sealed.is_none() && index == link.history_stored;
+    if !in_turn || link.history_count.is_some_and(|n| n != chunk.count) || index >= chunk.count {
+        return Err(out_of_order("this history chunk"));
+    }
+    if chunk.count > MAX_HISTORY_CHUNKS {
+        return Err(AppError::new(ErrorCode::InvalidParameter, format!("at most {MAX_HISTORY_CHUNKS} chunks")));
+    }
+    if chunk.chunk.len() > MAX_HISTORY_CHUNK_B64 || URL_SAFE_NO_PAD.decode(&chunk.chunk).is_err() {
+        return Err(AppError::new(
+            ErrorCode::InvalidParameter,
+            "a history chunk is base64url of at most 15,000 characters",
+        ));
+    }
+    state.stores.links.put_history_chunk(link.id, index, &chunk.chunk).await?;
+    let next = LinkRecord { history_count: Some(chunk.count), history_stored: index + 1, ..link.clone() };
+    if !state.stores.links.update_link(&link, &next).await? {
+        return Err(out_of_order("this history chunk"));
+    }
+    Ok(view(&next, auth.session))
+}
+
+/// `GET /links/{id}/history/{index}`: a stored chunk, for either side.
+pub async fn get_history(state: &AppState, auth: &Caller, id: Uuid, index: u32) -> Result<HistoryChunk, AppError> {
+    let link = own_link(state, auth, id).await?;
+    let (Some(count), true) = (link.history_count, index < link.history_stored) else { return Err(not_found()) };
+    let chunk = state.stores.links.history_chunk(link.id, index).await?.ok_or_else(not_found)?;
+    Ok(HistoryChunk { count, chunk })
+}
+
 /// `DELETE /links/{id}`: either side gives up.
 pub async fn cancel(state: &AppState, auth: &Caller, id: Uuid) -> Result<(), AppError> {
     let link = own_link(state, auth, id).await?;
@@ -202,6 +247,8 @@ mod tests {
             requester_key: None,
             approver_key: None,
             sealed: None,
+            history_count: None,
+            history_stored: 0,
         }
     }
 

@@ -337,6 +337,9 @@ pub trait MailboxStore: Send + Sync {
     /// Deletes a device's mailbox: its messages (no receipt: the device is gone, the
     /// person's other devices still get theirs), its receipts and its place in the list.
     async fn close_mailbox(&self, mailbox: Mailbox) -> StoreResult<()>;
+    /// Deletes what waits between two people in every mailbox of each: the messages one sent
+    /// the other and the receipts about the other (a block, an unfriend, a deleted account).
+    async fn purge_between(&self, a: UserId, b: UserId) -> StoreResult<()>;
     /// Records that the device was connected at `at` (if it has a mailbox).
     async fn mark_seen(&self, mailbox: Mailbox, at: i64) -> StoreResult<()>;
     /// When each of the person's devices was last connected, for those ever seen.
@@ -512,6 +515,12 @@ pub struct LinkRecord {
     pub approver_key: Option<String>,
     /// Step 5: the sealed identity.
     pub sealed: Option<String>,
+    /// Chunks of history announced, once the first is stored (before step 5).
+    #[serde(default)]
+    pub history_count: Option<u32>,
+    /// Chunks of history stored so far.
+    #[serde(default)]
+    pub history_stored: u32,
 }
 
 /// Open links, shared by every server node. Records expire by themselves after
@@ -527,8 +536,12 @@ pub trait LinkStore: Send + Sync {
     /// Replaces `current` with `next` if the stored link is still exactly `current`; `false`
     /// (nothing changed) if another step came first.
     async fn update_link(&self, current: &LinkRecord, next: &LinkRecord) -> StoreResult<bool>;
-    /// Removes a link.
+    /// Removes a link and its history.
     async fn delete_link(&self, link: &LinkRecord) -> StoreResult<()>;
+    /// Stores history chunk `index` of a link.
+    async fn put_history_chunk(&self, link: Uuid, index: u32, chunk: &str) -> StoreResult<()>;
+    /// History chunk `index` of a link, if stored.
+    async fn history_chunk(&self, link: Uuid, index: u32) -> StoreResult<Option<String>>;
 }
 
 /// Every store the server uses, chosen at start-up.

@@ -6,11 +6,12 @@ use hush_client::native::NativeHttp;
 use hush_crypto::IdentityKeyPair;
 
 /// Links the browser signed in with `requester_token` from the device signed in with
-/// `approver_token` (which holds `identity`). The new browser's `store` then holds the
-/// identity (not yet registered); returns the completed link's id.
+/// `approver_token` (which holds `identity` and sends `history`, chunks of records). The new
+/// browser's `store` then holds the identity (not yet registered) and the history; returns
+/// the completed link's id.
 pub async fn link(
     base: &str,
-    (approver_token, identity): (&str, &IdentityKeyPair),
+    (approver_token, identity, history): (&str, &IdentityKeyPair, &[Vec<u8>]),
     (requester_token, requester): (&str, hush_shared::UserId),
     store: &hush_client::MemoryStore,
 ) -> uuid::Uuid {
@@ -27,7 +28,14 @@ pub async fn link(
         other => panic!("the new browser should show the code now, not {other:?}"),
     };
     assert_eq!(shown_on_device, shown_on_browser, "both screens show the same code");
-    approving.confirm(&device, identity).await.expect("send the identity");
-    assert_eq!(asking.poll(&new_browser, store, requester).await.unwrap(), Progress::Done);
-    asking.id()
+    let mut reported = Vec::new();
+    approving.confirm(&device, identity, history, |done, total| reported.push((done, total))).await.expect("send");
+    assert_eq!(reported.len(), history.len(), "progress after each chunk");
+    loop {
+        match asking.poll(&new_browser, store, requester).await.unwrap() {
+            Progress::Done => return asking.id(),
+            Progress::Receiving { done, total } => assert!(done < total && total == history.len() as u32),
+            other => panic!("the new browser should be receiving or done, not {other:?}"),
+        }
+    }
 }

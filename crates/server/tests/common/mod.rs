@@ -267,7 +267,11 @@ impl Chatter {
     pub async fn another_device_of(first: &Chatter, person: Person, base: &str) -> Self {
         let second = Chatter::new(person, base);
         let identity = &first.client.engine.device().expect("the first browser is a device").identity;
-        let ends = ((first.person.token.as_str(), identity), (second.person.token.as_str(), second.id));
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+        let history = hush_client::linking::recent_history(&first.store, first.client.engine.http(), now_ms)
+            .await
+            .expect("the first device's history");
+        let ends = ((first.person.token.as_str(), identity, &history[..]), (second.person.token.as_str(), second.id));
         linking::link(base, ends.0, ends.1, &second.store).await;
         second
     }

@@ -250,3 +250,32 @@ pub async fn two_devices_each(app: &TestApp) {
         assert_eq!(undecryptable.count(), 0, "never undecryptable");
     }
 }
+
+/// Linking brings the recent history: after Alice and Bob talked, the browser Alice links
+/// holds their conversation — her messages as sent (with how far they got), his as read.
+pub async fn linking_brings_the_history(app: &TestApp) {
+    let mut alice = app.chatter(1, "Alice").await;
+    let mut bob = app.chatter(2, "Bob").await;
+    befriend_chatters(&app.base, &mut alice, &mut bob).await;
+    alice.connect(&app.ws_url()).await;
+    bob.connect(&app.ws_url()).await;
+    for i in 0..3 {
+        alice.client.send_text(bob.id, &format!("from Alice {i}")).await.unwrap();
+        bob.client.send_text(alice.id, &format!("from Bob {i}")).await.unwrap();
+    }
+    assert!(bob.client.run_until(WAIT, |c| arrivals(c) == 3).await.unwrap());
+    bob.client.mark_read(alice.id).await.unwrap();
+    assert!(alice.client.run_until(WAIT, |c| arrivals(c) == 3 && outgoing_all(c, 3, Status::Read)).await.unwrap());
+
+    let laptop = second_device(app, &alice, 1).await;
+    assert_eq!(
+        conversation(&laptop, bob.id, Direction::Outgoing),
+        (0..3).map(|i| format!("from Alice {i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        conversation(&laptop, bob.id, Direction::Incoming),
+        (0..3).map(|i| format!("from Bob {i}")).collect::<Vec<_>>()
+    );
+    let statuses: Vec<Status> = laptop.store.all_messages().iter().map(|m| m.status).collect();
+    assert!(statuses.iter().all(|s| matches!(s, Status::Read | Status::Seen)), "{statuses:?}");
+}

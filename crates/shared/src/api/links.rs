@@ -35,6 +35,23 @@ pub struct Link {
     /// The approving device's name, once a device joined.
     #[serde(default)]
     pub approver_name: Option<String>,
+    /// Chunks of recent history the approver announced (with its first chunk), if any.
+    #[serde(default)]
+    pub history_count: Option<u32>,
+    /// Chunks of history stored so far (uploaded in order, before the sealed identity).
+    #[serde(default)]
+    pub history_stored: u32,
+}
+}
+
+wire! {
+/// `PUT` and `GET /api/v1/links/{link_id}/history/{index}`: one sealed chunk of recent
+/// history (`docs/CRYPTO.md` §13).
+pub struct HistoryChunk {
+    /// How many chunks there are in all (the same in every chunk).
+    pub count: u32,
+    /// The sealed chunk, base64url.
+    pub chunk: String,
 }
 }
 

@@ -92,6 +92,11 @@ fn InUseElsewhere() -> impl IntoView {
             <p class="link-code" aria-label="Comparison code">{grouped(&code)}</p>
         }
         .into_any(),
+        LinkView::Receiving(done, total) | LinkView::Sending(done, total) => view! {
+            <p role="status">"Receiving your recent messages…"</p>
+            <progress aria-label="Recent messages received" max=total value=done></progress>
+        }
+        .into_any(),
         LinkView::Failed(why) => view! {
             <p role="alert">{why}</p>
             <button on:click=move |_| send(Cmd::LinkRequest)>"Get a new code"</button>

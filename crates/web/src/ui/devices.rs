@@ -99,6 +99,7 @@ fn LinkNewBrowser() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let entering = RwSignal::new(false);
     let code = RwSignal::new(String::new());
+    let with_history = RwSignal::new(true);
     let send = move |cmd: Cmd| {
         if let Some(live) = ctx.live() {
             live.send(cmd);
@@ -128,7 +129,8 @@ fn LinkNewBrowser() -> impl IntoView {
             </Show>
         }
     };
-    move || match ctx.live.linking.get() {
+    move || {
+        match ctx.live.linking.get() {
         LinkView::Idle | LinkView::Showing(_) => start().into_any(),
         LinkView::Busy => view! {
             <p role="status">"Waiting for the new browser…"</p>
@@ -139,8 +141,18 @@ fn LinkNewBrowser() -> impl IntoView {
             <p>"Does the new browser show this number?"</p>
             <p class="link-code" aria-label="Comparison code">{grouped(&number)}</p>
             <p class="muted">"Only link it if the numbers match: it will read and send your messages."</p>
-            <button on:click=move |_| send(Cmd::LinkConfirm)>"They match: link it"</button>
+            <label>
+                <input type="checkbox" prop:checked=move || with_history.get()
+                    on:change=move |ev| with_history.set(event_target_checked(&ev))/>
+                " Also send my messages of the last 30 days"
+            </label>
+            <button on:click=move |_| send(Cmd::LinkConfirm { with_history: with_history.get_untracked() })>"They match: link it"</button>
             <button class="danger" on:click=move |_| send(Cmd::LinkCancel)>"They differ: cancel"</button>
+        }
+        .into_any(),
+        LinkView::Sending(done, total) | LinkView::Receiving(done, total) => view! {
+            <p role="status">"Sending your recent messages…"</p>
+            <progress aria-label="Recent messages sent" max=total value=done></progress>
         }
         .into_any(),
         LinkView::Sent => view! {
@@ -153,5 +165,6 @@ fn LinkNewBrowser() -> impl IntoView {
             {start()}
         }
         .into_any(),
+    }
     }
 }

@@ -1,6 +1,7 @@
 //! [`LinkStore`] on Redis: `link:{id}` (the record as JSON) and `linkcode:{user}:{code}`
 //! (its id), both expiring with the link; `linkof:{session}` names the link a sign-in
-//! opened, so a new one replaces it. Updates are a compare-and-set script.
+//! opened, so a new one replaces it; `linkhist:{id}` (hash index → chunk) its history.
+//! Updates are a compare-and-set script.
 
 use async_trait::async_trait;
 use hush_shared::UserId;
@@ -18,7 +19,7 @@ static CREATE: LazyLock<Script> = LazyLock::new(|| {
 local previous = redis.call('GET', KEYS[3])
 if previous then
   local record = redis.call('GET', ARGV[4] .. ':link:' .. previous)
-  redis.call('DEL', ARGV[4] .. ':link:' .. previous)
+  redis.call('DEL', ARGV[4] .. ':link:' .. previous, ARGV[4] .. ':linkhist:' .. previous)
   if record then
     local old = cjson.decode(record)
     redis.call('DEL', ARGV[4] .. ':linkcode:' .. old['user'] .. ':' .. old['code'])
@@ -102,8 +103,32 @@ impl LinkStore for RedisStore {
             .arg(self.key(format!("link:{}", link.id)))
             .arg(self.key(format!("linkcode:{}:{}", link.user, link.code)))
             .arg(self.key(format!("linkof:{}", link.requester)))
+            .arg(self.key(format!("linkhist:{}", link.id)))
             .query_async(&mut conn)
             .await?;
         Ok(())
+    }
+
+    async fn put_history_chunk(&self, link: Uuid, index: u32, chunk: &str) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let key = self.key(format!("linkhist:{link}"));
+        let _: () = redis::pipe()
+            .cmd("HSET")
+            .arg(&key)
+            .arg(index)
+            .arg(chunk)
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(hush_shared::limits::LINK_TTL_SECS)
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn history_chunk(&self, link: Uuid, index: u32) -> StoreResult<Option<String>> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("HGET").arg(self.key(format!("linkhist:{link}"))).arg(index).query_async(&mut conn).await?)
     }
 }

@@ -277,6 +277,38 @@ return 1
     ))
 });
 
+/// `purge_between`. ARGV: prefix, a, b: in every mailbox of each, the messages from the
+/// other and the receipts about the other go.
+static PURGE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local p = ARGV[1]
+for _, pair in ipairs({{ARGV[2], ARGV[3]}, {ARGV[3], ARGV[2]}}) do
+  local owner, other = pair[1], pair[2]
+  for _, device in ipairs(redis.call('SMEMBERS', p .. ':mbx:' .. owner)) do
+    local box = owner .. ':' .. device
+    local messages = redis.call('HGETALL', p .. ':md:' .. box)
+    for i = 1, #messages, 2 do
+      if cjson.decode(messages[i + 1])['f'] == other then
+        redis.call('ZREM', p .. ':mq:' .. box, messages[i])
+        redis.call('HDEL', p .. ':md:' .. box, messages[i])
+        redis.call('ZREM', p .. ':mexp', box .. '|' .. messages[i])
+      end
+    end
+    local receipts = redis.call('HGETALL', p .. ':rd:' .. box)
+    for i = 1, #receipts, 2 do
+      if cjson.decode(receipts[i + 1])['p'] == other then
+        redis.call('ZREM', p .. ':rq:' .. box, receipts[i])
+        redis.call('HDEL', p .. ':rd:' .. box, receipts[i])
+      end
+    end
+  end
+end
+return 1
+"#,
+    )
+});
+
 /// `mark_seen`. ARGV: prefix, user, device, time: recorded only for a listed mailbox.
 static SEEN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -412,6 +444,12 @@ impl MailboxStore for RedisStore {
 
     async fn close_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
         self.mailbox_script(&CLOSE, mailbox).await
+    }
+
+    async fn purge_between(&self, a: UserId, b: UserId) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let _: i64 = PURGE.arg(&self.prefix).arg(a.to_string()).arg(b.to_string()).invoke_async(&mut conn).await?;
+        Ok(())
     }
 
     async fn mark_seen(&self, mailbox: Mailbox, at: i64) -> StoreResult<()> {

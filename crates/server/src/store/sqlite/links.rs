@@ -23,8 +23,12 @@ impl LinkStore for SqliteStore {
         let (record, link) = (to_json(link)?, link.clone());
         self.call(move |c| {
             let tx = c.transaction()?;
-            tx.prepare_cached("DELETE FROM links WHERE requester = ?1 OR expires_at < ?2")?
-                .execute(params![link.requester.to_string(), link.expires_at - hush_shared::limits::LINK_TTL_SECS])?;
+            let gone = params![link.requester.to_string(), link.expires_at - hush_shared::limits::LINK_TTL_SECS];
+            tx.prepare_cached(
+                "DELETE FROM link_history WHERE link_id IN (SELECT id FROM links WHERE requester = ?1 OR expires_at < ?2)",
+            )?
+            .execute(gone)?;
+            tx.prepare_cached("DELETE FROM links WHERE requester = ?1 OR expires_at < ?2")?.execute(gone)?;
             tx.prepare_cached(
                 "INSERT INTO links (id, user_id, requester, code, expires_at, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
@@ -78,8 +82,29 @@ impl LinkStore for SqliteStore {
     async fn delete_link(&self, link: &LinkRecord) -> StoreResult<()> {
         let id = link.id;
         self.call(move |c| {
-            c.prepare_cached("DELETE FROM links WHERE id = ?1")?.execute([id.to_string()])?;
+            let tx = c.transaction()?;
+            tx.prepare_cached("DELETE FROM link_history WHERE link_id = ?1")?.execute([id.to_string()])?;
+            tx.prepare_cached("DELETE FROM links WHERE id = ?1")?.execute([id.to_string()])?;
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn put_history_chunk(&self, link: Uuid, index: u32, chunk: &str) -> StoreResult<()> {
+        let chunk = chunk.to_owned();
+        self.call(move |c| {
+            c.prepare_cached("INSERT OR REPLACE INTO link_history (link_id, idx, chunk) VALUES (?1, ?2, ?3)")?
+                .execute(params![link.to_string(), index, chunk])?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn history_chunk(&self, link: Uuid, index: u32) -> StoreResult<Option<String>> {
+        self.call(move |c| {
+            c.prepare_cached("SELECT chunk FROM link_history WHERE link_id = ?1 AND idx = ?2")?
+                .query_row(params![link.to_string(), index], |r| r.get(0))
+                .optional()
         })
         .await
     }

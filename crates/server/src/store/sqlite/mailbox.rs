@@ -370,6 +370,19 @@ impl MailboxStore for SqliteStore {
         .await
     }
 
+    async fn purge_between(&self, a: UserId, b: UserId) -> StoreResult<()> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            for (one, other) in [(a, b), (b, a)] {
+                let pair = params![blob(&one.0), blob(&other.0)];
+                tx.prepare_cached("DELETE FROM messages WHERE recipient = ?1 AND sender = ?2")?.execute(pair)?;
+                tx.prepare_cached("DELETE FROM receipts WHERE user_id = ?1 AND peer = ?2")?.execute(pair)?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
     async fn mark_seen(&self, mailbox: Mailbox, at: i64) -> StoreResult<()> {
         self.call(move |c| {
             c.prepare_cached("UPDATE mailboxes SET seen_at = ?3 WHERE user_id = ?1 AND device = ?2")?

@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_device_seen.sql"),
     include_str!("migrations/0010_links.sql"),
     include_str!("migrations/0011_message_copies.sql"),
+    include_str!("migrations/0012_link_history.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
