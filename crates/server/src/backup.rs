@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::service::secret::SECRET_FILE;
+use crate::secret::SECRET_FILE;
 
 /// What the backup wrote.
 #[derive(Debug)]

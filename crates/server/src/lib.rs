@@ -4,13 +4,15 @@
 //! - [`config`]: the one configuration struct (flags and `HUSH_*` variables).
 //! - [`state`]: [`AppState`], built from the configuration: stores, SMS, tokens, clock.
 //! - [`api`]: HTTP handlers, one module per endpoint family, and typed-error extractors.
-//! - [`service`]: the rules — sign-in, tokens, friendships.
+//! - [`service`]: the rules — sign-in, friendships, devices, links, delivery.
+//! - [`tokens`]: access and refresh tokens and sign-in codes; [`secret`]: the server key.
 //! - [`store`]: one trait per aggregate and the embedded SQLite backend.
 //! - [`sms`]: the console and Twilio providers.
 //! - [`error`]: [`AppError`](error::AppError), rendered as the stable JSON error body.
-//! - [`ws`]: the WebSocket endpoint — connection tasks and the hub.
+//! - [`ws`]: the WebSocket endpoint — connection tasks; [`hub`]: reaching users' live
+//!   connections (on this node, or on every node through Redis).
 //! - [`web`]: static serving of the web app.
-//! - [`http_policy`]: CORS and HSTS; [`metrics`]: `/metrics`; [`backup`]: `--backup-to`.
+//! - [`http_policy`]: CORS and HSTS; [`metrics`]: the counters (`api::metrics` serves them); [`backup`]: `--backup-to`.
 //!
 //! [`app`] builds the router, so tests run the whole server in-process on a real socket;
 //! `main.rs` only parses the configuration and calls [`run`].
@@ -21,11 +23,14 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http_policy;
+pub mod hub;
 pub mod metrics;
+pub mod secret;
 pub mod service;
 pub mod sms;
 pub mod state;
 pub mod store;
+pub mod tokens;
 pub mod web;
 pub mod ws;
 
@@ -60,7 +65,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .nest("/api/v1", api::v1().merge(ws::router()))
         .merge(api::health::router())
-        .merge(metrics::router())
+        .merge(api::metrics::router())
         .method_not_allowed_fallback(api::method_not_allowed);
     router = match &state.config.web_dir {
         Some(dir) => router.merge(web::router(dir)),
@@ -68,7 +73,7 @@ pub fn app(state: AppState) -> Router {
     };
     router
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(state.clone(), metrics::observe_http))
+        .layer(middleware::from_fn_with_state(state.clone(), api::metrics::observe_http))
         .layer(http_policy::cors(&state.config))
         .layer(middleware::from_fn_with_state(state.clone(), http_policy::hsts))
         .layer(

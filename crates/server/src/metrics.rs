@@ -1,26 +1,13 @@
-//! Prometheus metrics at `/metrics`: live connections, messages stored, relayed and acked,
-//! mailbox depth, errors by code, and latency histograms. Counters are plain atomics
-//! bumped on the hot path (no locks, no allocation); the text format is rendered on scrape.
-//!
-//! Who may scrape: with `HUSH_METRICS_TOKEN` set, whoever sends it as a bearer token;
-//! without it, only clients on loopback (the same client address the rate limits use).
+//! Prometheus metrics: live connections, messages stored, relayed and acked, mailbox depth,
+//! errors by code, and latency histograms. Counters are plain atomics bumped on the hot
+//! path (no locks, no allocation); the text format is rendered on scrape (`api::metrics`
+//! serves it).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use hush_shared::ErrorCode;
-use subtle::ConstantTimeEq;
-
-use crate::api::extract::ClientIp;
-use crate::error::AppError;
-use crate::state::AppState;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -146,55 +133,6 @@ impl Metrics {
         );
         out
     }
-}
-
-/// `GET /metrics`.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(scrape))
-}
-
-async fn scrape(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap) -> Response {
-    if !may_scrape(&state, ip, &headers) {
-        return AppError::new(
-            ErrorCode::Forbidden,
-            "metrics are served to loopback clients, or to holders of HUSH_METRICS_TOKEN",
-        )
-        .into_response();
-    }
-    let depth = match state.stores.mailbox.total_depth().await {
-        Ok(depth) => Some(depth),
-        Err(e) => {
-            tracing::warn!(error = %e, "mailbox depth unavailable for metrics");
-            None
-        }
-    };
-    let mut response = state.metrics.render(depth).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
-    response
-}
-
-fn may_scrape(state: &AppState, ClientIp(ip): ClientIp, headers: &HeaderMap) -> bool {
-    match state.config.metrics_token.as_deref().filter(|t| !t.is_empty()) {
-        Some(token) => headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.as_bytes()))),
-        None => ip.is_loopback(),
-    }
-}
-
-/// Middleware: times every HTTP request and counts the error codes of error responses.
-pub async fn observe_http(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let response = next.run(request).await;
-    state.metrics.http_latency.observe(started.elapsed());
-    if let Some(code) = response.extensions().get::<ErrorCode>() {
-        state.metrics.error(*code, Via::Http);
-    }
-    response
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, SmsProviderKind};
+use crate::hub::redis::RedisHub;
+use crate::hub::{Hub, LocalHub};
 use crate::metrics::Metrics;
-use crate::service::secret;
-use crate::service::tokens::TokenService;
+use crate::secret;
 use crate::sms::SmsProvider;
 use crate::sms::console::ConsoleSms;
 use crate::sms::twilio::{TwilioConfig, TwilioSms};
@@ -15,8 +16,7 @@ use crate::store::mongo::MongoStore;
 use crate::store::redis::RedisStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{AllHealthy, Stores};
-use crate::ws::hub::{Hub, LocalHub};
-use crate::ws::redis_hub::RedisHub;
+use crate::tokens::TokenService;
 
 /// Shared state of the server.
 #[derive(Clone)]

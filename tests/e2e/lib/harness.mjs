@@ -78,13 +78,19 @@ export async function startHush() {
     port,
     publicOrigin,
     log,
-    async codeFor(e164) {
+    /** How many codes were texted to `e164` so far. */
+    codesSent(e164) {
+      return log.filter((l) => l.includes(`SMS to ${e164}: Your Hush code is `)).length;
+    },
+    /** The newest code texted to `e164`, once more than `before` were sent (a new sign-in
+     * must not pick up the previous code while the server is still logging the new one). */
+    async codeFor(e164, before = 0) {
       for (let i = 0; i < 200; i++) {
-        const line = [...log].reverse().find((l) => l.includes(`SMS to ${e164}: Your Hush code is `));
-        if (line) return line.split('code is ')[1].slice(0, 6);
+        const lines = log.filter((l) => l.includes(`SMS to ${e164}: Your Hush code is `));
+        if (lines.length > before) return lines[lines.length - 1].split('code is ')[1].slice(0, 6);
         await new Promise((r) => setTimeout(r, 25));
       }
-      throw new Error(`no code for ${e164}`);
+      throw new Error(`no new code for ${e164}`);
     },
     stop() { child.kill('SIGTERM'); },
   };
@@ -103,7 +109,7 @@ export async function person(browser, hush, national) {
   const context = await browser.newContext({ viewport: { width: 420, height: 800 } });
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`[${national}] page error: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error' && !m.text().includes('401')) console.error(`[${national}] console: ${m.text()}`); });
+  page.on('console', (m) => { if ((m.type() === 'error' || m.type() === 'warning') && !m.text().includes('401')) console.error(`[${national}] console: ${m.text()}`); });
   return { national, e164: `+1${national.replace(/\D/g, '')}`, proxy, context, page, url: `http://127.0.0.1:${proxy.port}/` };
 }
 
@@ -113,8 +119,9 @@ export async function enterCode(hush, who) {
   const { page } = who;
   await page.goto(who.url);
   await page.getByLabel('Phone number').fill(who.national);
+  const before = hush.codesSent(who.e164);
   await page.getByRole('button', { name: /^Send code/ }).click();
-  const code = await hush.codeFor(who.e164);
+  const code = await hush.codeFor(who.e164, before);
   who.codeSentAt = Date.now();
   await page.getByLabel('Code').fill(code);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -159,4 +166,14 @@ export async function send(who, text) {
 /** The tick label of my bubble containing `text`. */
 export function tickOf(who, text) {
   return who.page.locator('.bubble.mine', { hasText: text }).locator('.tick');
+}
+
+/** Waits for a level-one heading; on failure prints what the page shows instead. */
+export async function expectHeading(who, name, timeout = 30000) {
+  try {
+    await who.page.getByRole('heading', { name }).waitFor({ timeout });
+  } catch (e) {
+    console.error(`[${who.national}] expected the heading "${name}"; the page shows:\n${await who.page.locator('body').innerText()}`);
+    throw e;
+  }
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { SCREENSHOTS, befriend, enterCode, nav, launchBrowser, openChat, person, send, signIn, startHush, tickOf } from '../lib/harness.mjs';
+import { SCREENSHOTS, befriend, enterCode, expectHeading, nav, launchBrowser, openChat, person, send, signIn, startHush, tickOf } from '../lib/harness.mjs';
 
 let hush, browser, alice, bob;
 
@@ -168,7 +168,7 @@ test('logging out says what it erases, erases this browser and removes its devic
   // told Hush is set up elsewhere), and none of the old messages is here.
   await new Promise((r) => setTimeout(r, Math.max(0, alice.codeSentAt + 31_000 - Date.now())));
   await enterCode(hush, alice);
-  await alice.page.getByRole('heading', { name: 'Chats' }).waitFor();
+  await expectHeading(alice, 'Chats');
   await openChat(alice, 'Bob');
   await new Promise((r) => setTimeout(r, 1000));
   assert.equal(await alice.page.locator('.bubble').count(), 0);

@@ -12,9 +12,9 @@ use hush_shared::limits::REFRESH_TOKEN_TTL_SECS;
 
 use super::extract::{ApiJson, AuthUser, ClientIp};
 use crate::error::AppError;
+use crate::hub::HubEvent;
 use crate::service::signin::{self, SignedIn};
 use crate::state::AppState;
-use crate::ws::hub::HubEvent;
 
 /// Name of the refresh cookie.
 pub const REFRESH_COOKIE: &str = "hush_refresh";

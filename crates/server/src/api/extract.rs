@@ -12,9 +12,9 @@ use hush_shared::{ErrorCode, UserId};
 use sha2::Digest as _;
 
 use crate::error::AppError;
-use crate::service::tokens::AccessError;
 use crate::state::AppState;
 use crate::store::SessionId;
+use crate::tokens::AccessError;
 
 /// A JSON body whose rejections are typed errors.
 #[derive(FromRequest)]

@@ -13,10 +13,10 @@ use hush_shared::{ErrorBody, ErrorCode};
 use super::auth::clear_cookie;
 use super::extract::{ApiJson, AuthUser};
 use crate::error::AppError;
+use crate::hub::HubEvent;
 use crate::service::signin::user_view;
 use crate::service::{delivery, devices};
 use crate::state::AppState;
-use crate::ws::hub::HubEvent;
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {

@@ -8,6 +8,7 @@ pub mod friends;
 pub mod health;
 pub mod links;
 pub mod me;
+pub mod metrics;
 pub mod openapi;
 pub mod users;
 

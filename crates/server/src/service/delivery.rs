@@ -13,9 +13,9 @@ use hush_shared::ws::{
 };
 use hush_shared::{DeviceId, ErrorCode, UserId};
 
+use crate::hub::HubEvent;
 use crate::state::AppState;
 use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, Outgoing, StoreError};
-use crate::ws::hub::HubEvent;
 
 /// Base64url length of the largest envelope.
 pub const MAX_ENVELOPE_B64: usize = MAX_ENVELOPE_V2_LEN.div_ceil(3) * 4;

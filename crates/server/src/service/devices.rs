@@ -19,11 +19,11 @@ use hush_shared::ws::FriendEvent;
 use hush_shared::{DeviceId, ErrorCode, UserId};
 
 use crate::error::AppError;
+use crate::hub::HubEvent;
 use crate::service::signin::enforce;
 use crate::service::{delivery, links};
 use crate::state::AppState;
 use crate::store::{DeviceRecord, DeviceSet, Mailbox, PrekeysAdded, RateRule, SessionId, SignedPrekeyRecord};
-use crate::ws::hub::HubEvent;
 
 /// Who is asking: the account and the session (the browser's sign-in).
 #[derive(Debug, Clone, Copy)]

@@ -20,9 +20,9 @@ use uuid::Uuid;
 use crate::error::AppError;
 use crate::service::devices::Caller;
 use crate::service::signin::enforce;
-use crate::service::tokens::random_digits;
 use crate::state::AppState;
 use crate::store::{LinkRecord, RateRule, SessionId};
+use crate::tokens::random_digits;
 
 fn not_found() -> AppError {
     AppError::new(ErrorCode::LinkNotFound, "no open link with this code; check it, or open a new one")

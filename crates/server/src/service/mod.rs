@@ -1,4 +1,4 @@
-//! The rules of Hush, between the HTTP handlers and the stores: sign-in, tokens, friends,
+//! The rules of Hush, between the HTTP handlers and the stores: sign-in, friends,
 //! devices and prekeys, linking a new browser.
 //! Handlers parse and render; services decide.
 
@@ -6,6 +6,4 @@ pub mod delivery;
 pub mod devices;
 pub mod friends;
 pub mod links;
-pub mod secret;
 pub mod signin;
-pub mod tokens;

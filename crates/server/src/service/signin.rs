@@ -13,10 +13,10 @@ use hush_shared::limits::*;
 use hush_shared::validate::normalize_phone;
 
 use crate::error::AppError;
-use crate::service::tokens::{TokenService, new_sign_in_code};
 use crate::sms::sign_in_text;
 use crate::state::AppState;
 use crate::store::{CodeCheck, RateRule, RotateOutcome, SessionId, UserRecord};
+use crate::tokens::{TokenService, new_sign_in_code};
 
 /// Converts a stored account into its wire form.
 pub fn user_view(user: &UserRecord) -> User {

@@ -23,14 +23,14 @@ use hush_shared::{DeviceId, ErrorCode, UserId};
 use tokio::sync::mpsc;
 
 use super::cursor::QueueCursor;
-use super::hub::{ConnectionEntry, FRAME_QUEUE, Wake, next_connection_id};
 use super::rate::RateLimit;
 use super::writer::{WRITE_QUEUE, close_frame, text, write_loop};
+use crate::hub::{ConnectionEntry, FRAME_QUEUE, Wake, next_connection_id};
 use crate::metrics::Via;
 use crate::service::delivery;
-use crate::service::tokens::AccessError;
 use crate::state::AppState;
 use crate::store::{Mailbox, SessionId};
+use crate::tokens::AccessError;
 
 /// How long a send may wait for a client that does not read.
 const WRITE_STALL: Duration = Duration::from_secs(10);

@@ -1,13 +1,11 @@
-//! The real-time endpoint `GET /api/v1/ws`: the upgrade (origin check, size limits),
+//! The real-time endpoint `GET /api/v1/ws`: the upgrade (origin check, size limits) and
 //! [`connection`] (one task per socket, with its [`writer`] task, [`rate`] limit and a
-//! [`cursor`] per mailbox queue) and
-//! [`hub`] (reaching users' connections).
+//! [`cursor`] per mailbox queue). Connections register with `crate::hub`, through which
+//! the services reach them.
 
 pub mod connection;
 pub mod cursor;
-pub mod hub;
 pub mod rate;
-pub mod redis_hub;
 pub mod writer;
 
 use axum::Router;

@@ -1,6 +1,6 @@
 //! The Redis backend for everything that is hot and shared between server nodes: the
 //! offline mailbox with receipts, the devices' one-time prekeys (consumed like messages),
-//! rate-limit buckets, presence and (in `ws::redis_hub`) cross-node fan-out. Accounts,
+//! rate-limit buckets, presence and (in `hub::redis`) cross-node fan-out. Accounts,
 //! friendships and devices stay in SQLite or MongoDB.
 //!
 //! Every multi-key change is one Lua script, so it is atomic. Durability is Redis's: run it

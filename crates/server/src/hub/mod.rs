@@ -6,8 +6,9 @@
 //! bounded per-connection queue; a connection whose queue is full is marked lagging and
 //! closed, so its client reconnects and resyncs instead of silently missing an event.
 //!
-//! [`LocalHub`] serves one node. `RedisHub` (in `redis_hub`) wraps it and fans events out to
-//! every node through Redis pub/sub.
+//! The services send events through it; the WebSocket connections (the `ws` module) register
+//! with it. [`LocalHub`] serves one node; [`redis::RedisHub`] wraps it and fans events out
+//! to every node through Redis pub/sub.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 
 use crate::store::SessionId;
+
+pub mod redis;
 
 /// Frames queued per connection before it counts as lagging.
 pub const FRAME_QUEUE: usize = 256;

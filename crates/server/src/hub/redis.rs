@@ -21,7 +21,7 @@ use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::hub::{ConnectionEntry, Hub, HubEvent, LocalHub};
+use super::{ConnectionEntry, Hub, HubEvent, LocalHub};
 use crate::store::redis::RedisStore;
 
 /// Seconds a presence entry lives without a heartbeat.
