@@ -12,7 +12,7 @@ use hush_shared::limits::REFRESH_TOKEN_TTL_SECS;
 
 use super::extract::{ApiJson, AuthUser, ClientIp};
 use crate::error::AppError;
-use crate::hub::HubEvent;
+use crate::service::account;
 use crate::service::signin::{self, SignedIn};
 use crate::state::AppState;
 
@@ -103,8 +103,7 @@ pub async fn refresh(state: axum::extract::State<AppState>, headers: HeaderMap) 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(state: axum::extract::State<AppState>, auth: AuthUser) -> Result<Response, AppError> {
-    state.stores.sessions.revoke(auth.session, state.now()).await?;
-    state.hub.send(auth.user, HubEvent::SessionRevoked(auth.session)).await;
+    account::log_out(&state, auth.user, auth.session).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, clear_cookie(&state));
     Ok(response)

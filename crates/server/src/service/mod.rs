@@ -2,6 +2,7 @@
 //! devices and prekeys, linking a new browser.
 //! Handlers parse and render; services decide.
 
+pub mod account;
 pub mod delivery;
 pub mod devices;
 pub mod friends;
