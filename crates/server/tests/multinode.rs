@@ -13,14 +13,20 @@ use hush_client::{Event, Status};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-#[tokio::test]
-async fn two_nodes_share_one_deployment() {
+/// Two server processes on one Redis and one SQLite file (keep the first two alive).
+fn two_nodes() -> (RedisServer, tempfile::TempDir, ServerProcess, ServerProcess) {
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let env = [("HUSH_REDIS_URL", redis.url()), ("HUSH_JWT_SECRET", JWT_SECRET.to_owned())];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let node_a = ServerProcess::start(dir.path(), "127.0.0.1:0", &env);
     let node_b = ServerProcess::start(dir.path(), "127.0.0.1:0", &env);
+    (redis, dir, node_a, node_b)
+}
+
+#[tokio::test]
+async fn two_nodes_share_one_deployment() {
+    let (_redis, _dir, node_a, node_b) = two_nodes();
     assert_ne!(node_a.url, node_b.url);
 
     // Alice signs in on node A, Bob on node B; a code sent by A could be verified on B.
@@ -86,12 +92,7 @@ fn scenarios_arrivals(c: &hush_client::native::NativeClient<hush_client::MemoryS
 /// nothing more.
 #[tokio::test]
 async fn fan_out_and_removal_across_nodes() {
-    let redis = RedisServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let env = [("HUSH_REDIS_URL", redis.url()), ("HUSH_JWT_SECRET", JWT_SECRET.to_owned())];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let node_a = ServerProcess::start(dir.path(), "127.0.0.1:0", &env);
-    let node_b = ServerProcess::start(dir.path(), "127.0.0.1:0", &env);
+    let (_redis, _dir, node_a, node_b) = two_nodes();
     let mut alice = Chatter::new(node_a.sign_in(&phone(1)).await, &node_a.url);
     let mut bob = Chatter::new(node_a.sign_in(&phone(2)).await, &node_a.url);
     befriend_chatters(&node_a.url, &mut alice, &mut bob).await;

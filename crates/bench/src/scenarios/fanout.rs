@@ -9,14 +9,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hush_crypto::IdentityKeyPair;
 use hush_shared::ws::{ClientFrame, DeviceEnvelope, ServerFrame};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::split;
+use super::{Measured, hundredths, keep_sending, measure, split};
 use crate::server::Server;
 use crate::setup::{self, Person};
 use crate::wire;
@@ -108,30 +108,16 @@ pub async fn run(server: &Server, pairs: usize, devices: usize, seconds: u64) ->
             devices.iter().map(|d| DeviceEnvelope { device: d.device, envelope: envelope.clone() }).collect()
         };
         let (theirs, own, to) = (for_each(&bob), for_each(&alice[1..]), bob[0].id);
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let Ok(permit) = window.acquire().await else { return };
-                permit.forget();
-                let frame =
-                    ClientFrame::Send { id: uuid::Uuid::now_v7(), to, envelopes: theirs.clone(), own: own.clone() };
-                if tx.send(frame).is_err() {
-                    return;
-                }
-            }
+        keep_sending(tx, window, stop.clone(), move || ClientFrame::Send {
+            id: uuid::Uuid::now_v7(),
+            to,
+            envelopes: theirs.clone(),
+            own: own.clone(),
         });
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let (cpu0, redis0, t0) = (server.cpu_seconds(), server.redis_cpu_seconds(), Instant::now());
-    counting.store(true, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    counting.store(false, Ordering::Relaxed);
-    let (cpu, wall) = (server.cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
-    let redis = server.redis_cpu_seconds().zip(redis0).map(|(after, before)| after - before);
-    stop.store(true, Ordering::Relaxed);
+    let Measured { cpu, redis, wall } = measure(server, &counting, &stop, seconds).await;
     let (messages, envelopes) = (stored.load(Ordering::Relaxed), copies.load(Ordering::Relaxed));
     let per = |n: u64, seconds: f64| if seconds > 0.0 { (n as f64 / seconds).round() } else { 0.0 };
-    let hundredths = |seconds: f64| (seconds * 100.0).round() / 100.0;
     json!({
         "scenario": "fanout", "pairs": pairs, "devices_per_person": devices, "seconds": seconds,
         "messages": messages, "envelopes_delivered": envelopes,

@@ -9,12 +9,17 @@ pub mod rtt;
 pub mod saturate;
 pub mod storm;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use hush_shared::ws::ClientFrame;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::server::Server;
 use crate::wire::Ws;
 
 /// A socket split into a frame queue (written by its own task) and the incoming stream.
@@ -39,6 +44,51 @@ pub fn split(ws: Ws) -> (mpsc::UnboundedSender<ClientFrame>, SplitStream<Ws>) {
         }
     });
     (tx, stream)
+}
+
+/// Sends `frame()` on `tx` each time the window has room (the answer to a send gives a
+/// permit back), until `stop`.
+pub fn keep_sending(
+    tx: mpsc::UnboundedSender<ClientFrame>,
+    window: Arc<Semaphore>,
+    stop: Arc<AtomicBool>,
+    frame: impl Fn() -> ClientFrame + Send + 'static,
+) {
+    tokio::spawn(async move {
+        while !stop.load(Ordering::Relaxed) {
+            let Ok(permit) = window.acquire().await else { return };
+            permit.forget();
+            if tx.send(frame()).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// What a measured stretch cost: server CPU-seconds, `redis-server` CPU-seconds (on
+/// Redis), wall seconds.
+pub struct Measured {
+    pub cpu: f64,
+    pub redis: Option<f64>,
+    pub wall: f64,
+}
+
+/// Warms up for a second, then counts (`counting` set) for `seconds` and stops the senders.
+pub async fn measure(server: &Server, counting: &AtomicBool, stop: &AtomicBool, seconds: u64) -> Measured {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (cpu0, redis0, t0) = (server.cpu_seconds(), server.redis_cpu_seconds(), Instant::now());
+    counting.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    counting.store(false, Ordering::Relaxed);
+    let (cpu, wall) = (server.cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
+    let redis = server.redis_cpu_seconds().zip(redis0).map(|(after, before)| after - before);
+    stop.store(true, Ordering::Relaxed);
+    Measured { cpu, redis, wall }
+}
+
+/// Seconds rounded to hundredths, for reports.
+pub fn hundredths(seconds: f64) -> f64 {
+    (seconds * 100.0).round() / 100.0
 }
 
 /// Milliseconds with three decimals, for reports.

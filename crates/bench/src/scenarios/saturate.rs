@@ -6,13 +6,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use hush_shared::ws::{ClientFrame, ServerFrame};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::split;
+use super::{Measured, hundredths, keep_sending, measure, split};
 use crate::server::Server;
 use crate::{setup, wire};
 
@@ -53,30 +52,12 @@ pub async fn run(server: &Server, pairs: usize, seconds: u64) -> serde_json::Val
                 }
             }
         });
-        let (stop, to) = (stop.clone(), b.clone());
-        tokio::spawn(async move {
-            let envelope = wire::envelope();
-            while !stop.load(Ordering::Relaxed) {
-                let Ok(permit) = window.acquire().await else { return };
-                permit.forget();
-                if tx_a.send(wire::send_frame(uuid::Uuid::now_v7(), &to, &envelope)).is_err() {
-                    return;
-                }
-            }
-        });
+        let envelope = wire::envelope();
+        keep_sending(tx_a, window, stop.clone(), move || wire::send_frame(uuid::Uuid::now_v7(), &b, &envelope));
     }
-    // Warm up, then measure.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let (cpu0, redis0, t0) = (server.cpu_seconds(), server.redis_cpu_seconds(), Instant::now());
-    counting.store(true, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    counting.store(false, Ordering::Relaxed);
-    let (cpu, wall) = (server.cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
-    let redis = server.redis_cpu_seconds().zip(redis0).map(|(after, before)| after - before);
-    stop.store(true, Ordering::Relaxed);
+    let Measured { cpu, redis, wall } = measure(server, &counting, &stop, seconds).await;
     let n = relayed.load(Ordering::Relaxed);
     let per = |seconds: f64| if seconds > 0.0 { (n as f64 / seconds).round() } else { 0.0 };
-    let hundredths = |seconds: f64| (seconds * 100.0).round() / 100.0;
     json!({
         "scenario": "saturate", "pairs": pairs, "seconds": seconds, "relayed": n,
         "relayed_per_wall_second": (n as f64 / wall).round(), "server_cpu_seconds": hundredths(cpu),

@@ -423,15 +423,15 @@ impl RedisStore {
         Ok(parse_users(told))
     }
 
-    /// Runs `OPEN` or `CLOSE` for a mailbox.
-    async fn mailbox_script(&self, script: &Script, mailbox: Mailbox) -> StoreResult<()> {
+    /// Runs `OPEN`, `CLOSE` or `SEEN` for a mailbox (ARGV: prefix, user, device, `extra`).
+    async fn mailbox_script(&self, script: &Script, mailbox: Mailbox, extra: &[i64]) -> StoreResult<()> {
         let mut conn = self.conn.clone();
-        let _: i64 = script
-            .arg(&self.prefix)
-            .arg(mailbox.user.to_string())
-            .arg(mailbox.device.to_string())
-            .invoke_async(&mut conn)
-            .await?;
+        let mut invocation = script.prepare_invoke();
+        invocation.arg(&self.prefix).arg(mailbox.user.to_string()).arg(mailbox.device.to_string());
+        for arg in extra {
+            invocation.arg(arg);
+        }
+        let _: i64 = invocation.invoke_async(&mut conn).await?;
         Ok(())
     }
 }
@@ -439,11 +439,11 @@ impl RedisStore {
 #[async_trait]
 impl MailboxStore for RedisStore {
     async fn open_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
-        self.mailbox_script(&OPEN, mailbox).await
+        self.mailbox_script(&OPEN, mailbox, &[]).await
     }
 
     async fn close_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
-        self.mailbox_script(&CLOSE, mailbox).await
+        self.mailbox_script(&CLOSE, mailbox, &[]).await
     }
 
     async fn purge_between(&self, a: UserId, b: UserId) -> StoreResult<()> {
@@ -453,15 +453,7 @@ impl MailboxStore for RedisStore {
     }
 
     async fn mark_seen(&self, mailbox: Mailbox, at: i64) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
-        let _: i64 = SEEN
-            .arg(&self.prefix)
-            .arg(mailbox.user.to_string())
-            .arg(mailbox.device.to_string())
-            .arg(at)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(())
+        self.mailbox_script(&SEEN, mailbox, &[at]).await
     }
 
     async fn last_seen(&self, user: UserId) -> StoreResult<Vec<(DeviceId, i64)>> {

@@ -134,31 +134,16 @@ fn take_copy(tx: &Transaction<'_>, mailbox: Mailbox, id: &Uuid) -> rusqlite::Res
     .optional()
 }
 
-/// `ack`: deletes the copies; the first copy of a message acked by its recipient queues
-/// one `delivered` receipt in every mailbox of the sender. The people told, sorted.
-fn ack_copies(
+/// Runs `step` on each id in one transaction; the people it told, sorted and distinct.
+fn each_id(
     c: &mut rusqlite::Connection,
-    mailbox: Mailbox,
     ids: &[MessageId],
-    now: i64,
+    mut step: impl FnMut(&Transaction<'_>, &Uuid, &mut Vec<UserId>) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<Vec<UserId>> {
     let tx = c.transaction()?;
     let mut told = Vec::new();
     for id in ids {
-        let Some(Taken { sender, copies, .. }) = take_copy(&tx, mailbox, id)? else { continue };
-        // A copy on the sender's own other device is not a delivery; the only copy needs no
-        // record that it was delivered (no other copy can deliver it again).
-        if sender != mailbox.user.0 && (copies == 1 || mark(&tx, &sender, id, DELIVERED, EXPIRED)?) {
-            let receipt = Receipt {
-                kind: ReceiptKind::Delivered,
-                message_id: id,
-                peer: &mailbox.user.0,
-                peer_device: None,
-                at: now,
-            };
-            queue_receipt(&tx, &sender, Devices::All, &receipt)?;
-            told.push(UserId(sender));
-        }
+        step(&tx, id, &mut told)?;
     }
     tx.commit()?;
     told.sort();
@@ -166,76 +151,82 @@ fn ack_copies(
     Ok(told)
 }
 
-/// `retry`: deletes the copies, remembers that this device wants them again and asks the
-/// sending device for each (`resend`). The senders, sorted.
-fn retry_copies(
-    c: &mut rusqlite::Connection,
+/// `ack`: deletes the copies; the first copy of a message acked by its recipient queues
+/// one `delivered` receipt in every mailbox of the sender.
+fn ack_copy(
+    tx: &Transaction<'_>,
     mailbox: Mailbox,
-    ids: &[MessageId],
+    id: &Uuid,
     now: i64,
-) -> rusqlite::Result<Vec<UserId>> {
-    let tx = c.transaction()?;
-    let mut told = Vec::new();
-    for id in ids {
-        let Some(Taken { sender, sender_device, .. }) = take_copy(&tx, mailbox, id)? else { continue };
-        tx.prepare_cached(
-            "INSERT INTO resend_wanted (sender, id, recipient, device, at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![blob(&sender), blob(id), blob(&mailbox.user.0), blob(&mailbox.device.0), now])?;
-        let receipt = Receipt {
-            kind: ReceiptKind::Resend,
-            message_id: id,
-            peer: &mailbox.user.0,
-            peer_device: Some(&mailbox.device.0),
-            at: now,
-        };
-        // Messages queued before crypto v2 name no sending device: any device may resend.
-        let devices = sender_device.as_ref().map_or(Devices::All, Devices::Only);
-        queue_receipt(&tx, &sender, devices, &receipt)?;
+    told: &mut Vec<UserId>,
+) -> rusqlite::Result<()> {
+    let Some(Taken { sender, copies, .. }) = take_copy(tx, mailbox, id)? else { return Ok(()) };
+    // A copy on the sender's own other device is not a delivery; the only copy needs no
+    // record that it was delivered (no other copy can deliver it again).
+    if sender != mailbox.user.0 && (copies == 1 || mark(tx, &sender, id, DELIVERED, EXPIRED)?) {
+        let receipt =
+            Receipt { kind: ReceiptKind::Delivered, message_id: id, peer: &mailbox.user.0, peer_device: None, at: now };
+        queue_receipt(tx, &sender, Devices::All, &receipt)?;
         told.push(UserId(sender));
     }
-    tx.commit()?;
-    told.sort();
-    told.dedup();
-    Ok(told)
+    Ok(())
 }
 
-/// `read`: each message `sender` sent to the reader's person and not yet read gets one
-/// `read` receipt for the sender's devices and one `read_elsewhere` for the reader's other
-/// devices. The people told, sorted.
-fn read_copies(
-    c: &mut rusqlite::Connection,
-    reader: Mailbox,
-    sender: UserId,
-    ids: &[MessageId],
+/// `retry`: deletes the copy, remembers that this device wants it again and asks the
+/// sending device for it (`resend`).
+fn retry_copy(
+    tx: &Transaction<'_>,
+    mailbox: Mailbox,
+    id: &Uuid,
     now: i64,
-) -> rusqlite::Result<Vec<UserId>> {
-    let tx = c.transaction()?;
-    let mut told = Vec::new();
-    for id in ids {
-        let marked = tx
-            .prepare_cached(
-                "UPDATE message_ids SET state = state | ?4
-                 WHERE sender = ?1 AND id = ?2 AND (recipient = ?3 OR recipient IS NULL) AND state & ?4 = 0",
-            )?
-            .execute(params![blob(&sender.0), blob(id), blob(&reader.user.0), READ])?;
-        if marked == 0 {
-            continue;
-        }
-        let read =
-            Receipt { kind: ReceiptKind::Read, message_id: id, peer: &reader.user.0, peer_device: None, at: now };
-        queue_receipt(&tx, &sender.0, Devices::All, &read)?;
-        let elsewhere =
-            Receipt { kind: ReceiptKind::ReadElsewhere, message_id: id, peer: &sender.0, peer_device: None, at: now };
-        queue_receipt(&tx, &reader.user.0, Devices::AllBut(&reader.device.0), &elsewhere)?;
-        told.push(sender);
-        told.push(reader.user);
+    told: &mut Vec<UserId>,
+) -> rusqlite::Result<()> {
+    let Some(Taken { sender, sender_device, .. }) = take_copy(tx, mailbox, id)? else { return Ok(()) };
+    tx.prepare_cached(
+        "INSERT INTO resend_wanted (sender, id, recipient, device, at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![blob(&sender), blob(id), blob(&mailbox.user.0), blob(&mailbox.device.0), now])?;
+    let receipt = Receipt {
+        kind: ReceiptKind::Resend,
+        message_id: id,
+        peer: &mailbox.user.0,
+        peer_device: Some(&mailbox.device.0),
+        at: now,
+    };
+    // Messages queued before crypto v2 name no sending device: any device may resend.
+    let devices = sender_device.as_ref().map_or(Devices::All, Devices::Only);
+    queue_receipt(tx, &sender, devices, &receipt)?;
+    told.push(UserId(sender));
+    Ok(())
+}
+
+/// `read`: a message `sender` sent to the reader's person and not yet read gets one `read`
+/// receipt for the sender's devices and one `read_elsewhere` for the reader's other devices.
+fn read_copy(
+    tx: &Transaction<'_>,
+    (reader, sender): (Mailbox, UserId),
+    id: &Uuid,
+    now: i64,
+    told: &mut Vec<UserId>,
+) -> rusqlite::Result<()> {
+    let marked = tx
+        .prepare_cached(
+            "UPDATE message_ids SET state = state | ?4
+             WHERE sender = ?1 AND id = ?2 AND (recipient = ?3 OR recipient IS NULL) AND state & ?4 = 0",
+        )?
+        .execute(params![blob(&sender.0), blob(id), blob(&reader.user.0), READ])?;
+    if marked == 0 {
+        return Ok(());
     }
-    tx.commit()?;
-    told.sort();
-    told.dedup();
-    Ok(told)
+    let read = Receipt { kind: ReceiptKind::Read, message_id: id, peer: &reader.user.0, peer_device: None, at: now };
+    queue_receipt(tx, &sender.0, Devices::All, &read)?;
+    let elsewhere =
+        Receipt { kind: ReceiptKind::ReadElsewhere, message_id: id, peer: &sender.0, peer_device: None, at: now };
+    queue_receipt(tx, &reader.user.0, Devices::AllBut(&reader.device.0), &elsewhere)?;
+    told.push(sender);
+    told.push(reader.user);
+    Ok(())
 }
 
 /// Messages waiting in a mailbox (kept by triggers, migrations 0005 and 0008).
@@ -450,12 +441,12 @@ impl MailboxStore for SqliteStore {
 
     async fn ack_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
         let ids = ids.to_vec();
-        self.call(move |c| ack_copies(c, mailbox, &ids, now)).await
+        self.call(move |c| each_id(c, &ids, |tx, id, told| ack_copy(tx, mailbox, id, now, told))).await
     }
 
     async fn retry_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
         let ids = ids.to_vec();
-        self.call(move |c| retry_copies(c, mailbox, &ids, now)).await
+        self.call(move |c| each_id(c, &ids, |tx, id, told| retry_copy(tx, mailbox, id, now, told))).await
     }
 
     async fn read_messages(
@@ -466,7 +457,7 @@ impl MailboxStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Vec<UserId>> {
         let ids = ids.to_vec();
-        self.call(move |c| read_copies(c, reader, sender, &ids, now)).await
+        self.call(move |c| each_id(c, &ids, |tx, id, told| read_copy(tx, (reader, sender), id, now, told))).await
     }
 
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
