@@ -6,6 +6,7 @@
 
 mod common;
 
+use hush_server::service::friends::request_rule;
 use hush_server::store::mongo::MongoStore;
 use hush_server::store::redis::RedisStore;
 use hush_server::store::sqlite::SqliteStore;
@@ -115,11 +116,20 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
     let request =
         |from: UserId, to: UserId| FriendRequestRecord { id: FriendRequestId::new(), from, to, created_at: NOW };
 
-    assert_eq!(social.create_request(request(a.id, UserId::new())).await.unwrap(), Err(RequestRefusal::UnknownUser));
+    assert_eq!(
+        social.create_request(request(a.id, UserId::new()), request_rule).await.unwrap(),
+        Err(RequestRefusal::UnknownUser)
+    );
     let first = request(a.id, b.id);
-    assert_eq!(social.create_request(first.clone()).await.unwrap(), Ok(()));
-    assert_eq!(social.create_request(request(a.id, b.id)).await.unwrap(), Err(RequestRefusal::AlreadySent));
-    assert_eq!(social.create_request(request(b.id, a.id)).await.unwrap(), Err(RequestRefusal::IncomingExists));
+    assert_eq!(social.create_request(first.clone(), request_rule).await.unwrap(), Ok(()));
+    assert_eq!(
+        social.create_request(request(a.id, b.id), request_rule).await.unwrap(),
+        Err(RequestRefusal::AlreadySent)
+    );
+    assert_eq!(
+        social.create_request(request(b.id, a.id), request_rule).await.unwrap(),
+        Err(RequestRefusal::IncomingExists)
+    );
     let (incoming, outgoing) = social.list_requests(b.id).await.unwrap();
     assert_eq!((incoming.len(), outgoing.len()), (1, 0));
     assert_eq!(incoming[0].request, first);
@@ -130,13 +140,16 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
     assert_eq!((seen_by_a.user_id, seen_by_a.since), (b.id, NOW));
     assert_eq!(social.list_friends(b.id).await.unwrap().len(), 1);
     assert_eq!(social.friend_ids(a.id).await.unwrap(), vec![b.id]);
-    assert_eq!(social.create_request(request(b.id, a.id)).await.unwrap(), Err(RequestRefusal::AlreadyFriends));
+    assert_eq!(
+        social.create_request(request(b.id, a.id), request_rule).await.unwrap(),
+        Err(RequestRefusal::AlreadyFriends)
+    );
     assert!(social.list_requests(a.id).await.unwrap().1.is_empty());
 
     assert!(social.friend(a.id, c.id).await.unwrap().is_none());
 
     let to_c = request(a.id, c.id);
-    assert_eq!(social.create_request(to_c.clone()).await.unwrap(), Ok(()));
+    assert_eq!(social.create_request(to_c.clone(), request_rule).await.unwrap(), Ok(()));
     assert!(social.delete_request(to_c.id, c.id, RequestSide::Requester).await.unwrap().is_none());
     assert_eq!(social.delete_request(to_c.id, a.id, RequestSide::Requester).await.unwrap(), Some(to_c));
 
@@ -144,19 +157,19 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
     assert!(!social.unfriend(b.id, a.id).await.unwrap());
     assert!(!social.are_friends(a.id, b.id).await.unwrap());
 
-    assert_eq!(social.create_request(request(c.id, a.id)).await.unwrap(), Ok(()));
+    assert_eq!(social.create_request(request(c.id, a.id), request_rule).await.unwrap(), Ok(()));
     assert!(social.block(a.id, c.id, NOW).await.unwrap());
     assert!(social.list_requests(a.id).await.unwrap().0.is_empty(), "a block drops pending requests");
-    assert_eq!(social.create_request(request(c.id, a.id)).await.unwrap(), Err(RequestRefusal::Blocked));
-    assert_eq!(social.create_request(request(a.id, c.id)).await.unwrap(), Err(RequestRefusal::Blocked));
+    assert_eq!(social.create_request(request(c.id, a.id), request_rule).await.unwrap(), Err(RequestRefusal::Blocked));
+    assert_eq!(social.create_request(request(a.id, c.id), request_rule).await.unwrap(), Err(RequestRefusal::Blocked));
     assert!(!social.block(a.id, UserId::new(), NOW).await.unwrap());
     assert!(social.unblock(a.id, c.id).await.unwrap());
     assert!(!social.unblock(a.id, c.id).await.unwrap());
-    assert_eq!(social.create_request(request(c.id, a.id)).await.unwrap(), Ok(()));
+    assert_eq!(social.create_request(request(c.id, a.id), request_rule).await.unwrap(), Ok(()));
 
     // Deleting an account removes its side of everything.
     let d = request(b.id, c.id);
-    assert_eq!(social.create_request(d).await.unwrap(), Ok(()));
+    assert_eq!(social.create_request(d, request_rule).await.unwrap(), Ok(()));
     assert!(accounts.delete(c.id).await.unwrap());
     assert!(social.list_requests(a.id).await.unwrap().0.is_empty());
     assert!(social.list_requests(b.id).await.unwrap().1.is_empty());

@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::service::delivery;
 use crate::service::signin::enforce;
 use crate::state::AppState;
-use crate::store::{FriendRecord, FriendRequestRecord, FriendRequestView, RateRule, RequestRefusal};
+use crate::store::{FriendRecord, FriendRequestRecord, FriendRequestView, RateRule, RequestFacts, RequestRefusal};
 
 /// Wire form of a friendship, with the friend's account identity key.
 pub async fn friend_view(state: &AppState, f: FriendRecord) -> Result<Friend, AppError> {
@@ -30,6 +30,27 @@ pub fn request_view(v: FriendRequestView, incoming: bool) -> FriendRequest {
     }
 }
 
+/// When a friend request is refused, checked in this order: the person must exist, neither
+/// may have blocked the other, they must not be friends yet, and no request may be pending
+/// either way (a pending request from them is to be accepted instead). The stores read the
+/// facts and apply this rule in the same step as the write.
+pub fn request_rule(facts: &RequestFacts) -> Result<(), RequestRefusal> {
+    let refusal = if !facts.recipient_exists {
+        RequestRefusal::UnknownUser
+    } else if facts.blocked {
+        RequestRefusal::Blocked
+    } else if facts.friends {
+        RequestRefusal::AlreadyFriends
+    } else if facts.sent {
+        RequestRefusal::AlreadySent
+    } else if facts.incoming {
+        RequestRefusal::IncomingExists
+    } else {
+        return Ok(());
+    };
+    Err(refusal)
+}
+
 /// `POST /friends/requests`.
 pub async fn send_request(state: &AppState, from: UserId, to: UserId) -> Result<FriendRequest, AppError> {
     if from == to {
@@ -45,7 +66,7 @@ pub async fn send_request(state: &AppState, from: UserId, to: UserId) -> Result<
     )
     .await?;
     let record = FriendRequestRecord { id: FriendRequestId::new(), from, to, created_at: state.now() };
-    match state.stores.social.create_request(record.clone()).await? {
+    match state.stores.social.create_request(record.clone(), request_rule).await? {
         Ok(()) => {}
         Err(refusal) => {
             let (code, message) = match refusal {
@@ -106,4 +127,36 @@ pub async fn accept(state: &AppState, accepter: UserId, id: FriendRequestId) -> 
     let friend = state.stores.social.friend(accepter, request.from).await?;
     let friend = friend.ok_or_else(|| AppError::internal("friendship missing right after accept"))?;
     friend_view(state, friend).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(recipient_exists: bool, blocked: bool, friends: bool, sent: bool, incoming: bool) -> RequestFacts {
+        RequestFacts { recipient_exists, blocked, friends, sent, incoming }
+    }
+
+    #[test]
+    fn a_request_between_strangers_is_allowed() {
+        assert_eq!(request_rule(&facts(true, false, false, false, false)), Ok(()));
+    }
+
+    #[test]
+    fn each_fact_alone_refuses_with_its_own_reason() {
+        assert_eq!(request_rule(&facts(false, false, false, false, false)), Err(RequestRefusal::UnknownUser));
+        assert_eq!(request_rule(&facts(true, true, false, false, false)), Err(RequestRefusal::Blocked));
+        assert_eq!(request_rule(&facts(true, false, true, false, false)), Err(RequestRefusal::AlreadyFriends));
+        assert_eq!(request_rule(&facts(true, false, false, true, false)), Err(RequestRefusal::AlreadySent));
+        assert_eq!(request_rule(&facts(true, false, false, false, true)), Err(RequestRefusal::IncomingExists));
+    }
+
+    #[test]
+    fn a_block_outranks_everything_but_a_missing_account() {
+        // A blocked person learns nothing more than "blocked" (not whether a request waits).
+        assert_eq!(request_rule(&facts(true, true, true, true, true)), Err(RequestRefusal::Blocked));
+        assert_eq!(request_rule(&facts(false, true, true, true, true)), Err(RequestRefusal::UnknownUser));
+        assert_eq!(request_rule(&facts(true, false, true, true, true)), Err(RequestRefusal::AlreadyFriends));
+        assert_eq!(request_rule(&facts(true, false, false, true, true)), Err(RequestRefusal::AlreadySent));
+    }
 }

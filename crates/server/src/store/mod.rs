@@ -186,6 +186,27 @@ pub enum RequestRefusal {
     Blocked,
 }
 
+/// What lies between a requester and the person they ask, as a store reads it inside the
+/// step that creates the request (so nothing changes between reading and writing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestFacts {
+    /// The person asked has an account.
+    pub recipient_exists: bool,
+    /// One of the two blocked the other.
+    pub blocked: bool,
+    /// They are friends already.
+    pub friends: bool,
+    /// A request from the requester to them is pending.
+    pub sent: bool,
+    /// A request from them to the requester is pending.
+    pub incoming: bool,
+}
+
+/// Decides from the facts whether a request may be created. The rule is written once, above
+/// the stores (`service::friends::request_rule`); each store only reads the facts and writes
+/// the request when the rule allows it.
+pub type RequestRule = fn(&RequestFacts) -> Result<(), RequestRefusal>;
+
 /// Which side acts on a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestSide {
@@ -198,8 +219,14 @@ pub enum RequestSide {
 /// Friend requests, friendships and blocks.
 #[async_trait]
 pub trait SocialStore: Send + Sync {
-    /// Creates a request unless a rule forbids it.
-    async fn create_request(&self, request: FriendRequestRecord) -> StoreResult<Result<(), RequestRefusal>>;
+    /// Reads the [`RequestFacts`] between the two people and creates the request if `rule`
+    /// allows it, in one step (a concurrent identical request is refused as
+    /// [`RequestRefusal::AlreadySent`]).
+    async fn create_request(
+        &self,
+        request: FriendRequestRecord,
+        rule: RequestRule,
+    ) -> StoreResult<Result<(), RequestRefusal>>;
     /// `(incoming, outgoing)` pending requests of a user, oldest first.
     async fn list_requests(&self, user: UserId) -> StoreResult<(Vec<FriendRequestView>, Vec<FriendRequestView>)>;
     /// Accepts a request addressed to `accepter`: creates the friendship and removes the

@@ -7,8 +7,8 @@ use mongodb::bson::{Document, doc};
 
 use super::{MongoStore, is_duplicate};
 use crate::store::{
-    FriendRecord, FriendRequestRecord, FriendRequestView, RequestRefusal, RequestSide, SocialStore, StoreError,
-    StoreResult,
+    FriendRecord, FriendRequestRecord, FriendRequestView, RequestFacts, RequestRefusal, RequestRule, RequestSide,
+    SocialStore, StoreError, StoreResult,
 };
 
 fn corrupt(what: &str) -> StoreError {
@@ -73,21 +73,24 @@ impl MongoStore {
 
 #[async_trait]
 impl SocialStore for MongoStore {
-    async fn create_request(&self, request: FriendRequestRecord) -> StoreResult<Result<(), RequestRefusal>> {
+    async fn create_request(
+        &self,
+        request: FriendRequestRecord,
+        rule: RequestRule,
+    ) -> StoreResult<Result<(), RequestRefusal>> {
         let (from, to) = (request.from.to_string(), request.to.to_string());
-        if !self.exists("users", doc! { "_id": &to }).await? {
-            return Ok(Err(RequestRefusal::UnknownUser));
-        }
         let blocked = doc! { "$or": [{ "blocker": &from, "blocked": &to }, { "blocker": &to, "blocked": &from }] };
-        if self.exists("blocks", blocked).await? {
-            return Ok(Err(RequestRefusal::Blocked));
+        let facts = RequestFacts {
+            recipient_exists: self.exists("users", doc! { "_id": &to }).await?,
+            blocked: self.exists("blocks", blocked).await?,
+            friends: self.friendship(&from, &to).await?.is_some(),
+            sent: self.exists("friend_requests", doc! { "from": &from, "to": &to }).await?,
+            incoming: self.exists("friend_requests", doc! { "from": &to, "to": &from }).await?,
+        };
+        if let Err(refusal) = rule(&facts) {
+            return Ok(Err(refusal));
         }
-        if self.friendship(&from, &to).await?.is_some() {
-            return Ok(Err(RequestRefusal::AlreadyFriends));
-        }
-        if self.exists("friend_requests", doc! { "from": &to, "to": &from }).await? {
-            return Ok(Err(RequestRefusal::IncomingExists));
-        }
+        // The unique (from, to) index refuses a request written concurrently since the read.
         let inserted = self
             .coll("friend_requests")
             .insert_one(doc! {

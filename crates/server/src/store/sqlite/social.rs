@@ -6,7 +6,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, uuid_col};
 use crate::store::{
-    FriendRecord, FriendRequestRecord, FriendRequestView, RequestRefusal, RequestSide, SocialStore, StoreResult,
+    FriendRecord, FriendRequestRecord, FriendRequestView, RequestFacts, RequestRefusal, RequestRule, RequestSide,
+    SocialStore, StoreResult,
 };
 
 const REQUEST_COLS: &str = "r.id, r.from_user, r.to_user, r.created_at";
@@ -43,29 +44,28 @@ fn remove_friendship(c: &Connection, a: &str, b: &str) -> rusqlite::Result<usize
 
 #[async_trait]
 impl SocialStore for SqliteStore {
-    async fn create_request(&self, request: FriendRequestRecord) -> StoreResult<Result<(), RequestRefusal>> {
+    async fn create_request(
+        &self,
+        request: FriendRequestRecord,
+        rule: RequestRule,
+    ) -> StoreResult<Result<(), RequestRefusal>> {
         self.call(move |c| {
             let tx = c.transaction()?;
             let (from, to) = (request.from.to_string(), request.to.to_string());
-            let refusal = if !exists(&tx, "SELECT 1 FROM users WHERE id = ?1 AND ?2 IS NOT NULL", &to, &to)? {
-                Some(RequestRefusal::UnknownUser)
-            } else if exists(
-                &tx,
-                "SELECT 1 FROM blocks WHERE (blocker = ?1 AND blocked = ?2) OR (blocker = ?2 AND blocked = ?1)",
-                &from,
-                &to,
-            )? {
-                Some(RequestRefusal::Blocked)
-            } else if exists(&tx, "SELECT 1 FROM friendships WHERE owner = ?1 AND friend = ?2", &from, &to)? {
-                Some(RequestRefusal::AlreadyFriends)
-            } else if exists(&tx, "SELECT 1 FROM friend_requests WHERE from_user = ?1 AND to_user = ?2", &from, &to)? {
-                Some(RequestRefusal::AlreadySent)
-            } else if exists(&tx, "SELECT 1 FROM friend_requests WHERE from_user = ?1 AND to_user = ?2", &to, &from)? {
-                Some(RequestRefusal::IncomingExists)
-            } else {
-                None
+            let pending = "SELECT 1 FROM friend_requests WHERE from_user = ?1 AND to_user = ?2";
+            let facts = RequestFacts {
+                recipient_exists: exists(&tx, "SELECT 1 FROM users WHERE id = ?1 AND ?2 IS NOT NULL", &to, &to)?,
+                blocked: exists(
+                    &tx,
+                    "SELECT 1 FROM blocks WHERE (blocker = ?1 AND blocked = ?2) OR (blocker = ?2 AND blocked = ?1)",
+                    &from,
+                    &to,
+                )?,
+                friends: exists(&tx, "SELECT 1 FROM friendships WHERE owner = ?1 AND friend = ?2", &from, &to)?,
+                sent: exists(&tx, pending, &from, &to)?,
+                incoming: exists(&tx, pending, &to, &from)?,
             };
-            if let Some(refusal) = refusal {
+            if let Err(refusal) = rule(&facts) {
                 return Ok(Err(refusal));
             }
             tx.execute(
