@@ -73,6 +73,16 @@ enum ServerScenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// One message in flight per pair (the next is sent once the last arrived), as people
+    /// chat: server CPU per message when nothing batches.
+    Trickle {
+        /// Pairs of friends.
+        #[arg(long, default_value_t = 50)]
+        pairs: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// `saturate` with several devices per person: messages and envelopes (copies
     /// delivered to devices) per server CPU-second.
     Fanout {
@@ -122,6 +132,7 @@ async fn run_against(server: &server::Server, scenario: ServerScenario) -> serde
         ServerScenario::Idle { connections } => scenarios::idle::run(server, connections).await,
         ServerScenario::Rtt { pairs, rate, seconds } => scenarios::rtt::run(server, pairs, rate, seconds).await,
         ServerScenario::Saturate { pairs, seconds } => scenarios::saturate::run(server, pairs, seconds).await,
+        ServerScenario::Trickle { pairs, seconds } => scenarios::trickle::run(server, pairs, seconds).await,
         ServerScenario::Fanout { pairs, devices, seconds } => {
             scenarios::fanout::run(server, pairs, devices.max(1), seconds).await
         }

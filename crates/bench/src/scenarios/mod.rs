@@ -8,6 +8,7 @@ pub mod offline;
 pub mod rtt;
 pub mod saturate;
 pub mod storm;
+pub mod trickle;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

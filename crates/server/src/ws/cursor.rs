@@ -35,12 +35,15 @@ impl QueueCursor {
         self.in_flight.insert(id);
     }
 
-    /// The client acknowledged these: room for more, and the queue may hold more.
+    /// The client acknowledged these: room for more. Whether the queue holds more is
+    /// unchanged: a read that filled the window left it not exhausted, and anything stored
+    /// after a read that found the queue empty comes with a wake-up — so an ack costs no
+    /// mailbox read of its own when nothing is waiting (one message in flight, as people
+    /// chat).
     pub fn acked(&mut self, ids: &[Uuid]) {
         for id in ids {
             self.in_flight.remove(id);
         }
-        self.exhausted = false;
     }
 
     /// New items may be waiting (a wake-up).
@@ -51,5 +54,38 @@ impl QueueCursor {
     /// The last read found the queue empty.
     pub fn is_exhausted(&self) -> bool {
         self.exhausted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ack_after_the_queue_was_found_empty_needs_no_read() {
+        let mut cursor = QueueCursor::default();
+        let room = cursor.room().unwrap();
+        let id = Uuid::now_v7();
+        cursor.sent(7, id);
+        cursor.read(1, room);
+        assert!(cursor.is_exhausted());
+        cursor.acked(&[id]);
+        assert_eq!(cursor.room(), None, "nothing new was stored: no read until a wake-up");
+        cursor.woken();
+        assert_eq!(cursor.room(), Some(DELIVERY_WINDOW));
+        assert_eq!(cursor.after, 7);
+    }
+
+    #[test]
+    fn an_ack_that_opens_a_full_window_lets_the_next_read_happen() {
+        let mut cursor = QueueCursor::default();
+        let ids: Vec<Uuid> = (0..DELIVERY_WINDOW).map(|_| Uuid::now_v7()).collect();
+        for (seq, id) in ids.iter().enumerate() {
+            cursor.sent(seq as i64 + 1, *id);
+        }
+        cursor.read(DELIVERY_WINDOW, DELIVERY_WINDOW);
+        assert_eq!(cursor.room(), None, "window full");
+        cursor.acked(&ids[..2]);
+        assert_eq!(cursor.room(), Some(2), "the queue may hold more: read them");
     }
 }

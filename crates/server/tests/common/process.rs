@@ -55,18 +55,29 @@ impl ServerProcess {
         format!("{}/api/v1/ws", self.url.replacen("http://", "ws://", 1))
     }
 
-    /// The newest sign-in code texted to `phone`, from the console provider's log line.
-    pub fn code_for(&self, phone: &str) -> String {
+    /// Sign-in codes texted to `phone` so far, oldest first, from the console provider's
+    /// log lines.
+    fn codes_for(&self, phone: &str) -> Vec<String> {
+        let prefix = format!("SMS to {phone}: Your Hush code is ");
+        let log = self.log.lock().unwrap();
+        log.iter()
+            .filter_map(|l| {
+                let at = l.find(&prefix)?;
+                Some(l[at + prefix.len()..].get(..6)?.to_owned())
+            })
+            .collect()
+    }
+
+    /// The first code texted to `phone` after the `seen` already logged (a person signing
+    /// in again must not pick up the code of the time before while the new line is on its
+    /// way).
+    fn next_code_for(&self, phone: &str, seen: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let found = self.log.lock().unwrap().iter().rev().find_map(|l| {
-                let at = l.find(&format!("SMS to {phone}: Your Hush code is "))?;
-                Some(l[at..].split("code is ").nth(1)?[..6].to_owned())
-            });
-            if let Some(code) = found {
+            if let Some(code) = self.codes_for(phone).into_iter().nth(seen) {
                 return code;
             }
-            assert!(Instant::now() < deadline, "no SMS line for {phone} in the log");
+            assert!(Instant::now() < deadline, "no new SMS line for {phone} in the log");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -74,6 +85,7 @@ impl ServerProcess {
     /// Signs a number in over HTTP, reading the code from the log.
     pub async fn sign_in(&self, phone: &str) -> super::Person {
         let http = reqwest::Client::new();
+        let seen = self.codes_for(phone).len();
         let r = http
             .post(format!("{}/api/v1/auth/code", self.url))
             .json(&serde_json::json!({ "phone": phone }))
@@ -81,7 +93,7 @@ impl ServerProcess {
             .await
             .unwrap();
         assert_eq!(r.status(), 202);
-        let code = self.code_for(phone);
+        let code = self.next_code_for(phone, seen);
         let body: serde_json::Value = http
             .post(format!("{}/api/v1/auth/verify", self.url))
             .json(&serde_json::json!({ "phone": phone, "code": code }))
