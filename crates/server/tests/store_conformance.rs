@@ -136,6 +136,9 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
     assert!(social.accept_request(first.id, a.id, NOW).await.unwrap().is_none(), "only the recipient accepts");
     assert_eq!(social.accept_request(first.id, b.id, NOW).await.unwrap(), Some(first.clone()));
     assert!(social.are_friends(a.id, b.id).await.unwrap());
+    let no_devices_yet = SendRoute { recipient: vec![], sender: vec![] };
+    assert_eq!(social.send_route(a.id, b.id).await.unwrap(), Some(no_devices_yet));
+    assert_eq!(social.send_route(a.id, c.id).await.unwrap(), None, "not friends: no route");
     let seen_by_a = social.friend(a.id, b.id).await.unwrap().unwrap();
     assert_eq!((seen_by_a.user_id, seen_by_a.since), (b.id, NOW));
     assert_eq!(social.list_friends(b.id).await.unwrap().len(), 1);
@@ -156,6 +159,7 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
     assert!(social.unfriend(b.id, a.id).await.unwrap());
     assert!(!social.unfriend(b.id, a.id).await.unwrap());
     assert!(!social.are_friends(a.id, b.id).await.unwrap());
+    assert_eq!(social.send_route(b.id, a.id).await.unwrap(), None, "unfriended: no route");
 
     assert_eq!(social.create_request(request(c.id, a.id), request_rule).await.unwrap(), Ok(()));
     assert!(social.block(a.id, c.id, NOW).await.unwrap());

@@ -133,14 +133,21 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
     let mut answers: Vec<Option<ServerFrame>> = Vec::with_capacity(sends.len());
     let mut accepted: Vec<Outgoing> = Vec::with_capacity(sends.len());
     let mut recipients: Vec<Recipient> = Vec::new();
-    // The sender's other devices, looked up once per batch.
+    // The sender's other devices, as read with the batch's first recipient.
     let mut own: Option<Vec<DeviceId>> = None;
     for send in sends {
         let index = match recipients.iter().position(|r| r.user == send.to) {
             Some(index) => index,
             None => {
-                let friendly = state.stores.social.are_friends(from.user, send.to).await?;
-                let devices = if friendly { state.stores.devices.device_ids(send.to).await? } else { vec![] };
+                let route = state.stores.social.send_route(from.user, send.to).await?;
+                let friendly = route.is_some();
+                let devices = match route {
+                    Some(route) => {
+                        own.get_or_insert_with(|| route.sender.into_iter().filter(|d| *d != from.device).collect());
+                        route.recipient
+                    }
+                    None => vec![],
+                };
                 recipients.push(Recipient { user: send.to, friendly, devices });
                 recipients.len() - 1
             }
@@ -148,10 +155,6 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
         if !recipients[index].friendly {
             answers.push(Some(error(ErrorCode::NotFriends, "you can only message friends", Some(send.id))));
             continue;
-        }
-        if own.is_none() {
-            let mine = state.stores.devices.device_ids(from.user).await?;
-            own = Some(mine.into_iter().filter(|d| *d != from.device).collect());
         }
         let own_devices = own.as_deref().unwrap_or_default();
         match copies_for(&send, from, &recipients[index].devices, own_devices) {

@@ -207,6 +207,15 @@ pub struct RequestFacts {
 /// the request when the rule allows it.
 pub type RequestRule = fn(&RequestFacts) -> Result<(), RequestRefusal>;
 
+/// What a `send` needs about two friends, read together: the devices of each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRoute {
+    /// The recipient's devices.
+    pub recipient: Vec<DeviceId>,
+    /// The sender's devices (the sending one included).
+    pub sender: Vec<DeviceId>,
+}
+
 /// Which side acts on a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestSide {
@@ -259,6 +268,9 @@ pub trait SocialStore: Send + Sync {
     async fn friend_ids(&self, user: UserId) -> StoreResult<Vec<UserId>>;
     /// Whether the two are friends (a friendship implies neither blocked the other).
     async fn are_friends(&self, a: UserId, b: UserId) -> StoreResult<bool>;
+    /// On every message sent: `None` unless `from` and `to` are friends, else both their
+    /// device lists, read in one step.
+    async fn send_route(&self, from: UserId, to: UserId) -> StoreResult<Option<SendRoute>>;
 }
 
 /// One device's mailbox: messages for that device and receipts for it. A person has one

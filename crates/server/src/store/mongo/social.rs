@@ -7,8 +7,8 @@ use mongodb::bson::{Document, doc};
 
 use super::{MongoStore, is_duplicate};
 use crate::store::{
-    FriendRecord, FriendRequestRecord, FriendRequestView, RequestFacts, RequestRefusal, RequestRule, RequestSide,
-    SocialStore, StoreError, StoreResult,
+    DeviceStore, FriendRecord, FriendRequestRecord, FriendRequestView, RequestFacts, RequestRefusal, RequestRule,
+    RequestSide, SendRoute, SocialStore, StoreError, StoreResult,
 };
 
 fn corrupt(what: &str) -> StoreError {
@@ -217,5 +217,13 @@ impl SocialStore for MongoStore {
     async fn are_friends(&self, a: UserId, b: UserId) -> StoreResult<bool> {
         let (a, b) = (a.to_string(), b.to_string());
         Ok(self.side_of(&a, &b).await?.is_some() && self.side_of(&b, &a).await?.is_some())
+    }
+
+    async fn send_route(&self, from: UserId, to: UserId) -> StoreResult<Option<SendRoute>> {
+        if !self.are_friends(from, to).await? {
+            return Ok(None);
+        }
+        let ids = |set: crate::store::DeviceSet| set.devices.into_iter().map(|d| d.id).collect();
+        Ok(Some(SendRoute { recipient: ids(self.device_set(to).await?), sender: ids(self.device_set(from).await?) }))
     }
 }

@@ -1,13 +1,13 @@
 //! [`SocialStore`] on SQLite: requests, friendships (two `friendships` rows), blocks.
 
 use async_trait::async_trait;
-use hush_shared::{FriendRequestId, UserId};
+use hush_shared::{DeviceId, FriendRequestId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, uuid_col};
 use crate::store::{
     FriendRecord, FriendRequestRecord, FriendRequestView, RequestFacts, RequestRefusal, RequestRule, RequestSide,
-    SocialStore, StoreResult,
+    SendRoute, SocialStore, StoreResult,
 };
 
 const REQUEST_COLS: &str = "r.id, r.from_user, r.to_user, r.created_at";
@@ -33,6 +33,16 @@ const FRIEND_SELECT: &str = "SELECT mine.friend, u.display_name, mine.since
 
 fn friend_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FriendRecord> {
     Ok(FriendRecord { user_id: UserId(uuid_col(row, 0)?), display_name: row.get(1)?, since: row.get(2)? })
+}
+
+/// Whether both sides of the friendship exist: one cached statement, both directions.
+fn both_sides(c: &Connection, a: &str, b: &str) -> rusqlite::Result<bool> {
+    let n: i64 = c
+        .prepare_cached(
+            "SELECT COUNT(*) FROM friendships WHERE (owner = ?1 AND friend = ?2) OR (owner = ?2 AND friend = ?1)",
+        )?
+        .query_row(params![a, b], |r| r.get(0))?;
+    Ok(n == 2)
 }
 
 fn remove_friendship(c: &Connection, a: &str, b: &str) -> rusqlite::Result<usize> {
@@ -214,14 +224,24 @@ impl SocialStore for SqliteStore {
     }
 
     async fn are_friends(&self, a: UserId, b: UserId) -> StoreResult<bool> {
-        // On every message sent: one cached statement, both directions at once.
+        self.call(move |c| both_sides(c, &a.to_string(), &b.to_string())).await
+    }
+
+    async fn send_route(&self, from: UserId, to: UserId) -> StoreResult<Option<SendRoute>> {
+        // On every message sent: one read transaction (one snapshot, one WAL read lock)
+        // for the friendship and both device lists.
         self.call(move |c| {
-            let n: i64 = c
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM friendships WHERE (owner = ?1 AND friend = ?2) OR (owner = ?2 AND friend = ?1)",
-                )?
-                .query_row(params![a.to_string(), b.to_string()], |r| r.get(0))?;
-            Ok(n == 2)
+            let tx = c.transaction()?;
+            let (from, to) = (from.to_string(), to.to_string());
+            if !both_sides(&tx, &from, &to)? {
+                return Ok(None);
+            }
+            let devices = |user: &str| -> rusqlite::Result<Vec<DeviceId>> {
+                let mut stmt = tx.prepare_cached("SELECT device_id FROM devices WHERE user_id = ?1")?;
+                let rows = stmt.query_map([user], |r| uuid_col(r, 0).map(DeviceId))?;
+                rows.collect()
+            };
+            Ok(Some(SendRoute { recipient: devices(&to)?, sender: devices(&from)? }))
         })
         .await
     }
