@@ -39,6 +39,22 @@ enum Scenario {
         #[arg(long, default_value_t = 64)]
         batch: usize,
     },
+    /// `trickle` against an XMPP server over WebSocket (the side-by-side peer, e.g.
+    /// ejabberd from `scripts/peer/side-by-side.sh`): users `u0…` with password `pw`.
+    XmppTrickle {
+        /// The server's XMPP-over-WebSocket endpoint.
+        #[arg(long, default_value = "ws://127.0.0.1:5280/ws")]
+        url: String,
+        /// The server's process id (its CPU is what is counted).
+        #[arg(long)]
+        pid: u32,
+        /// Pairs of users.
+        #[arg(long, default_value_t = 50)]
+        pairs: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     #[command(flatten)]
     AgainstServer(ServerScenario),
 }
@@ -119,6 +135,7 @@ async fn main() {
         Scenario::Mailbox { pairs, messages, batch } => {
             scenarios::mailbox::run(redis_url, pairs, messages, batch.max(1)).await
         }
+        Scenario::XmppTrickle { url, pid, pairs, seconds } => scenarios::xmpp::run(&url, pid, pairs, seconds).await,
         Scenario::AgainstServer(scenario) => {
             let server = server::Server::start(&cli.server_bin, redis_url).await;
             run_against(&server, scenario).await

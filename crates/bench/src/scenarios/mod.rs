@@ -9,6 +9,7 @@ pub mod rtt;
 pub mod saturate;
 pub mod storm;
 pub mod trickle;
+pub mod xmpp;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,15 +77,26 @@ pub struct Measured {
 
 /// Warms up for a second, then counts (`counting` set) for `seconds` and stops the senders.
 pub async fn measure(server: &Server, counting: &AtomicBool, stop: &AtomicBool, seconds: u64) -> Measured {
+    measure_cpu(|| (server.cpu_seconds(), server.redis_cpu_seconds()), counting, stop, seconds).await
+}
+
+/// [`measure`] for any server: `cpu()` gives its CPU-seconds so far (and its store's, if
+/// separate).
+pub async fn measure_cpu(
+    cpu: impl Fn() -> (f64, Option<f64>),
+    counting: &AtomicBool,
+    stop: &AtomicBool,
+    seconds: u64,
+) -> Measured {
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (cpu0, redis0, t0) = (server.cpu_seconds(), server.redis_cpu_seconds(), Instant::now());
+    let ((cpu0, store0), t0) = (cpu(), Instant::now());
     counting.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     counting.store(false, Ordering::Relaxed);
-    let (cpu, wall) = (server.cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
-    let redis = server.redis_cpu_seconds().zip(redis0).map(|(after, before)| after - before);
+    let ((cpu1, store1), wall) = (cpu(), t0.elapsed().as_secs_f64());
+    let redis = store1.zip(store0).map(|(after, before)| after - before);
     stop.store(true, Ordering::Relaxed);
-    Measured { cpu, redis, wall }
+    Measured { cpu: cpu1 - cpu0, redis, wall }
 }
 
 /// Seconds rounded to hundredths, for reports.
