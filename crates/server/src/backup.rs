@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::data_dir::restrict;
 use crate::secret::SECRET_FILE;
 
 /// What the backup wrote.
@@ -63,15 +64,4 @@ pub fn backup(data_dir: &Path, target: &Path) -> Result<Backup, BackupError> {
     };
     restrict(&database)?;
     Ok(Backup { database, secret })
-}
-
-#[cfg(unix)]
-fn restrict(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-}
-
-#[cfg(not(unix))]
-fn restrict(_: &Path) -> std::io::Result<()> {
-    Ok(())
 }

@@ -21,6 +21,7 @@ pub mod api;
 pub mod backup;
 pub mod clock;
 pub mod config;
+pub mod data_dir;
 pub mod error;
 pub mod http_policy;
 pub mod hub;

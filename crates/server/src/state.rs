@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, SmsProviderKind};
+use crate::data_dir;
 use crate::hub::redis::RedisHub;
 use crate::hub::{Hub, LocalHub};
 use crate::metrics::Metrics;
@@ -59,7 +60,7 @@ pub enum StartupError {
 impl AppState {
     /// Opens the stores and providers the configuration names.
     pub async fn from_config(config: Config) -> Result<Self, StartupError> {
-        std::fs::create_dir_all(&config.data_dir)
+        data_dir::prepare(&config.data_dir)
             .map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
         let store = SqliteStore::open(&config.data_dir.join("hush.db"))?;
         let mut stores = store.stores();
@@ -94,7 +95,7 @@ impl AppState {
         sms: Arc<dyn SmsProvider>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
-        std::fs::create_dir_all(&config.data_dir)
+        data_dir::prepare(&config.data_dir)
             .map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
         let secret = secret::load_or_create(config.jwt_secret.as_deref(), &config.data_dir)?;
         Ok(Self {

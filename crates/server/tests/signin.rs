@@ -5,6 +5,7 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::ws::{authed, close_code};
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -119,6 +120,22 @@ async fn codes_are_limited_per_number_every_30_s_and_5_per_hour() {
 }
 
 #[tokio::test]
+async fn a_number_gets_at_most_10_codes_a_day() {
+    let app = TestApp::spawn().await;
+    for sent in 0..10 {
+        app.request_code(&phone(9)).await;
+        // Five an hour: the sixth waits for the next hour.
+        app.clock.advance(if sent % 5 == 4 { 3600 } else { 31 });
+    }
+    let r = app.post("/api/v1/auth/code", None, json!({ "phone": phone(9) })).await;
+    assert_eq!(r.code(), "rate_limited", "the eleventh code in a day");
+    let wait = r.body["retry_after"].as_u64().unwrap();
+    assert!(wait > 3600, "the day's cap, not the hour's: {wait}");
+    app.clock.advance(wait as i64);
+    app.request_code(&phone(9)).await;
+}
+
+#[tokio::test]
 async fn codes_are_limited_per_ip() {
     let app = TestApp::spawn().await;
     for n in 0..20 {
@@ -160,6 +177,59 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
         .call_with(Method::POST, "/api/v1/auth/refresh", None, None, &[("cookie", "hush_refresh=junk; other=1")])
         .await;
     assert_eq!(junk.code(), "invalid_refresh_token");
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_closes_the_sessions_live_sockets_at_once() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_in(&phone(10), None).await;
+    let mut socket = authed(&app, &alice).await;
+    let cookie = format!("hush_refresh={}", alice.refresh_cookie);
+    let first = app.call_with(Method::POST, "/api/v1/auth/refresh", None, None, &[("cookie", &cookie)]).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let replay = app.call_with(Method::POST, "/api/v1/auth/refresh", None, None, &[("cookie", &cookie)]).await;
+    assert_eq!(replay.code(), "session_revoked");
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(2), close_code(&mut socket)).await;
+    assert_eq!(closed.expect("closed at once, not at the next ping"), Some(4003));
+}
+
+#[tokio::test]
+async fn a_refresh_chain_keeps_few_tokens_and_refresh_is_rate_limited() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_in(&phone(11), None).await;
+    let refresh = |token: String| {
+        let app = &app;
+        async move {
+            let cookie = format!("hush_refresh={token}");
+            app.call_with(Method::POST, "/api/v1/auth/refresh", None, None, &[("cookie", &cookie)]).await
+        }
+    };
+    let mut chain = vec![alice.refresh_cookie.clone()];
+    for _ in 0..30 {
+        let r = refresh(chain.last().unwrap().clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        chain.push(refresh_cookie(&r.headers).unwrap());
+    }
+    // Rotated tokens beyond the newest eight are gone: replaying one is simply refused...
+    assert_eq!(refresh(chain[0].clone()).await.code(), "invalid_refresh_token");
+    assert_eq!(refresh(chain[21].clone()).await.code(), "invalid_refresh_token");
+    assert_eq!(app.get("/api/v1/me", &alice.token).await.status, StatusCode::OK, "the session lives on");
+    // ...while a recent one is still recognised as reuse and ends the session.
+    assert_eq!(refresh(chain[25].clone()).await.code(), "session_revoked");
+
+    // 600 refreshes an hour from one address; the 33 above (refused ones too) count.
+    let bob = app.sign_in(&phone(12), None).await;
+    let mut token = bob.refresh_cookie;
+    for _ in 33..600 {
+        let r = refresh(token).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        token = refresh_cookie(&r.headers).unwrap();
+    }
+    let limited = refresh(token.clone()).await;
+    assert_eq!((limited.status, limited.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert_eq!(refresh_cookie(&limited.headers), None, "a rate-limited refresh keeps the cookie");
+    app.clock.advance(3600);
+    assert_eq!(refresh(token).await.status, StatusCode::OK, "the same token works after the wait");
 }
 
 #[tokio::test]

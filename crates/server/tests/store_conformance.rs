@@ -61,7 +61,10 @@ async fn accounts_and_sessions(accounts: &dyn AccountStore, sessions: &dyn Sessi
     );
     assert_eq!(sessions.rotate(h3, h3, NOW + 1, NOW + 200).await.unwrap(), RotateOutcome::Invalid, "unknown token");
     assert_eq!(sessions.rotate(h2, h3, NOW + 300, NOW + 400).await.unwrap(), RotateOutcome::Invalid, "expired token");
-    assert_eq!(sessions.rotate(h1, h3, NOW + 2, NOW + 200).await.unwrap(), RotateOutcome::ReuseDetected { session });
+    assert_eq!(
+        sessions.rotate(h1, h3, NOW + 2, NOW + 200).await.unwrap(),
+        RotateOutcome::ReuseDetected { session, user: alice.id }
+    );
     assert_eq!(sessions.active_user(session).await.unwrap(), None, "reuse revokes the session");
 
     let other = Uuid::new_v4();

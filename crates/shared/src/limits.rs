@@ -17,10 +17,16 @@ pub const SIGN_IN_CODE_MAX_ATTEMPTS: u32 = 5;
 pub const CODE_SEND_MIN_INTERVAL_SECS: u64 = 30;
 /// Codes sent to one number per hour.
 pub const CODE_SENDS_PER_NUMBER_PER_HOUR: u32 = 5;
-/// Codes requested from one IP address per hour.
+/// Codes sent to one number per day (after 5 in an hour and 10 in a day the number waits:
+/// at most 10 codes × 5 guesses = 50 guesses a day on one number, odds 1 in 20,000).
+pub const CODE_SENDS_PER_NUMBER_PER_DAY: u32 = 10;
+/// Codes requested from one IP address per hour (an IPv6 address counts by its /64).
 pub const CODE_SENDS_PER_IP_PER_HOUR: u32 = 20;
-/// Verify attempts from one IP address per hour (all numbers together).
+/// Verify attempts from one IP address per hour (all numbers together; IPv6 by /64).
 pub const VERIFY_ATTEMPTS_PER_IP_PER_HOUR: u32 = 60;
+/// Token refreshes from one IP address per hour (IPv6 by /64): a browser refreshes about
+/// four times an hour, so this serves ~150 people behind one address.
+pub const REFRESHES_PER_IP_PER_HOUR: u32 = 600;
 /// Phone-number lookups per account per hour.
 pub const LOOKUPS_PER_ACCOUNT_PER_HOUR: u32 = 60;
 /// Friend requests sent per account per hour.

@@ -6,9 +6,9 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use hush_shared::ErrorBody;
 use hush_shared::api::auth::{SendCodeRequest, SendCodeResponse, TokenResponse, VerifyCodeRequest};
 use hush_shared::limits::REFRESH_TOKEN_TTL_SECS;
+use hush_shared::{ErrorBody, ErrorCode};
 
 use super::extract::{ApiJson, AuthUser, ClientIp};
 use crate::error::AppError;
@@ -85,12 +85,14 @@ pub async fn verify(
 }
 
 /// Rotates the refresh cookie and returns a new access token. Reusing a rotated refresh
-/// token ends the whole session.
+/// token ends the whole session (and closes its live connections). Rate-limited per IP
+/// address; a rate-limited refresh keeps the cookie.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
-    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
-pub async fn refresh(state: axum::extract::State<AppState>, headers: HeaderMap) -> Response {
-    match signin::refresh(&state, refresh_cookie(&headers)).await {
+    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn refresh(state: axum::extract::State<AppState>, ip: ClientIp, headers: HeaderMap) -> Response {
+    match signin::refresh(&state, refresh_cookie(&headers), ip.0).await {
         Ok(signed) => signed_in(&state, signed),
+        Err(e) if e.code == ErrorCode::RateLimited => e.into_response(),
         Err(e) => {
             let mut response = e.into_response();
             response.headers_mut().insert(header::SET_COOKIE, clear_cookie(&state));

@@ -13,6 +13,7 @@ use hush_shared::limits::*;
 use hush_shared::validate::normalize_phone;
 
 use crate::error::AppError;
+use crate::hub::HubEvent;
 use crate::sms::sign_in_text;
 use crate::state::AppState;
 use crate::store::{CodeCheck, RateRule, RotateOutcome, SessionId, UserRecord};
@@ -32,15 +33,32 @@ fn rule(key: String, limit: u32, window_secs: u64) -> RateRule {
     RateRule { key, limit, window_secs: window_secs as i64 }
 }
 
+/// The rate-limit bucket of an address: an IPv4 address alone, an IPv6 address by its /64
+/// (one subscriber line or host usually holds a whole /64, so per-address buckets would be
+/// unlimited), an IPv4-mapped IPv6 address as the IPv4 address.
+pub fn ip_bucket(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 /// `POST /auth/code`.
 pub async fn send_code(state: &AppState, phone_input: &str, ip: IpAddr) -> Result<SendCodeResponse, AppError> {
     let phone = normalize_phone(phone_input)?;
     enforce(
         state,
         &[
-            rule(format!("code-ip:{ip}"), CODE_SENDS_PER_IP_PER_HOUR, 3600),
+            rule(format!("code-ip:{}", ip_bucket(ip)), CODE_SENDS_PER_IP_PER_HOUR, 3600),
             rule(format!("code-num-30s:{phone}"), 1, CODE_SEND_MIN_INTERVAL_SECS),
             rule(format!("code-num-1h:{phone}"), CODE_SENDS_PER_NUMBER_PER_HOUR, 3600),
+            rule(format!("code-num-1d:{phone}"), CODE_SENDS_PER_NUMBER_PER_DAY, 86_400),
         ],
     )
     .await?;
@@ -65,7 +83,7 @@ pub struct SignedIn {
 /// `POST /auth/verify`.
 pub async fn verify(state: &AppState, phone_input: &str, code: &str, ip: IpAddr) -> Result<SignedIn, AppError> {
     let phone = normalize_phone(phone_input)?;
-    enforce(state, &[rule(format!("verify-ip:{ip}"), VERIFY_ATTEMPTS_PER_IP_PER_HOUR, 3600)]).await?;
+    enforce(state, &[rule(format!("verify-ip:{}", ip_bucket(ip)), VERIFY_ATTEMPTS_PER_IP_PER_HOUR, 3600)]).await?;
     let code = code.trim();
     if code.len() != SIGN_IN_CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AppError::new(ErrorCode::InvalidCode, "the code is the 6 digits from the text message"));
@@ -108,9 +126,10 @@ fn token_response(
 }
 
 /// `POST /auth/refresh`.
-pub async fn refresh(state: &AppState, refresh_token: Option<&str>) -> Result<SignedIn, AppError> {
+pub async fn refresh(state: &AppState, refresh_token: Option<&str>, ip: IpAddr) -> Result<SignedIn, AppError> {
     let invalid = || AppError::new(ErrorCode::InvalidRefreshToken, "sign in again");
     let old = refresh_token.ok_or_else(invalid)?;
+    enforce(state, &[rule(format!("refresh-ip:{}", ip_bucket(ip)), REFRESHES_PER_IP_PER_HOUR, 3600)]).await?;
     let now = state.now();
     let (new_token, new_hash) = state.tokens.new_refresh();
     let outcome = state
@@ -126,13 +145,39 @@ pub async fn refresh(state: &AppState, refresh_token: Option<&str>) -> Result<Si
             let body = token_response(state, &user, session, now, false)?;
             Ok(SignedIn { body, refresh_token: new_token })
         }
-        RotateOutcome::ReuseDetected { session } => {
+        RotateOutcome::ReuseDetected { session, user } => {
             tracing::warn!(%session, "refresh token reused: session revoked");
+            // Its live connections close now, as on logout, not at their next ping.
+            state.hub.send(user, HubEvent::SessionRevoked(session)).await;
             Err(AppError::new(
                 ErrorCode::SessionRevoked,
                 "this session was ended because an old sign-in token was reused; sign in again",
             ))
         }
         RotateOutcome::Invalid => Err(invalid()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_address_counts_by_its_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(ip_bucket(a), ip_bucket(b));
+        assert_ne!(ip_bucket(a), ip_bucket(other));
+        assert_eq!(ip_bucket(a), "2001:db8:1:2::/64");
+    }
+
+    #[test]
+    fn ipv4_counts_by_the_address_however_written() {
+        let plain: IpAddr = "203.0.113.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(ip_bucket(plain), "203.0.113.7");
+        assert_eq!(ip_bucket(mapped), ip_bucket(plain));
+        assert_ne!(ip_bucket("203.0.113.8".parse().unwrap()), ip_bucket(plain));
     }
 }

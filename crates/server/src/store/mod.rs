@@ -65,11 +65,17 @@ pub enum RotateOutcome {
     /// The token was current: it is now replaced by the new one.
     Rotated { session: SessionId, user: UserId },
     /// The token had already been rotated: someone replayed it, so the whole session was
-    /// revoked.
-    ReuseDetected { session: SessionId },
+    /// revoked (the owner's live connections on it are to be closed).
+    ReuseDetected { session: SessionId, user: UserId },
     /// Unknown, expired, or its session is revoked.
     Invalid,
 }
+
+/// Rotated refresh tokens kept per session, newest first, so that replaying one of them is
+/// recognised as reuse (and revokes the session); older ones are deleted on rotation, so a
+/// session holds at most this many plus its current token. A replay of a deleted one is
+/// refused as unknown.
+pub const ROTATED_TOKENS_KEPT: i64 = 8;
 
 /// Sign-in sessions and their refresh tokens (stored as SHA-256 hashes).
 #[async_trait]

@@ -1,6 +1,7 @@
 //! Accounts, sessions and sign-in codes on MongoDB.
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use hush_shared::UserId;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ReturnDocument;
@@ -8,7 +9,8 @@ use subtle::ConstantTimeEq;
 
 use super::{MongoStore, hash_hex};
 use crate::store::{
-    AccountStore, CodeCheck, CodeStore, RotateOutcome, SessionId, SessionStore, StoreError, StoreResult, UserRecord,
+    AccountStore, CodeCheck, CodeStore, ROTATED_TOKENS_KEPT, RotateOutcome, SessionId, SessionStore, StoreError,
+    StoreResult, UserRecord,
 };
 
 fn corrupt(what: &str) -> StoreError {
@@ -70,7 +72,6 @@ impl AccountStore for MongoStore {
             self.coll("sign_in_codes").delete_one(doc! { "_id": phone }).await?;
         }
         let sessions: Vec<String> = {
-            use futures_util::TryStreamExt;
             let cursor = self.coll("sessions").find(doc! { "user_id": &id }).await?;
             let docs: Vec<Document> = cursor.try_collect().await?;
             docs.iter().filter_map(|d| d.get_str("_id").ok().map(str::to_owned)).collect()
@@ -132,10 +133,13 @@ impl SessionStore for MongoStore {
             };
             let session_text = existing.get_str("session_id").map_err(|_| corrupt("session id"))?.to_owned();
             if existing.get_i64("rotated_at").is_ok() {
-                self.revoke(session_text.parse().map_err(|_| corrupt("session id"))?, now).await?;
-                return Ok(RotateOutcome::ReuseDetected {
-                    session: session_text.parse().map_err(|_| corrupt("session id"))?,
-                });
+                let session: SessionId = session_text.parse().map_err(|_| corrupt("session id"))?;
+                let owner = self.coll("sessions").find_one(doc! { "_id": &session_text }).await?;
+                let user = owner
+                    .and_then(|d| d.get_str("user_id").ok().and_then(|s| s.parse().ok()))
+                    .ok_or_else(|| corrupt("session owner"))?;
+                self.revoke(session, now).await?;
+                return Ok(RotateOutcome::ReuseDetected { session, user });
             }
             return Ok(RotateOutcome::Invalid);
         };
@@ -145,6 +149,20 @@ impl SessionStore for MongoStore {
         self.coll("refresh_tokens")
             .insert_one(doc! { "_id": hash_hex(&new_hash), "session_id": &session_text, "expires_at": new_expires_at, "rotated_at": Bson::Null })
             .await?;
+        // Keep only the newest rotated tokens for reuse detection.
+        let rotated = doc! { "session_id": &session_text, "rotated_at": { "$ne": Bson::Null } };
+        let stale: Vec<Document> = self
+            .coll("refresh_tokens")
+            .find(rotated)
+            .sort(doc! { "rotated_at": -1 })
+            .skip(ROTATED_TOKENS_KEPT as u64)
+            .await?
+            .try_collect()
+            .await?;
+        let ids: Vec<Bson> = stale.iter().filter_map(|d| d.get("_id").cloned()).collect();
+        if !ids.is_empty() {
+            self.coll("refresh_tokens").delete_many(doc! { "_id": { "$in": ids } }).await?;
+        }
         Ok(RotateOutcome::Rotated { session, user })
     }
 

@@ -54,6 +54,9 @@ impl From<rusqlite::Error> for StoreError {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path) -> StoreResult<Self> {
+        // Owner-only before SQLite opens it: its -wal and -shm files take this mode too.
+        crate::data_dir::owner_only_file(path)
+            .map_err(|e| StoreError(format!("cannot create {}: {e}", path.display())))?;
         let conn = Connection::open(path)?;
         // Checkpoints run on their own thread (see `checkpoint`), not inside commits.
         // SQLite's own stays as a backstop, far above where that thread restarts the WAL.
@@ -173,6 +176,23 @@ mod tests {
             assert_eq!(rows.unwrap().count(), 0);
         }
         assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
+    }
+
+    /// The database and the files SQLite keeps beside it are the owner's alone.
+    #[cfg(unix)]
+    #[test]
+    fn the_database_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hush.db");
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        store.conn.lock().unwrap().execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+        for name in ["hush.db", "hush.db-wal", "hush.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use hush_shared::UserId;
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, uuid_col};
-use crate::store::{RotateOutcome, SessionId, SessionStore, StoreResult};
+use crate::store::{ROTATED_TOKENS_KEPT, RotateOutcome, SessionId, SessionStore, StoreResult};
 
 #[async_trait]
 impl SessionStore for SqliteStore {
@@ -73,10 +73,10 @@ impl SessionStore for SqliteStore {
             let outcome = match found {
                 None => RotateOutcome::Invalid,
                 Some((_, _, _, _, Some(_))) => RotateOutcome::Invalid,
-                Some((session, _, Some(_), _, None)) => {
+                Some((session, _, Some(_), user, None)) => {
                     // A rotated token came back: it was stolen or replayed. Kill the session.
                     tx.execute("UPDATE sessions SET revoked_at = ?2 WHERE id = ?1", params![session.to_string(), now])?;
-                    RotateOutcome::ReuseDetected { session }
+                    RotateOutcome::ReuseDetected { session, user: UserId(user) }
                 }
                 Some((_, expires_at, None, _, None)) if expires_at <= now => RotateOutcome::Invalid,
                 Some((session, _, None, user, None)) => {
@@ -87,6 +87,13 @@ impl SessionStore for SqliteStore {
                     tx.execute(
                         "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?1, ?2, ?3)",
                         params![&new_hash[..], session.to_string(), new_expires_at],
+                    )?;
+                    tx.execute(
+                        "DELETE FROM refresh_tokens WHERE session_id = ?1 AND rotated_at IS NOT NULL
+                         AND token_hash NOT IN (SELECT token_hash FROM refresh_tokens
+                             WHERE session_id = ?1 AND rotated_at IS NOT NULL
+                             ORDER BY rotated_at DESC, rowid DESC LIMIT ?2)",
+                        params![session.to_string(), ROTATED_TOKENS_KEPT],
                     )?;
                     RotateOutcome::Rotated { session, user: UserId(user) }
                 }
