@@ -197,7 +197,7 @@ async fn purge(store: &dyn MailboxStore) {
     store.enqueue_many(b1, vec![message(alice, to_alice, &[a1, a2], &[2, 2, 2])], NOW, policy).await.unwrap();
     store.enqueue_many(c1, vec![message(bob, from_carol, &[b1], &[2, 2, 3])], NOW, policy).await.unwrap();
     store.read_messages(b1, carol, &[from_carol], NOW).await.unwrap();
-    store.ack_messages(a1, &[to_alice], NOW).await.unwrap(); // a delivered receipt for Bob about Alice
+    store.ack_messages(a1, &from(bob, &[to_alice]), NOW).await.unwrap(); // a delivered receipt for Bob about Alice
     store.purge_between(alice, bob).await.unwrap();
     assert_eq!(store.depth(a1).await.unwrap(), 0);
     let mine: Vec<Uuid> = store.fetch_messages(a2, 0, 10).await.unwrap().iter().map(|m| m.id).collect();
@@ -209,6 +209,36 @@ async fn purge(store: &dyn MailboxStore) {
 }
 
 /// One message from `from` to `to`, with a copy for each mailbox in `copies`.
+/// `sender`'s messages `ids`, as an ack or retry names them.
+fn from(sender: UserId, ids: &[Uuid]) -> Vec<MessageRef> {
+    ids.iter().map(|&id| MessageRef { sender, id }).collect()
+}
+
+/// Two senders may choose the same message id (ids are the senders'): both messages wait,
+/// neither overwrites the other, and an ack takes only the sender's own.
+async fn same_id_from_two_senders(store: &dyn MailboxStore) {
+    let (alice, bob, carol) = (UserId::new(), UserId::new(), UserId::new());
+    let device = |user| Mailbox { user, device: DeviceId::new() };
+    let (a1, b1, c1) = (device(alice), device(bob), device(carol));
+    for mailbox in [a1, b1, c1] {
+        store.open_mailbox(mailbox).await.unwrap();
+    }
+    let policy = MailboxPolicy { max_messages: 10, ttl_secs: 1000 };
+    let shared = Uuid::now_v7();
+    store.enqueue_many(a1, vec![message(bob, shared, &[b1], &[2, 2, 1])], NOW, policy).await.unwrap();
+    store.enqueue_many(c1, vec![message(bob, shared, &[b1], &[2, 2, 3])], NOW, policy).await.unwrap();
+    let waiting = store.fetch_messages(b1, 0, 10).await.unwrap();
+    let seen: Vec<(Uuid, UserId, Vec<u8>)> = waiting.iter().map(|m| (m.id, m.from, m.envelope.clone())).collect();
+    assert_eq!(seen, vec![(shared, alice, vec![2, 2, 1]), (shared, carol, vec![2, 2, 3])], "both wait");
+    assert_eq!(store.ack_messages(b1, &from(carol, &[shared]), NOW).await.unwrap(), vec![carol]);
+    let left: Vec<UserId> = store.fetch_messages(b1, 0, 10).await.unwrap().iter().map(|m| m.from).collect();
+    assert_eq!(left, vec![alice], "Carol's ack of her id leaves Alice's message");
+    assert!(receipts_of(store, a1).await.is_empty(), "and tells Alice nothing");
+    assert_eq!(store.retry_messages(b1, &from(carol, &[shared]), NOW).await.unwrap(), vec![], "gone already");
+    assert_eq!(store.ack_messages(b1, &from(alice, &[shared]), NOW).await.unwrap(), vec![alice]);
+    assert_eq!(store.depth(b1).await.unwrap(), 0);
+}
+
 fn message(to: UserId, id: Uuid, copies: &[Mailbox], envelope: &[u8]) -> Outgoing {
     let copies = copies.iter().map(|&mailbox| EnvelopeCopy { mailbox, envelope: envelope.to_vec() }).collect();
     Outgoing { to, id, copies }
@@ -258,11 +288,19 @@ async fn mailbox(store: &dyn MailboxStore) {
     assert_eq!(own.iter().map(|m| (m.id, m.from, m.to)).collect::<Vec<_>>()[0], (ids[0], alice, bob), "my sent copy");
 
     // Delivered once per message, for the first of Bob's devices; to both of Alice's.
-    assert_eq!(store.ack_messages(b1, &ids[..2], NOW + 10).await.unwrap(), vec![alice]);
-    assert_eq!(store.ack_messages(b1, &ids[..2], NOW + 11).await.unwrap(), vec![], "acks are idempotent");
-    assert_eq!(store.ack_messages(b2, &ids[..2], NOW + 12).await.unwrap(), vec![], "already delivered");
-    assert_eq!(store.ack_messages(a2, &ids[..2], NOW + 12).await.unwrap(), vec![], "my own copy is no delivery");
-    assert_eq!(store.ack_messages(a1, &ids[2..3], NOW).await.unwrap(), vec![], "only a mailbox holding it acks");
+    assert_eq!(store.ack_messages(b1, &from(alice, &ids[..2]), NOW + 10).await.unwrap(), vec![alice]);
+    assert_eq!(store.ack_messages(b1, &from(alice, &ids[..2]), NOW + 11).await.unwrap(), vec![], "acks are idempotent");
+    assert_eq!(store.ack_messages(b2, &from(alice, &ids[..2]), NOW + 12).await.unwrap(), vec![], "already delivered");
+    assert_eq!(
+        store.ack_messages(a2, &from(alice, &ids[..2]), NOW + 12).await.unwrap(),
+        vec![],
+        "my own copy is no delivery"
+    );
+    assert_eq!(
+        store.ack_messages(a1, &from(alice, &ids[2..3]), NOW).await.unwrap(),
+        vec![],
+        "only a mailbox holding it acks"
+    );
     assert_eq!((store.depth(b1).await.unwrap(), store.depth(b2).await.unwrap()), (1, 1));
     assert_eq!(store.total_depth().await.unwrap(), 3);
     assert_eq!(send(ids[1], 1, NOW + 12).await, Enqueued::Duplicate { at: NOW + 1 }, "a resend after delivery");
@@ -308,8 +346,8 @@ async fn mailbox(store: &dyn MailboxStore) {
 
     // b2 cannot open it: its copy goes, the sending device a1 (alone) is asked to resend
     // for b2, and a resend under the same id is stored for b2 only.
-    assert_eq!(store.retry_messages(b2, &[ids[3]], NOW + 1004).await.unwrap(), vec![alice]);
-    assert_eq!(store.retry_messages(b2, &[ids[3]], NOW + 1005).await.unwrap(), vec![]);
+    assert_eq!(store.retry_messages(b2, &from(alice, &ids[3..4]), NOW + 1004).await.unwrap(), vec![alice]);
+    assert_eq!(store.retry_messages(b2, &from(alice, &ids[3..4]), NOW + 1005).await.unwrap(), vec![]);
     let resend = store.fetch_receipts(a1, 0, 10).await.unwrap();
     assert_eq!(
         resend.iter().map(|r| (r.kind, r.message_id, r.peer, r.peer_device)).collect::<Vec<_>>(),
@@ -335,10 +373,10 @@ async fn mailbox(store: &dyn MailboxStore) {
     store.mark_seen(a2, NOW + 7).await.unwrap();
     assert_eq!(store.last_seen(alice).await.unwrap(), vec![(a1.device, NOW + 5)], "a closed mailbox is not seen");
     assert_eq!(store.depth(a2).await.unwrap(), 0);
-    assert_eq!(store.ack_messages(b1, &ids[3..], NOW + 1010).await.unwrap(), vec![alice]);
+    assert_eq!(store.ack_messages(b1, &from(alice, &ids[3..]), NOW + 1010).await.unwrap(), vec![alice]);
     assert!(receipts_of(store, a2).await.is_empty(), "a closed mailbox gets nothing");
     assert_eq!(receipts_of(store, a1).await.last(), Some(&(ReceiptKind::Delivered, ids[3], bob)));
-    assert_eq!(store.retry_messages(b2, &ids[3..], NOW + 1011).await.unwrap(), vec![alice]);
+    assert_eq!(store.retry_messages(b2, &from(alice, &ids[3..]), NOW + 1011).await.unwrap(), vec![alice]);
     assert_eq!(send(ids[3], 7, NOW + 1012).await, Enqueued::Stored { at: NOW + 1003 });
     assert_eq!(store.depth(a2).await.unwrap(), 0, "a resend never refills a closed mailbox");
 }
@@ -464,6 +502,7 @@ async fn embedded_sqlite_backend() {
     social(&store, &store).await;
     mailbox(&store).await;
     purge(&store).await;
+    same_id_from_two_senders(&store).await;
 }
 
 #[tokio::test]
@@ -473,6 +512,7 @@ async fn redis_backend() {
     rate_limits(&store).await;
     mailbox(&store).await;
     purge(&store).await;
+    same_id_from_two_senders(&store).await;
     store.ping().await.unwrap();
 }
 
@@ -564,4 +604,28 @@ async fn redis_queues_from_before_device_mailboxes_move_to_the_first_device() {
     assert_eq!(answer.unwrap(), vec![Enqueued::Duplicate { at: NOW }], "the old dedup key still counts");
     assert_eq!(store.expire(NOW + 100, 60, 10).await.unwrap(), vec![alice], "and it expires from its new mailbox");
     assert_eq!(store.depth(b1).await.unwrap(), 0);
+
+    // A message queued under its bare id (before queue members named the sender) is acked
+    // by its own sender only.
+    let (legacy, b2) = (Uuid::now_v7(), Mailbox { user: bob, device: DeviceId::new() });
+    store.open_mailbox(b2).await.unwrap();
+    let _: () = ::redis::pipe()
+        .cmd("ZADD")
+        .arg(format!("{prefix}:mq:{bob}:{}", b2.device))
+        .arg(1)
+        .arg(legacy.to_string())
+        .ignore()
+        .cmd("HSET")
+        .arg(format!("{prefix}:md:{bob}:{}", b2.device))
+        .arg(legacy.to_string())
+        .arg(&payload)
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(store.fetch_messages(b2, 0, 10).await.unwrap()[0].id, legacy);
+    assert_eq!(store.ack_messages(b2, &from(UserId::new(), &[legacy]), NOW).await.unwrap(), vec![], "not theirs");
+    assert_eq!(store.depth(b2).await.unwrap(), 1);
+    assert_eq!(store.ack_messages(b2, &from(alice, &[legacy]), NOW).await.unwrap(), vec![alice]);
+    assert_eq!(store.depth(b2).await.unwrap(), 0);
 }

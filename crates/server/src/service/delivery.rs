@@ -15,7 +15,7 @@ use hush_shared::{DeviceId, ErrorCode, UserId};
 
 use crate::hub::HubEvent;
 use crate::state::AppState;
-use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, Outgoing, StoreError};
+use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MessageRef, Outgoing, StoreError};
 
 /// Base64url length of the largest envelope.
 pub const MAX_ENVELOPE_B64: usize = MAX_ENVELOPE_V2_LEN.div_ceil(3) * 4;
@@ -209,7 +209,8 @@ fn owners(copies: &[EnvelopeCopy]) -> Vec<UserId> {
     owners
 }
 
-fn check_ids<T>(ids: &[T]) -> Result<(), ServerFrame> {
+/// Refuses a frame naming more than [`MAX_IDS_PER_FRAME`] ids.
+pub fn check_ids<T>(ids: &[T]) -> Result<(), ServerFrame> {
     if ids.len() > MAX_IDS_PER_FRAME {
         return Err(error(ErrorCode::InvalidFrame, format!("at most {MAX_IDS_PER_FRAME} ids per frame"), None));
     }
@@ -225,19 +226,21 @@ async fn wake_receipts(state: &AppState, told: Vec<UserId>) {
 
 /// `ack`: deletes the messages from this device's mailbox; the first device of the
 /// recipient to ack a message queues its `delivered` receipt for every device of the sender.
-pub async fn ack(state: &AppState, mailbox: Mailbox, ids: &[MessageId]) -> Result<(), ServerFrame> {
-    check_ids(ids)?;
-    let told = state.stores.mailbox.ack_messages(mailbox, ids, state.now()).await.map_err(|e| internal(e, None))?;
-    state.metrics.messages_acked.fetch_add(ids.len() as u64, Ordering::Relaxed);
+pub async fn ack(state: &AppState, mailbox: Mailbox, messages: &[MessageRef]) -> Result<(), ServerFrame> {
+    check_ids(messages)?;
+    let store = &state.stores.mailbox;
+    let told = store.ack_messages(mailbox, messages, state.now()).await.map_err(|e| internal(e, None))?;
+    state.metrics.messages_acked.fetch_add(messages.len() as u64, Ordering::Relaxed);
     wake_receipts(state, told).await;
     Ok(())
 }
 
 /// `retry`: deletes messages this device could not open, without a delivered receipt, and
 /// asks their sending devices to send them again (a `resend` receipt) for this device.
-pub async fn retry(state: &AppState, mailbox: Mailbox, ids: &[MessageId]) -> Result<(), ServerFrame> {
-    check_ids(ids)?;
-    let told = state.stores.mailbox.retry_messages(mailbox, ids, state.now()).await.map_err(|e| internal(e, None))?;
+pub async fn retry(state: &AppState, mailbox: Mailbox, messages: &[MessageRef]) -> Result<(), ServerFrame> {
+    check_ids(messages)?;
+    let store = &state.stores.mailbox;
+    let told = store.retry_messages(mailbox, messages, state.now()).await.map_err(|e| internal(e, None))?;
     wake_receipts(state, told).await;
     Ok(())
 }

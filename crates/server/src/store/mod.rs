@@ -279,6 +279,16 @@ pub trait SocialStore: Send + Sync {
     async fn send_route(&self, from: UserId, to: UserId) -> StoreResult<Option<SendRoute>>;
 }
 
+/// One message in a mailbox, as an ack or retry names it: message ids are chosen by their
+/// senders, so two senders' messages may share one, and only the sender tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MessageRef {
+    /// Who sent it.
+    pub sender: UserId,
+    /// Its id.
+    pub id: MessageId,
+}
+
 /// One device's mailbox: messages for that device and receipts for it. A person has one
 /// per registered device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -406,11 +416,11 @@ pub trait MailboxStore: Send + Sync {
     /// Deletes acked messages from the mailbox. For each that is the first of its
     /// recipient's copies to be acked, queues a `delivered` receipt in every mailbox of the
     /// sender. Returns the people who got receipts (sorted, distinct).
-    async fn ack_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>>;
+    async fn ack_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>>;
     /// Deletes messages the device could not open, remembers that this device wants each
     /// again (so a resend under the same id is stored for it alone) and queues a `resend`
     /// receipt in the sending device's mailbox. Returns the senders (sorted, distinct).
-    async fn retry_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>>;
+    async fn retry_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>>;
     /// The device `reader` read these messages from `sender`. Each message `sender` sent
     /// to the reader's person and not yet marked read gets a `read` receipt in every
     /// mailbox of the sender and a `read_elsewhere` receipt in the reader's other mailboxes;

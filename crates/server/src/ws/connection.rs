@@ -21,6 +21,7 @@ use hush_shared::ws::{
 };
 use hush_shared::{DeviceId, ErrorCode, UserId};
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use super::cursor::QueueCursor;
 use super::rate::RateLimit;
@@ -29,7 +30,7 @@ use crate::hub::{ConnectionEntry, FRAME_QUEUE, Wake, next_connection_id};
 use crate::metrics::Via;
 use crate::service::delivery;
 use crate::state::AppState;
-use crate::store::{Mailbox, SessionId};
+use crate::store::{Mailbox, MessageRef, SessionId};
 use crate::tokens::AccessError;
 
 /// How long a send may wait for a client that does not read.
@@ -173,6 +174,14 @@ struct Pending {
     sends: Vec<delivery::Send>,
     acks: Vec<MessageId>,
     receipt_acks: Vec<ReceiptId>,
+}
+
+/// The messages an `ack` or `retry` names, as this connection handed them out (with their
+/// senders); ids it did not hand out are left alone — the message comes again on this
+/// connection and the client acks it then.
+fn handed_out(mail: &mut QueueCursor, ids: &[MessageId]) -> Result<Vec<MessageRef>, ServerFrame> {
+    delivery::check_ids(ids)?;
+    Ok(mail.acked(ids).into_iter().map(|(sender, id)| MessageRef { sender: UserId(sender), id }).collect())
 }
 
 struct Connection {
@@ -339,7 +348,7 @@ impl Connection {
             let batch = store.fetch_messages(mailbox, self.mail.after, room).await.map_err(storage_error)?;
             self.mail.read(batch.len(), room);
             for m in batch {
-                self.mail.sent(m.seq, m.id);
+                self.mail.sent(m.seq, m.id, m.from.0);
                 let envelope = URL_SAFE_NO_PAD.encode(&m.envelope);
                 let (id, from, from_device, to, sent_at) = (m.id, m.from, m.from_device, m.to, m.stored_at);
                 self.send(&ServerFrame::Message { id, from, from_device, to, envelope, sent_at }).await?;
@@ -354,7 +363,7 @@ impl Connection {
             let batch = store.fetch_receipts(mailbox, self.receipts.after, room).await.map_err(storage_error)?;
             self.receipts.read(batch.len(), room);
             for r in batch {
-                self.receipts.sent(r.seq, r.id);
+                self.receipts.sent(r.seq, r.id, Uuid::nil());
                 let (id, kind, message_id, peer, peer_device, at) =
                     (r.id, r.kind, r.message_id, r.peer, r.peer_device, r.at);
                 self.send(&ServerFrame::Receipt { id, kind, message_id, peer, peer_device, at }).await?;
@@ -527,17 +536,17 @@ impl Connection {
                 return self.flush_sends(&mut vec![delivery::Send { id, to, envelopes, own }]).await;
             }
             ClientFrame::Retry { ids } => match mailbox {
-                Some(mailbox) => {
-                    self.mail.acked(&ids);
-                    delivery::retry(state, mailbox, &ids).await
-                }
+                Some(mailbox) => match handed_out(&mut self.mail, &ids) {
+                    Ok(messages) => delivery::retry(state, mailbox, &messages).await,
+                    Err(refusal) => Err(refusal),
+                },
                 None => Err(no_device()),
             },
             ClientFrame::Ack { ids } => match mailbox {
-                Some(mailbox) => {
-                    self.mail.acked(&ids);
-                    delivery::ack(state, mailbox, &ids).await
-                }
+                Some(mailbox) => match handed_out(&mut self.mail, &ids) {
+                    Ok(messages) => delivery::ack(state, mailbox, &messages).await,
+                    Err(refusal) => Err(refusal),
+                },
                 None => Err(no_device()),
             },
             ClientFrame::Read { to, ids } => match mailbox {
@@ -546,7 +555,7 @@ impl Connection {
             },
             ClientFrame::ReceiptAck { ids } => match mailbox {
                 Some(mailbox) => {
-                    self.receipts.acked(&ids);
+                    let _ = self.receipts.acked(&ids);
                     delivery::receipt_ack(state, mailbox, &ids).await
                 }
                 None => Err(no_device()),

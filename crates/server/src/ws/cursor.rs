@@ -1,8 +1,11 @@
 //! Flow control for one of a connection's two mailbox queues (messages, receipts): where
 //! it has read up to, what it has sent and not yet had acknowledged (at most
-//! [`DELIVERY_WINDOW`]), and whether the queue was empty at the last read.
+//! [`DELIVERY_WINDOW`]), and whether the queue was empty at the last read. Each item sent is
+//! remembered with its *owner* — for a message its sender, since a client acks by id and
+//! senders choose ids, so only what this connection handed out tells whose message an ack
+//! means.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use hush_shared::ws::DELIVERY_WINDOW;
 use uuid::Uuid;
@@ -12,7 +15,9 @@ use uuid::Uuid;
 pub struct QueueCursor {
     /// Sequence number of the last item sent.
     pub after: i64,
-    in_flight: HashSet<Uuid>,
+    /// Id → owners of the items sent under it (one, unless two senders chose the same id).
+    in_flight: HashMap<Uuid, Vec<Uuid>>,
+    in_flight_count: usize,
     exhausted: bool,
 }
 
@@ -20,7 +25,7 @@ impl QueueCursor {
     /// How many items to read next, or `None` when the queue was empty at the last read
     /// or the window is full.
     pub fn room(&self) -> Option<usize> {
-        let room = DELIVERY_WINDOW.saturating_sub(self.in_flight.len());
+        let room = DELIVERY_WINDOW.saturating_sub(self.in_flight_count);
         (!self.exhausted && room > 0).then_some(room)
     }
 
@@ -29,10 +34,11 @@ impl QueueCursor {
         self.exhausted = got < room;
     }
 
-    /// The item `id` at `seq` went out.
-    pub fn sent(&mut self, seq: i64, id: Uuid) {
+    /// The item `id` of `owner` at `seq` went out.
+    pub fn sent(&mut self, seq: i64, id: Uuid, owner: Uuid) {
         self.after = seq;
-        self.in_flight.insert(id);
+        self.in_flight.entry(id).or_default().push(owner);
+        self.in_flight_count += 1;
     }
 
     /// The client acknowledged these: room for more. Whether the queue holds more is
@@ -40,10 +46,18 @@ impl QueueCursor {
     /// after a read that found the queue empty comes with a wake-up — so an ack costs no
     /// mailbox read of its own when nothing is waiting (one message in flight, as people
     /// chat).
-    pub fn acked(&mut self, ids: &[Uuid]) {
+    ///
+    /// Returns `(owner, id)` of each acknowledged item this connection sent; an id it did
+    /// not send (or sent and already had acknowledged) is not in the list.
+    pub fn acked(&mut self, ids: &[Uuid]) -> Vec<(Uuid, Uuid)> {
+        let mut acked = Vec::with_capacity(ids.len());
         for id in ids {
-            self.in_flight.remove(id);
+            for owner in self.in_flight.remove(id).unwrap_or_default() {
+                self.in_flight_count -= 1;
+                acked.push((owner, *id));
+            }
         }
+        acked
     }
 
     /// New items may be waiting (a wake-up).
@@ -66,7 +80,7 @@ mod tests {
         let mut cursor = QueueCursor::default();
         let room = cursor.room().unwrap();
         let id = Uuid::now_v7();
-        cursor.sent(7, id);
+        cursor.sent(7, id, Uuid::nil());
         cursor.read(1, room);
         assert!(cursor.is_exhausted());
         cursor.acked(&[id]);
@@ -81,11 +95,25 @@ mod tests {
         let mut cursor = QueueCursor::default();
         let ids: Vec<Uuid> = (0..DELIVERY_WINDOW).map(|_| Uuid::now_v7()).collect();
         for (seq, id) in ids.iter().enumerate() {
-            cursor.sent(seq as i64 + 1, *id);
+            cursor.sent(seq as i64 + 1, *id, Uuid::nil());
         }
         cursor.read(DELIVERY_WINDOW, DELIVERY_WINDOW);
         assert_eq!(cursor.room(), None, "window full");
         cursor.acked(&ids[..2]);
         assert_eq!(cursor.room(), Some(2), "the queue may hold more: read them");
+    }
+
+    #[test]
+    fn an_ack_names_every_sender_of_that_id_and_nothing_not_handed_out() {
+        let mut cursor = QueueCursor::default();
+        let (alice, carol, shared, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        cursor.sent(1, shared, alice);
+        cursor.sent(2, shared, carol);
+        assert_eq!(cursor.room(), Some(DELIVERY_WINDOW - 2));
+        assert_eq!(cursor.acked(&[other]), vec![], "never handed out here");
+        assert_eq!(cursor.acked(&[shared]), vec![(alice, shared), (carol, shared)]);
+        assert_eq!(cursor.acked(&[shared]), vec![], "already acknowledged");
+        cursor.woken();
+        assert_eq!(cursor.room(), Some(DELIVERY_WINDOW));
     }
 }

@@ -1,15 +1,17 @@
 //! [`MailboxStore`] on Redis: one mailbox per device.
 //!
 //! A mailbox is named `{user}:{device}` (its *box*). Per box: `mq:{box}` (sorted set,
-//! score = sequence, member = message id), `md:{box}` (hash id → `{"f": sender, "d":
-//! sender's device, "t": addressee, "e": envelope base64url, "a": stored_at}`), `mseq:{box}`
+//! score = sequence, member = `{sender}/{id}`: ids are chosen by senders, so two senders'
+//! messages may share one; members queued before that are the bare id), `md:{box}` (hash
+//! member → `{"f": sender, "d": sender's device, "t": addressee, "e": envelope base64url,
+//! "a": stored_at}`), `mseq:{box}`
 //! (sequence), and for receipts `rq:{box}`, `rd:{box}`, `rseq:{box}` alike. `mbx:{user}`
 //! (set) lists the person's devices with a mailbox, `mbseen:{user}` (hash device → Unix
 //! seconds) when each was last connected. Per message: `mid:{sender}:{id}` (hash
 //! `a` stored_at, `r` recipient, `s` state bits 1 delivered, 2 read, 4 expired), expiring
 //! with the message lifetime — the dedup of resends and the roll-up of receipts per person;
 //! `rw:{sender}:{id}` (set of boxes that asked for the message again with `retry`). `mexp`
-//! (sorted set by stored_at of `{box}|{id}`) drives expiry.
+//! (sorted set by stored_at of `{box}|{member}`) drives expiry.
 //!
 //! Before devices had mailboxes of their own the keys were per person (`mq:{user}`, …,
 //! `seen:{sender}:{id}`); the first device's mailbox to open takes those over.
@@ -27,22 +29,25 @@ use uuid::Uuid;
 
 use super::RedisStore;
 use crate::store::{
-    Enqueued, Mailbox, MailboxPolicy, MailboxStore, Outgoing, StoreError, StoreResult, StoredMessage, StoredReceipt,
+    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, StoreError, StoreResult, StoredMessage,
+    StoredReceipt,
 };
 
 /// Shared Lua, prepended to the scripts that need it:
-/// - `put(p, box, id, payload, at)` stores one copy in a mailbox;
+/// - `put(p, box, member, payload, at)` stores one copy in a mailbox;
+/// - `take(p, box, sender, id)` takes `sender`'s message `id` out of a mailbox (also one
+///   queued under the bare id before members named the sender), `take_member` by member;
 /// - `receipt(p, user, only, but, rid, payload)` queues a receipt in every mailbox of
 ///   `user` (only `only`'s when not empty, skipping `but`'s);
 /// - `mark(p, sender, id, bit, unless)` sets a state bit of a message unless it or
 ///   `unless` is set: true when this call set it (the receipt is due). A message with no
 ///   record (stored before the record existed) counts as unmarked.
 const SHARED: &str = r#"
-local function put(p, box, id, payload, at)
+local function put(p, box, member, payload, at)
   local seq = redis.call('INCR', p .. ':mseq:' .. box)
-  redis.call('ZADD', p .. ':mq:' .. box, seq, id)
-  redis.call('HSET', p .. ':md:' .. box, id, payload)
-  redis.call('ZADD', p .. ':mexp', at, box .. '|' .. id)
+  redis.call('ZADD', p .. ':mq:' .. box, seq, member)
+  redis.call('HSET', p .. ':md:' .. box, member, payload)
+  redis.call('ZADD', p .. ':mexp', at, box .. '|' .. member)
 end
 local function receipt(p, user, only, but, rid, payload)
   local devices
@@ -70,12 +75,19 @@ local function mark(p, sender, id, b, unless)
   redis.call('HSET', record, 's', bit.bor(state, b))
   return true
 end
-local function take(p, box, id)
-  if redis.call('ZREM', p .. ':mq:' .. box, id) == 0 then return nil end
-  local payload = redis.call('HGET', p .. ':md:' .. box, id)
-  redis.call('HDEL', p .. ':md:' .. box, id)
-  redis.call('ZREM', p .. ':mexp', box .. '|' .. id)
+local function take_member(p, box, member)
+  if redis.call('ZREM', p .. ':mq:' .. box, member) == 0 then return nil end
+  local payload = redis.call('HGET', p .. ':md:' .. box, member)
+  redis.call('HDEL', p .. ':md:' .. box, member)
+  redis.call('ZREM', p .. ':mexp', box .. '|' .. member)
   if payload then return cjson.decode(payload) end
+  return nil
+end
+local function take(p, box, sender, id)
+  local m = take_member(p, box, sender .. '/' .. id)
+  if m then return m end
+  local legacy = redis.call('HGET', p .. ':md:' .. box, id)
+  if legacy and cjson.decode(legacy)['f'] == sender then return take_member(p, box, id) end
   return nil
 end
 "#;
@@ -97,7 +109,7 @@ if at then
     local colon = string.find(box, ':', 1, true)
     local listed = redis.call('SISMEMBER', p .. ':mbx:' .. string.sub(box, 1, colon - 1), string.sub(box, colon + 1))
     if redis.call('SREM', wish, box) == 1 and listed == 1 then
-      put(p, ARGV[i], id, ARGV[i + 1], tonumber(ARGV[5]))
+      put(p, ARGV[i], sender .. '/' .. id, ARGV[i + 1], tonumber(ARGV[5]))
       resent = 1
     end
   end
@@ -108,7 +120,7 @@ if legacy then return {{0, tonumber(legacy)}} end
 for i = 8, #ARGV, 2 do
   if redis.call('ZCARD', p .. ':mq:' .. ARGV[i]) >= tonumber(ARGV[6]) then return {{-1, 0}} end
 end
-for i = 8, #ARGV, 2 do put(p, ARGV[i], id, ARGV[i + 1], tonumber(ARGV[5])) end
+for i = 8, #ARGV, 2 do put(p, ARGV[i], sender .. '/' .. id, ARGV[i + 1], tonumber(ARGV[5])) end
 redis.call('HSET', record, 'a', ARGV[5], 'r', ARGV[4], 's', 0)
 redis.call('EXPIRE', record, ARGV[7])
 return {{1, tonumber(ARGV[5])}}
@@ -132,19 +144,19 @@ return out
     )
 });
 
-/// `ack`. ARGV: prefix, user, device, now, then (message id, receipt id) pairs. Returns the
-/// senders told.
+/// `ack`. ARGV: prefix, user, device, now, then (sender, message id, receipt id) triples.
+/// Returns the senders told.
 static ACK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r#"{SHARED}
 local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local box = user .. ':' .. device
 local told = {{}}
-for i = 5, #ARGV, 2 do
-  local id = ARGV[i]
-  local m = take(p, box, id)
+for i = 5, #ARGV, 3 do
+  local id = ARGV[i + 1]
+  local m = take(p, box, ARGV[i], id)
   if m and m['f'] ~= user and mark(p, m['f'], id, 1, 4) then
-    receipt(p, m['f'], '', '', ARGV[i + 1], cjson.encode({{k = 'delivered', m = id, p = user, a = now}}))
+    receipt(p, m['f'], '', '', ARGV[i + 2], cjson.encode({{k = 'delivered', m = id, p = user, a = now}}))
     table.insert(told, m['f'])
   end
 end
@@ -153,7 +165,7 @@ return told
     ))
 });
 
-/// `retry`. ARGV: prefix, user, device, now, then (message id, receipt id) pairs. The wish
+/// `retry`. ARGV: prefix, user, device, now, then (sender, message id, receipt id) triples. The wish
 /// lives as long as the message's record; a message stored before records existed is
 /// forgotten instead (its only device asked), so the resend is stored as new. Returns the
 /// senders told.
@@ -163,9 +175,9 @@ static RETRY: LazyLock<Script> = LazyLock::new(|| {
 local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local box = user .. ':' .. device
 local told = {{}}
-for i = 5, #ARGV, 2 do
-  local id = ARGV[i]
-  local m = take(p, box, id)
+for i = 5, #ARGV, 3 do
+  local id = ARGV[i + 1]
+  local m = take(p, box, ARGV[i], id)
   if m then
     local ttl = redis.call('TTL', p .. ':mid:' .. m['f'] .. ':' .. id)
     if ttl > 0 then
@@ -176,7 +188,7 @@ for i = 5, #ARGV, 2 do
       redis.call('DEL', p .. ':seen:' .. m['f'] .. ':' .. id)
     end
     local payload = cjson.encode({{k = 'resend', m = id, p = user, q = device, a = now}})
-    receipt(p, m['f'], m['d'] or '', '', ARGV[i + 1], payload)
+    receipt(p, m['f'], m['d'] or '', '', ARGV[i + 2], payload)
     table.insert(told, m['f'])
   end
 end
@@ -230,12 +242,15 @@ local told = {{}}
 for i, member in ipairs(members) do
   local sep = string.find(member, '|', 1, true)
   local box = string.sub(member, 1, sep - 1)
-  local id = string.sub(member, sep + 1)
+  local key = string.sub(member, sep + 1)
+  local slash = string.find(key, '/', 1, true)
+  local id = key
+  if slash then id = string.sub(key, slash + 1) end
   local owner = box
   local colon = string.find(box, ':', 1, true)
   if colon then owner = string.sub(box, 1, colon - 1) end
   redis.call('ZREM', p .. ':mexp', member)
-  local m = take(p, box, id)
+  local m = take_member(p, box, key)
   if m and (m['t'] or owner) == owner and mark(p, m['f'], id, 4, 1) then
     receipt(p, m['f'], '', '', ARGV[4 + i], cjson.encode({{k = 'expired', m = id, p = owner, a = now}}))
     table.insert(told, m['f'])
@@ -365,6 +380,16 @@ fn corrupt(what: &str) -> StoreError {
     StoreError(format!("redis: corrupt {what}"))
 }
 
+/// A message's arguments for `ACK` and `RETRY`.
+fn sender_and_id(message: &MessageRef) -> [String; 2] {
+    [message.sender.to_string(), message.id.to_string()]
+}
+
+/// The message id in a queue member (`{sender}/{id}`, or the bare id of older ones).
+fn member_id(member: &str) -> &str {
+    member.rsplit('/').next().unwrap_or(member)
+}
+
 /// A mailbox's name in keys.
 fn box_name(mailbox: Mailbox) -> String {
     format!("{}:{}", mailbox.user, mailbox.device)
@@ -404,10 +429,15 @@ impl RedisStore {
             .collect())
     }
 
-    /// Runs one of the per-message scripts (`ack`, `retry`, `read`): ARGV is `head`, then a
-    /// fresh receipt id after each message id. Returns the people told.
-    async fn per_message(&self, script: &Script, head: &[String], ids: &[MessageId]) -> StoreResult<Vec<UserId>> {
-        if ids.is_empty() {
+    /// Runs one of the per-message scripts (`ack`, `retry`, `read`): ARGV is `head`, then
+    /// each message's arguments followed by a fresh receipt id. Returns the people told.
+    async fn per_message<const N: usize>(
+        &self,
+        script: &Script,
+        head: &[String],
+        messages: impl ExactSizeIterator<Item = [String; N]>,
+    ) -> StoreResult<Vec<UserId>> {
+        if messages.len() == 0 {
             return Ok(vec![]);
         }
         let mut invocation = script.prepare_invoke();
@@ -415,8 +445,11 @@ impl RedisStore {
         for arg in head {
             invocation.arg(arg);
         }
-        for id in ids {
-            invocation.arg(id.to_string()).arg(Uuid::now_v7().to_string());
+        for message in messages {
+            for arg in message {
+                invocation.arg(arg);
+            }
+            invocation.arg(Uuid::now_v7().to_string());
         }
         let mut conn = self.conn.clone();
         let told: Vec<String> = invocation.invoke_async(&mut conn).await?;
@@ -521,7 +554,7 @@ impl MailboxStore for RedisStore {
                 let p: MessagePayload = serde_json::from_str(&payload).map_err(|_| corrupt("message"))?;
                 Ok(StoredMessage {
                     seq,
-                    id: id.parse().map_err(|_| corrupt("message id"))?,
+                    id: member_id(&id).parse().map_err(|_| corrupt("message id"))?,
                     from: p.f,
                     from_device: p.d.unwrap_or(DeviceId(Uuid::nil())),
                     to: p.t.unwrap_or(mailbox.user),
@@ -532,14 +565,14 @@ impl MailboxStore for RedisStore {
             .collect()
     }
 
-    async fn ack_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
+    async fn ack_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
         let head = [mailbox.user.to_string(), mailbox.device.to_string(), now.to_string()];
-        self.per_message(&ACK, &head, ids).await
+        self.per_message(&ACK, &head, messages.iter().map(sender_and_id)).await
     }
 
-    async fn retry_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
+    async fn retry_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
         let head = [mailbox.user.to_string(), mailbox.device.to_string(), now.to_string()];
-        self.per_message(&RETRY, &head, ids).await
+        self.per_message(&RETRY, &head, messages.iter().map(sender_and_id)).await
     }
 
     async fn read_messages(
@@ -550,7 +583,7 @@ impl MailboxStore for RedisStore {
         now: i64,
     ) -> StoreResult<Vec<UserId>> {
         let head = [reader.user.to_string(), reader.device.to_string(), sender.to_string(), now.to_string()];
-        self.per_message(&READ, &head, ids).await
+        self.per_message(&READ, &head, ids.iter().map(|id| [id.to_string()])).await
     }
 
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{SqliteStore, uuid_blob};
 use crate::store::{
-    Enqueued, Mailbox, MailboxPolicy, MailboxStore, Outgoing, StoreResult, StoredMessage, StoredReceipt,
+    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, StoreResult, StoredMessage, StoredReceipt,
 };
 
 /// `message_ids.state` bits: what already happened to a message, so each receipt kind goes
@@ -122,28 +122,32 @@ struct Taken {
     copies: i64,
 }
 
-/// Deletes the copy of message `id` in `mailbox`, if it was there.
-fn take_copy(tx: &Transaction<'_>, mailbox: Mailbox, id: &Uuid) -> rusqlite::Result<Option<Taken>> {
+/// Deletes the copy of `message` in `mailbox`, if it was there.
+fn take_copy(tx: &Transaction<'_>, mailbox: Mailbox, message: &MessageRef) -> rusqlite::Result<Option<Taken>> {
     tx.prepare_cached(
-        "DELETE FROM messages WHERE recipient = ?1 AND device = ?2 AND id = ?3 RETURNING sender, sender_device, copies",
+        "DELETE FROM messages WHERE recipient = ?1 AND device = ?2 AND id = ?3 AND sender = ?4
+         RETURNING sender, sender_device, copies",
     )?
-    .query_row(params![blob(&mailbox.user.0), blob(&mailbox.device.0), blob(id)], |r| {
-        let sender_device = r.get::<_, Option<Vec<u8>>>(1)?.map_or(Ok(None), |_| uuid_blob(r, 1).map(Some))?;
-        Ok(Taken { sender: uuid_blob(r, 0)?, sender_device, copies: r.get(2)? })
-    })
+    .query_row(
+        params![blob(&mailbox.user.0), blob(&mailbox.device.0), blob(&message.id), blob(&message.sender.0)],
+        |r| {
+            let sender_device = r.get::<_, Option<Vec<u8>>>(1)?.map_or(Ok(None), |_| uuid_blob(r, 1).map(Some))?;
+            Ok(Taken { sender: uuid_blob(r, 0)?, sender_device, copies: r.get(2)? })
+        },
+    )
     .optional()
 }
 
-/// Runs `step` on each id in one transaction; the people it told, sorted and distinct.
-fn each_id(
+/// Runs `step` on each item in one transaction; the people it told, sorted and distinct.
+fn each<T>(
     c: &mut rusqlite::Connection,
-    ids: &[MessageId],
-    mut step: impl FnMut(&Transaction<'_>, &Uuid, &mut Vec<UserId>) -> rusqlite::Result<()>,
+    items: &[T],
+    mut step: impl FnMut(&Transaction<'_>, &T, &mut Vec<UserId>) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<Vec<UserId>> {
     let tx = c.transaction()?;
     let mut told = Vec::new();
-    for id in ids {
-        step(&tx, id, &mut told)?;
+    for item in items {
+        step(&tx, item, &mut told)?;
     }
     tx.commit()?;
     told.sort();
@@ -156,11 +160,12 @@ fn each_id(
 fn ack_copy(
     tx: &Transaction<'_>,
     mailbox: Mailbox,
-    id: &Uuid,
+    message: &MessageRef,
     now: i64,
     told: &mut Vec<UserId>,
 ) -> rusqlite::Result<()> {
-    let Some(Taken { sender, copies, .. }) = take_copy(tx, mailbox, id)? else { return Ok(()) };
+    let Some(Taken { sender, copies, .. }) = take_copy(tx, mailbox, message)? else { return Ok(()) };
+    let id = &message.id;
     // A copy on the sender's own other device is not a delivery; the only copy needs no
     // record that it was delivered (no other copy can deliver it again).
     if sender != mailbox.user.0 && (copies == 1 || mark(tx, &sender, id, DELIVERED, EXPIRED)?) {
@@ -177,11 +182,12 @@ fn ack_copy(
 fn retry_copy(
     tx: &Transaction<'_>,
     mailbox: Mailbox,
-    id: &Uuid,
+    message: &MessageRef,
     now: i64,
     told: &mut Vec<UserId>,
 ) -> rusqlite::Result<()> {
-    let Some(Taken { sender, sender_device, .. }) = take_copy(tx, mailbox, id)? else { return Ok(()) };
+    let Some(Taken { sender, sender_device, .. }) = take_copy(tx, mailbox, message)? else { return Ok(()) };
+    let id = &message.id;
     tx.prepare_cached(
         "INSERT INTO resend_wanted (sender, id, recipient, device, at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT DO NOTHING",
@@ -439,14 +445,14 @@ impl MailboxStore for SqliteStore {
         .await
     }
 
-    async fn ack_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
-        let ids = ids.to_vec();
-        self.call(move |c| each_id(c, &ids, |tx, id, told| ack_copy(tx, mailbox, id, now, told))).await
+    async fn ack_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
+        let messages = messages.to_vec();
+        self.call(move |c| each(c, &messages, |tx, m, told| ack_copy(tx, mailbox, m, now, told))).await
     }
 
-    async fn retry_messages(&self, mailbox: Mailbox, ids: &[MessageId], now: i64) -> StoreResult<Vec<UserId>> {
-        let ids = ids.to_vec();
-        self.call(move |c| each_id(c, &ids, |tx, id, told| retry_copy(tx, mailbox, id, now, told))).await
+    async fn retry_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
+        let messages = messages.to_vec();
+        self.call(move |c| each(c, &messages, |tx, m, told| retry_copy(tx, mailbox, m, now, told))).await
     }
 
     async fn read_messages(
@@ -457,7 +463,7 @@ impl MailboxStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Vec<UserId>> {
         let ids = ids.to_vec();
-        self.call(move |c| each_id(c, &ids, |tx, id, told| read_copy(tx, (reader, sender), id, now, told))).await
+        self.call(move |c| each(c, &ids, |tx, id, told| read_copy(tx, (reader, sender), id, now, told))).await
     }
 
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {

@@ -211,7 +211,7 @@ mod tests {
     /// (in the person's first device's mailbox), and be counted.
     #[tokio::test]
     async fn mailbox_rows_survive_the_mailbox_migrations() {
-        use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, Outgoing};
+        use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing};
         use hush_shared::ws::ReceiptKind;
         use hush_shared::{DeviceId, UserId};
 
@@ -270,7 +270,10 @@ mod tests {
         let resend = Outgoing { to: UserId(bob), id: message, copies };
         let answer = store.enqueue_many(alice_box, vec![resend], 8, policy).await.unwrap();
         assert_eq!(answer, vec![Enqueued::Duplicate { at: 7 }], "the dedup record was carried over");
-        assert_eq!(store.ack_messages(bob_box, &[message], 10).await.unwrap(), vec![UserId(alice)]);
+        assert_eq!(
+            store.ack_messages(bob_box, &[MessageRef { sender: UserId(alice), id: message }], 10).await.unwrap(),
+            vec![UserId(alice)]
+        );
         let later = store.fetch_messages(bob_box, 0, 10).await.unwrap();
         assert!(later.is_empty(), "the acked message is gone");
         assert_eq!((store.depth(bob_box).await.unwrap(), store.total_depth().await.unwrap()), (0, 0));
