@@ -81,23 +81,40 @@ pub fn app(state: AppState) -> Router {
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(
-                    // One log line per answered request (method, path, request id, status,
-                    // latency); the query string is left out, it may carry a phone number.
+                    // One log line per answered request (method, route, request id, status,
+                    // latency): the route's template, not the path, so no user, device or
+                    // link id lands in the log, nor the query string (it may carry a phone
+                    // number).
                     TraceLayer::new_for_http()
                         .make_span_with(|request: &Request<_>| {
                             let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                            let route = logged_route(request);
+                            tracing::info_span!("request", method = %request.method(), route = %route, request_id = %id)
                         })
-                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros)),
+                        .on_response(
+                            DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros),
+                        ),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| AppError::internal("handler panicked").into_response()))
+                .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+                    AppError::internal("handler panicked").into_response()
+                }))
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
                     AppError::new(ErrorCode::Timeout, "the request took too long")
                 }))
                 .timeout(timeout),
         )
         .with_state(state)
+}
+
+/// What a request log line names: the matched route's template (`/api/v1/users/{user_id}`);
+/// for an API path no route matched, only that; for the web app's files, the path.
+fn logged_route<B>(request: &Request<B>) -> String {
+    match request.extensions().get::<axum::extract::MatchedPath>() {
+        Some(matched) => matched.as_str().to_owned(),
+        None if request.uri().path().starts_with("/api/") => "(no API route)".to_owned(),
+        None => request.uri().path().to_owned(),
+    }
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains open requests.

@@ -96,6 +96,16 @@ async fn codes(codes: &dyn CodeStore) {
     assert_eq!(codes.check(&phone, right, NOW, 5).await.unwrap(), CodeCheck::Missing, "single use");
     codes.put(&phone, right, NOW + 600).await.unwrap();
     assert_eq!(codes.check(&phone, right, NOW + 600, 5).await.unwrap(), CodeCheck::Missing, "expired");
+
+    // Guesses in parallel each use up one of the five attempts: no more than five are
+    // compared (the right one sent along with twenty wrong ones wins only if it is among them).
+    codes.put(&phone, right, NOW + 600).await.unwrap();
+    let guesses = (0..20).map(|_| codes.check(&phone, wrong, NOW, 5)).chain([codes.check(&phone, right, NOW, 5)]);
+    let outcomes: Vec<CodeCheck> =
+        futures_util::future::join_all(guesses).await.into_iter().map(Result::unwrap).collect();
+    let compared = outcomes.iter().filter(|o| **o != CodeCheck::Missing).count();
+    assert!(compared <= 5, "{compared} guesses compared: {outcomes:?}");
+    assert_eq!(codes.check(&phone, right, NOW, 5).await.unwrap(), CodeCheck::Missing, "burned or used");
 }
 
 async fn rate_limits(limits: &dyn RateLimitStore) {

@@ -17,8 +17,9 @@ use crate::hub::HubEvent;
 use crate::state::AppState;
 use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MessageRef, Outgoing, StoreError};
 
-/// Base64url length of the largest envelope.
-pub const MAX_ENVELOPE_B64: usize = MAX_ENVELOPE_V2_LEN.div_ceil(3) * 4;
+/// Base64url length (unpadded, as envelopes travel) of the largest envelope: a longer text
+/// decodes to more than [`MAX_ENVELOPE_V2_LEN`] bytes.
+pub const MAX_ENVELOPE_B64: usize = (MAX_ENVELOPE_V2_LEN * 4).div_ceil(3);
 
 fn error(code: ErrorCode, message: impl Into<String>, id: Option<MessageId>) -> ServerFrame {
     ServerFrame::Error { code, message: message.into(), id, devices: None }
@@ -37,14 +38,21 @@ pub fn policy(state: &AppState) -> MailboxPolicy {
     }
 }
 
-/// Checks the envelope's shape (the server cannot open it): base64url, size, version.
+/// Checks the envelope's shape (the server cannot open it): base64url, size, version. The
+/// bounds are the crypto crate's (`MIN_MESSAGE_LEN`, `MAX_ENVELOPE_V2_LEN`, as CRYPTO.md
+/// states them), applied to the decoded bytes: too long is `frame_too_large`, too short or
+/// not v2 is `invalid_envelope`.
 pub fn decode_envelope(text: &str) -> Result<Vec<u8>, (ErrorCode, &'static str)> {
+    let too_large = (ErrorCode::FrameTooLarge, "the envelope is larger than crypto v2 allows");
     if text.len() > MAX_ENVELOPE_B64 {
-        return Err((ErrorCode::FrameTooLarge, "the envelope is larger than crypto v2 allows"));
+        return Err(too_large);
     }
     let bytes =
         URL_SAFE_NO_PAD.decode(text).map_err(|_| (ErrorCode::InvalidEnvelope, "the envelope is not base64url"))?;
-    if bytes.len() < MIN_MESSAGE_LEN || bytes.len() > MAX_ENVELOPE_V2_LEN || bytes[0] != VERSION_2 {
+    if bytes.len() > MAX_ENVELOPE_V2_LEN {
+        return Err(too_large);
+    }
+    if bytes.len() < MIN_MESSAGE_LEN || bytes[0] != VERSION_2 {
         return Err((ErrorCode::InvalidEnvelope, "not a crypto v2 envelope"));
     }
     Ok(bytes)
@@ -305,5 +313,30 @@ pub async fn sweep_expired(state: &AppState) -> Result<usize, StoreError> {
         }
         told += senders.len();
         wake_receipts(state, senders).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope_of(len: usize) -> String {
+        let mut bytes = vec![0x5a; len];
+        bytes[0] = VERSION_2;
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    #[test]
+    fn envelope_bounds_are_the_crypto_crates_on_decoded_bytes() {
+        assert!(decode_envelope(&envelope_of(MIN_MESSAGE_LEN)).is_ok());
+        assert!(decode_envelope(&envelope_of(MAX_ENVELOPE_V2_LEN)).is_ok());
+        assert_eq!(decode_envelope(&envelope_of(MIN_MESSAGE_LEN - 1)).unwrap_err().0, ErrorCode::InvalidEnvelope);
+        for over in 1..=3 {
+            let refused = decode_envelope(&envelope_of(MAX_ENVELOPE_V2_LEN + over)).unwrap_err();
+            assert_eq!(refused.0, ErrorCode::FrameTooLarge, "{over} byte(s) over");
+        }
+        let mut v1 = vec![0x5a; 200];
+        v1[0] = 1;
+        assert_eq!(decode_envelope(&URL_SAFE_NO_PAD.encode(v1)).unwrap_err().0, ErrorCode::InvalidEnvelope);
     }
 }

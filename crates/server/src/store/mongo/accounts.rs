@@ -192,28 +192,36 @@ impl CodeStore for MongoStore {
 
     async fn check(&self, phone: &str, guess_hash: [u8; 32], now: i64, max_attempts: u32) -> StoreResult<CodeCheck> {
         let codes = self.coll("sign_in_codes");
-        let Some(found) = codes.find_one(doc! { "_id": phone }).await? else { return Ok(CodeCheck::Missing) };
-        let stored = found.get_str("code_hash").map_err(|_| corrupt("code hash"))?.to_owned();
-        let attempts = found.get_i64("attempts").unwrap_or(0);
-        if found.get_i64("expires_at").unwrap_or(0) <= now || attempts >= i64::from(max_attempts) {
-            codes.delete_one(doc! { "_id": phone }).await?;
+        let max = i64::from(max_attempts);
+        // Count the attempt before comparing, in one conditional update: parallel guesses
+        // each take one of the `max_attempts`, so no more than that are ever compared.
+        let counted = codes
+            .find_one_and_update(
+                doc! { "_id": phone, "expires_at": { "$gt": now }, "attempts": { "$lt": max } },
+                doc! { "$inc": { "attempts": 1_i64 } },
+            )
+            .return_document(ReturnDocument::After)
+            .await?;
+        let Some(found) = counted else {
+            // Missing, expired or out of attempts: whatever is left of it goes.
+            codes
+                .delete_one(
+                    doc! { "_id": phone, "$or": [{ "expires_at": { "$lte": now } }, { "attempts": { "$gte": max } }] },
+                )
+                .await?;
             return Ok(CodeCheck::Missing);
-        }
+        };
+        let stored = found.get_str("code_hash").map_err(|_| corrupt("code hash"))?.to_owned();
         if bool::from(stored.as_bytes().ct_eq(hash_hex(&guess_hash).as_bytes())) {
             // Only the request that deletes the code wins it.
             let deleted = codes.delete_one(doc! { "_id": phone, "code_hash": &stored }).await?;
             return Ok(if deleted.deleted_count == 1 { CodeCheck::Accepted } else { CodeCheck::Missing });
         }
-        let updated = codes
-            .find_one_and_update(doc! { "_id": phone, "code_hash": &stored }, doc! { "$inc": { "attempts": 1_i64 } })
-            .return_document(ReturnDocument::After)
-            .await?;
-        let Some(updated) = updated else { return Ok(CodeCheck::Missing) };
-        let attempts = updated.get_i64("attempts").unwrap_or(i64::from(max_attempts));
-        if attempts >= i64::from(max_attempts) {
-            codes.delete_one(doc! { "_id": phone }).await?;
+        let attempts = found.get_i64("attempts").unwrap_or(max);
+        if attempts >= max {
+            codes.delete_one(doc! { "_id": phone, "code_hash": &stored }).await?;
             return Ok(CodeCheck::Burned);
         }
-        Ok(CodeCheck::Wrong { remaining: (i64::from(max_attempts) - attempts) as u32 })
+        Ok(CodeCheck::Wrong { remaining: (max - attempts) as u32 })
     }
 }
