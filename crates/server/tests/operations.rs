@@ -70,6 +70,15 @@ async fn metrics_are_refused_to_remote_clients_without_the_token() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("\"forbidden\""), "{body}");
 
+    // A reverse proxy on the same host connects from loopback: what it forwards is refused
+    // too, trusted headers or not, so the proxy cannot publish the metrics.
+    let behind = TestApp::spawn().await;
+    assert_eq!(scrape(&behind, &[]).await.0, 200, "loopback, directly");
+    for header in ["x-forwarded-for", "forwarded", "x-real-ip"] {
+        let value = if header == "forwarded" { "for=127.0.0.1" } else { "127.0.0.1" };
+        assert_eq!(scrape(&behind, &[(header, value)]).await.0, 403, "{header} from a same-host proxy");
+    }
+
     let token = "scrape-token-0123456789";
     let locked = TestApp::spawn_with(&["--metrics-token", token]).await;
     assert_eq!(scrape(&locked, &[]).await.0, 403, "with a token set, loopback needs it too");

@@ -2,7 +2,10 @@
 //! that times every HTTP request and counts error codes.
 //!
 //! Who may scrape: with `HUSH_METRICS_TOKEN` set, whoever sends it as a bearer token;
-//! without it, only clients on loopback (the same client address the rate limits use).
+//! without it, only clients on loopback that came **directly**, not through a proxy: a
+//! reverse proxy on the same host connects from loopback too, so a request carrying
+//! `X-Forwarded-For`, `Forwarded` or `X-Real-IP` is refused whether or not those headers
+//! are trusted — otherwise a same-host proxy would publish the metrics.
 
 use std::time::Instant;
 
@@ -29,7 +32,7 @@ async fn scrape(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap)
     if !may_scrape(&state, ip, &headers) {
         return AppError::new(
             ErrorCode::Forbidden,
-            "metrics are served to loopback clients, or to holders of HUSH_METRICS_TOKEN",
+            "metrics are served to loopback clients that come directly (not through a proxy), or to holders of HUSH_METRICS_TOKEN",
         )
         .into_response();
     }
@@ -54,8 +57,13 @@ fn may_scrape(state: &AppState, ClientIp(ip): ClientIp, headers: &HeaderMap) -> 
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.as_bytes()))),
-        None => ip.is_loopback(),
+        None => ip.is_loopback() && !forwarded(headers),
     }
+}
+
+/// Whether a proxy passed the request on (it names the client it came from).
+fn forwarded(headers: &HeaderMap) -> bool {
+    ["x-forwarded-for", "forwarded", "x-real-ip"].iter().any(|name| headers.contains_key(*name))
 }
 
 /// Middleware: times every HTTP request and counts the error codes of error responses.
