@@ -173,10 +173,16 @@ async fn blocking_ends_everything_and_refuses_requests_both_ways() {
     assert_eq!(app.get("/api/v1/friends", &bob.token).await.body["friends"], json!([]));
     assert_eq!(app.get("/api/v1/friends/requests", &alice.token).await.body["incoming"], json!([]));
 
-    for (from, to) in [(&bob, &alice), (&alice, &bob)] {
-        let r = app.post("/api/v1/friends/requests", Some(&from.token), json!({ "user_id": to.user_id })).await;
-        assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "blocked"));
-    }
+    // Alice, who blocked Bob, is told to unblock him first; Bob is not told he is blocked:
+    // his request looks pending to him, and Alice never sees it.
+    let r = app.post("/api/v1/friends/requests", Some(&alice.token), json!({ "user_id": bob.user_id })).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "blocked"));
+    let r = app.post("/api/v1/friends/requests", Some(&bob.token), json!({ "user_id": alice.user_id })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(app.get("/api/v1/friends/requests", &bob.token).await.body["outgoing"][0]["id"], r.body["id"]);
+    assert_eq!(app.get("/api/v1/friends/requests", &alice.token).await.body["incoming"], json!([]));
+    let accept = format!("/api/v1/friends/requests/{}/accept", r.body["id"].as_str().unwrap());
+    assert_eq!(app.post(&accept, Some(&alice.token), json!({})).await.code(), "request_not_found");
     let r = app.call(Method::POST, &format!("/api/v1/blocks/{}", alice.user_id), Some(&alice.token), None).await;
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_parameter"));
     let r = app.call(Method::POST, &format!("/api/v1/blocks/{}", uuid::Uuid::now_v7()), Some(&alice.token), None).await;

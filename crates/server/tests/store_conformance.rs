@@ -134,7 +134,7 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
         Err(RequestRefusal::UnknownUser)
     );
     let first = request(a.id, b.id);
-    assert_eq!(social.create_request(first.clone(), request_rule).await.unwrap(), Ok(()));
+    assert_eq!(social.create_request(first.clone(), request_rule).await.unwrap(), Ok(RequestDelivery::Shown));
     assert_eq!(
         social.create_request(request(a.id, b.id), request_rule).await.unwrap(),
         Err(RequestRefusal::AlreadySent)
@@ -165,7 +165,7 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
     assert!(social.friend(a.id, c.id).await.unwrap().is_none());
 
     let to_c = request(a.id, c.id);
-    assert_eq!(social.create_request(to_c.clone(), request_rule).await.unwrap(), Ok(()));
+    assert_eq!(social.create_request(to_c.clone(), request_rule).await.unwrap(), Ok(RequestDelivery::Shown));
     assert!(social.delete_request(to_c.id, c.id, RequestSide::Requester).await.unwrap().is_none());
     assert_eq!(social.delete_request(to_c.id, a.id, RequestSide::Requester).await.unwrap(), Some(to_c));
 
@@ -174,19 +174,30 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
     assert!(!social.are_friends(a.id, b.id).await.unwrap());
     assert_eq!(social.send_route(b.id, a.id).await.unwrap(), None, "unfriended: no route");
 
-    assert_eq!(social.create_request(request(c.id, a.id), request_rule).await.unwrap(), Ok(()));
+    assert_eq!(social.create_request(request(c.id, a.id), request_rule).await.unwrap(), Ok(RequestDelivery::Shown));
     assert!(social.block(a.id, c.id, NOW).await.unwrap());
     assert!(social.list_requests(a.id).await.unwrap().0.is_empty(), "a block drops pending requests");
-    assert_eq!(social.create_request(request(c.id, a.id), request_rule).await.unwrap(), Err(RequestRefusal::Blocked));
+    // Carol, blocked, is not told so: her request is kept pending for her and withheld
+    // from Alice (not listed, cannot be accepted), and goes when the block is lifted.
+    let withheld = request(c.id, a.id);
+    assert_eq!(social.create_request(withheld.clone(), request_rule).await.unwrap(), Ok(RequestDelivery::Withheld));
+    assert_eq!(
+        social.create_request(request(c.id, a.id), request_rule).await.unwrap(),
+        Err(RequestRefusal::AlreadySent)
+    );
+    assert_eq!(social.list_requests(c.id).await.unwrap().1.len(), 1, "pending, as far as Carol can tell");
+    assert!(social.list_requests(a.id).await.unwrap().0.is_empty(), "withheld from Alice");
+    assert!(social.accept_request(withheld.id, a.id, NOW).await.unwrap().is_none());
     assert_eq!(social.create_request(request(a.id, c.id), request_rule).await.unwrap(), Err(RequestRefusal::Blocked));
     assert!(!social.block(a.id, UserId::new(), NOW).await.unwrap());
     assert!(social.unblock(a.id, c.id).await.unwrap());
     assert!(!social.unblock(a.id, c.id).await.unwrap());
-    assert_eq!(social.create_request(request(c.id, a.id), request_rule).await.unwrap(), Ok(()));
+    assert!(social.list_requests(c.id).await.unwrap().1.is_empty(), "the withheld request went with the block");
+    assert_eq!(social.create_request(request(c.id, a.id), request_rule).await.unwrap(), Ok(RequestDelivery::Shown));
 
     // Deleting an account removes its side of everything.
     let d = request(b.id, c.id);
-    assert_eq!(social.create_request(d, request_rule).await.unwrap(), Ok(()));
+    assert_eq!(social.create_request(d, request_rule).await.unwrap(), Ok(RequestDelivery::Shown));
     assert!(accounts.delete(c.id).await.unwrap());
     assert!(social.list_requests(a.id).await.unwrap().0.is_empty());
     assert!(social.list_requests(b.id).await.unwrap().1.is_empty());

@@ -11,7 +11,9 @@ use crate::error::AppError;
 use crate::service::delivery;
 use crate::service::signin::enforce;
 use crate::state::AppState;
-use crate::store::{FriendRecord, FriendRequestRecord, FriendRequestView, RateRule, RequestFacts, RequestRefusal};
+use crate::store::{
+    FriendRecord, FriendRequestRecord, FriendRequestView, RateRule, RequestDelivery, RequestFacts, RequestRefusal,
+};
 
 /// Wire form of a friendship, with the friend's account identity key.
 pub async fn friend_view(state: &AppState, f: FriendRecord) -> Result<Friend, AppError> {
@@ -30,14 +32,16 @@ pub fn request_view(v: FriendRequestView, incoming: bool) -> FriendRequest {
     }
 }
 
-/// When a friend request is refused, checked in this order: the person must exist, neither
-/// may have blocked the other, they must not be friends yet, and no request may be pending
-/// either way (a pending request from them is to be accepted instead). The stores read the
-/// facts and apply this rule in the same step as the write.
-pub fn request_rule(facts: &RequestFacts) -> Result<(), RequestRefusal> {
+/// When a friend request is refused, checked in this order: the person must exist, the
+/// requester must not have blocked them (unblock first), they must not be friends yet, and
+/// no request may be pending either way (a pending request from them is to be accepted
+/// instead). A request to someone who blocked the requester is not refused — that would
+/// tell them of the block — but withheld from its recipient. The stores read the facts and
+/// apply this rule in the same step as the write.
+pub fn request_rule(facts: &RequestFacts) -> Result<RequestDelivery, RequestRefusal> {
     let refusal = if !facts.recipient_exists {
         RequestRefusal::UnknownUser
-    } else if facts.blocked {
+    } else if facts.requester_blocked {
         RequestRefusal::Blocked
     } else if facts.friends {
         RequestRefusal::AlreadyFriends
@@ -45,8 +49,10 @@ pub fn request_rule(facts: &RequestFacts) -> Result<(), RequestRefusal> {
         RequestRefusal::AlreadySent
     } else if facts.incoming {
         RequestRefusal::IncomingExists
+    } else if facts.blocked_by_recipient {
+        return Ok(RequestDelivery::Withheld);
     } else {
-        return Ok(());
+        return Ok(RequestDelivery::Shown);
     };
     Err(refusal)
 }
@@ -66,8 +72,8 @@ pub async fn send_request(state: &AppState, from: UserId, to: UserId) -> Result<
     )
     .await?;
     let record = FriendRequestRecord { id: FriendRequestId::new(), from, to, created_at: state.now() };
-    match state.stores.social.create_request(record.clone(), request_rule).await? {
-        Ok(()) => {}
+    let delivery = match state.stores.social.create_request(record.clone(), request_rule).await? {
+        Ok(delivery) => delivery,
         Err(refusal) => {
             let (code, message) = match refusal {
                 RequestRefusal::UnknownUser => (ErrorCode::UserNotFound, "no such user"),
@@ -78,15 +84,17 @@ pub async fn send_request(state: &AppState, from: UserId, to: UserId) -> Result<
                 RequestRefusal::IncomingExists => {
                     (ErrorCode::IncomingRequestExists, "this person already sent you a request: accept it")
                 }
-                RequestRefusal::Blocked => (ErrorCode::Blocked, "you cannot send this person a request"),
+                RequestRefusal::Blocked => (ErrorCode::Blocked, "you blocked this person: unblock them first"),
             };
             return Err(AppError::new(code, message));
         }
-    }
+    };
     let to_name = state.stores.accounts.get(to).await?.and_then(|u| u.display_name);
     let from_name = state.stores.accounts.get(from).await?.and_then(|u| u.display_name);
     let incoming = request_view(FriendRequestView { request: record.clone(), other_display_name: from_name }, true);
-    delivery::friend_event(state, to, FriendEvent::RequestReceived { request: incoming }).await;
+    if delivery == RequestDelivery::Shown {
+        delivery::friend_event(state, to, FriendEvent::RequestReceived { request: incoming }).await;
+    }
     Ok(request_view(FriendRequestView { request: record, other_display_name: to_name }, false))
 }
 
@@ -133,30 +141,49 @@ pub async fn accept(state: &AppState, accepter: UserId, id: FriendRequestId) -> 
 mod tests {
     use super::*;
 
-    fn facts(recipient_exists: bool, blocked: bool, friends: bool, sent: bool, incoming: bool) -> RequestFacts {
-        RequestFacts { recipient_exists, blocked, friends, sent, incoming }
+    /// Facts with every flag off but the account existing.
+    fn strangers() -> RequestFacts {
+        RequestFacts { recipient_exists: true, ..RequestFacts::default() }
     }
 
     #[test]
-    fn a_request_between_strangers_is_allowed() {
-        assert_eq!(request_rule(&facts(true, false, false, false, false)), Ok(()));
+    fn a_request_between_strangers_is_shown() {
+        assert_eq!(request_rule(&strangers()), Ok(RequestDelivery::Shown));
     }
 
     #[test]
-    fn each_fact_alone_refuses_with_its_own_reason() {
-        assert_eq!(request_rule(&facts(false, false, false, false, false)), Err(RequestRefusal::UnknownUser));
-        assert_eq!(request_rule(&facts(true, true, false, false, false)), Err(RequestRefusal::Blocked));
-        assert_eq!(request_rule(&facts(true, false, true, false, false)), Err(RequestRefusal::AlreadyFriends));
-        assert_eq!(request_rule(&facts(true, false, false, true, false)), Err(RequestRefusal::AlreadySent));
-        assert_eq!(request_rule(&facts(true, false, false, false, true)), Err(RequestRefusal::IncomingExists));
+    fn each_fact_alone_has_its_own_answer() {
+        let with = |change: fn(&mut RequestFacts)| {
+            let mut facts = strangers();
+            change(&mut facts);
+            request_rule(&facts)
+        };
+        assert_eq!(with(|f| f.recipient_exists = false), Err(RequestRefusal::UnknownUser));
+        assert_eq!(with(|f| f.requester_blocked = true), Err(RequestRefusal::Blocked));
+        assert_eq!(with(|f| f.friends = true), Err(RequestRefusal::AlreadyFriends));
+        assert_eq!(with(|f| f.sent = true), Err(RequestRefusal::AlreadySent));
+        assert_eq!(with(|f| f.incoming = true), Err(RequestRefusal::IncomingExists));
+        assert_eq!(with(|f| f.blocked_by_recipient = true), Ok(RequestDelivery::Withheld));
     }
 
     #[test]
-    fn a_block_outranks_everything_but_a_missing_account() {
-        // A blocked person learns nothing more than "blocked" (not whether a request waits).
-        assert_eq!(request_rule(&facts(true, true, true, true, true)), Err(RequestRefusal::Blocked));
-        assert_eq!(request_rule(&facts(false, true, true, true, true)), Err(RequestRefusal::UnknownUser));
-        assert_eq!(request_rule(&facts(true, false, true, true, true)), Err(RequestRefusal::AlreadyFriends));
-        assert_eq!(request_rule(&facts(true, false, false, true, true)), Err(RequestRefusal::AlreadySent));
+    fn the_order_of_the_checks() {
+        let all = RequestFacts {
+            recipient_exists: true,
+            requester_blocked: true,
+            blocked_by_recipient: true,
+            friends: true,
+            sent: true,
+            incoming: true,
+        };
+        assert_eq!(request_rule(&RequestFacts { recipient_exists: false, ..all }), Err(RequestRefusal::UnknownUser));
+        assert_eq!(request_rule(&all), Err(RequestRefusal::Blocked));
+        let unblocked = RequestFacts { requester_blocked: false, ..all };
+        assert_eq!(request_rule(&unblocked), Err(RequestRefusal::AlreadyFriends));
+        assert_eq!(request_rule(&RequestFacts { friends: false, ..unblocked }), Err(RequestRefusal::AlreadySent));
+        let waiting = RequestFacts { friends: false, sent: false, ..unblocked };
+        assert_eq!(request_rule(&waiting), Err(RequestRefusal::IncomingExists));
+        // Being blocked never shows as a refusal: the same answers as anyone's, then withheld.
+        assert_eq!(request_rule(&RequestFacts { incoming: false, ..waiting }), Ok(RequestDelivery::Withheld));
     }
 }

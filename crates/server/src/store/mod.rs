@@ -198,8 +198,10 @@ pub enum RequestRefusal {
 pub struct RequestFacts {
     /// The person asked has an account.
     pub recipient_exists: bool,
-    /// One of the two blocked the other.
-    pub blocked: bool,
+    /// The requester blocked the person asked.
+    pub requester_blocked: bool,
+    /// The person asked blocked the requester.
+    pub blocked_by_recipient: bool,
     /// They are friends already.
     pub friends: bool,
     /// A request from the requester to them is pending.
@@ -211,7 +213,17 @@ pub struct RequestFacts {
 /// Decides from the facts whether a request may be created. The rule is written once, above
 /// the stores (`service::friends::request_rule`); each store only reads the facts and writes
 /// the request when the rule allows it.
-pub type RequestRule = fn(&RequestFacts) -> Result<(), RequestRefusal>;
+pub type RequestRule = fn(&RequestFacts) -> Result<RequestDelivery, RequestRefusal>;
+
+/// Whether the person asked hears of a request the rule allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestDelivery {
+    /// Listed for them and announced.
+    Shown,
+    /// Kept from them: they blocked the requester. The requester sees it pending as usual
+    /// (so a block is not revealed); it is deleted when the block is lifted.
+    Withheld,
+}
 
 /// What a `send` needs about two friends, read together: the devices of each.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,11 +253,12 @@ pub trait SocialStore: Send + Sync {
         &self,
         request: FriendRequestRecord,
         rule: RequestRule,
-    ) -> StoreResult<Result<(), RequestRefusal>>;
-    /// `(incoming, outgoing)` pending requests of a user, oldest first.
+    ) -> StoreResult<Result<RequestDelivery, RequestRefusal>>;
+    /// `(incoming, outgoing)` pending requests of a user, oldest first; incoming ones from
+    /// people the user blocked are left out (see [`RequestDelivery::Withheld`]).
     async fn list_requests(&self, user: UserId) -> StoreResult<(Vec<FriendRequestView>, Vec<FriendRequestView>)>;
     /// Accepts a request addressed to `accepter`: creates the friendship and removes the
-    /// request. `None` if no such request is addressed to them.
+    /// request. `None` if no such request is addressed to them (or it is withheld from them).
     async fn accept_request(
         &self,
         id: FriendRequestId,
@@ -268,7 +281,7 @@ pub trait SocialStore: Send + Sync {
     /// Blocks `blocked` (also ends the friendship and drops pending requests both ways).
     /// `false` if that user does not exist.
     async fn block(&self, blocker: UserId, blocked: UserId, now: i64) -> StoreResult<bool>;
-    /// Lifts a block; `false` if there was none.
+    /// Lifts a block, deleting the requests withheld meanwhile; `false` if there was none.
     async fn unblock(&self, blocker: UserId, blocked: UserId) -> StoreResult<bool>;
     /// Ids of all friends of a user (for presence fan-out).
     async fn friend_ids(&self, user: UserId) -> StoreResult<Vec<UserId>>;

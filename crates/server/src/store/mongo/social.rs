@@ -7,8 +7,8 @@ use mongodb::bson::{Document, doc};
 
 use super::{MongoStore, is_duplicate};
 use crate::store::{
-    DeviceStore, FriendRecord, FriendRequestRecord, FriendRequestView, RequestFacts, RequestRefusal, RequestRule,
-    RequestSide, SendRoute, SocialStore, StoreError, StoreResult,
+    DeviceStore, FriendRecord, FriendRequestRecord, FriendRequestView, RequestDelivery, RequestFacts, RequestRefusal,
+    RequestRule, RequestSide, SendRoute, SocialStore, StoreError, StoreResult,
 };
 
 fn corrupt(what: &str) -> StoreError {
@@ -31,6 +31,11 @@ fn request_from(d: &Document) -> StoreResult<FriendRequestRecord> {
 impl MongoStore {
     async fn exists(&self, collection: &str, filter: Document) -> StoreResult<bool> {
         Ok(self.coll(collection).find_one(filter).await?.is_some())
+    }
+
+    /// Whether a request from `requester` is withheld from `recipient` (who blocked them).
+    async fn withheld(&self, requester: &str, recipient: &str) -> StoreResult<bool> {
+        self.exists("blocks", doc! { "blocker": recipient, "blocked": requester }).await
     }
 
     async fn display_name(&self, user: &str) -> StoreResult<Option<String>> {
@@ -77,19 +82,20 @@ impl SocialStore for MongoStore {
         &self,
         request: FriendRequestRecord,
         rule: RequestRule,
-    ) -> StoreResult<Result<(), RequestRefusal>> {
+    ) -> StoreResult<Result<RequestDelivery, RequestRefusal>> {
         let (from, to) = (request.from.to_string(), request.to.to_string());
-        let blocked = doc! { "$or": [{ "blocker": &from, "blocked": &to }, { "blocker": &to, "blocked": &from }] };
         let facts = RequestFacts {
             recipient_exists: self.exists("users", doc! { "_id": &to }).await?,
-            blocked: self.exists("blocks", blocked).await?,
+            requester_blocked: self.exists("blocks", doc! { "blocker": &from, "blocked": &to }).await?,
+            blocked_by_recipient: self.exists("blocks", doc! { "blocker": &to, "blocked": &from }).await?,
             friends: self.friendship(&from, &to).await?.is_some(),
             sent: self.exists("friend_requests", doc! { "from": &from, "to": &to }).await?,
             incoming: self.exists("friend_requests", doc! { "from": &to, "to": &from }).await?,
         };
-        if let Err(refusal) = rule(&facts) {
-            return Ok(Err(refusal));
-        }
+        let delivery = match rule(&facts) {
+            Ok(delivery) => delivery,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         // The unique (from, to) index refuses a request written concurrently since the read.
         let inserted = self
             .coll("friend_requests")
@@ -98,7 +104,7 @@ impl SocialStore for MongoStore {
             })
             .await;
         match inserted {
-            Ok(_) => Ok(Ok(())),
+            Ok(_) => Ok(Ok(delivery)),
             Err(e) if is_duplicate(&e) => Ok(Err(RequestRefusal::AlreadySent)),
             Err(e) => Err(e.into()),
         }
@@ -113,6 +119,10 @@ impl SocialStore for MongoStore {
             let docs: Vec<Document> = cursor.try_collect().await?;
             let mut views = Vec::with_capacity(docs.len());
             for d in &docs {
+                let requester = d.get_str("from").map_err(|_| corrupt("from"))?;
+                if mine == "to" && self.withheld(requester, &me).await? {
+                    continue;
+                }
                 let name = self.display_name(d.get_str(other).map_err(|_| corrupt(other))?).await?;
                 views.push(FriendRequestView { request: request_from(d)?, other_display_name: name });
             }
@@ -136,6 +146,9 @@ impl SocialStore for MongoStore {
         };
         let request = request_from(&found)?;
         let (from, to) = (request.from.to_string(), request.to.to_string());
+        if self.withheld(&from, &to).await? {
+            return Ok(None);
+        }
         // Both sides first, request last: a crash in between leaves a friendship whose
         // request can simply be accepted again.
         self.upsert_side(&from, &to, now).await?;
@@ -203,10 +216,12 @@ impl SocialStore for MongoStore {
     }
 
     async fn unblock(&self, blocker: UserId, blocked: UserId) -> StoreResult<bool> {
-        let deleted = self
-            .coll("blocks")
-            .delete_one(doc! { "blocker": blocker.to_string(), "blocked": blocked.to_string() })
-            .await?;
+        let (blocker, blocked) = (blocker.to_string(), blocked.to_string());
+        let deleted = self.coll("blocks").delete_one(doc! { "blocker": &blocker, "blocked": &blocked }).await?;
+        if deleted.deleted_count > 0 {
+            // Requests withheld during the block go with it.
+            self.coll("friend_requests").delete_many(doc! { "from": &blocked, "to": &blocker }).await?;
+        }
         Ok(deleted.deleted_count > 0)
     }
 

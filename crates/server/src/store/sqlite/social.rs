@@ -6,11 +6,17 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, uuid_col};
 use crate::store::{
-    FriendRecord, FriendRequestRecord, FriendRequestView, RequestFacts, RequestRefusal, RequestRule, RequestSide,
-    SendRoute, SocialStore, StoreResult,
+    FriendRecord, FriendRequestRecord, FriendRequestView, RequestDelivery, RequestFacts, RequestRefusal, RequestRule,
+    RequestSide, SendRoute, SocialStore, StoreResult,
 };
 
 const REQUEST_COLS: &str = "r.id, r.from_user, r.to_user, r.created_at";
+
+/// `?1` blocked `?2`.
+const BLOCKED: &str = "SELECT 1 FROM blocks WHERE blocker = ?1 AND blocked = ?2";
+
+/// A request `r` withheld from its recipient: they blocked the requester.
+const WITHHELD: &str = "EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = r.to_user AND b.blocked = r.from_user)";
 
 fn request_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FriendRequestRecord> {
     Ok(FriendRequestRecord {
@@ -58,32 +64,29 @@ impl SocialStore for SqliteStore {
         &self,
         request: FriendRequestRecord,
         rule: RequestRule,
-    ) -> StoreResult<Result<(), RequestRefusal>> {
+    ) -> StoreResult<Result<RequestDelivery, RequestRefusal>> {
         self.call(move |c| {
             let tx = c.transaction()?;
             let (from, to) = (request.from.to_string(), request.to.to_string());
             let pending = "SELECT 1 FROM friend_requests WHERE from_user = ?1 AND to_user = ?2";
             let facts = RequestFacts {
                 recipient_exists: exists(&tx, "SELECT 1 FROM users WHERE id = ?1 AND ?2 IS NOT NULL", &to, &to)?,
-                blocked: exists(
-                    &tx,
-                    "SELECT 1 FROM blocks WHERE (blocker = ?1 AND blocked = ?2) OR (blocker = ?2 AND blocked = ?1)",
-                    &from,
-                    &to,
-                )?,
+                requester_blocked: exists(&tx, BLOCKED, &from, &to)?,
+                blocked_by_recipient: exists(&tx, BLOCKED, &to, &from)?,
                 friends: exists(&tx, "SELECT 1 FROM friendships WHERE owner = ?1 AND friend = ?2", &from, &to)?,
                 sent: exists(&tx, pending, &from, &to)?,
                 incoming: exists(&tx, pending, &to, &from)?,
             };
-            if let Err(refusal) = rule(&facts) {
-                return Ok(Err(refusal));
-            }
+            let delivery = match rule(&facts) {
+                Ok(delivery) => delivery,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
             tx.execute(
                 "INSERT INTO friend_requests (id, from_user, to_user, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![request.id.to_string(), from, to, request.created_at],
             )?;
             tx.commit()?;
-            Ok(Ok(()))
+            Ok(Ok(delivery))
         })
         .await
     }
@@ -98,7 +101,7 @@ impl SocialStore for SqliteStore {
                 rows.collect()
             };
             let incoming = list(&format!(
-                "SELECT {REQUEST_COLS}, u.display_name FROM friend_requests r JOIN users u ON u.id = r.from_user WHERE r.to_user = ?1 ORDER BY r.created_at, r.id"
+                "SELECT {REQUEST_COLS}, u.display_name FROM friend_requests r JOIN users u ON u.id = r.from_user WHERE r.to_user = ?1 AND NOT {WITHHELD} ORDER BY r.created_at, r.id"
             ))?;
             let outgoing = list(&format!(
                 "SELECT {REQUEST_COLS}, u.display_name FROM friend_requests r JOIN users u ON u.id = r.to_user WHERE r.from_user = ?1 ORDER BY r.created_at, r.id"
@@ -117,7 +120,7 @@ impl SocialStore for SqliteStore {
         self.call(move |c| {
             let tx = c.transaction()?;
             let request = tx
-                .query_row(&format!("SELECT {REQUEST_COLS} FROM friend_requests r WHERE r.id = ?1 AND r.to_user = ?2"), params![id.to_string(), accepter.to_string()], request_row)
+                .query_row(&format!("SELECT {REQUEST_COLS} FROM friend_requests r WHERE r.id = ?1 AND r.to_user = ?2 AND NOT {WITHHELD}"), params![id.to_string(), accepter.to_string()], request_row)
                 .optional()?;
             let Some(request) = request else { return Ok(None) };
             let (from, to) = (request.from.to_string(), request.to.to_string());
@@ -202,10 +205,15 @@ impl SocialStore for SqliteStore {
 
     async fn unblock(&self, blocker: UserId, blocked: UserId) -> StoreResult<bool> {
         self.call(move |c| {
-            Ok(c.execute(
-                "DELETE FROM blocks WHERE blocker = ?1 AND blocked = ?2",
-                params![blocker.to_string(), blocked.to_string()],
-            )? > 0)
+            let tx = c.transaction()?;
+            let pair = params![blocker.to_string(), blocked.to_string()];
+            let lifted = tx.execute("DELETE FROM blocks WHERE blocker = ?1 AND blocked = ?2", pair)? > 0;
+            if lifted {
+                // Requests withheld during the block go with it.
+                tx.execute("DELETE FROM friend_requests WHERE from_user = ?2 AND to_user = ?1", pair)?;
+            }
+            tx.commit()?;
+            Ok(lifted)
         })
         .await
     }
