@@ -5,6 +5,7 @@ pub mod fanout;
 pub mod idle;
 pub mod mailbox;
 pub mod offline;
+pub mod relay;
 pub mod rtt;
 pub mod saturate;
 pub mod storm;
