@@ -181,6 +181,38 @@ async fn oversized_messages_close_with_1009() {
     assert_eq!(until(&mut again, "pong").await["type"], "pong");
 }
 
+/// A friend flooding `typing` frames reaches the other side at the per-friend rate only
+/// (the rest are dropped), and the connection carries on.
+#[tokio::test]
+async fn typing_floods_are_cut_to_the_per_friend_rate() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_in(&phone(1), None).await;
+    let bob = app.sign_in(&phone(2), None).await;
+    app.befriend(&alice, &bob).await;
+    app.with_device(&alice).await;
+    let bob_device = app.with_device(&bob).await.device_id();
+    let mut receiver = authed(&app, &bob).await;
+    until(&mut receiver, "caught_up").await;
+    let mut sender = authed(&app, &alice).await;
+    until(&mut sender, "caught_up").await;
+    for n in 0..300 {
+        send(&mut sender, json!({ "type": "typing", "to": bob.user_id, "active": n % 2 == 0 })).await;
+    }
+    let id = uuid::Uuid::now_v7();
+    send(&mut sender, send_frame(id, &bob, &bob_device, &v2_envelope())).await;
+    assert_eq!(until(&mut sender, "stored").await["id"], id.to_string(), "the sender's connection carries on");
+    let mut typing = 0;
+    loop {
+        let frame = next(&mut receiver).await.expect("the receiver stays connected");
+        match frame["type"].as_str() {
+            Some("typing") => typing += 1,
+            Some("message") => break,
+            _ => {}
+        }
+    }
+    assert!((1..=5).contains(&typing), "{typing} of 300 typing frames forwarded");
+}
+
 #[tokio::test]
 async fn every_tab_gets_the_message_and_logout_closes_the_sockets() {
     let app = TestApp::spawn().await;

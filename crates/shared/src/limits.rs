@@ -31,6 +31,9 @@ pub const REFRESHES_PER_IP_PER_HOUR: u32 = 600;
 pub const LOOKUPS_PER_ACCOUNT_PER_HOUR: u32 = 60;
 /// Friend requests sent per account per hour.
 pub const FRIEND_REQUESTS_PER_ACCOUNT_PER_HOUR: u32 = 30;
+/// `typing` frames one connection forwards to one friend per second (bursts of twice
+/// that); further ones are dropped, so a friend cannot flood the other's connection.
+pub const TYPING_FRAMES_PER_FRIEND_PER_SEC: u32 = 2;
 /// Access-token lifetime in seconds.
 pub const ACCESS_TOKEN_TTL_SECS: u64 = 15 * 60;
 /// Refresh-token lifetime in seconds (a refresh rotates it and restarts the clock).

@@ -16,6 +16,7 @@ use axum::extract::ws::{Message, WebSocket};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use hush_shared::limits::TYPING_FRAMES_PER_FRIEND_PER_SEC;
 use hush_shared::ws::{
     AUTH_TIMEOUT_SECS, ClientFrame, MAX_IDS_PER_FRAME, MessageId, PROTOCOL_VERSION, ReceiptId, ServerFrame, close,
 };
@@ -24,7 +25,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::cursor::QueueCursor;
-use super::rate::RateLimit;
+use super::rate::{PerPeer, RateLimit};
 use super::writer::{WRITE_QUEUE, close_frame, text, write_loop};
 use crate::hub::{ConnectionEntry, FRAME_QUEUE, Wake, next_connection_id};
 use crate::metrics::Via;
@@ -197,6 +198,7 @@ struct Connection {
     caught_up_sent: bool,
     last_heard: Instant,
     rate: RateLimit,
+    typing: PerPeer,
 }
 
 impl Connection {
@@ -215,6 +217,7 @@ impl Connection {
             caught_up_sent: false,
             last_heard: Instant::now(),
             rate: RateLimit::new(per_sec),
+            typing: PerPeer::new(f64::from(TYPING_FRAMES_PER_FRIEND_PER_SEC)),
         }
     }
 
@@ -521,6 +524,10 @@ impl Connection {
     }
 
     async fn on_frame(&mut self, frame: ClientFrame) -> Result<(), Ending> {
+        let typing_allowed = match &frame {
+            ClientFrame::Typing { to, .. } => self.typing.allow(*to),
+            _ => true,
+        };
         let state = &self.state;
         let no_device =
             || ServerFrame::Error { code: ErrorCode::NoDevice, message: NO_DEVICE.into(), id: None, devices: None };
@@ -560,6 +567,8 @@ impl Connection {
                 }
                 None => Err(no_device()),
             },
+            // Past the per-friend rate, typing is dropped: it is a hint, not a message.
+            ClientFrame::Typing { .. } if !typing_allowed => Ok(()),
             ClientFrame::Typing { to, active } => delivery::typing(state, self.user, to, active).await,
             ClientFrame::Ping => Err(ServerFrame::Pong),
         };
