@@ -267,6 +267,11 @@ async fn friend_events_arrive_live() {
     let event = until(&mut alice_ws, "friend").await;
     assert_eq!(event["event"], "request_accepted");
     assert_eq!(event["friend"]["identity_key"], bob_device.identity_key(), "with Bob's identity");
+    // Both are online: each sees the other's presence at once, no reconnect needed.
+    let seen = until(&mut alice_ws, "presence").await;
+    assert_eq!((seen["user_id"].as_str(), seen["online"].as_bool()), (Some(bob.user_id.as_str()), Some(true)));
+    let seen = until(&mut bob_ws, "presence").await;
+    assert_eq!((seen["user_id"].as_str(), seen["online"].as_bool()), (Some(alice.user_id.as_str()), Some(true)));
     let mut again = common::devices::TestDevice::new(&bob.user_id);
     let mut body = again.registration(1);
     body["new_identity"] = json!(true);

@@ -89,5 +89,5 @@ try {
   console.log(JSON.stringify({ scenario: 'crypto-in-browser', ...result }));
 } finally {
   await browser.close();
-  hush.stop();
+  await hush.stop();
 }

@@ -2,7 +2,7 @@
 // small proxy in front of it that can cut WebSockets (Playwright's setOffline does not),
 // and Debian's Chromium driven by playwright-core.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -92,7 +92,15 @@ export async function startHush() {
       }
       throw new Error(`no new code for ${e164}`);
     },
-    stop() { child.kill('SIGTERM'); },
+    /** Stops the server and deletes its data directory once it has exited. */
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import { launchBrowser, startHush } from '../lib/harness.mjs';
 
 let hush, browser;
 before(async () => { hush = await startHush(); browser = await launchBrowser(); });
-after(async () => { await browser?.close(); hush?.stop(); });
+after(async () => { await browser?.close(); await hush?.stop(); });
 
 test('WASM crypto v1 and WebCrypto read each other', async () => {
   const page = await browser.newPage();

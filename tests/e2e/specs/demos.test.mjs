@@ -28,7 +28,7 @@ after(async () => {
   await browser?.close();
   alice?.proxy.close();
   bob?.proxy.close();
-  hush?.stop();
+  await hush?.stop();
 });
 
 test('recipient online: delivered live, ticks go sent → delivered → read', async () => {

@@ -23,7 +23,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   for (const who of [alice, bob, laptop]) who?.proxy.close();
-  hush?.stop();
+  await hush?.stop();
 });
 
 test('a second browser is linked by its code, gets the recent history, and both of Alice\'s browsers chat with Bob', async () => {

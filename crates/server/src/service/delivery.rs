@@ -286,6 +286,15 @@ pub async fn friend_event(state: &AppState, user: UserId, event: FriendEvent) {
     state.hub.send(user, HubEvent::Frame(ServerFrame::Friend(event))).await;
 }
 
+/// Tells two new friends each other's presence: their connections opened before the
+/// friendship, so the presence sent at connect did not include the other.
+pub async fn introduce(state: &AppState, a: UserId, b: UserId) {
+    for (to, about) in [(a, b), (b, a)] {
+        let (online, last_seen) = state.hub.presence(about).await;
+        state.hub.send(to, HubEvent::Frame(ServerFrame::Presence { user_id: about, online, last_seen })).await;
+    }
+}
+
 /// Tells a user's friends that their presence changed.
 pub async fn announce_presence(state: &AppState, user: UserId, online: bool, last_seen: Option<i64>) {
     match state.stores.social.friend_ids(user).await {

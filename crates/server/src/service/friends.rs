@@ -132,6 +132,7 @@ pub async fn accept(state: &AppState, accepter: UserId, id: FriendRequestId) -> 
         let friend = friend_view(state, theirs).await?;
         delivery::friend_event(state, request.from, FriendEvent::RequestAccepted { friend }).await;
     }
+    delivery::introduce(state, accepter, request.from).await;
     let friend = state.stores.social.friend(accepter, request.from).await?;
     let friend = friend.ok_or_else(|| AppError::internal("friendship missing right after accept"))?;
     friend_view(state, friend).await
