@@ -88,15 +88,15 @@ impl AppState {
         self
     }
 
-    /// Builds the state from parts (tests swap the SMS sink and the clock).
+    /// Builds the state from parts (tests swap the SMS sink and the clock). The data
+    /// directory exists already: [`AppState::from_config`] prepares it before opening the
+    /// store, and tests hand in a temporary one.
     pub fn assemble(
         config: Config,
         stores: Stores,
         sms: Arc<dyn SmsProvider>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
-        data_dir::prepare(&config.data_dir)
-            .map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
         let secret = secret::load_or_create(config.jwt_secret.as_deref(), &config.data_dir)?;
         Ok(Self {
             config: Arc::new(config),

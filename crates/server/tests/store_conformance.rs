@@ -562,6 +562,13 @@ async fn mongodb_backend() {
     store.drop_all().await.unwrap();
 }
 
+/// Adds to `pipe` a message queued the way Redis mailboxes held them before queue members
+/// named the sender: member = the bare id. `keys` is a key with `{}` where `mq`/`md` go.
+fn queue_under_bare_id(pipe: &mut ::redis::Pipeline, keys: &str, id: &Uuid, payload: &str) {
+    pipe.cmd("ZADD").arg(keys.replace("{}", "mq")).arg(1).arg(id.to_string()).ignore();
+    pipe.cmd("HSET").arg(keys.replace("{}", "md")).arg(id.to_string()).arg(payload).ignore();
+}
+
 /// Redis data written before devices had mailboxes (per person: `mq:{user}`, `md:{user}`,
 /// receipts `rq:{user}`, the dedup key `seen:{sender}:{id}`) is taken over by the person's
 /// first device when its mailbox opens, and a resend of such a message is still recognised.
@@ -575,17 +582,9 @@ async fn redis_queues_from_before_device_mailboxes_move_to_the_first_device() {
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let payload = format!(r#"{{"f":"{alice}","d":"{}","e":"AgIBAQ","a":{NOW}}}"#, DeviceId::new());
     let receipt_payload = format!(r#"{{"k":"read","m":"{old}","p":"{alice}","a":{NOW}}}"#);
-    let _: () = ::redis::pipe()
-        .cmd("ZADD")
-        .arg(format!("{prefix}:mq:{bob}"))
-        .arg(1)
-        .arg(old.to_string())
-        .ignore()
-        .cmd("HSET")
-        .arg(format!("{prefix}:md:{bob}"))
-        .arg(old.to_string())
-        .arg(&payload)
-        .ignore()
+    let mut legacy = ::redis::pipe();
+    queue_under_bare_id(&mut legacy, &format!("{prefix}:{{}}:{bob}"), &old, &payload);
+    let _: () = legacy
         .cmd("SET")
         .arg(format!("{prefix}:mseq:{bob}"))
         .arg(1)
@@ -630,20 +629,9 @@ async fn redis_queues_from_before_device_mailboxes_move_to_the_first_device() {
     // by its own sender only.
     let (legacy, b2) = (Uuid::now_v7(), Mailbox { user: bob, device: DeviceId::new() });
     store.open_mailbox(b2).await.unwrap();
-    let _: () = ::redis::pipe()
-        .cmd("ZADD")
-        .arg(format!("{prefix}:mq:{bob}:{}", b2.device))
-        .arg(1)
-        .arg(legacy.to_string())
-        .ignore()
-        .cmd("HSET")
-        .arg(format!("{prefix}:md:{bob}:{}", b2.device))
-        .arg(legacy.to_string())
-        .arg(&payload)
-        .ignore()
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let mut queued = ::redis::pipe();
+    queue_under_bare_id(&mut queued, &format!("{prefix}:{{}}:{bob}:{}", b2.device), &legacy, &payload);
+    let _: () = queued.query_async(&mut conn).await.unwrap();
     assert_eq!(store.fetch_messages(b2, 0, 10).await.unwrap()[0].id, legacy);
     assert_eq!(store.ack_messages(b2, &from(UserId::new(), &[legacy]), NOW).await.unwrap(), vec![], "not theirs");
     assert_eq!(store.depth(b2).await.unwrap(), 1);

@@ -15,6 +15,16 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+/// Alice and Bob, friends, each with a registered device; Bob's device id.
+async fn friends_with_devices(app: &TestApp) -> (Person, Person, String) {
+    let alice = app.sign_in(&phone(1), None).await;
+    let bob = app.sign_in(&phone(2), None).await;
+    app.befriend(&alice, &bob).await;
+    app.with_device(&alice).await;
+    let bob_device = app.with_device(&bob).await.device_id();
+    (alice, bob, bob_device)
+}
+
 #[tokio::test]
 async fn foreign_origins_are_refused_and_the_own_origin_accepted() {
     let app = TestApp::spawn_with(&["--public-origin", "https://chat.example.org"]).await;
@@ -55,12 +65,8 @@ async fn authentication_is_the_first_frame() {
 #[tokio::test]
 async fn bad_frames_get_typed_errors_and_the_connection_survives() {
     let app = TestApp::spawn().await;
-    let alice = app.sign_in(&phone(1), None).await;
-    let bob = app.sign_in(&phone(2), None).await;
+    let (alice, bob, bob_device) = friends_with_devices(&app).await;
     let stranger = app.sign_in(&phone(3), None).await;
-    app.befriend(&alice, &bob).await;
-    app.with_device(&alice).await;
-    let bob_device = app.with_device(&bob).await.device_id();
     let mut ws = authed(&app, &alice).await;
     until(&mut ws, "caught_up").await;
 
@@ -114,11 +120,7 @@ async fn bad_frames_get_typed_errors_and_the_connection_survives() {
 #[tokio::test]
 async fn a_browser_that_is_not_a_device_gets_nothing_and_retries_become_resend_receipts() {
     let app = TestApp::spawn().await;
-    let alice = app.sign_in(&phone(1), None).await;
-    let bob = app.sign_in(&phone(2), None).await;
-    app.befriend(&alice, &bob).await;
-    app.with_device(&alice).await;
-    let bob_device = app.with_device(&bob).await.device_id();
+    let (alice, bob, bob_device) = friends_with_devices(&app).await;
     let mut sender = authed(&app, &alice).await;
     let hello_of = |frame: serde_json::Value| frame["device_id"].clone();
     let id = uuid::Uuid::now_v7();
@@ -186,11 +188,7 @@ async fn oversized_messages_close_with_1009() {
 #[tokio::test]
 async fn typing_floods_are_cut_to_the_per_friend_rate() {
     let app = TestApp::spawn().await;
-    let alice = app.sign_in(&phone(1), None).await;
-    let bob = app.sign_in(&phone(2), None).await;
-    app.befriend(&alice, &bob).await;
-    app.with_device(&alice).await;
-    let bob_device = app.with_device(&bob).await.device_id();
+    let (alice, bob, bob_device) = friends_with_devices(&app).await;
     let mut receiver = authed(&app, &bob).await;
     until(&mut receiver, "caught_up").await;
     let mut sender = authed(&app, &alice).await;
@@ -216,11 +214,7 @@ async fn typing_floods_are_cut_to_the_per_friend_rate() {
 #[tokio::test]
 async fn every_tab_gets_the_message_and_logout_closes_the_sockets() {
     let app = TestApp::spawn().await;
-    let alice = app.sign_in(&phone(1), None).await;
-    let bob = app.sign_in(&phone(2), None).await;
-    app.befriend(&alice, &bob).await;
-    app.with_device(&alice).await;
-    let bob_device = app.with_device(&bob).await.device_id();
+    let (alice, bob, bob_device) = friends_with_devices(&app).await;
     let mut tab1 = authed(&app, &bob).await;
     let mut tab2 = authed(&app, &bob).await;
     let mut sender = authed(&app, &alice).await;

@@ -16,7 +16,7 @@ use hush_shared::ws::{ClientFrame, DeviceEnvelope, ServerFrame};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::{Measured, hundredths, keep_sending, measure, split};
+use super::{Measured, hundredths, keep_sending, measure, per_second, split};
 use crate::server::Server;
 use crate::setup::{self, Person};
 use crate::wire;
@@ -117,14 +117,13 @@ pub async fn run(server: &Server, pairs: usize, devices: usize, seconds: u64) ->
     }
     let Measured { cpu, redis, wall } = measure(server, &counting, &stop, seconds).await;
     let (messages, envelopes) = (stored.load(Ordering::Relaxed), copies.load(Ordering::Relaxed));
-    let per = |n: u64, seconds: f64| if seconds > 0.0 { (n as f64 / seconds).round() } else { 0.0 };
     json!({
         "scenario": "fanout", "pairs": pairs, "devices_per_person": devices, "seconds": seconds,
         "messages": messages, "envelopes_delivered": envelopes,
-        "messages_per_wall_second": (messages as f64 / wall).round(),
+        "messages_per_wall_second": per_second(messages, wall),
         "server_cpu_seconds": hundredths(cpu),
-        "messages_per_server_cpu_second": per(messages, cpu),
-        "envelopes_per_server_cpu_second": per(envelopes, cpu),
+        "messages_per_server_cpu_second": per_second(messages, cpu),
+        "envelopes_per_server_cpu_second": per_second(envelopes, cpu),
         "redis_server_cpu_seconds": redis.map(hundredths),
     })
 }

@@ -100,6 +100,16 @@ pub async fn measure_cpu(
     Measured { cpu: cpu1 - cpu0, redis, wall }
 }
 
+/// `n` per second over `seconds`, rounded (0 when no time passed), for reports.
+pub fn per_second(n: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 { (n as f64 / seconds).round() } else { 0.0 }
+}
+
+/// Microseconds of `seconds` per one of `n`, to a tenth (0 when there were none), for reports.
+pub fn micros_each(seconds: f64, n: u64) -> f64 {
+    if n > 0 { (seconds * 1e7 / n as f64).round() / 10.0 } else { 0.0 }
+}
+
 /// Seconds rounded to hundredths, for reports.
 pub fn hundredths(seconds: f64) -> f64 {
     (seconds * 100.0).round() / 100.0

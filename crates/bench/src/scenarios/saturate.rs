@@ -6,8 +6,8 @@
 
 use serde_json::json;
 
-use super::hundredths;
 use super::relay::{self, Relayed, Window};
+use super::{hundredths, per_second};
 use crate::server::Server;
 
 const OUTSTANDING: usize = 256;
@@ -16,12 +16,11 @@ const OUTSTANDING: usize = 256;
 pub async fn run(server: &Server, pairs: usize, seconds: u64) -> serde_json::Value {
     let Relayed { messages: n, measured } = relay::run(server, pairs, seconds, Window::Answered(OUTSTANDING)).await;
     let (cpu, redis, wall) = (measured.cpu, measured.redis, measured.wall);
-    let per = |seconds: f64| if seconds > 0.0 { (n as f64 / seconds).round() } else { 0.0 };
     json!({
         "scenario": "saturate", "pairs": pairs, "seconds": seconds, "relayed": n,
-        "relayed_per_wall_second": (n as f64 / wall).round(), "server_cpu_seconds": hundredths(cpu),
-        "relayed_per_server_cpu_second": per(cpu),
+        "relayed_per_wall_second": per_second(n, wall), "server_cpu_seconds": hundredths(cpu),
+        "relayed_per_server_cpu_second": per_second(n, cpu),
         "redis_server_cpu_seconds": redis.map(hundredths),
-        "relayed_per_server_and_redis_cpu_second": redis.map(|r| per(cpu + r)),
+        "relayed_per_server_and_redis_cpu_second": redis.map(|r| per_second(n, cpu + r)),
     })
 }

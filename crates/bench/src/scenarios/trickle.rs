@@ -6,22 +6,20 @@
 
 use serde_json::json;
 
-use super::hundredths;
 use super::relay::{self, Relayed, Window};
+use super::{hundredths, micros_each, per_second};
 use crate::server::Server;
 
 /// Runs the scenario; returns the JSON report.
 pub async fn run(server: &Server, pairs: usize, seconds: u64) -> serde_json::Value {
     let Relayed { messages: n, measured } = relay::run(server, pairs, seconds, Window::Delivered).await;
     let (cpu, redis, wall) = (measured.cpu, measured.redis, measured.wall);
-    let per = |seconds: f64| if seconds > 0.0 { (n as f64 / seconds).round() } else { 0.0 };
-    let micros = |seconds: f64| if n > 0 { (seconds * 1e7 / n as f64).round() / 10.0 } else { 0.0 };
     json!({
         "scenario": "trickle", "pairs": pairs, "seconds": seconds, "relayed": n,
-        "relayed_per_wall_second": (n as f64 / wall).round(), "server_cpu_seconds": hundredths(cpu),
-        "relayed_per_server_cpu_second": per(cpu), "server_cpu_us_per_message": micros(cpu),
+        "relayed_per_wall_second": per_second(n, wall), "server_cpu_seconds": hundredths(cpu),
+        "relayed_per_server_cpu_second": per_second(n, cpu), "server_cpu_us_per_message": micros_each(cpu, n),
         "redis_server_cpu_seconds": redis.map(hundredths),
-        "relayed_per_server_and_redis_cpu_second": redis.map(|r| per(cpu + r)),
-        "server_and_redis_cpu_us_per_message": redis.map(|r| micros(cpu + r)),
+        "relayed_per_server_and_redis_cpu_second": redis.map(|r| per_second(n, cpu + r)),
+        "server_and_redis_cpu_us_per_message": redis.map(|r| micros_each(cpu + r, n)),
     })
 }

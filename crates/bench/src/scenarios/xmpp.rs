@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::{Measured, hundredths, measure_cpu};
+use super::{Measured, hundredths, measure_cpu, micros_each, per_second};
 use crate::cpu;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -68,9 +68,8 @@ pub async fn run(url: &str, pid: u32, pairs: usize, seconds: u64) -> serde_json:
     let n = relayed.load(Ordering::Relaxed);
     json!({
         "scenario": "xmpp-trickle", "pairs": pairs, "seconds": seconds, "relayed": n,
-        "relayed_per_wall_second": (n as f64 / wall).round(), "server_cpu_seconds": hundredths(cpu),
-        "relayed_per_server_cpu_second": if cpu > 0.0 { (n as f64 / cpu).round() } else { 0.0 },
-        "server_cpu_us_per_message": if n > 0 { (cpu * 1e7 / n as f64).round() / 10.0 } else { 0.0 },
+        "relayed_per_wall_second": per_second(n, wall), "server_cpu_seconds": hundredths(cpu),
+        "relayed_per_server_cpu_second": per_second(n, cpu), "server_cpu_us_per_message": micros_each(cpu, n),
     })
 }
 

@@ -71,6 +71,17 @@ impl RedisHub {
     fn conns_key(&self, user: UserId) -> String {
         format!("{}:conns:{user}", self.prefix)
     }
+
+    /// In one atomic step: drops the expired entries of the connection set `key`, runs
+    /// `change` on it, and counts the live entries left. `None` when Redis could not be asked.
+    async fn live_after(&self, key: &str, change: redis::Cmd) -> Option<i64> {
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("ZREMRANGEBYSCORE").arg(key).arg("-inf").arg(unix_now()).ignore();
+        pipe.add_command(change).cmd("ZCARD").arg(key);
+        let mut conn = self.conn.clone();
+        let counted: Result<(i64, i64), _> = pipe.query_async(&mut conn).await;
+        counted.ok().map(|(_, live)| live)
+    }
 }
 
 async fn subscribe_forever(client: redis::Client, channel: String, node: Uuid, local: Arc<LocalHub>) {
@@ -126,48 +137,23 @@ impl Hub for RedisHub {
     }
 
     async fn connected(&self, user: UserId, connection: u64) -> bool {
-        let now = unix_now();
-        let mut conn = self.conn.clone();
-        let result: Result<(i64, i64), _> = redis::pipe()
-            .atomic()
-            .cmd("ZREMRANGEBYSCORE")
-            .arg(self.conns_key(user))
-            .arg("-inf")
-            .arg(now)
-            .ignore()
-            .cmd("ZADD")
-            .arg(self.conns_key(user))
-            .arg(now + PRESENCE_TTL_SECS)
-            .arg(self.member(connection))
-            .cmd("ZCARD")
-            .arg(self.conns_key(user))
-            .query_async(&mut conn)
-            .await;
-        matches!(result, Ok((_, 1)))
+        let key = self.conns_key(user);
+        let mut add = redis::cmd("ZADD");
+        add.arg(&key).arg(unix_now() + PRESENCE_TTL_SECS).arg(self.member(connection));
+        self.live_after(&key, add).await == Some(1)
     }
 
     async fn disconnected(&self, user: UserId, connection: u64, now: i64) -> bool {
-        let mut conn = self.conn.clone();
-        let result: Result<(i64, i64), _> = redis::pipe()
-            .atomic()
-            .cmd("ZREMRANGEBYSCORE")
-            .arg(self.conns_key(user))
-            .arg("-inf")
-            .arg(unix_now())
-            .ignore()
-            .cmd("ZREM")
-            .arg(self.conns_key(user))
-            .arg(self.member(connection))
-            .cmd("ZCARD")
-            .arg(self.conns_key(user))
-            .query_async(&mut conn)
-            .await;
-        if matches!(result, Ok((_, 0))) {
-            let _: Result<(), _> =
-                redis::cmd("SET").arg(format!("{}:lastseen:{user}", self.prefix)).arg(now).query_async(&mut conn).await;
-            return true;
+        let key = self.conns_key(user);
+        let mut remove = redis::cmd("ZREM");
+        remove.arg(&key).arg(self.member(connection));
+        if self.live_after(&key, remove).await != Some(0) {
+            return false;
         }
-        false
+        let mut conn = self.conn.clone();
+        let _: Result<(), _> =
+            redis::cmd("SET").arg(format!("{}:lastseen:{user}", self.prefix)).arg(now).query_async(&mut conn).await;
+        true
     }
 
     async fn heartbeat(&self, user: UserId, connection: u64) {

@@ -217,7 +217,8 @@ fn owners(copies: &[EnvelopeCopy]) -> Vec<UserId> {
     owners
 }
 
-/// Refuses a frame naming more than [`MAX_IDS_PER_FRAME`] ids.
+/// Refuses a frame naming more than [`MAX_IDS_PER_FRAME`] ids. For `ack` and `retry` the
+/// connection checks the frame's ids before it maps them to the messages it handed out.
 pub fn check_ids<T>(ids: &[T]) -> Result<(), ServerFrame> {
     if ids.len() > MAX_IDS_PER_FRAME {
         return Err(error(ErrorCode::InvalidFrame, format!("at most {MAX_IDS_PER_FRAME} ids per frame"), None));
@@ -235,7 +236,6 @@ async fn wake_receipts(state: &AppState, told: Vec<UserId>) {
 /// `ack`: deletes the messages from this device's mailbox; the first device of the
 /// recipient to ack a message queues its `delivered` receipt for every device of the sender.
 pub async fn ack(state: &AppState, mailbox: Mailbox, messages: &[MessageRef]) -> Result<(), ServerFrame> {
-    check_ids(messages)?;
     let store = &state.stores.mailbox;
     let told = store.ack_messages(mailbox, messages, state.now()).await.map_err(|e| internal(e, None))?;
     state.metrics.messages_acked.fetch_add(messages.len() as u64, Ordering::Relaxed);
@@ -246,7 +246,6 @@ pub async fn ack(state: &AppState, mailbox: Mailbox, messages: &[MessageRef]) ->
 /// `retry`: deletes messages this device could not open, without a delivered receipt, and
 /// asks their sending devices to send them again (a `resend` receipt) for this device.
 pub async fn retry(state: &AppState, mailbox: Mailbox, messages: &[MessageRef]) -> Result<(), ServerFrame> {
-    check_ids(messages)?;
     let store = &state.stores.mailbox;
     let told = store.retry_messages(mailbox, messages, state.now()).await.map_err(|e| internal(e, None))?;
     wake_receipts(state, told).await;
@@ -286,12 +285,17 @@ pub async fn friend_event(state: &AppState, user: UserId, event: FriendEvent) {
     state.hub.send(user, HubEvent::Frame(ServerFrame::Friend(event))).await;
 }
 
+/// A friend's presence as the hub knows it now.
+pub async fn presence_of(state: &AppState, friend: UserId) -> ServerFrame {
+    let (online, last_seen) = state.hub.presence(friend).await;
+    ServerFrame::Presence { user_id: friend, online, last_seen }
+}
+
 /// Tells two new friends each other's presence: their connections opened before the
 /// friendship, so the presence sent at connect did not include the other.
 pub async fn introduce(state: &AppState, a: UserId, b: UserId) {
     for (to, about) in [(a, b), (b, a)] {
-        let (online, last_seen) = state.hub.presence(about).await;
-        state.hub.send(to, HubEvent::Frame(ServerFrame::Presence { user_id: about, online, last_seen })).await;
+        state.hub.send(to, HubEvent::Frame(presence_of(state, about).await)).await;
     }
 }
 

@@ -109,8 +109,8 @@ pub async fn unfriend(state: &AppState, me: UserId, friend: UserId) -> Result<()
     Ok(())
 }
 
-/// `POST /blocks/{id}`: ends the friendship and pending requests, refuses new ones, and
-/// drops what each had queued for the other.
+/// `POST /blocks/{id}`: ends the friendship and pending requests, withholds new requests
+/// from me (see [`request_rule`]), and drops what each had queued for the other.
 pub async fn block(state: &AppState, me: UserId, other: UserId) -> Result<(), AppError> {
     if other == me {
         return Err(AppError::new(ErrorCode::InvalidParameter, "you cannot block yourself"));

@@ -286,8 +286,7 @@ impl Connection {
         let friends =
             self.state.stores.social.friend_ids(self.user).await.map_err(|_| Ending(1011, "storage error"))?;
         for friend in friends {
-            let (online, last_seen) = self.state.hub.presence(friend).await;
-            self.send(&ServerFrame::Presence { user_id: friend, online, last_seen }).await?;
+            self.send(&delivery::presence_of(&self.state, friend).await).await?;
         }
         if let Some(mailbox) = self.mailbox() {
             // Registration opened it already; this heals a registration cut short.

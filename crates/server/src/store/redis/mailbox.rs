@@ -34,6 +34,8 @@ use crate::store::{
 };
 
 /// Shared Lua, prepended to the scripts that need it:
+/// - `member_of(sender, id)` names a message in a queue, `id_of(member)` reads the id back
+///   (also from a bare id, as queued before members named the sender);
 /// - `put(p, box, member, payload, at)` stores one copy in a mailbox;
 /// - `take(p, box, sender, id)` takes `sender`'s message `id` out of a mailbox (also one
 ///   queued under the bare id before members named the sender), `take_member` by member;
@@ -43,6 +45,12 @@ use crate::store::{
 ///   `unless` is set: true when this call set it (the receipt is due). A message with no
 ///   record (stored before the record existed) counts as unmarked.
 const SHARED: &str = r#"
+local function member_of(sender, id) return sender .. '/' .. id end
+local function id_of(m)
+  local slash = string.find(m, '/', 1, true)
+  if slash then return string.sub(m, slash + 1) end
+  return m
+end
 local function put(p, box, member, payload, at)
   local seq = redis.call('INCR', p .. ':mseq:' .. box)
   redis.call('ZADD', p .. ':mq:' .. box, seq, member)
@@ -84,7 +92,7 @@ local function take_member(p, box, member)
   return nil
 end
 local function take(p, box, sender, id)
-  local m = take_member(p, box, sender .. '/' .. id)
+  local m = take_member(p, box, member_of(sender, id))
   if m then return m end
   local legacy = redis.call('HGET', p .. ':md:' .. box, id)
   if legacy and cjson.decode(legacy)['f'] == sender then return take_member(p, box, id) end
@@ -109,7 +117,7 @@ if at then
     local colon = string.find(box, ':', 1, true)
     local listed = redis.call('SISMEMBER', p .. ':mbx:' .. string.sub(box, 1, colon - 1), string.sub(box, colon + 1))
     if redis.call('SREM', wish, box) == 1 and listed == 1 then
-      put(p, ARGV[i], sender .. '/' .. id, ARGV[i + 1], tonumber(ARGV[5]))
+      put(p, ARGV[i], member_of(sender, id), ARGV[i + 1], tonumber(ARGV[5]))
       resent = 1
     end
   end
@@ -120,7 +128,7 @@ if legacy then return {{0, tonumber(legacy)}} end
 for i = 8, #ARGV, 2 do
   if redis.call('ZCARD', p .. ':mq:' .. ARGV[i]) >= tonumber(ARGV[6]) then return {{-1, 0}} end
 end
-for i = 8, #ARGV, 2 do put(p, ARGV[i], sender .. '/' .. id, ARGV[i + 1], tonumber(ARGV[5])) end
+for i = 8, #ARGV, 2 do put(p, ARGV[i], member_of(sender, id), ARGV[i + 1], tonumber(ARGV[5])) end
 redis.call('HSET', record, 'a', ARGV[5], 'r', ARGV[4], 's', 0)
 redis.call('EXPIRE', record, ARGV[7])
 return {{1, tonumber(ARGV[5])}}
@@ -243,9 +251,7 @@ for i, member in ipairs(members) do
   local sep = string.find(member, '|', 1, true)
   local box = string.sub(member, 1, sep - 1)
   local key = string.sub(member, sep + 1)
-  local slash = string.find(key, '/', 1, true)
-  local id = key
-  if slash then id = string.sub(key, slash + 1) end
+  local id = id_of(key)
   local owner = box
   local colon = string.find(box, ':', 1, true)
   if colon then owner = string.sub(box, 1, colon - 1) end

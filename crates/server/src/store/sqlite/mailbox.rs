@@ -114,9 +114,8 @@ fn mark(tx: &Transaction<'_>, sender: &Uuid, id: &Uuid, state: i64, unless: i64)
     Ok(changed == 1)
 }
 
-/// A copy taken out of a mailbox.
+/// A copy taken out of a mailbox (its sender is the one the ack or retry named).
 struct Taken {
-    sender: Uuid,
     sender_device: Option<Uuid>,
     /// Copies that went to the recipient's devices (0: not known).
     copies: i64,
@@ -126,13 +125,13 @@ struct Taken {
 fn take_copy(tx: &Transaction<'_>, mailbox: Mailbox, message: &MessageRef) -> rusqlite::Result<Option<Taken>> {
     tx.prepare_cached(
         "DELETE FROM messages WHERE recipient = ?1 AND device = ?2 AND id = ?3 AND sender = ?4
-         RETURNING sender, sender_device, copies",
+         RETURNING sender_device, copies",
     )?
     .query_row(
         params![blob(&mailbox.user.0), blob(&mailbox.device.0), blob(&message.id), blob(&message.sender.0)],
         |r| {
-            let sender_device = r.get::<_, Option<Vec<u8>>>(1)?.map_or(Ok(None), |_| uuid_blob(r, 1).map(Some))?;
-            Ok(Taken { sender: uuid_blob(r, 0)?, sender_device, copies: r.get(2)? })
+            let sender_device = r.get::<_, Option<Vec<u8>>>(0)?.map_or(Ok(None), |_| uuid_blob(r, 0).map(Some))?;
+            Ok(Taken { sender_device, copies: r.get(1)? })
         },
     )
     .optional()
@@ -164,8 +163,8 @@ fn ack_copy(
     now: i64,
     told: &mut Vec<UserId>,
 ) -> rusqlite::Result<()> {
-    let Some(Taken { sender, copies, .. }) = take_copy(tx, mailbox, message)? else { return Ok(()) };
-    let id = &message.id;
+    let Some(Taken { copies, .. }) = take_copy(tx, mailbox, message)? else { return Ok(()) };
+    let (sender, id) = (message.sender.0, &message.id);
     // A copy on the sender's own other device is not a delivery; the only copy needs no
     // record that it was delivered (no other copy can deliver it again).
     if sender != mailbox.user.0 && (copies == 1 || mark(tx, &sender, id, DELIVERED, EXPIRED)?) {
@@ -186,8 +185,8 @@ fn retry_copy(
     now: i64,
     told: &mut Vec<UserId>,
 ) -> rusqlite::Result<()> {
-    let Some(Taken { sender, sender_device, .. }) = take_copy(tx, mailbox, message)? else { return Ok(()) };
-    let id = &message.id;
+    let Some(Taken { sender_device, .. }) = take_copy(tx, mailbox, message)? else { return Ok(()) };
+    let (sender, id) = (message.sender.0, &message.id);
     tx.prepare_cached(
         "INSERT INTO resend_wanted (sender, id, recipient, device, at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT DO NOTHING",
