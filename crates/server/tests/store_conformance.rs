@@ -260,6 +260,28 @@ async fn same_id_from_two_senders(store: &dyn MailboxStore) {
     assert_eq!(store.depth(b1).await.unwrap(), 0);
 }
 
+/// A mailbox keeps the newest [`RECEIPTS_KEPT_PER_MAILBOX`] receipts, after a sweep at the
+/// latest: Bob acks more messages than that from Alice, and her device finds the newest.
+async fn receipt_quota(store: &dyn MailboxStore) {
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let (a1, b1) = (Mailbox { user: alice, device: DeviceId::new() }, Mailbox { user: bob, device: DeviceId::new() });
+    store.open_mailbox(a1).await.unwrap();
+    store.open_mailbox(b1).await.unwrap();
+    let over = 5;
+    let policy = MailboxPolicy { max_messages: (RECEIPTS_KEPT_PER_MAILBOX + over) as u32, ttl_secs: 1000 };
+    let ids: Vec<Uuid> = (0..RECEIPTS_KEPT_PER_MAILBOX + over).map(|_| Uuid::now_v7()).collect();
+    for chunk in ids.chunks(2_000) {
+        let batch = chunk.iter().map(|&id| message(bob, id, &[b1], &[2, 2, 1])).collect();
+        store.enqueue_many(a1, batch, NOW, policy).await.unwrap();
+        store.ack_messages(b1, &from(alice, chunk), NOW).await.unwrap();
+    }
+    store.expire(NOW, 1000, 100).await.unwrap();
+    let kept = store.fetch_receipts(a1, 0, RECEIPTS_KEPT_PER_MAILBOX + over).await.unwrap();
+    assert_eq!(kept.len(), RECEIPTS_KEPT_PER_MAILBOX);
+    assert_eq!(kept.first().unwrap().message_id, ids[over], "the oldest went");
+    assert_eq!(kept.last().unwrap().message_id, *ids.last().unwrap());
+}
+
 fn message(to: UserId, id: Uuid, copies: &[Mailbox], envelope: &[u8]) -> Outgoing {
     let copies = copies.iter().map(|&mailbox| EnvelopeCopy { mailbox, envelope: envelope.to_vec() }).collect();
     Outgoing { to, id, copies }
@@ -524,6 +546,7 @@ async fn embedded_sqlite_backend() {
     mailbox(&store).await;
     purge(&store).await;
     same_id_from_two_senders(&store).await;
+    receipt_quota(&store).await;
 }
 
 #[tokio::test]
@@ -534,6 +557,7 @@ async fn redis_backend() {
     mailbox(&store).await;
     purge(&store).await;
     same_id_from_two_senders(&store).await;
+    receipt_quota(&store).await;
     store.ping().await.unwrap();
 }
 

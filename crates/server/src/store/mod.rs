@@ -391,6 +391,11 @@ pub struct MailboxPolicy {
     pub ttl_secs: i64,
 }
 
+/// Receipts one device's mailbox keeps; beyond, the oldest go. A receipt only changes a
+/// tick, so a device away that long misses the oldest ticks, never a message. Redis trims as
+/// it queues, SQLite at each sweep ([`MailboxStore::expire`]).
+pub const RECEIPTS_KEPT_PER_MAILBOX: usize = 20_000;
+
 /// The durable mailboxes, one per device: messages until that device acks them, receipts
 /// until it acks them. The store knows each person's mailboxes ([`Self::open_mailbox`]), so a
 /// receipt reaches every device of the person, in the same atomic step that causes it.
@@ -451,7 +456,8 @@ pub trait MailboxStore: Send + Sync {
     async fn ack_receipts(&self, mailbox: Mailbox, ids: &[ReceiptId]) -> StoreResult<()>;
     /// Expires copies stored before `now - ttl` (at most `limit` per call). A message none
     /// of whose recipient's devices acked it gets one `expired` receipt in every mailbox of
-    /// the sender. Returns the senders to notify.
+    /// the sender. Stores that do not trim receipts as they queue them trim them here to
+    /// [`RECEIPTS_KEPT_PER_MAILBOX`]. Returns the senders to notify.
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>>;
     /// Messages waiting in one mailbox (for metrics and tests).
     async fn depth(&self, mailbox: Mailbox) -> StoreResult<u64>;

@@ -29,8 +29,8 @@ use uuid::Uuid;
 
 use super::RedisStore;
 use crate::store::{
-    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, StoreError, StoreResult, StoredMessage,
-    StoredReceipt,
+    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, RECEIPTS_KEPT_PER_MAILBOX, StoreError,
+    StoreResult, StoredMessage, StoredReceipt,
 };
 
 /// Shared Lua, prepended to the scripts that need it:
@@ -40,7 +40,8 @@ use crate::store::{
 /// - `take(p, box, sender, id)` takes `sender`'s message `id` out of a mailbox (also one
 ///   queued under the bare id before members named the sender), `take_member` by member;
 /// - `receipt(p, user, only, but, rid, payload)` queues a receipt in every mailbox of
-///   `user` (only `only`'s when not empty, skipping `but`'s);
+///   `user` (only `only`'s when not empty, skipping `but`'s); a mailbox keeps the newest
+///   [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest beyond go;
 /// - `mark(p, sender, id, bit, unless)` sets a state bit of a message unless it or
 ///   `unless` is set: true when this call set it (the receipt is due). A message with no
 ///   record (stored before the record existed) counts as unmarked.
@@ -71,6 +72,10 @@ local function receipt(p, user, only, but, rid, payload)
       local seq = redis.call('INCR', p .. ':rseq:' .. box)
       redis.call('ZADD', p .. ':rq:' .. box, seq, rid)
       redis.call('HSET', p .. ':rd:' .. box, rid, payload)
+      if redis.call('ZCARD', p .. ':rq:' .. box) > RECEIPTS_KEPT then
+        local oldest = redis.call('ZPOPMIN', p .. ':rq:' .. box)
+        redis.call('HDEL', p .. ':rd:' .. box, oldest[1])
+      end
     end
   end
 end
@@ -100,12 +105,16 @@ local function take(p, box, sender, id)
 end
 "#;
 
+/// What every script starts with: the receipt quota, then [`SHARED`].
+static PRELUDE: LazyLock<String> =
+    LazyLock::new(|| format!("local RECEIPTS_KEPT = {RECEIPTS_KEPT_PER_MAILBOX}\n{SHARED}"));
+
 /// One message. ARGV: prefix, sender, id, addressee, now, max per mailbox, ttl, then
 /// (box, payload) per copy. Returns {1, at} stored (or stored again for devices that asked
 /// with `retry`), {0, at} duplicate, {-1, 0} a mailbox full.
 static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r#"{SHARED}
+        r#"{}
 local p, sender, id = ARGV[1], ARGV[2], ARGV[3]
 local record = p .. ':mid:' .. sender .. ':' .. id
 local at = redis.call('HGET', record, 'a')
@@ -132,7 +141,8 @@ for i = 8, #ARGV, 2 do put(p, ARGV[i], member_of(sender, id), ARGV[i + 1], tonum
 redis.call('HSET', record, 'a', ARGV[5], 'r', ARGV[4], 's', 0)
 redis.call('EXPIRE', record, ARGV[7])
 return {{1, tonumber(ARGV[5])}}
-"#
+"#,
+        *PRELUDE
     ))
 });
 
@@ -156,7 +166,7 @@ return out
 /// Returns the senders told.
 static ACK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r#"{SHARED}
+        r#"{}
 local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local box = user .. ':' .. device
 local told = {{}}
@@ -169,7 +179,8 @@ for i = 5, #ARGV, 3 do
   end
 end
 return told
-"#
+"#,
+        *PRELUDE
     ))
 });
 
@@ -179,7 +190,7 @@ return told
 /// senders told.
 static RETRY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r#"{SHARED}
+        r#"{}
 local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local box = user .. ':' .. device
 local told = {{}}
@@ -201,7 +212,8 @@ for i = 5, #ARGV, 3 do
   end
 end
 return told
-"#
+"#,
+        *PRELUDE
     ))
 });
 
@@ -209,7 +221,7 @@ return told
 /// pairs. Returns {told...}.
 static READ: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r#"{SHARED}
+        r#"{}
 local p, reader, device, sender, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local told = {{}}
 for i = 6, #ARGV, 2 do
@@ -224,7 +236,8 @@ for i = 6, #ARGV, 2 do
   end
 end
 return told
-"#
+"#,
+        *PRELUDE
     ))
 });
 
@@ -243,7 +256,7 @@ return 1
 /// ARGV: prefix, cutoff, now, limit, then `limit` receipt ids. Returns the senders told.
 static EXPIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r#"{SHARED}
+        r#"{}
 local p, now = ARGV[1], tonumber(ARGV[3])
 local members = redis.call('ZRANGEBYSCORE', p .. ':mexp', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
 local told = {{}}
@@ -263,7 +276,8 @@ for i, member in ipairs(members) do
   end
 end
 return told
-"#
+"#,
+        *PRELUDE
     ))
 });
 
@@ -271,7 +285,7 @@ return told
 /// queued for the person before devices had mailboxes.
 static OPEN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r#"{SHARED}
+        r#"{}
 local p, user, device = ARGV[1], ARGV[2], ARGV[3]
 local box = user .. ':' .. device
 redis.call('SADD', p .. ':mbx:' .. user, device)
@@ -294,7 +308,8 @@ end
 redis.call('DEL', p .. ':mq:' .. user, p .. ':md:' .. user, p .. ':mseq:' .. user)
 redis.call('DEL', p .. ':rq:' .. user, p .. ':rd:' .. user, p .. ':rseq:' .. user)
 return 1
-"#
+"#,
+        *PRELUDE
     ))
 });
 

@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use super::{SqliteStore, uuid_blob};
 use crate::store::{
-    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, StoreResult, StoredMessage, StoredReceipt,
+    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, RECEIPTS_KEPT_PER_MAILBOX, StoreResult,
+    StoredMessage, StoredReceipt,
 };
 
 /// `message_ids.state` bits: what already happened to a message, so each receipt kind goes
@@ -232,6 +233,21 @@ fn read_copy(
     told.push(sender);
     told.push(reader.user);
     Ok(())
+}
+
+/// Deletes the oldest receipts of every mailbox holding more than [`RECEIPTS_KEPT_PER_MAILBOX`]
+/// (one pass over the receipts index; those within the quota are not touched).
+fn trim_receipts(tx: &Transaction<'_>) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "DELETE FROM receipts WHERE seq IN (
+             SELECT seq FROM (
+                 SELECT seq, ROW_NUMBER() OVER (PARTITION BY user_id, device ORDER BY seq DESC) AS newer
+                 FROM receipts
+                 WHERE (user_id, device) IN
+                     (SELECT user_id, device FROM receipts GROUP BY user_id, device HAVING COUNT(*) > ?1))
+             WHERE newer > ?1)",
+    )?
+    .execute([RECEIPTS_KEPT_PER_MAILBOX as i64])
 }
 
 /// Messages waiting in a mailbox (kept by triggers, migrations 0005 and 0008).
@@ -537,6 +553,7 @@ impl MailboxStore for SqliteStore {
                 tx.prepare_cached("DELETE FROM message_ids WHERE stored_at <= ?1")?.execute([cutoff])?;
                 tx.prepare_cached("DELETE FROM resend_wanted WHERE at <= ?1")?.execute([cutoff])?;
             }
+            trim_receipts(&tx)?;
             tx.commit()?;
             senders.sort();
             senders.dedup();
