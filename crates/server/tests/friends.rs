@@ -21,6 +21,7 @@ async fn request_accept_and_identities_in_the_friend_list() {
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(r.body["user_id"], bob.user_id.as_str());
     assert_eq!(r.body["display_name"], "Bob");
+    assert_eq!(r.body["phone"], bob.phone.as_str());
     let id = r.body["id"].as_str().unwrap().to_owned();
 
     let bobs = app.get("/api/v1/friends/requests", &bob.token).await;
@@ -31,6 +32,7 @@ async fn request_accept_and_identities_in_the_friend_list() {
         (id.as_str(), alice.user_id.as_str())
     );
     assert_eq!(incoming["display_name"], "Alice");
+    assert_eq!(incoming["phone"], alice.phone.as_str(), "a request shows who really asks, whatever their name");
     let alices = app.get("/api/v1/friends/requests", &alice.token).await;
     assert_eq!(alices.body["outgoing"][0]["id"], id.as_str());
 

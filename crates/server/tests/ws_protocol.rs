@@ -256,6 +256,7 @@ async fn friend_events_arrive_live() {
         (event["event"].as_str(), event["request"]["display_name"].as_str()),
         (Some("request_received"), Some("Alice"))
     );
+    assert_eq!(event["request"]["phone"], alice.phone.as_str());
     let bob_device = app.with_device(&bob).await;
     app.call(reqwest::Method::POST, &format!("/api/v1/friends/requests/{id}/accept"), Some(&bob.token), None).await;
     let event = until(&mut alice_ws, "friend").await;

@@ -155,6 +155,8 @@ export async function befriend(a, b, bName) {
   await a.page.getByRole('button', { name: 'Add friend' }).click();
   await a.page.getByText(`Request sent to ${bName}`).waitFor();
   await nav(b.page, 'Friends');
+  // A name is self-chosen: the request shows the requester's number too.
+  await b.page.getByRole('list', { name: 'Incoming requests' }).getByText(a.e164).waitFor();
   await b.page.getByRole('button', { name: 'Accept' }).click();
   await b.page.getByRole('list', { name: 'Friends' }).getByRole('button', { name: a.name }).waitFor();
   await a.page.getByRole('list', { name: 'Friends' }).getByRole('button', { name: bName }).waitFor();

@@ -13,6 +13,7 @@ use crate::service::signin::enforce;
 use crate::state::AppState;
 use crate::store::{
     FriendRecord, FriendRequestRecord, FriendRequestView, RateRule, RequestDelivery, RequestFacts, RequestRefusal,
+    UserRecord,
 };
 
 /// Wire form of a friendship, with the friend's account identity key.
@@ -28,6 +29,7 @@ pub fn request_view(v: FriendRequestView, incoming: bool) -> FriendRequest {
         id: r.id,
         user_id: if incoming { r.from } else { r.to },
         display_name: v.other_display_name,
+        phone: v.other_phone,
         created_at: r.created_at,
     }
 }
@@ -89,13 +91,15 @@ pub async fn send_request(state: &AppState, from: UserId, to: UserId) -> Result<
             return Err(AppError::new(code, message));
         }
     };
-    let to_name = state.stores.accounts.get(to).await?.and_then(|u| u.display_name);
-    let from_name = state.stores.accounts.get(from).await?.and_then(|u| u.display_name);
-    let incoming = request_view(FriendRequestView { request: record.clone(), other_display_name: from_name }, true);
+    let view_of = |user: Option<UserRecord>| {
+        let (other_display_name, other_phone) = user.map(|u| (u.display_name, u.phone)).unwrap_or_default();
+        FriendRequestView { request: record.clone(), other_display_name, other_phone }
+    };
     if delivery == RequestDelivery::Shown {
+        let incoming = request_view(view_of(state.stores.accounts.get(from).await?), true);
         delivery::friend_event(state, to, FriendEvent::RequestReceived { request: incoming }).await;
     }
-    Ok(request_view(FriendRequestView { request: record, other_display_name: to_name }, false))
+    Ok(request_view(view_of(state.stores.accounts.get(to).await?), false))
 }
 
 /// `DELETE /friends/{id}`: ends a friendship; what each had queued for the other goes

@@ -157,13 +157,15 @@ pub struct FriendRequestRecord {
     pub created_at: i64,
 }
 
-/// A request joined with the *other* person's display name, for listings.
+/// A request joined with the *other* person's display name and phone number, for listings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FriendRequestView {
     /// The request.
     pub request: FriendRequestRecord,
     /// Display name of the other side (requester for incoming, recipient for outgoing).
     pub other_display_name: Option<String>,
+    /// Phone number of the other side.
+    pub other_phone: String,
 }
 
 /// One friendship as seen by one side.

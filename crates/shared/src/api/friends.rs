@@ -24,6 +24,9 @@ pub struct FriendRequest {
     pub user_id: UserId,
     /// Their display name, if set.
     pub display_name: Option<String>,
+    /// Their phone number (E.164): a display name is self-chosen, the number shows who
+    /// really asks.
+    pub phone: String,
     /// Unix time (seconds) the request was made.
     pub created_at: i64,
 }

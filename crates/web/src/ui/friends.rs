@@ -24,6 +24,15 @@ async fn add_friend(ctx: Ctx, typed: String) -> Result<String, String> {
     Ok(format!("Request sent to {}", person.display_name.unwrap_or(phone)))
 }
 
+/// The other person of a request: their display name and, because anyone can choose any
+/// name, their phone number — or the number alone.
+fn person(r: &FriendRequest) -> impl IntoView + use<> {
+    let number = r.display_name.is_some().then(|| view! { <span class="phone">{r.phone.clone()}</span> });
+    view! {
+        <span class="person">{r.display_name.clone().unwrap_or_else(|| r.phone.clone())}{number}</span>
+    }
+}
+
 /// Accepts a request; the friend sync that follows records the new friend's identity.
 async fn accept(ctx: Ctx, request: FriendRequest) {
     match ctx.call::<Friend>("POST", &format!("/api/v1/friends/requests/{}/accept", request.id), None::<&()>).await {
@@ -59,7 +68,6 @@ pub fn Friends() -> impl IntoView {
             busy.try_set(false);
         });
     };
-    let name_of = |r: &FriendRequest| r.display_name.clone().unwrap_or_else(|| "Someone".into());
     view! {
         <h2>"Friends"</h2>
         <form class="add-friend" on:submit=move |ev| { ev.prevent_default(); submit() }>
@@ -76,11 +84,10 @@ pub fn Friends() -> impl IntoView {
             <h3>"Requests for you"</h3>
             <ul class="requests" aria-label="Incoming requests">
                 {move || ctx.requests.get().incoming.into_iter().map(|r| {
-                    let name = name_of(&r);
                     let (for_accept, id) = (r.clone(), r.id);
                     view! {
                         <li>
-                            <span>{name.clone()}</span>
+                            {person(&r)}
                             <button aria-label="Accept" on:click=move |_| { let r = for_accept.clone(); leptos::task::spawn_local(accept(ctx, r)) }>"Accept"</button>
                             <button aria-label="Decline" on:click=move |_| leptos::task::spawn_local(act(ctx, "POST", format!("/api/v1/friends/requests/{id}/decline")))>"Decline"</button>
                         </li>
@@ -95,7 +102,7 @@ pub fn Friends() -> impl IntoView {
                     let id = r.id;
                     view! {
                         <li>
-                            <span>{name_of(&r)}</span>
+                            {person(&r)}
                             <button on:click=move |_| leptos::task::spawn_local(act(ctx, "DELETE", format!("/api/v1/friends/requests/{id}")))>"Cancel"</button>
                         </li>
                     }

@@ -39,8 +39,15 @@ impl MongoStore {
     }
 
     async fn display_name(&self, user: &str) -> StoreResult<Option<String>> {
+        Ok(self.name_and_phone(user).await?.0)
+    }
+
+    /// `user`'s display name and phone number (none and empty for a deleted account).
+    async fn name_and_phone(&self, user: &str) -> StoreResult<(Option<String>, String)> {
         let found = self.coll("users").find_one(doc! { "_id": user }).await?;
-        Ok(found.and_then(|d| d.get_str("display_name").ok().map(str::to_owned)))
+        Ok(found.map_or((None, String::new()), |d| {
+            (d.get_str("display_name").ok().map(str::to_owned), d.get_str("phone").unwrap_or_default().to_owned())
+        }))
     }
 
     /// One side of a friendship: `owner`'s document for `friend`.
@@ -123,8 +130,12 @@ impl SocialStore for MongoStore {
                 if mine == "to" && self.withheld(requester, &me).await? {
                     continue;
                 }
-                let name = self.display_name(d.get_str(other).map_err(|_| corrupt(other))?).await?;
-                views.push(FriendRequestView { request: request_from(d)?, other_display_name: name });
+                let (name, phone) = self.name_and_phone(d.get_str(other).map_err(|_| corrupt(other))?).await?;
+                views.push(FriendRequestView {
+                    request: request_from(d)?,
+                    other_display_name: name,
+                    other_phone: phone,
+                });
             }
             lists.push(views);
         }

@@ -96,15 +96,19 @@ impl SocialStore for SqliteStore {
             let list = |sql: &str| -> rusqlite::Result<Vec<FriendRequestView>> {
                 let mut stmt = c.prepare(sql)?;
                 let rows = stmt.query_map([user.to_string()], |r| {
-                    Ok(FriendRequestView { request: request_row(r)?, other_display_name: r.get(4)? })
+                    Ok(FriendRequestView {
+                        request: request_row(r)?,
+                        other_display_name: r.get(4)?,
+                        other_phone: r.get(5)?,
+                    })
                 })?;
                 rows.collect()
             };
             let incoming = list(&format!(
-                "SELECT {REQUEST_COLS}, u.display_name FROM friend_requests r JOIN users u ON u.id = r.from_user WHERE r.to_user = ?1 AND NOT {WITHHELD} ORDER BY r.created_at, r.id"
+                "SELECT {REQUEST_COLS}, u.display_name, u.phone FROM friend_requests r JOIN users u ON u.id = r.from_user WHERE r.to_user = ?1 AND NOT {WITHHELD} ORDER BY r.created_at, r.id"
             ))?;
             let outgoing = list(&format!(
-                "SELECT {REQUEST_COLS}, u.display_name FROM friend_requests r JOIN users u ON u.id = r.to_user WHERE r.from_user = ?1 ORDER BY r.created_at, r.id"
+                "SELECT {REQUEST_COLS}, u.display_name, u.phone FROM friend_requests r JOIN users u ON u.id = r.to_user WHERE r.from_user = ?1 ORDER BY r.created_at, r.id"
             ))?;
             Ok((incoming, outgoing))
         })
