@@ -8,8 +8,12 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::Mutex;
 
 const TEXT: u8 = 0x1;
 const CONTINUATION: u8 = 0x0;
@@ -46,7 +50,9 @@ fn frame_with(fin: bool, rsv: u8, opcode: u8, payload: &[u8], masked: bool) -> V
 }
 
 struct Raw {
-    tcp: TcpStream,
+    read: OwnedReadHalf,
+    /// Shared, so a task can keep writing while the test reads.
+    write: Arc<Mutex<OwnedWriteHalf>>,
     buffer: Vec<u8>,
 }
 
@@ -60,7 +66,8 @@ impl Raw {
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         );
         tcp.write_all(request.as_bytes()).await.unwrap();
-        let mut raw = Self { tcp, buffer: Vec::new() };
+        let (read, write) = tcp.into_split();
+        let mut raw = Self { read, write: Arc::new(Mutex::new(write)), buffer: Vec::new() };
         let head = raw.read_until_blank_line().await;
         assert!(head.starts_with("HTTP/1.1 101"), "{head}");
         let auth = format!(r#"{{"type":"auth","token":"{}"}}"#, person.token);
@@ -84,7 +91,7 @@ impl Raw {
 
     async fn fill(&mut self) -> Option<()> {
         let mut chunk = [0u8; 4096];
-        let r = tokio::time::timeout(Duration::from_secs(10), self.tcp.read(&mut chunk))
+        let r = tokio::time::timeout(Duration::from_secs(10), self.read.read(&mut chunk))
             .await
             .expect("the server answers within 10 s");
         let n = r.ok()?;
@@ -97,7 +104,7 @@ impl Raw {
 
     async fn send(&mut self, bytes: &[u8]) {
         // The server may close while we write; the close frame is what the test reads.
-        let _ = self.tcp.write_all(bytes).await;
+        let _ = self.write.lock().await.write_all(bytes).await;
     }
 
     /// The next server frame (servers do not mask); `None` when the socket ends.
@@ -142,6 +149,24 @@ impl Raw {
             }
         }
         None
+    }
+
+    /// Reads to the end of the TCP stream and waits a moment: true for a clean end (FIN),
+    /// false for a reset — which a server closing with unread data sends, also after its
+    /// FIN. Reads then still say "end"; the reset shows as a socket no longer connected.
+    async fn ends_cleanly(&mut self) -> bool {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.read.read(&mut chunk)).await {
+                Ok(Ok(0)) => break,
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) => return false,
+                Err(_) => panic!("the server did not end the socket within 10 s"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let ended = matches!(self.read.read(&mut chunk).await, Ok(0));
+        ended && self.read.as_ref().peer_addr().is_ok()
     }
 }
 
@@ -221,4 +246,61 @@ async fn the_server_keeps_serving_after_malformed_traffic() {
     assert_eq!(raw.close_code().await, Some(1000));
     let health = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
     assert_eq!(health.status(), 200);
+}
+
+/// A client that floods gets the documented close 1008 and then a clean end of the TCP
+/// stream — not a reset, which most clients report as 1006, often without the close frame.
+/// The client floods until it has read the close frame, as a real one would. Repeated,
+/// because whether frames are left unread when the server's socket closes is a race.
+#[tokio::test]
+async fn floods_end_with_1008_and_a_clean_close_every_time() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_in(&phone(1), None).await;
+    let burst: Vec<u8> = (0..500).flat_map(|_| frame(true, TEXT, br#"{"type":"ping"}"#)).collect();
+    for attempt in 0..20 {
+        let mut raw = Raw::authed(&app, &alice).await;
+        let closed = Arc::new(AtomicBool::new(false));
+        let flood = tokio::spawn({
+            let (write, closed, burst) = (raw.write.clone(), closed.clone(), burst.clone());
+            async move {
+                while !closed.load(Ordering::Relaxed) {
+                    if write.lock().await.write_all(&burst).await.is_err() {
+                        return false;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                true
+            }
+        });
+        let code = raw.close_code().await;
+        closed.store(true, Ordering::Relaxed);
+        let wrote_until_the_close = flood.await.unwrap();
+        assert_eq!(code, Some(1008), "attempt {attempt}");
+        assert!(wrote_until_the_close, "attempt {attempt}: the server reset the socket while the client still wrote");
+        raw.send(&frame(true, CLOSE, &1008u16.to_be_bytes())).await;
+        assert!(raw.ends_cleanly().await, "attempt {attempt}: the socket was reset after the close frame");
+    }
+}
+
+/// A client's close frame is always answered with the server's, also right after pings
+/// (JSON and WebSocket ones) the server is still answering. Repeated: it was a race.
+#[tokio::test]
+async fn a_close_after_pings_is_echoed_every_time() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_in(&phone(1), None).await;
+    let ping = br#"{"type":"ping"}"#;
+    let burst = [
+        frame(true, TEXT, ping),
+        frame(true, PING, b"p"),
+        frame(true, TEXT, ping),
+        frame(true, PING, b"q"),
+        frame(true, CLOSE, &1000u16.to_be_bytes()),
+    ]
+    .concat();
+    for attempt in 0..40 {
+        let mut raw = Raw::authed(&app, &alice).await;
+        raw.send(&burst).await;
+        assert_eq!(raw.close_code().await, Some(1000), "attempt {attempt}: no close frame came back");
+        assert!(raw.ends_cleanly().await, "attempt {attempt}: the socket was reset");
+    }
 }

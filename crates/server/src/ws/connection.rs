@@ -40,6 +40,8 @@ const WRITE_STALL: Duration = Duration::from_secs(10);
 const READ_BATCH: usize = 256;
 /// Rate-limit violations tolerated before the connection is closed with 1008.
 const MAX_RATE_VIOLATIONS: u32 = 20;
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// Why a browser that is not a device of the account may not touch the mailbox.
 const NO_DEVICE: &str = "this browser is not a device of the account: register it first";
 
@@ -85,7 +87,7 @@ where
             let refusal = ServerFrame::Error { code, message: message.into(), id: None, devices: None };
             let _ = sink.send(text(&refusal)).await;
             let _ = sink.send(close_frame(close_code, "authentication failed")).await;
-            return;
+            return await_client_close(&mut stream).await;
         }
     };
 
@@ -101,7 +103,7 @@ where
             .await;
         drop(out_tx);
         let _ = writer.await;
-        return;
+        return await_client_close(&mut stream).await;
     }
     state.metrics.connections.fetch_add(1, Ordering::Relaxed);
     let mut conn = Connection::new(state.clone(), Who { user, session, device }, id, out_tx, wake);
@@ -119,6 +121,26 @@ where
     let _ = conn.out.send(Box::new(close_frame(ending.0, ending.1))).await;
     drop(conn);
     let _ = writer.await;
+    await_client_close(&mut stream).await;
+}
+
+/// After our close frame, reads (and drops) what the client still sends until its close
+/// frame, for at most [`CLOSE_GRACE`] (RFC 6455 §7.1.1: the server closes TCP once both
+/// close frames are out). Closing the socket with frames unread would send a TCP reset
+/// instead, and a client that was still sending — a flood cut with 1008 — would see
+/// 1006 and often not our close frame. Returns at once when the client closed first.
+async fn await_client_close<R, E>(stream: &mut R)
+where
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(message)) = stream.next().await {
+            if let Message::Close(_) = message {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Checks the `auth` frame: the account, the session, and the session's device (if this

@@ -29,7 +29,7 @@ pub async fn write_loop<S: Sink<Message> + Unpin>(mut sink: S, mut rx: mpsc::Rec
             return finish(sink, message).await;
         }
         if sink.feed(message).await.is_err() {
-            return;
+            return let_echo_out(sink).await;
         }
         // Coalesce: write everything already queued, then flush once.
         while let Ok(more) = rx.try_recv() {
@@ -38,13 +38,20 @@ pub async fn write_loop<S: Sink<Message> + Unpin>(mut sink: S, mut rx: mpsc::Rec
                 return finish(sink, more).await;
             }
             if sink.feed(more).await.is_err() {
-                return;
+                return let_echo_out(sink).await;
             }
         }
         if sink.flush().await.is_err() {
             return;
         }
     }
+}
+
+/// A write failed — most often because the client's close frame arrived while frames for
+/// it were still queued. The socket holds the echo of that close frame (RFC 6455 requires
+/// one): a flush lets it out, which returning at once would not.
+async fn let_echo_out<S: Sink<Message> + Unpin>(mut sink: S) {
+    let _ = sink.flush().await;
 }
 
 /// Sends our close frame. If the client closed first, the socket has queued the echo of
