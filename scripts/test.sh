@@ -48,4 +48,7 @@ bash scripts/build-web.sh
 HUSH_SERVER_BIN="$(cargo_target_dir)/debug/hush-server" HUSH_WEB_DIR="$(cargo_target_dir)/web" \
     node --test --test-concurrency=1 tests/e2e/specs/
 
+echo "==> hush-server with the web app built in (--features embed-web): served with no HUSH_WEB_DIR" >&2
+HUSH_EMBED_WEB_DIR="$(cargo_target_dir)/web" cargo test --locked -p hush-server --features embed-web --test web
+
 echo "==> all suites passed" >&2

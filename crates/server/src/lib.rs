@@ -68,8 +68,8 @@ pub fn app(state: AppState) -> Router {
         .merge(api::health::router())
         .merge(api::metrics::router())
         .method_not_allowed_fallback(api::method_not_allowed);
-    router = match &state.config.web_dir {
-        Some(dir) => router.merge(web::router(dir)),
+    router = match web::WebSource::from_config(&state.config) {
+        Some(source) => router.merge(web::router(source)),
         None => router.fallback(api::not_found),
     };
     router
@@ -210,8 +210,16 @@ pub async fn run(config: config::Config) -> Result<(), Box<dyn std::error::Error
     let listener = listen(bind)?;
     let local = listener.local_addr()?;
     let origin = state.config.public_origin.clone().unwrap_or_else(|| format!("http://{local}"));
-    tracing::info!(address = %local, sms = ?state.config.sms_provider, data_dir = %state.config.data_dir.display(), "hush-server listening");
-    println!("Hush is running at {origin}  (open it in your browser; Ctrl-C stops it)");
+    let web = web::WebSource::from_config(&state.config);
+    let web_app = web.as_ref().map_or_else(|| "none (API only)".to_owned(), web::WebSource::describe);
+    tracing::info!(address = %local, sms = ?state.config.sms_provider, data_dir = %state.config.data_dir.display(), web_app, "hush-server listening");
+    if web.is_some() {
+        println!("Hush is running at {origin}  (open it in your browser; Ctrl-C stops it)");
+    } else {
+        println!(
+            "Hush's API is running at {origin}, without the web app: set HUSH_WEB_DIR or build with --features embed-web (Ctrl-C stops it)"
+        );
+    }
     serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }
