@@ -65,6 +65,10 @@ need_wasm_tools() {
     command -v npm >/dev/null || apt_install nodejs npm
 }
 
+need_caddy() {
+    command -v caddy >/dev/null || apt_install caddy
+}
+
 need_browser_tools() {
     command -v chromium >/dev/null || apt_install chromium
     command -v chromedriver >/dev/null || apt_install chromium-driver

@@ -14,6 +14,7 @@ need_python_module schemathesis schemathesis schemathesis
 need_redis
 need_wasm_tools
 need_browser_tools
+need_caddy
 
 echo "==> cargo test --workspace" >&2
 if [ -n "${MONGODB_URI:-}" ]; then
@@ -32,7 +33,7 @@ python3 tests/vectors/crypto_v1.py
 python3 tests/vectors/crypto_v2.py
 python3 tests/vectors/link_v2.py
 
-echo "==> deploy files (Dockerfile, docker-compose.yml) against hush-server --help" >&2
+echo "==> deploy files (Dockerfile, docker-compose.yml, Caddyfile, systemd unit) against hush-server --help" >&2
 python3 tests/deploy/check_deploy.py "$(cargo_target_dir)/debug/hush-server"
 
 echo "==> API fuzzing: schemathesis against /api/v1/openapi.json (0 server errors, 0 schema violations)" >&2

@@ -144,6 +144,12 @@ pub struct Config {
     #[arg(long)]
     pub probe: bool,
 
+    /// Do not serve: validate the configuration and reach every configured backend
+    /// (SQLite, MongoDB, Redis) without changing anything, print one line per check and exit
+    /// 0 if all passed, 1 if not. Run it before a restart or an upgrade.
+    #[arg(long)]
+    pub check_config: bool,
+
     /// Log format.
     #[arg(long, env = "HUSH_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

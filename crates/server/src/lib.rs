@@ -11,6 +11,7 @@
 //! - [`error`]: [`AppError`](error::AppError), rendered as the stable JSON error body.
 //! - [`ws`]: the WebSocket endpoint — connection tasks; [`hub`]: reaching users' live
 //!   connections (on this node, or on every node through Redis).
+//! - [`check_config`]: `--check-config`, the configuration and backends checked without serving.
 //! - [`web`]: static serving of the web app.
 //! - [`http_policy`]: CORS and HSTS; [`metrics`]: the counters (`api::metrics` serves them); [`backup`]: `--backup-to`.
 //!
@@ -19,6 +20,7 @@
 
 pub mod api;
 pub mod backup;
+pub mod check_config;
 pub mod clock;
 pub mod config;
 pub mod data_dir;

@@ -10,6 +10,9 @@ async fn main() -> std::process::ExitCode {
     if config.probe {
         return hush_server::probe(config.bind).await;
     }
+    if config.check_config {
+        return hush_server::check_config::run(&config).await;
+    }
     if let Some(target) = &config.backup_to {
         return match hush_server::backup::backup(&config.data_dir, target) {
             Ok(done) => {

@@ -25,23 +25,32 @@ pub enum SecretError {
     },
 }
 
-/// Returns the configured secret, or the one in `<data_dir>/jwt_secret`, creating it
-/// (32 random bytes, hex) with mode 0600 on first start.
-pub fn load_or_create(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u8>, SecretError> {
+/// The configured secret, or the one in `<data_dir>/jwt_secret`; `None` when neither
+/// exists yet (the first start generates one).
+pub fn load(configured: Option<&str>, data_dir: &Path) -> Result<Option<Vec<u8>>, SecretError> {
     if let Some(secret) = configured {
         if secret.len() < 32 {
             return Err(SecretError::TooShort);
         }
-        return Ok(secret.as_bytes().to_vec());
+        return Ok(Some(secret.as_bytes().to_vec()));
+    }
+    let path = data_dir.join(SECRET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() >= 32 => Ok(Some(text.trim().as_bytes().to_vec())),
+        Ok(_) => Err(SecretError::TooShort),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(SecretError::Io { path: path.display().to_string(), source }),
+    }
+}
+
+/// Returns the configured secret, or the one in `<data_dir>/jwt_secret`, creating it
+/// (32 random bytes, hex) with mode 0600 on first start.
+pub fn load_or_create(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u8>, SecretError> {
+    if let Some(secret) = load(configured, data_dir)? {
+        return Ok(secret);
     }
     let path = data_dir.join(SECRET_FILE);
     let io = |source| SecretError::Io { path: path.display().to_string(), source };
-    match std::fs::read_to_string(&path) {
-        Ok(text) if text.trim().len() >= 32 => return Ok(text.trim().as_bytes().to_vec()),
-        Ok(_) => return Err(SecretError::TooShort),
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
-        Err(_) => {}
-    }
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();

@@ -141,7 +141,8 @@ pub async fn attach_redis(stores: &mut Stores, url: &str, prefix: &str) -> Resul
     Ok(hub)
 }
 
-fn twilio_from_config(config: &Config) -> Result<TwilioSms, StartupError> {
+/// The Twilio provider the configuration describes, or what is missing.
+pub fn twilio_from_config(config: &Config) -> Result<TwilioSms, StartupError> {
     let need = |value: &Option<String>, name: &str| {
         value
             .clone()

@@ -51,21 +51,28 @@ export async function startProxy(targetPort, publicOrigin) {
   };
 }
 
-/** Starts hush-server on a free port with its own data directory. */
-export async function startHush() {
-  const binary = process.env.HUSH_SERVER_BIN;
-  const webDir = process.env.HUSH_WEB_DIR;
-  if (!binary || !webDir) throw new Error('set HUSH_SERVER_BIN and HUSH_WEB_DIR (scripts/test.sh does)');
+/** A free TCP port on loopback. */
+export async function freePort() {
   const probe = net.createServer();
   await new Promise((r) => probe.listen(0, '127.0.0.1', r));
   const port = probe.address().port;
-  probe.close();
-  // The browser talks to two proxies (Alice's and Bob's, so one can be cut); both present
-  // the server's public origin.
-  const publicOrigin = `http://127.0.0.1:${port}`;
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
+/** Starts hush-server on a free port with its own data directory. `publicOrigin` and
+ * `env` override the defaults (a proxy in front presents its own origin). */
+export async function startHush({ publicOrigin, env = {} } = {}) {
+  const binary = process.env.HUSH_SERVER_BIN;
+  const webDir = process.env.HUSH_WEB_DIR;
+  if (!binary || !webDir) throw new Error('set HUSH_SERVER_BIN and HUSH_WEB_DIR (scripts/test.sh does)');
+  const port = await freePort();
+  // By default the browser talks to two proxies (Alice's and Bob's, so one can be cut);
+  // both present the server's public origin.
+  publicOrigin ??= `http://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hush-e2e-'));
   const child = spawn(binary, [], {
-    env: { ...process.env, HUSH_BIND: `127.0.0.1:${port}`, HUSH_DATA_DIR: dataDir, HUSH_WEB_DIR: webDir, HUSH_PUBLIC_ORIGIN: publicOrigin, RUST_LOG: 'info', HUSH_WS_PING_SECS: '5' },
+    env: { ...process.env, HUSH_BIND: `127.0.0.1:${port}`, HUSH_DATA_DIR: dataDir, HUSH_WEB_DIR: webDir, HUSH_PUBLIC_ORIGIN: publicOrigin, RUST_LOG: 'info', HUSH_WS_PING_SECS: '5', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log = [];
@@ -111,14 +118,16 @@ export async function launchBrowser() {
   });
 }
 
-/** A person: a browser context (own cookies and IndexedDB) on their own proxy. */
-export async function person(browser, hush, national) {
-  const proxy = await startProxy(hush.port, hush.publicOrigin);
-  const context = await browser.newContext({ viewport: { width: 420, height: 800 } });
+/** A person: a browser context (own cookies and IndexedDB) on their own proxy — or, with
+ * `url`, opening that URL directly (a real proxy in front of the server). */
+export async function person(browser, hush, national, { url } = {}) {
+  const proxy = url ? { close() {} } : await startProxy(hush.port, hush.publicOrigin);
+  // A real proxy in front uses a certificate from a private CA the browser does not know.
+  const context = await browser.newContext({ viewport: { width: 420, height: 800 }, ignoreHTTPSErrors: Boolean(url) });
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`[${national}] page error: ${e.message}`));
   page.on('console', (m) => { if ((m.type() === 'error' || m.type() === 'warning') && !m.text().includes('401')) console.error(`[${national}] console: ${m.text()}`); });
-  return { national, e164: `+1${national.replace(/\D/g, '')}`, proxy, context, page, url: `http://127.0.0.1:${proxy.port}/` };
+  return { national, e164: `+1${national.replace(/\D/g, '')}`, proxy, context, page, url: url ?? `http://127.0.0.1:${proxy.port}/` };
 }
 
 /** Enters the number and the texted code; `who.codeSentAt` remembers when (the server

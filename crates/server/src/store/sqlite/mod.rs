@@ -118,11 +118,43 @@ impl SqliteStore {
     }
 }
 
+/// The schema version this build migrates databases to.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The schema version of the database at `path` (0: none applied), read without changing
+/// anything; `None` when there is no database yet.
+pub fn schema_version_of(path: &Path) -> StoreResult<Option<i64>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let has_table: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_table {
+        return Ok(Some(0));
+    }
+    Ok(Some(conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?))
+}
+
+/// Why a database a newer release migrated is not opened (its tables may mean other things).
+pub fn newer_schema(version: i64) -> String {
+    format!(
+        "the database is at schema version {version}, newer than this hush-server knows ({SCHEMA_VERSION}): \
+         a newer release has used it; run that release, or restore the backup taken before upgrading"
+    )
+}
+
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )?;
     let current: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError(newer_schema(current)));
+    }
     for (index, sql) in MIGRATIONS.iter().enumerate() {
         let version = index as i64 + 1;
         if version <= current {
