@@ -9,6 +9,7 @@
 //! - [`store`]: one trait per aggregate and the embedded SQLite backend.
 //! - [`sms`]: the console and Twilio providers.
 //! - [`error`]: [`AppError`](error::AppError), rendered as the stable JSON error body.
+//! - [`open_sockets`]: the WebSockets being served, which shutdown waits for.
 //! - [`ws`]: the WebSocket endpoint — connection tasks; [`hub`]: reaching users' live
 //!   connections (on this node, or on every node through Redis).
 //! - [`check_config`]: `--check-config`, the configuration and backends checked without serving.
@@ -28,6 +29,7 @@ pub mod error;
 pub mod http_policy;
 pub mod hub;
 pub mod metrics;
+pub mod open_sockets;
 pub mod secret;
 pub mod service;
 pub mod sms;
@@ -127,6 +129,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let signal = state.shutdown.clone();
+    let sockets = state.sockets.clone();
     // No Nagle: frames are small and latency matters (with Nagle and delayed ACKs, a reply
     // could wait ~40 ms).
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
@@ -139,9 +142,17 @@ pub async fn serve(
             let _ = signal.send(true);
         })
         .await;
+    // Let the sockets finish their close handshakes (bounded: each waits at most 2 s for
+    // its client's close frame).
+    if tokio::time::timeout(SOCKETS_CLOSE_GRACE, sockets.all_closed()).await.is_err() {
+        tracing::warn!(open = sockets.count(), "shutting down with WebSockets still closing");
+    }
     sweeper.abort();
     result
 }
+
+/// How long shutdown waits for WebSockets to finish closing.
+const SOCKETS_CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Expires old mailbox messages every `HUSH_SWEEP_INTERVAL_SECS`.
 async fn sweep_forever(state: AppState) {
@@ -219,7 +230,7 @@ pub async fn run(config: config::Config) -> Result<(), Box<dyn std::error::Error
         println!("Hush is running at {origin}  (open it in your browser; Ctrl-C stops it)");
     } else {
         println!(
-            "Hush's API is running at {origin}, without the web app: set HUSH_WEB_DIR or build with --features embed-web (Ctrl-C stops it)"
+            "Hush's API is running at {origin}  (no web app: set HUSH_WEB_DIR or build with --features embed-web; Ctrl-C stops it)"
         );
     }
     serve(listener, state, shutdown_signal()).await?;

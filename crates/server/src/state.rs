@@ -9,6 +9,7 @@ use crate::data_dir;
 use crate::hub::redis::RedisHub;
 use crate::hub::{Hub, LocalHub};
 use crate::metrics::Metrics;
+use crate::open_sockets::OpenSockets;
 use crate::secret;
 use crate::sms::SmsProvider;
 use crate::sms::console::ConsoleSms;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Flips to `true` when the server shuts down; connections close with 1001.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The WebSockets being served, which shutdown waits for.
+    pub sockets: Arc<OpenSockets>,
 }
 
 /// Why the server could not start.
@@ -107,6 +110,7 @@ impl AppState {
             hub: Arc::new(LocalHub::default()),
             metrics: Arc::new(Metrics::default()),
             shutdown: Arc::new(tokio::sync::watch::channel(false).0),
+            sockets: Arc::default(),
         })
     }
 

@@ -140,3 +140,25 @@ async fn json_logs_carry_one_structured_line_per_request() {
     assert!(!all.contains("6502530099"), "the query string (a phone number) is not logged");
     assert!(!all.contains(&someone.to_string()), "nor an id from the path");
 }
+
+/// On SIGTERM every open WebSocket gets the close frame 1001 before the process exits (it
+/// used to exit while some sockets were still writing theirs). Three servers, ten sockets
+/// each, since which sockets lost the race varied.
+#[tokio::test]
+async fn sigterm_closes_every_websocket_with_1001() {
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(dir.path(), "127.0.0.1:0", &[]);
+        let person = server.sign_in(&format!("+1650253{:04}", 300 + round)).await;
+        let mut codes = Vec::new();
+        for _ in 0..10 {
+            let mut ws = common::ws::authed_at(&server.ws_url(), &person.token).await;
+            codes.push(tokio::spawn(async move { common::ws::close_code(&mut ws).await }));
+        }
+        let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+        assert!(status.success(), "{status:?}");
+        for code in codes {
+            assert_eq!(code.await.unwrap(), Some(1001), "round {round}: a socket ended without the close frame");
+        }
+    }
+}

@@ -47,6 +47,7 @@ const NO_DEVICE: &str = "this browser is not a device of the account: register i
 
 /// Serves one upgraded socket until either side ends it.
 pub async fn run(state: AppState, socket: WebSocket) {
+    let _open = state.sockets.enter();
     let (sink, stream) = socket.split();
     serve(state, sink, stream).await;
 }

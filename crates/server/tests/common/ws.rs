@@ -41,8 +41,13 @@ pub async fn close_code(ws: &mut Ws) -> Option<u16> {
 }
 
 pub async fn authed(app: &TestApp, person: &Person) -> Ws {
-    let mut ws = open(app).await;
-    send(&mut ws, json!({ "type": "auth", "token": person.token })).await;
+    authed_at(&app.ws_url(), &person.token).await
+}
+
+/// A socket to `ws_url` authenticated with `token`, past its `hello`.
+pub async fn authed_at(ws_url: &str, token: &str) -> Ws {
+    let mut ws = tokio_tungstenite::connect_async(ws_url).await.unwrap().0;
+    send(&mut ws, json!({ "type": "auth", "token": token })).await;
     let hello = next(&mut ws).await.unwrap();
     assert_eq!(hello["type"], "hello");
     assert_eq!(hello["protocol"], 2);
