@@ -11,6 +11,9 @@ need_python_module cryptography cryptography python3-cryptography
 need_python_version cryptography cryptography 43
 need_python_module yaml pyyaml python3-yaml
 need_python_module schemathesis schemathesis schemathesis
+need_python_module websockets websockets python3-websockets
+# The independent protocol client uses websockets' synchronous client, new in 11.
+need_python_version websockets websockets 11
 need_redis
 need_wasm_tools
 need_browser_tools
@@ -35,6 +38,9 @@ python3 tests/vectors/link_v2.py
 
 echo "==> deploy files (Dockerfile, docker-compose.yml, Caddyfile, systemd unit) against hush-server --help" >&2
 python3 tests/deploy/check_deploy.py "$(cargo_target_dir)/debug/hush-server"
+
+echo "==> a client written from docs/PROTOCOL.md and docs/CRYPTO.md alone, against the real server" >&2
+python3 tests/protocol/independent_client.py --server "$(cargo_target_dir)/debug/hush-server"
 
 echo "==> API fuzzing: schemathesis against /api/v1/openapi.json (0 server errors, 0 schema violations)" >&2
 python3 tests/api/schemathesis_run.py "$(cargo_target_dir)/debug/hush-server"
