@@ -4,6 +4,12 @@ use clap::Parser;
 use hush_server::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+/// The static (musl) build allocates with mimalloc: with musl's own allocator the server
+/// spent twice the CPU per relayed message (BENCHMARKS.md, "The static build").
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = Config::parse();

@@ -65,23 +65,30 @@ impl AccountStore for MongoStore {
 
     async fn delete(&self, id: UserId) -> StoreResult<bool> {
         let id = id.to_string();
-        let Some(user) = self.coll("users").find_one_and_delete(doc! { "_id": &id }).await? else {
+        // One transaction (or, without, the account first: what is left behind belongs to
+        // nobody and is never read again).
+        let s = &mut self.begin().await?;
+        let Some(user) = self.coll("users").find_one_and_delete(doc! { "_id": &id }).session(&mut *s).await? else {
             return Ok(false);
         };
         if let Ok(phone) = user.get_str("phone") {
-            self.coll("sign_in_codes").delete_one(doc! { "_id": phone }).await?;
+            self.coll("sign_in_codes").delete_one(doc! { "_id": phone }).session(&mut *s).await?;
         }
         let sessions: Vec<String> = {
-            let cursor = self.coll("sessions").find(doc! { "user_id": &id }).await?;
-            let docs: Vec<Document> = cursor.try_collect().await?;
+            let mut cursor = self.coll("sessions").find(doc! { "user_id": &id }).session(&mut *s).await?;
+            let docs: Vec<Document> = cursor.stream(&mut *s).try_collect().await?;
             docs.iter().filter_map(|d| d.get_str("_id").ok().map(str::to_owned)).collect()
         };
-        self.coll("refresh_tokens").delete_many(doc! { "session_id": { "$in": &sessions } }).await?;
-        self.coll("sessions").delete_many(doc! { "user_id": &id }).await?;
-        self.coll("friend_requests").delete_many(doc! { "$or": [{ "from": &id }, { "to": &id }] }).await?;
-        self.coll("friend_keys").delete_many(doc! { "$or": [{ "owner": &id }, { "friend": &id }] }).await?;
-        self.coll("blocks").delete_many(doc! { "$or": [{ "blocker": &id }, { "blocked": &id }] }).await?;
-        self.coll("device_sets").delete_one(doc! { "_id": &id }).await?;
+        self.coll("refresh_tokens").delete_many(doc! { "session_id": { "$in": &sessions } }).session(&mut *s).await?;
+        self.coll("sessions").delete_many(doc! { "user_id": &id }).session(&mut *s).await?;
+        let requests = doc! { "$or": [{ "from": &id }, { "to": &id }] };
+        self.coll("friend_requests").delete_many(requests).session(&mut *s).await?;
+        let friendships = doc! { "$or": [{ "owner": &id }, { "friend": &id }] };
+        self.coll("friend_keys").delete_many(friendships).session(&mut *s).await?;
+        let blocks = doc! { "$or": [{ "blocker": &id }, { "blocked": &id }] };
+        self.coll("blocks").delete_many(blocks).session(&mut *s).await?;
+        self.coll("device_sets").delete_one(doc! { "_id": &id }).session(&mut *s).await?;
+        self.commit(s).await?;
         Ok(true)
     }
 }

@@ -9,9 +9,12 @@
 //! version and devices) and `rate_events` with a TTL index. Ids are stored as strings,
 //! hashes as lower-case hex.
 //!
-//! Multi-document changes are ordered so that a crash between two steps leaves a state
-//! the next request repairs (e.g. accept writes both keys before deleting the request);
-//! they do not need a replica set.
+//! Multi-document changes — a friend request (its facts read and the request written),
+//! accepting one, deleting an account — run in one transaction where SQLite uses one, on a
+//! replica set (the compose file runs a one-node set). On a standalone server, which has no
+//! transactions, they run as ordered steps instead, so that a crash between two leaves a
+//! state the next request repairs (e.g. accept writes both sides before deleting the
+//! request); start-up says so in the log.
 
 mod accounts;
 mod devices;
@@ -20,7 +23,7 @@ mod social;
 use async_trait::async_trait;
 use mongodb::bson::{Document, doc};
 use mongodb::options::IndexOptions;
-use mongodb::{Collection, Database, IndexModel};
+use mongodb::{ClientSession, Collection, Database, IndexModel};
 
 use super::{HealthCheck, StoreError, StoreResult};
 
@@ -40,6 +43,8 @@ pub(crate) fn is_duplicate(e: &mongodb::error::Error) -> bool {
 #[derive(Clone)]
 pub struct MongoStore {
     db: Database,
+    /// Whether the deployment has multi-document transactions (a replica set or mongos).
+    transactions: bool,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -50,7 +55,16 @@ impl MongoStore {
     /// Connects to `uri` and uses database `name`, creating the indexes it relies on.
     pub async fn connect(uri: &str, name: &str) -> StoreResult<Self> {
         let client = mongodb::Client::with_uri_str(uri).await?;
-        let store = Self { db: client.database(name) };
+        let db = client.database(name);
+        let hello = db.run_command(doc! { "hello": 1 }).await?;
+        let transactions = hello.get_str("setName").is_ok() || hello.get_str("msg") == Ok("isdbgrid");
+        if !transactions {
+            tracing::warn!(
+                "MongoDB is a standalone server: friend requests and account deletion run as ordered steps, \
+                 not transactions; run it as a (one-node) replica set"
+            );
+        }
+        let store = Self { db, transactions };
         store.create_indexes().await?;
         store.drop_v1_keys().await?;
         Ok(store)
@@ -58,6 +72,24 @@ impl MongoStore {
 
     pub(crate) fn coll(&self, name: &str) -> Collection<Document> {
         self.db.collection::<Document>(name)
+    }
+
+    /// A session for a multi-document change, with a transaction open when the deployment
+    /// has them. Dropping it before [`Self::commit`] aborts the transaction.
+    pub(crate) async fn begin(&self) -> StoreResult<ClientSession> {
+        let mut session = self.db.client().start_session().await?;
+        if self.transactions {
+            session.start_transaction().await?;
+        }
+        Ok(session)
+    }
+
+    /// Commits what [`Self::begin`] opened.
+    pub(crate) async fn commit(&self, session: &mut ClientSession) -> StoreResult<()> {
+        if self.transactions {
+            session.commit_transaction().await?;
+        }
+        Ok(())
     }
 
     async fn create_indexes(&self) -> StoreResult<()> {

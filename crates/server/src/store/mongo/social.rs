@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use hush_shared::{FriendRequestId, UserId};
+use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
 
 use super::{MongoStore, is_duplicate};
@@ -31,6 +32,11 @@ fn request_from(d: &Document) -> StoreResult<FriendRequestRecord> {
 impl MongoStore {
     async fn exists(&self, collection: &str, filter: Document) -> StoreResult<bool> {
         Ok(self.coll(collection).find_one(filter).await?.is_some())
+    }
+
+    /// [`Self::exists`], read in `session`'s transaction.
+    async fn exists_in(&self, session: &mut ClientSession, collection: &str, filter: Document) -> StoreResult<bool> {
+        Ok(self.coll(collection).find_one(filter).session(session).await?.is_some())
     }
 
     /// Whether a request from `requester` is withheld from `recipient` (who blocked them).
@@ -74,10 +80,11 @@ impl MongoStore {
         Ok(keys.deleted_count)
     }
 
-    async fn upsert_side(&self, owner: &str, friend: &str, now: i64) -> StoreResult<()> {
+    async fn upsert_side(&self, session: &mut ClientSession, owner: &str, friend: &str, now: i64) -> StoreResult<()> {
         self.coll("friend_keys")
             .update_one(doc! { "owner": owner, "friend": friend }, doc! { "$setOnInsert": { "since": now } })
             .upsert(true)
+            .session(session)
             .await?;
         Ok(())
     }
@@ -91,27 +98,34 @@ impl SocialStore for MongoStore {
         rule: RequestRule,
     ) -> StoreResult<Result<RequestDelivery, RequestRefusal>> {
         let (from, to) = (request.from.to_string(), request.to.to_string());
+        let s = &mut self.begin().await?;
         let facts = RequestFacts {
-            recipient_exists: self.exists("users", doc! { "_id": &to }).await?,
-            requester_blocked: self.exists("blocks", doc! { "blocker": &from, "blocked": &to }).await?,
-            blocked_by_recipient: self.exists("blocks", doc! { "blocker": &to, "blocked": &from }).await?,
-            friends: self.friendship(&from, &to).await?.is_some(),
-            sent: self.exists("friend_requests", doc! { "from": &from, "to": &to }).await?,
-            incoming: self.exists("friend_requests", doc! { "from": &to, "to": &from }).await?,
+            recipient_exists: self.exists_in(s, "users", doc! { "_id": &to }).await?,
+            requester_blocked: self.exists_in(s, "blocks", doc! { "blocker": &from, "blocked": &to }).await?,
+            blocked_by_recipient: self.exists_in(s, "blocks", doc! { "blocker": &to, "blocked": &from }).await?,
+            friends: self.exists_in(s, "friend_keys", doc! { "owner": &from, "friend": &to }).await?
+                && self.exists_in(s, "friend_keys", doc! { "owner": &to, "friend": &from }).await?,
+            sent: self.exists_in(s, "friend_requests", doc! { "from": &from, "to": &to }).await?,
+            incoming: self.exists_in(s, "friend_requests", doc! { "from": &to, "to": &from }).await?,
         };
         let delivery = match rule(&facts) {
             Ok(delivery) => delivery,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        // The unique (from, to) index refuses a request written concurrently since the read.
+        // The unique (from, to) index refuses a request written concurrently since the read
+        // (without transactions; with them, the write conflict aborts one of the two).
         let inserted = self
             .coll("friend_requests")
             .insert_one(doc! {
                 "_id": request.id.to_string(), "from": &from, "to": &to, "created_at": request.created_at,
             })
+            .session(&mut *s)
             .await;
         match inserted {
-            Ok(_) => Ok(Ok(delivery)),
+            Ok(_) => {
+                self.commit(s).await?;
+                Ok(Ok(delivery))
+            }
             Err(e) if is_duplicate(&e) => Ok(Err(RequestRefusal::AlreadySent)),
             Err(e) => Err(e.into()),
         }
@@ -160,13 +174,16 @@ impl SocialStore for MongoStore {
         if self.withheld(&from, &to).await? {
             return Ok(None);
         }
-        // Both sides first, request last: a crash in between leaves a friendship whose
-        // request can simply be accepted again.
-        self.upsert_side(&from, &to, now).await?;
-        self.upsert_side(&to, &from, now).await?;
+        // One transaction; without one, both sides first and the request last, so a crash
+        // in between leaves a friendship whose request can simply be accepted again.
+        let s = &mut self.begin().await?;
+        self.upsert_side(s, &from, &to, now).await?;
+        self.upsert_side(s, &to, &from, now).await?;
         self.coll("friend_requests")
             .delete_many(doc! { "$or": [{ "from": &from, "to": &to }, { "from": &to, "to": &from }] })
+            .session(&mut *s)
             .await?;
+        self.commit(s).await?;
         Ok(Some(request))
     }
 
