@@ -59,13 +59,13 @@ def call(base, method, path, body=None, token=None):
 
 
 def sign_in(base, lines, phone):
-    call(base, "POST", "/api/v1/auth/code", {"phone": phone})
+    challenge = call(base, "POST", "/api/v1/auth/code", {"phone": phone})["challenge"]
     deadline = time.time() + 10
     while time.time() < deadline:
         for line in reversed(lines):
             found = re.search(re.escape(f"SMS to {phone}: Your Hush code is ") + r"(\d{6})", line)
             if found:
-                reply = call(base, "POST", "/api/v1/auth/verify", {"phone": phone, "code": found.group(1)})
+                reply = call(base, "POST", "/api/v1/auth/verify", {"phone": phone, "challenge": challenge, "code": found.group(1)})
                 return reply["access_token"], reply["user"]["user_id"]
         time.sleep(0.05)
     sys.exit(f"no sign-in code for {phone} in the server log")

@@ -378,7 +378,7 @@ class Server:
 class User:
     def __init__(self, name, phone_typed, phone):
         self.name, self.phone_typed, self.phone = name, phone_typed, phone
-        self.user_id = self.token = self.cookie = None
+        self.user_id = self.token = self.cookie = self.challenge = None
         self.aik = Key()
         self.dk = Key()
         self.spk = Key()
@@ -405,6 +405,9 @@ def request_code(srv, http, u):
     before = len(srv.codes(u.phone))
     u.code_at = time.time()
     r = http.req("POST", "/api/v1/auth/code", {"phone": u.phone_typed})
+    # PROTOCOL.md Sign-in: the answer's `challenge` names the attempt; verify sends it back.
+    if r.status == 202 and isinstance(r.json, dict):
+        u.challenge = r.json.get("challenge")
     code = None
     for _ in range(50):
         cs = srv.codes(u.phone)
@@ -418,7 +421,7 @@ def request_code(srv, http, u):
 def sign_in(srv, http, u):
     r, code = request_code(srv, http, u)
     assert r.status == 202 and code, f"sign-in of {u.name} failed: {r}"
-    v = http.req("POST", "/api/v1/auth/verify", {"phone": u.phone, "code": code})
+    v = http.req("POST", "/api/v1/auth/verify", {"phone": u.phone, "challenge": u.challenge, "code": code})
     assert v.status == 200, f"verify of {u.name} failed: {v}"
     u.user_id = v.json["user"]["user_id"]
     u.token = v.json["access_token"]
@@ -511,10 +514,13 @@ def run(srv, http):
 
     # ----------------------------------------------------------------------------------
     scenario("1. sign-in by SMS code")
-    # PROTOCOL.md Sign-in: POST /auth/code {phone} -> 202 {phone, expires_in: 600, resend_after: 30}
+    # PROTOCOL.md Sign-in: POST /auth/code {phone} -> 202 {phone, challenge, expires_in: 600, resend_after: 30}
     r, code_a = request_code(srv, http, A)
-    check("code request -> 202 {phone E.164, expires_in 600, resend_after 30}",
-          r.status == 202 and r.json == {"phone": A.phone, "expires_in": 600, "resend_after": 30},
+    j = r.json if isinstance(r.json, dict) else {}
+    ok = (r.status == 202 and set(j) == {"phone", "challenge", "expires_in", "resend_after"} and j["phone"] == A.phone
+          and j["expires_in"] == 600 and j["resend_after"] == 30
+          and isinstance(j["challenge"], str) and len(j["challenge"]) == 22 and re.fullmatch(r"[A-Za-z0-9_-]+", j["challenge"]))
+    check("code request -> 202 {phone E.164, challenge (22 chars base64url), expires_in 600, resend_after 30}", ok,
           str(r), "PROTOCOL.md Sign-in (auth/code)", str(r))
     check("6-digit code in the console SMS line", code_a is not None and len(code_a) == 6, f"code={code_a}",
           "README (console SMS provider line)")
@@ -526,15 +532,15 @@ def run(srv, http):
           "PROTOCOL.md Errors (retry_after) / Sign-in limits", str(r2))
     # PROTOCOL.md Errors: invalid_code 401 "wrong or malformed sign-in code (the message says how many tries remain)"
     wrong = "%06d" % ((int(code_a) + 1) % 1000000)
-    r = http.req("POST", "/api/v1/auth/verify", {"phone": A.phone, "code": wrong})
+    r = http.req("POST", "/api/v1/auth/verify", {"phone": A.phone, "challenge": A.challenge, "code": wrong})
     check("wrong code -> 401 invalid_code", err_is(r, 401, "invalid_code"), str(r), "PROTOCOL.md Errors invalid_code", str(r))
     check("invalid_code message says how many tries remain",
           r.json and re.search(r"\d", r.json.get("message", "")) is not None, f"message={r.json.get('message') if r.json else None!r}",
           "PROTOCOL.md Errors invalid_code", str(r))
-    r = http.req("POST", "/api/v1/auth/verify", {"phone": A.phone, "code": "12ab"})
+    r = http.req("POST", "/api/v1/auth/verify", {"phone": A.phone, "challenge": A.challenge, "code": "12ab"})
     check("malformed code -> 401 invalid_code", err_is(r, 401, "invalid_code"), str(r), "PROTOCOL.md Errors invalid_code", str(r))
     # PROTOCOL.md Sign-in: verify -> 200 {access_token, token_type "Bearer", expires_in 900, user {...}, new_account} + cookie
-    v = http.req("POST", "/api/v1/auth/verify", {"phone": A.phone_typed, "code": code_a})
+    v = http.req("POST", "/api/v1/auth/verify", {"phone": A.phone_typed, "challenge": A.challenge, "code": code_a})
     j = v.json if isinstance(v.json, dict) else {}
     ok = (v.status == 200 and set(j) == {"access_token", "token_type", "expires_in", "user", "new_account"}
           and j["token_type"] == "Bearer" and j["expires_in"] == 900 and j["new_account"] is True
@@ -561,21 +567,34 @@ def run(srv, http):
     except Exception as e:  # noqa
         check("access token: HS256 JWT", False, f"cannot parse: {e}", "PROTOCOL.md Sign-in (access token)", A.token)
     # PROTOCOL.md Errors: code_expired 401 "no live code: never sent, expired, used, or burned"
-    r = http.req("POST", "/api/v1/auth/verify", {"phone": A.phone, "code": code_a})
+    r = http.req("POST", "/api/v1/auth/verify", {"phone": A.phone, "challenge": A.challenge, "code": code_a})
     check("used code again -> 401 code_expired", err_is(r, 401, "code_expired"), str(r), "PROTOCOL.md Errors code_expired", str(r))
-    r = http.req("POST", "/api/v1/auth/verify", {"phone": "+16502530099", "code": "123456"})
+    r = http.req("POST", "/api/v1/auth/verify", {"phone": "+16502530099", "challenge": A.challenge, "code": "123456"})
     check("never-sent code -> 401 code_expired", err_is(r, 401, "code_expired"), str(r), "PROTOCOL.md Errors code_expired", str(r))
     # PROTOCOL.md Sign-in: "the 5th wrong guess burns the code (too_many_attempts)"
     r, code_e = request_code(srv, http, E)
     wrong = "%06d" % ((int(code_e) + 7) % 1000000)
-    answers = [http.req("POST", "/api/v1/auth/verify", {"phone": E.phone, "code": wrong}) for _ in range(5)]
+    answers = [http.req("POST", "/api/v1/auth/verify", {"phone": E.phone, "challenge": E.challenge, "code": wrong}) for _ in range(5)]
     seq = [(a.status, a.code) for a in answers]
     ok = seq[:4] == [(401, "invalid_code")] * 4 and seq[4] == (429, "too_many_attempts")
     check("wrong guesses 1-4 -> invalid_code, 5th -> 429 too_many_attempts", ok, f"{seq}",
           "PROTOCOL.md Sign-in / Errors too_many_attempts", "; ".join(map(str, answers)))
-    r = http.req("POST", "/api/v1/auth/verify", {"phone": E.phone, "code": code_e})
+    r = http.req("POST", "/api/v1/auth/verify", {"phone": E.phone, "challenge": E.challenge, "code": code_e})
     check("right code after burning -> 401 code_expired", err_is(r, 401, "code_expired"), str(r),
           "PROTOCOL.md Errors code_expired (burned)", str(r))
+    # PROTOCOL.md Sign-in: "verify accepts it only with that attempt's challenge ... A challenge
+    # that names no waiting code ... answers code_expired, so nobody can burn ... the code another
+    # person asked for."
+    person = User("Fay", "+1 650 253 0077", "+16502530077")
+    r, code_person = request_code(srv, http, person)
+    strangers = [http.req("POST", "/api/v1/auth/verify", {"phone": person.phone, "challenge": b64u(os.urandom(16)), "code": "%06d" % n})
+                 for n in range(6)]
+    check("guesses under another challenge -> code_expired, and do not touch the person's code",
+          all(err_is(a, 401, "code_expired") for a in strangers), "; ".join(map(str, strangers[:2])),
+          "PROTOCOL.md Sign-in (codes belong to their attempt)", "; ".join(map(str, strangers)))
+    r = http.req("POST", "/api/v1/auth/verify", {"phone": person.phone, "challenge": person.challenge, "code": code_person})
+    check("the person's code still works after a stranger's guesses", r.status == 200, str(r),
+          "PROTOCOL.md Sign-in (codes belong to their attempt)", str(r))
 
     # PROTOCOL.md Account: GET /me -> {user_id, phone, display_name}; Errors: unauthorized
     r = http.req("GET", "/api/v1/me", token=A.token)

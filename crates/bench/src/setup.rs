@@ -41,10 +41,11 @@ pub async fn device_of(server: &Server, n: usize, identity: &IdentityKeyPair, li
         .await
         .expect("code");
     assert_eq!(r.status().as_u16(), 202, "{}", r.text().await.unwrap_or_default());
+    let sent: Value = r.json().await.expect("code answer");
     let code = server.code_for(&phone).await;
     let body: Value = http
         .post(format!("{}/api/v1/auth/verify", server.url))
-        .json(&json!({ "phone": phone, "code": code }))
+        .json(&json!({ "phone": phone, "challenge": sent["challenge"], "code": code }))
         .send()
         .await
         .expect("verify")

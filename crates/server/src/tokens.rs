@@ -132,6 +132,21 @@ impl TokenService {
     }
 }
 
+/// Random bytes in a sign-in attempt's challenge.
+const CHALLENGE_BYTES: usize = 16;
+
+/// A new sign-in attempt's challenge: [`CHALLENGE_BYTES`] random bytes, base64url.
+pub fn new_challenge() -> String {
+    let mut bytes = [0u8; CHALLENGE_BYTES];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Whether `challenge` has the shape [`new_challenge`] gives (anything else names no code).
+pub fn is_challenge(challenge: &str) -> bool {
+    URL_SAFE_NO_PAD.decode(challenge).is_ok_and(|bytes| bytes.len() == CHALLENGE_BYTES)
+}
+
 /// A uniformly random 6-digit code from the OS CSPRNG.
 pub fn new_sign_in_code() -> String {
     random_digits(6)

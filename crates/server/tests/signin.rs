@@ -98,10 +98,13 @@ async fn five_wrong_codes_burn_the_code() {
 }
 
 #[tokio::test]
-async fn codes_are_limited_per_number_every_30_s_and_5_per_hour() {
+async fn codes_are_limited_per_number_and_address_every_30_s_and_5_a_day() {
     let app = TestApp::spawn().await;
-    app.request_code(&phone(6)).await;
-    let r = app.post("/api/v1/auth/code", None, json!({ "phone": phone(6) })).await;
+    let ask = || app.post("/api/v1/auth/code", None, json!({ "phone": phone(6) }));
+    let first = ask().await;
+    assert_eq!(first.status, StatusCode::ACCEPTED);
+    let first_code = app.last_code(&phone(6)).unwrap();
+    let r = ask().await;
     assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
     let retry = r.body["retry_after"].as_u64().unwrap();
     assert!((1..=30).contains(&retry));
@@ -111,28 +114,35 @@ async fn codes_are_limited_per_number_every_30_s_and_5_per_hour() {
         app.request_code(&phone(6)).await;
     }
     app.clock.advance(30);
-    let r = app.post("/api/v1/auth/code", None, json!({ "phone": phone(6) })).await;
+    let r = ask().await;
     assert_eq!(r.code(), "rate_limited");
-    assert_eq!(r.body["retry_after"].as_u64().unwrap(), 3600 - 150);
-    // A new code replaces the old one: only the newest works.
-    let lines = app.sms_lines.lock().unwrap().len();
-    assert_eq!(lines, 5);
+    assert_eq!(r.body["retry_after"].as_u64().unwrap(), 86_400 - 150, "5 a day from one address");
+    assert_eq!(app.sms_lines.lock().unwrap().len(), 5);
+    // Each attempt keeps its own code: the first still works with the first challenge.
+    let body = json!({ "phone": phone(6), "challenge": first.body["challenge"], "code": first_code });
+    assert_eq!(app.post("/api/v1/auth/verify", None, body).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_number_gets_at_most_10_codes_a_day() {
-    let app = TestApp::spawn().await;
-    for sent in 0..10 {
-        app.request_code(&phone(9)).await;
-        // Five an hour: the sixth waits for the next hour.
-        app.clock.advance(if sent % 5 == 4 { 3600 } else { 31 });
+    let app = TestApp::spawn_with(&["--trust-forwarded-for"]).await;
+    let app = &app;
+    let ask = |ip: &'static str| {
+        let body = json!({ "phone": phone(9) });
+        async move { app.call_with(Method::POST, "/api/v1/auth/code", None, Some(body), &[("x-forwarded-for", ip)]).await }
+    };
+    for ip in ["198.51.100.1", "198.51.100.2"] {
+        for _ in 0..5 {
+            assert_eq!(ask(ip).await.status, StatusCode::ACCEPTED);
+            app.clock.advance(31);
+        }
     }
-    let r = app.post("/api/v1/auth/code", None, json!({ "phone": phone(9) })).await;
-    assert_eq!(r.code(), "rate_limited", "the eleventh code in a day");
+    let r = ask("198.51.100.3").await;
+    assert_eq!(r.code(), "rate_limited", "the eleventh code in a day, from any address");
     let wait = r.body["retry_after"].as_u64().unwrap();
-    assert!(wait > 3600, "the day's cap, not the hour's: {wait}");
+    assert!(wait > 3600 && wait <= 86_400, "the day's cap: {wait}");
     app.clock.advance(wait as i64);
-    app.request_code(&phone(9)).await;
+    assert_eq!(ask("198.51.100.3").await.status, StatusCode::ACCEPTED);
 }
 
 #[tokio::test]

@@ -83,29 +83,41 @@ async fn accounts_and_sessions(accounts: &dyn AccountStore, sessions: &dyn Sessi
 
 async fn codes(codes: &dyn CodeStore) {
     let phone = unique_phone();
+    let slot = CodeSlot { phone: phone.clone(), challenge: "attempt-one".into() };
     let (right, wrong) = ([7u8; 32], [8u8; 32]);
-    assert_eq!(codes.check(&phone, right, NOW, 5).await.unwrap(), CodeCheck::Missing);
-    codes.put(&phone, right, NOW + 600).await.unwrap();
+    assert_eq!(codes.check(&slot, right, NOW, 5).await.unwrap(), CodeCheck::Missing);
+    codes.put(&slot, right, NOW, NOW + 600).await.unwrap();
     for remaining in (1..=4).rev() {
-        assert_eq!(codes.check(&phone, wrong, NOW, 5).await.unwrap(), CodeCheck::Wrong { remaining });
+        assert_eq!(codes.check(&slot, wrong, NOW, 5).await.unwrap(), CodeCheck::Wrong { remaining });
     }
-    assert_eq!(codes.check(&phone, wrong, NOW, 5).await.unwrap(), CodeCheck::Burned);
-    assert_eq!(codes.check(&phone, right, NOW, 5).await.unwrap(), CodeCheck::Missing);
-    codes.put(&phone, right, NOW + 600).await.unwrap();
-    assert_eq!(codes.check(&phone, right, NOW, 5).await.unwrap(), CodeCheck::Accepted);
-    assert_eq!(codes.check(&phone, right, NOW, 5).await.unwrap(), CodeCheck::Missing, "single use");
-    codes.put(&phone, right, NOW + 600).await.unwrap();
-    assert_eq!(codes.check(&phone, right, NOW + 600, 5).await.unwrap(), CodeCheck::Missing, "expired");
+    assert_eq!(codes.check(&slot, wrong, NOW, 5).await.unwrap(), CodeCheck::Burned);
+    assert_eq!(codes.check(&slot, right, NOW, 5).await.unwrap(), CodeCheck::Missing);
+    codes.put(&slot, right, NOW, NOW + 600).await.unwrap();
+    assert_eq!(codes.check(&slot, right, NOW, 5).await.unwrap(), CodeCheck::Accepted);
+    assert_eq!(codes.check(&slot, right, NOW, 5).await.unwrap(), CodeCheck::Missing, "single use");
+    codes.put(&slot, right, NOW, NOW + 600).await.unwrap();
+    assert_eq!(codes.check(&slot, right, NOW + 600, 5).await.unwrap(), CodeCheck::Missing, "expired");
+
+    // Two attempts for one number keep their own codes: burning one leaves the other, and a
+    // new code in one slot does not replace the other's.
+    let other = CodeSlot { phone: phone.clone(), challenge: "attempt-two".into() };
+    codes.put(&slot, right, NOW, NOW + 600).await.unwrap();
+    codes.put(&other, [9u8; 32], NOW, NOW + 600).await.unwrap();
+    for _ in 0..5 {
+        codes.check(&other, wrong, NOW, 5).await.unwrap();
+    }
+    assert_eq!(codes.check(&other, [9u8; 32], NOW, 5).await.unwrap(), CodeCheck::Missing, "burned");
+    assert_eq!(codes.check(&slot, right, NOW, 5).await.unwrap(), CodeCheck::Accepted, "the other attempt's code");
 
     // Guesses in parallel each use up one of the five attempts: no more than five are
     // compared (the right one sent along with twenty wrong ones wins only if it is among them).
-    codes.put(&phone, right, NOW + 600).await.unwrap();
-    let guesses = (0..20).map(|_| codes.check(&phone, wrong, NOW, 5)).chain([codes.check(&phone, right, NOW, 5)]);
+    codes.put(&slot, right, NOW, NOW + 600).await.unwrap();
+    let guesses = (0..20).map(|_| codes.check(&slot, wrong, NOW, 5)).chain([codes.check(&slot, right, NOW, 5)]);
     let outcomes: Vec<CodeCheck> =
         futures_util::future::join_all(guesses).await.into_iter().map(Result::unwrap).collect();
     let compared = outcomes.iter().filter(|o| **o != CodeCheck::Missing).count();
     assert!(compared <= 5, "{compared} guesses compared: {outcomes:?}");
-    assert_eq!(codes.check(&phone, right, NOW, 5).await.unwrap(), CodeCheck::Missing, "burned or used");
+    assert_eq!(codes.check(&slot, right, NOW, 5).await.unwrap(), CodeCheck::Missing, "burned or used");
 }
 
 async fn rate_limits(limits: &dyn RateLimitStore) {

@@ -13,12 +13,14 @@ pub const SIGN_IN_CODE_DIGITS: usize = 6;
 pub const SIGN_IN_CODE_TTL_SECS: u64 = 10 * 60;
 /// Wrong guesses after which a code is burned.
 pub const SIGN_IN_CODE_MAX_ATTEMPTS: u32 = 5;
-/// Minimum seconds between two codes sent to one number.
+/// Minimum seconds between two codes sent to one number for one address.
 pub const CODE_SEND_MIN_INTERVAL_SECS: u64 = 30;
-/// Codes sent to one number per hour.
-pub const CODE_SENDS_PER_NUMBER_PER_HOUR: u32 = 5;
-/// Codes sent to one number per day (after 5 in an hour and 10 in a day the number waits:
-/// at most 10 codes × 5 guesses = 50 guesses a day on one number, odds 1 in 20,000).
+/// Codes sent to one number per day for requests from one address (an IPv6 address counts
+/// by its /64): a stranger on one address can use only this share of the number's codes,
+/// so the person, on another address, can still get theirs.
+pub const CODE_SENDS_PER_NUMBER_PER_ADDRESS_PER_DAY: u32 = 5;
+/// Codes sent to one number per day, all addresses together: at most 10 codes × 5 guesses
+/// = 50 guesses a day on one number, odds 1 in 20,000 (SECURITY.md).
 pub const CODE_SENDS_PER_NUMBER_PER_DAY: u32 = 10;
 /// Codes requested from one IP address per hour (an IPv6 address counts by its /64).
 pub const CODE_SENDS_PER_IP_PER_HOUR: u32 = 20;

@@ -39,8 +39,9 @@ test('signing in through the proxy sets a Secure refresh cookie', async () => {
   const phone = '+16502530150';
   const sent = await caddy.request('POST', '/api/v1/auth/code', { body: { phone } });
   assert.equal(sent.status, 202, sent.text);
+  const { challenge } = JSON.parse(sent.text);
   const code = await hush.codeFor(phone);
-  const verified = await caddy.request('POST', '/api/v1/auth/verify', { body: { phone, code } });
+  const verified = await caddy.request('POST', '/api/v1/auth/verify', { body: { phone, challenge, code } });
   assert.equal(verified.status, 200, verified.text);
   const cookie = (verified.headers['set-cookie'] ?? []).join('\n');
   assert.match(cookie, /; Secure/i, cookie);

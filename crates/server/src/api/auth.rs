@@ -80,7 +80,7 @@ pub async fn verify(
     ip: ClientIp,
     ApiJson(req): ApiJson<VerifyCodeRequest>,
 ) -> Result<Response, AppError> {
-    let signed = signin::verify(&state, &req.phone, &req.code, ip.0).await?;
+    let signed = signin::verify(&state, &req.phone, &req.challenge, &req.code, ip.0).await?;
     Ok(signed_in(&state, signed))
 }
 

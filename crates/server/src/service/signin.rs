@@ -1,8 +1,12 @@
 //! Sign-in with an SMS code, refresh-token rotation and logout.
 //!
 //! Rules: 6-digit codes from the OS CSPRNG, stored as keyed hashes, valid 10 minutes,
-//! single use, burned after 5 wrong tries; at most one send per 30 s and 5 per hour per
-//! number, and a per-IP limit on sends and on guesses.
+//! single use, burned after 5 wrong tries. Each code belongs to the sign-in attempt that
+//! asked for it (a challenge only the requester is given), so a stranger cannot replace or
+//! burn someone else's code. Sends: one per 30 s and 5 a day per number and address, 10 a
+//! day per number in all, and a per-IP limit on sends and on guesses. A stranger on one
+//! address therefore cannot keep a person on another from signing in at all; one on two or
+//! more can hold the number's daily codes (SECURITY.md).
 
 use std::net::IpAddr;
 
@@ -16,8 +20,8 @@ use crate::error::AppError;
 use crate::hub::HubEvent;
 use crate::sms::sign_in_text;
 use crate::state::AppState;
-use crate::store::{CodeCheck, RateRule, RotateOutcome, SessionId, UserRecord};
-use crate::tokens::{TokenService, new_sign_in_code};
+use crate::store::{CodeCheck, CodeSlot, RateRule, RotateOutcome, SessionId, UserRecord};
+use crate::tokens::{TokenService, is_challenge, new_challenge, new_sign_in_code};
 
 /// Converts a stored account into its wire form.
 pub fn user_view(user: &UserRecord) -> User {
@@ -52,24 +56,32 @@ pub fn ip_bucket(ip: IpAddr) -> String {
 /// `POST /auth/code`.
 pub async fn send_code(state: &AppState, phone_input: &str, ip: IpAddr) -> Result<SendCodeResponse, AppError> {
     let phone = normalize_phone(phone_input)?;
+    let bucket = ip_bucket(ip);
     enforce(
         state,
         &[
-            rule(format!("code-ip:{}", ip_bucket(ip)), CODE_SENDS_PER_IP_PER_HOUR, 3600),
-            rule(format!("code-num-30s:{phone}"), 1, CODE_SEND_MIN_INTERVAL_SECS),
-            rule(format!("code-num-1h:{phone}"), CODE_SENDS_PER_NUMBER_PER_HOUR, 3600),
+            rule(format!("code-ip:{bucket}"), CODE_SENDS_PER_IP_PER_HOUR, 3600),
+            rule(format!("code-num-30s:{phone}:{bucket}"), 1, CODE_SEND_MIN_INTERVAL_SECS),
+            rule(format!("code-num-1d:{phone}:{bucket}"), CODE_SENDS_PER_NUMBER_PER_ADDRESS_PER_DAY, 86_400),
             rule(format!("code-num-1d:{phone}"), CODE_SENDS_PER_NUMBER_PER_DAY, 86_400),
         ],
     )
     .await?;
     let code = new_sign_in_code();
+    let slot = CodeSlot { phone: phone.clone(), challenge: new_challenge() };
     let now = state.now();
-    state.stores.codes.put(&phone, state.tokens.hash_code(&phone, &code), now + SIGN_IN_CODE_TTL_SECS as i64).await?;
+    let expires_at = now + SIGN_IN_CODE_TTL_SECS as i64;
+    state.stores.codes.put(&slot, state.tokens.hash_code(&phone, &code), now, expires_at).await?;
     if let Err(e) = state.sms.send(&phone, &sign_in_text(&code)).await {
         tracing::warn!(error = %e, "sending the sign-in SMS failed");
         return Err(AppError::new(ErrorCode::SmsFailed, "the text message could not be sent; try again later"));
     }
-    Ok(SendCodeResponse { phone, expires_in: SIGN_IN_CODE_TTL_SECS, resend_after: CODE_SEND_MIN_INTERVAL_SECS })
+    Ok(SendCodeResponse {
+        phone,
+        challenge: slot.challenge,
+        expires_in: SIGN_IN_CODE_TTL_SECS,
+        resend_after: CODE_SEND_MIN_INTERVAL_SECS,
+    })
 }
 
 /// A signed-in session: the body for the client and the refresh token for the cookie.
@@ -80,8 +92,14 @@ pub struct SignedIn {
     pub refresh_token: String,
 }
 
-/// `POST /auth/verify`.
-pub async fn verify(state: &AppState, phone_input: &str, code: &str, ip: IpAddr) -> Result<SignedIn, AppError> {
+/// `POST /auth/verify`: the code texted for the attempt `challenge` names.
+pub async fn verify(
+    state: &AppState,
+    phone_input: &str,
+    challenge: &str,
+    code: &str,
+    ip: IpAddr,
+) -> Result<SignedIn, AppError> {
     let phone = normalize_phone(phone_input)?;
     enforce(state, &[rule(format!("verify-ip:{}", ip_bucket(ip)), VERIFY_ATTEMPTS_PER_IP_PER_HOUR, 3600)]).await?;
     let code = code.trim();
@@ -89,8 +107,12 @@ pub async fn verify(state: &AppState, phone_input: &str, code: &str, ip: IpAddr)
         return Err(AppError::new(ErrorCode::InvalidCode, "the code is the 6 digits from the text message"));
     }
     let now = state.now();
-    let check =
-        state.stores.codes.check(&phone, state.tokens.hash_code(&phone, code), now, SIGN_IN_CODE_MAX_ATTEMPTS).await?;
+    let slot = CodeSlot { phone: phone.clone(), challenge: challenge.to_owned() };
+    let check = if is_challenge(challenge) {
+        state.stores.codes.check(&slot, state.tokens.hash_code(&phone, code), now, SIGN_IN_CODE_MAX_ATTEMPTS).await?
+    } else {
+        CodeCheck::Missing
+    };
     match check {
         CodeCheck::Accepted => {}
         CodeCheck::Wrong { remaining } => {
@@ -100,7 +122,10 @@ pub async fn verify(state: &AppState, phone_input: &str, code: &str, ip: IpAddr)
             return Err(AppError::new(ErrorCode::TooManyAttempts, "too many wrong codes; request a new one"));
         }
         CodeCheck::Missing => {
-            return Err(AppError::new(ErrorCode::CodeExpired, "no valid code for this number; request a new one"));
+            return Err(AppError::new(
+                ErrorCode::CodeExpired,
+                "no valid code for this number and sign-in attempt; request a new one",
+            ));
         }
     }
     let (user, created) = state.stores.accounts.find_or_create(&phone, now).await?;

@@ -119,10 +119,30 @@ pub enum CodeCheck {
 /// One live sign-in code per phone number, stored as a keyed hash.
 #[async_trait]
 pub trait CodeStore: Send + Sync {
-    /// Stores a new code for the number, replacing any previous one.
-    async fn put(&self, phone: &str, code_hash: [u8; 32], expires_at: i64) -> StoreResult<()>;
-    /// Compares a guess in constant time and counts the attempt, atomically.
-    async fn check(&self, phone: &str, guess_hash: [u8; 32], now: i64, max_attempts: u32) -> StoreResult<CodeCheck>;
+    /// Stores a new code in its slot (replacing one there) and deletes expired codes.
+    async fn put(&self, slot: &CodeSlot, code_hash: [u8; 32], now: i64, expires_at: i64) -> StoreResult<()>;
+    /// Compares a guess with the slot's code in constant time and counts the attempt,
+    /// atomically.
+    async fn check(&self, slot: &CodeSlot, guess_hash: [u8; 32], now: i64, max_attempts: u32)
+    -> StoreResult<CodeCheck>;
+}
+
+/// Where a sign-in code waits: the number and the sign-in attempt it was sent for, named by
+/// a challenge only the requester was given. Codes asked for by different people for one
+/// number wait apart, so nobody can replace or burn someone else's code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeSlot {
+    /// The number, E.164.
+    pub phone: String,
+    /// The attempt's challenge (base64url).
+    pub challenge: String,
+}
+
+impl CodeSlot {
+    /// The slot's key in a store: `phone/challenge`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.phone, self.challenge)
+    }
 }
 
 /// One rate-limit rule: at most `limit` hits of `key` within `window_secs`.

@@ -29,6 +29,9 @@ pub struct TestApp {
     pub sms_lines: Arc<Mutex<Vec<String>>>,
     pub clock: Arc<ManualClock>,
     pub state: AppState,
+    /// The challenge of the newest code requested for each number (as typed and in
+    /// E.164), which [`Self::verify`] sends back, as a browser would.
+    challenges: Mutex<std::collections::HashMap<String, String>>,
     _dir: tempfile::TempDir,
 }
 
@@ -78,7 +81,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(hush_server::serve(listener, state.clone(), std::future::pending()));
-        Self { base, http: reqwest::Client::new(), sms_lines, clock, state, _dir: dir }
+        Self { base, http: reqwest::Client::new(), sms_lines, clock, state, challenges: Mutex::default(), _dir: dir }
     }
 
     /// Like [`Self::spawn_with`], with the mailbox, rate limits and hub on a real Redis.
@@ -167,11 +170,17 @@ impl TestApp {
     pub async fn request_code(&self, phone: &str) -> String {
         let r = self.post("/api/v1/auth/code", None, json!({ "phone": phone })).await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-        self.last_code(r.body["phone"].as_str().unwrap()).expect("a console SMS line")
+        let (e164, challenge) = (r.body["phone"].as_str().unwrap(), r.body["challenge"].as_str().unwrap());
+        let mut challenges = self.challenges.lock().unwrap();
+        challenges.insert(phone.to_owned(), challenge.to_owned());
+        challenges.insert(e164.to_owned(), challenge.to_owned());
+        self.last_code(e164).expect("a console SMS line")
     }
 
+    /// Verifies `code` for the newest code requested for `phone` (its challenge).
     pub async fn verify(&self, phone: &str, code: &str) -> Reply {
-        self.post("/api/v1/auth/verify", None, json!({ "phone": phone, "code": code })).await
+        let challenge = self.challenges.lock().unwrap().get(phone).cloned().unwrap_or_default();
+        self.post("/api/v1/auth/verify", None, json!({ "phone": phone, "challenge": challenge, "code": code })).await
     }
 
     /// Signs in (creating the account if new) and sets the display name if given.

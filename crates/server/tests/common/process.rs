@@ -93,10 +93,11 @@ impl ServerProcess {
             .await
             .unwrap();
         assert_eq!(r.status(), 202);
+        let sent: serde_json::Value = r.json().await.unwrap();
         let code = self.next_code_for(phone, seen);
         let body: serde_json::Value = http
             .post(format!("{}/api/v1/auth/verify", self.url))
-            .json(&serde_json::json!({ "phone": phone, "code": code }))
+            .json(&serde_json::json!({ "phone": phone, "challenge": sent["challenge"], "code": code }))
             .send()
             .await
             .unwrap()

@@ -17,9 +17,13 @@ wire! {
 pub struct SendCodeResponse {
     /// The number the code went to, in E.164.
     pub phone: String,
+    /// Names this sign-in attempt: send it back with the code. Only the code texted for
+    /// this attempt is accepted with it, so a stranger asking for codes for the same number
+    /// can neither replace nor burn this one.
+    pub challenge: String,
     /// Seconds the code stays valid.
     pub expires_in: u64,
-    /// Seconds before another code may be requested for this number.
+    /// Seconds before another code may be requested for this number from this address.
     pub resend_after: u64,
 }
 }
@@ -29,6 +33,8 @@ wire! {
 pub struct VerifyCodeRequest {
     /// The same phone number the code was sent to.
     pub phone: String,
+    /// The `challenge` the code request answered with.
+    pub challenge: String,
     /// The 6-digit code.
     pub code: String,
 }

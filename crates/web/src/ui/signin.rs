@@ -30,6 +30,8 @@ pub fn SignIn() -> impl IntoView {
     let phone = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());
     let sent_to = RwSignal::new(None::<String>);
+    // Names this sign-in attempt: the server accepts the texted code only with it.
+    let challenge = RwSignal::new(String::new());
     let countdown = RwSignal::new(0u64);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -62,6 +64,7 @@ pub fn SignIn() -> impl IntoView {
             let body = SendCodeRequest { phone: number };
             match crate::api::call::<SendCodeResponse>("POST", "/api/v1/auth/code", None, Some(&body)).await {
                 Ok(r) => {
+                    challenge.set(r.challenge);
                     sent_to.set(Some(r.phone));
                     start_countdown(r.resend_after);
                 }
@@ -80,7 +83,11 @@ pub fn SignIn() -> impl IntoView {
         error.set(None);
         busy.set(true);
         leptos::task::spawn_local(async move {
-            let body = VerifyCodeRequest { phone, code: code.get_untracked().trim().to_owned() };
+            let body = VerifyCodeRequest {
+                phone,
+                challenge: challenge.get_untracked(),
+                code: code.get_untracked().trim().to_owned(),
+            };
             match crate::api::call::<TokenResponse>("POST", "/api/v1/auth/verify", None, Some(&body)).await {
                 Ok(tokens) => session::start(ctx, tokens).await,
                 Err(e) => {

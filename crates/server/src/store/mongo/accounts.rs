@@ -9,8 +9,8 @@ use subtle::ConstantTimeEq;
 
 use super::{MongoStore, hash_hex};
 use crate::store::{
-    AccountStore, CodeCheck, CodeStore, ROTATED_TOKENS_KEPT, RotateOutcome, SessionId, SessionStore, StoreError,
-    StoreResult, UserRecord,
+    AccountStore, CodeCheck, CodeSlot, CodeStore, ROTATED_TOKENS_KEPT, RotateOutcome, SessionId, SessionStore,
+    StoreError, StoreResult, UserRecord,
 };
 
 fn corrupt(what: &str) -> StoreError {
@@ -72,7 +72,7 @@ impl AccountStore for MongoStore {
             return Ok(false);
         };
         if let Ok(phone) = user.get_str("phone") {
-            self.coll("sign_in_codes").delete_one(doc! { "_id": phone }).session(&mut *s).await?;
+            self.coll("sign_in_codes").delete_many(doc! { "phone": phone }).session(&mut *s).await?;
         }
         let sessions: Vec<String> = {
             let mut cursor = self.coll("sessions").find(doc! { "user_id": &id }).session(&mut *s).await?;
@@ -186,25 +186,36 @@ impl SessionStore for MongoStore {
 
 #[async_trait]
 impl CodeStore for MongoStore {
-    async fn put(&self, phone: &str, code_hash: [u8; 32], expires_at: i64) -> StoreResult<()> {
-        self.coll("sign_in_codes")
+    async fn put(&self, slot: &CodeSlot, code_hash: [u8; 32], now: i64, expires_at: i64) -> StoreResult<()> {
+        let codes = self.coll("sign_in_codes");
+        codes.delete_many(doc! { "expires_at": { "$lte": now } }).await?;
+        codes
             .update_one(
-                doc! { "_id": phone },
-                doc! { "$set": { "code_hash": hash_hex(&code_hash), "expires_at": expires_at, "attempts": 0_i64 } },
+                doc! { "_id": slot.key() },
+                doc! { "$set": {
+                    "phone": &slot.phone, "code_hash": hash_hex(&code_hash), "expires_at": expires_at, "attempts": 0_i64,
+                } },
             )
             .upsert(true)
             .await?;
         Ok(())
     }
 
-    async fn check(&self, phone: &str, guess_hash: [u8; 32], now: i64, max_attempts: u32) -> StoreResult<CodeCheck> {
+    async fn check(
+        &self,
+        slot: &CodeSlot,
+        guess_hash: [u8; 32],
+        now: i64,
+        max_attempts: u32,
+    ) -> StoreResult<CodeCheck> {
         let codes = self.coll("sign_in_codes");
+        let key = slot.key();
         let max = i64::from(max_attempts);
         // Count the attempt before comparing, in one conditional update: parallel guesses
         // each take one of the `max_attempts`, so no more than that are ever compared.
         let counted = codes
             .find_one_and_update(
-                doc! { "_id": phone, "expires_at": { "$gt": now }, "attempts": { "$lt": max } },
+                doc! { "_id": &key, "expires_at": { "$gt": now }, "attempts": { "$lt": max } },
                 doc! { "$inc": { "attempts": 1_i64 } },
             )
             .return_document(ReturnDocument::After)
@@ -213,7 +224,7 @@ impl CodeStore for MongoStore {
             // Missing, expired or out of attempts: whatever is left of it goes.
             codes
                 .delete_one(
-                    doc! { "_id": phone, "$or": [{ "expires_at": { "$lte": now } }, { "attempts": { "$gte": max } }] },
+                    doc! { "_id": &key, "$or": [{ "expires_at": { "$lte": now } }, { "attempts": { "$gte": max } }] },
                 )
                 .await?;
             return Ok(CodeCheck::Missing);
@@ -221,12 +232,12 @@ impl CodeStore for MongoStore {
         let stored = found.get_str("code_hash").map_err(|_| corrupt("code hash"))?.to_owned();
         if bool::from(stored.as_bytes().ct_eq(hash_hex(&guess_hash).as_bytes())) {
             // Only the request that deletes the code wins it.
-            let deleted = codes.delete_one(doc! { "_id": phone, "code_hash": &stored }).await?;
+            let deleted = codes.delete_one(doc! { "_id": &key, "code_hash": &stored }).await?;
             return Ok(if deleted.deleted_count == 1 { CodeCheck::Accepted } else { CodeCheck::Missing });
         }
         let attempts = found.get_i64("attempts").unwrap_or(max);
         if attempts >= max {
-            codes.delete_one(doc! { "_id": phone, "code_hash": &stored }).await?;
+            codes.delete_one(doc! { "_id": &key, "code_hash": &stored }).await?;
             return Ok(CodeCheck::Burned);
         }
         Ok(CodeCheck::Wrong { remaining: (max - attempts) as u32 })

@@ -2,7 +2,7 @@
 //! production store of a multi-node deployment (the mailbox lives in Redis).
 //!
 //! Collections: `users` (unique `phone`), `sessions`, `refresh_tokens` (`_id` = token
-//! hash), `sign_in_codes` (`_id` = phone), `friend_requests` (unique `(from, to)`),
+//! hash), `sign_in_codes` (`_id` = phone/challenge, one per sign-in attempt), `friend_requests` (unique `(from, to)`),
 //! `friend_keys` (unique `(owner, friend)`; a friendship is both directions' documents —
 //! the name is from crypto v1, when each side held a key for the friendship),
 //! `blocks` (unique `(blocker, blocked)`), `device_sets` (`_id` = user: identity key,

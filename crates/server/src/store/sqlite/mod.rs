@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_links.sql"),
     include_str!("migrations/0011_message_copies.sql"),
     include_str!("migrations/0012_link_history.sql"),
+    include_str!("migrations/0013_sign_in_attempts.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
