@@ -211,6 +211,45 @@ async fn typing_floods_are_cut_to_the_per_friend_rate() {
     assert!((1..=5).contains(&typing), "{typing} of 300 typing frames forwarded");
 }
 
+/// A friend who connects and disconnects in a loop shows as presence each time: connects
+/// are limited per account (120 a minute), so the other's connection gets a bounded number
+/// of presence frames and carries on; the account connects again a minute later.
+#[tokio::test]
+async fn connect_loops_are_cut_so_presence_cannot_flood_a_friend() {
+    use hush_shared::limits::WS_CONNECTS_PER_ACCOUNT_PER_MINUTE;
+    let app = TestApp::spawn().await;
+    let (alice, bob, _) = friends_with_devices(&app).await;
+    let mut watcher = authed(&app, &bob).await;
+    until(&mut watcher, "caught_up").await;
+    let mut opened = 0;
+    let refusal = loop {
+        let mut ws = open(&app).await;
+        send(&mut ws, json!({ "type": "auth", "token": alice.token })).await;
+        let first = next(&mut ws).await.unwrap();
+        if first["type"] == "error" {
+            break (first["code"].clone(), close_code(&mut ws).await);
+        }
+        opened += 1;
+        assert!(opened <= WS_CONNECTS_PER_ACCOUNT_PER_MINUTE, "connect {opened} was not refused");
+        ws.close(None).await.unwrap();
+    };
+    assert_eq!(opened, WS_CONNECTS_PER_ACCOUNT_PER_MINUTE);
+    assert_eq!(refusal, (json!("rate_limited"), Some(4029)));
+    send(&mut watcher, json!({ "type": "ping" })).await;
+    let mut presence = 0;
+    loop {
+        let frame = next(&mut watcher).await.expect("the friend's connection stays open");
+        match frame["type"].as_str() {
+            Some("presence") => presence += 1,
+            Some("pong") => break,
+            _ => {}
+        }
+    }
+    assert!(presence <= 2 * opened as usize, "{presence} presence frames");
+    app.clock.advance(61);
+    authed(&app, &alice).await;
+}
+
 #[tokio::test]
 async fn every_tab_gets_the_message_and_logout_closes_the_sockets() {
     let app = TestApp::spawn().await;

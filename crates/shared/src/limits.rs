@@ -22,6 +22,10 @@ pub const CODE_SENDS_PER_NUMBER_PER_ADDRESS_PER_DAY: u32 = 5;
 /// Codes sent to one number per day, all addresses together: at most 10 codes × 5 guesses
 /// = 50 guesses a day on one number, odds 1 in 20,000 (SECURITY.md).
 pub const CODE_SENDS_PER_NUMBER_PER_DAY: u32 = 10;
+/// WebSocket connections one account may open per minute. Each connect and disconnect of
+/// an account shows as presence to its friends, so this also bounds the presence frames one
+/// friend can cause (a connect loop could otherwise flood the others' connections).
+pub const WS_CONNECTS_PER_ACCOUNT_PER_MINUTE: u32 = 120;
 /// Codes requested from one IP address per hour (an IPv6 address counts by its /64).
 pub const CODE_SENDS_PER_IP_PER_HOUR: u32 = 20;
 /// Verify attempts from one IP address per hour (all numbers together; IPv6 by /64).

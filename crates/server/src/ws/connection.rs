@@ -16,7 +16,7 @@ use axum::extract::ws::{Message, WebSocket};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
-use hush_shared::limits::TYPING_FRAMES_PER_FRIEND_PER_SEC;
+use hush_shared::limits::{TYPING_FRAMES_PER_FRIEND_PER_SEC, WS_CONNECTS_PER_ACCOUNT_PER_MINUTE};
 use hush_shared::ws::{
     AUTH_TIMEOUT_SECS, ClientFrame, MAX_IDS_PER_FRAME, MessageId, PROTOCOL_VERSION, ReceiptId, ServerFrame, close,
 };
@@ -31,7 +31,7 @@ use crate::hub::{ConnectionEntry, FRAME_QUEUE, Wake, next_connection_id};
 use crate::metrics::Via;
 use crate::service::delivery;
 use crate::state::AppState;
-use crate::store::{Mailbox, MessageRef, SessionId};
+use crate::store::{Mailbox, MessageRef, RateRule, SessionId};
 use crate::tokens::AccessError;
 
 /// How long a send may wait for a client that does not read.
@@ -177,6 +177,12 @@ where
     match state.stores.sessions.active_user(session).await.map_err(unavailable)? {
         Some(owner) if owner == user => {}
         _ => return Err((ErrorCode::SessionRevoked, "this session has ended", close::SESSION_REVOKED)),
+    }
+    let connects =
+        RateRule { key: format!("ws-connect:{user}"), limit: WS_CONNECTS_PER_ACCOUNT_PER_MINUTE, window_secs: 60 };
+    if state.stores.limits.hit(&[connects], state.now()).await.map_err(unavailable)?.is_err() {
+        let message = "this account opened too many connections in the last minute; wait before reconnecting";
+        return Err((ErrorCode::RateLimited, message, close::TOO_MANY_CONNECTIONS));
     }
     let devices = state.stores.devices.device_set(user).await.map_err(unavailable)?;
     let device = devices.devices.iter().find(|d| d.session == session).map(|d| d.id);
