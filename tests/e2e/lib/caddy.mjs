@@ -2,11 +2,12 @@
 // hush-server, on loopback, with `tls internal` (a private CA, as a public domain's
 // certificate cannot be had here), and HTTPS requests to it from a chosen local address.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { stopProcess } from './harness.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 export const CADDYFILE = path.join(ROOT, 'deploy/Caddyfile');
@@ -50,14 +51,7 @@ export async function startCaddy(port, upstreamPort, httpPort) {
         req.end(data);
       });
     },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(home, { recursive: true, force: true });
-    },
+    stop: () => stopProcess(child, home),
   };
   // Ready once its private CA exists and it answers over TLS.
   for (let i = 0; ; i++) {

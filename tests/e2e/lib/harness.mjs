@@ -51,6 +51,16 @@ export async function startProxy(targetPort, publicOrigin) {
   };
 }
 
+/** Stops `child` with SIGTERM, waits for it to exit, then deletes its directory `dir`. */
+export async function stopProcess(child, dir) {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
 /** A free TCP port on loopback. */
 export async function freePort() {
   const probe = net.createServer();
@@ -100,14 +110,7 @@ export async function startHush({ publicOrigin, env = {} } = {}) {
       throw new Error(`no new code for ${e164}`);
     },
     /** Stops the server and deletes its data directory once it has exited. */
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    stop: () => stopProcess(child, dataDir),
   };
 }
 
