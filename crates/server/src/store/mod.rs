@@ -116,7 +116,7 @@ pub enum CodeCheck {
     Missing,
 }
 
-/// One live sign-in code per phone number, stored as a keyed hash.
+/// Sign-in codes, one per sign-in attempt ([`CodeSlot`]), stored as keyed hashes.
 #[async_trait]
 pub trait CodeStore: Send + Sync {
     /// Stores a new code in its slot (replacing one there) and deletes expired codes.
