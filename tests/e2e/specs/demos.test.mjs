@@ -44,6 +44,30 @@ test('recipient online: delivered live, ticks go sent → delivered → read', a
   await alice.page.screenshot({ path: path.join(SCREENSHOTS, 'chat.png') });
 });
 
+test('a conversation longer than the window: the message list scrolls, the composer and the newest message stay in view', async () => {
+  await alice.page.setViewportSize({ width: 1280, height: 800 });
+  await openChat(alice, 'Bob');
+  for (let n = 1; n <= 30; n++) await send(alice, `line ${n} of a long conversation`);
+  await tickOf(alice, 'line 30 of a long conversation').waitFor();
+  await openChat(alice, 'Bob'); // opening the chat again shows the newest message
+  await alice.page.waitForTimeout(300);
+  const layout = await alice.page.evaluate(() => {
+    const list = document.querySelector('.messages');
+    const box = list.getBoundingClientRect();
+    const bubbles = list.querySelectorAll('.bubble');
+    const last = bubbles[bubbles.length - 1].getBoundingClientRect();
+    const composer = document.querySelector('.composer').getBoundingClientRect();
+    return {
+      pageGrows: document.scrollingElement.scrollHeight > window.innerHeight + 1,
+      listScrolls: list.scrollHeight > list.clientHeight,
+      composerInView: composer.bottom <= window.innerHeight + 1,
+      newestInView: last.bottom <= box.bottom + 1 && last.top >= box.top - 1,
+    };
+  });
+  assert.deepEqual(layout, { pageGrows: false, listScrolls: true, composerInView: true, newestInView: true });
+  await alice.page.setViewportSize({ width: 420, height: 800 });
+});
+
 test('recipient offline: held by the server, read later, blue ticks when the sender returns', async () => {
   await bob.page.close();
   await openChat(alice, 'Bob');
