@@ -84,7 +84,8 @@ async fn five_wrong_codes_burn_the_code() {
     for remaining in (1..=4).rev() {
         let r = app.verify(&phone(5), wrong).await;
         assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_code"));
-        assert!(r.body["message"].as_str().unwrap().contains(&format!("{remaining} tries left")));
+        let left = if remaining == 1 { "1 try left.".to_owned() } else { format!("{remaining} tries left.") };
+        assert_eq!(r.body["message"].as_str().unwrap(), format!("Wrong code. {left}"), "a sentence the app can show");
     }
     let r = app.verify(&phone(5), wrong).await;
     assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"));

@@ -169,6 +169,10 @@ export async function befriend(a, b, bName) {
   await nav(b.page, 'Friends');
   // A name is self-chosen: the request shows the requester's number too.
   await b.page.getByRole('list', { name: 'Incoming requests' }).getByText(a.e164).waitFor();
+  // Decline is the lesser choice: not in Accept's accent colour.
+  const colours = Object.fromEntries(await b.page.getByRole('list', { name: 'Incoming requests' }).getByRole('button')
+    .evaluateAll((buttons) => buttons.map((x) => [x.textContent, getComputedStyle(x).backgroundColor])));
+  if (colours.Accept === colours.Decline) throw new Error(`Accept and Decline look alike: ${JSON.stringify(colours)}`);
   await b.page.getByRole('button', { name: 'Accept' }).click();
   await b.page.getByRole('list', { name: 'Friends' }).getByRole('button', { name: a.name }).waitFor();
   await a.page.getByRole('list', { name: 'Friends' }).getByRole('button', { name: bName }).waitFor();

@@ -37,10 +37,17 @@ test('recipient online: delivered live, ticks go sent → delivered → read', a
   await send(alice, 'Hello Bob, are you there?');
   // Bob's page is open on the chat list: the message arrives live and is stored → two ticks.
   await bob.page.getByRole('button', { name: 'Chat with Alice' }).getByText('Hello Bob, are you there?').waitFor();
+  // The unread count is a small badge, not a pill stretched across the row.
+  const badge = await bob.page.getByLabel('1 unread').boundingBox();
+  assert.ok(badge && badge.width <= 40, `unread badge ${JSON.stringify(badge)}`);
   await tickOf(alice, 'Hello Bob').and(alice.page.locator('[aria-label="delivered"]')).waitFor();
   await bob.page.screenshot({ path: path.join(SCREENSHOTS, 'chats.png') });
   await openChat(bob, 'Alice');
   await tickOf(alice, 'Hello Bob').and(alice.page.locator('[aria-label="read"]')).waitFor();
+  // Ticks are drawn (SVG in the text's colour), not emoji a system may lack the font for.
+  const ticks = await alice.page.locator('.bubble.mine .tick')
+    .evaluateAll((all) => all.map((t) => [t.querySelector('svg') !== null, t.textContent.trim()]));
+  assert.ok(ticks.length > 0 && ticks.every(([svg, text]) => svg && text === ''), JSON.stringify(ticks));
   await alice.page.screenshot({ path: path.join(SCREENSHOTS, 'chat.png') });
 });
 

@@ -116,7 +116,8 @@ pub async fn verify(
     match check {
         CodeCheck::Accepted => {}
         CodeCheck::Wrong { remaining } => {
-            return Err(AppError::new(ErrorCode::InvalidCode, format!("wrong code; {remaining} tries left")));
+            let tries = if remaining == 1 { "1 try".to_owned() } else { format!("{remaining} tries") };
+            return Err(AppError::new(ErrorCode::InvalidCode, format!("Wrong code. {tries} left.")));
         }
         CodeCheck::Burned => {
             return Err(AppError::new(ErrorCode::TooManyAttempts, "too many wrong codes; request a new one"));

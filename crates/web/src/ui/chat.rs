@@ -8,6 +8,7 @@ use leptos::html::Div;
 use leptos::prelude::*;
 
 use super::chats::tick;
+use super::icons::{Icon, icon};
 use crate::live::Cmd;
 use crate::session::{Ctx, Screen};
 use crate::time;
@@ -108,14 +109,14 @@ pub fn Chat(peer: UserId) -> impl IntoView {
                         let separator = (last_day != Some(day)).then(|| view! { <div class="day">{time::day_label(m.created_at_ms)}</div> });
                         last_day = Some(day);
                         let mine = m.direction == Direction::Outgoing;
-                        let (glyph, label, class) = tick(m.status);
+                        let tick = if mine { tick(m.status) } else { None };
                         let failed = matches!(m.status, Status::Failed | Status::Expired);
                         let id = m.id;
                         let body = match &m.body {
                             Body::Text { text } => view! { <span class="text">{text.clone()}</span> }.into_any(),
                             Body::Unsupported { .. } => view! { <span class="text undecryptable">"Unsupported message: this version of Hush cannot show it."</span> }.into_any(),
-                            Body::Waiting { .. } => view! { <span class="text undecryptable">"🕓 Waiting for this message: it could not be opened here, and the sender was asked to send it again."</span> }.into_any(),
-                            Body::Undecryptable { .. } => view! { <span class="text undecryptable">"🔒 This message could not be decrypted."</span> }.into_any(),
+                            Body::Waiting { .. } => view! { <span class="text undecryptable">{icon(Icon::Clock)}" Waiting for this message: it could not be opened here, and the sender was asked to send it again."</span> }.into_any(),
+                            Body::Undecryptable { .. } => view! { <span class="text undecryptable">{icon(Icon::Lock)}" This message could not be decrypted."</span> }.into_any(),
                         };
                         view! {
                             {separator}
@@ -123,7 +124,7 @@ pub fn Chat(peer: UserId) -> impl IntoView {
                                 {body}
                                 <span class="meta">
                                     {time::clock(m.created_at_ms)}
-                                    {mine.then(|| view! { " " <span class=class aria-label=label title=label>{glyph}</span> })}
+                                    {tick.map(|tick| view! { " " {tick} })}
                                 </span>
                                 {(mine && failed).then(|| view! {
                                     <button class="link retry" on:click=move |_| { if let Some(live) = ctx.live() { live.send(Cmd::Retry(id)) } }>"Retry"</button>

@@ -4,20 +4,28 @@
 use hush_client::model::{Body, ChatMessage, Direction, Status};
 use leptos::prelude::*;
 
+use super::icons::{Icon, icon};
 use crate::session::{Ctx, Screen};
 use crate::time;
 
-/// The tick for one of my messages, with its accessible name.
-pub fn tick(status: Status) -> (&'static str, &'static str, &'static str) {
-    match status {
-        Status::Sending => ("🕓", "waiting on this device", "tick sending"),
-        Status::Stored => ("✓", "sent", "tick stored"),
-        Status::Delivered => ("✓✓", "delivered", "tick delivered"),
-        Status::Read => ("✓✓", "read", "tick read"),
-        Status::Expired => ("⚠", "expired, never delivered", "tick failed"),
-        Status::Failed => ("⚠", "not sent", "tick failed"),
-        Status::Received | Status::Seen => ("", "", "tick"),
-    }
+/// The tick for one of my messages: its icon, accessible name and class.
+fn tick_parts(status: Status) -> Option<(Icon, &'static str, &'static str)> {
+    Some(match status {
+        Status::Sending => (Icon::Clock, "waiting on this device", "tick sending"),
+        Status::Stored => (Icon::Check, "sent", "tick stored"),
+        Status::Delivered => (Icon::DoubleCheck, "delivered", "tick delivered"),
+        Status::Read => (Icon::DoubleCheck, "read", "tick read"),
+        Status::Expired => (Icon::Warning, "expired, never delivered", "tick failed"),
+        Status::Failed => (Icon::Warning, "not sent", "tick failed"),
+        Status::Received | Status::Seen => return None,
+    })
+}
+
+/// The tick of one of my messages, named for screen readers (none for received ones).
+pub fn tick(status: Status) -> Option<impl IntoView + use<>> {
+    tick_parts(status).map(|(which, label, class)| {
+        view! { <span class=class role="img" aria-label=label title=label>{icon(which)}</span> }
+    })
 }
 
 /// A short preview of a message body.
@@ -26,7 +34,7 @@ pub fn preview(m: &ChatMessage) -> String {
         Body::Text { text } => text.chars().take(60).collect(),
         Body::Unsupported { .. } => "Unsupported message".into(),
         Body::Waiting { .. } => "Waiting for this message…".into(),
-        Body::Undecryptable { .. } => "🔒 Message could not be decrypted".into(),
+        Body::Undecryptable { .. } => "Message could not be decrypted".into(),
     }
 }
 
@@ -58,14 +66,14 @@ pub fn Chats() -> impl IntoView {
                     let peer = friend.user_id;
                     let when = last.as_ref().map(|m| time::list_time(m.created_at_ms)).unwrap_or_default();
                     let text = last.as_ref().map(preview).unwrap_or_else(|| "Say hello".into());
-                    let mine = last.as_ref().filter(|m| m.direction == Direction::Outgoing).map(|m| tick(m.status));
+                    let mine = last.as_ref().filter(|m| m.direction == Direction::Outgoing).and_then(|m| tick(m.status));
                     view! {
                         <li>
                             <button class="chat-row" aria-label=format!("Chat with {}", friend.name) on:click=move |_| ctx.screen.set(Screen::Chat(peer))>
                                 <span class="name">{friend.name.clone()}</span>
                                 <span class="when">{when}</span>
                                 <span class="preview">
-                                    {mine.map(|(glyph, label, class)| view! { <span class=class aria-label=label>{glyph}</span> " " })}
+                                    {mine.map(|tick| view! { {tick} " " })}
                                     {text}
                                 </span>
                                 <Show when=move || { unread > 0 }>

@@ -89,7 +89,7 @@ pub fn Friends() -> impl IntoView {
                         <li>
                             {person(&r)}
                             <button aria-label="Accept" on:click=move |_| { let r = for_accept.clone(); leptos::task::spawn_local(accept(ctx, r)) }>"Accept"</button>
-                            <button aria-label="Decline" on:click=move |_| leptos::task::spawn_local(act(ctx, "POST", format!("/api/v1/friends/requests/{id}/decline")))>"Decline"</button>
+                            <button class="secondary" aria-label="Decline" on:click=move |_| leptos::task::spawn_local(act(ctx, "POST", format!("/api/v1/friends/requests/{id}/decline")))>"Decline"</button>
                         </li>
                     }
                 }).collect_view()}
@@ -103,7 +103,7 @@ pub fn Friends() -> impl IntoView {
                     view! {
                         <li>
                             {person(&r)}
-                            <button on:click=move |_| leptos::task::spawn_local(act(ctx, "DELETE", format!("/api/v1/friends/requests/{id}")))>"Cancel"</button>
+                            <button class="secondary" on:click=move |_| leptos::task::spawn_local(act(ctx, "DELETE", format!("/api/v1/friends/requests/{id}")))>"Cancel"</button>
                         </li>
                     }
                 }).collect_view()}

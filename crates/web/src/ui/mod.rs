@@ -5,6 +5,7 @@ pub mod chats;
 pub mod device;
 pub mod devices;
 pub mod friends;
+pub mod icons;
 pub mod safety;
 pub mod settings;
 pub mod shell;
