@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::config::{Config, SmsProviderKind};
 use crate::secret;
+use crate::store::mongo::has_transactions;
 use crate::store::sqlite::{SCHEMA_VERSION, newer_schema, schema_version_of};
 
 /// How long each backend may take to answer.
@@ -131,11 +132,11 @@ async fn mongodb(config: &Config) -> Outcome {
         options.connect_timeout = Some(REACH_TIMEOUT);
         let client = mongodb::Client::with_options(options)?;
         let hello = client.database(&config.mongodb_database).run_command(mongodb::bson::doc! { "hello": 1 }).await?;
-        Ok::<_, mongodb::error::Error>(hello.get_str("setName").ok().map(str::to_owned))
+        Ok::<_, mongodb::error::Error>(has_transactions(&hello))
     };
     match reach.await {
-        Ok(Some(set)) => Outcome::Ok(format!("reached; replica set {set} (transactions available)")),
-        Ok(None) => Outcome::Ok(
+        Ok(true) => Outcome::Ok("reached; a replica set or mongos (transactions available)".into()),
+        Ok(false) => Outcome::Ok(
             "reached; note: not a replica set, so multi-document transactions are unavailable — \
              run MongoDB as a (one-node) replica set"
                 .into(),

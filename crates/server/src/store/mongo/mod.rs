@@ -39,6 +39,12 @@ pub(crate) fn is_duplicate(e: &mongodb::error::Error) -> bool {
     matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
 }
 
+/// Whether the server that answered `hello` has multi-document transactions: a replica-set
+/// member or a mongos router (a standalone server has none).
+pub fn has_transactions(hello: &Document) -> bool {
+    hello.get_str("setName").is_ok() || hello.get_str("msg") == Ok("isdbgrid")
+}
+
 /// A MongoDB database holding one deployment.
 #[derive(Clone)]
 pub struct MongoStore {
@@ -57,7 +63,7 @@ impl MongoStore {
         let client = mongodb::Client::with_uri_str(uri).await?;
         let db = client.database(name);
         let hello = db.run_command(doc! { "hello": 1 }).await?;
-        let transactions = hello.get_str("setName").is_ok() || hello.get_str("msg") == Ok("isdbgrid");
+        let transactions = has_transactions(&hello);
         if !transactions {
             tracing::warn!(
                 "MongoDB is a standalone server: friend requests and account deletion run as ordered steps, \
