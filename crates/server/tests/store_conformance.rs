@@ -230,7 +230,7 @@ async fn purge(store: &dyn MailboxStore) {
     store.enqueue_many(b1, vec![message(alice, to_alice, &[a1, a2], &[2, 2, 2])], NOW, policy).await.unwrap();
     store.enqueue_many(c1, vec![message(bob, from_carol, &[b1], &[2, 2, 3])], NOW, policy).await.unwrap();
     store.read_messages(b1, carol, &[from_carol], NOW).await.unwrap();
-    store.ack_messages(a1, &from(bob, &[to_alice]), NOW).await.unwrap(); // a delivered receipt for Bob about Alice
+    store.ack_messages(a1, &named(store, a1, bob, &[to_alice]).await, NOW).await.unwrap(); // a delivered receipt for Bob about Alice
     store.purge_between(alice, bob).await.unwrap();
     assert_eq!(store.depth(a1).await.unwrap(), 0);
     let mine: Vec<Uuid> = store.fetch_messages(a2, 0, 10).await.unwrap().iter().map(|m| m.id).collect();
@@ -242,9 +242,13 @@ async fn purge(store: &dyn MailboxStore) {
 }
 
 /// One message from `from` to `to`, with a copy for each mailbox in `copies`.
-/// `sender`'s messages `ids`, as an ack or retry names them.
-fn from(sender: UserId, ids: &[Uuid]) -> Vec<MessageRef> {
-    ids.iter().map(|&id| MessageRef { sender, id }).collect()
+/// `sender`'s messages `ids` waiting in `mailbox`, as an ack or retry names them: with the
+/// `seq` each was read at.
+async fn named(store: &dyn MailboxStore, mailbox: Mailbox, sender: UserId, ids: &[Uuid]) -> Vec<MessageRef> {
+    let waiting = store.fetch_messages(mailbox, 0, 100_000).await.unwrap();
+    let by_id: std::collections::HashMap<Uuid, i64> =
+        waiting.iter().filter(|m| m.from == sender).map(|m| (m.id, m.seq)).collect();
+    ids.iter().filter_map(|id| by_id.get(id).map(|&seq| MessageRef { sender, id: *id, seq })).collect()
 }
 
 /// Two senders may choose the same message id (ids are the senders'): both messages wait,
@@ -263,12 +267,16 @@ async fn same_id_from_two_senders(store: &dyn MailboxStore) {
     let waiting = store.fetch_messages(b1, 0, 10).await.unwrap();
     let seen: Vec<(Uuid, UserId, Vec<u8>)> = waiting.iter().map(|m| (m.id, m.from, m.envelope.clone())).collect();
     assert_eq!(seen, vec![(shared, alice, vec![2, 2, 1]), (shared, carol, vec![2, 2, 3])], "both wait");
-    assert_eq!(store.ack_messages(b1, &from(carol, &[shared]), NOW).await.unwrap(), vec![carol]);
+    let (carols, alices) = (named(store, b1, carol, &[shared]).await, named(store, b1, alice, &[shared]).await);
+    assert_eq!((carols.len(), alices.len()), (1, 1));
+    assert_eq!(store.ack_messages(b1, &carols, NOW).await.unwrap(), vec![carol]);
     let left: Vec<UserId> = store.fetch_messages(b1, 0, 10).await.unwrap().iter().map(|m| m.from).collect();
     assert_eq!(left, vec![alice], "Carol's ack of her id leaves Alice's message");
     assert!(receipts_of(store, a1).await.is_empty(), "and tells Alice nothing");
-    assert_eq!(store.retry_messages(b1, &from(carol, &[shared]), NOW).await.unwrap(), vec![], "gone already");
-    assert_eq!(store.ack_messages(b1, &from(alice, &[shared]), NOW).await.unwrap(), vec![alice]);
+    assert_eq!(store.retry_messages(b1, &carols, NOW).await.unwrap(), vec![], "gone already");
+    let misnamed = MessageRef { sender: carol, ..alices[0] };
+    assert_eq!(store.ack_messages(b1, &[misnamed], NOW).await.unwrap(), vec![], "Alice's copy, named as Carol's");
+    assert_eq!(store.ack_messages(b1, &alices, NOW).await.unwrap(), vec![alice]);
     assert_eq!(store.depth(b1).await.unwrap(), 0);
 }
 
@@ -285,7 +293,9 @@ async fn receipt_quota(store: &dyn MailboxStore) {
     for chunk in ids.chunks(2_000) {
         let batch = chunk.iter().map(|&id| message(bob, id, &[b1], &[2, 2, 1])).collect();
         store.enqueue_many(a1, batch, NOW, policy).await.unwrap();
-        store.ack_messages(b1, &from(alice, chunk), NOW).await.unwrap();
+        let acked = named(store, b1, alice, chunk).await;
+        assert_eq!(acked.len(), chunk.len());
+        store.ack_messages(b1, &acked, NOW).await.unwrap();
     }
     store.expire(NOW, 1000, 100).await.unwrap();
     let kept = store.fetch_receipts(a1, 0, RECEIPTS_KEPT_PER_MAILBOX + over).await.unwrap();
@@ -300,6 +310,11 @@ fn message(to: UserId, id: Uuid, copies: &[Mailbox], envelope: &[u8]) -> Outgoin
 }
 
 /// (kind, message id, peer) of every receipt in a mailbox, from the start.
+/// A receipt as an ack names it.
+fn receipt_ref(receipt: &StoredReceipt) -> ReceiptRef {
+    ReceiptRef { id: receipt.id, seq: receipt.seq }
+}
+
 async fn receipts_of(store: &dyn MailboxStore, mailbox: Mailbox) -> Vec<(ReceiptKind, Uuid, UserId)> {
     let receipts = store.fetch_receipts(mailbox, 0, 100).await.unwrap();
     receipts.iter().map(|r| (r.kind, r.message_id, r.peer)).collect()
@@ -343,19 +358,19 @@ async fn mailbox(store: &dyn MailboxStore) {
     assert_eq!(own.iter().map(|m| (m.id, m.from, m.to)).collect::<Vec<_>>()[0], (ids[0], alice, bob), "my sent copy");
 
     // Delivered once per message, for the first of Bob's devices; to both of Alice's.
-    assert_eq!(store.ack_messages(b1, &from(alice, &ids[..2]), NOW + 10).await.unwrap(), vec![alice]);
-    assert_eq!(store.ack_messages(b1, &from(alice, &ids[..2]), NOW + 11).await.unwrap(), vec![], "acks are idempotent");
-    assert_eq!(store.ack_messages(b2, &from(alice, &ids[..2]), NOW + 12).await.unwrap(), vec![], "already delivered");
+    let on_b1 = named(store, b1, alice, &ids[..3]).await;
+    assert_eq!(on_b1.len(), 3);
+    assert_eq!(store.ack_messages(b1, &on_b1[..2], NOW + 10).await.unwrap(), vec![alice]);
+    assert_eq!(store.ack_messages(b1, &on_b1[..2], NOW + 11).await.unwrap(), vec![], "acks are idempotent");
+    let on_b2 = named(store, b2, alice, &ids[..2]).await;
+    assert_eq!(on_b2.len(), 2);
+    assert_eq!(store.ack_messages(b2, &on_b2, NOW + 12).await.unwrap(), vec![], "already delivered");
     assert_eq!(
-        store.ack_messages(a2, &from(alice, &ids[..2]), NOW + 12).await.unwrap(),
+        store.ack_messages(a2, &named(store, a2, alice, &ids[..2]).await, NOW + 12).await.unwrap(),
         vec![],
         "my own copy is no delivery"
     );
-    assert_eq!(
-        store.ack_messages(a1, &from(alice, &ids[2..3]), NOW).await.unwrap(),
-        vec![],
-        "only a mailbox holding it acks"
-    );
+    assert_eq!(store.ack_messages(a1, &on_b1[2..3], NOW).await.unwrap(), vec![], "only a mailbox holding it acks");
     assert_eq!((store.depth(b1).await.unwrap(), store.depth(b2).await.unwrap()), (1, 1));
     assert_eq!(store.total_depth().await.unwrap(), 3);
     assert_eq!(send(ids[1], 1, NOW + 12).await, Enqueued::Duplicate { at: NOW + 1 }, "a resend after delivery");
@@ -376,13 +391,13 @@ async fn mailbox(store: &dyn MailboxStore) {
         let receipts = store.fetch_receipts(mailbox, 0, 10).await.unwrap();
         assert_eq!((receipts[2].kind, receipts[2].message_id, receipts[2].at), (ReceiptKind::Read, ids[0], NOW + 20));
         assert_eq!(receipts.len(), 3);
-        store.ack_receipts(mailbox, &receipts.iter().map(|r| r.id).collect::<Vec<_>>()).await.unwrap();
+        store.ack_receipts(mailbox, &receipts.iter().map(receipt_ref).collect::<Vec<_>>()).await.unwrap();
         assert!(store.fetch_receipts(mailbox, 0, 10).await.unwrap().is_empty());
     }
     assert_eq!(receipts_of(store, b2).await, vec![(ReceiptKind::ReadElsewhere, ids[0], alice)]);
     assert!(receipts_of(store, b1).await.is_empty(), "the reading device is not told");
     let b2_receipts = store.fetch_receipts(b2, 0, 10).await.unwrap();
-    store.ack_receipts(b2, &[b2_receipts[0].id]).await.unwrap();
+    store.ack_receipts(b2, &[receipt_ref(&b2_receipts[0])]).await.unwrap();
 
     // The third message expires everywhere; Alice's devices get one `expired` each.
     assert!(store.expire(NOW + 500, 1000, 100).await.unwrap().is_empty());
@@ -391,7 +406,7 @@ async fn mailbox(store: &dyn MailboxStore) {
     for mailbox in [a1, a2] {
         assert_eq!(receipts_of(store, mailbox).await, vec![(ReceiptKind::Expired, ids[2], bob)]);
         let receipts = store.fetch_receipts(mailbox, 0, 10).await.unwrap();
-        store.ack_receipts(mailbox, &[receipts[0].id]).await.unwrap();
+        store.ack_receipts(mailbox, &[receipt_ref(&receipts[0])]).await.unwrap();
     }
     assert_eq!(
         send(ids[3], 3, NOW + 1003).await,
@@ -401,8 +416,9 @@ async fn mailbox(store: &dyn MailboxStore) {
 
     // b2 cannot open it: its copy goes, the sending device a1 (alone) is asked to resend
     // for b2, and a resend under the same id is stored for b2 only.
-    assert_eq!(store.retry_messages(b2, &from(alice, &ids[3..4]), NOW + 1004).await.unwrap(), vec![alice]);
-    assert_eq!(store.retry_messages(b2, &from(alice, &ids[3..4]), NOW + 1005).await.unwrap(), vec![]);
+    let unopened = named(store, b2, alice, &ids[3..4]).await;
+    assert_eq!(store.retry_messages(b2, &unopened, NOW + 1004).await.unwrap(), vec![alice]);
+    assert_eq!(store.retry_messages(b2, &unopened, NOW + 1005).await.unwrap(), vec![]);
     let resend = store.fetch_receipts(a1, 0, 10).await.unwrap();
     assert_eq!(
         resend.iter().map(|r| (r.kind, r.message_id, r.peer, r.peer_device)).collect::<Vec<_>>(),
@@ -428,10 +444,16 @@ async fn mailbox(store: &dyn MailboxStore) {
     store.mark_seen(a2, NOW + 7).await.unwrap();
     assert_eq!(store.last_seen(alice).await.unwrap(), vec![(a1.device, NOW + 5)], "a closed mailbox is not seen");
     assert_eq!(store.depth(a2).await.unwrap(), 0);
-    assert_eq!(store.ack_messages(b1, &from(alice, &ids[3..]), NOW + 1010).await.unwrap(), vec![alice]);
+    assert_eq!(
+        store.ack_messages(b1, &named(store, b1, alice, &ids[3..]).await, NOW + 1010).await.unwrap(),
+        vec![alice]
+    );
     assert!(receipts_of(store, a2).await.is_empty(), "a closed mailbox gets nothing");
     assert_eq!(receipts_of(store, a1).await.last(), Some(&(ReceiptKind::Delivered, ids[3], bob)));
-    assert_eq!(store.retry_messages(b2, &from(alice, &ids[3..]), NOW + 1011).await.unwrap(), vec![alice]);
+    assert_eq!(
+        store.retry_messages(b2, &named(store, b2, alice, &ids[3..]).await, NOW + 1011).await.unwrap(),
+        vec![alice]
+    );
     assert_eq!(send(ids[3], 7, NOW + 1012).await, Enqueued::Stored { at: NOW + 1003 });
     assert_eq!(store.depth(a2).await.unwrap(), 0, "a resend never refills a closed mailbox");
 }
@@ -669,8 +691,10 @@ async fn redis_queues_from_before_device_mailboxes_move_to_the_first_device() {
     queue_under_bare_id(&mut queued, &format!("{prefix}:{{}}:{bob}:{}", b2.device), &legacy, &payload);
     let _: () = queued.query_async(&mut conn).await.unwrap();
     assert_eq!(store.fetch_messages(b2, 0, 10).await.unwrap()[0].id, legacy);
-    assert_eq!(store.ack_messages(b2, &from(UserId::new(), &[legacy]), NOW).await.unwrap(), vec![], "not theirs");
+    let legacy = named(&store, b2, alice, &[legacy]).await;
+    let misnamed = MessageRef { sender: UserId::new(), ..legacy[0] };
+    assert_eq!(store.ack_messages(b2, &[misnamed], NOW).await.unwrap(), vec![], "not theirs");
     assert_eq!(store.depth(b2).await.unwrap(), 1);
-    assert_eq!(store.ack_messages(b2, &from(alice, &[legacy]), NOW).await.unwrap(), vec![alice]);
+    assert_eq!(store.ack_messages(b2, &legacy, NOW).await.unwrap(), vec![alice]);
     assert_eq!(store.depth(b2).await.unwrap(), 0);
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use hush_server::store::redis::RedisStore;
 use hush_server::store::sqlite::SqliteStore;
-use hush_server::store::{EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing};
+use hush_server::store::{EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, ReceiptRef};
 use hush_shared::{DeviceId, UserId};
 use serde_json::json;
 
@@ -51,13 +51,13 @@ pub async fn run(redis_url: Option<&str>, pairs: usize, messages: usize, batch: 
             let got = store.fetch_messages(to, cursors[i].0, batch).await.expect("fetch");
             assert_eq!(got.len(), batch, "every stored message is read back");
             cursors[i].0 = got.last().map_or(cursors[i].0, |m| m.seq);
-            let acked: Vec<_> = got.iter().map(|m| MessageRef { sender: m.from, id: m.id }).collect();
+            let acked: Vec<_> = got.iter().map(|m| MessageRef { sender: m.from, id: m.id, seq: m.seq }).collect();
             store.ack_messages(to, &acked, 2).await.expect("ack");
             let receipts = store.fetch_receipts(from, cursors[i].1, batch).await.expect("receipts");
             assert_eq!(receipts.len(), batch, "every ack queues a receipt");
             cursors[i].1 = receipts.last().map_or(cursors[i].1, |r| r.seq);
-            let ids: Vec<_> = receipts.iter().map(|r| r.id).collect();
-            store.ack_receipts(from, &ids).await.expect("receipt ack");
+            let acked: Vec<_> = receipts.iter().map(|r| ReceiptRef { id: r.id, seq: r.seq }).collect();
+            store.ack_receipts(from, &acked).await.expect("receipt ack");
             done += batch;
         }
     }

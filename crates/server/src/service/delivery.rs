@@ -8,14 +8,12 @@ use std::time::Instant;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hush_crypto::{MAX_ENVELOPE_V2_LEN, MIN_MESSAGE_LEN, VERSION_2};
-use hush_shared::ws::{
-    DeviceEnvelope, DeviceMismatch, FriendEvent, MAX_IDS_PER_FRAME, MessageId, ReceiptId, ServerFrame,
-};
+use hush_shared::ws::{DeviceEnvelope, DeviceMismatch, FriendEvent, MAX_IDS_PER_FRAME, MessageId, ServerFrame};
 use hush_shared::{DeviceId, ErrorCode, UserId};
 
 use crate::hub::HubEvent;
 use crate::state::AppState;
-use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MessageRef, Outgoing, StoreError};
+use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MessageRef, Outgoing, ReceiptRef, StoreError};
 
 /// Base64url length (unpadded, as envelopes travel) of the largest envelope: a longer text
 /// decodes to more than [`MAX_ENVELOPE_V2_LEN`] bytes.
@@ -266,9 +264,8 @@ pub async fn read(state: &AppState, reader: Mailbox, to: UserId, ids: &[MessageI
 }
 
 /// `receipt_ack`: deletes receipts this device has applied.
-pub async fn receipt_ack(state: &AppState, mailbox: Mailbox, ids: &[ReceiptId]) -> Result<(), ServerFrame> {
-    check_ids(ids)?;
-    state.stores.mailbox.ack_receipts(mailbox, ids).await.map_err(|e| internal(e, None))
+pub async fn receipt_ack(state: &AppState, mailbox: Mailbox, receipts: &[ReceiptRef]) -> Result<(), ServerFrame> {
+    state.stores.mailbox.ack_receipts(mailbox, receipts).await.map_err(|e| internal(e, None))
 }
 
 /// `typing`: forwarded to a friend, never stored.

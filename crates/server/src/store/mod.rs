@@ -316,12 +316,26 @@ pub trait SocialStore: Send + Sync {
 
 /// One message in a mailbox, as an ack or retry names it: message ids are chosen by their
 /// senders, so two senders' messages may share one, and only the sender tells them apart.
+/// `seq` is where it was read from ([`StoredMessage::seq`]): a store may find the copy by
+/// it alone, checking the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MessageRef {
     /// Who sent it.
     pub sender: UserId,
     /// Its id.
     pub id: MessageId,
+    /// Its position in the mailbox, as read.
+    pub seq: i64,
+}
+
+/// One receipt in a mailbox, as an ack names it: its id and where it was read from
+/// ([`StoredReceipt::seq`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReceiptRef {
+    /// The receipt's id.
+    pub id: ReceiptId,
+    /// Its position in the mailbox's receipt queue, as read.
+    pub seq: i64,
 }
 
 /// One device's mailbox: messages for that device and receipts for it. A person has one
@@ -475,7 +489,7 @@ pub trait MailboxStore: Send + Sync {
     /// Up to `limit` receipts of a mailbox with `seq > after`, oldest first.
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>>;
     /// Deletes acked receipts of a mailbox.
-    async fn ack_receipts(&self, mailbox: Mailbox, ids: &[ReceiptId]) -> StoreResult<()>;
+    async fn ack_receipts(&self, mailbox: Mailbox, receipts: &[ReceiptRef]) -> StoreResult<()>;
     /// Expires copies stored before `now - ttl` (at most `limit` per call). A message none
     /// of whose recipient's devices acked it gets one `expired` receipt in every mailbox of
     /// the sender. Stores that do not trim receipts as they queue them trim them here to

@@ -31,7 +31,7 @@ use crate::hub::{ConnectionEntry, FRAME_QUEUE, Wake, next_connection_id};
 use crate::metrics::Via;
 use crate::service::delivery;
 use crate::state::AppState;
-use crate::store::{Mailbox, MessageRef, RateRule, SessionId};
+use crate::store::{Mailbox, MessageRef, RateRule, ReceiptRef, SessionId};
 use crate::tokens::AccessError;
 
 /// How long a send may wait for a client that does not read.
@@ -211,7 +211,15 @@ struct Pending {
 /// connection and the client acks it then.
 fn handed_out(mail: &mut QueueCursor, ids: &[MessageId]) -> Result<Vec<MessageRef>, ServerFrame> {
     delivery::check_ids(ids)?;
-    Ok(mail.acked(ids).into_iter().map(|(sender, id)| MessageRef { sender: UserId(sender), id }).collect())
+    let acked = mail.acked(ids).into_iter();
+    Ok(acked.map(|m| MessageRef { sender: UserId(m.owner), id: m.id, seq: m.seq }).collect())
+}
+
+/// The receipts a `receipt_ack` names, as this connection handed them out; like messages,
+/// others are left alone (they come again and are acked then).
+fn receipts_handed_out(receipts: &mut QueueCursor, ids: &[ReceiptId]) -> Result<Vec<ReceiptRef>, ServerFrame> {
+    delivery::check_ids(ids)?;
+    Ok(receipts.acked(ids).into_iter().map(|r| ReceiptRef { id: r.id, seq: r.seq }).collect())
 }
 
 struct Connection {
@@ -589,10 +597,10 @@ impl Connection {
                 None => Err(no_device()),
             },
             ClientFrame::ReceiptAck { ids } => match mailbox {
-                Some(mailbox) => {
-                    let _ = self.receipts.acked(&ids);
-                    delivery::receipt_ack(state, mailbox, &ids).await
-                }
+                Some(mailbox) => match receipts_handed_out(&mut self.receipts, &ids) {
+                    Ok(receipts) => delivery::receipt_ack(state, mailbox, &receipts).await,
+                    Err(refusal) => Err(refusal),
+                },
                 None => Err(no_device()),
             },
             // Past the per-friend rate, typing is dropped: it is a hint, not a message.

@@ -10,13 +10,22 @@ use std::collections::HashMap;
 use hush_shared::ws::DELIVERY_WINDOW;
 use uuid::Uuid;
 
+/// An item this connection sent: whose it is, its id and where it was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandedOut {
+    pub owner: Uuid,
+    pub id: Uuid,
+    pub seq: i64,
+}
+
 /// A connection's read position in one queue.
 #[derive(Default)]
 pub struct QueueCursor {
     /// Sequence number of the last item sent.
     pub after: i64,
-    /// Id → owners of the items sent under it (one, unless two senders chose the same id).
-    in_flight: HashMap<Uuid, Vec<Uuid>>,
+    /// Id → owners and positions of the items sent under it (one, unless two senders chose
+    /// the same id).
+    in_flight: HashMap<Uuid, Vec<(Uuid, i64)>>,
     in_flight_count: usize,
     exhausted: bool,
 }
@@ -37,7 +46,7 @@ impl QueueCursor {
     /// The item `id` of `owner` at `seq` went out.
     pub fn sent(&mut self, seq: i64, id: Uuid, owner: Uuid) {
         self.after = seq;
-        self.in_flight.entry(id).or_default().push(owner);
+        self.in_flight.entry(id).or_default().push((owner, seq));
         self.in_flight_count += 1;
     }
 
@@ -47,14 +56,14 @@ impl QueueCursor {
     /// mailbox read of its own when nothing is waiting (one message in flight, as people
     /// chat).
     ///
-    /// Returns `(owner, id)` of each acknowledged item this connection sent; an id it did
-    /// not send (or sent and already had acknowledged) is not in the list.
-    pub fn acked(&mut self, ids: &[Uuid]) -> Vec<(Uuid, Uuid)> {
+    /// Returns each acknowledged item this connection sent; an id it did not send (or sent
+    /// and already had acknowledged) is not in the list.
+    pub fn acked(&mut self, ids: &[Uuid]) -> Vec<HandedOut> {
         let mut acked = Vec::with_capacity(ids.len());
         for id in ids {
-            for owner in self.in_flight.remove(id).unwrap_or_default() {
+            for (owner, seq) in self.in_flight.remove(id).unwrap_or_default() {
                 self.in_flight_count -= 1;
-                acked.push((owner, *id));
+                acked.push(HandedOut { owner, id: *id, seq });
             }
         }
         acked
@@ -111,7 +120,8 @@ mod tests {
         cursor.sent(2, shared, carol);
         assert_eq!(cursor.room(), Some(DELIVERY_WINDOW - 2));
         assert_eq!(cursor.acked(&[other]), vec![], "never handed out here");
-        assert_eq!(cursor.acked(&[shared]), vec![(alice, shared), (carol, shared)]);
+        let both = vec![HandedOut { owner: alice, id: shared, seq: 1 }, HandedOut { owner: carol, id: shared, seq: 2 }];
+        assert_eq!(cursor.acked(&[shared]), both);
         assert_eq!(cursor.acked(&[shared]), vec![], "already acknowledged");
         cursor.woken();
         assert_eq!(cursor.room(), Some(DELIVERY_WINDOW));

@@ -21,7 +21,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
+use hush_shared::ws::{MessageId, ReceiptKind};
 use hush_shared::{DeviceId, UserId};
 use redis::Script;
 use serde::{Deserialize, Serialize};
@@ -29,8 +29,8 @@ use uuid::Uuid;
 
 use super::RedisStore;
 use crate::store::{
-    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, RECEIPTS_KEPT_PER_MAILBOX, StoreError,
-    StoreResult, StoredMessage, StoredReceipt,
+    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, RECEIPTS_KEPT_PER_MAILBOX, ReceiptRef,
+    StoreError, StoreResult, StoredMessage, StoredReceipt,
 };
 
 /// Shared Lua, prepended to the scripts that need it:
@@ -626,15 +626,15 @@ impl MailboxStore for RedisStore {
             .collect()
     }
 
-    async fn ack_receipts(&self, mailbox: Mailbox, ids: &[ReceiptId]) -> StoreResult<()> {
-        if ids.is_empty() {
+    async fn ack_receipts(&self, mailbox: Mailbox, receipts: &[ReceiptRef]) -> StoreResult<()> {
+        if receipts.is_empty() {
             return Ok(());
         }
         let name = box_name(mailbox);
         let mut invocation = ACK_RECEIPTS.prepare_invoke();
         invocation.key(self.key(format!("rq:{name}"))).key(self.key(format!("rd:{name}")));
-        for id in ids {
-            invocation.arg(id.to_string());
+        for receipt in receipts {
+            invocation.arg(receipt.id.to_string());
         }
         let mut conn = self.conn.clone();
         let _: i64 = invocation.invoke_async(&mut conn).await?;

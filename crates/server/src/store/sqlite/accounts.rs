@@ -69,20 +69,20 @@ impl AccountStore for SqliteStore {
     }
 
     async fn delete(&self, id: UserId) -> StoreResult<bool> {
-        self.call(move |c| {
+        self.call_mailbox(move |c, mailbox_counts| {
             let tx = c.transaction()?;
             let uuid = id.0;
             let id = id.to_string();
             tx.execute("DELETE FROM sign_in_codes WHERE phone = (SELECT phone FROM users WHERE id = ?1)", [&id])?;
             let blob = &uuid.as_bytes()[..];
             tx.execute("DELETE FROM messages WHERE recipient = ?1", [blob])?;
-            tx.execute("DELETE FROM mailbox_depth WHERE recipient = ?1", [blob])?;
             tx.execute("DELETE FROM receipts WHERE user_id = ?1", [blob])?;
             tx.execute("DELETE FROM one_time_prekeys WHERE user_id = ?1", [&id])?;
             // Sessions, refresh tokens, requests, friend keys, blocks, the identity and the
             // devices cascade.
             let n = tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;
             tx.commit()?;
+            mailbox_counts.forget_depths();
             Ok(n > 0)
         })
         .await

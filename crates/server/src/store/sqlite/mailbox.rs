@@ -3,18 +3,21 @@
 //! resends, and whether it was delivered, read or expired, so receipts roll up per
 //! person), `receipts` one row per device a receipt goes to, `mailboxes` each person's
 //! device mailboxes. Ids are 16-byte BLOBs; each operation is one transaction (a batch of
-//! sends is one transaction too).
+//! sends is one transaction too). Rows are numbered and mailboxes counted in memory
+//! ([`MailboxCounts`], migration 0014), and acks find a copy by the `seq` it was read at:
+//! each page a commit touches is a WAL frame written.
 
 use async_trait::async_trait;
-use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
+use hush_shared::ws::{MessageId, ReceiptKind};
 use hush_shared::{DeviceId, UserId};
 use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
+use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
 use super::{SqliteStore, uuid_blob};
 use crate::store::{
-    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, RECEIPTS_KEPT_PER_MAILBOX, StoreResult,
-    StoredMessage, StoredReceipt,
+    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, RECEIPTS_KEPT_PER_MAILBOX, ReceiptRef,
+    StoreResult, StoredMessage, StoredReceipt,
 };
 
 /// `message_ids.state` bits: what already happened to a message, so each receipt kind goes
@@ -73,7 +76,7 @@ enum Devices<'a> {
 
 /// Queues `receipt` in mailboxes of `user`, under one receipt id.
 fn queue_receipt(
-    tx: &Transaction<'_>,
+    (tx, counts): (&Transaction<'_>, &mut MailboxCounts),
     user: &Uuid,
     devices: Devices<'_>,
     receipt: &Receipt<'_>,
@@ -83,24 +86,31 @@ fn queue_receipt(
         Devices::Only(device) => (Some(blob(device)), None),
         Devices::AllBut(device) => (None, Some(blob(device))),
     };
+    let mailboxes: Vec<Vec<u8>> = tx
+        .prepare_cached(
+            "SELECT device FROM mailboxes WHERE user_id = ?1 AND (?2 IS NULL OR device = ?2) AND (?3 IS NULL OR device != ?3)",
+        )?
+        .query_map(params![blob(user), only, but], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     let id = Uuid::now_v7();
-    let values = params![
-        blob(user),
-        blob(&id),
-        kind_code(receipt.kind),
-        blob(receipt.message_id),
-        blob(receipt.peer),
-        receipt.peer_device.map(blob),
-        receipt.at,
-        only,
-        but,
-    ];
-    tx.prepare_cached(
-        "INSERT INTO receipts (user_id, device, id, kind, message_id, peer, peer_device, at)
-         SELECT ?1, device, ?2, ?3, ?4, ?5, ?6, ?7 FROM mailboxes
-         WHERE user_id = ?1 AND (?8 IS NULL OR device = ?8) AND (?9 IS NULL OR device != ?9)",
-    )?
-    .execute(values)?;
+    for device in mailboxes {
+        let seq = counts.next_seq(tx, receipt.at)?;
+        tx.prepare_cached(
+            "INSERT INTO receipts (seq, user_id, device, id, kind, message_id, peer, peer_device, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            seq,
+            blob(user),
+            device,
+            blob(&id),
+            kind_code(receipt.kind),
+            blob(receipt.message_id),
+            blob(receipt.peer),
+            receipt.peer_device.map(blob),
+            receipt.at,
+        ])?;
+    }
     Ok(())
 }
 
@@ -122,34 +132,60 @@ struct Taken {
     copies: i64,
 }
 
-/// Deletes the copy of `message` in `mailbox`, if it was there.
-fn take_copy(tx: &Transaction<'_>, mailbox: Mailbox, message: &MessageRef) -> rusqlite::Result<Option<Taken>> {
-    tx.prepare_cached(
-        "DELETE FROM messages WHERE recipient = ?1 AND device = ?2 AND id = ?3 AND sender = ?4
-         RETURNING sender_device, copies",
-    )?
-    .query_row(
-        params![blob(&mailbox.user.0), blob(&mailbox.device.0), blob(&message.id), blob(&message.sender.0)],
-        |r| {
-            let sender_device = r.get::<_, Option<Vec<u8>>>(0)?.map_or(Ok(None), |_| uuid_blob(r, 0).map(Some))?;
-            Ok(Taken { sender_device, copies: r.get(1)? })
-        },
-    )
-    .optional()
+/// Deletes the copy of `message` in `mailbox` (found by its `seq`), if it was there.
+fn take_copy(
+    tx: &Transaction<'_>,
+    mailbox: Mailbox,
+    message: &MessageRef,
+    changes: &mut DepthChanges,
+) -> rusqlite::Result<Option<Taken>> {
+    let taken = tx
+        .prepare_cached(
+            "DELETE FROM messages WHERE seq = ?1 AND recipient = ?2 AND device = ?3 AND id = ?4 AND sender = ?5
+             RETURNING sender_device, copies",
+        )?
+        .query_row(
+            params![
+                message.seq,
+                blob(&mailbox.user.0),
+                blob(&mailbox.device.0),
+                blob(&message.id),
+                blob(&message.sender.0)
+            ],
+            |r| {
+                let sender_device = r.get::<_, Option<Vec<u8>>>(0)?.map_or(Ok(None), |_| uuid_blob(r, 0).map(Some))?;
+                Ok(Taken { sender_device, copies: r.get(1)? })
+            },
+        )
+        .optional()?;
+    if taken.is_some() {
+        changes.add(mailbox, -1);
+    }
+    Ok(taken)
 }
 
-/// Runs `step` on each item in one transaction; the people it told, sorted and distinct.
+/// One mailbox transaction: the transaction, the counters and the depths it changed.
+struct Step<'a, 'c> {
+    tx: &'a Transaction<'c>,
+    counts: &'a mut MailboxCounts,
+    changes: DepthChanges,
+}
+
+/// Runs `each` on every item in one transaction; the people it told, sorted and distinct.
 fn each<T>(
-    c: &mut rusqlite::Connection,
+    (c, counts): (&mut rusqlite::Connection, &mut MailboxCounts),
     items: &[T],
-    mut step: impl FnMut(&Transaction<'_>, &T, &mut Vec<UserId>) -> rusqlite::Result<()>,
+    mut each: impl FnMut(&mut Step<'_, '_>, &T, &mut Vec<UserId>) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<Vec<UserId>> {
     let tx = c.transaction()?;
     let mut told = Vec::new();
+    let mut step = Step { tx: &tx, counts, changes: DepthChanges::default() };
     for item in items {
-        step(&tx, item, &mut told)?;
+        each(&mut step, item, &mut told)?;
     }
+    let changes = step.changes;
     tx.commit()?;
+    counts.committed(changes);
     told.sort();
     told.dedup();
     Ok(told)
@@ -158,20 +194,20 @@ fn each<T>(
 /// `ack`: deletes the copies; the first copy of a message acked by its recipient queues
 /// one `delivered` receipt in every mailbox of the sender.
 fn ack_copy(
-    tx: &Transaction<'_>,
+    step: &mut Step<'_, '_>,
     mailbox: Mailbox,
     message: &MessageRef,
     now: i64,
     told: &mut Vec<UserId>,
 ) -> rusqlite::Result<()> {
-    let Some(Taken { copies, .. }) = take_copy(tx, mailbox, message)? else { return Ok(()) };
+    let Some(Taken { copies, .. }) = take_copy(step.tx, mailbox, message, &mut step.changes)? else { return Ok(()) };
     let (sender, id) = (message.sender.0, &message.id);
     // A copy on the sender's own other device is not a delivery; the only copy needs no
     // record that it was delivered (no other copy can deliver it again).
-    if sender != mailbox.user.0 && (copies == 1 || mark(tx, &sender, id, DELIVERED, EXPIRED)?) {
+    if sender != mailbox.user.0 && (copies == 1 || mark(step.tx, &sender, id, DELIVERED, EXPIRED)?) {
         let receipt =
             Receipt { kind: ReceiptKind::Delivered, message_id: id, peer: &mailbox.user.0, peer_device: None, at: now };
-        queue_receipt(tx, &sender, Devices::All, &receipt)?;
+        queue_receipt((step.tx, step.counts), &sender, Devices::All, &receipt)?;
         told.push(UserId(sender));
     }
     Ok(())
@@ -180,19 +216,22 @@ fn ack_copy(
 /// `retry`: deletes the copy, remembers that this device wants it again and asks the
 /// sending device for it (`resend`).
 fn retry_copy(
-    tx: &Transaction<'_>,
+    step: &mut Step<'_, '_>,
     mailbox: Mailbox,
     message: &MessageRef,
     now: i64,
     told: &mut Vec<UserId>,
 ) -> rusqlite::Result<()> {
-    let Some(Taken { sender_device, .. }) = take_copy(tx, mailbox, message)? else { return Ok(()) };
+    let Some(Taken { sender_device, .. }) = take_copy(step.tx, mailbox, message, &mut step.changes)? else {
+        return Ok(());
+    };
     let (sender, id) = (message.sender.0, &message.id);
-    tx.prepare_cached(
-        "INSERT INTO resend_wanted (sender, id, recipient, device, at) VALUES (?1, ?2, ?3, ?4, ?5)
+    step.tx
+        .prepare_cached(
+            "INSERT INTO resend_wanted (sender, id, recipient, device, at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT DO NOTHING",
-    )?
-    .execute(params![blob(&sender), blob(id), blob(&mailbox.user.0), blob(&mailbox.device.0), now])?;
+        )?
+        .execute(params![blob(&sender), blob(id), blob(&mailbox.user.0), blob(&mailbox.device.0), now])?;
     let receipt = Receipt {
         kind: ReceiptKind::Resend,
         message_id: id,
@@ -202,7 +241,7 @@ fn retry_copy(
     };
     // Messages queued before crypto v2 name no sending device: any device may resend.
     let devices = sender_device.as_ref().map_or(Devices::All, Devices::Only);
-    queue_receipt(tx, &sender, devices, &receipt)?;
+    queue_receipt((step.tx, step.counts), &sender, devices, &receipt)?;
     told.push(UserId(sender));
     Ok(())
 }
@@ -210,13 +249,14 @@ fn retry_copy(
 /// `read`: a message `sender` sent to the reader's person and not yet read gets one `read`
 /// receipt for the sender's devices and one `read_elsewhere` for the reader's other devices.
 fn read_copy(
-    tx: &Transaction<'_>,
+    step: &mut Step<'_, '_>,
     (reader, sender): (Mailbox, UserId),
     id: &Uuid,
     now: i64,
     told: &mut Vec<UserId>,
 ) -> rusqlite::Result<()> {
-    let marked = tx
+    let marked = step
+        .tx
         .prepare_cached(
             "UPDATE message_ids SET state = state | ?4
              WHERE sender = ?1 AND id = ?2 AND (recipient = ?3 OR recipient IS NULL) AND state & ?4 = 0",
@@ -226,10 +266,10 @@ fn read_copy(
         return Ok(());
     }
     let read = Receipt { kind: ReceiptKind::Read, message_id: id, peer: &reader.user.0, peer_device: None, at: now };
-    queue_receipt(tx, &sender.0, Devices::All, &read)?;
+    queue_receipt((step.tx, step.counts), &sender.0, Devices::All, &read)?;
     let elsewhere =
         Receipt { kind: ReceiptKind::ReadElsewhere, message_id: id, peer: &sender.0, peer_device: None, at: now };
-    queue_receipt(tx, &reader.user.0, Devices::AllBut(&reader.device.0), &elsewhere)?;
+    queue_receipt((step.tx, step.counts), &reader.user.0, Devices::AllBut(&reader.device.0), &elsewhere)?;
     told.push(sender);
     told.push(reader.user);
     Ok(())
@@ -250,15 +290,6 @@ fn trim_receipts(tx: &Transaction<'_>) -> rusqlite::Result<usize> {
     .execute([RECEIPTS_KEPT_PER_MAILBOX as i64])
 }
 
-/// Messages waiting in a mailbox (kept by triggers, migrations 0005 and 0008).
-fn depth_of(c: &rusqlite::Connection, mailbox: Mailbox) -> rusqlite::Result<i64> {
-    let depth = c
-        .prepare_cached("SELECT messages FROM mailbox_depth WHERE recipient = ?1 AND device = ?2")?
-        .query_row(params![blob(&mailbox.user.0), blob(&mailbox.device.0)], |r| r.get(0))
-        .optional()?;
-    Ok(depth.unwrap_or(0))
-}
-
 /// Whether a device of `(sender, id)`'s recipient asked for it again, consuming the wish.
 fn take_resend_wish(tx: &Transaction<'_>, sender: &Uuid, id: &Uuid, mailbox: Mailbox) -> rusqlite::Result<bool> {
     let taken = tx
@@ -269,17 +300,20 @@ fn take_resend_wish(tx: &Transaction<'_>, sender: &Uuid, id: &Uuid, mailbox: Mai
 
 /// Stores one copy; `copies` is how many went to the recipient's devices (0: not known).
 fn insert_copy(
-    tx: &Transaction<'_>,
+    step: &mut Step<'_, '_>,
     from: Mailbox,
     message: &Outgoing,
     (mailbox, envelope, copies): (Mailbox, &[u8], i64),
     now: i64,
 ) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO messages (recipient, device, sender, sender_device, id, addressee, envelope, stored_at, copies)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
+    let seq = step.counts.next_seq(step.tx, now)?;
+    step.tx
+        .prepare_cached(
+            "INSERT INTO messages (seq, recipient, device, sender, sender_device, id, addressee, envelope, stored_at, copies)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+        seq,
         blob(&mailbox.user.0),
         blob(&mailbox.device.0),
         blob(&from.user.0),
@@ -290,59 +324,52 @@ fn insert_copy(
         now,
         copies
     ])?;
+    step.changes.add(mailbox, 1);
     Ok(())
 }
 
-/// Stores one message of a batch. `depths` remembers each mailbox's depth within the
-/// batch, so it is looked up once per mailbox rather than once per message.
+/// Stores one message of a batch.
 fn enqueue_one(
-    tx: &Transaction<'_>,
+    step: &mut Step<'_, '_>,
     from: Mailbox,
     message: &Outgoing,
     now: i64,
     policy: MailboxPolicy,
-    depths: &mut Vec<(Mailbox, i64)>,
 ) -> rusqlite::Result<Enqueued> {
     let (sender, id) = (blob(&from.user.0), blob(&message.id));
     // Claiming the id is the duplicate check: a resend finds it taken.
-    let claimed = tx
+    let claimed = step
+        .tx
         .prepare_cached(
             "INSERT INTO message_ids (sender, id, stored_at, recipient) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
         )?
         .execute(params![sender, id, now, blob(&message.to.0)])?;
     if claimed == 0 {
-        let at = tx
+        let at = step
+            .tx
             .prepare_cached("SELECT stored_at FROM message_ids WHERE sender = ?1 AND id = ?2")?
             .query_row(params![sender, id], |r| r.get(0))?;
         let mut resent = false;
         for copy in &message.copies {
-            if take_resend_wish(tx, &from.user.0, &message.id, copy.mailbox)? {
-                insert_copy(tx, from, message, (copy.mailbox, &copy.envelope, 0), now)?;
+            if take_resend_wish(step.tx, &from.user.0, &message.id, copy.mailbox)? {
+                insert_copy(step, from, message, (copy.mailbox, &copy.envelope, 0), now)?;
                 resent = true;
             }
         }
         return Ok(if resent { Enqueued::Stored { at } } else { Enqueued::Duplicate { at } });
     }
-    let mut slots = Vec::with_capacity(message.copies.len());
     for copy in &message.copies {
-        let index = match depths.iter().position(|(mailbox, _)| *mailbox == copy.mailbox) {
-            Some(index) => index,
-            None => {
-                depths.push((copy.mailbox, depth_of(tx, copy.mailbox)?));
-                depths.len() - 1
-            }
-        };
-        if depths[index].1 >= i64::from(policy.max_messages) {
+        if step.counts.depth(step.tx, copy.mailbox, &step.changes)? >= i64::from(policy.max_messages) {
             // Not stored, so not a duplicate if sent again later.
-            tx.prepare_cached("DELETE FROM message_ids WHERE sender = ?1 AND id = ?2")?.execute(params![sender, id])?;
+            step.tx
+                .prepare_cached("DELETE FROM message_ids WHERE sender = ?1 AND id = ?2")?
+                .execute(params![sender, id])?;
             return Ok(Enqueued::MailboxFull);
         }
-        slots.push(index);
     }
     let copies = message.copies.iter().filter(|c| c.mailbox.user == message.to).count() as i64;
-    for (copy, index) in message.copies.iter().zip(slots) {
-        insert_copy(tx, from, message, (copy.mailbox, &copy.envelope, copies), now)?;
-        depths[index].1 += 1;
+    for copy in &message.copies {
+        insert_copy(step, from, message, (copy.mailbox, &copy.envelope, copies), now)?;
     }
     Ok(Enqueued::Stored { at: now })
 }
@@ -350,7 +377,7 @@ fn enqueue_one(
 #[async_trait]
 impl MailboxStore for SqliteStore {
     async fn open_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
-        self.call(move |c| {
+        self.call_mailbox(move |c, counts| {
             let tx = c.transaction()?;
             let (user, device) = (blob(&mailbox.user.0), blob(&mailbox.device.0));
             tx.prepare_cached("INSERT INTO mailboxes (user_id, device) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
@@ -360,13 +387,15 @@ impl MailboxStore for SqliteStore {
                 .execute(params![user, device, UNASSIGNED])?;
             tx.prepare_cached("UPDATE receipts SET device = ?2 WHERE user_id = ?1 AND device = ?3")?
                 .execute(params![user, device, UNASSIGNED])?;
-            tx.commit()
+            tx.commit()?;
+            counts.forget_depths();
+            Ok(())
         })
         .await
     }
 
     async fn close_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
-        self.call(move |c| {
+        self.call_mailbox(move |c, counts| {
             let tx = c.transaction()?;
             let (user, device) = (blob(&mailbox.user.0), blob(&mailbox.device.0));
             tx.prepare_cached("DELETE FROM mailboxes WHERE user_id = ?1 AND device = ?2")?
@@ -377,20 +406,24 @@ impl MailboxStore for SqliteStore {
                 .execute(params![user, device])?;
             tx.prepare_cached("DELETE FROM resend_wanted WHERE recipient = ?1 AND device = ?2")?
                 .execute(params![user, device])?;
-            tx.commit()
+            tx.commit()?;
+            counts.forget_depths();
+            Ok(())
         })
         .await
     }
 
     async fn purge_between(&self, a: UserId, b: UserId) -> StoreResult<()> {
-        self.call(move |c| {
+        self.call_mailbox(move |c, counts| {
             let tx = c.transaction()?;
             for (one, other) in [(a, b), (b, a)] {
                 let pair = params![blob(&one.0), blob(&other.0)];
                 tx.prepare_cached("DELETE FROM messages WHERE recipient = ?1 AND sender = ?2")?.execute(pair)?;
                 tx.prepare_cached("DELETE FROM receipts WHERE user_id = ?1 AND peer = ?2")?.execute(pair)?;
             }
-            tx.commit()
+            tx.commit()?;
+            counts.forget_depths();
+            Ok(())
         })
         .await
     }
@@ -421,15 +454,17 @@ impl MailboxStore for SqliteStore {
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Vec<Enqueued>> {
-        self.call(move |c| {
+        self.call_mailbox(move |c, counts| {
             // One transaction, one commit, for the whole batch.
             let tx = c.transaction()?;
-            let mut depths = Vec::new();
+            let mut step = Step { tx: &tx, counts, changes: DepthChanges::default() };
             let answers = messages
                 .iter()
-                .map(|m| enqueue_one(&tx, from, m, now, policy, &mut depths))
+                .map(|m| enqueue_one(&mut step, from, m, now, policy))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            let changes = step.changes;
             tx.commit()?;
+            counts.committed(changes);
             Ok(answers)
         })
         .await
@@ -462,12 +497,18 @@ impl MailboxStore for SqliteStore {
 
     async fn ack_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
         let messages = messages.to_vec();
-        self.call(move |c| each(c, &messages, |tx, m, told| ack_copy(tx, mailbox, m, now, told))).await
+        self.call_mailbox(move |c, counts| {
+            each((c, counts), &messages, |step, m, told| ack_copy(step, mailbox, m, now, told))
+        })
+        .await
     }
 
     async fn retry_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
         let messages = messages.to_vec();
-        self.call(move |c| each(c, &messages, |tx, m, told| retry_copy(tx, mailbox, m, now, told))).await
+        self.call_mailbox(move |c, counts| {
+            each((c, counts), &messages, |step, m, told| retry_copy(step, mailbox, m, now, told))
+        })
+        .await
     }
 
     async fn read_messages(
@@ -478,7 +519,10 @@ impl MailboxStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Vec<UserId>> {
         let ids = ids.to_vec();
-        self.call(move |c| each(c, &ids, |tx, id, told| read_copy(tx, (reader, sender), id, now, told))).await
+        self.call_mailbox(move |c, counts| {
+            each((c, counts), &ids, |step, id, told| read_copy(step, (reader, sender), id, now, told))
+        })
+        .await
     }
 
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
@@ -505,13 +549,13 @@ impl MailboxStore for SqliteStore {
         .await
     }
 
-    async fn ack_receipts(&self, mailbox: Mailbox, ids: &[ReceiptId]) -> StoreResult<()> {
-        let ids = ids.to_vec();
+    async fn ack_receipts(&self, mailbox: Mailbox, receipts: &[ReceiptRef]) -> StoreResult<()> {
+        let receipts = receipts.to_vec();
         self.call(move |c| {
             let tx = c.transaction()?;
-            for id in ids {
-                tx.prepare_cached("DELETE FROM receipts WHERE user_id = ?1 AND device = ?2 AND id = ?3")?
-                    .execute(params![blob(&mailbox.user.0), blob(&mailbox.device.0), blob(&id)])?;
+            for receipt in receipts {
+                tx.prepare_cached("DELETE FROM receipts WHERE seq = ?1 AND user_id = ?2 AND device = ?3 AND id = ?4")?
+                    .execute(params![receipt.seq, blob(&mailbox.user.0), blob(&mailbox.device.0), blob(&receipt.id)])?;
             }
             tx.commit()
         })
@@ -519,24 +563,29 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>> {
-        self.call(move |c| {
+        self.call_mailbox(move |c, counts| {
             let tx = c.transaction()?;
             let cutoff = now - ttl_secs;
-            let expired: Vec<(i64, Uuid, Uuid, Uuid, Uuid)> = {
+            // `seq` follows time (migration 0014): only the table's start can be that old.
+            let expired: Vec<(i64, Mailbox, Uuid, Uuid, Uuid)> = {
                 let mut stmt = tx.prepare_cached(
-                    "SELECT seq, recipient, sender, id, addressee FROM messages
-                     WHERE stored_at <= ?1 ORDER BY stored_at LIMIT ?2",
+                    "SELECT seq, recipient, device, sender, id, addressee FROM messages
+                     WHERE seq < ?3 AND stored_at <= ?1 ORDER BY seq LIMIT ?2",
                 )?;
-                let rows = stmt.query_map(params![cutoff, limit as i64], |r| {
-                    Ok((r.get(0)?, uuid_blob(r, 1)?, uuid_blob(r, 2)?, uuid_blob(r, 3)?, uuid_blob(r, 4)?))
+                let rows = stmt.query_map(params![cutoff, limit as i64, first_seq_after(cutoff)], |r| {
+                    let mailbox = Mailbox { user: UserId(uuid_blob(r, 1)?), device: DeviceId(uuid_blob(r, 2)?) };
+                    Ok((r.get(0)?, mailbox, uuid_blob(r, 3)?, uuid_blob(r, 4)?, uuid_blob(r, 5)?))
                 })?;
                 rows.collect::<Result<_, _>>()?
             };
             let mut senders = Vec::new();
-            for (seq, recipient, sender, id, addressee) in &expired {
-                tx.prepare_cached("DELETE FROM messages WHERE seq = ?1")?.execute([seq])?;
+            let mut step = Step { tx: &tx, counts, changes: DepthChanges::default() };
+            for (seq, mailbox, sender, id, addressee) in &expired {
+                let recipient = &mailbox.user.0;
+                step.tx.prepare_cached("DELETE FROM messages WHERE seq = ?1")?.execute([seq])?;
+                step.changes.add(*mailbox, -1);
                 // One `expired` per message, and none once a device of the recipient has it.
-                if recipient == addressee && mark(&tx, sender, id, EXPIRED, DELIVERED)? {
+                if recipient == addressee && mark(step.tx, sender, id, EXPIRED, DELIVERED)? {
                     let receipt = Receipt {
                         kind: ReceiptKind::Expired,
                         message_id: id,
@@ -544,10 +593,11 @@ impl MailboxStore for SqliteStore {
                         peer_device: None,
                         at: now,
                     };
-                    queue_receipt(&tx, sender, Devices::All, &receipt)?;
+                    queue_receipt((step.tx, step.counts), sender, Devices::All, &receipt)?;
                     senders.push(UserId(*sender));
                 }
             }
+            let changes = step.changes;
             if expired.len() < limit {
                 // Every copy that old is gone: its message's record and wishes can go too.
                 tx.prepare_cached("DELETE FROM message_ids WHERE stored_at <= ?1")?.execute([cutoff])?;
@@ -555,6 +605,7 @@ impl MailboxStore for SqliteStore {
             }
             trim_receipts(&tx)?;
             tx.commit()?;
+            counts.committed(changes);
             senders.sort();
             senders.dedup();
             Ok(senders)
@@ -563,14 +614,10 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn depth(&self, mailbox: Mailbox) -> StoreResult<u64> {
-        self.call(move |c| depth_of(c, mailbox).map(|n| n as u64)).await
+        self.call_mailbox(move |c, counts| counts.depth(c, mailbox, &DepthChanges::default()).map(|n| n as u64)).await
     }
 
     async fn total_depth(&self) -> StoreResult<u64> {
-        self.call(|c| {
-            c.query_row("SELECT COALESCE(SUM(messages), 0) FROM mailbox_depth", [], |r| r.get::<_, i64>(0))
-                .map(|n| n as u64)
-        })
-        .await
+        self.call_mailbox(|c, counts| counts.total(c).map(|n| n as u64)).await
     }
 }

@@ -12,6 +12,7 @@ mod devices;
 mod limits;
 mod links;
 mod mailbox;
+mod mailbox_counts;
 mod sessions;
 mod social;
 
@@ -21,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::Connection;
 
+use self::mailbox_counts::MailboxCounts;
 use super::{HealthCheck, StoreError, StoreResult, Stores};
 
 /// Ordered migrations; the version is the position (1-based). Never edit a published one.
@@ -38,12 +40,15 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_message_copies.sql"),
     include_str!("migrations/0012_link_history.sql"),
     include_str!("migrations/0013_sign_in_attempts.sql"),
+    include_str!("migrations/0014_mailbox_fewer_pages.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Taken only while `conn` is held (see [`Self::call_mailbox`]).
+    counts: Arc<Mutex<MailboxCounts>>,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -86,7 +91,7 @@ impl SqliteStore {
         // and planning were an eighth of the server's CPU per message (BENCHMARKS.md).
         conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), counts: Arc::default() })
     }
 
     /// Every store trait backed by this database.
@@ -116,6 +121,29 @@ impl SqliteStore {
         // and parking) costing far more than SQLite itself.
         let mut guard = self.conn.lock().map_err(|_| StoreError("sqlite connection poisoned".into()))?;
         f(&mut guard).map_err(StoreError::from)
+    }
+
+    /// Runs `f` with the connection and the mailbox counters kept beside it.
+    pub(crate) async fn call_mailbox<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &mut MailboxCounts) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        let counts = Arc::clone(&self.counts);
+        self.call(move |c| {
+            // A panic mid-update may have left a depth half-changed: count again.
+            let mut guard = match counts.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => {
+                    counts.clear_poison();
+                    let mut guard = poisoned.into_inner();
+                    guard.forget_depths();
+                    guard
+                }
+            };
+            f(c, &mut guard)
+        })
+        .await
     }
 }
 
@@ -304,7 +332,10 @@ mod tests {
         let answer = store.enqueue_many(alice_box, vec![resend], 8, policy).await.unwrap();
         assert_eq!(answer, vec![Enqueued::Duplicate { at: 7 }], "the dedup record was carried over");
         assert_eq!(
-            store.ack_messages(bob_box, &[MessageRef { sender: UserId(alice), id: message }], 10).await.unwrap(),
+            store
+                .ack_messages(bob_box, &[MessageRef { sender: UserId(alice), id: message, seq: waiting[0].seq }], 10)
+                .await
+                .unwrap(),
             vec![UserId(alice)]
         );
         let later = store.fetch_messages(bob_box, 0, 10).await.unwrap();

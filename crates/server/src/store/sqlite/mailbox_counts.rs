@@ -1,0 +1,160 @@
+//! What the mailbox tables would otherwise write on every message, kept in memory beside the
+//! connection instead (migration 0014): the last `seq` handed out, and how many messages wait
+//! in each mailbox. Each was a page per commit — `sqlite_sequence` and `mailbox_depth` — and
+//! every page is a 4 KiB WAL frame (BENCHMARKS.md, "Fewer pages per message").
+//!
+//! Both are exact for the process that serves the database: they change only under the
+//! store's one connection, a depth is counted from the mailbox index the first time it is
+//! needed, and a transaction's changes are applied only once it commits ([`DepthChanges`]).
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params};
+
+use crate::store::Mailbox;
+
+/// Numbers per second of `stored_at`: a row stored in second `t` gets a `seq` of at least
+/// `t * SEQ_PER_SECOND`, so `seq` order is time order and expiry reads the table in order.
+pub const SEQ_PER_SECOND: i64 = 1_000_000;
+
+/// The first `seq` a row stored after second `cutoff` can have: everything below is at most
+/// that old (or was numbered before migration 0014, which `stored_at` then tells).
+pub fn first_seq_after(cutoff: i64) -> i64 {
+    cutoff.saturating_add(1).saturating_mul(SEQ_PER_SECOND)
+}
+
+/// The counters for one database.
+#[derive(Default)]
+pub struct MailboxCounts {
+    /// The last `seq` given to a message or receipt; `None` until read from the tables.
+    last_seq: Option<i64>,
+    /// Messages waiting, for mailboxes counted so far.
+    depths: HashMap<Mailbox, i64>,
+    /// Messages waiting in all mailboxes, once counted.
+    total: Option<i64>,
+}
+
+impl MailboxCounts {
+    /// The `seq` for a row stored at `now`: after every one given before, and not below
+    /// `now`'s second.
+    pub fn next_seq(&mut self, c: &Connection, now: i64) -> rusqlite::Result<i64> {
+        let last = match self.last_seq {
+            Some(last) => last,
+            None => c.query_row(
+                "SELECT MAX(COALESCE((SELECT MAX(seq) FROM messages), 0), COALESCE((SELECT MAX(seq) FROM receipts), 0))",
+                [],
+                |r| r.get(0),
+            )?,
+        };
+        let next = (last + 1).max(now.saturating_mul(SEQ_PER_SECOND));
+        self.last_seq = Some(next);
+        Ok(next)
+    }
+
+    /// Messages waiting in `mailbox`, counting what `pending` (this transaction) changed.
+    pub fn depth(&mut self, c: &Connection, mailbox: Mailbox, pending: &DepthChanges) -> rusqlite::Result<i64> {
+        let changed = pending.of(mailbox);
+        if let Some(depth) = self.depths.get(&mailbox) {
+            return Ok(depth + changed);
+        }
+        // The count sees this transaction's own rows; what is remembered is the committed one.
+        let counted: i64 = c
+            .prepare_cached("SELECT COUNT(*) FROM messages WHERE recipient = ?1 AND device = ?2")?
+            .query_row(params![mailbox.user.0.as_bytes(), mailbox.device.0.as_bytes()], |r| r.get(0))?;
+        self.depths.insert(mailbox, counted - changed);
+        Ok(counted)
+    }
+
+    /// Messages waiting in every mailbox (outside a transaction).
+    pub fn total(&mut self, c: &Connection) -> rusqlite::Result<i64> {
+        if let Some(total) = self.total {
+            return Ok(total);
+        }
+        let counted: i64 = c.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
+        self.total = Some(counted);
+        Ok(counted)
+    }
+
+    /// A transaction that changed these depths committed.
+    pub fn committed(&mut self, changes: DepthChanges) {
+        for (mailbox, change) in changes.0 {
+            if let Some(depth) = self.depths.get_mut(&mailbox) {
+                *depth += change;
+            }
+            if let Some(total) = self.total.as_mut() {
+                *total += change;
+            }
+        }
+    }
+
+    /// Rows were moved or deleted in bulk: count again when next needed.
+    pub fn forget_depths(&mut self) {
+        self.depths.clear();
+        self.total = None;
+    }
+}
+
+/// How one transaction changed mailbox depths, applied once it commits.
+#[derive(Default)]
+pub struct DepthChanges(Vec<(Mailbox, i64)>);
+
+impl DepthChanges {
+    /// `change` more messages wait in `mailbox`.
+    pub fn add(&mut self, mailbox: Mailbox, change: i64) {
+        match self.0.iter_mut().find(|(m, _)| *m == mailbox) {
+            Some((_, total)) => *total += change,
+            None => self.0.push((mailbox, change)),
+        }
+    }
+
+    fn of(&self, mailbox: Mailbox) -> i64 {
+        self.0.iter().find(|(m, _)| *m == mailbox).map_or(0, |(_, change)| *change)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_follows_time_and_never_goes_back() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE messages (seq INTEGER PRIMARY KEY); CREATE TABLE receipts (seq INTEGER PRIMARY KEY); INSERT INTO receipts VALUES (42);").unwrap();
+        let mut counts = MailboxCounts::default();
+        assert_eq!(counts.next_seq(&c, 0).unwrap(), 43, "after the rows already there");
+        assert_eq!(counts.next_seq(&c, 10).unwrap(), 10 * SEQ_PER_SECOND);
+        assert_eq!(counts.next_seq(&c, 10).unwrap(), 10 * SEQ_PER_SECOND + 1);
+        assert_eq!(counts.next_seq(&c, 9).unwrap(), 10 * SEQ_PER_SECOND + 2, "a clock that goes back");
+        assert!(counts.next_seq(&c, 11).unwrap() >= first_seq_after(10));
+    }
+
+    #[test]
+    fn a_depth_counted_inside_a_transaction_is_remembered_without_its_changes() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE messages (seq INTEGER PRIMARY KEY, recipient BLOB, device BLOB)").unwrap();
+        let mailbox = Mailbox { user: hush_shared::UserId::new(), device: hush_shared::DeviceId::new() };
+        let insert = || {
+            c.execute(
+                "INSERT INTO messages (recipient, device) VALUES (?1, ?2)",
+                params![mailbox.user.0.as_bytes(), mailbox.device.0.as_bytes()],
+            )
+            .unwrap()
+        };
+        insert();
+        let mut counts = MailboxCounts::default();
+        let mut pending = DepthChanges::default();
+        insert();
+        pending.add(mailbox, 1);
+        assert_eq!(counts.depth(&c, mailbox, &pending).unwrap(), 2);
+        insert();
+        pending.add(mailbox, 1);
+        assert_eq!(counts.depth(&c, mailbox, &pending).unwrap(), 3);
+        counts.committed(pending);
+        assert_eq!(counts.depth(&c, mailbox, &DepthChanges::default()).unwrap(), 3);
+        assert_eq!(counts.total(&c).unwrap(), 3);
+        let mut gone = DepthChanges::default();
+        gone.add(mailbox, -1);
+        counts.committed(gone);
+        assert_eq!((counts.depth(&c, mailbox, &DepthChanges::default()).unwrap(), counts.total(&c).unwrap()), (2, 2));
+    }
+}
