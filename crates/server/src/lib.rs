@@ -128,6 +128,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let mailbox = state.stores.mailbox.clone();
     let signal = state.shutdown.clone();
     let sockets = state.sockets.clone();
     // No Nagle: frames are small and latency matters (with Nagle and delayed ACKs, a reply
@@ -148,6 +149,9 @@ pub async fn serve(
         tracing::warn!(open = sockets.count(), "shutting down with WebSockets still closing");
     }
     sweeper.abort();
+    if let Err(e) = mailbox.flush().await {
+        tracing::warn!(error = %e, "writing deferred receipt acks failed; those receipts come again");
+    }
     result
 }
 

@@ -488,13 +488,20 @@ pub trait MailboxStore: Send + Sync {
     ) -> StoreResult<Vec<UserId>>;
     /// Up to `limit` receipts of a mailbox with `seq > after`, oldest first.
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>>;
-    /// Deletes acked receipts of a mailbox.
+    /// Deletes acked receipts of a mailbox. A store may defer this (until [`Self::flush`] at
+    /// the latest): a receipt acked just before the process dies comes again, and applying
+    /// a receipt twice changes nothing. A later read from before the ack never returns it.
     async fn ack_receipts(&self, mailbox: Mailbox, receipts: &[ReceiptRef]) -> StoreResult<()>;
     /// Expires copies stored before `now - ttl` (at most `limit` per call). A message none
     /// of whose recipient's devices acked it gets one `expired` receipt in every mailbox of
     /// the sender. Stores that do not trim receipts as they queue them trim them here to
     /// [`RECEIPTS_KEPT_PER_MAILBOX`]. Returns the senders to notify.
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>>;
+    /// Writes what the store deferred (the embedded store defers receipt acks; see
+    /// `store::sqlite`); called at shutdown. Nothing for stores that defer nothing.
+    async fn flush(&self) -> StoreResult<()> {
+        Ok(())
+    }
     /// Messages waiting in one mailbox (for metrics and tests).
     async fn depth(&self, mailbox: Mailbox) -> StoreResult<u64>;
     /// Messages waiting in every mailbox (for metrics).

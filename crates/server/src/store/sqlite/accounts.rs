@@ -69,7 +69,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn delete(&self, id: UserId) -> StoreResult<bool> {
-        self.call_mailbox(move |c, mailbox_counts| {
+        self.call_mailbox(move |c, mailbox| {
             let tx = c.transaction()?;
             let uuid = id.0;
             let id = id.to_string();
@@ -82,7 +82,7 @@ impl AccountStore for SqliteStore {
             // devices cascade.
             let n = tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;
             tx.commit()?;
-            mailbox_counts.forget_depths();
+            mailbox.counts.forget_depths();
             Ok(n > 0)
         })
         .await

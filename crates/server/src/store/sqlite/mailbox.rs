@@ -14,7 +14,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
-use super::{SqliteStore, uuid_blob};
+use super::{MailboxMemory, SqliteStore, uuid_blob};
 use crate::store::{
     Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, RECEIPTS_KEPT_PER_MAILBOX, ReceiptRef,
     StoreResult, StoredMessage, StoredReceipt,
@@ -171,21 +171,35 @@ struct Step<'a, 'c> {
     changes: DepthChanges,
 }
 
+/// Begins a mailbox transaction; the receipt acks deferred so far go into it.
+fn begin<'c>(c: &'c mut rusqlite::Connection, memory: &MailboxMemory) -> rusqlite::Result<Transaction<'c>> {
+    let tx = c.transaction()?;
+    memory.receipt_acks.write(&tx)?;
+    Ok(tx)
+}
+
+/// Commits a transaction [`begin`] began that changed mailbox depths by `changes`.
+fn commit(tx: Transaction<'_>, memory: &mut MailboxMemory, changes: DepthChanges) -> rusqlite::Result<()> {
+    tx.commit()?;
+    memory.counts.committed(changes);
+    memory.receipt_acks.written();
+    Ok(())
+}
+
 /// Runs `each` on every item in one transaction; the people it told, sorted and distinct.
 fn each<T>(
-    (c, counts): (&mut rusqlite::Connection, &mut MailboxCounts),
+    (c, memory): (&mut rusqlite::Connection, &mut MailboxMemory),
     items: &[T],
     mut each: impl FnMut(&mut Step<'_, '_>, &T, &mut Vec<UserId>) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<Vec<UserId>> {
-    let tx = c.transaction()?;
+    let tx = begin(c, memory)?;
     let mut told = Vec::new();
-    let mut step = Step { tx: &tx, counts, changes: DepthChanges::default() };
+    let mut step = Step { tx: &tx, counts: &mut memory.counts, changes: DepthChanges::default() };
     for item in items {
         each(&mut step, item, &mut told)?;
     }
     let changes = step.changes;
-    tx.commit()?;
-    counts.committed(changes);
+    commit(tx, memory, changes)?;
     told.sort();
     told.dedup();
     Ok(told)
@@ -377,7 +391,7 @@ fn enqueue_one(
 #[async_trait]
 impl MailboxStore for SqliteStore {
     async fn open_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
-        self.call_mailbox(move |c, counts| {
+        self.call_mailbox(move |c, memory| {
             let tx = c.transaction()?;
             let (user, device) = (blob(&mailbox.user.0), blob(&mailbox.device.0));
             tx.prepare_cached("INSERT INTO mailboxes (user_id, device) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
@@ -388,14 +402,14 @@ impl MailboxStore for SqliteStore {
             tx.prepare_cached("UPDATE receipts SET device = ?2 WHERE user_id = ?1 AND device = ?3")?
                 .execute(params![user, device, UNASSIGNED])?;
             tx.commit()?;
-            counts.forget_depths();
+            memory.counts.forget_depths();
             Ok(())
         })
         .await
     }
 
     async fn close_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
-        self.call_mailbox(move |c, counts| {
+        self.call_mailbox(move |c, memory| {
             let tx = c.transaction()?;
             let (user, device) = (blob(&mailbox.user.0), blob(&mailbox.device.0));
             tx.prepare_cached("DELETE FROM mailboxes WHERE user_id = ?1 AND device = ?2")?
@@ -407,14 +421,14 @@ impl MailboxStore for SqliteStore {
             tx.prepare_cached("DELETE FROM resend_wanted WHERE recipient = ?1 AND device = ?2")?
                 .execute(params![user, device])?;
             tx.commit()?;
-            counts.forget_depths();
+            memory.counts.forget_depths();
             Ok(())
         })
         .await
     }
 
     async fn purge_between(&self, a: UserId, b: UserId) -> StoreResult<()> {
-        self.call_mailbox(move |c, counts| {
+        self.call_mailbox(move |c, memory| {
             let tx = c.transaction()?;
             for (one, other) in [(a, b), (b, a)] {
                 let pair = params![blob(&one.0), blob(&other.0)];
@@ -422,7 +436,7 @@ impl MailboxStore for SqliteStore {
                 tx.prepare_cached("DELETE FROM receipts WHERE user_id = ?1 AND peer = ?2")?.execute(pair)?;
             }
             tx.commit()?;
-            counts.forget_depths();
+            memory.counts.forget_depths();
             Ok(())
         })
         .await
@@ -454,17 +468,16 @@ impl MailboxStore for SqliteStore {
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Vec<Enqueued>> {
-        self.call_mailbox(move |c, counts| {
+        self.call_mailbox(move |c, memory| {
             // One transaction, one commit, for the whole batch.
-            let tx = c.transaction()?;
-            let mut step = Step { tx: &tx, counts, changes: DepthChanges::default() };
+            let tx = begin(c, memory)?;
+            let mut step = Step { tx: &tx, counts: &mut memory.counts, changes: DepthChanges::default() };
             let answers = messages
                 .iter()
                 .map(|m| enqueue_one(&mut step, from, m, now, policy))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let changes = step.changes;
-            tx.commit()?;
-            counts.committed(changes);
+            commit(tx, memory, changes)?;
             Ok(answers)
         })
         .await
@@ -497,16 +510,16 @@ impl MailboxStore for SqliteStore {
 
     async fn ack_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
         let messages = messages.to_vec();
-        self.call_mailbox(move |c, counts| {
-            each((c, counts), &messages, |step, m, told| ack_copy(step, mailbox, m, now, told))
+        self.call_mailbox(move |c, memory| {
+            each((c, memory), &messages, |step, m, told| ack_copy(step, mailbox, m, now, told))
         })
         .await
     }
 
     async fn retry_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
         let messages = messages.to_vec();
-        self.call_mailbox(move |c, counts| {
-            each((c, counts), &messages, |step, m, told| retry_copy(step, mailbox, m, now, told))
+        self.call_mailbox(move |c, memory| {
+            each((c, memory), &messages, |step, m, told| retry_copy(step, mailbox, m, now, told))
         })
         .await
     }
@@ -519,14 +532,18 @@ impl MailboxStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Vec<UserId>> {
         let ids = ids.to_vec();
-        self.call_mailbox(move |c, counts| {
-            each((c, counts), &ids, |step, id, told| read_copy(step, (reader, sender), id, now, told))
+        self.call_mailbox(move |c, memory| {
+            each((c, memory), &ids, |step, id, told| read_copy(step, (reader, sender), id, now, told))
         })
         .await
     }
 
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
-        self.call(move |c| {
+        self.call_mailbox(move |c, memory| {
+            if memory.receipt_acks.hides_from(mailbox, after) {
+                let tx = begin(c, memory)?;
+                commit(tx, memory, DepthChanges::default())?;
+            }
             let mut stmt = c.prepare_cached(
                 "SELECT seq, id, kind, message_id, peer, peer_device, at FROM receipts
                  WHERE user_id = ?1 AND device = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
@@ -551,20 +568,27 @@ impl MailboxStore for SqliteStore {
 
     async fn ack_receipts(&self, mailbox: Mailbox, receipts: &[ReceiptRef]) -> StoreResult<()> {
         let receipts = receipts.to_vec();
-        self.call(move |c| {
-            let tx = c.transaction()?;
-            for receipt in receipts {
-                tx.prepare_cached("DELETE FROM receipts WHERE seq = ?1 AND user_id = ?2 AND device = ?3 AND id = ?4")?
-                    .execute(params![receipt.seq, blob(&mailbox.user.0), blob(&mailbox.device.0), blob(&receipt.id)])?;
+        self.call_mailbox(move |c, memory| {
+            if memory.receipt_acks.defer(mailbox, &receipts) {
+                let tx = begin(c, memory)?;
+                commit(tx, memory, DepthChanges::default())?;
             }
-            tx.commit()
+            Ok(())
+        })
+        .await
+    }
+
+    async fn flush(&self) -> StoreResult<()> {
+        self.call_mailbox(|c, memory| {
+            let tx = begin(c, memory)?;
+            commit(tx, memory, DepthChanges::default())
         })
         .await
     }
 
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>> {
-        self.call_mailbox(move |c, counts| {
-            let tx = c.transaction()?;
+        self.call_mailbox(move |c, memory| {
+            let tx = begin(c, memory)?;
             let cutoff = now - ttl_secs;
             // `seq` follows time (migration 0014): only the table's start can be that old.
             let expired: Vec<(i64, Mailbox, Uuid, Uuid, Uuid)> = {
@@ -579,7 +603,7 @@ impl MailboxStore for SqliteStore {
                 rows.collect::<Result<_, _>>()?
             };
             let mut senders = Vec::new();
-            let mut step = Step { tx: &tx, counts, changes: DepthChanges::default() };
+            let mut step = Step { tx: &tx, counts: &mut memory.counts, changes: DepthChanges::default() };
             for (seq, mailbox, sender, id, addressee) in &expired {
                 let recipient = &mailbox.user.0;
                 step.tx.prepare_cached("DELETE FROM messages WHERE seq = ?1")?.execute([seq])?;
@@ -604,8 +628,7 @@ impl MailboxStore for SqliteStore {
                 tx.prepare_cached("DELETE FROM resend_wanted WHERE at <= ?1")?.execute([cutoff])?;
             }
             trim_receipts(&tx)?;
-            tx.commit()?;
-            counts.committed(changes);
+            commit(tx, memory, changes)?;
             senders.sort();
             senders.dedup();
             Ok(senders)
@@ -614,10 +637,11 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn depth(&self, mailbox: Mailbox) -> StoreResult<u64> {
-        self.call_mailbox(move |c, counts| counts.depth(c, mailbox, &DepthChanges::default()).map(|n| n as u64)).await
+        self.call_mailbox(move |c, memory| memory.counts.depth(c, mailbox, &DepthChanges::default()).map(|n| n as u64))
+            .await
     }
 
     async fn total_depth(&self) -> StoreResult<u64> {
-        self.call_mailbox(|c, counts| counts.total(c).map(|n| n as u64)).await
+        self.call_mailbox(|c, memory| memory.counts.total(c).map(|n| n as u64)).await
     }
 }

@@ -8,6 +8,7 @@
 mod accounts;
 mod checkpoint;
 mod codes;
+mod deferred_receipt_acks;
 mod devices;
 mod limits;
 mod links;
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::Connection;
 
+use self::deferred_receipt_acks::DeferredReceiptAcks;
 use self::mailbox_counts::MailboxCounts;
 use super::{HealthCheck, StoreError, StoreResult, Stores};
 
@@ -48,7 +50,14 @@ const MIGRATIONS: &[&str] = &[
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// Taken only while `conn` is held (see [`Self::call_mailbox`]).
-    counts: Arc<Mutex<MailboxCounts>>,
+    memory: Arc<Mutex<MailboxMemory>>,
+}
+
+/// What the mailbox keeps beside the database rather than write on every message.
+#[derive(Default)]
+pub(crate) struct MailboxMemory {
+    pub counts: MailboxCounts,
+    pub receipt_acks: DeferredReceiptAcks,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -91,7 +100,7 @@ impl SqliteStore {
         // and planning were an eighth of the server's CPU per message (BENCHMARKS.md).
         conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), counts: Arc::default() })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), memory: Arc::default() })
     }
 
     /// Every store trait backed by this database.
@@ -123,21 +132,21 @@ impl SqliteStore {
         f(&mut guard).map_err(StoreError::from)
     }
 
-    /// Runs `f` with the connection and the mailbox counters kept beside it.
+    /// Runs `f` with the connection and what the mailbox keeps beside it.
     pub(crate) async fn call_mailbox<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection, &mut MailboxCounts) -> Result<T, rusqlite::Error> + Send + 'static,
+        F: FnOnce(&mut Connection, &mut MailboxMemory) -> Result<T, rusqlite::Error> + Send + 'static,
     {
-        let counts = Arc::clone(&self.counts);
+        let memory = Arc::clone(&self.memory);
         self.call(move |c| {
             // A panic mid-update may have left a depth half-changed: count again.
-            let mut guard = match counts.lock() {
+            let mut guard = match memory.lock() {
                 Ok(guard) => guard,
                 Err(poisoned) => {
-                    counts.clear_poison();
+                    memory.clear_poison();
                     let mut guard = poisoned.into_inner();
-                    guard.forget_depths();
+                    guard.counts.forget_depths();
                     guard
                 }
             };
@@ -343,6 +352,53 @@ mod tests {
         assert_eq!((store.depth(bob_box).await.unwrap(), store.total_depth().await.unwrap()), (0, 0));
         let delivered = store.fetch_receipts(alice_box, receipts[0].seq, 10).await.unwrap();
         assert_eq!(delivered.iter().map(|r| r.kind).collect::<Vec<_>>(), vec![ReceiptKind::Delivered]);
+    }
+
+    /// A receipt ack is written with the next mailbox transaction or at shutdown (`flush`);
+    /// one not written when the process dies comes again (applying it twice changes nothing).
+    #[tokio::test]
+    async fn deferred_receipt_acks_are_written_by_flush_and_come_again_without_it() {
+        use crate::store::{EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, ReceiptRef};
+        use hush_shared::{DeviceId, UserId};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hush.db");
+        let (a1, b1) = (
+            Mailbox { user: UserId::new(), device: DeviceId::new() },
+            Mailbox { user: UserId::new(), device: DeviceId::new() },
+        );
+        let policy = MailboxPolicy { max_messages: 10, ttl_secs: 60 };
+        let store = SqliteStore::open(&path).unwrap();
+        for mailbox in [a1, b1] {
+            store.open_mailbox(mailbox).await.unwrap();
+        }
+        for _ in 0..2 {
+            let copies = vec![EnvelopeCopy { mailbox: b1, envelope: vec![1; 40] }];
+            let message = Outgoing { to: b1.user, id: uuid::Uuid::now_v7(), copies };
+            store.enqueue_many(a1, vec![message], 5, policy).await.unwrap();
+        }
+        let waiting = store.fetch_messages(b1, 0, 10).await.unwrap();
+        let refs: Vec<_> = waiting.iter().map(|m| MessageRef { sender: m.from, id: m.id, seq: m.seq }).collect();
+        store.ack_messages(b1, &refs, 6).await.unwrap();
+        let receipts = store.fetch_receipts(a1, 0, 10).await.unwrap();
+        assert_eq!(receipts.len(), 2);
+        let acks: Vec<_> = receipts.iter().map(|r| ReceiptRef { id: r.id, seq: r.seq }).collect();
+
+        store.ack_receipts(a1, &acks[..1]).await.unwrap();
+        let rows = |store: &SqliteStore| {
+            store.conn.lock().unwrap().query_row("SELECT COUNT(*) FROM receipts", [], |r| r.get::<_, i64>(0)).unwrap()
+        };
+        assert_eq!(rows(&store), 2, "deferred: not written yet");
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.fetch_receipts(a1, 0, 10).await.unwrap().len(), 2, "the process died: it comes again");
+
+        store.ack_receipts(a1, &acks).await.unwrap();
+        store.flush().await.unwrap();
+        assert_eq!(rows(&store), 0, "written by flush");
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store.fetch_receipts(a1, 0, 10).await.unwrap().is_empty());
     }
 
     /// Migration 0007 (crypto v2) drops the per-friendship keys: friendships and pending
