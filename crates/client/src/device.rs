@@ -20,6 +20,11 @@ pub const PREKEY_TARGET: u32 = 100;
 /// How long a replaced signed prekey's secret is kept: messages made with it may wait in
 /// the mailbox this long.
 pub const OLD_SIGNED_PREKEY_LIFETIME_SECS: i64 = 30 * 24 * 3600;
+/// How long a one-time prekey's secret is kept once the server handed the key out and no
+/// handshake used it (yet): the first message made with it may still wait in its sender's
+/// outbox or the mailbox. One arriving later cannot be opened here and is asked for again
+/// (`retry`), which makes a new session.
+pub const HANDED_OUT_PREKEY_LIFETIME_SECS: i64 = 30 * 24 * 3600;
 
 /// Why setting up or maintaining the device failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,7 +97,7 @@ async fn new_one_time_prekeys(
         let id = own.next_prekey_id;
         own.next_prekey_id = own.next_prekey_id.checked_add(1).unwrap_or(1).max(1);
         let pair = KeyPair::generate();
-        secrets.push(OneTimePrekeySecret { id, secret: b64(&pair.secret_bytes()[..]) });
+        secrets.push(OneTimePrekeySecret { id, secret: b64(&pair.secret_bytes()[..]), handed_out_at: None });
         public.push(OneTimePrekey { id, public_key: pair.public().to_wire() });
     }
     store.put_one_time_prekeys(&secrets).await?;
@@ -234,7 +239,9 @@ pub async fn set_up(
 
 /// Keeps the server stocked: tops one-time prekeys up to [`PREKEY_TARGET`] when fewer
 /// than `PREKEY_REFILL_BELOW` remain, replaces the signed prekey once a week, and forgets
-/// a replaced signed prekey [`OLD_SIGNED_PREKEY_LIFETIME_SECS`] after its replacement.
+/// a replaced signed prekey [`OLD_SIGNED_PREKEY_LIFETIME_SECS`] after its replacement and
+/// a handed-out one-time prekey no handshake used [`HANDED_OUT_PREKEY_LIFETIME_SECS`] after
+/// that was first seen.
 pub async fn replenish(
     store: &impl ClientStore,
     http: &(impl Http + ?Sized),
@@ -244,6 +251,7 @@ pub async fn replenish(
     let Some(mut own) = store.own_device().await? else { return Ok(()) };
     let device_id = own.device_id;
     let mut status = api::prekey_status(http, device_id).await?;
+    forget_handed_out_prekeys(store, &own, status.one_time_prekeys, now).await?;
     if status.one_time_prekeys < PREKEY_REFILL_BELOW {
         let fresh = new_one_time_prekeys(store, &mut own, PREKEY_TARGET - status.one_time_prekeys).await?;
         status = api::upload_prekeys(http, device_id, fresh).await?;
@@ -264,6 +272,37 @@ pub async fn replenish(
             Some(at) if now - at > OLD_SIGNED_PREKEY_LIFETIME_SECS => store.remove_signed_prekey(old.id).await?,
             Some(_) => {}
         }
+    }
+    Ok(())
+}
+
+/// The server hands out a device's one-time prekeys lowest id first (PROTOCOL.md) and this
+/// device numbers them upwards, so of those it made the `on_server` highest are still
+/// there and every lower one was handed out. Each of those is marked when first found, and
+/// its secret deleted [`HANDED_OUT_PREKEY_LIFETIME_SECS`] later.
+async fn forget_handed_out_prekeys(
+    store: &impl ClientStore,
+    own: &OwnDevice,
+    on_server: u32,
+    now: i64,
+) -> Result<(), DeviceError> {
+    let still_on_server_from = own.next_prekey_id.saturating_sub(on_server);
+    let mut marked = Vec::new();
+    for mut prekey in store.one_time_prekeys().await? {
+        if prekey.id >= still_on_server_from {
+            continue;
+        }
+        match prekey.handed_out_at {
+            None => {
+                prekey.handed_out_at = Some(now);
+                marked.push(prekey);
+            }
+            Some(at) if now - at > HANDED_OUT_PREKEY_LIFETIME_SECS => store.remove_one_time_prekey(prekey.id).await?,
+            Some(_) => {}
+        }
+    }
+    if !marked.is_empty() {
+        store.put_one_time_prekeys(&marked).await?;
     }
     Ok(())
 }

@@ -60,13 +60,17 @@ pub struct SignedPrekeySecret {
     pub replaced_at: Option<i64>,
 }
 
-/// A one-time prekey's secret, deleted once a handshake used it.
+/// A one-time prekey's secret, deleted once a handshake used it — or, if none does, a
+/// while after the server handed the key out (`device::replenish`).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OneTimePrekeySecret {
     /// Its id.
     pub id: u32,
     /// The secret scalar, base64url.
     pub secret: String,
+    /// Unix seconds when this device first found the key no longer on the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_out_at: Option<i64>,
 }
 
 /// The sessions with one device of a person: the current one first, then up to
@@ -163,6 +167,8 @@ pub trait PrekeyStore {
     async fn remove_signed_prekey(&self, id: u32) -> Result<(), StoreError>;
     /// A one-time prekey by id.
     async fn one_time_prekey(&self, id: u32) -> Result<Option<OneTimePrekeySecret>, StoreError>;
+    /// Every one-time prekey kept.
+    async fn one_time_prekeys(&self) -> Result<Vec<OneTimePrekeySecret>, StoreError>;
     /// Stores one-time prekeys.
     async fn put_one_time_prekeys(&self, prekeys: &[OneTimePrekeySecret]) -> Result<(), StoreError>;
     /// Deletes a one-time prekey (a handshake used it).
@@ -287,6 +293,10 @@ impl PrekeyStore for MemoryStore {
 
     async fn one_time_prekey(&self, id: u32) -> Result<Option<OneTimePrekeySecret>, StoreError> {
         Ok(self.inner.borrow().one_time.get(&id).cloned())
+    }
+
+    async fn one_time_prekeys(&self) -> Result<Vec<OneTimePrekeySecret>, StoreError> {
+        Ok(self.inner.borrow().one_time.values().cloned().collect())
     }
 
     async fn put_one_time_prekeys(&self, prekeys: &[OneTimePrekeySecret]) -> Result<(), StoreError> {

@@ -210,6 +210,9 @@ impl PrekeyStore for FlakyStore {
     async fn one_time_prekey(&self, id: u32) -> Result<Option<OneTimePrekeySecret>, StoreError> {
         self.inner.one_time_prekey(id).await
     }
+    async fn one_time_prekeys(&self) -> Result<Vec<OneTimePrekeySecret>, StoreError> {
+        self.inner.one_time_prekeys().await
+    }
     async fn put_one_time_prekeys(&self, prekeys: &[OneTimePrekeySecret]) -> Result<(), StoreError> {
         self.inner.put_one_time_prekeys(prekeys).await
     }
@@ -235,6 +238,35 @@ impl SessionStore for FlakyStore {
     async fn clear_sessions(&self) -> Result<(), StoreError> {
         self.inner.clear_sessions().await
     }
+}
+
+/// Bob's secret of one-time prekey `id`, if kept: when he found it handed out.
+async fn kept(bob: &TestEngine, id: u32) -> Option<Option<i64>> {
+    bob.store().one_time_prekey(id).await.unwrap().map(|s| s.handed_out_at)
+}
+
+/// One-time prekeys the server handed out but no handshake used (a stranger fetched Bob's
+/// bundle and never wrote) are kept for a first message still on its way, then forgotten;
+/// the ones still on the server stay.
+#[tokio::test]
+async fn handed_out_prekeys_no_handshake_used_are_forgotten_after_their_lifetime() {
+    use hush_client::device::HANDED_OUT_PREKEY_LIFETIME_SECS;
+    let keys = Rc::new(KeyDirectory::default());
+    let (alice, mut bob) = (engine(&keys).await, engine(&keys).await);
+    let path = format!("/api/v1/users/{}/bundles", bob.me());
+    for _ in 0..3 {
+        alice.http().call("GET", &path, None).await.unwrap();
+    }
+    bob.on_connected(5_000).await.unwrap();
+    assert_eq!(kept(&bob, 1).await, Some(Some(5)), "handed out: marked, kept");
+    assert_eq!(kept(&bob, 3).await, Some(Some(5)));
+    assert_eq!(kept(&bob, 4).await, Some(None), "still on the server");
+    bob.on_connected((5 + HANDED_OUT_PREKEY_LIFETIME_SECS) * 1000).await.unwrap();
+    assert_eq!(kept(&bob, 1).await, Some(Some(5)), "not longer than the lifetime yet");
+    bob.on_connected((6 + HANDED_OUT_PREKEY_LIFETIME_SECS) * 1000).await.unwrap();
+    assert_eq!((kept(&bob, 1).await, kept(&bob, 2).await, kept(&bob, 3).await), (None, None, None), "forgotten");
+    assert_eq!(kept(&bob, 4).await, Some(None));
+    assert_eq!(bob.store().one_time_prekey_count(), 97);
 }
 
 #[tokio::test]

@@ -258,6 +258,10 @@ impl PrekeyStore for IdbStore {
         self.get(ONE_TIME_PREKEYS, &id.to_string()).await
     }
 
+    async fn one_time_prekeys(&self) -> Result<Vec<OneTimePrekeySecret>, StoreError> {
+        self.all(ONE_TIME_PREKEYS).await
+    }
+
     async fn put_one_time_prekeys(&self, prekeys: &[OneTimePrekeySecret]) -> Result<(), StoreError> {
         // Sealing is asynchronous and an IndexedDB transaction ends when it waits on
         // something else, so every value is sealed first and then written in one

@@ -59,10 +59,15 @@ async fn indexeddb_store_round_trips_everything() {
     assert_eq!(store.peer(peer).await.unwrap(), Some(friend.clone()));
     assert_eq!(store.peers().await.unwrap(), vec![friend]);
 
-    let prekeys =
-        [OneTimePrekeySecret { id: 1, secret: "a".into() }, OneTimePrekeySecret { id: 2, secret: "b".into() }];
+    let prekeys = [
+        OneTimePrekeySecret { id: 1, secret: "a".into(), handed_out_at: Some(7) },
+        OneTimePrekeySecret { id: 2, secret: "b".into(), handed_out_at: None },
+    ];
     store.put_one_time_prekeys(&prekeys).await.unwrap();
     assert_eq!(store.one_time_prekey(2).await.unwrap(), Some(prekeys[1].clone()));
+    let mut all = store.one_time_prekeys().await.unwrap();
+    all.sort_by_key(|p| p.id);
+    assert_eq!(all, prekeys.to_vec());
     store.remove_one_time_prekey(2).await.unwrap();
     assert_eq!(store.one_time_prekey(2).await.unwrap(), None);
 
