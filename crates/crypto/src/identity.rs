@@ -10,7 +10,6 @@
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature as EcdsaSignature, SigningKey};
 use p256::elliptic_curve::ops::{Invert as _, Reduce};
-use p256::elliptic_curve::point::AffineCoordinates as _;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::{Scalar, SecretKey, U256};
 use rand_core::OsRng;
@@ -137,8 +136,9 @@ pub fn verify(key: &PublicKey, message: &[u8], signature: &Signature) -> Result<
     let (r, s) = signature.split_scalars();
     let z = <Scalar as Reduce<U256>>::reduce_bytes(&Sha256::digest(message));
     let s_inv = *s.invert_vartime();
-    let point = scalar_mul::lincomb_vartime(&(z * s_inv), &key.point().to_projective(), &(*r * s_inv));
-    let x = <Scalar as Reduce<U256>>::reduce_bytes(&point.to_affine().x());
+    let x = scalar_mul::lincomb_x_vartime(&(z * s_inv), key.point().as_affine(), &(*r * s_inv))
+        .ok_or(CryptoError::BadSignature)?;
+    let x = <Scalar as Reduce<U256>>::reduce_bytes(&x.into());
     if *r == x { Ok(()) } else { Err(CryptoError::BadSignature) }
 }
 

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::CryptoError;
-use crate::scalar_mul;
+use crate::{ecdh_mul, scalar_mul};
 
 /// Bytes of a SEC1 uncompressed P-256 point.
 pub const PUBLIC_KEY_LEN: usize = 65;
@@ -171,10 +171,7 @@ impl KeyPair {
     /// Raw ECDH: the X coordinate of `secret · their_public` (32 bytes), the input keying
     /// material of the key schedule. Exposed for test vectors and interop checks.
     pub fn diffie_hellman(&self, their_public: &PublicKey) -> Zeroizing<[u8; 32]> {
-        let shared = p256::ecdh::diffie_hellman(self.secret.to_nonzero_scalar(), their_public.point().as_affine());
-        let mut out = Zeroizing::new([0u8; 32]);
-        out.copy_from_slice(shared.raw_secret_bytes());
-        out
+        ecdh_mul::ecdh_x(&self.secret.to_nonzero_scalar(), their_public.point().as_affine())
     }
 }
 

@@ -30,6 +30,7 @@
 
 pub mod aead;
 mod device;
+mod ecdh_mul;
 mod envelope;
 mod envelope_v2;
 mod error;
@@ -37,6 +38,7 @@ mod identity;
 mod keys;
 mod link;
 pub mod padding;
+mod point_ops;
 mod ratchet;
 mod safety;
 mod scalar_mul;

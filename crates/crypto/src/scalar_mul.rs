@@ -6,20 +6,22 @@
 //!   64 additions instead of 256 doublings and 64 additions. It is constant-time: every row
 //!   is read whole and the entry chosen with `subtle`, and the additions are `p256`'s
 //!   complete formulas, so neither timing nor memory access depends on `k`.
-//! - [`lincomb_vartime`], `u1·G + u2·Q` for **public** `u1`, `u2`, `Q` (ECDSA
+//! - [`lincomb_x_vartime`], `u1·G + u2·Q` for **public** `u1`, `u2`, `Q` (ECDSA
 //!   verification): one interleaved (Shamir) double-and-add over width-w NAFs instead of
-//!   two separate constant-time multiplications. Everything verification handles is public
-//!   — the key, the signature, the digest — so it may branch on the scalars.
+//!   two separate constant-time multiplications, doubling in Jacobian coordinates
+//!   (`point_ops`). Everything verification handles is public — the key, the signature,
+//!   the digest — so it may branch on the scalars.
 //!
 //! Both are checked against `p256`'s own multiplication (the tests below, with edge-case
 //! scalars), and verification against Wycheproof's vectors (`tests/wycheproof.rs`).
 
 use std::sync::OnceLock;
 
-use p256::elliptic_curve::group::Group as _;
 use p256::elliptic_curve::subtle::{ConditionallySelectable as _, ConstantTimeEq as _};
-use p256::{ProjectivePoint, Scalar};
+use p256::{AffinePoint, FieldElement, ProjectivePoint, Scalar};
 use zeroize::Zeroizing;
+
+use crate::point_ops::{Homogeneous, JACOBIAN_IDENTITY, add, curve_b, double, to_homogeneous, to_jacobian};
 
 /// Nibbles in a scalar: the comb's rows.
 const COMB_ROWS: usize = 64;
@@ -72,18 +74,18 @@ pub(crate) fn mul_generator(k: &Scalar) -> ProjectivePoint {
 }
 
 /// `P, 3P, 5P, …, (2^(w−1) − 1)·P`.
-fn odd_multiples<const N: usize>(p: &ProjectivePoint) -> [ProjectivePoint; N] {
-    let twice = p.double();
+fn odd_multiples<const N: usize>(p: &Homogeneous, b: &FieldElement) -> [Homogeneous; N] {
+    let twice = add(p, p, b);
     let mut table = [*p; N];
     for j in 1..N {
-        table[j] = table[j - 1] + twice;
+        table[j] = add(&table[j - 1], &twice, b);
     }
     table
 }
 
-fn generator_odd_multiples() -> &'static [ProjectivePoint; 1 << (G_WIDTH - 2)] {
-    static TABLE: OnceLock<[ProjectivePoint; 1 << (G_WIDTH - 2)]> = OnceLock::new();
-    TABLE.get_or_init(|| odd_multiples(&ProjectivePoint::GENERATOR))
+fn generator_odd_multiples() -> &'static [Homogeneous; 1 << (G_WIDTH - 2)] {
+    static TABLE: OnceLock<[Homogeneous; 1 << (G_WIDTH - 2)]> = OnceLock::new();
+    TABLE.get_or_init(|| odd_multiples(&Homogeneous::from_affine(&AffinePoint::GENERATOR), &curve_b()))
 }
 
 /// The width-`w` NAF of `k`, least significant digit first: each digit is zero or odd with
@@ -143,28 +145,34 @@ fn shift_right_one(limbs: &mut [u64; 5]) {
     }
 }
 
-fn add_digit(acc: &mut ProjectivePoint, digit: i8, odd_multiples: &[ProjectivePoint]) {
-    let index = usize::from(digit.unsigned_abs() / 2);
+fn add_digit(acc: &mut Homogeneous, digit: i8, odd_multiples: &[Homogeneous], b: &FieldElement) {
+    let entry = &odd_multiples[usize::from(digit.unsigned_abs() / 2)];
     if digit > 0 {
-        *acc += odd_multiples[index];
+        *acc = add(acc, entry, b);
     } else if digit < 0 {
-        *acc -= odd_multiples[index];
+        *acc = add(acc, &entry.neg(), b);
     }
 }
 
-/// `u1·G + u2·Q` in variable time — public inputs only (see the module documentation).
-pub(crate) fn lincomb_vartime(u1: &Scalar, q: &ProjectivePoint, u2: &Scalar) -> ProjectivePoint {
+/// The affine X coordinate of `u1·G + u2·Q`, big-endian (`None` for the identity), in
+/// variable time — public inputs only (see the module documentation).
+pub(crate) fn lincomb_x_vartime(u1: &Scalar, q: &AffinePoint, u2: &Scalar) -> Option<[u8; 32]> {
+    let b = curve_b();
     let g_table = generator_odd_multiples();
-    let q_table: [ProjectivePoint; 1 << (Q_WIDTH - 2)] = odd_multiples(q);
-    let (a, b) = (wnaf(u1, G_WIDTH), wnaf(u2, Q_WIDTH));
-    let mut acc = ProjectivePoint::IDENTITY;
-    let Some(top) = (0..NAF_DIGITS).rev().find(|&i| a[i] != 0 || b[i] != 0) else { return acc };
+    let q_table: [Homogeneous; 1 << (Q_WIDTH - 2)] = odd_multiples(&Homogeneous::from_affine(q), &b);
+    let (g_digits, q_digits) = (wnaf(u1, G_WIDTH), wnaf(u2, Q_WIDTH));
+    let top = (0..NAF_DIGITS).rev().find(|&i| g_digits[i] != 0 || q_digits[i] != 0)?;
+    let mut acc = JACOBIAN_IDENTITY;
     for i in (0..=top).rev() {
-        acc = acc.double();
-        add_digit(&mut acc, a[i], g_table);
-        add_digit(&mut acc, b[i], &q_table);
+        acc = double(&acc);
+        if g_digits[i] != 0 || q_digits[i] != 0 {
+            let mut sum = to_homogeneous(&acc);
+            add_digit(&mut sum, g_digits[i], g_table, &b);
+            add_digit(&mut sum, q_digits[i], &q_table, &b);
+            acc = to_jacobian(&sum);
+        }
     }
-    acc
+    acc.affine_x()
 }
 
 #[cfg(test)]
@@ -219,6 +227,8 @@ mod tests {
 
     #[test]
     fn the_linear_combination_agrees_with_p256() {
+        use p256::elliptic_curve::group::Group as _;
+        use p256::elliptic_curve::point::AffineCoordinates as _;
         let scalars = edge_scalars();
         let points = [
             ProjectivePoint::GENERATOR,
@@ -226,12 +236,16 @@ mod tests {
             -ProjectivePoint::GENERATOR,
             ProjectivePoint::IDENTITY,
         ];
+        let x_of = |p: ProjectivePoint| (!bool::from(p.is_identity())).then(|| p.to_affine().x().into());
         for (n, u1) in scalars.iter().enumerate() {
             let u2 = scalars[(n * 7 + 3) % scalars.len()];
             for q in &points {
-                let expected = ProjectivePoint::GENERATOR * u1 + *q * u2;
-                assert_eq!(lincomb_vartime(u1, q, &u2), expected, "u1 = {u1:?}, u2 = {u2:?}");
+                let expected = x_of(ProjectivePoint::GENERATOR * u1 + *q * u2);
+                assert_eq!(lincomb_x_vartime(u1, &q.to_affine(), &u2), expected, "u1 = {u1:?}, u2 = {u2:?}");
             }
+            // A sum that is the identity: u1·G + (−u1)·G.
+            let cancelling = lincomb_x_vartime(u1, &AffinePoint::GENERATOR, &-*u1);
+            assert_eq!(cancelling, None, "u1 = {u1:?}");
         }
     }
 }
