@@ -123,10 +123,11 @@ export async function launchBrowser() {
 
 /** A person: a browser context (own cookies and IndexedDB) on their own proxy — or, with
  * `url`, opening that URL directly (a real proxy in front of the server). */
-export async function person(browser, hush, national, { url } = {}) {
+export async function person(browser, hush, national, { url, bypassCSP = false } = {}) {
   const proxy = url ? { close() {} } : await startProxy(hush.port, hush.publicOrigin);
   // A real proxy in front uses a certificate from a private CA the browser does not know.
-  const context = await browser.newContext({ viewport: { width: 420, height: 800 }, ignoreHTTPSErrors: Boolean(url) });
+  // `bypassCSP` lets a test inject a checker (axe-core) the page's policy would refuse.
+  const context = await browser.newContext({ viewport: { width: 420, height: 800 }, ignoreHTTPSErrors: Boolean(url), bypassCSP });
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`[${national}] page error: ${e.message}`));
   page.on('console', (m) => { if ((m.type() === 'error' || m.type() === 'warning') && !m.text().includes('401')) console.error(`[${national}] console: ${m.text()}`); });
@@ -180,7 +181,8 @@ export async function befriend(a, b, bName) {
 
 export async function openChat(who, friendName) {
   await nav(who.page, 'Chats');
-  await who.page.getByRole('button', { name: `Chat with ${friendName}` }).click();
+  // A chat row is named by what it shows: the friend's name first.
+  await who.page.getByRole('button', { name: new RegExp(`^${friendName}\\b`) }).click();
   await who.page.getByLabel('Message', { exact: true }).waitFor();
 }
 

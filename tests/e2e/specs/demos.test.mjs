@@ -36,7 +36,7 @@ test('recipient online: delivered live, ticks go sent → delivered → read', a
   await nav(bob.page, 'Chats');
   await send(alice, 'Hello Bob, are you there?');
   // Bob's page is open on the chat list: the message arrives live and is stored → two ticks.
-  await bob.page.getByRole('button', { name: 'Chat with Alice' }).getByText('Hello Bob, are you there?').waitFor();
+  await bob.page.getByRole('button', { name: /^Alice\b/ }).getByText('Hello Bob, are you there?').waitFor();
   // The unread count is a small badge, not a pill stretched across the row.
   const badge = await bob.page.getByLabel('1 unread').boundingBox();
   assert.ok(badge && badge.width <= 40, `unread badge ${JSON.stringify(badge)}`);

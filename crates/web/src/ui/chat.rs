@@ -81,7 +81,7 @@ pub fn Chat(peer: UserId) -> impl IntoView {
             <div class="chat-head">
                 <button class="link" aria-label="Back to chats" on:click=move |_| ctx.screen.set(Screen::Chats)>"←"</button>
                 <div>
-                    <h2>{name}</h2>
+                    <h1>{name}</h1>
                     <span class="presence" aria-live="polite">{status_line}</span>
                 </div>
                 <button class="link" on:click=move |_| ctx.screen.set(Screen::Safety(peer))>

@@ -58,10 +58,10 @@ pub fn Chats() -> impl IntoView {
         rows
     };
     view! {
-        <h2>"Chats"</h2>
+        <h1>"Chats"</h1>
         <Show when=move || !ctx.friends.get().is_empty()
             fallback=move || view! { <p class="empty">"No friends yet. Add one under " <button class="link" on:click=move |_| ctx.screen.set(Screen::Friends)>"Friends"</button> "."</p> }>
-            <ul class="chat-list" aria-label="Chats">
+            <ul class="chat-list" aria-label="Chats" on:keydown=move_between_rows>
                 {move || rows().into_iter().map(|(friend, last, unread)| {
                     let peer = friend.user_id;
                     let when = last.as_ref().map(|m| time::list_time(m.created_at_ms)).unwrap_or_default();
@@ -69,7 +69,9 @@ pub fn Chats() -> impl IntoView {
                     let mine = last.as_ref().filter(|m| m.direction == Direction::Outgoing).and_then(|m| tick(m.status));
                     view! {
                         <li>
-                            <button class="chat-row" aria-label=format!("Chat with {}", friend.name) on:click=move |_| ctx.screen.set(Screen::Chat(peer))>
+                            // Named by what it shows (name, time, last message, unread count),
+                            // so a screen reader hears the row as it looks.
+                            <button class="chat-row" on:click=move |_| ctx.screen.set(Screen::Chat(peer))>
                                 <span class="name">{friend.name.clone()}</span>
                                 <span class="when">{when}</span>
                                 <span class="preview">
@@ -85,5 +87,24 @@ pub fn Chats() -> impl IntoView {
                 }).collect_view()}
             </ul>
         </Show>
+    }
+}
+
+/// Up and down arrows move the focus between the chat rows.
+fn move_between_rows(ev: leptos::ev::KeyboardEvent) {
+    use wasm_bindgen::JsCast as _;
+    let down = match ev.key().as_str() {
+        "ArrowDown" => true,
+        "ArrowUp" => false,
+        _ => return,
+    };
+    // Each row is a button alone in its list item.
+    let Some(item) = document().active_element().and_then(|focused| focused.parent_element()) else { return };
+    let next = if down { item.next_element_sibling() } else { item.previous_element_sibling() };
+    let button =
+        next.and_then(|item| item.first_element_child()).and_then(|b| b.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(button) = button {
+        ev.prevent_default();
+        let _ = button.focus();
     }
 }

@@ -69,7 +69,7 @@ pub fn Friends() -> impl IntoView {
         });
     };
     view! {
-        <h2>"Friends"</h2>
+        <h1>"Friends"</h1>
         <form class="add-friend" on:submit=move |ev| { ev.prevent_default(); submit() }>
             <label for="friend-phone">"Friend's phone number"</label>
             <input id="friend-phone" aria-label="Friend's phone number" type="tel" placeholder="+1 650 253 0000"

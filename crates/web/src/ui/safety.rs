@@ -28,8 +28,8 @@ pub fn Safety(peer: UserId) -> impl IntoView {
     view! {
         <div class="safety">
             <button class="link" aria-label="Back to chat" on:click=move |_| ctx.screen.set(Screen::Chat(peer))>"← Back"</button>
-            <h2>{move || format!("Safety number with {}", friend().map(|f| f.name).unwrap_or_default())}</h2>
-            <p>"Compare these digits with your friend's screen, or scan their code. If they match, nobody is in between."</p>
+            <h1>{move || format!("Safety number with {}", friend().map(|f| f.name).unwrap_or_default())}</h1>
+            <p>"Compare these digits with the ones on your friend's screen, side by side or read aloud on a call you trust. If they match, nobody is in between."</p>
             <Suspense fallback=|| view! { <p>"Computing…"</p> }>
                 {move || number.get().map(|n| match n {
                     Some(n) => {

@@ -89,7 +89,7 @@ pub fn Settings() -> impl IntoView {
         })
     };
     view! {
-        <h2>"Settings"</h2>
+        <h1>"Settings"</h1>
         <p>"Signed in as " <strong>{move || ctx.me.get().map(|u| u.phone).unwrap_or_default()}</strong></p>
         <form on:submit=move |ev| { ev.prevent_default(); leptos::task::spawn_local(async move { save_name(ctx, name.get_untracked()).await; }) }>
             <label for="settings-name">"Display name"</label>

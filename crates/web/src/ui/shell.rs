@@ -23,6 +23,20 @@ pub fn Shell(children: Children) -> impl IntoView {
         }
     };
     let unread_requests = move || ctx.requests.get().incoming.len();
+    // Esc leaves a chat for the list, and a safety number for its chat.
+    let escape = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() != "Escape" {
+            return;
+        }
+        let back = match ctx.screen.try_get_untracked() {
+            Some(Screen::Chat(_)) => Screen::Chats,
+            Some(Screen::Safety(peer)) => Screen::Chat(peer),
+            _ => return,
+        };
+        ev.prevent_default();
+        ctx.screen.set(back);
+    });
+    on_cleanup(move || escape.remove());
     let nav = move |target: Screen, label: &'static str| {
         let current = move || {
             let s = ctx.screen.get();
