@@ -15,6 +15,7 @@ pub mod idb;
 pub mod interop;
 pub mod linking;
 pub mod live;
+pub mod route;
 pub mod session;
 pub mod tab_lock;
 pub mod time;
@@ -31,6 +32,7 @@ use crate::session::{Ctx, Screen};
 pub fn App() -> impl IntoView {
     let ctx = Ctx::new();
     provide_context(ctx);
+    route::follow(ctx);
     leptos::task::spawn_local(async move {
         match api::call::<hush_shared::api::auth::TokenResponse>("POST", "/api/v1/auth/refresh", None, None::<&()>)
             .await

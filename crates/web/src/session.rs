@@ -163,7 +163,12 @@ pub async fn start(ctx: Ctx, tokens: TokenResponse) {
     ctx.token.set(Some(tokens.access_token));
     ctx.me.set(Some(user.clone()));
     ctx.actor.set_value(Some(live::start(user.user_id, ctx.live, ctx.token)));
-    ctx.screen.set(if user.display_name.is_none() { Screen::Setup } else { Screen::Chats });
+    // A reload comes back to the screen its address names.
+    ctx.screen.set(if user.display_name.is_none() {
+        Screen::Setup
+    } else {
+        crate::route::current().unwrap_or(Screen::Chats)
+    });
     sync_friends(ctx).await;
 }
 
