@@ -19,6 +19,7 @@ pub mod route;
 pub mod session;
 pub mod tab_lock;
 pub mod time;
+pub mod title;
 pub mod ui;
 pub mod vault;
 pub mod web_http;
@@ -33,6 +34,7 @@ pub fn App() -> impl IntoView {
     let ctx = Ctx::new();
     provide_context(ctx);
     route::follow(ctx);
+    title::follow(ctx);
     leptos::task::spawn_local(async move {
         match api::call::<hush_shared::api::auth::TokenResponse>("POST", "/api/v1/auth/refresh", None, None::<&()>)
             .await

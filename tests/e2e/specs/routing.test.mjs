@@ -1,8 +1,9 @@
 // Addresses in real Chromium against the real server: each screen and each chat has a URL,
-// a reload comes back to it, and the browser's back and forward move between screens.
+// a reload comes back to it, and the browser's back and forward move between screens. And
+// the tab's title counts unread messages.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { befriend, nav, launchBrowser, openChat, person, signIn, startHush } from '../lib/harness.mjs';
+import { befriend, nav, launchBrowser, openChat, person, send, signIn, startHush } from '../lib/harness.mjs';
 
 let hush, browser, alice, bob;
 
@@ -54,4 +55,15 @@ test('a chat has an address: reload keeps it, back and forward move between scre
   assert.equal(path(), '/settings');
   await page.goBack();
   await heading('Friends');
+});
+
+test("the tab's title counts unread messages", async () => {
+  await nav(bob.page, 'Chats');
+  assert.equal(await bob.page.title(), 'Hush');
+  await openChat(alice, 'Bob');
+  await send(alice, 'One');
+  await send(alice, 'Two');
+  await bob.page.waitForFunction(() => document.title === '(2) Hush');
+  await openChat(bob, 'Alice');
+  await bob.page.waitForFunction(() => document.title === 'Hush');
 });
