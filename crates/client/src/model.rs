@@ -111,6 +111,13 @@ pub struct ChatMessage {
     pub server_at: Option<i64>,
 }
 
+impl ChatMessage {
+    /// Received and not yet seen on this device: what the app counts as unread.
+    pub fn is_unread(&self) -> bool {
+        self.status == Status::Received
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Status::*;

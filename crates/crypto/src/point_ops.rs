@@ -34,25 +34,21 @@ pub(crate) struct Jacobian {
     z: FieldElement,
 }
 
-impl ConditionallySelectable for Homogeneous {
-    fn conditional_select(a: &Self, b: &Self, choice: Choice) -> Self {
-        Self {
-            x: FieldElement::conditional_select(&a.x, &b.x, choice),
-            y: FieldElement::conditional_select(&a.y, &b.y, choice),
-            z: FieldElement::conditional_select(&a.z, &b.z, choice),
+/// Constant-time selection, coordinate by coordinate, for both representations.
+macro_rules! select_coordinates {
+    ($($point:ty),*) => {$(
+        impl ConditionallySelectable for $point {
+            fn conditional_select(a: &Self, b: &Self, choice: Choice) -> Self {
+                Self {
+                    x: FieldElement::conditional_select(&a.x, &b.x, choice),
+                    y: FieldElement::conditional_select(&a.y, &b.y, choice),
+                    z: FieldElement::conditional_select(&a.z, &b.z, choice),
+                }
+            }
         }
-    }
+    )*};
 }
-
-impl ConditionallySelectable for Jacobian {
-    fn conditional_select(a: &Self, b: &Self, choice: Choice) -> Self {
-        Self {
-            x: FieldElement::conditional_select(&a.x, &b.x, choice),
-            y: FieldElement::conditional_select(&a.y, &b.y, choice),
-            z: FieldElement::conditional_select(&a.z, &b.z, choice),
-        }
-    }
-}
+select_coordinates!(Homogeneous, Jacobian);
 
 pub(crate) const HOMOGENEOUS_IDENTITY: Homogeneous =
     Homogeneous { x: FieldElement::ZERO, y: FieldElement::ONE, z: FieldElement::ZERO };

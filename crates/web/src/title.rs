@@ -1,7 +1,6 @@
 //! The tab's title: "Hush", with the number of unread messages in front when there are any
 //! ("(3) Hush"), so a person sees from another tab that something new arrived.
 
-use hush_client::model::Status;
 use leptos::prelude::*;
 
 use crate::session::Ctx;
@@ -14,8 +13,7 @@ pub fn title_for(unread: usize) -> String {
 /// Keeps the title in step with the unread count (for the app's lifetime).
 pub fn follow(ctx: Ctx) {
     Effect::new(move |_| {
-        let unread =
-            ctx.live.messages.with(|messages| messages.iter().filter(|m| m.status == Status::Received).count());
+        let unread = ctx.live.messages.with(|messages| messages.iter().filter(|m| m.is_unread()).count());
         document().set_title(&title_for(unread));
     });
 }

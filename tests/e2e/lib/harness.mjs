@@ -157,6 +157,25 @@ export async function signIn(hush, who, name) {
   await page.getByRole('heading', { name: 'Chats' }).waitFor();
 }
 
+/** Alice and Bob (named so), signed in and friends; `options` as for `person`. */
+export async function aliceAndBob(browser, hush, [aliceNumber, bobNumber], options = {}) {
+  const alice = await person(browser, hush, aliceNumber, options);
+  const bob = await person(browser, hush, bobNumber, options);
+  alice.name = 'Alice';
+  bob.name = 'Bob';
+  await signIn(hush, alice, 'Alice');
+  await signIn(hush, bob, 'Bob');
+  await befriend(alice, bob, 'Bob');
+  return { alice, bob };
+}
+
+/** After a spec: the browser, each person's proxy and the server. */
+export async function tearDown(browser, hush, people) {
+  await browser?.close();
+  for (const who of people) who?.proxy.close();
+  await hush?.stop();
+}
+
 /** Clicks a main navigation button. */
 export async function nav(page, name) {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name, exact: true }).click();

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { befriend, nav, launchBrowser, openChat, person, send, signIn, startHush, tickOf } from '../lib/harness.mjs';
+import { aliceAndBob, befriend, nav, launchBrowser, openChat, person, send, signIn, startHush, tearDown, tickOf } from '../lib/harness.mjs';
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 let hush, browser, alice, bob, carol;
@@ -14,28 +14,16 @@ let hush, browser, alice, bob, carol;
 before(async () => {
   hush = await startHush();
   browser = await launchBrowser();
-  alice = await person(browser, hush, '650 253 0031', { bypassCSP: true });
-  bob = await person(browser, hush, '650 253 0032', { bypassCSP: true });
+  ({ alice, bob } = await aliceAndBob(browser, hush, ['650 253 0031', '650 253 0032'], { bypassCSP: true }));
   carol = await person(browser, hush, '650 253 0033');
-  alice.name = 'Alice';
-  bob.name = 'Bob';
-  await signIn(hush, alice, 'Alice');
-  await signIn(hush, bob, 'Bob');
   await signIn(hush, carol, 'Carol');
-  await befriend(alice, bob, 'Bob');
   await befriend(alice, carol, 'Carol');
   await openChat(alice, 'Bob');
   await send(alice, 'Hello Bob');
   await tickOf(alice, 'Hello Bob').waitFor();
 });
 
-after(async () => {
-  await browser?.close();
-  alice?.proxy.close();
-  bob?.proxy.close();
-  carol?.proxy.close();
-  await hush?.stop();
-});
+after(() => tearDown(browser, hush, [alice, bob, carol]));
 
 /** Serious and critical axe violations on the page as it is, with the nodes they name. */
 async function violations(page) {

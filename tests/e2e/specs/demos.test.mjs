@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { SCREENSHOTS, befriend, enterCode, expectHeading, nav, launchBrowser, openChat, person, send, signIn, startHush, tickOf } from '../lib/harness.mjs';
+import { SCREENSHOTS, befriend, enterCode, expectHeading, nav, launchBrowser, openChat, person, send, signIn, startHush, tearDown, tickOf } from '../lib/harness.mjs';
 
 let hush, browser, alice, bob;
 
@@ -24,12 +24,7 @@ before(async () => {
   await befriend(alice, bob, 'Bob');
 });
 
-after(async () => {
-  await browser?.close();
-  alice?.proxy.close();
-  bob?.proxy.close();
-  await hush?.stop();
-});
+after(() => tearDown(browser, hush, [alice, bob]));
 
 test('recipient online: delivered live, ticks go sent → delivered → read', async () => {
   await openChat(alice, 'Bob');

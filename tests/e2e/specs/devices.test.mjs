@@ -4,27 +4,17 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { SCREENSHOTS, befriend, enterCode, nav, launchBrowser, openChat, person, send, signIn, startHush } from '../lib/harness.mjs';
+import { SCREENSHOTS, aliceAndBob, enterCode, nav, launchBrowser, openChat, person, send, startHush, tearDown } from '../lib/harness.mjs';
 
 let hush, browser, alice, bob, laptop;
 
 before(async () => {
   hush = await startHush();
   browser = await launchBrowser();
-  alice = await person(browser, hush, '650 253 0011');
-  bob = await person(browser, hush, '650 253 0012');
-  alice.name = 'Alice';
-  bob.name = 'Bob';
-  await signIn(hush, alice, 'Alice');
-  await signIn(hush, bob, 'Bob');
-  await befriend(alice, bob, 'Bob');
+  ({ alice, bob } = await aliceAndBob(browser, hush, ['650 253 0011', '650 253 0012']));
 });
 
-after(async () => {
-  await browser?.close();
-  for (const who of [alice, bob, laptop]) who?.proxy.close();
-  await hush?.stop();
-});
+after(() => tearDown(browser, hush, [alice, bob, laptop]));
 
 test('a second browser is linked by its code, gets the recent history, and both of Alice\'s browsers chat with Bob', async () => {
   // A conversation before the second browser exists.

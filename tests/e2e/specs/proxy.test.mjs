@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startCaddy } from '../lib/caddy.mjs';
-import { befriend, freePort, launchBrowser, nav, openChat, person, send, signIn, startHush, tickOf } from '../lib/harness.mjs';
+import { aliceAndBob, freePort, launchBrowser, nav, openChat, send, startHush, tickOf } from '../lib/harness.mjs';
 
 let hush, caddy, browser;
 
@@ -60,13 +60,7 @@ test('visitors behind the proxy get separate rate-limit buckets by their address
 
 test('recipient online, through the proxy: delivered live, ticks go sent → delivered → read', async () => {
   browser = await launchBrowser();
-  const alice = await person(browser, hush, '650 253 0161', { url: `${caddy.origin}/` });
-  const bob = await person(browser, hush, '650 253 0162', { url: `${caddy.origin}/` });
-  alice.name = 'Alice';
-  bob.name = 'Bob';
-  await signIn(hush, alice, 'Alice');
-  await signIn(hush, bob, 'Bob');
-  await befriend(alice, bob, 'Bob');
+  const { alice, bob } = await aliceAndBob(browser, hush, ['650 253 0161', '650 253 0162'], { url: `${caddy.origin}/` });
   await openChat(alice, 'Bob');
   await nav(bob.page, 'Chats');
   await send(alice, 'Hello Bob, through Caddy');

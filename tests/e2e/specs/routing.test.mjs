@@ -3,28 +3,17 @@
 // the tab's title counts unread messages.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { befriend, nav, launchBrowser, openChat, person, send, signIn, startHush } from '../lib/harness.mjs';
+import { aliceAndBob, nav, launchBrowser, openChat, send, startHush, tearDown } from '../lib/harness.mjs';
 
 let hush, browser, alice, bob;
 
 before(async () => {
   hush = await startHush();
   browser = await launchBrowser();
-  alice = await person(browser, hush, '650 253 0041');
-  bob = await person(browser, hush, '650 253 0042');
-  alice.name = 'Alice';
-  bob.name = 'Bob';
-  await signIn(hush, alice, 'Alice');
-  await signIn(hush, bob, 'Bob');
-  await befriend(alice, bob, 'Bob');
+  ({ alice, bob } = await aliceAndBob(browser, hush, ['650 253 0041', '650 253 0042']));
 });
 
-after(async () => {
-  await browser?.close();
-  alice?.proxy.close();
-  bob?.proxy.close();
-  await hush?.stop();
-});
+after(() => tearDown(browser, hush, [alice, bob]));
 
 const heading = (name) => alice.page.getByRole('heading', { name, level: 1 }).waitFor();
 const path = () => new URL(alice.page.url()).pathname;

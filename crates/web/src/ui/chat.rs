@@ -26,7 +26,7 @@ pub fn Chat(peer: UserId) -> impl IntoView {
 
     // Opening the chat reads it: send read receipts for what is unread.
     Effect::new(move |_| {
-        let unread = ctx.live.messages.get().iter().any(|m| m.peer == peer && m.status == Status::Received);
+        let unread = ctx.live.messages.get().iter().any(|m| m.peer == peer && m.is_unread());
         if unread
             && ctx.screen.get_untracked() == Screen::Chat(peer)
             && let Some(live) = ctx.live()

@@ -50,7 +50,7 @@ pub fn Chats() -> impl IntoView {
             .into_iter()
             .map(|f| {
                 let last = messages.iter().filter(|m| m.peer == f.user_id).max_by_key(|m| m.id).cloned();
-                let unread = messages.iter().filter(|m| m.peer == f.user_id && m.status == Status::Received).count();
+                let unread = messages.iter().filter(|m| m.peer == f.user_id && m.is_unread()).count();
                 (f, last, unread)
             })
             .collect();

@@ -186,6 +186,12 @@ fn commit(tx: Transaction<'_>, memory: &mut MailboxMemory, changes: DepthChanges
     Ok(())
 }
 
+/// Writes the deferred receipt acks now, in a transaction of their own.
+fn write_deferred(c: &mut rusqlite::Connection, memory: &mut MailboxMemory) -> rusqlite::Result<()> {
+    let tx = begin(c, memory)?;
+    commit(tx, memory, DepthChanges::default())
+}
+
 /// Runs `each` on every item in one transaction; the people it told, sorted and distinct.
 fn each<T>(
     (c, memory): (&mut rusqlite::Connection, &mut MailboxMemory),
@@ -541,8 +547,7 @@ impl MailboxStore for SqliteStore {
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
         self.call_mailbox(move |c, memory| {
             if memory.receipt_acks.hides_from(mailbox, after) {
-                let tx = begin(c, memory)?;
-                commit(tx, memory, DepthChanges::default())?;
+                write_deferred(c, memory)?;
             }
             let mut stmt = c.prepare_cached(
                 "SELECT seq, id, kind, message_id, peer, peer_device, at FROM receipts
@@ -570,8 +575,7 @@ impl MailboxStore for SqliteStore {
         let receipts = receipts.to_vec();
         self.call_mailbox(move |c, memory| {
             if memory.receipt_acks.defer(mailbox, &receipts) {
-                let tx = begin(c, memory)?;
-                commit(tx, memory, DepthChanges::default())?;
+                write_deferred(c, memory)?;
             }
             Ok(())
         })
@@ -579,11 +583,7 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn flush(&self) -> StoreResult<()> {
-        self.call_mailbox(|c, memory| {
-            let tx = begin(c, memory)?;
-            commit(tx, memory, DepthChanges::default())
-        })
-        .await
+        self.call_mailbox(write_deferred).await
     }
 
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>> {
