@@ -160,7 +160,16 @@ pub async fn set_up(
 ) -> Result<Setup, DeviceError> {
     let existing = store.own_device().await?.filter(|own| own.user_id == me && !new_identity);
     if let Some(own) = &existing {
-        let listed = api::devices(http).await?;
+        let listed = match api::devices(http).await {
+            Ok(listed) => listed,
+            // Without a connection a registered device starts from its own keys (the app
+            // opens offline, the outbox fills); the server's `hello` checks that it is
+            // still the session's device once a connection opens.
+            Err(e) if e.code == ErrorCode::Unavailable && own.registered_at > 0 => {
+                return Ok(Setup::Ready(Box::new(local_device(own)?)));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if listed.devices.iter().any(|d| d.device_id == own.device_id && d.current) {
             return Ok(Setup::Ready(Box::new(local_device(own)?)));
         }

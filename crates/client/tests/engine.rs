@@ -4,13 +4,15 @@
 //! asked to resend, and the resend under the same id opens; a storage failure while
 //! opening acks nothing; receipts never move a status backwards; transient refusals are
 //! retried with backoff; an identity change un-verifies, and for a verified friend holds
-//! sending until confirmed; unknown content kinds are kept as unsupported.
+//! sending until confirmed; unknown content kinds are kept as unsupported; a registered
+//! device starts without a connection (the app opens offline), a new one does not.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
 use async_trait::async_trait;
-use hush_client::api::Http;
+use hush_client::api::{ApiError, Http};
+use hush_client::device::Setup;
 use hush_client::engine::Engine;
 use hush_client::model_keys::{KeyDirectory, ModelHttp};
 use hush_client::store::{
@@ -505,4 +507,36 @@ async fn refused_messages_go_out_again_in_the_order_they_were_written() {
         })
         .collect();
     assert_eq!(again, ids, "sent again in the order written");
+}
+
+/// A server that cannot be reached.
+struct NoConnection;
+
+#[async_trait(?Send)]
+impl Http for NoConnection {
+    fn access_token(&self) -> Option<String> {
+        None
+    }
+
+    async fn call(&self, _: &str, _: &str, _: Option<serde_json::Value>) -> Result<serde_json::Value, ApiError> {
+        Err(hush_client::api::unreachable("no connection"))
+    }
+}
+
+#[tokio::test]
+async fn a_registered_device_starts_without_a_connection_and_a_new_one_does_not() {
+    let keys = Rc::new(KeyDirectory::default());
+    let me = UserId::new();
+    let mut online = Engine::new(me, MemoryStore::default(), ModelHttp { user: me, keys });
+    online.set_up(None, false, 1_000).await.unwrap();
+    let device_id = online.store().own_device().await.unwrap().unwrap().device_id;
+
+    let mut offline = Engine::new(me, online.into_store(), NoConnection);
+    let started = offline.set_up(None, false, 2_000).await.unwrap();
+    assert!(matches!(started, Setup::Ready(_)));
+    assert_eq!(offline.device_id(), Some(device_id), "the same device, from its own keys");
+    assert_eq!(offline.store().own_device().await.unwrap().unwrap().device_id, device_id, "nothing replaced");
+
+    let mut never_registered = Engine::new(me, MemoryStore::default(), NoConnection);
+    assert!(never_registered.set_up(None, false, 2_000).await.is_err(), "a new device needs the server");
 }

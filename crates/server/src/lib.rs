@@ -30,6 +30,7 @@ pub mod http_policy;
 pub mod hub;
 pub mod metrics;
 pub mod open_sockets;
+pub mod push;
 pub mod secret;
 pub mod service;
 pub mod sms;

@@ -6,10 +6,12 @@
 //!   actor owning the engine (and so the store) and the WebSocket, in one tab at a time
 //!   ([`tab_lock`]); [`web_http`]: the engine's REST client over `fetch`;
 //! - [`ui`]: one module per screen; [`time`]: human-readable times;
+//! - [`app_worker`]: the service worker (offline start) and the update flow;
 //! - [`interop`]: crypto v1 exported to JavaScript for the WebCrypto interop tests;
 //!   [`bench`]: crypto timings inside the app's WASM module for the browser benchmark.
 
 pub mod api;
+pub mod app_worker;
 pub mod bench;
 pub mod idb;
 pub mod interop;
@@ -35,29 +37,42 @@ pub fn App() -> impl IntoView {
     provide_context(ctx);
     route::follow(ctx);
     title::follow(ctx);
+    ui::panes::follow_width(ctx);
     leptos::task::spawn_local(async move {
+        // Nobody signed in on this browser: nothing to refresh.
+        let Some(remembered) = session::remembered() else {
+            ctx.screen.set(Screen::SignIn);
+            return;
+        };
         match api::call::<hush_shared::api::auth::TokenResponse>("POST", "/api/v1/auth/refresh", None, None::<&()>)
             .await
         {
             Ok(tokens) => session::start(ctx, tokens).await,
-            Err(_) => ctx.screen.set(Screen::SignIn),
+            Err(e) if e.code == hush_shared::ErrorCode::Unavailable => session::start_offline(ctx, remembered).await,
+            Err(_) => session::reset(ctx),
         }
     });
+    let updates = app_worker::register();
     Effect::new(move |_| {
         ctx.live.social_version.get();
         if ctx.live().is_some() {
             leptos::task::spawn_local(session::sync_friends(ctx));
         }
     });
+    // A chat, its safety number and the list are one area (two panes on a wide window), so
+    // moving between them keeps the list in place.
+    let area = Memo::new(move |_| match ctx.screen.get() {
+        Screen::Chat(_) | Screen::Safety(_) => Screen::Chats,
+        screen => screen,
+    });
     view! {
-        <main class="app">
-            {move || match ctx.screen.get() {
+        <main class="app" class:wide=move || ctx.wide.get()>
+            <ui::update::UpdateOffer updates=updates/>
+            {move || match area.get() {
                 Screen::Loading => view! { <p class="loading" role="status">"Opening Hush…"</p> }.into_any(),
                 Screen::SignIn => view! { <ui::signin::SignIn/> }.into_any(),
                 Screen::Setup => view! { <ui::settings::Setup/> }.into_any(),
-                Screen::Chats => view! { <ui::shell::Shell><ui::chats::Chats/></ui::shell::Shell> }.into_any(),
-                Screen::Chat(peer) => view! { <ui::shell::Shell><ui::chat::Chat peer=peer/></ui::shell::Shell> }.into_any(),
-                Screen::Safety(peer) => view! { <ui::shell::Shell><ui::safety::Safety peer=peer/></ui::shell::Shell> }.into_any(),
+                Screen::Chats | Screen::Chat(_) | Screen::Safety(_) => view! { <ui::shell::Shell><ui::panes::Panes/></ui::shell::Shell> }.into_any(),
                 Screen::Friends => view! { <ui::shell::Shell><ui::friends::Friends/></ui::shell::Shell> }.into_any(),
                 Screen::Settings => view! { <ui::shell::Shell><ui::settings::Settings/></ui::shell::Shell> }.into_any(),
             }}

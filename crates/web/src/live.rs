@@ -17,12 +17,13 @@ use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
 use hush_client::device::Setup;
 use hush_client::engine::{Engine, Event};
+use hush_client::friends::{FriendList, SyncError};
 use hush_client::link::{HelloOutcome, Link, LinkState};
 use hush_client::model::ChatMessage;
 use hush_client::store::PeerRecord;
 use hush_crypto::SafetyNumber;
-use hush_shared::UserId;
 use hush_shared::ws::{ClientFrame, MessageId, ServerFrame, close};
+use hush_shared::{ErrorCode, UserId};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
@@ -49,6 +50,9 @@ pub enum DeviceState {
     /// This browser was removed from the account (by another device, or by a browser
     /// that started again); what it held is erased.
     Removed,
+    /// The session ended while the app was open or away (signed out elsewhere, or the
+    /// refresh cookie expired): sign in again; this browser's data stays.
+    SignedOut,
 }
 
 /// Signals the actor keeps current.
@@ -261,6 +265,15 @@ impl Actor {
         }
     }
 
+    /// Without a connection, the friends this device knows from its conversations (the
+    /// server's list replaces them once it answers).
+    async fn known_friends(&self) -> Result<FriendList, SyncError> {
+        let messages = self.signals.messages.get_untracked();
+        let mut friends = self.engine.store().peers().await?;
+        friends.retain(|peer| messages.iter().any(|m| m.peer == peer.user_id));
+        Ok(FriendList { friends, identity_changed: false })
+    }
+
     async fn reload(&mut self) {
         match self.engine.store().all_messages().await {
             Ok(all) => self.signals.messages.set(all),
@@ -352,8 +365,14 @@ impl Actor {
         self.link.connecting();
         self.show_link();
         // A fresh access token for every connection: the old one may have expired.
-        if let Ok(fresh) = crate::session::refresh_token().await {
-            self.token.set(Some(fresh));
+        match crate::session::refresh_token().await {
+            Ok(fresh) => self.token.set(Some(fresh)),
+            Err(e) if matches!(e.code, ErrorCode::InvalidRefreshToken | ErrorCode::SessionRevoked) => {
+                self.link.stop();
+                self.signals.device.set(DeviceState::SignedOut);
+                return;
+            }
+            Err(_) => {}
         }
         let Ok(ws) = WebSocket::new(&ws_url()) else {
             self.link.closed(now_ms());
@@ -461,7 +480,10 @@ impl Actor {
             }
             Cmd::Typing(to, active) => self.write(vec![ClientFrame::Typing { to, active }]),
             Cmd::SyncFriends(done) => {
-                let synced = self.engine.sync_friends().await;
+                let synced = match self.engine.sync_friends().await {
+                    Err(SyncError::Api(e)) if e.code == ErrorCode::Unavailable => self.known_friends().await,
+                    synced => synced,
+                };
                 if synced.as_ref().is_ok_and(|list| list.identity_changed) {
                     self.signals.keys_version.update(|v| *v += 1);
                     self.reload().await;
@@ -527,6 +549,8 @@ impl Actor {
                     }
                     HelloOutcome::Ready => {
                         self.show_link();
+                        // Friends and requests may have changed while away.
+                        self.signals.social_version.update(|v| *v += 1);
                         let connected = self.engine.on_connected(now).await;
                         if let Some((frames, events)) = self.shown("Could not send what waited", connected) {
                             self.write(frames);

@@ -1,6 +1,8 @@
 //! The signed-in session: the access token lives in memory only (a signal); the httpOnly
 //! refresh cookie keeps a person signed in across reloads, so on start-up the app asks
-//! `/auth/refresh` for a fresh token. [`Ctx`] is the app-wide state given to every view.
+//! `/auth/refresh` for a fresh token. When the server cannot be reached, the app opens
+//! from this browser's own data for the account it remembers ([`remembered`]), and the
+//! live connection signs in once it can. [`Ctx`] is the app-wide state given to every view.
 
 use hush_client::link::LinkState;
 use hush_client::store::PeerRecord;
@@ -71,6 +73,8 @@ pub struct Ctx {
     /// A message for the person (errors), cleared on the next action; the live actor
     /// reports into it too.
     pub notice: RwSignal<Option<String>>,
+    /// The window is wide enough for the chat list and a chat side by side.
+    pub wide: RwSignal<bool>,
 }
 
 impl From<&PeerRecord> for FriendRow {
@@ -108,6 +112,7 @@ impl Ctx {
             },
             actor: StoredValue::new_local(None),
             notice,
+            wide: RwSignal::new(false),
         }
     }
 
@@ -156,11 +161,48 @@ pub async fn refresh_token() -> Result<String, ErrorBody> {
     api::call::<TokenResponse>("POST", "/api/v1/auth/refresh", None, None::<&()>).await.map(|t| t.access_token)
 }
 
+/// Where this browser remembers who is signed in (id, number, name: no secret), so Hush
+/// opens without a connection. Signing out forgets it.
+const REMEMBERED: &str = "hush.account";
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// The account signed in on this browser, as last confirmed by the server.
+pub fn remembered() -> Option<User> {
+    serde_json::from_str(&local_storage()?.get_item(REMEMBERED).ok()??).ok()
+}
+
+/// Remembers `user` as the account signed in on this browser (at sign-in, and when the
+/// name changes).
+pub fn remember(user: &User) {
+    if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(user)) {
+        let _ = storage.set_item(REMEMBERED, &json);
+    }
+}
+
+fn forget() {
+    if let Some(storage) = local_storage() {
+        let _ = storage.remove_item(REMEMBERED);
+    }
+}
+
 /// After sign-in or a successful refresh: start the live actor (storage, device,
 /// connection), load friends.
 pub async fn start(ctx: Ctx, tokens: TokenResponse) {
-    let user = tokens.user.clone();
+    remember(&tokens.user);
     ctx.token.set(Some(tokens.access_token));
+    open(ctx, tokens.user).await;
+}
+
+/// The server cannot be reached: open the remembered account from this browser's data
+/// (the live connection refreshes the token when it connects).
+pub async fn start_offline(ctx: Ctx, user: User) {
+    open(ctx, user).await;
+}
+
+async fn open(ctx: Ctx, user: User) {
     ctx.me.set(Some(user.clone()));
     ctx.actor.set_value(Some(live::start(user.user_id, ctx.live, ctx.token)));
     // A reload comes back to the screen its address names.
@@ -187,6 +229,7 @@ pub async fn sync_friends(ctx: Ctx) {
 
 /// Signs out locally (after logout or account deletion).
 pub fn reset(ctx: Ctx) {
+    forget();
     if let Some(live) = ctx.live() {
         live.send(Cmd::Stop);
     }

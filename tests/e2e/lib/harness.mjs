@@ -14,11 +14,15 @@ const ROOT = path.resolve(import.meta.dirname, '../../..');
 export const SCREENSHOTS = path.join(ROOT, 'tests/e2e/screenshots');
 mkdirSync(SCREENSHOTS, { recursive: true });
 
-/** A proxy that forwards HTTP and WebSockets to `target` and can cut the WebSockets. */
+/** A proxy that forwards HTTP and WebSockets to `target` and can cut the WebSockets, or
+ * everything (the browser is offline: every request fails as with no network). */
 export async function startProxy(targetPort, publicOrigin) {
   let cut = false;
+  let offline = false;
   const sockets = new Set();
+  const connections = new Set();
   const server = http.createServer((req, res) => {
+    if (offline) { req.socket.destroy(); return; }
     const upstream = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (r) => {
       res.writeHead(r.statusCode, r.headers);
       r.pipe(res);
@@ -26,8 +30,9 @@ export async function startProxy(targetPort, publicOrigin) {
     upstream.on('error', () => { res.writeHead(502); res.end(); });
     req.pipe(upstream);
   });
+  server.on('connection', (c) => { connections.add(c); c.on('close', () => connections.delete(c)); });
   server.on('upgrade', (req, socket, head) => {
-    if (cut) { socket.destroy(); return; }
+    if (cut || offline) { socket.destroy(); return; }
     const upstream = net.connect(targetPort, '127.0.0.1', () => {
       const headers = { ...req.headers, origin: publicOrigin };
       let raw = `${req.method} ${req.url} HTTP/1.1\r\n`;
@@ -47,6 +52,8 @@ export async function startProxy(targetPort, publicOrigin) {
     port: server.address().port,
     cutWebSockets() { cut = true; for (const p of [...sockets]) { p.socket.destroy(); p.upstream.destroy(); } sockets.clear(); },
     restoreWebSockets() { cut = false; },
+    goOffline() { offline = true; this.cutWebSockets(); cut = false; for (const c of connections) c.destroy(); },
+    goOnline() { offline = false; },
     close() { for (const p of sockets) { p.socket.destroy(); p.upstream.destroy(); } server.close(); },
   };
 }

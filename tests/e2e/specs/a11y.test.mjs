@@ -85,7 +85,7 @@ test('keyboard: arrows move between chats with a visible focus, Enter opens one,
   await nav(page, 'Chats');
   const focused = () => page.evaluate(() => {
     const style = getComputedStyle(document.activeElement);
-    return { text: document.activeElement.innerText, outline: parseFloat(style.outlineWidth) || 0, style: style.outlineStyle };
+    return { text: document.activeElement.querySelector('.name')?.innerText ?? document.activeElement.innerText, outline: parseFloat(style.outlineWidth) || 0, style: style.outlineStyle };
   });
   await page.getByRole('list', { name: 'Chats' }).getByRole('button').first().focus();
   await page.keyboard.press('ArrowDown');

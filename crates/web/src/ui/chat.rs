@@ -1,12 +1,16 @@
 //! One conversation: bubbles with ticks, day separators, presence and typing, the
 //! identity-change warning (with "send anyway" when messages wait for it), and the composer
-//! (Enter sends).
+//! (Enter sends). Opening it shows the first unread message (under an "Unread messages"
+//! line) or else the newest; the list follows new messages while it is at the bottom, and
+//! when scrolled up a "New messages" button takes it down instead of moving the text away
+//! from the reader.
 
 use hush_client::model::{Body, Direction, Status};
 use hush_shared::UserId;
 use leptos::html::Div;
 use leptos::prelude::*;
 
+use super::avatar::avatar;
 use super::chats::tick;
 use super::icons::{Icon, icon};
 use crate::live::Cmd;
@@ -34,13 +38,47 @@ pub fn Chat(peer: UserId) -> impl IntoView {
             live.send(Cmd::MarkRead(peer));
         }
     });
-    // Keep the newest message in view.
-    Effect::new(move |_| {
-        ctx.live.messages.get();
-        if let Some(el) = list.get() {
+    // Fixed when the chat opens: where the unread part starts.
+    let first_unread =
+        ctx.live.messages.with_untracked(|all| all.iter().find(|m| m.peer == peer && m.is_unread()).map(|m| m.id));
+    let at_bottom = RwSignal::new(true);
+    let unseen_below = RwSignal::new(false);
+    let to_bottom = move || {
+        if let Some(el) = list.get_untracked() {
             el.set_scroll_top(el.scroll_height());
         }
+        unseen_below.set(false);
+    };
+    Effect::new(move |shown_before: Option<usize>| {
+        let shown = messages();
+        let Some(el) = list.get() else { return 0 };
+        match shown_before {
+            None => match el.query_selector(".unread-mark").ok().flatten() {
+                Some(mark) => mark.scroll_into_view(),
+                None => to_bottom(),
+            },
+            Some(before) if shown.len() > before => {
+                let newest_mine = shown.last().is_some_and(|m| m.direction == Direction::Outgoing);
+                if at_bottom.get_untracked() || newest_mine {
+                    to_bottom();
+                } else {
+                    unseen_below.set(true);
+                }
+            }
+            Some(_) if at_bottom.get_untracked() => to_bottom(),
+            Some(_) => {}
+        }
+        shown.len()
     });
+    let on_scroll = move |_| {
+        if let Some(el) = list.get_untracked() {
+            let bottom = el.scroll_top() + el.client_height() >= el.scroll_height() - 24;
+            at_bottom.set(bottom);
+            if bottom {
+                unseen_below.set(false);
+            }
+        }
+    };
 
     let status_line = move || {
         if ctx.live.typing.get().contains(&peer) {
@@ -79,7 +117,8 @@ pub fn Chat(peer: UserId) -> impl IntoView {
     view! {
         <div class="chat">
             <div class="chat-head">
-                <button class="link" aria-label="Back to chats" on:click=move |_| ctx.screen.set(Screen::Chats)>"←"</button>
+                <button class="link back" aria-label="Back to chats" on:click=move |_| ctx.screen.set(Screen::Chats)>"←"</button>
+                {move || avatar(peer, &name())}
                 <div>
                     <h1>{name}</h1>
                     <span class="presence" aria-live="polite">{status_line}</span>
@@ -101,12 +140,13 @@ pub fn Chat(peer: UserId) -> impl IntoView {
                     </button>
                 </div>
             </Show>
-            <div class="messages" node_ref=list role="log" aria-label="Messages">
+            <div class="messages" node_ref=list role="log" aria-label="Messages" on:scroll=on_scroll>
                 {move || {
                     let mut last_day = None;
                     messages().into_iter().map(|m| {
                         let day = time::day_key(m.created_at_ms);
                         let separator = (last_day != Some(day)).then(|| view! { <div class="day">{time::day_label(m.created_at_ms)}</div> });
+                        let unread_mark = (Some(m.id) == first_unread).then(|| view! { <div class="day unread-mark">"Unread messages"</div> });
                         last_day = Some(day);
                         let mine = m.direction == Direction::Outgoing;
                         let tick = if mine { tick(m.status) } else { None };
@@ -120,6 +160,7 @@ pub fn Chat(peer: UserId) -> impl IntoView {
                         };
                         view! {
                             {separator}
+                            {unread_mark}
                             <div class="bubble" class:mine=mine class:theirs=!mine data-status=format!("{:?}", m.status).to_lowercase()>
                                 {body}
                                 <span class="meta">
@@ -134,6 +175,9 @@ pub fn Chat(peer: UserId) -> impl IntoView {
                     }).collect_view()
                 }}
             </div>
+            <Show when=move || unseen_below.get()>
+                <button class="jump" on:click=move |_| to_bottom()>"New messages ↓"</button>
+            </Show>
             <form class="composer" on:submit=move |ev| { ev.prevent_default(); send() }>
                 <textarea aria-label="Message" placeholder="Message" rows="1" prop:value=move || draft.get() on:input=on_input
                     on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Enter" && !ev.shift_key() { ev.prevent_default(); send() }>

@@ -1,9 +1,10 @@
-//! The chat list: every friend with the last message, unread count, my last tick and the
-//! time, most recent first.
+//! The chat list: every friend with their avatar, the last message, unread count, my last
+//! tick and the time, most recent first; a search box narrows it by name.
 
 use hush_client::model::{Body, ChatMessage, Direction, Status};
 use leptos::prelude::*;
 
+use super::avatar::avatar;
 use super::icons::{Icon, icon};
 use crate::session::{Ctx, Screen};
 use crate::time;
@@ -38,16 +39,25 @@ pub fn preview(m: &ChatMessage) -> String {
     }
 }
 
-/// The chat list.
+/// Whether `name` matches what was typed in the search box (any part, any case).
+pub fn matches_search(name: &str, search: &str) -> bool {
+    name.to_lowercase().contains(search.trim().to_lowercase().as_str())
+}
+
+/// The chat list; its title is the screen's `h1` when it is the `main` thing shown (not
+/// beside an open chat).
 #[component]
-pub fn Chats() -> impl IntoView {
+pub fn Chats(main: Signal<bool>) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
+    let search = RwSignal::new(String::new());
     let rows = move || {
         let messages = ctx.live.messages.get();
+        let search = search.get();
         let mut rows: Vec<_> = ctx
             .friends
             .get()
             .into_iter()
+            .filter(|f| matches_search(&f.name, &search))
             .map(|f| {
                 let last = messages.iter().filter(|m| m.peer == f.user_id).max_by_key(|m| m.id).cloned();
                 let unread = messages.iter().filter(|m| m.peer == f.user_id && m.is_unread()).count();
@@ -57,10 +67,19 @@ pub fn Chats() -> impl IntoView {
         rows.sort_by(|a, b| b.1.as_ref().map(|m| m.id).cmp(&a.1.as_ref().map(|m| m.id)));
         rows
     };
+    let open = move || match ctx.screen.get() {
+        Screen::Chat(peer) | Screen::Safety(peer) => Some(peer),
+        _ => None,
+    };
     view! {
-        <h1>"Chats"</h1>
+        {move || if main.get() { view! { <h1>"Chats"</h1> }.into_any() } else { view! { <h2 class="pane-title">"Chats"</h2> }.into_any() }}
         <Show when=move || !ctx.friends.get().is_empty()
             fallback=move || view! { <p class="empty">"No friends yet. Add one under " <button class="link" on:click=move |_| ctx.screen.set(Screen::Friends)>"Friends"</button> "."</p> }>
+            <input type="search" class="search" aria-label="Search chats" placeholder="Search by name"
+                prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev))/>
+            <Show when=move || rows().is_empty()>
+                <p class="empty">{move || format!("No chat matches “{}”.", search.get().trim())}</p>
+            </Show>
             <ul class="chat-list" aria-label="Chats" on:keydown=move_between_rows>
                 {move || rows().into_iter().map(|(friend, last, unread)| {
                     let peer = friend.user_id;
@@ -71,7 +90,9 @@ pub fn Chats() -> impl IntoView {
                         <li>
                             // Named by what it shows (name, time, last message, unread count),
                             // so a screen reader hears the row as it looks.
-                            <button class="chat-row" on:click=move |_| ctx.screen.set(Screen::Chat(peer))>
+                            <button class="chat-row" aria-current=move || if open() == Some(peer) { "true" } else { "false" }
+                                on:click=move |_| ctx.screen.set(Screen::Chat(peer))>
+                                {avatar(peer, &friend.name)}
                                 <span class="name">{friend.name.clone()}</span>
                                 <span class="when">{when}</span>
                                 <span class="preview">

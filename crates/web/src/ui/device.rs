@@ -3,7 +3,7 @@
 //! when the account has devices elsewhere, linking this browser from one of them (the code
 //! to type there, then the comparison code) or starting again here (a new identity — the
 //! other devices stop, friends are told the safety number changed); when this browser was removed from the account, that its data is
-//! erased; when setting up failed, why.
+//! erased; when setting up failed, why; when the session ended, signing in again.
 
 use leptos::prelude::*;
 
@@ -41,6 +41,16 @@ pub fn gate(ctx: Ctx) -> Option<AnyView> {
                     <button on:click=move |_| {
                         let _ = web_sys::window().map(|w| w.location().reload());
                     }>"Continue"</button>
+                </div>
+            }
+            .into_any(),
+        ),
+        DeviceState::SignedOut => Some(
+            view! {
+                <div class="card">
+                    <h1>"You were signed out"</h1>
+                    <p role="alert">"Your session on this browser ended (you signed out elsewhere, or it was unused for too long). Your messages stay on this browser."</p>
+                    <button on:click=move |_| crate::session::reset(ctx)>"Sign in again"</button>
                 </div>
             }
             .into_any(),

@@ -15,6 +15,7 @@ async fn save_name(ctx: Ctx, name: String) -> bool {
     }
     match ctx.call::<User>("PATCH", "/api/v1/me", Some(&UpdateMeRequest { display_name: name })).await {
         Ok(user) => {
+            session::remember(&user);
             ctx.me.set(Some(user));
             ctx.notice.set(None);
             true
