@@ -12,6 +12,8 @@ need_python_version cryptography cryptography 43
 need_python_module yaml pyyaml python3-yaml
 need_python_module schemathesis schemathesis schemathesis
 need_python_module websockets websockets python3-websockets
+# The push-service stand-in decrypts Web Push payloads with it (RFC 8291).
+need_python_module http_ece http-ece python3-http-ece
 # The independent protocol client uses websockets' synchronous client, new in 11.
 need_python_version websockets websockets 11
 need_redis

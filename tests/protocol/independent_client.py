@@ -339,7 +339,9 @@ class Server:
         self.mailbox_max = 40
         env.update({"HUSH_BIND": f"127.0.0.1:{port}", "HUSH_DATA_DIR": data_dir,
                     "HUSH_SMS_PROVIDER": "console", "RUST_LOG": "info", "HUSH_JWT_SECRET": self.jwt_secret,
-                    "HUSH_MAILBOX_MAX_MESSAGES": str(self.mailbox_max)})
+                    "HUSH_MAILBOX_MAX_MESSAGES": str(self.mailbox_max),
+                    # README Configuration: pushes may go to the loopback stand-in (tests only).
+                    "HUSH_PUSH_ALLOW_PRIVATE": "true"})
         self.p = subprocess.Popen([binary], env=env, stdout=self.logf, stderr=subprocess.STDOUT)
         h = Http(port)
         for _ in range(100):
@@ -1536,6 +1538,7 @@ def run(srv, http):
     info(f"A's socket after friend H deleted the account: {short([f for f in evs if f.get('type') in ('friend', 'presence')])}")
     r = http.req("GET", "/api/v1/users/lookup?phone=%2B16502530008", token=A.token)
     check("deleted account's number -> 404 user_not_found", err_is(r, 404, "user_not_found"), str(r), "PROTOCOL.md Account", str(r))
+    wb = web_push(srv, http, A, B, wa, wb, send, answer)
     wb = multi_device(srv, http, A, B, wa, wb, send, answer)
     wa = session_move(srv, http, A, wa)
 
@@ -1668,6 +1671,91 @@ def sigterm_trials(binary, port, base, n):
     check("SIGTERM: every connection gets close 1001", bad == 0,
           f"{bad} of {sum(map(len, allc))} connections closed without 1001: {allc}",
           "PROTOCOL.md Delivery semantics (Shutdown)", f"per server: {allc}")
+
+
+def web_push(srv, http, A, B, wa, wb, send, answer):
+    """PROTOCOL.md Web Push, against the stand-in push service (push_service.py)."""
+    from push_service import Browser, PushService, check_vapid
+    scenario("7a. Web Push to a push-service stand-in (RFC 8030, 8291, 8292)")
+    service = PushService()
+    browser = Browser()
+    r = http.req("GET", "/api/v1/push/key", token=B.token)
+    key = r.json.get("public_key") if r.status == 200 and isinstance(r.json, dict) else None
+    check("GET /push/key -> {public_key} (87 chars of base64url)", key is not None and len(key) == 87, str(r),
+          "PROTOCOL.md Web Push", str(r))
+    bad = {"endpoint": f"{service.origin}/push/b", "keys": {"p256dh": browser.keys()["p256dh"], "auth": b64u(b"short")}}
+    r = http.req("PUT", "/api/v1/push/subscription", bad, token=B.token)
+    check("a 5-byte auth secret -> 400 invalid_push_subscription", err_is(r, 400, "invalid_push_subscription"), str(r),
+          "PROTOCOL.md Web Push / Errors", str(r))
+    r = http.req("PUT", "/api/v1/push/subscription", {"endpoint": f"{service.origin}/push/b", "keys": browser.keys()},
+                 token=B.token)
+    check("PUT /push/subscription -> 204", r.status == 204, str(r), "PROTOCOL.md Web Push", str(r))
+
+    def b_away():
+        """B's only device disconnects; B's next connection catches up and acks."""
+        wb.close()
+        time.sleep(0.3)
+
+    def b_back():
+        w = WS(srv.port, B.token)
+        frames = w.until_caught_up()
+        ids = [f["id"] for f in frames if f.get("type") == "message"]
+        if ids:
+            w.send({"type": "ack", "ids": ids})
+        w.ping_sync()
+        return w
+
+    env = b64u(envelope(200))
+    b_away()
+    m = send(wa, B.user_id, [{"device": B.device_id, "envelope": env}])
+    answer(wa, m)
+    pushes = service.wait(1)
+    ok, why, plain = False, "no push arrived", None
+    if pushes:
+        p = pushes[0]
+        try:
+            h = p["headers"]
+            assert p["path"] == "/push/b", p["path"]
+            assert h.get("content-encoding") == "aes128gcm", h.get("content-encoding")
+            assert int(h.get("ttl", "-1")) > 0, f"TTL {h.get('ttl')}"
+            check_vapid(h.get("authorization", ""), service.origin, key)
+            plain = browser.decrypt(p["body"])
+            ok, why = True, ""
+        except Exception as e:  # what a real push service or browser would refuse
+            why = f"{type(e).__name__}: {e}"
+    check("B has no connection: a push arrives, VAPID-signed for the service's origin, decryptable by B's browser",
+          ok, why, "PROTOCOL.md Web Push", why)
+    content = json.loads(plain) if plain else None
+    check("the payload is 64 bytes, {\"from\": A} padded, and holds nothing of the message",
+          plain is not None and len(plain) == 64 and content == {"from": A.user_id} and env.encode() not in plain,
+          repr(plain), "PROTOCOL.md Web Push", repr(plain))
+    m = send(wa, B.user_id, [{"device": B.device_id, "envelope": env}])
+    answer(wa, m)
+    check("a second message from A while B is away -> no second push (one per chat while unread)",
+          len(service.wait(2, 1.5)) == 1, f"{len(service.pushes)} pushes", "PROTOCOL.md Web Push")
+    wb = b_back()
+    b_away()
+    service.status = 410
+    m = send(wa, B.user_id, [{"device": B.device_id, "envelope": env}])
+    answer(wa, m)
+    check("after B connected again, A's next message pushes again", len(service.wait(2)) == 2,
+          f"{len(service.pushes)} pushes", "PROTOCOL.md Web Push")
+    wb = b_back()
+    b_away()
+    m = send(wa, B.user_id, [{"device": B.device_id, "envelope": env}])
+    answer(wa, m)
+    check("the service answered 410 Gone: the subscription is removed, no further push", len(service.wait(3, 1.5)) == 2,
+          f"{len(service.pushes)} pushes", "PROTOCOL.md Web Push")
+    wb = b_back()
+    # The delivered receipts of these messages: acknowledged, so later scenarios start clean.
+    receipts = [f["id"] for f in wa.drain(0.5) if f.get("type") == "receipt"]
+    if receipts:
+        wa.send({"type": "receipt_ack", "ids": receipts})
+        wa.ping_sync()
+    r = http.req("DELETE", "/api/v1/push/subscription", token=B.token)
+    check("DELETE /push/subscription -> 204 (also with none left)", r.status == 204, str(r), "PROTOCOL.md Web Push", str(r))
+    service.stop()
+    return wb
 
 
 def session_move(srv, http, A, wa):

@@ -88,6 +88,17 @@ pub struct Config {
     #[arg(long, env = "HUSH_MAILBOX_MAX_MESSAGES", default_value_t = 10_000)]
     pub mailbox_max_messages: u32,
 
+    /// The contact push services see in the server's VAPID tokens (`mailto:` or `https:`
+    /// URI); the public origin when not set.
+    #[arg(long, env = "HUSH_PUSH_SUBJECT")]
+    pub push_subject: Option<String>,
+
+    /// Tests only: take push endpoints on `http` and on loopback or private addresses
+    /// (a local push-service stand-in). Never in production: it lets a signed-in person
+    /// make the server post to the operator's own network.
+    #[arg(long, env = "HUSH_PUSH_ALLOW_PRIVATE", default_value_t = false)]
+    pub push_allow_private: bool,
+
     /// Devices (linked browsers) one account may have at a time.
     #[arg(long, env = "HUSH_MAX_DEVICES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_devices: u32,

@@ -129,6 +129,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let pusher = state.push.take_jobs().map(|jobs| tokio::spawn(service::notify::run(state.clone(), jobs)));
     let mailbox = state.stores.mailbox.clone();
     let signal = state.shutdown.clone();
     let sockets = state.sockets.clone();
@@ -150,6 +151,9 @@ pub async fn serve(
         tracing::warn!(open = sockets.count(), "shutting down with WebSockets still closing");
     }
     sweeper.abort();
+    if let Some(pusher) = pusher {
+        pusher.abort();
+    }
     if let Err(e) = mailbox.flush().await {
         tracing::warn!(error = %e, "writing deferred receipt acks failed; those receipts come again");
     }

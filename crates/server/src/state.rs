@@ -10,6 +10,7 @@ use crate::hub::redis::RedisHub;
 use crate::hub::{Hub, LocalHub};
 use crate::metrics::Metrics;
 use crate::open_sockets::OpenSockets;
+use crate::push::sender::Pusher;
 use crate::secret;
 use crate::sms::SmsProvider;
 use crate::sms::console::ConsoleSms;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
     /// The WebSockets being served, which shutdown waits for.
     pub sockets: Arc<OpenSockets>,
+    /// Web Push: the server's VAPID key and the push queue.
+    pub push: Arc<Pusher>,
 }
 
 /// Why the server could not start.
@@ -101,7 +104,9 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
         let secret = secret::load_or_create(config.jwt_secret.as_deref(), &config.data_dir)?;
+        let push = Arc::new(Pusher::new(&config, &secret));
         Ok(Self {
+            push,
             config: Arc::new(config),
             stores,
             sms,
@@ -128,6 +133,7 @@ pub async fn attach_mongodb(stores: &mut Stores, uri: &str, database: &str) -> R
     stores.codes = Arc::new(mongo.clone());
     stores.social = Arc::new(mongo.clone());
     stores.devices = Arc::new(mongo.clone());
+    stores.push = Arc::new(mongo.clone());
     stores.health = Arc::new(AllHealthy(vec![stores.health.clone(), Arc::new(mongo)]));
     Ok(())
 }

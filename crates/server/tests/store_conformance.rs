@@ -521,6 +521,36 @@ async fn devices(store: Arc<dyn DeviceStore>, user: UserId) {
     assert_eq!((after.devices.len(), after.version), (1, version + 2), "removing bumps the version");
 }
 
+/// Push subscriptions: only for a device that exists, one per device (replaced), removed
+/// on request — with an endpoint, only if it is still that one — and with the device.
+async fn push_subscriptions(devices: &dyn DeviceStore, push: &dyn PushStore, user: UserId) {
+    let sub = |endpoint: &str| PushSubscriptionRecord {
+        endpoint: endpoint.into(),
+        p256dh: "key".into(),
+        auth: "auth".into(),
+        created_at: NOW,
+    };
+    let phone = device(NOW + 100);
+    let version = devices.device_set(user).await.unwrap().version;
+    let identity = devices.device_set(user).await.unwrap().identity.unwrap_or_else(|| "id-p".into());
+    assert!(devices.update_device_set(user, version, &identity, &[], phone.clone()).await.unwrap());
+    assert!(!push.put_push_subscription(user, DeviceId::new(), sub("https://a")).await.unwrap(), "no such device");
+    assert!(push.put_push_subscription(user, phone.id, sub("https://a")).await.unwrap());
+    assert!(push.put_push_subscription(user, phone.id, sub("https://b")).await.unwrap());
+    assert_eq!(push.push_subscriptions(user).await.unwrap(), vec![(phone.id, sub("https://b"))], "replaced");
+    push.remove_push_subscription(user, phone.id, Some("https://a".into())).await.unwrap();
+    assert_eq!(push.push_subscriptions(user).await.unwrap().len(), 1, "a stale endpoint removes nothing");
+    push.remove_push_subscription(user, phone.id, Some("https://b".into())).await.unwrap();
+    assert!(push.push_subscriptions(user).await.unwrap().is_empty());
+    assert!(push.put_push_subscription(user, phone.id, sub("https://c")).await.unwrap());
+    push.remove_push_subscription(user, phone.id, None).await.unwrap();
+    assert!(push.push_subscriptions(user).await.unwrap().is_empty());
+    assert!(push.put_push_subscription(user, phone.id, sub("https://d")).await.unwrap());
+    assert!(devices.remove_device(user, phone.id).await.unwrap());
+    push.remove_push_subscription(user, phone.id, None).await.unwrap(); // as service::devices does
+    assert!(push.push_subscriptions(user).await.unwrap().is_empty(), "gone with the device");
+}
+
 /// One-time prekeys: all-or-nothing adds, lowest id first, and under concurrent takes —
 /// from several connections — every key is handed out exactly once.
 async fn prekeys(stores: Vec<Arc<dyn PrekeyStore>>) {
@@ -567,6 +597,7 @@ async fn embedded_sqlite_devices_and_prekeys_across_connections() {
     let (a, b) = (SqliteStore::open(&path).unwrap(), SqliteStore::open(&path).unwrap());
     let (user, _) = a.find_or_create(&unique_phone(), NOW).await.unwrap();
     devices(Arc::new(a.clone()), user.id).await;
+    push_subscriptions(&a, &a, user.id).await;
     prekeys(vec![Arc::new(a), Arc::new(b)]).await;
 }
 
@@ -616,6 +647,7 @@ async fn mongodb_backend() {
     social(&store, &store).await;
     let (user, _) = store.find_or_create(&unique_phone(), NOW).await.unwrap();
     devices(Arc::new(store.clone()), user.id).await;
+    push_subscriptions(&store, &store, user.id).await;
     store.ping().await.unwrap();
     store.drop_all().await.unwrap();
 }

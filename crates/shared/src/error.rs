@@ -111,11 +111,14 @@ pub enum ErrorCode {
     InvalidCommitment,
     /// The account has devices: another one is added only by linking from one of them.
     LinkRequired,
+    /// A push subscription's endpoint is not an `https` URL on a public address, is too
+    /// long, or its keys are not a P-256 public key and a 16-byte secret.
+    InvalidPushSubscription,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (`code as usize` is its index).
-    pub const ALL: [ErrorCode; 50] = {
+    pub const ALL: [ErrorCode; 51] = {
         use ErrorCode::*;
         [
             InvalidJson,
@@ -168,6 +171,7 @@ impl ErrorCode {
             LinkOutOfOrder,
             InvalidCommitment,
             LinkRequired,
+            InvalidPushSubscription,
         ]
     };
 
@@ -175,9 +179,18 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            InvalidJson | InvalidParameter | InvalidPhone | InvalidDisplayName | InvalidPublicKey
-            | CannotBefriendSelf | InvalidSignature | InvalidPrekeyId | TooManyPrekeys | InvalidDeviceName
-            | InvalidCommitment => 400,
+            InvalidJson
+            | InvalidParameter
+            | InvalidPhone
+            | InvalidDisplayName
+            | InvalidPublicKey
+            | CannotBefriendSelf
+            | InvalidSignature
+            | InvalidPrekeyId
+            | TooManyPrekeys
+            | InvalidDeviceName
+            | InvalidCommitment
+            | InvalidPushSubscription => 400,
             InvalidCode | CodeExpired | Unauthorized | TokenExpired | SessionRevoked | InvalidRefreshToken => 401,
             Forbidden | Blocked | NoDevice | LinkRequired => 403,
             NotFound | UserNotFound | RequestNotFound | NotFriends | DeviceNotFound | LinkNotFound => 404,
@@ -259,6 +272,7 @@ impl ErrorCode {
             LinkOutOfOrder => "link_out_of_order",
             InvalidCommitment => "invalid_commitment",
             LinkRequired => "link_required",
+            InvalidPushSubscription => "invalid_push_subscription",
         }
     }
 }
@@ -295,6 +309,10 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             assert!((400..600).contains(&code.http_status()));
         }
-        assert_eq!(ErrorCode::ALL.len(), ErrorCode::LinkRequired as usize + 1, "ALL ends with the last code");
+        assert_eq!(
+            ErrorCode::ALL.len(),
+            ErrorCode::InvalidPushSubscription as usize + 1,
+            "ALL ends with the last code"
+        );
     }
 }

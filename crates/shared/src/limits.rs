@@ -87,3 +87,7 @@ pub const MAX_HISTORY_CHUNK_B64: usize = 15_000;
 pub const HISTORY_DAYS: i64 = 30;
 /// Most messages of history sent to a linked browser (the newest).
 pub const HISTORY_MESSAGES: usize = 10_000;
+/// Longest push subscription endpoint accepted (characters).
+pub const MAX_PUSH_ENDPOINT_CHARS: usize = 1024;
+/// Push subscription changes (set or removed) one account may make per hour.
+pub const PUSH_SUBSCRIPTION_CHANGES_PER_ACCOUNT_PER_HOUR: u32 = 30;

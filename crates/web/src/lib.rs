@@ -7,6 +7,7 @@
 //!   ([`tab_lock`]); [`web_http`]: the engine's REST client over `fetch`;
 //! - [`ui`]: one module per screen; [`time`]: human-readable times;
 //! - [`app_worker`]: the service worker (offline start) and the update flow;
+//!   [`notifications`]: Web Push on this device;
 //! - [`interop`]: crypto v1 exported to JavaScript for the WebCrypto interop tests;
 //!   [`bench`]: crypto timings inside the app's WASM module for the browser benchmark.
 
@@ -17,6 +18,7 @@ pub mod idb;
 pub mod interop;
 pub mod linking;
 pub mod live;
+pub mod notifications;
 pub mod route;
 pub mod session;
 pub mod tab_lock;

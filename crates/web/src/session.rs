@@ -194,6 +194,7 @@ pub async fn start(ctx: Ctx, tokens: TokenResponse) {
     remember(&tokens.user);
     ctx.token.set(Some(tokens.access_token));
     open(ctx, tokens.user).await;
+    crate::notifications::renew(ctx).await;
 }
 
 /// The server cannot be reached: open the remembered account from this browser's data
@@ -230,6 +231,7 @@ pub async fn sync_friends(ctx: Ctx) {
 /// Signs out locally (after logout or account deletion).
 pub fn reset(ctx: Ctx) {
     forget();
+    leptos::task::spawn_local(crate::notifications::forget_here());
     if let Some(live) = ctx.live() {
         live.send(Cmd::Stop);
     }

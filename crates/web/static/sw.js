@@ -2,7 +2,8 @@
 // content-hashed assets it names — so Hush starts without a connection (the outbox already
 // works offline), and it serves that build until the person accepts a newer one: a new
 // deploy installs a new worker that waits; the page offers "Reload" and then posts
-// 'activate-update'. The API and the WebSocket never pass through it.
+// 'activate-update'. The API and the WebSocket never pass through it. It also shows the
+// notifications of Web Push (below).
 //
 // scripts/build-web.sh replaces the next line with this build's version and file list.
 const BUILD = { version: 'dev', shell: ['/index.html'] };
@@ -41,6 +42,74 @@ self.addEventListener('fetch', (event) => {
     event.respondWith(fromShell(url.pathname, request));
   }
 });
+
+// Web Push: the server says only who wrote, never what (docs/PROTOCOL.md "Web Push"). The
+// name comes from this device's own records — sealed in IndexedDB like everything the app
+// keeps (crates/web/src/vault.rs) — or the notification says just "New message". One
+// notification per chat (its tag); clicking it opens that chat.
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+self.addEventListener('push', (event) => {
+  event.waitUntil((async () => {
+    let from = null;
+    try {
+      from = event.data ? event.data.json().from : null;
+    } catch {
+      from = null;
+    }
+    if (typeof from !== 'string' || !USER_ID.test(from)) from = null;
+    const name = from ? await nameOf(from).catch(() => null) : null;
+    await self.registration.showNotification(name ? `New message from ${name}` : 'New message', {
+      body: 'Open Hush to read it.',
+      tag: from ? `chat-${from}` : 'hush',
+      icon: BUILD.shell.find((f) => f.includes('/icon-192-')),
+      data: { path: from ? `/chat/${from}` : '/' },
+    });
+  })());
+});
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const path = event.notification.data?.path ?? '/';
+  event.waitUntil((async () => {
+    const open = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+    const tab = open.find((c) => new URL(c.url).origin === self.location.origin);
+    if (tab) {
+      await tab.focus();
+      return tab.navigate(path);
+    }
+    return self.clients.openWindow(path);
+  })());
+});
+
+/** The display name this device keeps for `userId`, from the account databases here. */
+async function nameOf(userId) {
+  for (const { name } of await indexedDB.databases()) {
+    if (!name || !name.startsWith('hush-')) continue;
+    const db = await request(indexedDB.open(name));
+    try {
+      if (!db.objectStoreNames.contains('vault') || !db.objectStoreNames.contains('peers')) continue;
+      const key = await request(db.transaction('vault').objectStore('vault').get('key'));
+      const sealed = await request(db.transaction('peers').objectStore('peers').get(userId));
+      if (!(key instanceof CryptoKey) || !(sealed instanceof Uint8Array) || sealed.length < 12) continue;
+      const opened = await crypto.subtle.decrypt(
+        { name: 'AES-GCM', iv: sealed.slice(0, 12), additionalData: new TextEncoder().encode(`hush-idb/v1/peers/${userId}`) },
+        key, sealed.slice(12));
+      const peer = JSON.parse(new TextDecoder().decode(opened));
+      if (typeof peer.display_name === 'string' && peer.display_name) return peer.display_name;
+    } finally {
+      db.close();
+    }
+  }
+  return null;
+}
+
+function request(r) {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
 
 /** The shell's copy of `path`, or the network's answer if the shell lacks it. */
 async function fromShell(path, request) {

@@ -43,7 +43,9 @@ async fn scrape(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap)
             None
         }
     };
-    let mut response = state.metrics.render(depth).into_response();
+    let mut text = state.metrics.render(depth);
+    text.push_str(&state.push.counts.render());
+    let mut response = text.into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));

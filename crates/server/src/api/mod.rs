@@ -10,6 +10,7 @@ pub mod links;
 pub mod me;
 pub mod metrics;
 pub mod openapi;
+pub mod push;
 pub mod users;
 
 use axum::Router;
@@ -28,6 +29,7 @@ pub fn v1() -> Router<AppState> {
         .merge(friends::router())
         .merge(devices::router())
         .merge(links::router())
+        .merge(push::router())
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(not_found)
 }

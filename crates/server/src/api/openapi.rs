@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, devices, friends, health, links, me, users};
+use super::{auth, devices, friends, health, links, me, push, users};
 
 struct BearerAuth;
 
@@ -34,6 +34,7 @@ impl Modify for BearerAuth {
         devices::upload_prekeys, devices::rotate_signed_prekey, devices::bundles,
         links::open_link, links::join_link, links::get_link, links::step_link, links::cancel_link,
         links::put_history, links::get_history,
+        push::push_key, push::subscribe, push::unsubscribe,
         health::healthz, health::readyz,
     ),
     modifiers(&BearerAuth),

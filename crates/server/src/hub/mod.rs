@@ -89,6 +89,8 @@ pub trait Hub: Send + Sync {
     async fn disconnected(&self, user: UserId, connection: u64, now: i64) -> bool;
     /// Whether the user is online, and when they were last seen if not.
     async fn presence(&self, user: UserId) -> (bool, Option<i64>);
+    /// Whether the user has a live connection on this node (no store or network call).
+    fn connected_here(&self, user: UserId) -> bool;
     /// Keeps a connection's presence alive (called on every ping).
     async fn heartbeat(&self, _user: UserId, _connection: u64) {}
 }
@@ -196,6 +198,10 @@ impl Hub for LocalHub {
             return true;
         }
         false
+    }
+
+    fn connected_here(&self, user: UserId) -> bool {
+        self.local_count(user) > 0
     }
 
     async fn presence(&self, user: UserId) -> (bool, Option<i64>) {

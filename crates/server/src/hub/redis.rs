@@ -117,6 +117,10 @@ async fn subscribe_forever(client: redis::Client, channel: String, node: Uuid, l
 
 #[async_trait]
 impl Hub for RedisHub {
+    fn connected_here(&self, user: UserId) -> bool {
+        self.local.local_count(user) > 0
+    }
+
     fn register(&self, user: UserId, entry: ConnectionEntry, max_per_user: usize) -> bool {
         self.local.register(user, entry, max_per_user)
     }

@@ -203,6 +203,10 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
     }
     for user in woken {
         state.hub.send(user, HubEvent::Mail).await;
+        // Someone not connected here may need a push (the pusher checks the other nodes).
+        if user != from.user && !state.hub.connected_here(user) {
+            state.push.message_stored(user, from.user);
+        }
     }
     Ok(answers.into_iter().flatten().collect())
 }

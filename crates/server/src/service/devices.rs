@@ -474,6 +474,7 @@ pub async fn forget_account(state: &AppState, user: UserId) -> Result<(), AppErr
 async fn discard_device(state: &AppState, user: UserId, device: DeviceId) -> Result<(), AppError> {
     state.stores.prekeys.clear_prekeys(user, device).await?;
     state.stores.mailbox.close_mailbox(Mailbox { user, device }).await?;
+    state.stores.push.remove_push_subscription(user, device, None).await?;
     Ok(())
 }
 

@@ -7,4 +7,6 @@ pub mod delivery;
 pub mod devices;
 pub mod friends;
 pub mod links;
+pub mod notify;
+pub mod push;
 pub mod signin;

@@ -640,6 +640,41 @@ pub struct LinkRecord {
     pub history_stored: u32,
 }
 
+/// A device's Web Push subscription, its keys as the browser gave them (base64url).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSubscriptionRecord {
+    /// The push service's URL for the browser.
+    pub endpoint: String,
+    /// The browser's P-256 public key.
+    pub p256dh: String,
+    /// The browser's authentication secret.
+    pub auth: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Web Push subscriptions, at most one per device, gone with the device.
+#[async_trait]
+pub trait PushStore: Send + Sync {
+    /// Sets (or replaces) the device's subscription; `false` if there is no such device.
+    async fn put_push_subscription(
+        &self,
+        user: UserId,
+        device: DeviceId,
+        subscription: PushSubscriptionRecord,
+    ) -> StoreResult<bool>;
+    /// The subscriptions of the account's devices.
+    async fn push_subscriptions(&self, user: UserId) -> StoreResult<Vec<(DeviceId, PushSubscriptionRecord)>>;
+    /// Removes the device's subscription, if it has one — with `endpoint`, only if it is
+    /// still that one (a push service's "gone" must not remove a newer subscription).
+    async fn remove_push_subscription(
+        &self,
+        user: UserId,
+        device: DeviceId,
+        endpoint: Option<String>,
+    ) -> StoreResult<()>;
+}
+
 /// Open links, shared by every server node. Records expire by themselves after
 /// `expires_at`; readers also check it.
 #[async_trait]
@@ -682,6 +717,8 @@ pub struct Stores {
     pub prekeys: Arc<dyn PrekeyStore>,
     /// Open links between a new browser and a device.
     pub links: Arc<dyn LinkStore>,
+    /// Web Push subscriptions (with the devices).
+    pub push: Arc<dyn PushStore>,
     /// Health probe for `/readyz`.
     pub health: Arc<dyn HealthCheck>,
 }

@@ -317,6 +317,7 @@ impl Connection {
             server_time: self.state.now(),
         };
         self.send(&hello).await?;
+        self.state.push.connected(self.user);
         if self.state.hub.connected(self.user, self.id).await {
             delivery::announce_presence(&self.state, self.user, true, None).await;
         }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod devices;
 pub mod friends;
 pub mod links;
+pub mod push;
 pub mod users;
 
 /// Documents a wire struct for OpenAPI only when the `openapi` feature is on.

@@ -83,7 +83,7 @@ pub fn Devices() -> impl IntoView {
     });
     view! {
         <section aria-labelledby="devices-heading">
-            <h3 id="devices-heading">"Devices"</h3>
+            <h2 id="devices-heading">"Devices"</h2>
             {move || match devices.get() {
                 None => view! { <p role="status">"Loading your devices…"</p> }.into_any(),
                 Some(list) => view! { <ul class="devices">{list.into_iter().map(row).collect_view()}</ul> }.into_any(),

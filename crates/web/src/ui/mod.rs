@@ -7,6 +7,7 @@ pub mod device;
 pub mod devices;
 pub mod friends;
 pub mod icons;
+pub mod notifications;
 pub mod panes;
 pub mod safety;
 pub mod settings;

@@ -98,6 +98,7 @@ pub fn Settings() -> impl IntoView {
                 on:input=move |ev| name.set(event_target_value(&ev))/>
             <button type="submit">"Save"</button>
         </form>
+        <crate::ui::notifications::Notifications/>
         <crate::ui::devices::Devices/>
         <Show when=move || confirm_logout.get()
             fallback=move || view! { <button on:click=move |_| confirm_logout.set(true)>"Log out"</button> }>

@@ -18,6 +18,7 @@
 
 mod accounts;
 mod devices;
+mod push;
 mod social;
 
 use async_trait::async_trait;

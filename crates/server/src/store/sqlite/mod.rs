@@ -14,6 +14,7 @@ mod limits;
 mod links;
 mod mailbox;
 mod mailbox_counts;
+mod push;
 mod sessions;
 mod social;
 
@@ -43,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_link_history.sql"),
     include_str!("migrations/0013_sign_in_attempts.sql"),
     include_str!("migrations/0014_mailbox_fewer_pages.sql"),
+    include_str!("migrations/0015_push_subscriptions.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
@@ -115,6 +117,7 @@ impl SqliteStore {
             devices: Arc::new(self.clone()),
             prekeys: Arc::new(self.clone()),
             links: Arc::new(self.clone()),
+            push: Arc::new(self.clone()),
             health: Arc::new(self.clone()),
         }
     }
