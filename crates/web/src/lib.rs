@@ -50,8 +50,10 @@ pub fn App() -> impl IntoView {
             .await
         {
             Ok(tokens) => session::start(ctx, tokens).await,
-            Err(e) if e.code == hush_shared::ErrorCode::Unavailable => session::start_offline(ctx, remembered).await,
-            Err(_) => session::reset(ctx),
+            Err(e) if session::ended(&e) => session::reset(ctx),
+            // Unreachable, rate-limited or failing: open from this browser's data; the live
+            // connection refreshes again when it connects.
+            Err(_) => session::start_offline(ctx, remembered).await,
         }
     });
     let updates = app_worker::register();

@@ -367,7 +367,7 @@ impl Actor {
         // A fresh access token for every connection: the old one may have expired.
         match crate::session::refresh_token().await {
             Ok(fresh) => self.token.set(Some(fresh)),
-            Err(e) if matches!(e.code, ErrorCode::InvalidRefreshToken | ErrorCode::SessionRevoked) => {
+            Err(e) if crate::session::ended(&e) => {
                 self.link.stop();
                 self.signals.device.set(DeviceState::SignedOut);
                 return;

@@ -118,7 +118,8 @@ pub async fn turn_off(ctx: Ctx) -> Result<(), String> {
 /// Drops this browser's subscription (signing out: the server drops its copy with the
 /// device).
 pub async fn forget_here() {
-    if let Ok(Some(subscription)) = browser_subscription().await
+    if supported()
+        && let Ok(Some(subscription)) = browser_subscription().await
         && let Ok(done) = subscription.unsubscribe()
     {
         let _ = JsFuture::from(done).await;

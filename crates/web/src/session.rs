@@ -156,6 +156,12 @@ impl Default for Ctx {
     }
 }
 
+/// Whether a refresh's refusal means the session is over (sign in again), rather than
+/// the server being unreachable or busy.
+pub fn ended(refusal: &ErrorBody) -> bool {
+    matches!(refusal.code, hush_shared::ErrorCode::InvalidRefreshToken | hush_shared::ErrorCode::SessionRevoked)
+}
+
 /// Exchanges the refresh cookie for a new access token.
 pub async fn refresh_token() -> Result<String, ErrorBody> {
     api::call::<TokenResponse>("POST", "/api/v1/auth/refresh", None, None::<&()>).await.map(|t| t.access_token)

@@ -1,14 +1,15 @@
 // The installable app: the service worker keeps the app shell, so Hush starts with no
 // connection at all (from this browser's data, the outbox filling) and sends once the
 // connection returns; a new deploy is offered as an update and taken only when the person
-// accepts it. (Chromium's installability verdict is checked in lighthouse.test.mjs, which
-// runs a real profile: Chromium offers no install from an incognito-like context.)
+// accepts it; a session that ended while away says so. (Chromium's installability verdict
+// is checked in lighthouse.test.mjs, which runs a real profile: Chromium offers no install
+// from an incognito-like context.)
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { aliceAndBob, launchBrowser, openChat, send, startHush, tearDown, tickOf } from '../lib/harness.mjs';
+import { aliceAndBob, enterCode, launchBrowser, openChat, send, startHush, tearDown, tickOf } from '../lib/harness.mjs';
 
 let hush, browser, alice, bob, webDir;
 
@@ -84,4 +85,21 @@ test('a new deploy is offered as an update, and taken when the person accepts it
   assert.deepEqual(await controlledBuild(alice.page), [`hush-shell-f00d${before.slice('hush-shell-'.length)}`]);
   await alice.page.getByRole('heading', { name: 'Bob' }).waitFor();
   assert.equal(await offer.count(), 0, 'no offer once on the new build');
+});
+
+test('a session that ended while away says so and offers to sign in again, keeping this browser\'s data', async () => {
+  const { page } = alice;
+  // The refresh cookie expires (or was revoked): the next connection cannot refresh.
+  await alice.context.clearCookies();
+  alice.proxy.cutWebSockets();
+  alice.proxy.restoreWebSockets();
+  await page.getByRole('heading', { name: 'You were signed out', level: 1 }).waitFor({ timeout: 30000 });
+  await page.getByRole('button', { name: 'Sign in again' }).click();
+  await page.getByLabel('Phone number').waitFor();
+  // Signing in again (one code per number every 30 s) finds the conversation still here.
+  await new Promise((r) => setTimeout(r, Math.max(0, alice.codeSentAt + 31_000 - Date.now())));
+  await enterCode(hush, alice);
+  await page.getByRole('heading', { name: 'Chats' }).waitFor();
+  await openChat(alice, 'Bob');
+  await page.getByText('before going offline').waitFor();
 });
