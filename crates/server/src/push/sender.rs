@@ -141,7 +141,8 @@ impl Pusher {
         self.jobs.lock().ok()?.take()
     }
 
-    /// Records that `to` is pushed about `from`; `false` if they were already.
+    /// Records that `to` is (or would be) pushed about `from` until they connect; `false`
+    /// if they were already.
     pub fn first_push(&self, job: Job) -> bool {
         let Ok(mut pushed) = self.pushed.lock() else { return false };
         if pushed.len() >= MAX_REMEMBERED && !pushed.contains_key(&job.to) {

@@ -26,11 +26,13 @@ async fn push(state: &AppState, job: Job) -> Result<(), StoreError> {
     if state.hub.presence(job.to).await.0 {
         return Ok(());
     }
+    // Pushed already since they were last here (or found without subscriptions): nothing
+    // to read — a burst for someone offline costs one store read, not one per message.
     let pusher = &state.push;
-    let subscriptions = state.stores.push.push_subscriptions(job.to).await?;
-    if subscriptions.is_empty() || !pusher.first_push(job) {
+    if !pusher.first_push(job) {
         return Ok(());
     }
+    let subscriptions = state.stores.push.push_subscriptions(job.to).await?;
     let devices = state.stores.devices.device_ids(job.to).await?;
     for (device, subscription) in subscriptions {
         if !devices.contains(&device) {
