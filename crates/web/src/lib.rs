@@ -53,7 +53,7 @@ pub fn App() -> impl IntoView {
             Err(e) if session::ended(&e) => session::reset(ctx),
             // Unreachable, rate-limited or failing: open from this browser's data; the live
             // connection refreshes again when it connects.
-            Err(_) => session::start_offline(ctx, remembered).await,
+            Err(_) => session::open_account(ctx, remembered).await,
         }
     });
     let updates = app_worker::register();

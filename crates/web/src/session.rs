@@ -199,17 +199,14 @@ fn forget() {
 pub async fn start(ctx: Ctx, tokens: TokenResponse) {
     remember(&tokens.user);
     ctx.token.set(Some(tokens.access_token));
-    open(ctx, tokens.user).await;
+    open_account(ctx, tokens.user).await;
     crate::notifications::renew(ctx).await;
 }
 
-/// The server cannot be reached: open the remembered account from this browser's data
-/// (the live connection refreshes the token when it connects).
-pub async fn start_offline(ctx: Ctx, user: User) {
-    open(ctx, user).await;
-}
-
-async fn open(ctx: Ctx, user: User) {
+/// Opens `user`'s account from this browser's data — after a refresh, or when the server
+/// cannot be reached with the remembered account (the live connection refreshes the token
+/// when it connects).
+pub async fn open_account(ctx: Ctx, user: User) {
     ctx.me.set(Some(user.clone()));
     ctx.actor.set_value(Some(live::start(user.user_id, ctx.live, ctx.token)));
     // A reload comes back to the screen its address names.

@@ -55,7 +55,7 @@ fn view(link: &LinkRecord, session: SessionId) -> Link {
 /// The caller's device's name, if the caller's sign-in is a device of the account.
 async fn callers_device(state: &AppState, auth: &Caller) -> Result<Option<Option<String>>, AppError> {
     let set = state.stores.devices.device_set(auth.user).await?;
-    Ok(set.devices.into_iter().find(|d| d.session == auth.session).map(|d| d.name))
+    Ok(set.of_session(auth.session).map(|d| d.name.clone()))
 }
 
 /// `POST /links`: a browser that is not a device opens a link (replacing any it opened).

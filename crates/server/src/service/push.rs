@@ -3,8 +3,6 @@
 //! P-256 public key and a 16-byte secret; one subscription per device, replaced by the
 //! next, removed with the device. Changes are rate-limited per account.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hush_shared::api::push::PushSubscription;
 use hush_shared::limits::PUSH_SUBSCRIPTION_CHANGES_PER_ACCOUNT_PER_HOUR;
 use hush_shared::{DeviceId, ErrorCode, UserId};
@@ -29,14 +27,14 @@ async fn count_change(state: &AppState, user: UserId) -> Result<(), AppError> {
     enforce(state, &[rule]).await
 }
 
+fn no_device() -> AppError {
+    AppError::new(ErrorCode::NoDevice, "this session has no registered device")
+}
+
 /// The device registered under `session`.
 async fn session_device(state: &AppState, user: UserId, session: SessionId) -> Result<DeviceId, AppError> {
     let set = state.stores.devices.device_set(user).await?;
-    set.devices
-        .iter()
-        .find(|d| d.session == session)
-        .map(|d| d.id)
-        .ok_or_else(|| AppError::new(ErrorCode::NoDevice, "this session has no registered device"))
+    set.of_session(session).map(|d| d.id).ok_or_else(no_device)
 }
 
 /// Sets (or replaces) the session's device's subscription.
@@ -53,14 +51,14 @@ pub async fn subscribe(
         auth: subscription.keys.auth,
         created_at: state.now(),
     };
-    let auth_len = URL_SAFE_NO_PAD.decode(&record.auth).map(|a| a.len()).unwrap_or(0);
-    if auth_len != 16 || receiver_of(&record).is_none() {
+    // The keys must make a receiver: a P-256 point and a 16-byte secret.
+    if receiver_of(&record).is_none() {
         return Err(invalid("keys.p256dh must be a P-256 public key and keys.auth 16 bytes, both base64url"));
     }
     count_change(state, user).await?;
     let device = session_device(state, user, session).await?;
     if !state.stores.push.put_push_subscription(user, device, record).await? {
-        return Err(AppError::new(ErrorCode::NoDevice, "this session has no registered device"));
+        return Err(no_device());
     }
     Ok(())
 }

@@ -553,6 +553,13 @@ pub struct DeviceSet {
     pub version: u64,
 }
 
+impl DeviceSet {
+    /// The device registered under `session`, if the session is a device of the account.
+    pub fn of_session(&self, session: SessionId) -> Option<&DeviceRecord> {
+        self.devices.iter().find(|d| d.session == session)
+    }
+}
+
 /// Account identities and devices, with each device's signed prekey.
 #[async_trait]
 pub trait DeviceStore: Send + Sync {

@@ -185,7 +185,7 @@ where
         return Err((ErrorCode::RateLimited, message, close::TOO_MANY_CONNECTIONS));
     }
     let devices = state.stores.devices.device_set(user).await.map_err(unavailable)?;
-    let device = devices.devices.iter().find(|d| d.session == session).map(|d| d.id);
+    let device = devices.of_session(session).map(|d| d.id);
     Ok((user, session, device))
 }
 
