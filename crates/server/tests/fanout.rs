@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::browsers::{browser, sign_in_again};
 use common::devices::TestDevice;
 use common::linking;
 use common::redis::RedisServer;
@@ -20,37 +21,6 @@ use common::*;
 use hush_crypto::IdentityKeyPair;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-/// One browser of a person: its sign-in, its device id (once registered) and its socket.
-struct Browser {
-    person: Person,
-    device: String,
-    ws: Ws,
-}
-
-/// Signs `phone` in again (a new browser) and registers a device under `identity`: the
-/// first one directly, further ones linked from the device signed in as `linked_from`.
-async fn browser(app: &TestApp, phone: &str, identity: &IdentityKeyPair, linked_from: Option<&Person>) -> Browser {
-    let person = sign_in_again(app, phone).await;
-    let mut device = TestDevice::with_identity(&person.user_id, identity.clone());
-    let mut body = device.registration(3);
-    if let Some(approver) = linked_from {
-        let requester = (person.token.as_str(), person.user_id.parse().unwrap());
-        let store = hush_client::MemoryStore::default();
-        body["link_id"] = json!(linking::link(&app.base, (&approver.token, identity, &[]), requester, &store).await);
-    }
-    let r = app.post("/api/v1/devices", Some(&person.token), body).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-    let mut ws = authed(app, &person).await;
-    until(&mut ws, "caught_up").await;
-    Browser { person, device: device.device_id(), ws }
-}
-
-/// Another sign-in of `phone`, past the 30 s between two codes for one number.
-async fn sign_in_again(app: &TestApp, phone: &str) -> Person {
-    app.clock.advance(31);
-    app.sign_in(phone, None).await
-}
 
 /// An envelope the server accepts (a v2 message: version byte, kind, room for the rest),
 /// marked with `n` and the device it is for so each copy can be told apart.

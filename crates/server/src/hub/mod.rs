@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use hush_shared::UserId;
 use hush_shared::ws::ServerFrame;
+use hush_shared::{DeviceId, UserId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 
@@ -66,6 +66,8 @@ pub struct ConnectionEntry {
     pub id: u64,
     /// The connection's session.
     pub session: SessionId,
+    /// The session's device (`None`: a browser that is not a device of the account).
+    pub device: Option<DeviceId>,
     /// Its wake flags.
     pub wake: Arc<Wake>,
     /// Its queue of ephemeral frames. Boxed: a channel allocates its first block of 32
@@ -84,15 +86,26 @@ pub trait Hub: Send + Sync {
     /// Tells every connection of `user`, wherever it is.
     async fn send(&self, user: UserId, event: HubEvent);
     /// Records that a connection of `user` opened; `true` if the user just came online.
-    async fn connected(&self, user: UserId, connection: u64) -> bool;
+    async fn connected(&self, user: UserId, connection: Live) -> bool;
     /// Records that a connection closed; `true` if the user just went offline.
-    async fn disconnected(&self, user: UserId, connection: u64, now: i64) -> bool;
+    async fn disconnected(&self, user: UserId, connection: Live, now: i64) -> bool;
     /// Whether the user is online, and when they were last seen if not.
     async fn presence(&self, user: UserId) -> (bool, Option<i64>);
-    /// Whether the user has a live connection on this node (no store or network call).
-    fn connected_here(&self, user: UserId) -> bool;
+    /// The user's devices with a live connection, on any node.
+    async fn online_devices(&self, user: UserId) -> Vec<DeviceId>;
+    /// The user's devices with a live connection on this node (no store or network call).
+    fn devices_here(&self, user: UserId) -> Vec<DeviceId>;
     /// Keeps a connection's presence alive (called on every ping).
-    async fn heartbeat(&self, _user: UserId, _connection: u64) {}
+    async fn heartbeat(&self, _user: UserId, _connection: Live) {}
+}
+
+/// A live connection as presence counts it: its process-unique id and its device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Live {
+    /// The connection's id ([`next_connection_id`]).
+    pub id: u64,
+    /// The session's device, if it has one.
+    pub device: Option<DeviceId>,
 }
 
 /// Process-unique connection ids.
@@ -151,6 +164,15 @@ impl LocalHub {
         }
     }
 
+    /// The devices of `user`'s live connections on this node, each once.
+    pub fn local_devices(&self, user: UserId) -> Vec<DeviceId> {
+        let Ok(map) = self.connections.lock() else { return vec![] };
+        let mut devices: Vec<DeviceId> = map.get(&user).into_iter().flatten().filter_map(|e| e.device).collect();
+        devices.sort();
+        devices.dedup();
+        devices
+    }
+
     /// Live connections of `user` on this node.
     pub fn local_count(&self, user: UserId) -> usize {
         self.connections.lock().map(|m| m.get(&user).map_or(0, Vec::len)).unwrap_or(0)
@@ -186,11 +208,11 @@ impl Hub for LocalHub {
         self.deliver_local(user, &event);
     }
 
-    async fn connected(&self, user: UserId, _connection: u64) -> bool {
+    async fn connected(&self, user: UserId, _connection: Live) -> bool {
         self.local_count(user) == 1
     }
 
-    async fn disconnected(&self, user: UserId, _connection: u64, now: i64) -> bool {
+    async fn disconnected(&self, user: UserId, _connection: Live, now: i64) -> bool {
         if self.local_count(user) == 0 {
             if let Ok(mut seen) = self.last_seen.lock() {
                 seen.insert(user, now);
@@ -200,8 +222,12 @@ impl Hub for LocalHub {
         false
     }
 
-    fn connected_here(&self, user: UserId) -> bool {
-        self.local_count(user) > 0
+    fn devices_here(&self, user: UserId) -> Vec<DeviceId> {
+        self.local_devices(user)
+    }
+
+    async fn online_devices(&self, user: UserId) -> Vec<DeviceId> {
+        self.local_devices(user)
     }
 
     async fn presence(&self, user: UserId) -> (bool, Option<i64>) {

@@ -6,8 +6,9 @@
 //! drops, the node resubscribes and wakes all its connections to re-read their mailboxes,
 //! so a wake-up lost in between delays nothing for long and loses nothing.
 //!
-//! Presence: `{prefix}:conns:{user}` is a sorted set of `node:connection` with an expiry
-//! time as score, refreshed on every ping; a node that dies stops refreshing and its
+//! Presence: `{prefix}:conns:{user}` is a sorted set of `node:connection:device` (the
+//! device empty for a browser that is not a device of the account) with an expiry time as
+//! score, refreshed on every ping; a node that dies stops refreshing and its
 //! entries lapse within [`PRESENCE_TTL_SECS`]. `{prefix}:lastseen:{user}` keeps the time of
 //! the last disconnect.
 
@@ -16,12 +17,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use hush_shared::UserId;
+use hush_shared::{DeviceId, UserId};
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{ConnectionEntry, Hub, HubEvent, LocalHub};
+use super::{ConnectionEntry, Hub, HubEvent, Live, LocalHub};
 use crate::store::redis::RedisStore;
 
 /// Seconds a presence entry lives without a heartbeat.
@@ -64,8 +65,9 @@ impl RedisHub {
         hub
     }
 
-    fn member(&self, connection: u64) -> String {
-        format!("{}:{connection}", self.node)
+    fn member(&self, connection: Live) -> String {
+        let device = connection.device.map(|d| d.to_string()).unwrap_or_default();
+        format!("{}:{}:{device}", self.node, connection.id)
     }
 
     fn conns_key(&self, user: UserId) -> String {
@@ -117,8 +119,23 @@ async fn subscribe_forever(client: redis::Client, channel: String, node: Uuid, l
 
 #[async_trait]
 impl Hub for RedisHub {
-    fn connected_here(&self, user: UserId) -> bool {
-        self.local.local_count(user) > 0
+    fn devices_here(&self, user: UserId) -> Vec<DeviceId> {
+        self.local.local_devices(user)
+    }
+
+    async fn online_devices(&self, user: UserId) -> Vec<DeviceId> {
+        let mut conn = self.conn.clone();
+        let members: Result<Vec<String>, _> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.conns_key(user))
+            .arg(format!("({}", unix_now()))
+            .arg("+inf")
+            .query_async(&mut conn)
+            .await;
+        let Ok(members) = members else { return self.local.local_devices(user) };
+        let mut devices: Vec<DeviceId> = members.iter().filter_map(|m| m.rsplit(':').next()?.parse().ok()).collect();
+        devices.sort();
+        devices.dedup();
+        devices
     }
 
     fn register(&self, user: UserId, entry: ConnectionEntry, max_per_user: usize) -> bool {
@@ -140,14 +157,14 @@ impl Hub for RedisHub {
         }
     }
 
-    async fn connected(&self, user: UserId, connection: u64) -> bool {
+    async fn connected(&self, user: UserId, connection: Live) -> bool {
         let key = self.conns_key(user);
         let mut add = redis::cmd("ZADD");
         add.arg(&key).arg(unix_now() + PRESENCE_TTL_SECS).arg(self.member(connection));
         self.live_after(&key, add).await == Some(1)
     }
 
-    async fn disconnected(&self, user: UserId, connection: u64, now: i64) -> bool {
+    async fn disconnected(&self, user: UserId, connection: Live, now: i64) -> bool {
         let key = self.conns_key(user);
         let mut remove = redis::cmd("ZREM");
         remove.arg(&key).arg(self.member(connection));
@@ -160,7 +177,7 @@ impl Hub for RedisHub {
         true
     }
 
-    async fn heartbeat(&self, user: UserId, connection: u64) {
+    async fn heartbeat(&self, user: UserId, connection: Live) {
         let mut conn = self.conn.clone();
         let _: Result<(), _> = redis::cmd("ZADD")
             .arg(self.conns_key(user))

@@ -1,7 +1,8 @@
-//! The push side of the server: its VAPID key, the queue of pushes to make, who was pushed
-//! already, and posting one push (`service::notify` decides who gets one: when a message is
-//! stored for someone with no live connection, each of their devices with a subscription
-//! gets one push per sender, and no more from that sender until the person connects again —
+//! The push side of the server: its VAPID key, the queue of pushes to make, what it
+//! remembers of each recipient (their subscriptions, and which device was pushed about
+//! whom), and posting one push (`service::notify` decides who gets one: when a message is
+//! stored, each of the recipient's devices with a subscription and no live connection gets
+//! one push per sender, and no more from that sender until that device connects again —
 //! one per chat while unread). The payload holds no message content — only the sender's
 //! id, padded to a fixed size and encrypted for the browser (RFC 8291) — so the push
 //! service learns only that something arrived. Pushes go through a bounded queue to one
@@ -30,9 +31,9 @@ use crate::store::PushSubscriptionRecord;
 
 /// Pushes waiting for the worker; beyond this they are dropped.
 const QUEUE: usize = 1024;
-/// Recipients remembered as "already pushed" before the memory starts over (each entry
-/// is cleared when that person connects).
-const MAX_REMEMBERED: usize = 100_000;
+/// Recipients remembered before the memory starts over (a device's entry is cleared when it
+/// connects, a person's subscriptions when one of their devices connects or changes one).
+const MAX_REMEMBERED: usize = 50_000;
 /// Every payload is this long before encryption, whoever sent it.
 pub const PAYLOAD_LEN: usize = 64;
 /// How long a push service keeps an undelivered push (seconds).
@@ -80,9 +81,21 @@ pub struct Pusher {
     client: reqwest::Client,
     queue: mpsc::Sender<Job>,
     jobs: Mutex<Option<mpsc::Receiver<Job>>>,
-    pushed: Mutex<HashMap<UserId, HashSet<UserId>>>,
+    recipients: Mutex<HashMap<UserId, Recipient>>,
     /// Counts, for `/metrics`.
     pub counts: PushCounts,
+}
+
+/// A device's push subscription, as stored.
+pub type Subscription = (DeviceId, PushSubscriptionRecord);
+
+/// What the pusher remembers of one recipient.
+#[derive(Default)]
+struct Recipient {
+    /// Their devices' subscriptions as last read (`None`: read them again).
+    subscriptions: Option<Vec<Subscription>>,
+    /// Per device, the senders it was pushed about since it last connected.
+    pushed: HashMap<DeviceId, HashSet<UserId>>,
 }
 
 /// The plaintext of a push: `{"from":"<id>"}` padded with spaces to [`PAYLOAD_LEN`].
@@ -107,7 +120,7 @@ impl Pusher {
             client: client.build().expect("an HTTP client with rustls builds"),
             queue,
             jobs: Mutex::new(Some(jobs)),
-            pushed: Mutex::new(HashMap::new()),
+            recipients: Mutex::new(HashMap::new()),
             counts: PushCounts::default(),
         }
     }
@@ -129,26 +142,56 @@ impl Pusher {
         }
     }
 
-    /// `user` connected: the next message from anyone pushes again.
-    pub fn connected(&self, user: UserId) {
-        if let Ok(mut pushed) = self.pushed.lock() {
-            pushed.remove(&user);
+    /// A device of `user` connected (`None`: a browser that is not a device yet): the next
+    /// message from anyone pushes that device again, and the person's subscriptions are read
+    /// again (they may have changed through another node).
+    pub fn connected(&self, user: UserId, device: Option<DeviceId>) {
+        let Ok(mut recipients) = self.recipients.lock() else { return };
+        if let Some(recipient) = recipients.get_mut(&user) {
+            recipient.subscriptions = None;
+            if let Some(device) = device {
+                recipient.pushed.remove(&device);
+            }
         }
+    }
+
+    /// A subscription of `user` was set or removed, or a device removed: read them again.
+    pub fn subscriptions_changed(&self, user: UserId) {
+        if let Ok(mut recipients) = self.recipients.lock()
+            && let Some(recipient) = recipients.get_mut(&user)
+        {
+            recipient.subscriptions = None;
+        }
+    }
+
+    /// `user`'s subscriptions as last read, if remembered.
+    pub fn remembered_subscriptions(&self, user: UserId) -> Option<Vec<Subscription>> {
+        self.recipients.lock().ok()?.get(&user)?.subscriptions.clone()
+    }
+
+    /// Remembers `user`'s subscriptions as just read.
+    pub fn remember_subscriptions(&self, user: UserId, subscriptions: Vec<Subscription>) {
+        self.with_recipient(user, |recipient| recipient.subscriptions = Some(subscriptions));
+    }
+
+    /// Records that `device` of `job.to` is pushed about `job.from` until it connects;
+    /// `false` if it was already.
+    pub fn first_push(&self, job: Job, device: DeviceId) -> bool {
+        self.with_recipient(job.to, |recipient| recipient.pushed.entry(device).or_default().insert(job.from))
+            .unwrap_or(false)
+    }
+
+    fn with_recipient<T>(&self, user: UserId, f: impl FnOnce(&mut Recipient) -> T) -> Option<T> {
+        let mut recipients = self.recipients.lock().ok()?;
+        if recipients.len() >= MAX_REMEMBERED && !recipients.contains_key(&user) {
+            recipients.clear();
+        }
+        Some(f(recipients.entry(user).or_default()))
     }
 
     /// The worker's end of the queue (once).
     pub fn take_jobs(&self) -> Option<mpsc::Receiver<Job>> {
         self.jobs.lock().ok()?.take()
-    }
-
-    /// Records that `to` is (or would be) pushed about `from` until they connect; `false`
-    /// if they were already.
-    pub fn first_push(&self, job: Job) -> bool {
-        let Ok(mut pushed) = self.pushed.lock() else { return false };
-        if pushed.len() >= MAX_REMEMBERED && !pushed.contains_key(&job.to) {
-            pushed.clear();
-        }
-        pushed.entry(job.to).or_default().insert(job.from)
     }
 }
 

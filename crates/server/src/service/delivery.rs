@@ -174,20 +174,21 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
     if accepted.is_empty() {
         return Ok(answers.into_iter().flatten().collect());
     }
-    // The envelopes move into the store; keep who each message was for.
-    let routes: Vec<(MessageId, Vec<UserId>)> = accepted.iter().map(|m| (m.id, owners(&m.copies))).collect();
+    // The envelopes move into the store; keep whose mailboxes each message went to.
+    let routes: Vec<(MessageId, Vec<Mailbox>)> =
+        accepted.iter().map(|m| (m.id, m.copies.iter().map(|c| c.mailbox).collect())).collect();
     let stored = state.stores.mailbox.enqueue_many(from, accepted, state.now(), policy(state)).await?;
-    let mut woken: Vec<UserId> = Vec::new();
+    let mut woken: Vec<Mailbox> = Vec::new();
     let mut results = routes.into_iter().zip(stored);
     for slot in answers.iter_mut().filter(|a| a.is_none()) {
-        let Some(((id, owners), result)) = results.next() else { break };
+        let Some(((id, mailboxes), result)) = results.next() else { break };
         *slot = Some(match result {
             Enqueued::Stored { at } => {
                 state.metrics.store_latency.observe(started.elapsed());
                 state.metrics.messages_stored.fetch_add(1, Ordering::Relaxed);
-                for owner in owners {
-                    if !woken.contains(&owner) {
-                        woken.push(owner);
+                for mailbox in mailboxes {
+                    if !woken.contains(&mailbox) {
+                        woken.push(mailbox);
                     }
                 }
                 ServerFrame::Stored { id, at }
@@ -201,19 +202,21 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
             }
         });
     }
-    for user in woken {
+    for user in owners(&woken) {
         state.hub.send(user, HubEvent::Mail).await;
-        // Someone not connected here may need a push (the pusher checks the other nodes).
-        if user != from.user && !state.hub.connected_here(user) {
+        // A device of the recipient not connected here may need a push (the pusher checks
+        // the other nodes); the sender's own devices are not told of their own messages.
+        let here = state.hub.devices_here(user);
+        if user != from.user && woken.iter().any(|m| m.user == user && !here.contains(&m.device)) {
             state.push.message_stored(user, from.user);
         }
     }
     Ok(answers.into_iter().flatten().collect())
 }
 
-/// The people whose mailboxes hold `copies`, each once.
-fn owners(copies: &[EnvelopeCopy]) -> Vec<UserId> {
-    let mut owners: Vec<UserId> = copies.iter().map(|c| c.mailbox.user).collect();
+/// The people who own `mailboxes`, each once.
+fn owners(mailboxes: &[Mailbox]) -> Vec<UserId> {
+    let mut owners: Vec<UserId> = mailboxes.iter().map(|m| m.user).collect();
     owners.sort();
     owners.dedup();
     owners

@@ -475,6 +475,7 @@ async fn discard_device(state: &AppState, user: UserId, device: DeviceId) -> Res
     state.stores.prekeys.clear_prekeys(user, device).await?;
     state.stores.mailbox.close_mailbox(Mailbox { user, device }).await?;
     state.stores.push.remove_push_subscription(user, device, None).await?;
+    state.push.subscriptions_changed(user);
     Ok(())
 }
 

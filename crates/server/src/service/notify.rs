@@ -1,14 +1,14 @@
 //! Who gets a Web Push, run by one worker task off the sending path: for each message
-//! stored for someone with no live connection on any node, each of their devices with a
-//! subscription gets one push per sender until that person connects again (`Pusher`
-//! remembers). A subscription whose device is gone, or that the push service calls gone,
-//! is removed.
+//! stored, each of the recipient's devices with a subscription and no live connection on
+//! any node gets one push per sender until that device connects again (`Pusher`
+//! remembers, and keeps the person's subscriptions between reads). A subscription whose
+//! device is gone, or that the push service calls gone, is removed.
 
 use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc;
 
-use crate::push::sender::{Job, Refused};
+use crate::push::sender::{Job, Refused, Subscription};
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -21,22 +21,32 @@ pub async fn run(state: AppState, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-async fn push(state: &AppState, job: Job) -> Result<(), StoreError> {
-    // A connected device shows the message itself.
-    if state.hub.presence(job.to).await.0 {
-        return Ok(());
+/// The subscriptions of `job.to`'s current devices: remembered, or read (removing those of
+/// devices that are gone) — a burst for someone away costs one store read, not one per message.
+async fn subscriptions(state: &AppState, job: Job) -> Result<Vec<Subscription>, StoreError> {
+    if let Some(remembered) = state.push.remembered_subscriptions(job.to) {
+        return Ok(remembered);
     }
-    // Pushed already since they were last here (or found without subscriptions): nothing
-    // to read — a burst for someone offline costs one store read, not one per message.
-    let pusher = &state.push;
-    if !pusher.first_push(job) {
-        return Ok(());
-    }
-    let subscriptions = state.stores.push.push_subscriptions(job.to).await?;
+    let mut subscriptions = state.stores.push.push_subscriptions(job.to).await?;
     let devices = state.stores.devices.device_ids(job.to).await?;
+    for (device, _) in subscriptions.iter().filter(|(device, _)| !devices.contains(device)) {
+        state.stores.push.remove_push_subscription(job.to, *device, None).await?;
+    }
+    subscriptions.retain(|(device, _)| devices.contains(device));
+    state.push.remember_subscriptions(job.to, subscriptions.clone());
+    Ok(subscriptions)
+}
+
+async fn push(state: &AppState, job: Job) -> Result<(), StoreError> {
+    let subscriptions = subscriptions(state, job).await?;
+    if subscriptions.is_empty() {
+        return Ok(());
+    }
+    // A connected device shows the message itself.
+    let online = state.hub.online_devices(job.to).await;
+    let pusher = &state.push;
     for (device, subscription) in subscriptions {
-        if !devices.contains(&device) {
-            state.stores.push.remove_push_subscription(job.to, device, None).await?;
+        if online.contains(&device) || !pusher.first_push(job, device) {
             continue;
         }
         match pusher.post(job, device, &subscription, state.now()).await {
@@ -47,6 +57,7 @@ async fn push(state: &AppState, job: Job) -> Result<(), StoreError> {
                 pusher.counts.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(user = %job.to, device = %device, "push subscription gone; removed");
                 state.stores.push.remove_push_subscription(job.to, device, Some(subscription.endpoint)).await?;
+                pusher.subscriptions_changed(job.to);
             }
             Err(Refused::Other(why)) => {
                 pusher.counts.failed.fetch_add(1, Ordering::Relaxed);

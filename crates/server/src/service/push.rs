@@ -60,6 +60,7 @@ pub async fn subscribe(
     if !state.stores.push.put_push_subscription(user, device, record).await? {
         return Err(no_device());
     }
+    state.push.subscriptions_changed(user);
     Ok(())
 }
 
@@ -68,5 +69,6 @@ pub async fn unsubscribe(state: &AppState, user: UserId, session: SessionId) -> 
     count_change(state, user).await?;
     let device = session_device(state, user, session).await?;
     state.stores.push.remove_push_subscription(user, device, None).await?;
+    state.push.subscriptions_changed(user);
     Ok(())
 }

@@ -27,7 +27,7 @@ use uuid::Uuid;
 use super::cursor::QueueCursor;
 use super::rate::{PerPeer, RateLimit};
 use super::writer::{WRITE_QUEUE, close_frame, text, write_loop};
-use crate::hub::{ConnectionEntry, FRAME_QUEUE, Wake, next_connection_id};
+use crate::hub::{ConnectionEntry, FRAME_QUEUE, Live, Wake, next_connection_id};
 use crate::metrics::Via;
 use crate::service::delivery;
 use crate::state::AppState;
@@ -97,7 +97,7 @@ where
     let (frames_tx, frames_rx) = mpsc::channel::<Box<ServerFrame>>(FRAME_QUEUE);
     let wake = Arc::new(Wake::default());
     let id = next_connection_id();
-    let entry = ConnectionEntry { id, session, wake: wake.clone(), frames: frames_tx };
+    let entry = ConnectionEntry { id, session, device, wake: wake.clone(), frames: frames_tx };
     if !state.hub.register(user, entry, state.config.max_connections_per_account) {
         let _ = out_tx
             .send(Box::new(close_frame(close::TOO_MANY_CONNECTIONS, "too many connections for this account")))
@@ -116,7 +116,7 @@ where
     {
         tracing::warn!(error = %e, "recording when a device was last seen failed");
     }
-    if state.hub.disconnected(user, id, state.now()).await {
+    if state.hub.disconnected(user, Live { id, device }, state.now()).await {
         delivery::announce_presence(&state, user, false, Some(state.now())).await;
     }
     let _ = conn.out.send(Box::new(close_frame(ending.0, ending.1))).await;
@@ -317,8 +317,8 @@ impl Connection {
             server_time: self.state.now(),
         };
         self.send(&hello).await?;
-        self.state.push.connected(self.user);
-        if self.state.hub.connected(self.user, self.id).await {
+        self.state.push.connected(self.user, self.device);
+        if self.state.hub.connected(self.user, self.live()).await {
             delivery::announce_presence(&self.state, self.user, true, None).await;
         }
         let friends =
@@ -345,7 +345,7 @@ impl Connection {
             Ok(None) => return Err(Ending(close::SESSION_REVOKED, "session revoked")),
             Err(_) => {}
         }
-        self.state.hub.heartbeat(self.user, self.id).await;
+        self.state.hub.heartbeat(self.user, self.live()).await;
         self.out.send(Box::new(Message::Ping(Default::default()))).await.map_err(|_| Ending(1006, "writer closed"))
     }
 
@@ -410,6 +410,11 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// This connection as presence counts it.
+    fn live(&self) -> Live {
+        Live { id: self.id, device: self.device }
     }
 
     /// This device's mailbox; `None` for a browser that is not a device of the account.

@@ -3,6 +3,7 @@
 //! the test can advance.
 #![allow(dead_code)]
 
+pub mod browsers;
 pub mod devices;
 pub mod fault_proxy;
 pub mod linking;
