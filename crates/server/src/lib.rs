@@ -155,7 +155,7 @@ pub async fn serve(
         pusher.abort();
     }
     if let Err(e) = mailbox.flush().await {
-        tracing::warn!(error = %e, "writing deferred receipt acks failed; those receipts come again");
+        tracing::warn!(error = %e, "writing deferred acks failed; those messages and receipts come again");
     }
     result
 }

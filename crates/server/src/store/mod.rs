@@ -497,8 +497,9 @@ pub trait MailboxStore: Send + Sync {
     /// the sender. Stores that do not trim receipts as they queue them trim them here to
     /// [`RECEIPTS_KEPT_PER_MAILBOX`]. Returns the senders to notify.
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>>;
-    /// Writes what the store deferred (the embedded store defers receipt acks; see
-    /// `store::sqlite`); called at shutdown. Nothing for stores that defer nothing.
+    /// Writes what the store deferred (the embedded store defers acks and the receipts
+    /// they queue; see `store::sqlite`); called at shutdown. Nothing for stores that defer
+    /// nothing.
     async fn flush(&self) -> StoreResult<()> {
         Ok(())
     }

@@ -69,8 +69,8 @@ impl AccountStore for SqliteStore {
     }
 
     async fn delete(&self, id: UserId) -> StoreResult<bool> {
-        self.call_mailbox(move |c, mailbox| {
-            let tx = c.transaction()?;
+        self.call_mailbox(move |c, memory| {
+            let (tx, changes) = super::mailbox::begin(c, memory)?;
             let uuid = id.0;
             let id = id.to_string();
             tx.execute("DELETE FROM sign_in_codes WHERE phone = (SELECT phone FROM users WHERE id = ?1)", [&id])?;
@@ -81,8 +81,8 @@ impl AccountStore for SqliteStore {
             // Sessions, refresh tokens, requests, friend keys, blocks, the identity and the
             // devices cascade.
             let n = tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;
-            tx.commit()?;
-            mailbox.counts.forget_depths();
+            super::mailbox::commit(tx, memory, changes)?;
+            memory.counts.forget_depths();
             Ok(n > 0)
         })
         .await

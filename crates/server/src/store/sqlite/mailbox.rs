@@ -3,14 +3,15 @@
 //! resends, and whether it was delivered, read or expired, so receipts roll up per
 //! person), `receipts` one row per device a receipt goes to, `mailboxes` each person's
 //! device mailboxes. Ids are 16-byte BLOBs; each operation is one transaction (a batch of
-//! sends is one transaction too). Rows are numbered and mailboxes counted in memory
-//! ([`MailboxCounts`], migration 0014), and acks find a copy by the `seq` it was read at:
-//! each page a commit touches is a WAL frame written.
+//! sends is one transaction too), and acks wait to ride along in the next one
+//! (`deferred_acks`). Rows are numbered and mailboxes counted in memory ([`MailboxCounts`],
+//! migration 0014), and acks find a copy by the `seq` it was read at: each page a commit
+//! touches is a WAL frame written.
 
 use async_trait::async_trait;
 use hush_shared::ws::{MessageId, ReceiptKind};
 use hush_shared::{DeviceId, UserId};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
@@ -30,7 +31,7 @@ const EXPIRED: i64 = 4;
 const UNASSIGNED: [u8; 16] = [0; 16];
 
 /// A receipt kind as stored (migrations 0004, 0008).
-fn kind_code(kind: ReceiptKind) -> i64 {
+pub(super) fn kind_code(kind: ReceiptKind) -> i64 {
     match kind {
         ReceiptKind::Delivered => 0,
         ReceiptKind::Read => 1,
@@ -74,6 +75,20 @@ enum Devices<'a> {
     AllBut(&'a Uuid),
 }
 
+/// The devices (as stored, 16-byte BLOBs) of `user`'s mailboxes that `devices` names.
+fn mailboxes_of(c: &Connection, user: &Uuid, devices: Devices<'_>) -> rusqlite::Result<Vec<Vec<u8>>> {
+    let (only, but) = match devices {
+        Devices::All => (None, None),
+        Devices::Only(device) => (Some(blob(device)), None),
+        Devices::AllBut(device) => (None, Some(blob(device))),
+    };
+    c.prepare_cached(
+        "SELECT device FROM mailboxes WHERE user_id = ?1 AND (?2 IS NULL OR device = ?2) AND (?3 IS NULL OR device != ?3)",
+    )?
+    .query_map(params![blob(user), only, but], |r| r.get(0))?
+    .collect()
+}
+
 /// Queues `receipt` in mailboxes of `user`, under one receipt id.
 fn queue_receipt(
     (tx, counts): (&Transaction<'_>, &mut MailboxCounts),
@@ -81,17 +96,7 @@ fn queue_receipt(
     devices: Devices<'_>,
     receipt: &Receipt<'_>,
 ) -> rusqlite::Result<()> {
-    let (only, but) = match devices {
-        Devices::All => (None, None),
-        Devices::Only(device) => (Some(blob(device)), None),
-        Devices::AllBut(device) => (None, Some(blob(device))),
-    };
-    let mailboxes: Vec<Vec<u8>> = tx
-        .prepare_cached(
-            "SELECT device FROM mailboxes WHERE user_id = ?1 AND (?2 IS NULL OR device = ?2) AND (?3 IS NULL OR device != ?3)",
-        )?
-        .query_map(params![blob(user), only, but], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let mailboxes = mailboxes_of(tx, user, devices)?;
     let id = Uuid::now_v7();
     for device in mailboxes {
         let seq = counts.next_seq(tx, receipt.at)?;
@@ -171,25 +176,111 @@ struct Step<'a, 'c> {
     changes: DepthChanges,
 }
 
-/// Begins a mailbox transaction; the receipt acks deferred so far go into it.
-fn begin<'c>(c: &'c mut rusqlite::Connection, memory: &MailboxMemory) -> rusqlite::Result<Transaction<'c>> {
+/// Begins a mailbox transaction: the acks deferred so far go into it first, and the depths
+/// they change are the transaction's first changes. Every transaction on the mailbox tables
+/// begins here, so nothing acts on them without what was deferred.
+pub(super) fn begin<'c>(
+    c: &'c mut Connection,
+    memory: &MailboxMemory,
+) -> rusqlite::Result<(Transaction<'c>, DepthChanges)> {
     let tx = c.transaction()?;
-    memory.receipt_acks.write(&tx)?;
-    Ok(tx)
+    let changes = memory.deferred.write(&tx)?;
+    Ok((tx, changes))
 }
 
 /// Commits a transaction [`begin`] began that changed mailbox depths by `changes`.
-fn commit(tx: Transaction<'_>, memory: &mut MailboxMemory, changes: DepthChanges) -> rusqlite::Result<()> {
+pub(super) fn commit(tx: Transaction<'_>, memory: &mut MailboxMemory, changes: DepthChanges) -> rusqlite::Result<()> {
     tx.commit()?;
     memory.counts.committed(changes);
-    memory.receipt_acks.written();
+    memory.deferred.written();
     Ok(())
 }
 
-/// Writes the deferred receipt acks now, in a transaction of their own.
-fn write_deferred(c: &mut rusqlite::Connection, memory: &mut MailboxMemory) -> rusqlite::Result<()> {
-    let tx = begin(c, memory)?;
-    commit(tx, memory, DepthChanges::default())
+/// Writes the deferred acks now, in a transaction of their own.
+fn write_deferred(c: &mut Connection, memory: &mut MailboxMemory) -> rusqlite::Result<()> {
+    let (tx, changes) = begin(c, memory)?;
+    commit(tx, memory, changes)
+}
+
+/// How many copies of `message` went to its recipient's devices (0: not known), if its copy
+/// is still in `mailbox`.
+fn copies_of(c: &Connection, mailbox: Mailbox, message: &MessageRef) -> rusqlite::Result<Option<i64>> {
+    c.prepare_cached(
+        "SELECT copies FROM messages WHERE seq = ?1 AND recipient = ?2 AND device = ?3 AND id = ?4 AND sender = ?5",
+    )?
+    .query_row(
+        params![
+            message.seq,
+            blob(&mailbox.user.0),
+            blob(&mailbox.device.0),
+            blob(&message.id),
+            blob(&message.sender.0)
+        ],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// The `delivered` receipt of `message` (acked in `mailbox`), one per mailbox of its sender
+/// under one id, numbered now and written later (`deferred_acks`).
+fn delivered_receipts(
+    c: &Connection,
+    counts: &mut MailboxCounts,
+    mailbox: Mailbox,
+    message: &MessageRef,
+    now: i64,
+) -> rusqlite::Result<Vec<(Mailbox, StoredReceipt)>> {
+    let id = Uuid::now_v7();
+    let sender = message.sender;
+    mailboxes_of(c, &sender.0, Devices::All)?
+        .into_iter()
+        .map(|device| {
+            let device = Uuid::from_slice(&device).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+            let receipt = StoredReceipt {
+                seq: counts.next_seq(c, now)?,
+                id,
+                kind: ReceiptKind::Delivered,
+                message_id: message.id,
+                peer: mailbox.user,
+                peer_device: None,
+                at: now,
+            };
+            Ok((Mailbox { user: sender, device: DeviceId(device) }, receipt))
+        })
+        .collect()
+}
+
+/// `ack` of copies in `mailbox`: each one that needs nothing but itself to decide its
+/// receipt — the only copy of its message, or a copy on the sender's own other device — is
+/// deferred with its receipt (`deferred_acks`); the others are returned, to be written now.
+fn defer_acks(
+    c: &mut Connection,
+    memory: &mut MailboxMemory,
+    (mailbox, messages): (Mailbox, &[MessageRef]),
+    now: i64,
+    told: &mut Vec<UserId>,
+) -> rusqlite::Result<Vec<MessageRef>> {
+    let mut at_once = Vec::new();
+    // One read transaction for the lookups; nothing is written here.
+    let tx = c.transaction()?;
+    for message in messages {
+        if memory.deferred.has_message(mailbox, message.seq) {
+            continue;
+        }
+        // Not there: acked already, or gone (expired, a closed mailbox).
+        let Some(copies) = copies_of(&tx, mailbox, message)? else { continue };
+        if message.sender == mailbox.user {
+            memory.deferred.defer_message(mailbox, *message, vec![]);
+        } else if copies == 1 {
+            let receipts = delivered_receipts(&tx, &mut memory.counts, mailbox, message, now)?;
+            memory.deferred.defer_message(mailbox, *message, receipts);
+            told.push(message.sender);
+        } else {
+            at_once.push(*message);
+        }
+    }
+    tx.commit()?;
+    Ok(at_once)
 }
 
 /// Runs `each` on every item in one transaction; the people it told, sorted and distinct.
@@ -198,9 +289,9 @@ fn each<T>(
     items: &[T],
     mut each: impl FnMut(&mut Step<'_, '_>, &T, &mut Vec<UserId>) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<Vec<UserId>> {
-    let tx = begin(c, memory)?;
+    let (tx, changes) = begin(c, memory)?;
     let mut told = Vec::new();
-    let mut step = Step { tx: &tx, counts: &mut memory.counts, changes: DepthChanges::default() };
+    let mut step = Step { tx: &tx, counts: &mut memory.counts, changes };
     for item in items {
         each(&mut step, item, &mut told)?;
     }
@@ -398,7 +489,7 @@ fn enqueue_one(
 impl MailboxStore for SqliteStore {
     async fn open_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
         self.call_mailbox(move |c, memory| {
-            let tx = c.transaction()?;
+            let (tx, changes) = begin(c, memory)?;
             let (user, device) = (blob(&mailbox.user.0), blob(&mailbox.device.0));
             tx.prepare_cached("INSERT INTO mailboxes (user_id, device) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
                 .execute(params![user, device])?;
@@ -407,7 +498,7 @@ impl MailboxStore for SqliteStore {
                 .execute(params![user, device, UNASSIGNED])?;
             tx.prepare_cached("UPDATE receipts SET device = ?2 WHERE user_id = ?1 AND device = ?3")?
                 .execute(params![user, device, UNASSIGNED])?;
-            tx.commit()?;
+            commit(tx, memory, changes)?;
             memory.counts.forget_depths();
             Ok(())
         })
@@ -416,7 +507,7 @@ impl MailboxStore for SqliteStore {
 
     async fn close_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
         self.call_mailbox(move |c, memory| {
-            let tx = c.transaction()?;
+            let (tx, changes) = begin(c, memory)?;
             let (user, device) = (blob(&mailbox.user.0), blob(&mailbox.device.0));
             tx.prepare_cached("DELETE FROM mailboxes WHERE user_id = ?1 AND device = ?2")?
                 .execute(params![user, device])?;
@@ -426,7 +517,7 @@ impl MailboxStore for SqliteStore {
                 .execute(params![user, device])?;
             tx.prepare_cached("DELETE FROM resend_wanted WHERE recipient = ?1 AND device = ?2")?
                 .execute(params![user, device])?;
-            tx.commit()?;
+            commit(tx, memory, changes)?;
             memory.counts.forget_depths();
             Ok(())
         })
@@ -435,13 +526,13 @@ impl MailboxStore for SqliteStore {
 
     async fn purge_between(&self, a: UserId, b: UserId) -> StoreResult<()> {
         self.call_mailbox(move |c, memory| {
-            let tx = c.transaction()?;
+            let (tx, changes) = begin(c, memory)?;
             for (one, other) in [(a, b), (b, a)] {
                 let pair = params![blob(&one.0), blob(&other.0)];
                 tx.prepare_cached("DELETE FROM messages WHERE recipient = ?1 AND sender = ?2")?.execute(pair)?;
                 tx.prepare_cached("DELETE FROM receipts WHERE user_id = ?1 AND peer = ?2")?.execute(pair)?;
             }
-            tx.commit()?;
+            commit(tx, memory, changes)?;
             memory.counts.forget_depths();
             Ok(())
         })
@@ -476,8 +567,8 @@ impl MailboxStore for SqliteStore {
     ) -> StoreResult<Vec<Enqueued>> {
         self.call_mailbox(move |c, memory| {
             // One transaction, one commit, for the whole batch.
-            let tx = begin(c, memory)?;
-            let mut step = Step { tx: &tx, counts: &mut memory.counts, changes: DepthChanges::default() };
+            let (tx, changes) = begin(c, memory)?;
+            let mut step = Step { tx: &tx, counts: &mut memory.counts, changes };
             let answers = messages
                 .iter()
                 .map(|m| enqueue_one(&mut step, from, m, now, policy))
@@ -490,7 +581,10 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn fetch_messages(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
-        self.call(move |c| {
+        self.call_mailbox(move |c, memory| {
+            if memory.deferred.hides_messages_from(mailbox, after) {
+                write_deferred(c, memory)?;
+            }
             let mut stmt = c.prepare_cached(
                 "SELECT seq, id, sender, sender_device, addressee, envelope, stored_at FROM messages
                  WHERE recipient = ?1 AND device = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
@@ -517,7 +611,14 @@ impl MailboxStore for SqliteStore {
     async fn ack_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
         let messages = messages.to_vec();
         self.call_mailbox(move |c, memory| {
-            each((c, memory), &messages, |step, m, told| ack_copy(step, mailbox, m, now, told))
+            let mut told = Vec::new();
+            let at_once = defer_acks(c, memory, (mailbox, &messages), now, &mut told)?;
+            if !at_once.is_empty() || memory.deferred.due() {
+                told.extend(each((c, memory), &at_once, |step, m, told| ack_copy(step, mailbox, m, now, told))?);
+            }
+            told.sort();
+            told.dedup();
+            Ok(told)
         })
         .await
     }
@@ -546,7 +647,7 @@ impl MailboxStore for SqliteStore {
 
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
         self.call_mailbox(move |c, memory| {
-            if memory.receipt_acks.hides_from(mailbox, after) {
+            if memory.deferred.hides_receipts_from(mailbox, after) {
                 write_deferred(c, memory)?;
             }
             let mut stmt = c.prepare_cached(
@@ -566,7 +667,12 @@ impl MailboxStore for SqliteStore {
                     at: r.get(6)?,
                 })
             })?;
-            rows.collect()
+            // With the receipts still waiting to be written, the first `limit` after `after`.
+            let mut receipts = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            receipts.extend(memory.deferred.receipts_for(mailbox, after).cloned());
+            receipts.sort_by_key(|r| r.seq);
+            receipts.truncate(limit);
+            Ok(receipts)
         })
         .await
     }
@@ -574,7 +680,8 @@ impl MailboxStore for SqliteStore {
     async fn ack_receipts(&self, mailbox: Mailbox, receipts: &[ReceiptRef]) -> StoreResult<()> {
         let receipts = receipts.to_vec();
         self.call_mailbox(move |c, memory| {
-            if memory.receipt_acks.defer(mailbox, &receipts) {
+            memory.deferred.defer_receipt_acks(mailbox, &receipts);
+            if memory.deferred.due() {
                 write_deferred(c, memory)?;
             }
             Ok(())
@@ -588,7 +695,7 @@ impl MailboxStore for SqliteStore {
 
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>> {
         self.call_mailbox(move |c, memory| {
-            let tx = begin(c, memory)?;
+            let (tx, changes) = begin(c, memory)?;
             let cutoff = now - ttl_secs;
             // `seq` follows time (migration 0014): only the table's start can be that old.
             let expired: Vec<(i64, Mailbox, Uuid, Uuid, Uuid)> = {
@@ -603,7 +710,7 @@ impl MailboxStore for SqliteStore {
                 rows.collect::<Result<_, _>>()?
             };
             let mut senders = Vec::new();
-            let mut step = Step { tx: &tx, counts: &mut memory.counts, changes: DepthChanges::default() };
+            let mut step = Step { tx: &tx, counts: &mut memory.counts, changes };
             for (seq, mailbox, sender, id, addressee) in &expired {
                 let recipient = &mailbox.user.0;
                 step.tx.prepare_cached("DELETE FROM messages WHERE seq = ?1")?.execute([seq])?;
@@ -637,11 +744,15 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn depth(&self, mailbox: Mailbox) -> StoreResult<u64> {
-        self.call_mailbox(move |c, memory| memory.counts.depth(c, mailbox, &DepthChanges::default()).map(|n| n as u64))
-            .await
+        // Copies acked and not yet deleted no longer wait.
+        self.call_mailbox(move |c, memory| {
+            let waiting = memory.counts.depth(c, mailbox, &DepthChanges::default())?;
+            Ok((waiting - memory.deferred.acked_in(mailbox)) as u64)
+        })
+        .await
     }
 
     async fn total_depth(&self) -> StoreResult<u64> {
-        self.call_mailbox(|c, memory| memory.counts.total(c).map(|n| n as u64)).await
+        self.call_mailbox(|c, memory| Ok((memory.counts.total(c)? - memory.deferred.acked()) as u64)).await
     }
 }

@@ -8,7 +8,7 @@
 mod accounts;
 mod checkpoint;
 mod codes;
-mod deferred_receipt_acks;
+mod deferred_acks;
 mod devices;
 mod limits;
 mod links;
@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::Connection;
 
-use self::deferred_receipt_acks::DeferredReceiptAcks;
+use self::deferred_acks::DeferredAcks;
 use self::mailbox_counts::MailboxCounts;
 use super::{HealthCheck, StoreError, StoreResult, Stores};
 
@@ -59,7 +59,7 @@ pub struct SqliteStore {
 #[derive(Default)]
 pub(crate) struct MailboxMemory {
     pub counts: MailboxCounts,
-    pub receipt_acks: DeferredReceiptAcks,
+    pub deferred: DeferredAcks,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -357,11 +357,15 @@ mod tests {
         assert_eq!(delivered.iter().map(|r| r.kind).collect::<Vec<_>>(), vec![ReceiptKind::Delivered]);
     }
 
-    /// A receipt ack is written with the next mailbox transaction or at shutdown (`flush`);
-    /// one not written when the process dies comes again (applying it twice changes nothing).
+    /// An ack of a message's only copy is written with the next mailbox transaction or at
+    /// shutdown (`flush`), its `delivered` receipt read from memory until then; a receipt
+    /// acked before it was written is never written. Acks not written when the process dies
+    /// come again: the messages are delivered again (clients ignore an id they hold and ack
+    /// it again), and acking them again queues their receipts again.
     #[tokio::test]
-    async fn deferred_receipt_acks_are_written_by_flush_and_come_again_without_it() {
+    async fn deferred_acks_are_written_by_flush_and_come_again_without_it() {
         use crate::store::{EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, ReceiptRef};
+        use hush_shared::ws::ReceiptKind;
         use hush_shared::{DeviceId, UserId};
 
         let dir = tempfile::tempdir().unwrap();
@@ -380,28 +384,85 @@ mod tests {
             let message = Outgoing { to: b1.user, id: uuid::Uuid::now_v7(), copies };
             store.enqueue_many(a1, vec![message], 5, policy).await.unwrap();
         }
-        let waiting = store.fetch_messages(b1, 0, 10).await.unwrap();
-        let refs: Vec<_> = waiting.iter().map(|m| MessageRef { sender: m.from, id: m.id, seq: m.seq }).collect();
-        store.ack_messages(b1, &refs, 6).await.unwrap();
+        let rows = |store: &SqliteStore, table: &str| {
+            let c = store.conn.lock().unwrap();
+            c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap()
+        };
+        let ack_all = async |store: &SqliteStore| {
+            let waiting = store.fetch_messages(b1, 0, 10).await.unwrap();
+            assert_eq!(waiting.len(), 2);
+            let refs: Vec<_> = waiting.iter().map(|m| MessageRef { sender: m.from, id: m.id, seq: m.seq }).collect();
+            assert_eq!(store.ack_messages(b1, &refs, 6).await.unwrap(), vec![a1.user], "Alice is told");
+            assert_eq!(store.ack_messages(b1, &refs, 6).await.unwrap(), vec![], "acked already: nothing more");
+        };
+        ack_all(&store).await;
+        assert_eq!((rows(&store, "messages"), rows(&store, "receipts")), (2, 0), "deferred: nothing written yet");
+        assert_eq!((store.depth(b1).await.unwrap(), store.total_depth().await.unwrap()), (0, 0), "acked: not waiting");
+        let receipts = store.fetch_receipts(a1, 0, 10).await.unwrap();
+        assert_eq!(receipts.iter().map(|r| r.kind).collect::<Vec<_>>(), vec![ReceiptKind::Delivered; 2]);
+        assert_eq!(
+            store.fetch_receipts(a1, receipts[0].seq, 1).await.unwrap(),
+            receipts[1..],
+            "after a cursor, limited"
+        );
+        let acks: Vec<_> = receipts.iter().map(|r| ReceiptRef { id: r.id, seq: r.seq }).collect();
+        store.ack_receipts(a1, &acks[..1]).await.unwrap();
+        assert_eq!(store.fetch_receipts(a1, 0, 10).await.unwrap(), receipts[1..], "acked while waiting: gone");
+
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store.fetch_receipts(a1, 0, 10).await.unwrap().is_empty(), "the process died: no receipt was written");
+        ack_all(&store).await; // the messages come again, and acking them queues their receipts again
         let receipts = store.fetch_receipts(a1, 0, 10).await.unwrap();
         assert_eq!(receipts.len(), 2);
-        let acks: Vec<_> = receipts.iter().map(|r| ReceiptRef { id: r.id, seq: r.seq }).collect();
-
-        store.ack_receipts(a1, &acks[..1]).await.unwrap();
-        let rows = |store: &SqliteStore| {
-            store.conn.lock().unwrap().query_row("SELECT COUNT(*) FROM receipts", [], |r| r.get::<_, i64>(0)).unwrap()
-        };
-        assert_eq!(rows(&store), 2, "deferred: not written yet");
-        drop(store);
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.fetch_receipts(a1, 0, 10).await.unwrap().len(), 2, "the process died: it comes again");
-
-        store.ack_receipts(a1, &acks).await.unwrap();
         store.flush().await.unwrap();
-        assert_eq!(rows(&store), 0, "written by flush");
+        assert_eq!((rows(&store, "messages"), rows(&store, "receipts")), (0, 2), "written by flush");
+        let acks: Vec<_> = receipts.iter().map(|r| ReceiptRef { id: r.id, seq: r.seq }).collect();
+        store.ack_receipts(a1, &acks).await.unwrap();
+        assert_eq!(rows(&store, "receipts"), 2, "a receipt ack in the table waits too");
+        assert!(store.fetch_receipts(a1, 0, 10).await.unwrap().is_empty(), "a new reader: written first");
+        assert_eq!(rows(&store, "receipts"), 0);
         drop(store);
         let store = SqliteStore::open(&path).unwrap();
+        assert!(store.fetch_messages(b1, 0, 10).await.unwrap().is_empty());
         assert!(store.fetch_receipts(a1, 0, 10).await.unwrap().is_empty());
+    }
+
+    /// An ack's receipt depends on the other copies when the recipient has several devices:
+    /// written at once, so the second device's ack adds no second receipt; a copy on the
+    /// sender's own other device is deferred and tells nobody.
+    #[tokio::test]
+    async fn acks_of_one_of_several_copies_are_written_at_once() {
+        use crate::store::{EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing};
+        use hush_shared::ws::ReceiptKind;
+        use hush_shared::{DeviceId, UserId};
+
+        let store = SqliteStore::open_in_memory().unwrap();
+        let (alice, bob) = (UserId::new(), UserId::new());
+        let (a1, a2) =
+            (Mailbox { user: alice, device: DeviceId::new() }, Mailbox { user: alice, device: DeviceId::new() });
+        let (b1, b2) = (Mailbox { user: bob, device: DeviceId::new() }, Mailbox { user: bob, device: DeviceId::new() });
+        for mailbox in [a1, a2, b1, b2] {
+            store.open_mailbox(mailbox).await.unwrap();
+        }
+        let copies = [b1, b2, a2].map(|mailbox| EnvelopeCopy { mailbox, envelope: vec![1; 40] }).to_vec();
+        let policy = MailboxPolicy { max_messages: 10, ttl_secs: 60 };
+        store.enqueue_many(a1, vec![Outgoing { to: bob, id: uuid::Uuid::now_v7(), copies }], 5, policy).await.unwrap();
+        let ack = async |mailbox: Mailbox| {
+            let m = store.fetch_messages(mailbox, 0, 10).await.unwrap().remove(0);
+            store.ack_messages(mailbox, &[MessageRef { sender: m.from, id: m.id, seq: m.seq }], 6).await.unwrap()
+        };
+        assert_eq!(ack(a2).await, vec![], "Alice's own copy: no delivery");
+        let waiting =
+            |c: &Connection| c.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(waiting(&store.conn.lock().unwrap()), 3, "deferred");
+        assert_eq!(ack(b1).await, vec![alice]);
+        assert_eq!(waiting(&store.conn.lock().unwrap()), 1, "written at once, with the deferred one");
+        assert_eq!(ack(b2).await, vec![], "delivered already");
+        for mailbox in [a1, a2] {
+            let receipts = store.fetch_receipts(mailbox, 0, 10).await.unwrap();
+            assert_eq!(receipts.iter().map(|r| r.kind).collect::<Vec<_>>(), vec![ReceiptKind::Delivered]);
+        }
     }
 
     /// Migration 0007 (crypto v2) drops the per-friendship keys: friendships and pending
