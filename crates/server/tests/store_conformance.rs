@@ -185,6 +185,7 @@ async fn social(accounts: &dyn AccountStore, social: &dyn SocialStore) {
     assert!(!social.unfriend(b.id, a.id).await.unwrap());
     assert!(!social.are_friends(a.id, b.id).await.unwrap());
     assert_eq!(social.send_route(b.id, a.id).await.unwrap(), None, "unfriended: no route");
+    assert_eq!(social.send_route(a.id, b.id).await.unwrap(), None, "a route read before is not used after");
 
     assert_eq!(social.create_request(request(c.id, a.id), request_rule).await.unwrap(), Ok(RequestDelivery::Shown));
     assert!(social.block(a.id, c.id, NOW).await.unwrap());

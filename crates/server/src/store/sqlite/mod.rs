@@ -15,6 +15,7 @@ mod links;
 mod mailbox;
 mod mailbox_counts;
 mod push;
+mod route_cache;
 mod sessions;
 mod social;
 
@@ -26,6 +27,7 @@ use rusqlite::Connection;
 
 use self::deferred_acks::DeferredAcks;
 use self::mailbox_counts::MailboxCounts;
+use self::route_cache::RouteCache;
 use super::{HealthCheck, StoreError, StoreResult, Stores};
 
 /// Ordered migrations; the version is the position (1-based). Never edit a published one.
@@ -53,6 +55,8 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// Taken only while `conn` is held (see [`Self::call_mailbox`]).
     memory: Arc<Mutex<MailboxMemory>>,
+    /// Send routes remembered while their tables do not change.
+    routes: Arc<RouteCache>,
 }
 
 /// What the mailbox keeps beside the database rather than write on every message.
@@ -102,7 +106,9 @@ impl SqliteStore {
         // and planning were an eighth of the server's CPU per message (BENCHMARKS.md).
         conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), memory: Arc::default() })
+        let routes = Arc::new(RouteCache::default());
+        routes.watch(&conn)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), memory: Arc::default(), routes })
     }
 
     /// Every store trait backed by this database.

@@ -240,21 +240,29 @@ impl SocialStore for SqliteStore {
     }
 
     async fn send_route(&self, from: UserId, to: UserId) -> StoreResult<Option<SendRoute>> {
-        // On every message sent: one read transaction (one snapshot, one WAL read lock)
-        // for the friendship and both device lists.
-        self.call(move |c| {
-            let tx = c.transaction()?;
-            let (from, to) = (from.to_string(), to.to_string());
-            if !both_sides(&tx, &from, &to)? {
-                return Ok(None);
-            }
-            let devices = |user: &str| -> rusqlite::Result<Vec<DeviceId>> {
-                let mut stmt = tx.prepare_cached("SELECT device_id FROM devices WHERE user_id = ?1")?;
-                let rows = stmt.query_map([user], |r| uuid_col(r, 0).map(DeviceId))?;
-                rows.collect()
-            };
-            Ok(Some(SendRoute { recipient: devices(&to)?, sender: devices(&from)? }))
-        })
-        .await
+        // Remembered from the last message between them, unless a route table changed since.
+        if let Some(route) = self.routes.get(from, to) {
+            return Ok(route);
+        }
+        let generation = self.routes.generation();
+        // Otherwise one read transaction (one snapshot, one WAL read lock) for the
+        // friendship and both device lists.
+        let route = self
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let (from, to) = (from.to_string(), to.to_string());
+                if !both_sides(&tx, &from, &to)? {
+                    return Ok(None);
+                }
+                let devices = |user: &str| -> rusqlite::Result<Vec<DeviceId>> {
+                    let mut stmt = tx.prepare_cached("SELECT device_id FROM devices WHERE user_id = ?1")?;
+                    let rows = stmt.query_map([user], |r| uuid_col(r, 0).map(DeviceId))?;
+                    rows.collect()
+                };
+                Ok(Some(SendRoute { recipient: devices(&to)?, sender: devices(&from)? }))
+            })
+            .await?;
+        self.routes.put(from, to, generation, route.clone());
+        Ok(route)
     }
 }
