@@ -28,6 +28,8 @@ after(() => tearDown(browser, hush, [alice, bob]));
 
 test('recipient online: delivered live, ticks go sent → delivered → read', async () => {
   await openChat(alice, 'Bob');
+  // They became friends during this session: the header shows Bob online without a reconnect.
+  await alice.page.locator('.chat-head .presence').getByText('online', { exact: true }).waitFor();
   await nav(bob.page, 'Chats');
   await send(alice, 'Hello Bob, are you there?');
   // Bob's page is open on the chat list: the message arrives live and is stored → two ticks.
@@ -73,6 +75,8 @@ test('a conversation longer than the window: the message list scrolls, the compo
 test('recipient offline: held by the server, read later, blue ticks when the sender returns', async () => {
   await bob.page.close();
   await openChat(alice, 'Bob');
+  // Bob's only tab closed while Alice watches: the header says so, without a reconnect.
+  await alice.page.locator('.chat-head .presence').getByText(/^last seen /).waitFor();
   await send(alice, 'Message while you were away');
   await tickOf(alice, 'while you were away').and(alice.page.locator('[aria-label="sent"]')).waitFor();
   await alice.page.close();
@@ -182,7 +186,12 @@ test('logging out says what it erases, erases this browser and removes its devic
   await openChat(alice, 'Bob');
   assert.ok(await alice.page.locator('.bubble').count() > 0, 'Alice has history to lose');
   await nav(alice.page, 'Settings');
-  await alice.page.getByRole('button', { name: 'Log out', exact: true }).click();
+  // The destructive actions stand apart, in their own section after everything else.
+  const leave = alice.page.getByRole('region', { name: 'Leave' });
+  await leave.getByRole('button', { name: 'Delete account' }).waitFor();
+  const last = await alice.page.locator('.content section').last().getAttribute('class');
+  assert.equal(last, 'leave', 'the Leave section comes last');
+  await leave.getByRole('button', { name: 'Log out', exact: true }).click();
   await alice.page.getByRole('alert').filter({ hasText: "erases this browser's keys and every message on it" }).waitFor();
   await alice.page.screenshot({ path: path.join(SCREENSHOTS, 'log-out.png') });
   await alice.page.getByRole('button', { name: 'Log out and erase this browser' }).click();

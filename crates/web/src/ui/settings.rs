@@ -100,17 +100,21 @@ pub fn Settings() -> impl IntoView {
         </form>
         <crate::ui::notifications::Notifications/>
         <crate::ui::devices::Devices/>
-        <Show when=move || confirm_logout.get()
-            fallback=move || view! { <button on:click=move |_| confirm_logout.set(true)>"Log out"</button> }>
-            <p role="alert">"Logging out erases this browser's keys and every message on it, and removes it from your devices. Signing in here again starts a new identity: your friends will see that your safety number changed."</p>
-            <button class="danger" on:click=logout>"Log out and erase this browser"</button>
-            <button on:click=move |_| confirm_logout.set(false)>"Stay signed in"</button>
-        </Show>
-        <Show when=move || confirm_delete.get()
-            fallback=move || view! { <button class="danger" on:click=move |_| confirm_delete.set(true)>"Delete account"</button> }>
-            <p role="alert">"This deletes your account, friendships and keys. Messages on this device are erased."</p>
-            <button class="danger" on:click=delete>"Delete my account for good"</button>
-            <button on:click=move |_| confirm_delete.set(false)>"Keep my account"</button>
-        </Show>
+        // Apart from everything above, each asks again before it acts.
+        <section class="leave" aria-labelledby="leave-heading">
+            <h2 id="leave-heading">"Leave"</h2>
+            <Show when=move || confirm_logout.get()
+                fallback=move || view! { <button on:click=move |_| confirm_logout.set(true)>"Log out"</button> }>
+                <p role="alert">"Logging out erases this browser's keys and every message on it, and removes it from your devices. Signing in here again starts a new identity: your friends will see that your safety number changed."</p>
+                <button class="danger" on:click=logout>"Log out and erase this browser"</button>
+                <button on:click=move |_| confirm_logout.set(false)>"Stay signed in"</button>
+            </Show>
+            <Show when=move || confirm_delete.get()
+                fallback=move || view! { <button class="danger" on:click=move |_| confirm_delete.set(true)>"Delete account"</button> }>
+                <p role="alert">"This deletes your account, friendships and keys. Messages on this device are erased."</p>
+                <button class="danger" on:click=delete>"Delete my account for good"</button>
+                <button on:click=move |_| confirm_delete.set(false)>"Keep my account"</button>
+            </Show>
+        </section>
     }
 }
