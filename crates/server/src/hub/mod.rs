@@ -2,7 +2,9 @@
 //!
 //! Delivery never depends on a hub message arriving: messages and receipts live in the
 //! mailbox, and the hub only *wakes* a connection to re-read it (a flag plus a `Notify`,
-//! which cannot overflow). Ephemeral frames (presence, typing, friend events) go through a
+//! which cannot overflow) — or, for a copy just stored for a device connected here, hands
+//! the copy over with what came before it in the mailbox, so a connection that has read
+//! up to there sends it without reading ([`Handoff`]); anything else reads. Ephemeral frames (presence, typing, friend events) go through a
 //! bounded per-connection queue; a connection whose queue is full is marked lagging and
 //! closed, so its client reconnects and resyncs instead of silently missing an event.
 //!
@@ -20,18 +22,37 @@ use hush_shared::{DeviceId, UserId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 
-use crate::store::SessionId;
+use crate::store::{SessionId, StoredMessage};
 
 pub mod redis;
 
 /// Frames queued per connection before it counts as lagging.
 pub const FRAME_QUEUE: usize = 256;
 
+/// Hand-offs one connection holds before it reads its mailbox instead.
+const MAX_HANDOFFS: usize = 64;
+
+/// A copy just stored in the mailbox of `device`, handed to that device's connections on
+/// this node; `prev` is the `seq` of the copy stored in that mailbox just before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handoff {
+    /// The device whose mailbox holds it.
+    pub device: DeviceId,
+    /// The copy stored in that mailbox just before.
+    pub prev: i64,
+    /// The copy.
+    pub message: StoredMessage,
+}
+
 /// Something to tell a user's connections.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HubEvent {
     /// New messages in the mailbox.
     Mail,
+    /// New messages in the mailbox, some handed over: a connection of a device with a
+    /// hand-off takes it, the others read. Other nodes are told [`HubEvent::Mail`].
+    #[serde(skip)]
+    Stored(Vec<Handoff>),
     /// New receipts.
     Receipts,
     /// An ephemeral frame to forward as is.
@@ -55,8 +76,40 @@ pub struct Wake {
     pub revoked: AtomicBool,
     /// Set by [`HubEvent::DeviceRemoved`] for this connection's session.
     pub removed: AtomicBool,
+    /// Copies handed over, in the order they came.
+    handoffs: Mutex<Vec<Handoff>>,
     /// Signalled after any flag changes.
     pub notify: Notify,
+}
+
+impl Wake {
+    /// Keeps `handoffs` for the connection; `false` (keeping none) when it holds too many
+    /// already — it reads its mailbox instead.
+    fn hand_off(&self, handoffs: impl Iterator<Item = Handoff>) -> bool {
+        let Ok(mut held) = self.handoffs.lock() else { return false };
+        let before = held.len();
+        held.extend(handoffs);
+        if held.len() > MAX_HANDOFFS {
+            held.truncate(before);
+            return false;
+        }
+        held.len() > before
+    }
+
+    /// The copies handed over since the last call, in order.
+    pub fn take_handoffs(&self) -> Vec<Handoff> {
+        self.handoffs.lock().map(|mut held| std::mem::take(&mut *held)).unwrap_or_default()
+    }
+}
+
+impl HubEvent {
+    /// This event as another node is told it: hand-offs are for this node's connections.
+    pub fn for_other_nodes(self) -> Self {
+        match self {
+            HubEvent::Stored(_) => HubEvent::Mail,
+            event => event,
+        }
+    }
 }
 
 /// A live connection as the hub sees it.
@@ -132,6 +185,12 @@ impl LocalHub {
             let wake = &entry.wake;
             match event {
                 HubEvent::Mail => wake.mail.store(true, Ordering::Release),
+                HubEvent::Stored(handoffs) => {
+                    let mine = handoffs.iter().filter(|h| Some(h.device) == entry.device).cloned();
+                    if !wake.hand_off(mine) {
+                        wake.mail.store(true, Ordering::Release);
+                    }
+                }
                 HubEvent::Receipts => wake.receipts.store(true, Ordering::Release),
                 HubEvent::Frame(frame) => {
                     if entry.frames.try_send(Box::new(frame.clone())).is_err() {

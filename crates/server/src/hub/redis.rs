@@ -148,6 +148,7 @@ impl Hub for RedisHub {
 
     async fn send(&self, user: UserId, event: HubEvent) {
         self.local.deliver_local(user, &event);
+        let event = event.for_other_nodes();
         let Ok(payload) = serde_json::to_string(&Envelope { node: self.node, user, event }) else { return };
         let mut conn = self.conn.clone();
         let published: Result<i64, _> =

@@ -11,6 +11,7 @@ use hush_crypto::{MAX_ENVELOPE_V2_LEN, MIN_MESSAGE_LEN, VERSION_2};
 use hush_shared::ws::{DeviceEnvelope, DeviceMismatch, FriendEvent, MAX_IDS_PER_FRAME, MessageId, ServerFrame};
 use hush_shared::{DeviceId, ErrorCode, UserId};
 
+use super::handoff::Kept;
 use crate::hub::HubEvent;
 use crate::state::AppState;
 use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MessageRef, Outgoing, ReceiptRef, StoreError};
@@ -174,10 +175,13 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
     if accepted.is_empty() {
         return Ok(answers.into_iter().flatten().collect());
     }
-    // The envelopes move into the store; keep whose mailboxes each message went to.
+    // The envelopes move into the store; keep whose mailboxes each message went to, and
+    // what is needed to hand the copies for devices connected here straight over.
     let routes: Vec<(MessageId, Vec<Mailbox>)> =
         accepted.iter().map(|m| (m.id, m.copies.iter().map(|c| c.mailbox).collect())).collect();
-    let stored = state.stores.mailbox.enqueue_many(from, accepted, state.now(), policy(state)).await?;
+    let kept = Kept::of(state, &accepted);
+    let now = state.now();
+    let (stored, placed) = state.stores.mailbox.enqueue_placed(from, accepted, now, policy(state)).await?;
     let mut woken: Vec<Mailbox> = Vec::new();
     let mut results = routes.into_iter().zip(stored);
     for slot in answers.iter_mut().filter(|a| a.is_none()) {
@@ -202,12 +206,15 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
             }
         });
     }
+    let away: Vec<UserId> =
+        owners(&woken).into_iter().filter(|u| woken.iter().any(|m| m.user == *u && !kept.is_here(*m))).collect();
+    let mut handoffs = kept.handoffs(from, &placed, now);
     for user in owners(&woken) {
-        state.hub.send(user, HubEvent::Mail).await;
+        let event = handoffs.remove(&user).map_or(HubEvent::Mail, HubEvent::Stored);
+        state.hub.send(user, event).await;
         // A device of the recipient not connected here may need a push (the pusher checks
         // the other nodes); the sender's own devices are not told of their own messages.
-        let here = state.hub.devices_here(user);
-        if user != from.user && woken.iter().any(|m| m.user == user && !here.contains(&m.device)) {
+        if user != from.user && away.contains(&user) {
             state.push.message_stored(user, from.user);
         }
     }

@@ -6,6 +6,7 @@ pub mod account;
 pub mod delivery;
 pub mod devices;
 pub mod friends;
+pub mod handoff;
 pub mod links;
 pub mod notify;
 pub mod push;

@@ -418,6 +418,22 @@ pub struct Outgoing {
     pub copies: Vec<EnvelopeCopy>,
 }
 
+/// Where one copy of a stored message went: its mailbox, its `seq`, and the `seq` of the
+/// copy stored in that mailbox just before it, when the store knows it. A connection that
+/// has read that mailbox up to `prev` and found nothing after it can hand this copy out
+/// without reading: nothing can be waiting between the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    /// The message's position in the batch given to the store.
+    pub message: usize,
+    /// The mailbox.
+    pub mailbox: Mailbox,
+    /// The copy's position in it.
+    pub seq: i64,
+    /// The position of the copy stored in that mailbox just before, if known.
+    pub prev: Option<i64>,
+}
+
 /// Mailbox limits, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MailboxPolicy {
@@ -465,6 +481,18 @@ pub trait MailboxStore: Send + Sync {
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Vec<Enqueued>>;
+    /// [`Self::enqueue_many`], also saying where each copy went ([`Placed`]) when the store
+    /// knows what came before it in its mailbox; a store that does not says nothing, and
+    /// connections read their mailboxes instead.
+    async fn enqueue_placed(
+        &self,
+        from: Mailbox,
+        messages: Vec<Outgoing>,
+        now: i64,
+        policy: MailboxPolicy,
+    ) -> StoreResult<(Vec<Enqueued>, Vec<Placed>)> {
+        Ok((self.enqueue_many(from, messages, now, policy).await?, vec![]))
+    }
     /// Up to `limit` messages of a mailbox with `seq > after`, oldest first.
     async fn fetch_messages(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>>;
     /// Deletes acked messages from the mailbox. For each that is the first of its

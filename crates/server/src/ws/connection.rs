@@ -31,7 +31,7 @@ use crate::hub::{ConnectionEntry, FRAME_QUEUE, Live, Wake, next_connection_id};
 use crate::metrics::Via;
 use crate::service::delivery;
 use crate::state::AppState;
-use crate::store::{Mailbox, MessageRef, RateRule, ReceiptRef, SessionId};
+use crate::store::{Mailbox, MessageRef, RateRule, ReceiptRef, SessionId, StoredMessage};
 use crate::tokens::AccessError;
 
 /// How long a send may wait for a client that does not read.
@@ -367,6 +367,15 @@ impl Connection {
             }
             return Ok(());
         };
+        // Copies handed over go out as they are when this connection has read up to the
+        // one stored before each; otherwise the mailbox is read.
+        for handoff in self.wake.take_handoffs() {
+            if self.mail.can_take(handoff.prev) {
+                self.send_message(handoff.message).await?;
+            } else {
+                self.mail.woken();
+            }
+        }
         if self.wake.mail.swap(false, Ordering::AcqRel) {
             self.mail.woken();
         }
@@ -388,13 +397,18 @@ impl Connection {
             let batch = store.fetch_messages(mailbox, self.mail.after, room).await.map_err(storage_error)?;
             self.mail.read(batch.len(), room);
             for m in batch {
-                self.mail.sent(m.seq, m.id, m.from.0);
-                let envelope = URL_SAFE_NO_PAD.encode(&m.envelope);
-                let (id, from, from_device, to, sent_at) = (m.id, m.from, m.from_device, m.to, m.stored_at);
-                self.send(&ServerFrame::Message { id, from, from_device, to, envelope, sent_at }).await?;
+                self.send_message(m).await?;
             }
         }
         Ok(())
+    }
+
+    /// Sends a copy from this device's mailbox and remembers it was handed out.
+    async fn send_message(&mut self, m: StoredMessage) -> Result<(), Ending> {
+        self.mail.sent(m.seq, m.id, m.from.0);
+        let envelope = URL_SAFE_NO_PAD.encode(&m.envelope);
+        let (id, from, from_device, to, sent_at) = (m.id, m.from, m.from_device, m.to, m.stored_at);
+        self.send(&ServerFrame::Message { id, from, from_device, to, envelope, sent_at }).await
     }
 
     async fn pump_receipts(&mut self, mailbox: Mailbox) -> Result<(), Ending> {

@@ -69,6 +69,13 @@ impl QueueCursor {
         acked
     }
 
+    /// Whether an item stored right after the one at `prev` can be sent without reading:
+    /// the last read found nothing after what this connection sent last, which is `prev`,
+    /// and the window has room.
+    pub fn can_take(&self, prev: i64) -> bool {
+        self.exhausted && self.after == prev && self.in_flight_count < DELIVERY_WINDOW
+    }
+
     /// New items may be waiting (a wake-up).
     pub fn woken(&mut self) {
         self.exhausted = false;
@@ -97,6 +104,27 @@ mod tests {
         cursor.woken();
         assert_eq!(cursor.room(), Some(DELIVERY_WINDOW));
         assert_eq!(cursor.after, 7);
+    }
+
+    #[test]
+    fn an_item_is_taken_without_a_read_only_right_after_what_was_sent_and_found_last() {
+        let mut cursor = QueueCursor::default();
+        assert!(!cursor.can_take(0), "never read: read first");
+        let room = cursor.room().unwrap();
+        cursor.sent(7, Uuid::now_v7(), Uuid::nil());
+        cursor.read(1, room);
+        assert!(cursor.can_take(7) && !cursor.can_take(5), "only after the last one sent");
+        cursor.sent(9, Uuid::now_v7(), Uuid::nil());
+        assert!(cursor.can_take(9) && !cursor.can_take(7));
+        cursor.woken();
+        assert!(!cursor.can_take(9), "something else may be waiting: read first");
+        let mut full = QueueCursor::default();
+        full.read(0, DELIVERY_WINDOW);
+        for seq in 1..=DELIVERY_WINDOW as i64 {
+            assert!(full.can_take(seq - 1));
+            full.sent(seq, Uuid::now_v7(), Uuid::nil());
+        }
+        assert!(!full.can_take(DELIVERY_WINDOW as i64), "the window is full");
     }
 
     #[test]

@@ -17,8 +17,8 @@ use uuid::Uuid;
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
 use super::{MailboxMemory, SqliteStore, uuid_blob};
 use crate::store::{
-    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, RECEIPTS_KEPT_PER_MAILBOX, ReceiptRef,
-    StoreResult, StoredMessage, StoredReceipt,
+    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, Placed, RECEIPTS_KEPT_PER_MAILBOX,
+    ReceiptRef, StoreResult, StoredMessage, StoredReceipt,
 };
 
 /// `message_ids.state` bits: what already happened to a message, so each receipt kind goes
@@ -169,11 +169,20 @@ fn take_copy(
     Ok(taken)
 }
 
-/// One mailbox transaction: the transaction, the counters and the depths it changed.
+/// One mailbox transaction: the transaction, the counters, the depths it changed, and
+/// where it stored copies (with the batch's message being stored).
 struct Step<'a, 'c> {
     tx: &'a Transaction<'c>,
     counts: &'a mut MailboxCounts,
     changes: DepthChanges,
+    placed: Vec<Placed>,
+    message: usize,
+}
+
+impl<'a, 'c> Step<'a, 'c> {
+    fn new(tx: &'a Transaction<'c>, counts: &'a mut MailboxCounts, changes: DepthChanges) -> Self {
+        Self { tx, counts, changes, placed: Vec::new(), message: 0 }
+    }
 }
 
 /// Begins a mailbox transaction: the acks deferred so far go into it first, and the depths
@@ -291,7 +300,7 @@ fn each<T>(
 ) -> rusqlite::Result<Vec<UserId>> {
     let (tx, changes) = begin(c, memory)?;
     let mut told = Vec::new();
-    let mut step = Step { tx: &tx, counts: &mut memory.counts, changes };
+    let mut step = Step::new(&tx, &mut memory.counts, changes);
     for item in items {
         each(&mut step, item, &mut told)?;
     }
@@ -435,7 +444,9 @@ fn insert_copy(
         now,
         copies
     ])?;
-    step.changes.add(mailbox, 1);
+    let prev = step.counts.tail(mailbox, &step.changes);
+    step.changes.stored(mailbox, seq);
+    step.placed.push(Placed { message: step.message, mailbox, seq, prev });
     Ok(())
 }
 
@@ -565,17 +576,28 @@ impl MailboxStore for SqliteStore {
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Vec<Enqueued>> {
+        Ok(self.enqueue_placed(from, messages, now, policy).await?.0)
+    }
+
+    async fn enqueue_placed(
+        &self,
+        from: Mailbox,
+        messages: Vec<Outgoing>,
+        now: i64,
+        policy: MailboxPolicy,
+    ) -> StoreResult<(Vec<Enqueued>, Vec<Placed>)> {
         self.call_mailbox(move |c, memory| {
             // One transaction, one commit, for the whole batch.
             let (tx, changes) = begin(c, memory)?;
-            let mut step = Step { tx: &tx, counts: &mut memory.counts, changes };
-            let answers = messages
-                .iter()
-                .map(|m| enqueue_one(&mut step, from, m, now, policy))
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let changes = step.changes;
+            let mut step = Step::new(&tx, &mut memory.counts, changes);
+            let mut answers = Vec::with_capacity(messages.len());
+            for (index, message) in messages.iter().enumerate() {
+                step.message = index;
+                answers.push(enqueue_one(&mut step, from, message, now, policy)?);
+            }
+            let (changes, placed) = (step.changes, step.placed);
             commit(tx, memory, changes)?;
-            Ok(answers)
+            Ok((answers, placed))
         })
         .await
     }
@@ -710,7 +732,7 @@ impl MailboxStore for SqliteStore {
                 rows.collect::<Result<_, _>>()?
             };
             let mut senders = Vec::new();
-            let mut step = Step { tx: &tx, counts: &mut memory.counts, changes };
+            let mut step = Step::new(&tx, &mut memory.counts, changes);
             for (seq, mailbox, sender, id, addressee) in &expired {
                 let recipient = &mailbox.user.0;
                 step.tx.prepare_cached("DELETE FROM messages WHERE seq = ?1")?.execute([seq])?;

@@ -32,6 +32,9 @@ pub struct MailboxCounts {
     depths: HashMap<Mailbox, i64>,
     /// Messages waiting in all mailboxes, once counted.
     total: Option<i64>,
+    /// The `seq` of the last copy stored in each mailbox, for mailboxes stored into since
+    /// this process opened the database.
+    tails: HashMap<Mailbox, i64>,
 }
 
 impl MailboxCounts {
@@ -75,9 +78,19 @@ impl MailboxCounts {
         Ok(counted)
     }
 
+    /// The `seq` of the copy stored last in `mailbox` (this transaction's own included),
+    /// if known.
+    pub fn tail(&self, mailbox: Mailbox, pending: &DepthChanges) -> Option<i64> {
+        let stored_now = pending.tails.iter().rev().find(|(m, _)| *m == mailbox).map(|(_, seq)| *seq);
+        stored_now.or_else(|| self.tails.get(&mailbox).copied())
+    }
+
     /// A transaction that changed these depths committed.
     pub fn committed(&mut self, changes: DepthChanges) {
-        for (mailbox, change) in changes.0 {
+        for (mailbox, seq) in changes.tails {
+            self.tails.insert(mailbox, seq);
+        }
+        for (mailbox, change) in changes.depths {
             if let Some(depth) = self.depths.get_mut(&mailbox) {
                 *depth += change;
             }
@@ -87,28 +100,40 @@ impl MailboxCounts {
         }
     }
 
-    /// Rows were moved or deleted in bulk: count again when next needed.
+    /// Rows were moved or deleted in bulk: count again when next needed (and forget which
+    /// copy came last: moved rows may come before it).
     pub fn forget_depths(&mut self) {
         self.depths.clear();
         self.total = None;
+        self.tails.clear();
     }
 }
 
-/// How one transaction changed mailbox depths, applied once it commits.
+/// How one transaction changed mailbox depths, and which copies it stored last, applied
+/// once it commits.
 #[derive(Default)]
-pub struct DepthChanges(Vec<(Mailbox, i64)>);
+pub struct DepthChanges {
+    depths: Vec<(Mailbox, i64)>,
+    tails: Vec<(Mailbox, i64)>,
+}
 
 impl DepthChanges {
     /// `change` more messages wait in `mailbox`.
     pub fn add(&mut self, mailbox: Mailbox, change: i64) {
-        match self.0.iter_mut().find(|(m, _)| *m == mailbox) {
+        match self.depths.iter_mut().find(|(m, _)| *m == mailbox) {
             Some((_, total)) => *total += change,
-            None => self.0.push((mailbox, change)),
+            None => self.depths.push((mailbox, change)),
         }
     }
 
+    /// A copy was stored in `mailbox` at `seq` (after every copy stored before).
+    pub fn stored(&mut self, mailbox: Mailbox, seq: i64) {
+        self.add(mailbox, 1);
+        self.tails.push((mailbox, seq));
+    }
+
     fn of(&self, mailbox: Mailbox) -> i64 {
-        self.0.iter().find(|(m, _)| *m == mailbox).map_or(0, |(_, change)| *change)
+        self.depths.iter().find(|(m, _)| *m == mailbox).map_or(0, |(_, change)| *change)
     }
 }
 

@@ -471,6 +471,37 @@ mod tests {
         }
     }
 
+    /// Each stored copy says what was stored in its mailbox just before it: nothing known
+    /// for a mailbox's first copy in this process, then the last one — within a batch too.
+    #[tokio::test]
+    async fn stored_copies_say_what_came_before_them_in_their_mailbox() {
+        use crate::store::{EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, Outgoing};
+        use hush_shared::{DeviceId, UserId};
+
+        let store = SqliteStore::open_in_memory().unwrap();
+        let (a1, b1, b2) = (
+            Mailbox { user: UserId::new(), device: DeviceId::new() },
+            Mailbox { user: UserId::new(), device: DeviceId::new() },
+            Mailbox { user: UserId::new(), device: DeviceId::new() },
+        );
+        let policy = MailboxPolicy { max_messages: 10, ttl_secs: 60 };
+        let message = |to: &[Mailbox]| Outgoing {
+            to: to[0].user,
+            id: uuid::Uuid::now_v7(),
+            copies: to.iter().map(|m| EnvelopeCopy { mailbox: *m, envelope: vec![1; 40] }).collect(),
+        };
+        let (_, first) = store.enqueue_placed(a1, vec![message(&[b1])], 5, policy).await.unwrap();
+        assert_eq!((first[0].message, first[0].mailbox, first[0].prev), (0, b1, None), "b1's first copy here");
+        let batch = vec![message(&[b1]), message(&[b2]), message(&[b1])];
+        let (_, placed) = store.enqueue_placed(a1, batch, 6, policy).await.unwrap();
+        let seen: Vec<_> = placed.iter().map(|p| (p.message, p.mailbox, p.prev)).collect();
+        assert_eq!(seen, vec![(0, b1, Some(first[0].seq)), (1, b2, None), (2, b1, Some(placed[0].seq))]);
+        assert!(placed[0].seq > first[0].seq && placed[2].seq > placed[0].seq);
+        store.open_mailbox(b1).await.unwrap(); // moves rows: what came last is read again
+        let (_, after) = store.enqueue_placed(a1, vec![message(&[b1])], 7, policy).await.unwrap();
+        assert_eq!(after[0].prev, None);
+    }
+
     /// Migration 0007 (crypto v2) drops the per-friendship keys: friendships and pending
     /// requests made before it are still there, without keys.
     #[tokio::test]

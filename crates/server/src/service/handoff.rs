@@ -1,0 +1,87 @@
+//! Copies handed straight to the connections of devices connected here, instead of those
+//! connections reading their mailboxes after the wake-up (one store call fewer per message
+//! and device; BENCHMARKS.md, "Stored copies handed over"). The envelopes of such copies
+//! are kept before they move into the store; where the store says what came before each
+//! copy in its mailbox (`store::Placed`), the copy goes to the hub with it, and a connection
+//! that has read up to there sends it as it is (`hub::Handoff`). Everything else is read
+//! from the mailbox as before: a hand-off only saves a read, it is never the only way a
+//! message arrives.
+
+use std::collections::HashMap;
+
+use hush_shared::ws::MessageId;
+use hush_shared::{DeviceId, UserId};
+
+use crate::hub::Handoff;
+use crate::state::AppState;
+use crate::store::{Mailbox, Outgoing, Placed, StoredMessage};
+
+/// What a batch of sends keeps to hand its copies over once they are stored.
+pub struct Kept {
+    /// Each person's devices connected here, for everyone a copy is for.
+    here: Vec<(UserId, Vec<DeviceId>)>,
+    /// Each message's id and addressee, by its place in the batch.
+    messages: Vec<(MessageId, UserId)>,
+    /// The envelopes of copies for devices connected here: message, mailbox, envelope.
+    envelopes: Vec<(usize, Mailbox, Vec<u8>)>,
+}
+
+impl Kept {
+    /// Keeps what `batch` needs, before it moves into the store. Only a batch of one
+    /// message keeps envelopes: several sends read together mean a busy conversation, whose
+    /// recipients are mostly in the middle of a window and read in batches anyway (handing
+    /// those over cost 4 % batched; BENCHMARKS.md).
+    pub fn of(state: &AppState, batch: &[Outgoing]) -> Self {
+        let mut here: Vec<(UserId, Vec<DeviceId>)> = Vec::new();
+        let mut envelopes = Vec::new();
+        let hand_over = batch.len() == 1;
+        for (index, message) in batch.iter().enumerate() {
+            for copy in &message.copies {
+                let user = copy.mailbox.user;
+                let devices = match here.iter().position(|(u, _)| *u == user) {
+                    Some(at) => &here[at].1,
+                    None => {
+                        here.push((user, state.hub.devices_here(user)));
+                        &here[here.len() - 1].1
+                    }
+                };
+                if hand_over && devices.contains(&copy.mailbox.device) {
+                    envelopes.push((index, copy.mailbox, copy.envelope.clone()));
+                }
+            }
+        }
+        Self { here, messages: batch.iter().map(|m| (m.id, m.to)).collect(), envelopes }
+    }
+
+    /// Whether `mailbox`'s device had a connection here.
+    pub fn is_here(&self, mailbox: Mailbox) -> bool {
+        self.here.iter().any(|(user, devices)| *user == mailbox.user && devices.contains(&mailbox.device))
+    }
+
+    /// The hand-offs for each person, from where the store put the copies (sent by `from`
+    /// at `now`).
+    pub fn handoffs(self, from: Mailbox, placed: &[Placed], now: i64) -> HashMap<UserId, Vec<Handoff>> {
+        let mut by_person: HashMap<UserId, Vec<Handoff>> = HashMap::new();
+        for place in placed {
+            let Some(prev) = place.prev else { continue };
+            let kept =
+                self.envelopes.iter().find(|(index, mailbox, _)| *index == place.message && *mailbox == place.mailbox);
+            let (Some((_, _, envelope)), Some((id, to))) = (kept, self.messages.get(place.message)) else { continue };
+            let message = StoredMessage {
+                seq: place.seq,
+                id: *id,
+                from: from.user,
+                from_device: from.device,
+                to: *to,
+                envelope: envelope.clone(),
+                stored_at: now,
+            };
+            by_person.entry(place.mailbox.user).or_default().push(Handoff {
+                device: place.mailbox.device,
+                prev,
+                message,
+            });
+        }
+        by_person
+    }
+}
