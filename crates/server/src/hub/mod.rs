@@ -4,9 +4,10 @@
 //! mailbox, and the hub only *wakes* a connection to re-read it (a flag plus a `Notify`,
 //! which cannot overflow) — or, for a copy just stored for a device connected here, hands
 //! the copy over with what came before it in the mailbox, so a connection that has read
-//! up to there sends it without reading ([`Handoff`]); anything else reads. Ephemeral frames (presence, typing, friend events) go through a
-//! bounded per-connection queue; a connection whose queue is full is marked lagging and
-//! closed, so its client reconnects and resyncs instead of silently missing an event.
+//! up to there sends it without reading ([`Handoff`]); anything else reads. Ephemeral
+//! frames (presence, typing, friend events) go through a bounded per-connection queue; a
+//! connection whose queue is full is marked lagging and closed, so its client reconnects
+//! and resyncs instead of silently missing an event.
 //!
 //! The services send events through it; the WebSocket connections (the `ws` module) register
 //! with it. [`LocalHub`] serves one node; [`redis::RedisHub`] wraps it and fans events out

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Transaction, params};
 
+use super::mailbox::{copy_params, one_copy};
 use super::mailbox_counts::DepthChanges;
 use crate::store::{Mailbox, MessageRef, ReceiptRef, StoredReceipt};
 
@@ -114,16 +115,8 @@ impl DeferredAcks {
         let mut changes = DepthChanges::default();
         for (mailbox, message) in &self.messages {
             let deleted = tx
-                .prepare_cached(
-                    "DELETE FROM messages WHERE seq = ?1 AND recipient = ?2 AND device = ?3 AND id = ?4 AND sender = ?5",
-                )?
-                .execute(params![
-                    message.seq,
-                    mailbox.user.0.as_bytes(),
-                    mailbox.device.0.as_bytes(),
-                    message.id.as_bytes(),
-                    message.sender.0.as_bytes()
-                ])?;
+                .prepare_cached(concat!("DELETE FROM messages WHERE ", one_copy!()))?
+                .execute(copy_params(mailbox, message))?;
             changes.add(*mailbox, -(deleted as i64));
         }
         for (mailbox, r) in &self.receipts {

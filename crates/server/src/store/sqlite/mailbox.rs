@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 use hush_shared::ws::{MessageId, ReceiptKind};
 use hush_shared::{DeviceId, UserId};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params};
 use uuid::Uuid;
 
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
@@ -137,6 +137,22 @@ struct Taken {
     copies: i64,
 }
 
+/// The condition naming one copy in a mailbox, with [`copy_params`] as `?1`…`?5`: where it was
+/// read (`seq`), whose mailbox, and the message (an ack names it as it was handed out). A
+/// macro, so statements are put together at compile time (`concat!`).
+macro_rules! one_copy {
+    () => {
+        "seq = ?1 AND recipient = ?2 AND device = ?3 AND id = ?4 AND sender = ?5"
+    };
+}
+pub(super) use one_copy;
+
+/// The values of [`one_copy`] for `message` in `mailbox`.
+pub(super) fn copy_params<'a>(mailbox: &'a Mailbox, message: &'a MessageRef) -> [&'a dyn ToSql; 5] {
+    let (user, device) = (mailbox.user.0.as_bytes(), mailbox.device.0.as_bytes());
+    [&message.seq, user, device, message.id.as_bytes(), message.sender.0.as_bytes()]
+}
+
 /// Deletes the copy of `message` in `mailbox` (found by its `seq`), if it was there.
 fn take_copy(
     tx: &Transaction<'_>,
@@ -145,23 +161,11 @@ fn take_copy(
     changes: &mut DepthChanges,
 ) -> rusqlite::Result<Option<Taken>> {
     let taken = tx
-        .prepare_cached(
-            "DELETE FROM messages WHERE seq = ?1 AND recipient = ?2 AND device = ?3 AND id = ?4 AND sender = ?5
-             RETURNING sender_device, copies",
-        )?
-        .query_row(
-            params![
-                message.seq,
-                blob(&mailbox.user.0),
-                blob(&mailbox.device.0),
-                blob(&message.id),
-                blob(&message.sender.0)
-            ],
-            |r| {
-                let sender_device = r.get::<_, Option<Vec<u8>>>(0)?.map_or(Ok(None), |_| uuid_blob(r, 0).map(Some))?;
-                Ok(Taken { sender_device, copies: r.get(1)? })
-            },
-        )
+        .prepare_cached(concat!("DELETE FROM messages WHERE ", one_copy!(), " RETURNING sender_device, copies"))?
+        .query_row(copy_params(&mailbox, message), |r| {
+            let sender_device = r.get::<_, Option<Vec<u8>>>(0)?.map_or(Ok(None), |_| uuid_blob(r, 0).map(Some))?;
+            Ok(Taken { sender_device, copies: r.get(1)? })
+        })
         .optional()?;
     if taken.is_some() {
         changes.add(mailbox, -1);
@@ -214,20 +218,9 @@ fn write_deferred(c: &mut Connection, memory: &mut MailboxMemory) -> rusqlite::R
 /// How many copies of `message` went to its recipient's devices (0: not known), if its copy
 /// is still in `mailbox`.
 fn copies_of(c: &Connection, mailbox: Mailbox, message: &MessageRef) -> rusqlite::Result<Option<i64>> {
-    c.prepare_cached(
-        "SELECT copies FROM messages WHERE seq = ?1 AND recipient = ?2 AND device = ?3 AND id = ?4 AND sender = ?5",
-    )?
-    .query_row(
-        params![
-            message.seq,
-            blob(&mailbox.user.0),
-            blob(&mailbox.device.0),
-            blob(&message.id),
-            blob(&message.sender.0)
-        ],
-        |r| r.get(0),
-    )
-    .optional()
+    c.prepare_cached(concat!("SELECT copies FROM messages WHERE ", one_copy!()))?
+        .query_row(copy_params(&mailbox, message), |r| r.get(0))
+        .optional()
 }
 
 /// The `delivered` receipt of `message` (acked in `mailbox`), one per mailbox of its sender
