@@ -206,15 +206,15 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
             }
         });
     }
+    // A device of the recipient not connected here may need a push (the pusher checks the
+    // other nodes); the sender's own devices are not told of their own messages.
     let away: Vec<UserId> =
-        owners(&woken).into_iter().filter(|u| woken.iter().any(|m| m.user == *u && !kept.is_here(*m))).collect();
+        woken.iter().filter(|m| m.user != from.user && !kept.is_here(**m)).map(|m| m.user).collect();
     let mut handoffs = kept.handoffs(from, &placed, now);
     for user in owners(&woken) {
         let event = handoffs.remove(&user).map_or(HubEvent::Mail, HubEvent::Stored);
         state.hub.send(user, event).await;
-        // A device of the recipient not connected here may need a push (the pusher checks
-        // the other nodes); the sender's own devices are not told of their own messages.
-        if user != from.user && away.contains(&user) {
+        if away.contains(&user) {
             state.push.message_stored(user, from.user);
         }
     }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Transaction, params};
 
-use super::mailbox::{copy_params, one_copy};
+use super::mailbox::{copy_params, insert_receipt, one_copy};
 use super::mailbox_counts::DepthChanges;
 use crate::store::{Mailbox, MessageRef, ReceiptRef, StoredReceipt};
 
@@ -119,22 +119,8 @@ impl DeferredAcks {
                 .execute(copy_params(mailbox, message))?;
             changes.add(*mailbox, -(deleted as i64));
         }
-        for (mailbox, r) in &self.receipts {
-            tx.prepare_cached(
-                "INSERT INTO receipts (seq, user_id, device, id, kind, message_id, peer, peer_device, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                r.seq,
-                mailbox.user.0.as_bytes(),
-                mailbox.device.0.as_bytes(),
-                r.id.as_bytes(),
-                super::mailbox::kind_code(r.kind),
-                r.message_id.as_bytes(),
-                r.peer.0.as_bytes(),
-                r.peer_device.as_ref().map(|d| d.0.as_bytes()),
-                r.at,
-            ])?;
+        for (mailbox, receipt) in &self.receipts {
+            insert_receipt(tx, mailbox, receipt)?;
         }
         for (mailbox, receipt) in &self.receipt_acks {
             tx.prepare_cached("DELETE FROM receipts WHERE seq = ?1 AND user_id = ?2 AND device = ?3 AND id = ?4")?

@@ -31,7 +31,7 @@ const EXPIRED: i64 = 4;
 const UNASSIGNED: [u8; 16] = [0; 16];
 
 /// A receipt kind as stored (migrations 0004, 0008).
-pub(super) fn kind_code(kind: ReceiptKind) -> i64 {
+fn kind_code(kind: ReceiptKind) -> i64 {
     match kind {
         ReceiptKind::Delivered => 0,
         ReceiptKind::Read => 1,
@@ -75,8 +75,8 @@ enum Devices<'a> {
     AllBut(&'a Uuid),
 }
 
-/// The devices (as stored, 16-byte BLOBs) of `user`'s mailboxes that `devices` names.
-fn mailboxes_of(c: &Connection, user: &Uuid, devices: Devices<'_>) -> rusqlite::Result<Vec<Vec<u8>>> {
+/// The devices of `user`'s mailboxes that `devices` names.
+fn mailboxes_of(c: &Connection, user: &Uuid, devices: Devices<'_>) -> rusqlite::Result<Vec<Uuid>> {
     let (only, but) = match devices {
         Devices::All => (None, None),
         Devices::Only(device) => (Some(blob(device)), None),
@@ -85,8 +85,59 @@ fn mailboxes_of(c: &Connection, user: &Uuid, devices: Devices<'_>) -> rusqlite::
     c.prepare_cached(
         "SELECT device FROM mailboxes WHERE user_id = ?1 AND (?2 IS NULL OR device = ?2) AND (?3 IS NULL OR device != ?3)",
     )?
-    .query_map(params![blob(user), only, but], |r| r.get(0))?
+    .query_map(params![blob(user), only, but], |r| uuid_blob(r, 0))?
     .collect()
+}
+
+/// `receipt` for the mailboxes of `user` that `devices` names, under one receipt id, each
+/// numbered in its mailbox's queue (not written yet).
+fn numbered_receipts(
+    c: &Connection,
+    counts: &mut MailboxCounts,
+    (user, devices): (&Uuid, Devices<'_>),
+    receipt: &Receipt<'_>,
+) -> rusqlite::Result<Vec<(Mailbox, StoredReceipt)>> {
+    let id = Uuid::now_v7();
+    mailboxes_of(c, user, devices)?
+        .into_iter()
+        .map(|device| {
+            let numbered = StoredReceipt {
+                seq: counts.next_seq(c, receipt.at)?,
+                id,
+                kind: receipt.kind,
+                message_id: *receipt.message_id,
+                peer: UserId(*receipt.peer),
+                peer_device: receipt.peer_device.copied().map(DeviceId),
+                at: receipt.at,
+            };
+            Ok((Mailbox { user: UserId(*user), device: DeviceId(device) }, numbered))
+        })
+        .collect()
+}
+
+/// Writes one receipt into `mailbox`'s queue.
+pub(super) fn insert_receipt(c: &Connection, mailbox: &Mailbox, r: &StoredReceipt) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO receipts (seq, user_id, device, id, kind, message_id, peer, peer_device, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        r.seq,
+        blob(&mailbox.user.0),
+        blob(&mailbox.device.0),
+        blob(&r.id),
+        kind_code(r.kind),
+        blob(&r.message_id),
+        blob(&r.peer.0),
+        r.peer_device.as_ref().map(|d| blob(&d.0)),
+        r.at,
+    ])?;
+    Ok(())
+}
+
+/// The `delivered` receipt of `message`, acked in `mailbox` at `now`.
+fn delivered<'a>(mailbox: &'a Mailbox, message: &'a MessageRef, now: i64) -> Receipt<'a> {
+    Receipt { kind: ReceiptKind::Delivered, message_id: &message.id, peer: &mailbox.user.0, peer_device: None, at: now }
 }
 
 /// Queues `receipt` in mailboxes of `user`, under one receipt id.
@@ -96,25 +147,8 @@ fn queue_receipt(
     devices: Devices<'_>,
     receipt: &Receipt<'_>,
 ) -> rusqlite::Result<()> {
-    let mailboxes = mailboxes_of(tx, user, devices)?;
-    let id = Uuid::now_v7();
-    for device in mailboxes {
-        let seq = counts.next_seq(tx, receipt.at)?;
-        tx.prepare_cached(
-            "INSERT INTO receipts (seq, user_id, device, id, kind, message_id, peer, peer_device, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
-            seq,
-            blob(user),
-            device,
-            blob(&id),
-            kind_code(receipt.kind),
-            blob(receipt.message_id),
-            blob(receipt.peer),
-            receipt.peer_device.map(blob),
-            receipt.at,
-        ])?;
+    for (mailbox, numbered) in numbered_receipts(tx, counts, (user, devices), receipt)? {
+        insert_receipt(tx, &mailbox, &numbered)?;
     }
     Ok(())
 }
@@ -223,35 +257,6 @@ fn copies_of(c: &Connection, mailbox: Mailbox, message: &MessageRef) -> rusqlite
         .optional()
 }
 
-/// The `delivered` receipt of `message` (acked in `mailbox`), one per mailbox of its sender
-/// under one id, numbered now and written later (`deferred_acks`).
-fn delivered_receipts(
-    c: &Connection,
-    counts: &mut MailboxCounts,
-    mailbox: Mailbox,
-    message: &MessageRef,
-    now: i64,
-) -> rusqlite::Result<Vec<(Mailbox, StoredReceipt)>> {
-    let id = Uuid::now_v7();
-    let sender = message.sender;
-    mailboxes_of(c, &sender.0, Devices::All)?
-        .into_iter()
-        .map(|device| {
-            let device = Uuid::from_slice(&device).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-            let receipt = StoredReceipt {
-                seq: counts.next_seq(c, now)?,
-                id,
-                kind: ReceiptKind::Delivered,
-                message_id: message.id,
-                peer: mailbox.user,
-                peer_device: None,
-                at: now,
-            };
-            Ok((Mailbox { user: sender, device: DeviceId(device) }, receipt))
-        })
-        .collect()
-}
-
 /// `ack` of copies in `mailbox`: each one that needs nothing but itself to decide its
 /// receipt — the only copy of its message, or a copy on the sender's own other device — is
 /// deferred with its receipt (`deferred_acks`); the others are returned, to be written now.
@@ -274,7 +279,9 @@ fn defer_acks(
         if message.sender == mailbox.user {
             memory.deferred.defer_message(mailbox, *message, vec![]);
         } else if copies == 1 {
-            let receipts = delivered_receipts(&tx, &mut memory.counts, mailbox, message, now)?;
+            // Numbered now, written later (`deferred_acks`).
+            let receipt = delivered(&mailbox, message, now);
+            let receipts = numbered_receipts(&tx, &mut memory.counts, (&message.sender.0, Devices::All), &receipt)?;
             memory.deferred.defer_message(mailbox, *message, receipts);
             told.push(message.sender);
         } else {
@@ -318,9 +325,7 @@ fn ack_copy(
     // A copy on the sender's own other device is not a delivery; the only copy needs no
     // record that it was delivered (no other copy can deliver it again).
     if sender != mailbox.user.0 && (copies == 1 || mark(step.tx, &sender, id, DELIVERED, EXPIRED)?) {
-        let receipt =
-            Receipt { kind: ReceiptKind::Delivered, message_id: id, peer: &mailbox.user.0, peer_device: None, at: now };
-        queue_receipt((step.tx, step.counts), &sender, Devices::All, &receipt)?;
+        queue_receipt((step.tx, step.counts), &sender, Devices::All, &delivered(&mailbox, message, now))?;
         told.push(UserId(sender));
     }
     Ok(())
