@@ -13,10 +13,11 @@
 //! what arrived since its last pass); the next write then starts the WAL from the top.
 
 use std::path::PathBuf;
-use std::sync::{Mutex, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use rusqlite::Connection;
+use tokio::sync::Mutex;
 
 /// How often the WAL is copied into the database file.
 pub const INTERVAL: Duration = Duration::from_millis(100);
@@ -46,7 +47,7 @@ pub fn start(path: PathBuf, serving: Weak<Mutex<Connection>>) -> std::io::Result
             let Some(serving) = serving.upgrade() else { return };
             match checkpoint(&connection) {
                 Ok(frames) if frames >= RESTART_FRAMES => {
-                    let held = serving.lock();
+                    let held = serving.blocking_lock();
                     if let Err(e) = checkpoint(&connection) {
                         tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
                     }
