@@ -129,6 +129,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let flusher = tokio::spawn(flush_forever(state.stores.mailbox.clone()));
     let pusher = state.push.take_jobs().map(|jobs| tokio::spawn(service::notify::run(state.clone(), jobs)));
     let mailbox = state.stores.mailbox.clone();
     let signal = state.shutdown.clone();
@@ -151,6 +152,7 @@ pub async fn serve(
         tracing::warn!(open = sockets.count(), "shutting down with WebSockets still closing");
     }
     sweeper.abort();
+    flusher.abort();
     if let Some(pusher) = pusher {
         pusher.abort();
     }
@@ -162,6 +164,18 @@ pub async fn serve(
 
 /// How long shutdown waits for WebSockets to finish closing.
 const SOCKETS_CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Writes what the mailbox store deferred every [`store::MAX_DEFERRAL`], so an ack waits no
+/// longer than that when no other write comes.
+async fn flush_forever(mailbox: std::sync::Arc<dyn store::MailboxStore>) {
+    let mut tick = tokio::time::interval(store::MAX_DEFERRAL);
+    loop {
+        tick.tick().await;
+        if let Err(e) = mailbox.flush().await {
+            tracing::warn!(error = %e, "writing deferred acks failed; retrying");
+        }
+    }
+}
 
 /// Expires old mailbox messages every `HUSH_SWEEP_INTERVAL_SECS`.
 async fn sweep_forever(state: AppState) {

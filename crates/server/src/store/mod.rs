@@ -448,6 +448,9 @@ pub struct MailboxPolicy {
 /// it queues, SQLite at each sweep ([`MailboxStore::expire`]).
 pub const RECEIPTS_KEPT_PER_MAILBOX: usize = 20_000;
 
+/// How long a store may keep an ack it deferred before writing it ([`MailboxStore::flush`]).
+pub const MAX_DEFERRAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The durable mailboxes, one per device: messages until that device acks them, receipts
 /// until it acks them. The store knows each person's mailboxes ([`Self::open_mailbox`]), so a
 /// receipt reaches every device of the person, in the same atomic step that causes it.
@@ -526,8 +529,8 @@ pub trait MailboxStore: Send + Sync {
     /// [`RECEIPTS_KEPT_PER_MAILBOX`]. Returns the senders to notify.
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>>;
     /// Writes what the store deferred (the embedded store defers acks and the receipts
-    /// they queue; see `store::sqlite`); called at shutdown. Nothing for stores that defer
-    /// nothing.
+    /// they queue; see `store::sqlite`); called every [`MAX_DEFERRAL`] and at shutdown.
+    /// Nothing for stores that defer nothing.
     async fn flush(&self) -> StoreResult<()> {
         Ok(())
     }

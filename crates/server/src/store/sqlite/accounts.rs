@@ -70,7 +70,7 @@ impl AccountStore for SqliteStore {
 
     async fn delete(&self, id: UserId) -> StoreResult<bool> {
         self.call_mailbox(move |c, memory| {
-            let (tx, changes) = super::mailbox::begin(c, memory)?;
+            let (tx, changes) = super::mailbox::begin(c, memory, super::mailbox::Deferred::All)?;
             let uuid = id.0;
             let id = id.to_string();
             tx.execute("DELETE FROM sign_in_codes WHERE phone = (SELECT phone FROM users WHERE id = ?1)", [&id])?;

@@ -1,145 +1,177 @@
-//! Acks written with the next mailbox transaction instead of one of their own. An ack
-//! answers nothing, and delivery is at least once anyway: if the process dies before an ack
-//! is written, the device gets the message or receipt again — clients ignore a message id
-//! they hold (and ack it again) and apply a receipt twice to no effect. Deferred, acks ride
-//! along in whatever commit comes next — usually the person's next message — so a message
-//! costs one commit, its store, instead of three (store; ack with its `delivered` receipt;
-//! receipt ack) (BENCHMARKS.md, "Receipt acks deferred" and "Message acks deferred").
+//! Acks kept in memory and written many at a time instead of each in a commit of its own.
+//! An ack answers nothing, and delivery is at least once anyway: if the process dies
+//! before an ack is written, the device gets the message or receipt again — clients ignore
+//! a message id they hold (and ack it again) and apply a receipt twice to no effect. So a
+//! message costs one commit, its store, instead of three (store; ack with its `delivered`
+//! receipt; receipt ack), and the acks of many messages share the pages they touch
+//! (BENCHMARKS.md, "Receipt acks deferred", "Message acks deferred", "Acks written many at
+//! a time").
 //!
 //! The ack of a message's only copy, or of a copy on the sender's own other device, is
 //! deferred whole: the `delivered` receipt it queues waits here, in memory, and the sender's
-//! devices read it from here until it is written; a receipt acked before it is written is
-//! never written at all. An ack whose receipt depends on what the other copies did (a
-//! recipient with several devices) is written at once (`mailbox::ack_copy`).
+//! devices read it from here until it is written; a receipt acked before it is written —
+//! the usual case, as its sender acks it a round trip later — is never written at all. An
+//! ack whose receipt depends on what the other copies did (a recipient with several
+//! devices) is written at once (`mailbox::ack_copy`).
 //!
-//! Bounds: at most [`MAX_DEFERRED`] items or [`MAX_DEFERRAL`] wait while acks keep coming,
-//! the sweep's interval when the server is otherwise idle, and none past a clean shutdown
-//! ([`crate::store::MailboxStore::flush`]). Every mailbox transaction writes them first, so
-//! nothing (expiry, a closed mailbox, a deleted account) acts on the tables without them;
-//! a device reading from before an ack deferred here (a new connection) has them written
-//! first, so it never gets that message or receipt again while the process lives.
+//! When they are written: by any mailbox transaction but a send (`mailbox::Deferred`), so
+//! nothing (expiry, a closed mailbox, a deleted account, a retry) acts on the tables
+//! without them; by a send too once [`MAX_DEFERRED`] items or [`MAX_DEFERRAL`] wait; by the
+//! store's owner every [`MAX_DEFERRAL`] and at a clean shutdown
+//! ([`crate::store::MailboxStore::flush`]); and before a device reads from before an ack
+//! deferred here (a new connection), so it never gets that message or receipt again while
+//! the process lives.
 
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::time::Instant;
 
 use rusqlite::{Transaction, params};
 
 use super::mailbox::{copy_params, insert_receipt, one_copy};
 use super::mailbox_counts::DepthChanges;
-use crate::store::{Mailbox, MessageRef, ReceiptRef, StoredReceipt};
+use crate::store::{MAX_DEFERRAL, Mailbox, MessageRef, ReceiptRef, StoredReceipt};
 
-/// Deferred items beyond which the next ack writes them all.
+/// Deferred items beyond which the next mailbox transaction writes them all.
 pub const MAX_DEFERRED: usize = 1024;
 
-/// How long an ack may wait while acks keep coming.
-pub const MAX_DEFERRAL: Duration = Duration::from_secs(1);
-
-/// Acks not written yet, and the receipts they queued.
+/// Acks not written yet, and the receipts they queued, by mailbox.
 #[derive(Default)]
 pub struct DeferredAcks {
-    /// Message copies acked: deleted when written.
-    messages: Vec<(Mailbox, MessageRef)>,
-    /// Receipts those acks queued: inserted when written, read from here until then.
-    receipts: Vec<(Mailbox, StoredReceipt)>,
-    /// Receipts acked that are in the table: deleted when written.
-    receipt_acks: Vec<(Mailbox, ReceiptRef)>,
+    mailboxes: HashMap<Mailbox, Waiting>,
+    /// Items in all mailboxes.
+    count: usize,
+    /// Copies acked (in all mailboxes).
+    copies: usize,
     oldest: Option<Instant>,
+    /// Whether the open transaction has them written (see [`Self::write`]).
+    in_open_transaction: bool,
+}
+
+/// What waits for one mailbox.
+#[derive(Default)]
+struct Waiting {
+    /// Message copies acked: deleted when written.
+    copies: Vec<MessageRef>,
+    /// Receipts acks queued here: inserted when written, read from here until then.
+    receipts: Vec<StoredReceipt>,
+    /// Receipts acked that are in the table: deleted when written.
+    receipt_acks: Vec<ReceiptRef>,
 }
 
 impl DeferredAcks {
     /// Whether what waits should be written now (too much, or waiting too long).
     pub fn due(&self) -> bool {
-        let waiting = self.messages.len() + self.receipts.len() + self.receipt_acks.len();
-        waiting >= MAX_DEFERRED || self.oldest.is_some_and(|oldest| oldest.elapsed() >= MAX_DEFERRAL)
+        self.count >= MAX_DEFERRED || self.oldest.is_some_and(|oldest| oldest.elapsed() >= MAX_DEFERRAL)
     }
 
-    fn started(&mut self) {
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn waiting(&mut self, mailbox: Mailbox, items: usize) -> &mut Waiting {
         self.oldest.get_or_insert_with(Instant::now);
+        self.count += items;
+        self.mailboxes.entry(mailbox).or_default()
     }
 
     /// Whether the copy of `mailbox` at `seq` was acked here already.
     pub fn has_message(&self, mailbox: Mailbox, seq: i64) -> bool {
-        self.messages.iter().any(|(m, r)| *m == mailbox && r.seq == seq)
+        self.mailboxes.get(&mailbox).is_some_and(|w| w.copies.iter().any(|r| r.seq == seq))
     }
 
     /// Defers the ack of `message` in `mailbox`, with the receipts it queued.
     pub fn defer_message(&mut self, mailbox: Mailbox, message: MessageRef, receipts: Vec<(Mailbox, StoredReceipt)>) {
-        self.started();
-        self.messages.push((mailbox, message));
-        self.receipts.extend(receipts);
+        self.copies += 1;
+        self.waiting(mailbox, 1).copies.push(message);
+        for (to, receipt) in receipts {
+            self.waiting(to, 1).receipts.push(receipt);
+        }
     }
 
     /// Defers receipt acks of `mailbox`; a receipt still waiting here is dropped instead.
     pub fn defer_receipt_acks(&mut self, mailbox: Mailbox, acks: &[ReceiptRef]) {
         for ack in acks {
-            let waiting = |(m, r): &(Mailbox, StoredReceipt)| *m == mailbox && r.seq == ack.seq && r.id == ack.id;
-            match self.receipts.iter().position(waiting) {
-                Some(index) => {
-                    self.receipts.remove(index);
-                }
-                None => {
-                    self.started();
-                    self.receipt_acks.push((mailbox, *ack));
-                }
+            let waiting = self.mailboxes.get_mut(&mailbox).and_then(|w| {
+                let index = w.receipts.iter().position(|r| r.seq == ack.seq && r.id == ack.id)?;
+                Some(w.receipts.remove(index))
+            });
+            match waiting {
+                Some(_) => self.count -= 1,
+                None => self.waiting(mailbox, 1).receipt_acks.push(*ack),
             }
         }
     }
 
     /// Whether a read of `mailbox`'s messages after `after` would see one acked here.
     pub fn hides_messages_from(&self, mailbox: Mailbox, after: i64) -> bool {
-        self.messages.iter().any(|(m, r)| *m == mailbox && r.seq > after)
+        self.mailboxes.get(&mailbox).is_some_and(|w| w.copies.iter().any(|r| r.seq > after))
     }
 
     /// Whether a read of `mailbox`'s receipts after `after` would see one acked here.
     pub fn hides_receipts_from(&self, mailbox: Mailbox, after: i64) -> bool {
-        self.receipt_acks.iter().any(|(m, r)| *m == mailbox && r.seq > after)
+        self.mailboxes.get(&mailbox).is_some_and(|w| w.receipt_acks.iter().any(|r| r.seq > after))
     }
 
     /// The receipts waiting here for `mailbox` after `after`.
     pub fn receipts_for(&self, mailbox: Mailbox, after: i64) -> impl Iterator<Item = &StoredReceipt> {
-        self.receipts.iter().filter(move |(m, r)| *m == mailbox && r.seq > after).map(|(_, r)| r)
+        let receipts = self.mailboxes.get(&mailbox).map_or(&[][..], |w| &w.receipts[..]);
+        receipts.iter().filter(move |r| r.seq > after)
     }
 
-    /// Copies of `mailbox` acked here and not yet deleted.
+    /// Copies of `mailbox` acked here and still in the table (the open transaction has
+    /// not deleted them).
     pub fn acked_in(&self, mailbox: Mailbox) -> i64 {
-        self.messages.iter().filter(|(m, _)| *m == mailbox).count() as i64
+        match self.in_open_transaction {
+            true => 0,
+            false => self.mailboxes.get(&mailbox).map_or(0, |w| w.copies.len() as i64),
+        }
     }
 
-    /// Copies acked here and not yet deleted, in every mailbox.
+    /// Copies acked here and still in the table, in every mailbox.
     pub fn acked(&self) -> i64 {
-        self.messages.len() as i64
+        if self.in_open_transaction { 0 } else { self.copies as i64 }
+    }
+
+    /// No transaction is open, or the open one rolls back: nothing [`Self::write`] wrote
+    /// counts.
+    pub fn no_open_transaction(&mut self) {
+        self.in_open_transaction = false;
     }
 
     /// Writes everything deferred in `tx`, returning how mailbox depths changed; call
-    /// [`Self::written`] once it commits.
-    pub fn write(&self, tx: &Transaction<'_>) -> rusqlite::Result<DepthChanges> {
+    /// [`Self::committed`] once it commits.
+    pub fn write(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<DepthChanges> {
         let mut changes = DepthChanges::default();
-        for (mailbox, message) in &self.messages {
-            let deleted = tx
-                .prepare_cached(concat!("DELETE FROM messages WHERE ", one_copy!()))?
-                .execute(copy_params(mailbox, message))?;
-            changes.add(*mailbox, -(deleted as i64));
+        for (mailbox, waiting) in &self.mailboxes {
+            for message in &waiting.copies {
+                let deleted = tx
+                    .prepare_cached(concat!("DELETE FROM messages WHERE ", one_copy!()))?
+                    .execute(copy_params(mailbox, message))?;
+                changes.add(*mailbox, -(deleted as i64));
+            }
+            for receipt in &waiting.receipts {
+                insert_receipt(tx, mailbox, receipt)?;
+            }
+            for receipt in &waiting.receipt_acks {
+                tx.prepare_cached("DELETE FROM receipts WHERE seq = ?1 AND user_id = ?2 AND device = ?3 AND id = ?4")?
+                    .execute(params![
+                        receipt.seq,
+                        mailbox.user.0.as_bytes(),
+                        mailbox.device.0.as_bytes(),
+                        receipt.id.as_bytes()
+                    ])?;
+            }
         }
-        for (mailbox, receipt) in &self.receipts {
-            insert_receipt(tx, mailbox, receipt)?;
-        }
-        for (mailbox, receipt) in &self.receipt_acks {
-            tx.prepare_cached("DELETE FROM receipts WHERE seq = ?1 AND user_id = ?2 AND device = ?3 AND id = ?4")?
-                .execute(params![
-                    receipt.seq,
-                    mailbox.user.0.as_bytes(),
-                    mailbox.device.0.as_bytes(),
-                    receipt.id.as_bytes()
-                ])?;
-        }
+        self.in_open_transaction = true;
         Ok(changes)
     }
 
-    /// The transaction that [`Self::write`] wrote into committed.
-    pub fn written(&mut self) {
-        self.messages.clear();
-        self.receipts.clear();
-        self.receipt_acks.clear();
-        self.oldest = None;
+    /// The mailbox transaction committed: what [`Self::write`] wrote in it is gone from here.
+    pub fn committed(&mut self) {
+        if std::mem::take(&mut self.in_open_transaction) {
+            *self = Self::default();
+        }
     }
 }
 
@@ -182,7 +214,10 @@ mod tests {
         assert!(deferred.hides_messages_from(bob, 6) && !deferred.hides_messages_from(bob, 7));
         assert!(deferred.has_message(bob, 7) && !deferred.has_message(alice, 7));
         assert_eq!((deferred.acked_in(bob), deferred.acked_in(alice), deferred.acked()), (1, 0, 1));
-        deferred.written();
+        deferred.committed();
+        assert!(deferred.due(), "not written: still waiting");
+        deferred.in_open_transaction = true;
+        deferred.committed();
         assert!(!deferred.due() && !deferred.hides_receipts_from(alice, 0) && deferred.acked() == 0);
     }
 

@@ -3,7 +3,7 @@
 //! resends, and whether it was delivered, read or expired, so receipts roll up per
 //! person), `receipts` one row per device a receipt goes to, `mailboxes` each person's
 //! device mailboxes. Ids are 16-byte BLOBs; each operation is one transaction (a batch of
-//! sends is one transaction too), and acks wait to ride along in the next one
+//! sends is one transaction too), and acks wait in memory to be written many at a time
 //! (`deferred_acks`). Rows are numbered and mailboxes counted in memory ([`MailboxCounts`],
 //! migration 0014), and acks find a copy by the `seq` it was read at: each page a commit
 //! touches is a WAL frame written.
@@ -14,6 +14,7 @@ use hush_shared::{DeviceId, UserId};
 use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params};
 use uuid::Uuid;
 
+use super::deferred_acks::DeferredAcks;
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
 use super::{MailboxMemory, SqliteStore, uuid_blob};
 use crate::store::{
@@ -207,31 +208,55 @@ fn take_copy(
     Ok(taken)
 }
 
-/// One mailbox transaction: the transaction, the counters, the depths it changed, and
-/// where it stored copies (with the batch's message being stored).
+/// One mailbox transaction: the transaction, the counters, the acks still deferred, the
+/// depths it changed, and where it stored copies (with the batch's message being stored).
 struct Step<'a, 'c> {
     tx: &'a Transaction<'c>,
     counts: &'a mut MailboxCounts,
+    deferred: &'a DeferredAcks,
     changes: DepthChanges,
     placed: Vec<Placed>,
     message: usize,
 }
 
 impl<'a, 'c> Step<'a, 'c> {
-    fn new(tx: &'a Transaction<'c>, counts: &'a mut MailboxCounts, changes: DepthChanges) -> Self {
-        Self { tx, counts, changes, placed: Vec::new(), message: 0 }
+    fn new(tx: &'a Transaction<'c>, memory: &'a mut MailboxMemory, changes: DepthChanges) -> Self {
+        let MailboxMemory { counts, deferred } = memory;
+        Self { tx, counts, deferred, changes, placed: Vec::new(), message: 0 }
+    }
+
+    /// Copies waiting in `mailbox`, not counting those acked whose deletion waits.
+    fn depth(&mut self, mailbox: Mailbox) -> rusqlite::Result<i64> {
+        Ok(self.counts.depth(self.tx, mailbox, &self.changes)? - self.deferred.acked_in(mailbox))
     }
 }
 
-/// Begins a mailbox transaction: the acks deferred so far go into it first, and the depths
-/// they change are the transaction's first changes. Every transaction on the mailbox tables
-/// begins here, so nothing acts on them without what was deferred.
+/// Which deferred acks (`deferred_acks`) a mailbox transaction writes first.
+#[derive(Clone, Copy)]
+pub(super) enum Deferred {
+    /// All of them: the transaction acts on rows they concern, or may (expiry, a closed
+    /// mailbox, a deleted account, a retry or read, an ack written at once).
+    All,
+    /// Only once they are due: a send adds rows and acts on none (a full mailbox is judged
+    /// without the copies acked here). Left to wait, acks are written many at a time, and
+    /// a `delivered` receipt its sender acks meanwhile is never written at all.
+    IfDue,
+}
+
+/// Begins a mailbox transaction, writing deferred acks into it first as `deferred` says;
+/// the depths they change are the transaction's first changes. Every transaction on the
+/// mailbox tables begins here.
 pub(super) fn begin<'c>(
     c: &'c mut Connection,
-    memory: &MailboxMemory,
+    memory: &mut MailboxMemory,
+    deferred: Deferred,
 ) -> rusqlite::Result<(Transaction<'c>, DepthChanges)> {
+    memory.deferred.no_open_transaction();
     let tx = c.transaction()?;
-    let changes = memory.deferred.write(&tx)?;
+    let changes = match deferred {
+        Deferred::IfDue if !memory.deferred.due() => DepthChanges::default(),
+        _ => memory.deferred.write(&tx)?,
+    };
     Ok((tx, changes))
 }
 
@@ -239,13 +264,13 @@ pub(super) fn begin<'c>(
 pub(super) fn commit(tx: Transaction<'_>, memory: &mut MailboxMemory, changes: DepthChanges) -> rusqlite::Result<()> {
     tx.commit()?;
     memory.counts.committed(changes);
-    memory.deferred.written();
+    memory.deferred.committed();
     Ok(())
 }
 
 /// Writes the deferred acks now, in a transaction of their own.
 fn write_deferred(c: &mut Connection, memory: &mut MailboxMemory) -> rusqlite::Result<()> {
-    let (tx, changes) = begin(c, memory)?;
+    let (tx, changes) = begin(c, memory, Deferred::All)?;
     commit(tx, memory, changes)
 }
 
@@ -298,9 +323,9 @@ fn each<T>(
     items: &[T],
     mut each: impl FnMut(&mut Step<'_, '_>, &T, &mut Vec<UserId>) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<Vec<UserId>> {
-    let (tx, changes) = begin(c, memory)?;
+    let (tx, changes) = begin(c, memory, Deferred::All)?;
     let mut told = Vec::new();
-    let mut step = Step::new(&tx, &mut memory.counts, changes);
+    let mut step = Step::new(&tx, memory, changes);
     for item in items {
         each(&mut step, item, &mut told)?;
     }
@@ -479,7 +504,7 @@ fn enqueue_one(
         return Ok(if resent { Enqueued::Stored { at } } else { Enqueued::Duplicate { at } });
     }
     for copy in &message.copies {
-        if step.counts.depth(step.tx, copy.mailbox, &step.changes)? >= i64::from(policy.max_messages) {
+        if step.depth(copy.mailbox)? >= i64::from(policy.max_messages) {
             // Not stored, so not a duplicate if sent again later.
             step.tx
                 .prepare_cached("DELETE FROM message_ids WHERE sender = ?1 AND id = ?2")?
@@ -498,7 +523,7 @@ fn enqueue_one(
 impl MailboxStore for SqliteStore {
     async fn open_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
         self.call_mailbox(move |c, memory| {
-            let (tx, changes) = begin(c, memory)?;
+            let (tx, changes) = begin(c, memory, Deferred::All)?;
             let (user, device) = (blob(&mailbox.user.0), blob(&mailbox.device.0));
             tx.prepare_cached("INSERT INTO mailboxes (user_id, device) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
                 .execute(params![user, device])?;
@@ -516,7 +541,7 @@ impl MailboxStore for SqliteStore {
 
     async fn close_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
         self.call_mailbox(move |c, memory| {
-            let (tx, changes) = begin(c, memory)?;
+            let (tx, changes) = begin(c, memory, Deferred::All)?;
             let (user, device) = (blob(&mailbox.user.0), blob(&mailbox.device.0));
             tx.prepare_cached("DELETE FROM mailboxes WHERE user_id = ?1 AND device = ?2")?
                 .execute(params![user, device])?;
@@ -535,7 +560,7 @@ impl MailboxStore for SqliteStore {
 
     async fn purge_between(&self, a: UserId, b: UserId) -> StoreResult<()> {
         self.call_mailbox(move |c, memory| {
-            let (tx, changes) = begin(c, memory)?;
+            let (tx, changes) = begin(c, memory, Deferred::All)?;
             for (one, other) in [(a, b), (b, a)] {
                 let pair = params![blob(&one.0), blob(&other.0)];
                 tx.prepare_cached("DELETE FROM messages WHERE recipient = ?1 AND sender = ?2")?.execute(pair)?;
@@ -586,8 +611,8 @@ impl MailboxStore for SqliteStore {
     ) -> StoreResult<(Vec<Enqueued>, Vec<Placed>)> {
         self.call_mailbox(move |c, memory| {
             // One transaction, one commit, for the whole batch.
-            let (tx, changes) = begin(c, memory)?;
-            let mut step = Step::new(&tx, &mut memory.counts, changes);
+            let (tx, changes) = begin(c, memory, Deferred::IfDue)?;
+            let mut step = Step::new(&tx, memory, changes);
             let mut answers = Vec::with_capacity(messages.len());
             for (index, message) in messages.iter().enumerate() {
                 step.message = index;
@@ -710,12 +735,12 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn flush(&self) -> StoreResult<()> {
-        self.call_mailbox(write_deferred).await
+        self.call_mailbox(|c, memory| if memory.deferred.is_empty() { Ok(()) } else { write_deferred(c, memory) }).await
     }
 
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>> {
         self.call_mailbox(move |c, memory| {
-            let (tx, changes) = begin(c, memory)?;
+            let (tx, changes) = begin(c, memory, Deferred::All)?;
             let cutoff = now - ttl_secs;
             // `seq` follows time (migration 0014): only the table's start can be that old.
             let expired: Vec<(i64, Mailbox, Uuid, Uuid, Uuid)> = {
@@ -730,7 +755,7 @@ impl MailboxStore for SqliteStore {
                 rows.collect::<Result<_, _>>()?
             };
             let mut senders = Vec::new();
-            let mut step = Step::new(&tx, &mut memory.counts, changes);
+            let mut step = Step::new(&tx, memory, changes);
             for (seq, mailbox, sender, id, addressee) in &expired {
                 let recipient = &mailbox.user.0;
                 step.tx.prepare_cached("DELETE FROM messages WHERE seq = ?1")?.execute([seq])?;

@@ -166,7 +166,10 @@ impl SqliteStore {
                     guard
                 }
             };
-            f(c, &mut guard)
+            let result = f(c, &mut guard);
+            // Committed, or rolled back with an error: no transaction of `f` is open now.
+            guard.deferred.no_open_transaction();
+            result
         })
         .await
     }
@@ -370,7 +373,7 @@ mod tests {
         assert_eq!(delivered.iter().map(|r| r.kind).collect::<Vec<_>>(), vec![ReceiptKind::Delivered]);
     }
 
-    /// An ack of a message's only copy is written with the next mailbox transaction or at
+    /// An ack of a message's only copy is written by a later mailbox transaction or at
     /// shutdown (`flush`), its `delivered` receipt read from memory until then; a receipt
     /// acked before it was written is never written. Acks not written when the process dies
     /// come again: the messages are delivered again (clients ignore an id they hold and ack
@@ -439,6 +442,47 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         assert!(store.fetch_messages(b1, 0, 10).await.unwrap().is_empty());
         assert!(store.fetch_receipts(a1, 0, 10).await.unwrap().is_empty());
+    }
+
+    /// A send leaves deferred acks waiting until they are due: the copy acked stays in the
+    /// table but no longer counts toward a full mailbox, and a receipt acked meanwhile is
+    /// never written; anything else on the mailbox tables (here a retry) writes them first.
+    #[tokio::test]
+    async fn sends_leave_deferred_acks_waiting_until_due() {
+        use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing};
+        use crate::store::{ReceiptRef, StoredMessage};
+        use hush_shared::{DeviceId, UserId};
+
+        let store = SqliteStore::open_in_memory().unwrap();
+        let (a1, b1) = (
+            Mailbox { user: UserId::new(), device: DeviceId::new() },
+            Mailbox { user: UserId::new(), device: DeviceId::new() },
+        );
+        for mailbox in [a1, b1] {
+            store.open_mailbox(mailbox).await.unwrap();
+        }
+        let policy = MailboxPolicy { max_messages: 1, ttl_secs: 60 };
+        let send = async || {
+            let copies = vec![EnvelopeCopy { mailbox: b1, envelope: vec![1; 40] }];
+            store.enqueue_many(a1, vec![Outgoing { to: b1.user, id: uuid::Uuid::now_v7(), copies }], 5, policy).await
+        };
+        let reference = |m: &StoredMessage| MessageRef { sender: m.from, id: m.id, seq: m.seq };
+        let rows = |table: &str| {
+            let c = store.conn.try_lock().unwrap();
+            c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap()
+        };
+
+        assert!(matches!(send().await.unwrap()[..], [Enqueued::Stored { .. }]));
+        let first = store.fetch_messages(b1, 0, 10).await.unwrap().remove(0);
+        assert_eq!(store.ack_messages(b1, &[reference(&first)], 6).await.unwrap(), vec![a1.user]);
+        let receipt = store.fetch_receipts(a1, 0, 10).await.unwrap().remove(0);
+        store.ack_receipts(a1, &[ReceiptRef { id: receipt.id, seq: receipt.seq }]).await.unwrap();
+        assert!(matches!(send().await.unwrap()[..], [Enqueued::Stored { .. }]), "the acked copy does not fill it");
+        assert_eq!((rows("messages"), rows("receipts")), (2, 0), "the send wrote no ack");
+
+        let second = store.fetch_messages(b1, first.seq, 10).await.unwrap().remove(0);
+        store.retry_messages(b1, &[reference(&second)], 7).await.unwrap();
+        assert_eq!((rows("messages"), rows("receipts")), (0, 1), "written first: only the resend receipt is left");
     }
 
     /// An ack's receipt depends on the other copies when the recipient has several devices:
