@@ -120,6 +120,12 @@ pub struct Config {
     #[arg(long, env = "HUSH_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     pub sweep_interval_secs: u64,
 
+    /// Threads serving connections. Default: one with the embedded store, whose work all
+    /// goes through one SQLite connection — a second thread then mostly adds hand-offs
+    /// between threads (BENCHMARKS.md, "One serving thread") —, and one per CPU with Redis.
+    #[arg(long, env = "HUSH_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: Option<u16>,
+
     /// Redis URL (e.g. `redis://127.0.0.1:6379/0`). When set, the mailbox, receipts, rate
     /// limits, presence and cross-node fan-out live in Redis, so several nodes can serve
     /// one deployment.
@@ -167,6 +173,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// How many threads serve connections ([`Self::worker_threads`], or its default).
+    pub fn serving_threads(&self) -> usize {
+        match (self.worker_threads, &self.redis_url) {
+            (Some(threads), _) => usize::from(threads),
+            (None, None) => 1,
+            (None, Some(_)) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+
     /// The public origin, defaulting to `http://<bind>`.
     pub fn public_origin(&self) -> String {
         self.public_origin.clone().unwrap_or_else(|| format!("http://{}", self.bind)).trim_end_matches('/').to_owned()
@@ -175,5 +190,25 @@ impl Config {
     /// Whether people reach the server over https (refresh cookie gets `Secure`).
     pub fn is_https(&self) -> bool {
         self.public_origin().starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        Config::try_parse_from([&["hush-server"], args].concat()).unwrap()
+    }
+
+    /// One serving thread on the embedded store, one per CPU with Redis, unless told.
+    #[test]
+    fn serving_threads_follow_the_store_unless_set() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(parse(&[]).serving_threads(), 1);
+        assert_eq!(parse(&["--redis-url", "redis://127.0.0.1:6379/0"]).serving_threads(), cpus);
+        assert_eq!(parse(&["--worker-threads", "3"]).serving_threads(), 3);
+        assert_eq!(parse(&["--worker-threads", "2", "--redis-url", "redis://127.0.0.1:6379/0"]).serving_threads(), 2);
+        assert!(Config::try_parse_from(["hush-server", "--worker-threads", "0"]).is_err());
     }
 }

@@ -248,7 +248,14 @@ pub async fn run(config: config::Config) -> Result<(), Box<dyn std::error::Error
     let origin = state.config.public_origin.clone().unwrap_or_else(|| format!("http://{local}"));
     let web = web::WebSource::from_config(&state.config);
     let web_app = web.as_ref().map_or_else(|| "none (API only)".to_owned(), web::WebSource::describe);
-    tracing::info!(address = %local, sms = ?state.config.sms_provider, data_dir = %state.config.data_dir.display(), web_app, "hush-server listening");
+    tracing::info!(
+        address = %local,
+        sms = ?state.config.sms_provider,
+        data_dir = %state.config.data_dir.display(),
+        web_app,
+        threads = state.config.serving_threads(),
+        "hush-server listening"
+    );
     if web.is_some() {
         println!("Hush is running at {origin}  (open it in your browser; Ctrl-C stops it)");
     } else {

@@ -1,4 +1,5 @@
-//! `hush-server`: parses the configuration, sets up logging, runs the server.
+//! `hush-server`: parses the configuration, starts the runtime with as many serving threads
+//! as it says, sets up logging, runs the server.
 
 use clap::Parser;
 use hush_server::config::{Config, LogFormat};
@@ -10,9 +11,20 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let config = Config::parse();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(config.serving_threads()).enable_all().build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(serve(config)),
+        Err(e) => {
+            eprintln!("hush-server: cannot start the runtime: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> std::process::ExitCode {
     if config.probe {
         return hush_server::probe(config.bind).await;
     }
