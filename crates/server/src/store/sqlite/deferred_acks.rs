@@ -28,7 +28,7 @@ use std::time::Instant;
 use rusqlite::{Transaction, params};
 
 use super::mailbox::{copy_params, insert_receipt, one_copy};
-use super::mailbox_counts::DepthChanges;
+use super::mailbox_counts::{DepthChanges, MailboxCounts};
 use crate::store::{MAX_DEFERRAL, Mailbox, MessageRef, ReceiptRef, StoredReceipt};
 
 /// Deferred items beyond which the next mailbox transaction writes them all.
@@ -141,7 +141,7 @@ impl DeferredAcks {
 
     /// Writes everything deferred in `tx`, returning how mailbox depths changed; call
     /// [`Self::committed`] once it commits.
-    pub fn write(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<DepthChanges> {
+    pub fn write(&mut self, tx: &Transaction<'_>, counts: &mut MailboxCounts) -> rusqlite::Result<DepthChanges> {
         let mut changes = DepthChanges::default();
         for (mailbox, waiting) in &self.mailboxes {
             for message in &waiting.copies {
@@ -151,7 +151,7 @@ impl DeferredAcks {
                 changes.add(*mailbox, -(deleted as i64));
             }
             for receipt in &waiting.receipts {
-                insert_receipt(tx, mailbox, receipt)?;
+                insert_receipt(tx, counts, mailbox, receipt)?;
             }
             for receipt in &waiting.receipt_acks {
                 tx.prepare_cached("DELETE FROM receipts WHERE seq = ?1 AND user_id = ?2 AND device = ?3 AND id = ?4")?

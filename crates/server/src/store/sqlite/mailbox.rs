@@ -117,7 +117,13 @@ fn numbered_receipts(
 }
 
 /// Writes one receipt into `mailbox`'s queue.
-pub(super) fn insert_receipt(c: &Connection, mailbox: &Mailbox, r: &StoredReceipt) -> rusqlite::Result<()> {
+pub(super) fn insert_receipt(
+    c: &Connection,
+    counts: &mut MailboxCounts,
+    mailbox: &Mailbox,
+    r: &StoredReceipt,
+) -> rusqlite::Result<()> {
+    counts.receipt_written(*mailbox, r.seq);
     c.prepare_cached(
         "INSERT INTO receipts (seq, user_id, device, id, kind, message_id, peer, peer_device, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -149,7 +155,7 @@ fn queue_receipt(
     receipt: &Receipt<'_>,
 ) -> rusqlite::Result<()> {
     for (mailbox, numbered) in numbered_receipts(tx, counts, (user, devices), receipt)? {
-        insert_receipt(tx, &mailbox, &numbered)?;
+        insert_receipt(tx, counts, &mailbox, &numbered)?;
     }
     Ok(())
 }
@@ -255,7 +261,7 @@ pub(super) fn begin<'c>(
     let tx = c.transaction()?;
     let changes = match deferred {
         Deferred::IfDue if !memory.deferred.due() => DepthChanges::default(),
-        _ => memory.deferred.write(&tx)?,
+        _ => memory.deferred.write(&tx, &mut memory.counts)?,
     };
     Ok((tx, changes))
 }
@@ -519,6 +525,28 @@ fn enqueue_one(
     Ok(Enqueued::Stored { at: now })
 }
 
+/// Up to `limit` receipts of `mailbox`'s queue in the table after `after`, oldest first.
+fn read_receipts(c: &Connection, mailbox: Mailbox, after: i64, limit: usize) -> rusqlite::Result<Vec<StoredReceipt>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT seq, id, kind, message_id, peer, peer_device, at FROM receipts
+         WHERE user_id = ?1 AND device = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+    )?;
+    let values = params![blob(&mailbox.user.0), blob(&mailbox.device.0), after, limit as i64];
+    let rows = stmt.query_map(values, |r| {
+        let peer_device = r.get::<_, Option<Vec<u8>>>(5)?.map_or(Ok(None), |_| uuid_blob(r, 5).map(Some))?;
+        Ok(StoredReceipt {
+            seq: r.get(0)?,
+            id: uuid_blob(r, 1)?,
+            kind: kind_from(r.get(2)?),
+            message_id: uuid_blob(r, 3)?,
+            peer: UserId(uuid_blob(r, 4)?),
+            peer_device: peer_device.map(DeviceId),
+            at: r.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
 #[async_trait]
 impl MailboxStore for SqliteStore {
     async fn open_mailbox(&self, mailbox: Mailbox) -> StoreResult<()> {
@@ -695,25 +723,16 @@ impl MailboxStore for SqliteStore {
             if memory.deferred.hides_receipts_from(mailbox, after) {
                 write_deferred(c, memory)?;
             }
-            let mut stmt = c.prepare_cached(
-                "SELECT seq, id, kind, message_id, peer, peer_device, at FROM receipts
-                 WHERE user_id = ?1 AND device = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
-            )?;
-            let values = params![blob(&mailbox.user.0), blob(&mailbox.device.0), after, limit as i64];
-            let rows = stmt.query_map(values, |r| {
-                let peer_device = r.get::<_, Option<Vec<u8>>>(5)?.map_or(Ok(None), |_| uuid_blob(r, 5).map(Some))?;
-                Ok(StoredReceipt {
-                    seq: r.get(0)?,
-                    id: uuid_blob(r, 1)?,
-                    kind: kind_from(r.get(2)?),
-                    message_id: uuid_blob(r, 3)?,
-                    peer: UserId(uuid_blob(r, 4)?),
-                    peer_device: peer_device.map(DeviceId),
-                    at: r.get(6)?,
-                })
-            })?;
+            let mut receipts = if memory.counts.may_have_receipts(mailbox, after) {
+                let read = read_receipts(c, mailbox, after, limit)?;
+                if read.len() < limit {
+                    memory.counts.receipts_end_at(mailbox, read.last().map_or(after, |r| r.seq));
+                }
+                read
+            } else {
+                Vec::new()
+            };
             // With the receipts still waiting to be written, the first `limit` after `after`.
-            let mut receipts = rows.collect::<rusqlite::Result<Vec<_>>>()?;
             receipts.extend(memory.deferred.receipts_for(mailbox, after).cloned());
             receipts.sort_by_key(|r| r.seq);
             receipts.truncate(limit);

@@ -1,7 +1,11 @@
 //! What the mailbox tables would otherwise write on every message, kept in memory beside the
 //! connection instead (migration 0014): the last `seq` handed out, and how many messages wait
 //! in each mailbox. Each was a page per commit — `sqlite_sequence` and `mailbox_depth` — and
-//! every page is a 4 KiB WAL frame (BENCHMARKS.md, "Fewer pages per message").
+//! every page is a 4 KiB WAL frame (BENCHMARKS.md, "Fewer pages per message"). Beside them,
+//! where each mailbox's queues end: the last copy stored (so a copy can be handed straight to
+//! a connection that read up to the one before) and an upper bound on its receipts (so a
+//! read that would find none is skipped: receipts mostly live and die in memory,
+//! `deferred_acks`).
 //!
 //! Both are exact for the process that serves the database: they change only under the
 //! store's one connection, a depth is counted from the mailbox index the first time it is
@@ -35,6 +39,10 @@ pub struct MailboxCounts {
     /// The `seq` of the last copy stored in each mailbox, for mailboxes stored into since
     /// this process opened the database.
     tails: HashMap<Mailbox, i64>,
+    /// For mailboxes whose receipts were read to the end since this process opened the
+    /// database: no receipt in the table has a higher `seq` (raised by every receipt
+    /// written since, committed or not).
+    receipt_tails: HashMap<Mailbox, i64>,
 }
 
 impl MailboxCounts {
@@ -85,6 +93,24 @@ impl MailboxCounts {
         stored_now.or_else(|| self.tails.get(&mailbox).copied())
     }
 
+    /// Whether the table may hold receipts of `mailbox` after `after` (false only when
+    /// known not to: a read of the mailbox's receipts can then be skipped).
+    pub fn may_have_receipts(&self, mailbox: Mailbox, after: i64) -> bool {
+        self.receipt_tails.get(&mailbox).is_none_or(|tail| *tail > after)
+    }
+
+    /// A receipt is being written into `mailbox` at `seq`.
+    pub fn receipt_written(&mut self, mailbox: Mailbox, seq: i64) {
+        if let Some(tail) = self.receipt_tails.get_mut(&mailbox) {
+            *tail = (*tail).max(seq);
+        }
+    }
+
+    /// A read (outside any transaction) found no receipt of `mailbox` after `seq`.
+    pub fn receipts_end_at(&mut self, mailbox: Mailbox, seq: i64) {
+        self.receipt_tails.insert(mailbox, seq);
+    }
+
     /// A transaction that changed these depths committed.
     pub fn committed(&mut self, changes: DepthChanges) {
         for (mailbox, seq) in changes.tails {
@@ -101,11 +127,12 @@ impl MailboxCounts {
     }
 
     /// Rows were moved or deleted in bulk: count again when next needed (and forget which
-    /// copy came last: moved rows may come before it).
+    /// copy or receipt came last: moved rows may come after it).
     pub fn forget_depths(&mut self) {
         self.depths.clear();
         self.total = None;
         self.tails.clear();
+        self.receipt_tails.clear();
     }
 }
 
@@ -181,5 +208,25 @@ mod tests {
         gone.add(mailbox, -1);
         counts.committed(gone);
         assert_eq!((counts.depth(&c, mailbox, &DepthChanges::default()).unwrap(), counts.total(&c).unwrap()), (2, 2));
+    }
+
+    /// A mailbox's receipts are known to end only after a read to the end; every receipt
+    /// written later moves that end, and rows moved in bulk make it unknown again.
+    #[test]
+    fn a_receipt_queue_is_known_to_end_only_after_a_read_to_its_end() {
+        let mailbox = Mailbox { user: hush_shared::UserId::new(), device: hush_shared::DeviceId::new() };
+        let mut counts = MailboxCounts::default();
+        counts.receipt_written(mailbox, 7);
+        assert!(counts.may_have_receipts(mailbox, 100), "never read: unknown");
+        counts.receipts_end_at(mailbox, 10);
+        assert!(!counts.may_have_receipts(mailbox, 10) && counts.may_have_receipts(mailbox, 9));
+        counts.receipt_written(mailbox, 12);
+        assert!(counts.may_have_receipts(mailbox, 10) && !counts.may_have_receipts(mailbox, 12));
+        counts.receipt_written(mailbox, 11);
+        assert!(!counts.may_have_receipts(mailbox, 12), "an end never moves back when written");
+        let other = Mailbox { user: mailbox.user, device: hush_shared::DeviceId::new() };
+        assert!(counts.may_have_receipts(other, 1_000));
+        counts.forget_depths();
+        assert!(counts.may_have_receipts(mailbox, 1_000), "rows moved: unknown again");
     }
 }

@@ -447,6 +447,7 @@ mod tests {
     /// A send leaves deferred acks waiting until they are due: the copy acked stays in the
     /// table but no longer counts toward a full mailbox, and a receipt acked meanwhile is
     /// never written; anything else on the mailbox tables (here a retry) writes them first.
+    /// A receipt queue read to its end is not read again until a receipt is written to it.
     #[tokio::test]
     async fn sends_leave_deferred_acks_waiting_until_due() {
         use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing};
@@ -483,6 +484,10 @@ mod tests {
         let second = store.fetch_messages(b1, first.seq, 10).await.unwrap().remove(0);
         store.retry_messages(b1, &[reference(&second)], 7).await.unwrap();
         assert_eq!((rows("messages"), rows("receipts")), (0, 1), "written first: only the resend receipt is left");
+        // Alice's receipts were read to their end before: the one written since is read.
+        let resend = store.fetch_receipts(a1, receipt.seq, 10).await.unwrap();
+        assert_eq!(resend.iter().map(|r| r.kind).collect::<Vec<_>>(), vec![hush_shared::ws::ReceiptKind::Resend]);
+        assert!(store.fetch_receipts(a1, resend[0].seq, 10).await.unwrap().is_empty());
     }
 
     /// An ack's receipt depends on the other copies when the recipient has several devices:
