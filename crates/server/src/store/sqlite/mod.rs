@@ -26,10 +26,9 @@ mod social;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Mutex as AsyncMutex;
-
 use async_trait::async_trait;
 use rusqlite::Connection;
+use tokio::sync::Mutex as AsyncMutex;
 
 use self::deferred_acks::DeferredAcks;
 use self::mailbox_counts::MailboxCounts;
