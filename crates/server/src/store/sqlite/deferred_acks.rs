@@ -40,8 +40,6 @@ pub struct DeferredAcks {
     mailboxes: HashMap<Mailbox, Waiting>,
     /// Items in all mailboxes.
     count: usize,
-    /// Copies acked (in all mailboxes).
-    copies: usize,
     oldest: Option<Instant>,
     /// Whether the open transaction has them written (see [`Self::write`]).
     in_open_transaction: bool,
@@ -82,7 +80,6 @@ impl DeferredAcks {
 
     /// Defers the ack of `message` in `mailbox`, with the receipts it queued.
     pub fn defer_message(&mut self, mailbox: Mailbox, message: MessageRef, receipts: Vec<(Mailbox, StoredReceipt)>) {
-        self.copies += 1;
         self.waiting(mailbox, 1).copies.push(message);
         for (to, receipt) in receipts {
             self.waiting(to, 1).receipts.push(receipt);
@@ -122,20 +119,21 @@ impl DeferredAcks {
     /// Copies of `mailbox` acked here and still in the table (the open transaction has
     /// not deleted them).
     pub fn acked_in(&self, mailbox: Mailbox) -> i64 {
-        match self.in_open_transaction {
-            true => 0,
-            false => self.mailboxes.get(&mailbox).map_or(0, |w| w.copies.len() as i64),
-        }
+        self.still_in_table(self.mailboxes.get(&mailbox).into_iter())
     }
 
     /// Copies acked here and still in the table, in every mailbox.
     pub fn acked(&self) -> i64 {
-        if self.in_open_transaction { 0 } else { self.copies as i64 }
+        self.still_in_table(self.mailboxes.values())
     }
 
-    /// No transaction is open, or the open one rolls back: nothing [`Self::write`] wrote
-    /// counts.
-    pub fn no_open_transaction(&mut self) {
+    fn still_in_table<'a>(&self, waiting: impl Iterator<Item = &'a Waiting>) -> i64 {
+        if self.in_open_transaction { 0 } else { waiting.map(|w| w.copies.len() as i64).sum() }
+    }
+
+    /// The store's call ends (its transaction committed or rolled back): nothing
+    /// [`Self::write`] wrote is still to be committed.
+    pub fn call_ended(&mut self) {
         self.in_open_transaction = false;
     }
 

@@ -257,7 +257,6 @@ pub(super) fn begin<'c>(
     memory: &mut MailboxMemory,
     deferred: Deferred,
 ) -> rusqlite::Result<(Transaction<'c>, DepthChanges)> {
-    memory.deferred.no_open_transaction();
     let tx = c.transaction()?;
     let changes = match deferred {
         Deferred::IfDue if !memory.deferred.due() => DepthChanges::default(),
@@ -525,14 +524,23 @@ fn enqueue_one(
     Ok(Enqueued::Stored { at: now })
 }
 
+/// Up to `limit` rows of `mailbox`'s queue after `after`, oldest first, as `row` reads them;
+/// `select` names the mailbox's user, device, the cursor and the limit as `?1`…`?4`.
+fn queue_after<T>(
+    c: &Connection,
+    select: &str,
+    (mailbox, after, limit): (Mailbox, i64, usize),
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let values = params![blob(&mailbox.user.0), blob(&mailbox.device.0), after, limit as i64];
+    c.prepare_cached(select)?.query_map(values, row)?.collect()
+}
+
 /// Up to `limit` receipts of `mailbox`'s queue in the table after `after`, oldest first.
 fn read_receipts(c: &Connection, mailbox: Mailbox, after: i64, limit: usize) -> rusqlite::Result<Vec<StoredReceipt>> {
-    let mut stmt = c.prepare_cached(
-        "SELECT seq, id, kind, message_id, peer, peer_device, at FROM receipts
-         WHERE user_id = ?1 AND device = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
-    )?;
-    let values = params![blob(&mailbox.user.0), blob(&mailbox.device.0), after, limit as i64];
-    let rows = stmt.query_map(values, |r| {
+    let select = "SELECT seq, id, kind, message_id, peer, peer_device, at FROM receipts
+                  WHERE user_id = ?1 AND device = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4";
+    queue_after(c, select, (mailbox, after, limit), |r| {
         let peer_device = r.get::<_, Option<Vec<u8>>>(5)?.map_or(Ok(None), |_| uuid_blob(r, 5).map(Some))?;
         Ok(StoredReceipt {
             seq: r.get(0)?,
@@ -543,8 +551,7 @@ fn read_receipts(c: &Connection, mailbox: Mailbox, after: i64, limit: usize) -> 
             peer_device: peer_device.map(DeviceId),
             at: r.get(6)?,
         })
-    })?;
-    rows.collect()
+    })
 }
 
 #[async_trait]
@@ -658,12 +665,9 @@ impl MailboxStore for SqliteStore {
             if memory.deferred.hides_messages_from(mailbox, after) {
                 write_deferred(c, memory)?;
             }
-            let mut stmt = c.prepare_cached(
-                "SELECT seq, id, sender, sender_device, addressee, envelope, stored_at FROM messages
-                 WHERE recipient = ?1 AND device = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
-            )?;
-            let values = params![blob(&mailbox.user.0), blob(&mailbox.device.0), after, limit as i64];
-            let rows = stmt.query_map(values, |r| {
+            let select = "SELECT seq, id, sender, sender_device, addressee, envelope, stored_at FROM messages
+                          WHERE recipient = ?1 AND device = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4";
+            queue_after(c, select, (mailbox, after, limit), |r| {
                 // Messages queued before crypto v2 have no sender device.
                 let from_device = r.get::<_, Option<Vec<u8>>>(3)?.map_or(Ok(Uuid::nil()), |_| uuid_blob(r, 3))?;
                 Ok(StoredMessage {
@@ -675,8 +679,7 @@ impl MailboxStore for SqliteStore {
                     envelope: r.get(5)?,
                     stored_at: r.get(6)?,
                 })
-            })?;
-            rows.collect()
+            })
         })
         .await
     }

@@ -167,7 +167,7 @@ impl SqliteStore {
             };
             let result = f(c, &mut guard);
             // Committed, or rolled back with an error: no transaction of `f` is open now.
-            guard.deferred.no_open_transaction();
+            guard.deferred.call_ended();
             result
         })
         .await
