@@ -1,7 +1,7 @@
 //! [`MailboxStore`] on SQLite: one mailbox per device (migration 0008). `messages` holds
-//! one row per copy (device) of a message, `message_ids` one row per message (dedup of
-//! resends, and whether it was delivered, read or expired, so receipts roll up per
-//! person), `receipts` one row per device a receipt goes to, `mailboxes` each person's
+//! one row per copy (device) of a message, `message_ids` one record per message
+//! ([`message_records`](super::message_records): dedup of resends, and whether it was
+//! delivered, read or expired, so receipts roll up per person), `receipts` one row per device a receipt goes to, `mailboxes` each person's
 //! device mailboxes. Ids are 16-byte BLOBs; each operation is one transaction (a batch of
 //! sends is one transaction too), and acks wait in memory to be written many at a time
 //! (`deferred_acks`). Rows are numbered and mailboxes counted in memory ([`MailboxCounts`],
@@ -16,17 +16,12 @@ use uuid::Uuid;
 
 use super::deferred_acks::DeferredAcks;
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
+use super::message_records::{self as records, DELIVERED, EXPIRED, Generations};
 use super::{MailboxMemory, SqliteStore, uuid_blob};
 use crate::store::{
     Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, Placed, RECEIPTS_KEPT_PER_MAILBOX,
     ReceiptRef, StoreResult, StoredMessage, StoredReceipt,
 };
-
-/// `message_ids.state` bits: what already happened to a message, so each receipt kind goes
-/// out once per message however many devices the recipient has.
-const DELIVERED: i64 = 1;
-const READ: i64 = 2;
-const EXPIRED: i64 = 4;
 
 /// The device of rows queued before devices had mailboxes (migration 0008).
 const UNASSIGNED: [u8; 16] = [0; 16];
@@ -160,17 +155,6 @@ fn queue_receipt(
     Ok(())
 }
 
-/// Marks `state` on the message `(sender, id)` if it is not set yet (nor `unless`): true
-/// when this call set it, i.e. when its receipt is due.
-fn mark(tx: &Transaction<'_>, sender: &Uuid, id: &Uuid, state: i64, unless: i64) -> rusqlite::Result<bool> {
-    let changed = tx
-        .prepare_cached(
-            "UPDATE message_ids SET state = state | ?3 WHERE sender = ?1 AND id = ?2 AND state & (?3 | ?4) = 0",
-        )?
-        .execute(params![blob(sender), blob(id), state, unless])?;
-    Ok(changed == 1)
-}
-
 /// A copy taken out of a mailbox (its sender is the one the ack or retry named).
 struct Taken {
     sender_device: Option<Uuid>,
@@ -220,6 +204,7 @@ struct Step<'a, 'c> {
     tx: &'a Transaction<'c>,
     counts: &'a mut MailboxCounts,
     deferred: &'a DeferredAcks,
+    generations: &'a mut Generations,
     changes: DepthChanges,
     placed: Vec<Placed>,
     message: usize,
@@ -227,8 +212,13 @@ struct Step<'a, 'c> {
 
 impl<'a, 'c> Step<'a, 'c> {
     fn new(tx: &'a Transaction<'c>, memory: &'a mut MailboxMemory, changes: DepthChanges) -> Self {
-        let MailboxMemory { counts, deferred } = memory;
-        Self { tx, counts, deferred, changes, placed: Vec::new(), message: 0 }
+        let MailboxMemory { counts, deferred, generations } = memory;
+        Self { tx, counts, deferred, generations, changes, placed: Vec::new(), message: 0 }
+    }
+
+    /// The message records' table with the generations kept (`message_records`).
+    fn records(&mut self) -> rusqlite::Result<(&'a Transaction<'c>, &[i64])> {
+        Ok((self.tx, self.generations.kept(self.tx)?))
     }
 
     /// Copies waiting in `mailbox`, not counting those acked whose deletion waits.
@@ -354,7 +344,7 @@ fn ack_copy(
     let (sender, id) = (message.sender.0, &message.id);
     // A copy on the sender's own other device is not a delivery; the only copy needs no
     // record that it was delivered (no other copy can deliver it again).
-    if sender != mailbox.user.0 && (copies == 1 || mark(step.tx, &sender, id, DELIVERED, EXPIRED)?) {
+    if sender != mailbox.user.0 && (copies == 1 || records::mark(step.records()?, &sender, id, DELIVERED, EXPIRED)?) {
         queue_receipt((step.tx, step.counts), &sender, Devices::All, &delivered(&mailbox, message, now))?;
         told.push(UserId(sender));
     }
@@ -403,14 +393,7 @@ fn read_copy(
     now: i64,
     told: &mut Vec<UserId>,
 ) -> rusqlite::Result<()> {
-    let marked = step
-        .tx
-        .prepare_cached(
-            "UPDATE message_ids SET state = state | ?4
-             WHERE sender = ?1 AND id = ?2 AND (recipient = ?3 OR recipient IS NULL) AND state & ?4 = 0",
-        )?
-        .execute(params![blob(&sender.0), blob(id), blob(&reader.user.0), READ])?;
-    if marked == 0 {
+    if !records::mark_read(step.records()?, &sender.0, id, &reader.user.0)? {
         return Ok(());
     }
     let read = Receipt { kind: ReceiptKind::Read, message_id: id, peer: &reader.user.0, peer_device: None, at: now };
@@ -486,19 +469,10 @@ fn enqueue_one(
     now: i64,
     policy: MailboxPolicy,
 ) -> rusqlite::Result<Enqueued> {
-    let (sender, id) = (blob(&from.user.0), blob(&message.id));
+    let (sender, id) = (&from.user.0, &message.id);
     // Claiming the id is the duplicate check: a resend finds it taken.
-    let claimed = step
-        .tx
-        .prepare_cached(
-            "INSERT INTO message_ids (sender, id, stored_at, recipient) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![sender, id, now, blob(&message.to.0)])?;
-    if claimed == 0 {
-        let at = step
-            .tx
-            .prepare_cached("SELECT stored_at FROM message_ids WHERE sender = ?1 AND id = ?2")?
-            .query_row(params![sender, id], |r| r.get(0))?;
+    if !records::claim(step.records()?, sender, id, &message.to.0, now)? {
+        let at = records::stored_at(step.records()?, sender, id)?;
         let mut resent = false;
         for copy in &message.copies {
             if take_resend_wish(step.tx, &from.user.0, &message.id, copy.mailbox)? {
@@ -511,9 +485,7 @@ fn enqueue_one(
     for copy in &message.copies {
         if step.depth(copy.mailbox)? >= i64::from(policy.max_messages) {
             // Not stored, so not a duplicate if sent again later.
-            step.tx
-                .prepare_cached("DELETE FROM message_ids WHERE sender = ?1 AND id = ?2")?
-                .execute(params![sender, id])?;
+            records::forget_claimed(step.records()?, sender, id)?;
             return Ok(Enqueued::MailboxFull);
         }
     }
@@ -783,7 +755,7 @@ impl MailboxStore for SqliteStore {
                 step.tx.prepare_cached("DELETE FROM messages WHERE seq = ?1")?.execute([seq])?;
                 step.changes.add(*mailbox, -1);
                 // One `expired` per message, and none once a device of the recipient has it.
-                if recipient == addressee && mark(step.tx, sender, id, EXPIRED, DELIVERED)? {
+                if recipient == addressee && records::mark(step.records()?, sender, id, EXPIRED, DELIVERED)? {
                     let receipt = Receipt {
                         kind: ReceiptKind::Expired,
                         message_id: id,
@@ -798,7 +770,7 @@ impl MailboxStore for SqliteStore {
             let changes = step.changes;
             if expired.len() < limit {
                 // Every copy that old is gone: its message's record and wishes can go too.
-                tx.prepare_cached("DELETE FROM message_ids WHERE stored_at <= ?1")?.execute([cutoff])?;
+                records::expire((&tx, &mut memory.generations), now, cutoff)?;
                 tx.prepare_cached("DELETE FROM resend_wanted WHERE at <= ?1")?.execute([cutoff])?;
             }
             trim_receipts(&tx)?;

@@ -18,6 +18,7 @@ mod limits;
 mod links;
 mod mailbox;
 mod mailbox_counts;
+mod message_records;
 mod push;
 mod route_cache;
 mod sessions;
@@ -32,6 +33,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use self::deferred_acks::DeferredAcks;
 use self::mailbox_counts::MailboxCounts;
+use self::message_records::Generations;
 use self::route_cache::RouteCache;
 use super::{HealthCheck, StoreError, StoreResult, Stores};
 
@@ -52,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_sign_in_attempts.sql"),
     include_str!("migrations/0014_mailbox_fewer_pages.sql"),
     include_str!("migrations/0015_push_subscriptions.sql"),
+    include_str!("migrations/0016_message_id_generations.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
@@ -70,6 +73,7 @@ pub struct SqliteStore {
 pub(crate) struct MailboxMemory {
     pub counts: MailboxCounts,
     pub deferred: DeferredAcks,
+    pub generations: Generations,
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -1,0 +1,215 @@
+//! The record the store keeps of each message (`message_ids`), separate from its copies: it
+//! refuses a resend under the same id and says what already happened to the message
+//! (delivered, read, expired), so each receipt kind goes out once per message however many
+//! devices the recipient has. A record outlives the message's copies by at least a message
+//! lifetime. Records are kept in generations (migration 0016) so that no index by time has to
+//! be written with each message: the sweep opens a new generation once the newest is a
+//! lifetime old and drops a whole generation — one range of the primary key — once the one
+//! after it is that old too. The generations kept are remembered ([`Generations`]), so each
+//! statement names one and stays a plain lookup by primary key (asking the table of
+//! generations inside the statement cost more than the index saved; BENCHMARKS.md). Like
+//! the mailbox counters, this holds for the one process that serves the database.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use uuid::Uuid;
+
+/// `state` bits: what already happened to a message.
+pub(super) const DELIVERED: i64 = 1;
+pub(super) const READ: i64 = 2;
+pub(super) const EXPIRED: i64 = 4;
+
+/// The generations kept, oldest first, as read from `message_id_generations` after the last
+/// sweep (which alone changes them).
+#[derive(Default)]
+pub(crate) struct Generations {
+    kept: Option<Vec<i64>>,
+}
+
+impl Generations {
+    /// The generations kept, oldest first; never empty.
+    pub(super) fn kept(&mut self, c: &Connection) -> rusqlite::Result<&[i64]> {
+        if self.kept.is_none() {
+            let mut stmt = c.prepare_cached("SELECT gen FROM message_id_generations ORDER BY gen")?;
+            let kept = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
+            self.kept = Some(kept);
+        }
+        Ok(self.kept.as_deref().unwrap_or_default())
+    }
+}
+
+/// Records the message `id` of `sender` to `recipient`, stored at `now`, in the newest
+/// generation: false if a record of it exists already (a resend).
+pub(super) fn claim(
+    (tx, kept): (&Transaction<'_>, &[i64]),
+    sender: &Uuid,
+    id: &Uuid,
+    recipient: &Uuid,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let Some((newest, older)) = kept.split_last() else { return Ok(false) };
+    for generation in older {
+        let found = tx
+            .prepare_cached("SELECT 1 FROM message_ids WHERE gen = ?3 AND sender = ?1 AND id = ?2")?
+            .query_row(params![sender.as_bytes(), id.as_bytes(), generation], |_| Ok(()))
+            .optional()?;
+        if found.is_some() {
+            return Ok(false);
+        }
+    }
+    let claimed = tx
+        .prepare_cached(
+            "INSERT INTO message_ids (gen, sender, id, stored_at, recipient) VALUES (?5, ?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![sender.as_bytes(), id.as_bytes(), now, recipient.as_bytes(), newest])?;
+    Ok(claimed == 1)
+}
+
+/// When the message `(sender, id)` was first stored.
+pub(super) fn stored_at((tx, kept): (&Transaction<'_>, &[i64]), sender: &Uuid, id: &Uuid) -> rusqlite::Result<i64> {
+    for generation in kept.iter().rev() {
+        let at = tx
+            .prepare_cached("SELECT stored_at FROM message_ids WHERE gen = ?3 AND sender = ?1 AND id = ?2")?
+            .query_row(params![sender.as_bytes(), id.as_bytes(), generation], |r| r.get(0))
+            .optional()?;
+        if let Some(at) = at {
+            return Ok(at);
+        }
+    }
+    Err(rusqlite::Error::QueryReturnedNoRows)
+}
+
+/// Forgets the message `(sender, id)` just claimed: it was not stored after all, so sending
+/// it again is not a resend.
+pub(super) fn forget_claimed((tx, kept): (&Transaction<'_>, &[i64]), sender: &Uuid, id: &Uuid) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM message_ids WHERE gen = ?3 AND sender = ?1 AND id = ?2")?.execute(params![
+        sender.as_bytes(),
+        id.as_bytes(),
+        kept.last()
+    ])?;
+    Ok(())
+}
+
+/// Marks `state` on the message `(sender, id)` if it is not set yet (nor `unless`): true
+/// when this call set it, i.e. when its receipt is due.
+pub(super) fn mark(
+    (tx, kept): (&Transaction<'_>, &[i64]),
+    sender: &Uuid,
+    id: &Uuid,
+    state: i64,
+    unless: i64,
+) -> rusqlite::Result<bool> {
+    for generation in kept.iter().rev() {
+        let changed = tx
+            .prepare_cached(
+                "UPDATE message_ids SET state = state | ?3
+                 WHERE gen = ?5 AND sender = ?1 AND id = ?2 AND state & (?3 | ?4) = 0",
+            )?
+            .execute(params![sender.as_bytes(), id.as_bytes(), state, unless, generation])?;
+        if changed == 1 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Marks the message `(sender, id)` read by `reader`'s person if it was sent to them and
+/// not read yet: true when its `read` receipt is due.
+pub(super) fn mark_read(
+    (tx, kept): (&Transaction<'_>, &[i64]),
+    sender: &Uuid,
+    id: &Uuid,
+    reader: &Uuid,
+) -> rusqlite::Result<bool> {
+    for generation in kept.iter().rev() {
+        let changed = tx
+            .prepare_cached(
+                "UPDATE message_ids SET state = state | ?4
+                 WHERE gen = ?5 AND sender = ?1 AND id = ?2 AND (recipient = ?3 OR recipient IS NULL) AND state & ?4 = 0",
+            )?
+            .execute(params![sender.as_bytes(), id.as_bytes(), reader.as_bytes(), READ, generation])?;
+        if changed == 1 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Drops the records stored at or before `cutoff` a generation at a time, and opens a new
+/// generation at `now` once the newest started that long ago. Called once every copy stored
+/// at or before `cutoff` is gone.
+pub(super) fn expire(
+    (tx, generations): (&Transaction<'_>, &mut Generations),
+    now: i64,
+    cutoff: i64,
+) -> rusqlite::Result<()> {
+    // Read again at the next use, whether this transaction commits or not.
+    generations.kept = None;
+    let (newest, started): (i64, i64) = tx
+        .prepare_cached("SELECT gen, started_at FROM message_id_generations ORDER BY gen DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if started <= cutoff {
+        tx.prepare_cached("INSERT INTO message_id_generations (gen, started_at) VALUES (?1, ?2)")?
+            .execute(params![newest + 1, now])?;
+    }
+    // Each generation before the newest one started by `cutoff` holds only older records.
+    let whole: Option<i64> = tx
+        .prepare_cached("SELECT MAX(gen) FROM message_id_generations WHERE started_at <= ?1")?
+        .query_row([cutoff], |r| r.get(0))?;
+    if let Some(whole) = whole {
+        tx.prepare_cached("DELETE FROM message_ids WHERE gen < ?1")?.execute([whole])?;
+        tx.prepare_cached("DELETE FROM message_id_generations WHERE gen < ?1")?.execute([whole])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use hush_shared::{DeviceId, UserId};
+
+    use super::super::SqliteStore;
+    use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, Outgoing};
+
+    /// A record lives at least a lifetime, so a resend within it is refused, and at most
+    /// about two: the sweep drops a generation once the one after it is a lifetime old.
+    #[tokio::test]
+    async fn records_live_a_lifetime_and_go_a_generation_at_a_time() {
+        const TTL: i64 = 1_000;
+        let store = SqliteStore::open_in_memory().unwrap();
+        let (a1, b1) = (
+            Mailbox { user: UserId::new(), device: DeviceId::new() },
+            Mailbox { user: UserId::new(), device: DeviceId::new() },
+        );
+        for mailbox in [a1, b1] {
+            store.open_mailbox(mailbox).await.unwrap();
+        }
+        let policy = MailboxPolicy { max_messages: 100, ttl_secs: TTL };
+        let send = async |id: uuid::Uuid, now: i64| {
+            let copies = vec![EnvelopeCopy { mailbox: b1, envelope: vec![1; 40] }];
+            let sent = store.enqueue_many(a1, vec![Outgoing { to: b1.user, id, copies }], now, policy).await;
+            sent.unwrap().remove(0)
+        };
+        let generations = || {
+            let c = store.conn.try_lock().unwrap();
+            let mut stmt = c.prepare("SELECT gen FROM message_id_generations ORDER BY gen").unwrap();
+            stmt.query_map([], |r| r.get::<_, i64>(0)).unwrap().collect::<Result<Vec<_>, _>>().unwrap()
+        };
+        let (first, second) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+
+        assert_eq!(send(first, 0).await, Enqueued::Stored { at: 0 });
+        store.expire(TTL, TTL, 10).await.unwrap();
+        assert_eq!(generations(), vec![0, 1], "the first generation started a lifetime ago");
+        assert_eq!(send(second, 1_100).await, Enqueued::Stored { at: 1_100 });
+        store.expire(1_500, TTL, 10).await.unwrap();
+        assert_eq!(send(first, 1_500).await, Enqueued::Duplicate { at: 0 }, "kept until its generation goes");
+        assert_eq!(generations(), vec![0, 1]);
+
+        store.expire(2_000, TTL, 10).await.unwrap();
+        assert_eq!(generations(), vec![1, 2], "the one after it is a lifetime old: it goes");
+        assert_eq!(send(second, 2_000).await, Enqueued::Duplicate { at: 1_100 }, "younger than a lifetime: kept");
+        assert_eq!(send(first, 2_001).await, Enqueued::Stored { at: 2_001 }, "gone with its generation");
+        let c = store.conn.try_lock().unwrap();
+        let newest: i64 = c.query_row("SELECT gen FROM message_ids WHERE stored_at = 2001", [], |r| r.get(0)).unwrap();
+        assert_eq!(newest, 2, "recorded in the generation the sweep opened");
+    }
+}
