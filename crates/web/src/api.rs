@@ -17,6 +17,17 @@ fn network(message: &str) -> ApiError {
     ErrorBody { code: ErrorCode::Unavailable, message: message.to_owned(), retry_after: None }
 }
 
+/// The JSON text of `body`.
+pub fn encode(body: &impl Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(body).map_err(|e| network(&e.to_string()))
+}
+
+/// An answer's JSON text as `T` (an empty answer reads as `null`).
+pub fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    let text = if text.is_empty() { "null" } else { text };
+    serde_json::from_str(text).map_err(|e| network(&format!("unexpected answer: {e}")))
+}
+
 /// Calls `method path` with an optional bearer token and JSON body.
 pub async fn call<T: DeserializeOwned>(
     method: &str,
@@ -24,12 +35,23 @@ pub async fn call<T: DeserializeOwned>(
     token: Option<&str>,
     body: Option<&impl Serialize>,
 ) -> Result<T, ApiError> {
+    let body = body.map(encode).transpose()?;
+    decode(&call_text(method, path, token, body).await?)
+}
+
+/// Calls `method path` with an optional bearer token and JSON body text: the answer's text.
+/// One function for every answer type, so the browser's code for a call exists once.
+pub async fn call_text(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<String>,
+) -> Result<String, ApiError> {
     let init = RequestInit::new();
     init.set_method(method);
     init.set_credentials(RequestCredentials::SameOrigin);
-    if let Some(body) = body {
-        let text = serde_json::to_string(body).map_err(|e| network(&e.to_string()))?;
-        init.set_body(&wasm_bindgen::JsValue::from_str(&text));
+    if let Some(text) = &body {
+        init.set_body(&wasm_bindgen::JsValue::from_str(text));
     }
     let request = Request::new_with_str_and_init(path, &init).map_err(|_| network("bad request"))?;
     let headers = request.headers();
@@ -51,8 +73,7 @@ pub async fn call<T: DeserializeOwned>(
         Err(_) => String::new(),
     };
     if (200..300).contains(&status) {
-        let text = if text.is_empty() { "null".to_owned() } else { text };
-        serde_json::from_str(&text).map_err(|e| network(&format!("unexpected answer: {e}")))
+        Ok(text)
     } else {
         Err(serde_json::from_str(&text).unwrap_or_else(|_| network(&format!("HTTP {status}"))))
     }
@@ -60,5 +81,5 @@ pub async fn call<T: DeserializeOwned>(
 
 /// A body-less call whose answer is ignored.
 pub async fn call_empty(method: &str, path: &str, token: Option<&str>) -> Result<(), ApiError> {
-    call::<serde_json::Value>(method, path, token, None::<&()>).await.map(|_| ())
+    call_text(method, path, token, None).await.map(|_| ())
 }

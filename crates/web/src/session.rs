@@ -138,15 +138,27 @@ impl Ctx {
         path: &str,
         body: Option<&impl serde::Serialize>,
     ) -> Result<T, ErrorBody> {
-        let first = api::call(method, path, self.token().as_deref(), body).await;
-        match first {
-            Err(e) if e.code == hush_shared::ErrorCode::TokenExpired => {
-                let token = refresh_token().await?;
-                self.token.set(Some(token.clone()));
-                api::call(method, path, Some(&token), body).await
-            }
-            other => other,
+        let body = body.map(api::encode).transpose()?;
+        api::decode(&call_signed_in(self.token, method, path, body).await?)
+    }
+}
+
+/// Calls the API with the access token in `token`, refreshing it once if it has expired:
+/// the answer's JSON text.
+pub async fn call_signed_in(
+    token: RwSignal<Option<String>>,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<String, ErrorBody> {
+    let first = api::call_text(method, path, token.get_untracked().as_deref(), body.clone()).await;
+    match first {
+        Err(e) if e.code == hush_shared::ErrorCode::TokenExpired => {
+            let fresh = refresh_token().await?;
+            token.set(Some(fresh.clone()));
+            api::call_text(method, path, Some(&fresh), body).await
         }
+        other => other,
     }
 }
 

@@ -4,7 +4,6 @@
 
 use async_trait::async_trait;
 use hush_client::api::{ApiError, Http};
-use hush_shared::ErrorCode;
 use leptos::prelude::*;
 
 /// The REST API for the engine, authenticated as the signed-in session.
@@ -25,15 +24,8 @@ impl Http for WebHttp {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Result<serde_json::Value, ApiError> {
-        let first = crate::api::call(method, path, self.token.get_untracked().as_deref(), body.as_ref()).await;
-        match first {
-            Err(e) if e.code == ErrorCode::TokenExpired => {
-                let token = crate::session::refresh_token().await?;
-                self.token.set(Some(token.clone()));
-                crate::api::call(method, path, Some(&token), body.as_ref()).await
-            }
-            other => other,
-        }
+        let body = body.as_ref().map(crate::api::encode).transpose()?;
+        crate::api::decode(&crate::session::call_signed_in(self.token, method, path, body).await?)
     }
 }
 

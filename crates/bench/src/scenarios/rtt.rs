@@ -1,15 +1,20 @@
-//! `rtt`: pairs ping-pong at a fixed offered rate (open loop). A sends on a schedule; B
-//! acks and replies with the same id; A records now − *scheduled* send time in an
-//! HdrHistogram, which corrects for coordinated omission (a stall delays the schedule's
-//! later sends, and their wait counts).
-
+//! `rtt`: pairs ping-pong at a fixed offered rate (open loop). Round trips start as a
+//! Poisson process at `rate` per second, taken by the pairs in turn: A sends; B acks and
+//! replies with the same id; A records now − *scheduled* send time in an HdrHistogram,
+//! which corrects for coordinated omission (a stall delays later sends, and their wait
+//! counts). The schedule is kept by a thread of its own sleeping on the system's timer
+//! (tokio's ticks in whole milliseconds: its sends went out a median of 1 ms late, counted
+//! as the server's). Every pair sending at the same instant, as this scenario did before,
+//! measured mostly the queue of that burst (BENCHMARKS.md).
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use hush_shared::ws::{ClientFrame, ServerFrame};
+use rand_core::{OsRng, RngCore};
 use serde_json::json;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{ms, split};
@@ -21,8 +26,7 @@ pub async fn run(server: &Server, pairs: usize, rate: u64, seconds: u64) -> serd
     let people = setup::pairs(server, pairs).await;
     let histogram =
         Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3).expect("histogram")));
-    let interval = Duration::from_nanos(1_000_000_000 * pairs as u64 / rate.max(1));
-    let mut tasks = Vec::new();
+    let mut senders = Vec::new();
     let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
     for (a, b) in people {
         let ws_a = wire::connect(&server.ws_url(), &a.token, a.ip).await.expect("connect a");
@@ -65,36 +69,47 @@ pub async fn run(server: &Server, pairs: usize, rate: u64, seconds: u64) -> serd
                 }
             }
         });
-        // A's sender, on schedule.
-        tasks.push(tokio::spawn(async move {
-            let envelope = wire::envelope();
-            let start = Instant::now() + Duration::from_millis(200);
-            let end = start + Duration::from_secs(seconds);
-            let mut next = start;
-            let mut sent = 0u64;
-            while next < end {
-                tokio::time::sleep_until(next).await;
-                let id = uuid::Uuid::now_v7();
-                if let Ok(mut s) = scheduled.lock() {
-                    s.insert(id, next);
-                }
-                let _ = tx_a.send(wire::send_frame(id, &b, &envelope));
-                sent += 1;
-                next += interval;
-            }
-            sent
-        }));
+        senders.push((tx_a, b, scheduled));
     }
-    let mut sent = 0;
-    for t in tasks {
-        sent += t.await.unwrap_or(0);
-    }
+    let sent = tokio::task::spawn_blocking(move || schedule(senders, rate, seconds)).await.unwrap_or(0);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let h = histogram.lock().map(|h| h.clone()).expect("histogram");
     json!({
-        "scenario": "rtt", "pairs": pairs, "offered_rate": rate, "seconds": seconds,
+        "scenario": "rtt", "pairs": pairs, "offered_rate": rate, "arrivals": "poisson", "seconds": seconds,
         "sent": sent, "round_trips": received.load(std::sync::atomic::Ordering::Relaxed),
         "p50_ms": ms(h.value_at_quantile(0.5)), "p99_ms": ms(h.value_at_quantile(0.99)),
         "p999_ms": ms(h.value_at_quantile(0.999)), "max_ms": ms(h.max()),
     })
+}
+
+/// One pair's sending side: A's connection, B, and the send times scheduled.
+type Sender = (mpsc::UnboundedSender<ClientFrame>, setup::Person, Arc<Mutex<HashMap<uuid::Uuid, Instant>>>);
+
+/// Starts round trips at `rate` per second for `seconds`, the gaps between them drawn from
+/// the exponential distribution (a Poisson process), each pair in turn; how many started.
+fn schedule(senders: Vec<Sender>, rate: u64, seconds: u64) -> u64 {
+    let envelope = wire::envelope();
+    let start = std::time::Instant::now() + Duration::from_millis(200);
+    let end = start + Duration::from_secs(seconds);
+    let (mut at, mut sent) = (start, 0);
+    for (tx_a, b, scheduled) in senders.iter().cycle() {
+        at += exponential_gap(rate);
+        if at >= end {
+            break;
+        }
+        std::thread::sleep(at.saturating_duration_since(std::time::Instant::now()));
+        let id = uuid::Uuid::now_v7();
+        if let Ok(mut s) = scheduled.lock() {
+            s.insert(id, Instant::from_std(at));
+        }
+        let _ = tx_a.send(wire::send_frame(id, b, &envelope));
+        sent += 1;
+    }
+    sent
+}
+
+/// A gap between arrivals of a Poisson process of `rate` per second.
+fn exponential_gap(rate: u64) -> Duration {
+    let uniform = (OsRng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    Duration::from_secs_f64(-(1.0 - uniform).ln() / rate.max(1) as f64)
 }
