@@ -89,14 +89,10 @@ mod tests {
             Some("token".into())
         }
 
-        async fn call(
-            &self,
-            method: &str,
-            path: &str,
-            _body: Option<serde_json::Value>,
-        ) -> Result<serde_json::Value, ApiError> {
+        async fn call(&self, method: &str, path: &str, _body: Option<String>) -> Result<String, ApiError> {
             self.asked.borrow_mut().push(format!("{method} {path}"));
-            self.answers.borrow_mut().pop_front().unwrap_or_else(|| Err(api::unreachable("no answer scripted")))
+            let answer = self.answers.borrow_mut().pop_front();
+            answer.unwrap_or_else(|| Err(api::unreachable("no answer scripted"))).map(|json| json.to_string())
         }
     }
 

@@ -15,7 +15,6 @@ use hush_shared::UserId;
 use hush_shared::api::devices::{
     BundleList, Device, DeviceBundle, DeviceList, OneTimePrekey, PrekeyStatus, RegisterDevice, UploadPrekeys,
 };
-use serde_json::{Value, json};
 
 /// Every account's one device.
 #[derive(Default)]
@@ -31,8 +30,13 @@ pub struct ModelHttp {
     pub keys: Rc<KeyDirectory>,
 }
 
-fn to_json(value: impl serde::Serialize) -> Result<Value, ApiError> {
-    serde_json::to_value(value).map_err(|e| unreachable(e.to_string()))
+fn to_json(value: impl serde::Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(&value).map_err(|e| unreachable(e.to_string()))
+}
+
+/// A call's body as `T`.
+fn body_as<T: serde::de::DeserializeOwned>(body: Option<String>) -> Result<T, ApiError> {
+    serde_json::from_str(body.as_deref().unwrap_or("null")).map_err(|e| unreachable(e.to_string()))
 }
 
 #[async_trait(?Send)]
@@ -41,13 +45,12 @@ impl Http for ModelHttp {
         Some(format!("token-of-{}", self.user))
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, ApiError> {
+    async fn call(&self, method: &str, path: &str, body: Option<String>) -> Result<String, ApiError> {
         let mut devices = self.keys.devices.borrow_mut();
         let parts: Vec<&str> = path.trim_start_matches("/api/v1/").split('/').collect();
         match (method, parts.as_slice()) {
             ("POST", ["devices"]) => {
-                let body: RegisterDevice =
-                    serde_json::from_value(body.unwrap_or_default()).map_err(|e| unreachable(e.to_string()))?;
+                let body: RegisterDevice = body_as(body)?;
                 let device =
                     Device { device_id: body.device_id, name: None, created_at: 0, last_seen: None, current: true };
                 let prekeys = body.one_time_prekeys.clone();
@@ -73,8 +76,7 @@ impl Http for ModelHttp {
             (_, ["devices", _, rest]) => {
                 let (device, pool) = devices.get_mut(&self.user).ok_or_else(|| unreachable("no device"))?;
                 if *rest == "one-time-prekeys" {
-                    let body: UploadPrekeys =
-                        serde_json::from_value(body.unwrap_or_default()).map_err(|e| unreachable(e.to_string()))?;
+                    let body: UploadPrekeys = body_as(body)?;
                     pool.extend(body.one_time_prekeys);
                 }
                 to_json(PrekeyStatus {
@@ -101,7 +103,7 @@ impl Http for ModelHttp {
                     }],
                 })
             }
-            _ => Ok(json!(null)),
+            _ => Ok(String::new()),
         }
     }
 }

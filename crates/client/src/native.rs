@@ -79,26 +79,17 @@ impl Http for NativeHttp {
         Some(self.token.clone())
     }
 
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> Result<serde_json::Value, ApiError> {
+    async fn call(&self, method: &str, path: &str, body: Option<String>) -> Result<String, ApiError> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| unreachable(e.to_string()))?;
         let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
         if let Some(body) = body {
-            request = request.json(&body);
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
         }
         let response = request.send().await.map_err(|e| unreachable(e.to_string()))?;
         let status = response.status();
         let text = response.text().await.map_err(|e| unreachable(e.to_string()))?;
         if status.is_success() {
-            Ok(if text.is_empty() {
-                serde_json::Value::Null
-            } else {
-                serde_json::from_str(&text).map_err(|e| unreachable(e.to_string()))?
-            })
+            Ok(text)
         } else {
             Err(serde_json::from_str(&text).unwrap_or_else(|_| unreachable(format!("HTTP {status}"))))
         }

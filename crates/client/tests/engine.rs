@@ -518,7 +518,7 @@ impl Http for NoConnection {
         None
     }
 
-    async fn call(&self, _: &str, _: &str, _: Option<serde_json::Value>) -> Result<serde_json::Value, ApiError> {
+    async fn call(&self, _: &str, _: &str, _: Option<String>) -> Result<String, ApiError> {
         Err(hush_client::api::unreachable("no connection"))
     }
 }

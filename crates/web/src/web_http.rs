@@ -18,14 +18,8 @@ impl Http for WebHttp {
         self.token.get_untracked()
     }
 
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> Result<serde_json::Value, ApiError> {
-        let body = body.as_ref().map(crate::api::encode).transpose()?;
-        crate::api::decode(&crate::session::call_signed_in(self.token, method, path, body).await?)
+    async fn call(&self, method: &str, path: &str, body: Option<String>) -> Result<String, ApiError> {
+        crate::session::call_signed_in(self.token, method, path, body).await
     }
 }
 
