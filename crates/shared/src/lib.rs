@@ -16,6 +16,7 @@ pub mod ids;
 pub mod limits;
 pub mod validate;
 pub mod ws;
+mod ws_read;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{DeviceId, FriendRequestId, UserId};

@@ -172,9 +172,10 @@ pub enum FriendEvent {
     },
 }
 
-/// Frames the server sends.
+/// Frames the server sends. Clients read them through one flat set of fields
+/// (`ws_read`), not serde's reader for tagged enums.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "crate::ws_read::ServerFrameFields")]
 pub enum ServerFrame {
     /// Authenticated.
     Hello {
