@@ -22,6 +22,7 @@ pub mod notifications;
 pub mod route;
 pub mod session;
 pub mod tab_lock;
+pub mod text_case;
 pub mod time;
 pub mod title;
 pub mod ui;

@@ -11,7 +11,8 @@ pub const COLOURS: usize = 8;
 
 /// Up to two initials: the first letters of the first two words, upper-cased.
 pub fn initials(name: &str) -> String {
-    name.split_whitespace().take(2).filter_map(|word| word.chars().next()).flat_map(char::to_uppercase).collect()
+    let first_letters: String = name.split_whitespace().take(2).filter_map(|word| word.chars().next()).collect();
+    crate::text_case::uppercase(&first_letters)
 }
 
 /// The colour for `id`: the same on every device.

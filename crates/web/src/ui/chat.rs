@@ -87,7 +87,7 @@ pub fn Chat(peer: UserId) -> impl IntoView {
         match ctx.live.presence.get().get(&peer) {
             Some((true, _)) => "online".into(),
             Some((false, Some(seen))) => {
-                format!("last seen {} {}", time::day_label(seen * 1000).to_lowercase(), time::clock(seen * 1000))
+                format!("last seen {} {}", time::day_label(seen * 1000).to_ascii_lowercase(), time::clock(seen * 1000))
             }
             _ => String::new(),
         }
@@ -161,7 +161,7 @@ pub fn Chat(peer: UserId) -> impl IntoView {
                         view! {
                             {separator}
                             {unread_mark}
-                            <div class="bubble" class:mine=mine class:theirs=!mine data-status=format!("{:?}", m.status).to_lowercase()>
+                            <div class="bubble" class:mine=mine class:theirs=!mine data-status=format!("{:?}", m.status).to_ascii_lowercase()>
                                 {body}
                                 <span class="meta">
                                     {time::clock(m.created_at_ms)}

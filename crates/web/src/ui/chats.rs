@@ -41,7 +41,8 @@ pub fn preview(m: &ChatMessage) -> String {
 
 /// Whether `name` matches what was typed in the search box (any part, any case).
 pub fn matches_search(name: &str, search: &str) -> bool {
-    name.to_lowercase().contains(search.trim().to_lowercase().as_str())
+    use crate::text_case::lowercase;
+    lowercase(name).contains(lowercase(search.trim()).as_str())
 }
 
 /// The chat list; its title is the screen's `h1` when it is the `main` thing shown (not
