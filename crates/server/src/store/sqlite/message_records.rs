@@ -165,24 +165,15 @@ pub(super) fn expire(
 
 #[cfg(test)]
 mod tests {
-    use hush_shared::{DeviceId, UserId};
-
-    use super::super::SqliteStore;
-    use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, Outgoing};
+    use super::super::tests::two_open_mailboxes;
+    use crate::store::{Enqueued, EnvelopeCopy, MailboxPolicy, MailboxStore, Outgoing};
 
     /// A record lives at least a lifetime, so a resend within it is refused, and at most
     /// about two: the sweep drops a generation once the one after it is a lifetime old.
     #[tokio::test]
     async fn records_live_a_lifetime_and_go_a_generation_at_a_time() {
         const TTL: i64 = 1_000;
-        let store = SqliteStore::open_in_memory().unwrap();
-        let (a1, b1) = (
-            Mailbox { user: UserId::new(), device: DeviceId::new() },
-            Mailbox { user: UserId::new(), device: DeviceId::new() },
-        );
-        for mailbox in [a1, b1] {
-            store.open_mailbox(mailbox).await.unwrap();
-        }
+        let (store, a1, b1) = two_open_mailboxes().await;
         let policy = MailboxPolicy { max_messages: 100, ttl_secs: TTL };
         let send = async |id: uuid::Uuid, now: i64| {
             let copies = vec![EnvelopeCopy { mailbox: b1, envelope: vec![1; 40] }];

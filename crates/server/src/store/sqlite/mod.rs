@@ -447,14 +447,9 @@ mod tests {
         assert!(store.fetch_receipts(a1, 0, 10).await.unwrap().is_empty());
     }
 
-    /// A send leaves deferred acks waiting until they are due: the copy acked stays in the
-    /// table but no longer counts toward a full mailbox, and a receipt acked meanwhile is
-    /// never written; anything else on the mailbox tables (here a retry) writes them first.
-    /// A receipt queue read to its end is not read again until a receipt is written to it.
-    #[tokio::test]
-    async fn sends_leave_deferred_acks_waiting_until_due() {
-        use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing};
-        use crate::store::{ReceiptRef, StoredMessage};
+    /// An empty store with one open mailbox for each of two people.
+    pub(super) async fn two_open_mailboxes() -> (SqliteStore, crate::store::Mailbox, crate::store::Mailbox) {
+        use crate::store::{Mailbox, MailboxStore};
         use hush_shared::{DeviceId, UserId};
 
         let store = SqliteStore::open_in_memory().unwrap();
@@ -465,6 +460,19 @@ mod tests {
         for mailbox in [a1, b1] {
             store.open_mailbox(mailbox).await.unwrap();
         }
+        (store, a1, b1)
+    }
+
+    /// A send leaves deferred acks waiting until they are due: the copy acked stays in the
+    /// table but no longer counts toward a full mailbox, and a receipt acked meanwhile is
+    /// never written; anything else on the mailbox tables (here a retry) writes them first.
+    /// A receipt queue read to its end is not read again until a receipt is written to it.
+    #[tokio::test]
+    async fn sends_leave_deferred_acks_waiting_until_due() {
+        use crate::store::{Enqueued, EnvelopeCopy, MailboxPolicy, MailboxStore, MessageRef, Outgoing};
+        use crate::store::{ReceiptRef, StoredMessage};
+
+        let (store, a1, b1) = two_open_mailboxes().await;
         let policy = MailboxPolicy { max_messages: 1, ttl_secs: 60 };
         let send = async || {
             let copies = vec![EnvelopeCopy { mailbox: b1, envelope: vec![1; 40] }];
