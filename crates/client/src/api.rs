@@ -43,8 +43,12 @@ async fn typed<T: DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let body = body.map(serde_json::to_string).transpose().map_err(|e| unreachable(e.to_string()))?;
     let answer = http.call(method, path, body).await?;
-    let answer = if answer.is_empty() { "null" } else { &answer };
-    serde_json::from_str(answer).map_err(|e| unreachable(format!("unexpected answer from {path}: {e}")))
+    read_answer(&answer).map_err(|e| unreachable(format!("unexpected answer from {path}: {e}")))
+}
+
+/// An answer's JSON text as `T`; an empty answer reads as `null`.
+pub fn read_answer<T: DeserializeOwned>(text: &str) -> serde_json::Result<T> {
+    serde_json::from_str(if text.is_empty() { "null" } else { text })
 }
 
 /// `POST /devices`.

@@ -2,8 +2,8 @@
 //! refresh cookie is httpOnly, so only the server ever reads it). Errors come back as the
 //! server's stable error body.
 
+use hush_client::api::{read_answer, unreachable as network};
 use hush_shared::ErrorBody;
-use hush_shared::ErrorCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
@@ -13,19 +13,14 @@ use web_sys::{Request, RequestCredentials, RequestInit, Response};
 /// A failed call: the server's error body, or a network failure as `unavailable`.
 pub type ApiError = ErrorBody;
 
-fn network(message: &str) -> ApiError {
-    ErrorBody { code: ErrorCode::Unavailable, message: message.to_owned(), retry_after: None }
-}
-
 /// The JSON text of `body`.
 pub fn encode(body: &impl Serialize) -> Result<String, ApiError> {
-    serde_json::to_string(body).map_err(|e| network(&e.to_string()))
+    serde_json::to_string(body).map_err(|e| network(e.to_string()))
 }
 
 /// An answer's JSON text as `T` (an empty answer reads as `null`).
 pub fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
-    let text = if text.is_empty() { "null" } else { text };
-    serde_json::from_str(text).map_err(|e| network(&format!("unexpected answer: {e}")))
+    read_answer(text).map_err(|e| network(format!("unexpected answer: {e}")))
 }
 
 /// Calls `method path` with an optional bearer token and JSON body.
@@ -75,7 +70,7 @@ pub async fn call_text(
     if (200..300).contains(&status) {
         Ok(text)
     } else {
-        Err(serde_json::from_str(&text).unwrap_or_else(|_| network(&format!("HTTP {status}"))))
+        Err(serde_json::from_str(&text).unwrap_or_else(|_| network(format!("HTTP {status}"))))
     }
 }
 

@@ -1,10 +1,10 @@
 //! [`MailboxStore`] on SQLite: one mailbox per device (migration 0008). `messages` holds
 //! one row per copy (device) of a message, `message_ids` one record per message
 //! ([`message_records`](super::message_records): dedup of resends, and whether it was
-//! delivered, read or expired, so receipts roll up per person), `receipts` one row per device a receipt goes to, `mailboxes` each person's
-//! device mailboxes. Ids are 16-byte BLOBs; each operation is one transaction (a batch of
-//! sends is one transaction too), and acks wait in memory to be written many at a time
-//! (`deferred_acks`). Rows are numbered and mailboxes counted in memory ([`MailboxCounts`],
+//! delivered, read or expired, so receipts roll up per person), `receipts` one row per
+//! device a receipt goes to, `mailboxes` each person's device mailboxes. Ids are 16-byte
+//! BLOBs; each operation is one transaction (a batch of sends is one transaction too), and
+//! acks wait in memory to be written many at a time (`deferred_acks`). Rows are numbered and mailboxes counted in memory ([`MailboxCounts`],
 //! migration 0014), and acks find a copy by the `seq` it was read at: each page a commit
 //! touches is a WAL frame written.
 
