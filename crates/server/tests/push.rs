@@ -3,7 +3,8 @@
 //! VAPID token are checked by the independent client, `tests/protocol`): a device with a
 //! subscription and no live connection gets one push when a message waits for it — also
 //! while another device of the same person is connected — one per sender until it
-//! connects again, and a connected device gets none.
+//! connects again (to this node, or to another one, which only the shared store tells),
+//! and a connected device gets none.
 
 mod common;
 
@@ -21,6 +22,7 @@ use common::redis::RedisServer;
 use common::ws::{authed, next, send, until, v2_envelope};
 use common::*;
 use hush_crypto::IdentityKeyPair;
+use hush_server::store::Mailbox;
 use hush_shared::{DeviceId, UserId};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -144,6 +146,16 @@ async fn one_push_per_away_device(app: &TestApp) {
     message(&mut a1, &bob, devices).await;
     assert_eq!(service.wait_for(3).await[2], b1.device);
     assert_eq!(service.settled().await.len(), 3, "b2 not pushed twice about Alice");
+
+    // b2 connects to another node — which tells only the shared store — and leaves again:
+    // this node pushes it again; b1 was not seen since its push, so it is not.
+    let b2_mailbox = Mailbox { user: bob.parse().unwrap(), device: b2.device.parse().unwrap() };
+    app.state.stores.mailbox.mark_seen(b2_mailbox, app.state.now() + 1).await.unwrap();
+    message(&mut a1, &bob, devices).await;
+    let pushed = service.wait_for(4).await;
+    assert_eq!(pushed.len(), 4, "b2 was seen since its push (on another node): pushed again");
+    assert_eq!(pushed[3], b2.device);
+    assert_eq!(service.settled().await.len(), 4, "only the device seen since its push");
 }
 
 #[tokio::test]

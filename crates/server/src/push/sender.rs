@@ -10,7 +10,7 @@
 //! A push service's `404`/`410` (the subscription is gone) or `403` (made for another
 //! server key) removes the subscription.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -94,8 +94,8 @@ pub type Subscription = (DeviceId, PushSubscriptionRecord);
 struct Recipient {
     /// Their devices' subscriptions as last read (`None`: read them again).
     subscriptions: Option<Vec<Subscription>>,
-    /// Per device, the senders it was pushed about since it last connected.
-    pushed: HashMap<DeviceId, HashSet<UserId>>,
+    /// Per device, the senders it was pushed about since it last connected here, and when.
+    pushed: HashMap<DeviceId, HashMap<UserId, i64>>,
 }
 
 /// The plaintext of a push: `{"from":"<id>"}` padded with spaces to [`PAYLOAD_LEN`].
@@ -174,11 +174,15 @@ impl Pusher {
         self.with_recipient(user, |recipient| recipient.subscriptions = Some(subscriptions));
     }
 
-    /// Records that `device` of `job.to` is pushed about `job.from` until it connects;
-    /// `false` if it was already.
-    pub fn first_push(&self, job: Job, device: DeviceId) -> bool {
-        self.with_recipient(job.to, |recipient| recipient.pushed.entry(device).or_default().insert(job.from))
-            .unwrap_or(false)
+    /// When `device` of `job.to` was last pushed about `job.from`, if it was since it last
+    /// connected to this node.
+    pub fn pushed_at(&self, job: Job, device: DeviceId) -> Option<i64> {
+        self.recipients.lock().ok()?.get(&job.to)?.pushed.get(&device)?.get(&job.from).copied()
+    }
+
+    /// Records that `device` of `job.to` was pushed about `job.from` at `at` (seconds).
+    pub fn record_push(&self, job: Job, device: DeviceId, at: i64) {
+        self.with_recipient(job.to, |recipient| recipient.pushed.entry(device).or_default().insert(job.from, at));
     }
 
     fn with_recipient<T>(&self, user: UserId, f: impl FnOnce(&mut Recipient) -> T) -> Option<T> {

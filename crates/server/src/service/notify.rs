@@ -1,7 +1,9 @@
 //! Who gets a Web Push, run by one worker task off the sending path: for each message
 //! stored, each of the recipient's devices with a subscription and no live connection on
 //! any node gets one push per sender until that device connects again (`Pusher`
-//! remembers, and keeps the person's subscriptions between reads). A subscription whose
+//! remembers, and keeps the person's subscriptions between reads). A node hears only of
+//! its own connections, so before leaving out a device it pushed already it asks the
+//! store when the device was last connected — on whichever node. A subscription whose
 //! device is gone, or that the push service calls gone, is removed.
 
 use std::sync::atomic::Ordering;
@@ -45,11 +47,25 @@ async fn push(state: &AppState, job: Job) -> Result<(), StoreError> {
     // A connected device shows the message itself.
     let online = state.hub.online_devices(job.to).await;
     let pusher = &state.push;
+    // When each device was last connected, read once per job if needed.
+    let mut seen = None;
     for (device, subscription) in subscriptions {
-        if online.contains(&device) || !pusher.first_push(job, device) {
+        if online.contains(&device) {
             continue;
         }
-        match pusher.post(job, device, &subscription, state.now()).await {
+        if let Some(pushed_at) = pusher.pushed_at(job, device) {
+            if seen.is_none() {
+                seen = Some(state.stores.mailbox.last_seen(job.to).await?);
+            }
+            let seen_at = seen.iter().flatten().find(|(seen_device, _)| *seen_device == device).map(|(_, at)| *at);
+            // Seen only in the second of the push, or before: still away since.
+            if seen_at.is_none_or(|at| at <= pushed_at) {
+                continue;
+            }
+        }
+        let now = state.now();
+        pusher.record_push(job, device, now);
+        match pusher.post(job, device, &subscription, now).await {
             Ok(()) => {
                 pusher.counts.sent.fetch_add(1, Ordering::Relaxed);
             }
