@@ -71,21 +71,29 @@ impl Content {
 
     /// The friend a record from my other device was written to, if it names one.
     pub fn addressee(bytes: &[u8]) -> Option<UserId> {
-        let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-        value.get("to")?.as_str()?.parse().ok()
+        #[derive(Deserialize)]
+        struct Addressed {
+            to: Option<String>,
+        }
+        serde_json::from_slice::<Addressed>(bytes).ok()?.to?.parse().ok()
     }
 
     /// Reads a record: known kinds become their variant, anything else
-    /// [`Content::Unsupported`]; bytes that are not a record at all are an error.
+    /// [`Content::Unsupported`]; bytes that are not a record at all are an error. The
+    /// version and kind are read first, on their own, so a kind this version does not know
+    /// is kept whatever its other fields hold.
     pub fn decode(bytes: &[u8]) -> Result<Self, NotContent> {
-        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| NotContent)?;
-        let version = value.get("v").and_then(serde_json::Value::as_u64).ok_or(NotContent)?;
-        let kind = value.get("kind").and_then(serde_json::Value::as_str).ok_or(NotContent)?.to_owned();
+        #[derive(Deserialize)]
+        struct Head {
+            v: u64,
+            kind: String,
+        }
+        let Head { v: version, kind } = serde_json::from_slice(bytes).map_err(|_| NotContent)?;
         if version != u64::from(CONTENT_VERSION) {
             return Ok(Content::Unsupported { kind: format!("v{version}") });
         }
         match kind.as_str() {
-            "text" => match serde_json::from_value::<Record>(value) {
+            "text" => match serde_json::from_slice::<Record>(bytes) {
                 Ok(Record { text: Some(text), sent_at_ms: Some(sent_at_ms), .. }) => {
                     Ok(Content::Text { text, sent_at_ms })
                 }
@@ -111,6 +119,11 @@ mod tests {
         assert_eq!(
             Content::decode(br#"{"v":7,"kind":"text","text":"x"}"#),
             Ok(Content::Unsupported { kind: "v7".into() })
+        );
+        assert_eq!(
+            Content::decode(br#"{"v":1,"kind":"poll","text":5}"#),
+            Ok(Content::Unsupported { kind: "poll".into() }),
+            "an unknown kind is kept whatever its fields hold"
         );
         assert_eq!(Content::decode(b"not json"), Err(NotContent));
         assert_eq!(Content::decode(br#"{"kind":"text"}"#), Err(NotContent));

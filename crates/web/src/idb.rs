@@ -105,18 +105,20 @@ impl IdbStore {
     /// v1 friends become peers: no identity yet, verification gone (it was for a v1 key),
     /// and flagged so the chat says the safety number changed with the upgrade.
     async fn upgrade_v1_friends(&self) -> Result<(), StoreError> {
-        let old: Vec<serde_json::Value> = self
+        /// What a v1 friend record holds that a peer keeps.
+        #[derive(serde::Deserialize)]
+        struct V1Friend {
+            user_id: UserId,
+            display_name: Option<String>,
+        }
+        let old: Vec<V1Friend> = self
             .scan(V1_FRIENDS)
             .await?
             .into_iter()
             .filter_map(|(_, v)| v.as_string().and_then(|t| serde_json::from_str(&t).ok()))
             .collect();
-        for friend in old {
-            let Some(user_id) = friend.get("user_id").and_then(|v| serde_json::from_value(v.clone()).ok()) else {
-                continue;
-            };
+        for V1Friend { user_id, display_name } in old {
             if self.peer(user_id).await?.is_none() {
-                let display_name = friend.get("display_name").and_then(|v| v.as_str()).map(str::to_owned);
                 self.put_peer(&PeerRecord {
                     user_id,
                     display_name,

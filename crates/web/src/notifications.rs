@@ -100,7 +100,7 @@ pub async fn turn_on(ctx: Ctx) -> Result<(), String> {
 
 async fn tell_server(ctx: Ctx, subscription: &PushSubscription) -> Result<(), String> {
     let body = wire(subscription)?;
-    ctx.call::<serde_json::Value>("PUT", "/api/v1/push/subscription", Some(&body))
+    ctx.call::<serde::de::IgnoredAny>("PUT", "/api/v1/push/subscription", Some(&body))
         .await
         .map(|_| ())
         .map_err(|e| e.message)
@@ -109,7 +109,7 @@ async fn tell_server(ctx: Ctx, subscription: &PushSubscription) -> Result<(), St
 /// Unsubscribes here and tells the server.
 pub async fn turn_off(ctx: Ctx) -> Result<(), String> {
     forget_here().await;
-    ctx.call::<serde_json::Value>("DELETE", "/api/v1/push/subscription", None::<&()>)
+    ctx.call::<serde::de::IgnoredAny>("DELETE", "/api/v1/push/subscription", None::<&()>)
         .await
         .map(|_| ())
         .map_err(|e| e.message)

@@ -35,7 +35,7 @@ pub fn Devices() -> impl IntoView {
     let remove = move |device: DeviceId| {
         leptos::task::spawn_local(async move {
             let path = format!("/api/v1/devices/{device}");
-            match ctx.call::<serde_json::Value>("DELETE", &path, None::<&()>).await {
+            match ctx.call::<serde::de::IgnoredAny>("DELETE", &path, None::<&()>).await {
                 Ok(_) => {
                     confirming.set(None);
                     load();

@@ -42,7 +42,7 @@ async fn accept(ctx: Ctx, request: FriendRequest) {
 }
 
 async fn act(ctx: Ctx, method: &str, path: String) {
-    match ctx.call::<serde_json::Value>(method, &path, None::<&()>).await {
+    match ctx.call::<serde::de::IgnoredAny>(method, &path, None::<&()>).await {
         Ok(_) => session::sync_friends(ctx).await,
         Err(e) => ctx.fail(&e),
     }
