@@ -229,7 +229,7 @@ impl<S: ClientStore, H: Http + ?Sized> Cipher<'_, S, H> {
             return Err(SealError::NoDevices);
         };
         let mut ids: Vec<DeviceId> = list.devices.iter().map(|d| d.device_id).collect();
-        ids.sort();
+        crate::order::sort_by_key_u128(&mut ids, |device| device.0.as_u128());
         ids.dedup();
         if list.user_id != peer || ids.len() != list.devices.len() {
             return Err(SealError::BadBundle(CryptoError::BadSignature));

@@ -380,7 +380,7 @@ impl<S: ClientStore, H: Http> Engine<S, H> {
             self.retries.iter().filter(|(_, r)| r.due_ms <= now_ms).map(|(id, _)| *id).collect();
         // In the order they were written (ids are UUID v7): a refused run — say a whole
         // outbox sent before the device list changed — goes out again in the same order.
-        due.sort();
+        crate::order::sort_by_key_u128(&mut due, |id| id.as_u128());
         let mut out = Vec::new();
         for id in due {
             if let Some(retry) = self.retries.get_mut(&id) {

@@ -51,7 +51,7 @@ pub fn records(messages: Vec<ChatMessage>, now_ms: i64) -> Vec<HistoryRecord> {
             Some(HistoryRecord { id: m.id, peer: m.peer, out, text, at_ms: m.created_at_ms, status: status.into() })
         })
         .collect();
-    records.sort_by_key(|r| r.id);
+    crate::order::sort_by_key_u128(&mut records, |r| r.id.as_u128());
     let excess = records.len().saturating_sub(HISTORY_MESSAGES);
     records.drain(..excess);
     records

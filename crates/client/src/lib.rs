@@ -36,6 +36,7 @@ pub mod model;
 pub mod model_keys;
 #[cfg(feature = "native")]
 pub mod native;
+pub mod order;
 mod reads;
 pub mod store;
 

@@ -174,7 +174,7 @@ impl IdbStore {
     /// Every message (the app keeps them in memory for display).
     pub async fn all_messages(&self) -> Result<Vec<ChatMessage>, StoreError> {
         let mut all: Vec<ChatMessage> = self.all(MESSAGES).await?;
-        all.sort_by_key(|m| m.id);
+        hush_client::order::sort_by_key_u128(&mut all, |m| m.id.as_u128());
         Ok(all)
     }
 

@@ -65,7 +65,8 @@ pub fn Chats(main: Signal<bool>) -> impl IntoView {
                 (f, last, unread)
             })
             .collect();
-        rows.sort_by(|a, b| b.1.as_ref().map(|m| m.id).cmp(&a.1.as_ref().map(|m| m.id)));
+        // Newest conversation first (`!` turns the id around); friends without messages last.
+        hush_client::order::sort_by_key_u128(&mut rows, |row| row.1.as_ref().map_or(u128::MAX, |m| !m.id.as_u128()));
         rows
     };
     let open = move || match ctx.screen.get() {
