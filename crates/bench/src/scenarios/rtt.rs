@@ -6,6 +6,7 @@
 //! (tokio's ticks in whole milliseconds: its sends went out a median of 1 ms late, counted
 //! as the server's). Every pair sending at the same instant, as this scenario did before,
 //! measured mostly the queue of that burst (BENCHMARKS.md).
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -471,8 +471,7 @@ fn enqueue_one(
 ) -> rusqlite::Result<Enqueued> {
     let (sender, id) = (&from.user.0, &message.id);
     // Claiming the id is the duplicate check: a resend finds it taken.
-    if !records::claim(step.records()?, sender, id, &message.to.0, now)? {
-        let at = records::stored_at(step.records()?, sender, id)?;
+    if let Some(at) = records::claim(step.records()?, sender, id, &message.to.0, now)? {
         let mut resent = false;
         for copy in &message.copies {
             if take_resend_wish(step.tx, &from.user.0, &message.id, copy.mailbox)? {

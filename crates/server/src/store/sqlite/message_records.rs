@@ -38,22 +38,19 @@ impl Generations {
 }
 
 /// Records the message `id` of `sender` to `recipient`, stored at `now`, in the newest
-/// generation: false if a record of it exists already (a resend).
+/// generation: `None` when recorded now, or when it was first stored if a record of it
+/// exists already (a resend).
 pub(super) fn claim(
     (tx, kept): (&Transaction<'_>, &[i64]),
     sender: &Uuid,
     id: &Uuid,
     recipient: &Uuid,
     now: i64,
-) -> rusqlite::Result<bool> {
-    let Some((newest, older)) = kept.split_last() else { return Ok(false) };
+) -> rusqlite::Result<Option<i64>> {
+    let Some((newest, older)) = kept.split_last() else { return Err(rusqlite::Error::QueryReturnedNoRows) };
     for generation in older {
-        let found = tx
-            .prepare_cached("SELECT 1 FROM message_ids WHERE gen = ?3 AND sender = ?1 AND id = ?2")?
-            .query_row(params![sender.as_bytes(), id.as_bytes(), generation], |_| Ok(()))
-            .optional()?;
-        if found.is_some() {
-            return Ok(false);
+        if let Some(at) = stored_at(tx, *generation, sender, id)? {
+            return Ok(Some(at));
         }
     }
     let claimed = tx
@@ -62,21 +59,14 @@ pub(super) fn claim(
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![sender.as_bytes(), id.as_bytes(), now, recipient.as_bytes(), newest])?;
-    Ok(claimed == 1)
+    if claimed == 1 { Ok(None) } else { stored_at(tx, *newest, sender, id) }
 }
 
-/// When the message `(sender, id)` was first stored.
-pub(super) fn stored_at((tx, kept): (&Transaction<'_>, &[i64]), sender: &Uuid, id: &Uuid) -> rusqlite::Result<i64> {
-    for generation in kept.iter().rev() {
-        let at = tx
-            .prepare_cached("SELECT stored_at FROM message_ids WHERE gen = ?3 AND sender = ?1 AND id = ?2")?
-            .query_row(params![sender.as_bytes(), id.as_bytes(), generation], |r| r.get(0))
-            .optional()?;
-        if let Some(at) = at {
-            return Ok(at);
-        }
-    }
-    Err(rusqlite::Error::QueryReturnedNoRows)
+/// When the message `(sender, id)` was first stored, if generation `generation` records it.
+fn stored_at(tx: &Transaction<'_>, generation: i64, sender: &Uuid, id: &Uuid) -> rusqlite::Result<Option<i64>> {
+    tx.prepare_cached("SELECT stored_at FROM message_ids WHERE gen = ?3 AND sender = ?1 AND id = ?2")?
+        .query_row(params![sender.as_bytes(), id.as_bytes(), generation], |r| r.get(0))
+        .optional()
 }
 
 /// Forgets the message `(sender, id)` just claimed: it was not stored after all, so sending
