@@ -48,6 +48,9 @@ self.addEventListener('fetch', (event) => {
 // keeps (crates/web/src/vault.rs) — or the notification says just "New message". One
 // notification per chat (its tag); clicking it opens that chat.
 const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// A push must always end in a notification (browsers require it, and a person would miss
+// the message otherwise): a name lookup that takes longer gives up and says "New message".
+const NAME_LOOKUP_MS = 3000;
 
 self.addEventListener('push', (event) => {
   event.waitUntil((async () => {
@@ -58,7 +61,7 @@ self.addEventListener('push', (event) => {
       from = null;
     }
     if (typeof from !== 'string' || !USER_ID.test(from)) from = null;
-    const name = from ? await nameOf(from).catch(() => null) : null;
+    const name = from ? await withinMs(NAME_LOOKUP_MS, nameOf(from)).catch(() => null) : null;
     await self.registration.showNotification(name ? `New message from ${name}` : 'New message', {
       body: 'Open Hush to read it.',
       tag: from ? `chat-${from}` : 'hush',
@@ -102,6 +105,11 @@ async function nameOf(userId) {
     }
   }
   return null;
+}
+
+/** `promise`, or a rejection once `ms` passed without it settling. */
+function withinMs(ms, promise) {
+  return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), ms))]);
 }
 
 function request(r) {

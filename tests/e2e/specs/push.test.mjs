@@ -22,25 +22,39 @@ before(async () => {
 
 after(() => tearDown(browser, hush, [alice, bob]));
 
-/** Delivers `data` to Alice's service worker as a push message. */
-async function deliverPush(data) {
+/** Delivers `data` to Alice's service worker as a push message and returns the titles of
+ * the notifications it shows once there are `count`. The worker must report no error. A
+ * delivery that showed nothing while the worker reported nothing is made once more, said
+ * in the output (the DevTools hand-off, not the worker, is then what failed: the worker's
+ * own failures are errors, and a slow name lookup still ends in "New message"). */
+async function pushShowing(data, count) {
   const { page } = alice;
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30000 });
-  const cdp = await alice.context.newCDPSession(page);
-  const registration = new Promise((resolve) => cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
-    const live = registrations.find((r) => !r.isDeleted);
-    if (live) resolve(live);
-  }));
-  await cdp.send('ServiceWorker.enable');
-  const { registrationId, scopeURL } = await registration;
-  await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(scopeURL).origin, registrationId, data });
-  await cdp.detach();
+  for (let attempt = 1; ; attempt++) {
+    const cdp = await alice.context.newCDPSession(page);
+    const errors = [];
+    const versions = [];
+    cdp.on('ServiceWorker.workerErrorReported', ({ errorMessage }) => errors.push(errorMessage.errorMessage));
+    cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: v }) => versions.push(v.map((x) => `${x.status}/${x.runningStatus}`).join(',')));
+    const registration = new Promise((resolve) => cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+      const live = registrations.find((r) => !r.isDeleted);
+      if (live) resolve(live);
+    }));
+    await cdp.send('ServiceWorker.enable');
+    const { registrationId, scopeURL } = await registration;
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(scopeURL).origin, registrationId, data });
+    const titles = await notificationTitles(count);
+    await cdp.detach();
+    assert.deepEqual(errors, [], 'the service worker reported errors');
+    if (titles.length >= count || attempt === 2) return titles;
+    console.log(`push delivery showed no notification, no worker error (worker states: ${versions.join(' → ')}): delivering again`);
+  }
 }
 
 /** The titles of the notifications Alice's service worker shows, once there are `count`. */
 async function notificationTitles(count) {
   let titles = [];
-  for (const end = Date.now() + 15000; Date.now() < end && titles.length < count;) {
+  for (const end = Date.now() + 10000; Date.now() < end && titles.length < count;) {
     titles = await alice.page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((x) => x.title));
     if (titles.length < count) await new Promise((r) => setTimeout(r, 100));
   }
@@ -50,16 +64,15 @@ async function notificationTitles(count) {
 test('a push names the sender as this device knows them, and says no more', async () => {
   await openChat(alice, 'Bob');
   const bobId = new URL(alice.page.url()).pathname.split('/')[2];
-  await deliverPush(JSON.stringify({ from: bobId }));
-  assert.deepEqual(await notificationTitles(1), ['New message from Bob']);
+  assert.deepEqual(await pushShowing(JSON.stringify({ from: bobId }), 1), ['New message from Bob']);
   const body = await alice.page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications())[0].body);
   assert.equal(body, 'Open Hush to read it.');
 });
 
 test('a push from someone this device does not know says only "New message"', async () => {
-  await deliverPush(JSON.stringify({ from: randomUUID() }));
-  const titles = await notificationTitles(2);
-  assert.ok(titles.includes('New message'), JSON.stringify(titles));
+  const titles = await pushShowing(JSON.stringify({ from: randomUUID() }), 2);
+  // The first chat's notification stays (one per chat, by its tag).
+  assert.deepEqual(titles.sort(), ['New message', 'New message from Bob']);
 });
 
 test('settings: notifications are turned on only when asked, and a failure is said plainly', async () => {
