@@ -7,8 +7,10 @@
 //! lifetime old and drops a whole generation — one range of the primary key — once the one
 //! after it is that old too. The generations kept are remembered ([`Generations`]), so each
 //! statement names one and stays a plain lookup by primary key (asking the table of
-//! generations inside the statement cost more than the index saved; BENCHMARKS.md). Like
-//! the mailbox counters, this holds for the one process that serves the database.
+//! generations inside the statement cost more than the index saved; BENCHMARKS.md). Within
+//! a generation records are keyed by id first (migration 0017): ids are UUIDv7, so new
+//! records go to the table's end. Like the mailbox counters, this holds for the one process
+//! that serves the database.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use uuid::Uuid;
@@ -192,5 +194,27 @@ mod tests {
         let c = store.conn.try_lock().unwrap();
         let newest: i64 = c.query_row("SELECT gen FROM message_ids WHERE stored_at = 2001", [], |r| r.get(0)).unwrap();
         assert_eq!(newest, 2, "recorded in the generation the sweep opened");
+    }
+
+    /// Records from several senders are kept in the order of their (UUIDv7, time-first)
+    /// ids, so each new one goes to the table's end (migration 0017) rather than into the
+    /// middle of its sender's range.
+    #[tokio::test]
+    async fn records_are_kept_in_the_order_their_ids_were_made() {
+        let (store, a1, b1) = two_open_mailboxes().await;
+        let policy = MailboxPolicy { max_messages: 100, ttl_secs: 1_000 };
+        let mut made = Vec::new();
+        for round in 0..3 {
+            for from in [a1, b1] {
+                let (to, id) = (if from == a1 { b1 } else { a1 }, uuid::Uuid::now_v7());
+                let copies = vec![EnvelopeCopy { mailbox: to, envelope: vec![1; 40] }];
+                store.enqueue_many(from, vec![Outgoing { to: to.user, id, copies }], round, policy).await.unwrap();
+                made.push(id);
+            }
+        }
+        let c = store.conn.try_lock().unwrap();
+        let mut stmt = c.prepare("SELECT id FROM message_ids").unwrap();
+        let kept = stmt.query_map([], |r| super::super::uuid_blob(r, 0)).unwrap().collect::<Result<Vec<_>, _>>();
+        assert_eq!(kept.unwrap(), made);
     }
 }

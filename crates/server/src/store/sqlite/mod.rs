@@ -55,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014_mailbox_fewer_pages.sql"),
     include_str!("migrations/0015_push_subscriptions.sql"),
     include_str!("migrations/0016_message_id_generations.sql"),
+    include_str!("migrations/0017_message_ids_by_id.sql"),
 ];
 
 /// The SQLite store; cheap to clone.
