@@ -242,7 +242,6 @@ async fn purge(store: &dyn MailboxStore) {
     assert_eq!(receipts_of(store, c1).await.len(), 1, "Carol's read receipt stays");
 }
 
-/// One message from `from` to `to`, with a copy for each mailbox in `copies`.
 /// `sender`'s messages `ids` waiting in `mailbox`, as an ack or retry names them: with the
 /// `seq` each was read at.
 async fn named(store: &dyn MailboxStore, mailbox: Mailbox, sender: UserId, ids: &[Uuid]) -> Vec<MessageRef> {
@@ -401,6 +400,8 @@ async fn mailbox(store: &dyn MailboxStore) {
     store.ack_receipts(b2, &[receipt_ref(&b2_receipts[0])]).await.unwrap();
 
     // The third message expires everywhere; Alice's devices get one `expired` each.
+    let expiring = named(store, b1, alice, &ids[2..3]).await;
+    assert_eq!(expiring.len(), 1);
     assert!(store.expire(NOW + 500, 1000, 100).await.unwrap().is_empty());
     assert_eq!(store.expire(NOW + 1002, 1000, 100).await.unwrap(), vec![alice]);
     assert_eq!(store.total_depth().await.unwrap(), 0);
@@ -409,6 +410,10 @@ async fn mailbox(store: &dyn MailboxStore) {
         let receipts = store.fetch_receipts(mailbox, 0, 10).await.unwrap();
         store.ack_receipts(mailbox, &[receipt_ref(&receipts[0])]).await.unwrap();
     }
+    let late = store.ack_messages(b1, &expiring, NOW + 1002).await.unwrap();
+    assert!(late.is_empty(), "an ack of an expired copy tells no one");
+    store.flush().await.unwrap();
+    assert!(receipts_of(store, a1).await.is_empty(), "and queues no `delivered`");
     assert_eq!(
         send(ids[3], 3, NOW + 1003).await,
         Enqueued::Stored { at: NOW + 1003 },

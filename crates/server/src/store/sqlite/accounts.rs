@@ -82,7 +82,7 @@ impl AccountStore for SqliteStore {
             // devices cascade.
             let n = tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;
             super::mailbox::commit(tx, memory, changes)?;
-            memory.counts.forget_depths();
+            memory.forget_rows();
             Ok(n > 0)
         })
         .await

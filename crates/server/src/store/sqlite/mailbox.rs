@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::deferred_acks::DeferredAcks;
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
 use super::message_records::{self as records, DELIVERED, EXPIRED, Generations};
+use super::unacked_copies::UnackedCopies;
 use super::{MailboxMemory, SqliteStore, uuid_blob};
 use crate::store::{
     Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, Placed, RECEIPTS_KEPT_PER_MAILBOX,
@@ -72,17 +73,18 @@ enum Devices<'a> {
 }
 
 /// The devices of `user`'s mailboxes that `devices` names.
-fn mailboxes_of(c: &Connection, user: &Uuid, devices: Devices<'_>) -> rusqlite::Result<Vec<Uuid>> {
-    let (only, but) = match devices {
-        Devices::All => (None, None),
-        Devices::Only(device) => (Some(blob(device)), None),
-        Devices::AllBut(device) => (None, Some(blob(device))),
-    };
-    c.prepare_cached(
-        "SELECT device FROM mailboxes WHERE user_id = ?1 AND (?2 IS NULL OR device = ?2) AND (?3 IS NULL OR device != ?3)",
-    )?
-    .query_map(params![blob(user), only, but], |r| uuid_blob(r, 0))?
-    .collect()
+fn mailboxes_of(
+    c: &Connection,
+    counts: &mut MailboxCounts,
+    user: &Uuid,
+    devices: Devices<'_>,
+) -> rusqlite::Result<Vec<Uuid>> {
+    let all = counts.devices_of(c, user)?.iter();
+    Ok(match devices {
+        Devices::All => all.copied().collect(),
+        Devices::Only(only) => all.filter(|d| *d == only).copied().collect(),
+        Devices::AllBut(but) => all.filter(|d| *d != but).copied().collect(),
+    })
 }
 
 /// `receipt` for the mailboxes of `user` that `devices` names, under one receipt id, each
@@ -94,7 +96,7 @@ fn numbered_receipts(
     receipt: &Receipt<'_>,
 ) -> rusqlite::Result<Vec<(Mailbox, StoredReceipt)>> {
     let id = Uuid::now_v7();
-    mailboxes_of(c, user, devices)?
+    mailboxes_of(c, counts, user, devices)?
         .into_iter()
         .map(|device| {
             let numbered = StoredReceipt {
@@ -179,13 +181,10 @@ pub(super) fn copy_params<'a>(mailbox: &'a Mailbox, message: &'a MessageRef) -> 
 }
 
 /// Deletes the copy of `message` in `mailbox` (found by its `seq`), if it was there.
-fn take_copy(
-    tx: &Transaction<'_>,
-    mailbox: Mailbox,
-    message: &MessageRef,
-    changes: &mut DepthChanges,
-) -> rusqlite::Result<Option<Taken>> {
-    let taken = tx
+fn take_copy(step: &mut Step<'_, '_>, mailbox: Mailbox, message: &MessageRef) -> rusqlite::Result<Option<Taken>> {
+    step.unacked.take(mailbox, message);
+    let taken = step
+        .tx
         .prepare_cached(concat!("DELETE FROM messages WHERE ", one_copy!(), " RETURNING sender_device, copies"))?
         .query_row(copy_params(&mailbox, message), |r| {
             let sender_device = r.get::<_, Option<Vec<u8>>>(0)?.map_or(Ok(None), |_| uuid_blob(r, 0).map(Some))?;
@@ -193,7 +192,7 @@ fn take_copy(
         })
         .optional()?;
     if taken.is_some() {
-        changes.add(mailbox, -1);
+        step.changes.add(mailbox, -1);
     }
     Ok(taken)
 }
@@ -205,15 +204,20 @@ struct Step<'a, 'c> {
     counts: &'a mut MailboxCounts,
     deferred: &'a DeferredAcks,
     generations: &'a mut Generations,
+    unacked: &'a mut UnackedCopies,
     changes: DepthChanges,
     placed: Vec<Placed>,
+    /// The copies stored, with their message and its number of copies, to remember once
+    /// the transaction commits (`unacked_copies`).
+    stored: Vec<((Mailbox, i64), UserId, Uuid, i64)>,
     message: usize,
 }
 
 impl<'a, 'c> Step<'a, 'c> {
     fn new(tx: &'a Transaction<'c>, memory: &'a mut MailboxMemory, changes: DepthChanges) -> Self {
-        let MailboxMemory { counts, deferred, generations } = memory;
-        Self { tx, counts, deferred, generations, changes, placed: Vec::new(), message: 0 }
+        let MailboxMemory { counts, deferred, generations, unacked } = memory;
+        let (placed, stored) = (Vec::new(), Vec::new());
+        Self { tx, counts, deferred, generations, unacked, changes, placed, stored, message: 0 }
     }
 
     /// The message records' table with the generations kept (`message_records`).
@@ -280,35 +284,38 @@ fn copies_of(c: &Connection, mailbox: Mailbox, message: &MessageRef) -> rusqlite
 /// `ack` of copies in `mailbox`: each one that needs nothing but itself to decide its
 /// receipt — the only copy of its message, or a copy on the sender's own other device — is
 /// deferred with its receipt (`deferred_acks`); the others are returned, to be written now.
+/// A copy this process stored is decided from memory (`unacked_copies`); any other is
+/// looked up (nothing is written here).
 fn defer_acks(
-    c: &mut Connection,
+    c: &Connection,
     memory: &mut MailboxMemory,
     (mailbox, messages): (Mailbox, &[MessageRef]),
     now: i64,
     told: &mut Vec<UserId>,
 ) -> rusqlite::Result<Vec<MessageRef>> {
     let mut at_once = Vec::new();
-    // One read transaction for the lookups; nothing is written here.
-    let tx = c.transaction()?;
     for message in messages {
         if memory.deferred.has_message(mailbox, message.seq) {
             continue;
         }
+        let copies = match memory.unacked.take(mailbox, message) {
+            Some(copies) => Some(copies),
+            None => copies_of(c, mailbox, message)?,
+        };
         // Not there: acked already, or gone (expired, a closed mailbox).
-        let Some(copies) = copies_of(&tx, mailbox, message)? else { continue };
+        let Some(copies) = copies else { continue };
         if message.sender == mailbox.user {
             memory.deferred.defer_message(mailbox, *message, vec![]);
         } else if copies == 1 {
             // Numbered now, written later (`deferred_acks`).
             let receipt = delivered(&mailbox, message, now);
-            let receipts = numbered_receipts(&tx, &mut memory.counts, (&message.sender.0, Devices::All), &receipt)?;
+            let receipts = numbered_receipts(c, &mut memory.counts, (&message.sender.0, Devices::All), &receipt)?;
             memory.deferred.defer_message(mailbox, *message, receipts);
             told.push(message.sender);
         } else {
             at_once.push(*message);
         }
     }
-    tx.commit()?;
     Ok(at_once)
 }
 
@@ -340,7 +347,7 @@ fn ack_copy(
     now: i64,
     told: &mut Vec<UserId>,
 ) -> rusqlite::Result<()> {
-    let Some(Taken { copies, .. }) = take_copy(step.tx, mailbox, message, &mut step.changes)? else { return Ok(()) };
+    let Some(Taken { copies, .. }) = take_copy(step, mailbox, message)? else { return Ok(()) };
     let (sender, id) = (message.sender.0, &message.id);
     // A copy on the sender's own other device is not a delivery; the only copy needs no
     // record that it was delivered (no other copy can deliver it again).
@@ -360,7 +367,7 @@ fn retry_copy(
     now: i64,
     told: &mut Vec<UserId>,
 ) -> rusqlite::Result<()> {
-    let Some(Taken { sender_device, .. }) = take_copy(step.tx, mailbox, message, &mut step.changes)? else {
+    let Some(Taken { sender_device, .. }) = take_copy(step, mailbox, message)? else {
         return Ok(());
     };
     let (sender, id) = (message.sender.0, &message.id);
@@ -456,6 +463,7 @@ fn insert_copy(
         copies
     ])?;
     let prev = step.counts.tail(mailbox, &step.changes);
+    step.stored.push(((mailbox, seq), from.user, message.id, copies));
     step.changes.stored(mailbox, seq);
     step.placed.push(Placed { message: step.message, mailbox, seq, prev });
     Ok(())
@@ -539,7 +547,7 @@ impl MailboxStore for SqliteStore {
             tx.prepare_cached("UPDATE receipts SET device = ?2 WHERE user_id = ?1 AND device = ?3")?
                 .execute(params![user, device, UNASSIGNED])?;
             commit(tx, memory, changes)?;
-            memory.counts.forget_depths();
+            memory.forget_rows();
             Ok(())
         })
         .await
@@ -558,7 +566,7 @@ impl MailboxStore for SqliteStore {
             tx.prepare_cached("DELETE FROM resend_wanted WHERE recipient = ?1 AND device = ?2")?
                 .execute(params![user, device])?;
             commit(tx, memory, changes)?;
-            memory.counts.forget_depths();
+            memory.forget_rows();
             Ok(())
         })
         .await
@@ -573,7 +581,7 @@ impl MailboxStore for SqliteStore {
                 tx.prepare_cached("DELETE FROM receipts WHERE user_id = ?1 AND peer = ?2")?.execute(pair)?;
             }
             commit(tx, memory, changes)?;
-            memory.counts.forget_depths();
+            memory.forget_rows();
             Ok(())
         })
         .await
@@ -624,8 +632,11 @@ impl MailboxStore for SqliteStore {
                 step.message = index;
                 answers.push(enqueue_one(&mut step, from, message, now, policy)?);
             }
-            let (changes, placed) = (step.changes, step.placed);
+            let (changes, placed, stored) = (step.changes, step.placed, step.stored);
             commit(tx, memory, changes)?;
+            for (place, sender, id, copies) in stored {
+                memory.unacked.stored(place, sender, id, copies);
+            }
             Ok((answers, placed))
         })
         .await
@@ -774,6 +785,9 @@ impl MailboxStore for SqliteStore {
             }
             trim_receipts(&tx)?;
             commit(tx, memory, changes)?;
+            if !expired.is_empty() {
+                memory.unacked.forget();
+            }
             senders.sort();
             senders.dedup();
             Ok(senders)

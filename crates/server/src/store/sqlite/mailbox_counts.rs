@@ -5,7 +5,7 @@
 //! where each mailbox's queues end: the last copy stored (so a copy can be handed straight to
 //! a connection that read up to the one before) and an upper bound on its receipts (so a
 //! read that would find none is skipped: receipts mostly live and die in memory,
-//! `deferred_acks`).
+//! `deferred_acks`). And each person's mailboxes, which every receipt is queued to.
 //!
 //! Both are exact for the process that serves the database: they change only under the
 //! store's one connection, a depth is counted from the mailbox index the first time it is
@@ -14,6 +14,9 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, params};
+use uuid::Uuid;
+
+use super::uuid_blob;
 
 use crate::store::Mailbox;
 
@@ -43,7 +46,13 @@ pub struct MailboxCounts {
     /// database: no receipt in the table has a higher `seq` (raised by every receipt
     /// written since, committed or not).
     receipt_tails: HashMap<Mailbox, i64>,
+    /// The devices of each person's mailboxes, for people read since mailboxes last
+    /// opened or closed.
+    devices: HashMap<Uuid, Vec<Uuid>>,
 }
+
+/// People whose mailboxes are remembered before the memory starts over.
+const MAX_PEOPLE: usize = 20_000;
 
 impl MailboxCounts {
     /// The `seq` for a row stored at `now`: after every one given before, and not below
@@ -60,6 +69,19 @@ impl MailboxCounts {
         let next = (last + 1).max(now.saturating_mul(SEQ_PER_SECOND));
         self.last_seq = Some(next);
         Ok(next)
+    }
+
+    /// The devices of `user`'s mailboxes.
+    pub fn devices_of(&mut self, c: &Connection, user: &Uuid) -> rusqlite::Result<&[Uuid]> {
+        if !self.devices.contains_key(user) {
+            let mut stmt = c.prepare_cached("SELECT device FROM mailboxes WHERE user_id = ?1")?;
+            let read = stmt.query_map([user.as_bytes()], |r| uuid_blob(r, 0))?.collect::<Result<_, _>>()?;
+            if self.devices.len() >= MAX_PEOPLE {
+                self.devices.clear();
+            }
+            self.devices.insert(*user, read);
+        }
+        Ok(self.devices.get(user).map_or(&[], Vec::as_slice))
     }
 
     /// Messages waiting in `mailbox`, counting what `pending` (this transaction) changed.
@@ -126,9 +148,11 @@ impl MailboxCounts {
         }
     }
 
-    /// Rows were moved or deleted in bulk: count again when next needed (and forget which
-    /// copy or receipt came last: moved rows may come after it).
+    /// Rows were moved or deleted in bulk, or mailboxes opened or closed: count and read
+    /// again when next needed (and forget which copy or receipt came last: moved rows may
+    /// come after it).
     pub fn forget_depths(&mut self) {
+        self.devices.clear();
         self.depths.clear();
         self.total = None;
         self.tails.clear();
@@ -166,7 +190,35 @@ impl DepthChanges {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::two_open_mailboxes;
     use super::*;
+    use crate::store::{EnvelopeCopy, MailboxPolicy, MailboxStore, MessageRef, Outgoing};
+
+    /// A person's mailboxes are read once and remembered until a mailbox opens or closes:
+    /// a device added later gets the receipts queued after it opened.
+    #[tokio::test]
+    async fn a_mailbox_opened_later_gets_its_persons_receipts() {
+        let (store, a1, b1) = two_open_mailboxes().await;
+        let policy = MailboxPolicy { max_messages: 10, ttl_secs: 100 };
+        let delivered_to = async |now: i64| {
+            let id = Uuid::now_v7();
+            let copies = vec![EnvelopeCopy { mailbox: b1, envelope: vec![1; 40] }];
+            store.enqueue_many(a1, vec![Outgoing { to: b1.user, id, copies }], now, policy).await.unwrap();
+            let seq = store.fetch_messages(b1, 0, 10).await.unwrap()[0].seq;
+            store.ack_messages(b1, &[MessageRef { sender: a1.user, id, seq }], now).await.unwrap();
+            store.flush().await.unwrap();
+            id
+        };
+        let first = delivered_to(1).await;
+        let a2 = Mailbox { user: a1.user, device: hush_shared::DeviceId::new() };
+        store.open_mailbox(a2).await.unwrap();
+        let second = delivered_to(2).await;
+        let ids = async |mailbox| {
+            store.fetch_receipts(mailbox, 0, 10).await.unwrap().into_iter().map(|r| r.message_id).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(a1).await, vec![first, second]);
+        assert_eq!(ids(a2).await, vec![second], "opened after the first receipt, before the second");
+    }
 
     #[test]
     fn seq_follows_time_and_never_goes_back() {

@@ -23,6 +23,7 @@ mod push;
 mod route_cache;
 mod sessions;
 mod social;
+mod unacked_copies;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,7 @@ use self::deferred_acks::DeferredAcks;
 use self::mailbox_counts::MailboxCounts;
 use self::message_records::Generations;
 use self::route_cache::RouteCache;
+use self::unacked_copies::UnackedCopies;
 use super::{HealthCheck, StoreError, StoreResult, Stores};
 
 /// Ordered migrations; the version is the position (1-based). Never edit a published one.
@@ -75,6 +77,16 @@ pub(crate) struct MailboxMemory {
     pub counts: MailboxCounts,
     pub deferred: DeferredAcks,
     pub generations: Generations,
+    pub unacked: UnackedCopies,
+}
+
+impl MailboxMemory {
+    /// Rows were moved or deleted in bulk: what is remembered of them is counted or read
+    /// again when next needed.
+    pub fn forget_rows(&mut self) {
+        self.counts.forget_depths();
+        self.unacked.forget();
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -166,7 +178,7 @@ impl SqliteStore {
                 Err(poisoned) => {
                     memory.clear_poison();
                     let mut guard = poisoned.into_inner();
-                    guard.counts.forget_depths();
+                    guard.forget_rows();
                     guard
                 }
             };
