@@ -190,24 +190,20 @@ impl DepthChanges {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::two_open_mailboxes;
+    use super::super::tests::{store_one, two_open_mailboxes};
     use super::*;
-    use crate::store::{EnvelopeCopy, MailboxPolicy, MailboxStore, MessageRef, Outgoing};
+    use crate::store::MailboxStore;
 
     /// A person's mailboxes are read once and remembered until a mailbox opens or closes:
     /// a device added later gets the receipts queued after it opened.
     #[tokio::test]
     async fn a_mailbox_opened_later_gets_its_persons_receipts() {
         let (store, a1, b1) = two_open_mailboxes().await;
-        let policy = MailboxPolicy { max_messages: 10, ttl_secs: 100 };
         let delivered_to = async |now: i64| {
-            let id = Uuid::now_v7();
-            let copies = vec![EnvelopeCopy { mailbox: b1, envelope: vec![1; 40] }];
-            store.enqueue_many(a1, vec![Outgoing { to: b1.user, id, copies }], now, policy).await.unwrap();
-            let seq = store.fetch_messages(b1, 0, 10).await.unwrap()[0].seq;
-            store.ack_messages(b1, &[MessageRef { sender: a1.user, id, seq }], now).await.unwrap();
+            let ack = store_one(&store, a1, b1, now).await;
+            store.ack_messages(b1, &[ack], now).await.unwrap();
             store.flush().await.unwrap();
-            id
+            ack.id
         };
         let first = delivered_to(1).await;
         let a2 = Mailbox { user: a1.user, device: hush_shared::DeviceId::new() };

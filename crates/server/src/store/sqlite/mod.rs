@@ -476,6 +476,24 @@ mod tests {
         (store, a1, b1)
     }
 
+    /// Stores one message from `from` to `to` (one copy, at `now`): the reference an ack
+    /// of it names.
+    pub(super) async fn store_one(
+        store: &SqliteStore,
+        from: crate::store::Mailbox,
+        to: crate::store::Mailbox,
+        now: i64,
+    ) -> crate::store::MessageRef {
+        use crate::store::{EnvelopeCopy, MailboxPolicy, MailboxStore, MessageRef, Outgoing};
+
+        let policy = MailboxPolicy { max_messages: 10, ttl_secs: 100 };
+        let id = uuid::Uuid::now_v7();
+        let copies = vec![EnvelopeCopy { mailbox: to, envelope: vec![1; 40] }];
+        store.enqueue_many(from, vec![Outgoing { to: to.user, id, copies }], now, policy).await.unwrap();
+        let waiting = store.fetch_messages(to, 0, 100).await.unwrap();
+        MessageRef { sender: from.user, id, seq: waiting.iter().find(|m| m.id == id).unwrap().seq }
+    }
+
     /// A send leaves deferred acks waiting until they are due: the copy acked stays in the
     /// table but no longer counts toward a full mailbox, and a receipt acked meanwhile is
     /// never written; anything else on the mailbox tables (here a retry) writes them first.

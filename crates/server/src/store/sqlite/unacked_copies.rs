@@ -74,9 +74,9 @@ impl UnackedCopies {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::two_open_mailboxes;
+    use super::super::tests::{store_one, two_open_mailboxes};
     use super::*;
-    use crate::store::{EnvelopeCopy, MailboxPolicy, MailboxStore, Outgoing};
+    use crate::store::MailboxStore;
     use hush_shared::DeviceId;
 
     /// A copy remembered and then expired is not acked from memory: its sender hears
@@ -84,13 +84,8 @@ mod tests {
     #[tokio::test]
     async fn a_copy_gone_another_way_is_not_acked_from_memory() {
         let (store, a1, b1) = two_open_mailboxes().await;
-        let policy = MailboxPolicy { max_messages: 10, ttl_secs: 100 };
-        let id = Uuid::now_v7();
-        let copies = vec![EnvelopeCopy { mailbox: b1, envelope: vec![1; 40] }];
-        store.enqueue_many(a1, vec![Outgoing { to: b1.user, id, copies }], 0, policy).await.unwrap();
-        let seq = store.fetch_messages(b1, 0, 10).await.unwrap()[0].seq;
+        let ack = store_one(&store, a1, b1, 0).await;
         assert_eq!(store.expire(200, 100, 10).await.unwrap(), vec![a1.user]);
-        let ack = MessageRef { sender: a1.user, id, seq };
         assert!(store.ack_messages(b1, &[ack], 201).await.unwrap().is_empty(), "no one is told");
         store.flush().await.unwrap();
         let kinds: Vec<_> = store.fetch_receipts(a1, 0, 10).await.unwrap().into_iter().map(|r| r.kind).collect();
