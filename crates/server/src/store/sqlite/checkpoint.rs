@@ -20,10 +20,10 @@ use rusqlite::Connection;
 use tokio::sync::Mutex;
 
 /// How often the WAL is copied into the database file.
-pub const INTERVAL: Duration = Duration::from_millis(100);
+pub const INTERVAL: Duration = Duration::from_millis(250);
 
-/// WAL frames (pages) beyond which a checkpoint holds the writer off to finish: 16 MiB.
-pub const RESTART_FRAMES: i64 = 4096;
+/// WAL frames (pages) beyond which a checkpoint holds the writer off to finish: 32 MiB.
+pub const RESTART_FRAMES: i64 = 8192;
 
 /// SQLite's automatic checkpoint on the serving connection, kept at 64 MiB of WAL: it
 /// never fires while this thread keeps up, and bounds the WAL if it cannot (another
