@@ -180,7 +180,8 @@ pub(super) fn copy_params<'a>(mailbox: &'a Mailbox, message: &'a MessageRef) -> 
     [&message.seq, user, device, message.id.as_bytes(), message.sender.0.as_bytes()]
 }
 
-/// Deletes the copy of `message` in `mailbox` (found by its `seq`), if it was there.
+/// Deletes the copy of `message` in `mailbox` (found by its `seq`), if it was there, and
+/// forgets it as unacked.
 fn take_copy(step: &mut Step<'_, '_>, mailbox: Mailbox, message: &MessageRef) -> rusqlite::Result<Option<Taken>> {
     step.unacked.take(mailbox, message);
     let taken = step

@@ -7,9 +7,10 @@
 //! read that would find none is skipped: receipts mostly live and die in memory,
 //! `deferred_acks`). And each person's mailboxes, which every receipt is queued to.
 //!
-//! Both are exact for the process that serves the database: they change only under the
+//! All are exact for the process that serves the database: they change only under the
 //! store's one connection, a depth is counted from the mailbox index the first time it is
-//! needed, and a transaction's changes are applied only once it commits ([`DepthChanges`]).
+//! needed, a transaction's changes are applied only once it commits ([`DepthChanges`]), and
+//! mailboxes open and close only through the store, which forgets the lists then.
 
 use std::collections::HashMap;
 

@@ -157,7 +157,7 @@ pub(super) fn expire(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::two_open_mailboxes;
+    use super::super::tests::{store_one, two_open_mailboxes};
     use crate::store::{Enqueued, EnvelopeCopy, MailboxPolicy, MailboxStore, Outgoing};
 
     /// A record lives at least a lifetime, so a resend within it is refused, and at most
@@ -202,15 +202,10 @@ mod tests {
     #[tokio::test]
     async fn records_are_kept_in_the_order_their_ids_were_made() {
         let (store, a1, b1) = two_open_mailboxes().await;
-        let policy = MailboxPolicy { max_messages: 100, ttl_secs: 1_000 };
         let mut made = Vec::new();
         for round in 0..3 {
-            for from in [a1, b1] {
-                let (to, id) = (if from == a1 { b1 } else { a1 }, uuid::Uuid::now_v7());
-                let copies = vec![EnvelopeCopy { mailbox: to, envelope: vec![1; 40] }];
-                store.enqueue_many(from, vec![Outgoing { to: to.user, id, copies }], round, policy).await.unwrap();
-                made.push(id);
-            }
+            made.push(store_one(&store, a1, b1, round).await.id);
+            made.push(store_one(&store, b1, a1, round).await.id);
         }
         let c = store.conn.try_lock().unwrap();
         let mut stmt = c.prepare("SELECT id FROM message_ids").unwrap();
