@@ -22,6 +22,9 @@ crates/web/tools/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-no
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     -o "$stage/hush_bg.opt.wasm" "$stage/hush_bg.wasm"
 mv "$stage/hush_bg.opt.wasm" "$stage/hush_bg.wasm"
+echo "==> terser: wasm-bindgen's JavaScript minified (an ES module: its export names kept)" >&2
+crates/web/tools/node_modules/.bin/terser "$stage/hush.js" --module --compress --mangle -o "$stage/hush.min.js"
+mv "$stage/hush.min.js" "$stage/hush.js"
 cp crates/web/static/style.css "$stage/style.css"
 
 declare -A icon
