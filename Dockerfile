@@ -1,8 +1,8 @@
 # Hush server image: one static binary with the web app inside, on an empty base.
 #   docker build -t hush .          (or `docker compose up -d`, see docker-compose.yml)
-# Build stage: scripts/build-web.sh installs the wasm32 target, the pinned wasm-bindgen-cli
-# and Binaryen and builds the web app; the server is built for musl (static) with the web
-# app embedded. Final stage: the binary, CA certificates and an empty /data, run as an
+# Build stage: scripts/build-web.sh installs the wasm32 target, the pinned wasm-bindgen-cli,
+# Binaryen and Terser and builds the web app; the server is built for musl (static) with the
+# web app embedded. Final stage: the binary, CA certificates and an empty /data, run as an
 # unprivileged user (uid 10001). x86_64 hosts only (the musl target is named below).
 FROM rust:1-bookworm AS build
 RUN apt-get update \
