@@ -41,9 +41,18 @@ async fn typed<T: DeserializeOwned>(
     path: &str,
     body: Option<&impl Serialize>,
 ) -> Result<T, ApiError> {
-    let body = body.map(serde_json::to_string).transpose().map_err(|e| unreachable(e.to_string()))?;
-    let answer = http.call(method, path, body).await?;
-    read_answer(&answer).map_err(|e| unreachable(format!("unexpected answer from {path}: {e}")))
+    let body = body.map(encode).transpose()?;
+    decode(path, &http.call(method, path, body).await?)
+}
+
+/// `body` as the JSON text a call carries.
+pub fn encode(body: &impl Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(body).map_err(|e| unreachable(e.to_string()))
+}
+
+/// The answer from `path` (its JSON text) as `T`.
+pub fn decode<T: DeserializeOwned>(path: &str, text: &str) -> Result<T, ApiError> {
+    read_answer(text).map_err(|e| unreachable(format!("unexpected answer from {path}: {e}")))
 }
 
 /// An answer's JSON text as `T`; an empty answer reads as `null`.

@@ -36,7 +36,7 @@ fn to_json(value: impl serde::Serialize) -> Result<String, ApiError> {
 
 /// A call's body as `T`.
 fn body_as<T: serde::de::DeserializeOwned>(body: Option<String>) -> Result<T, ApiError> {
-    serde_json::from_str(body.as_deref().unwrap_or("null")).map_err(|e| unreachable(e.to_string()))
+    crate::api::read_answer(body.as_deref().unwrap_or_default()).map_err(|e| unreachable(e.to_string()))
 }
 
 #[async_trait(?Send)]

@@ -2,7 +2,7 @@
 //! refresh cookie is httpOnly, so only the server ever reads it). Errors come back as the
 //! server's stable error body.
 
-use hush_client::api::{read_answer, unreachable as network};
+use hush_client::api::{decode, encode, unreachable as network};
 use hush_shared::ErrorBody;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -13,16 +13,6 @@ use web_sys::{Request, RequestCredentials, RequestInit, Response};
 /// A failed call: the server's error body, or a network failure as `unavailable`.
 pub type ApiError = ErrorBody;
 
-/// The JSON text of `body`.
-pub fn encode(body: &impl Serialize) -> Result<String, ApiError> {
-    serde_json::to_string(body).map_err(|e| network(e.to_string()))
-}
-
-/// An answer's JSON text as `T` (an empty answer reads as `null`).
-pub fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
-    read_answer(text).map_err(|e| network(format!("unexpected answer: {e}")))
-}
-
 /// Calls `method path` with an optional bearer token and JSON body.
 pub async fn call<T: DeserializeOwned>(
     method: &str,
@@ -31,7 +21,7 @@ pub async fn call<T: DeserializeOwned>(
     body: Option<&impl Serialize>,
 ) -> Result<T, ApiError> {
     let body = body.map(encode).transpose()?;
-    decode(&call_text(method, path, token, body).await?)
+    decode(path, &call_text(method, path, token, body).await?)
 }
 
 /// Calls `method path` with an optional bearer token and JSON body text: the answer's text.

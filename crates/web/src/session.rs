@@ -138,8 +138,8 @@ impl Ctx {
         path: &str,
         body: Option<&impl serde::Serialize>,
     ) -> Result<T, ErrorBody> {
-        let body = body.map(api::encode).transpose()?;
-        api::decode(&call_signed_in(self.token, method, path, body).await?)
+        let body = body.map(hush_client::api::encode).transpose()?;
+        hush_client::api::decode(path, &call_signed_in(self.token, method, path, body).await?)
     }
 }
 

@@ -27,7 +27,7 @@ type Place = (Mailbox, i64);
 /// What is remembered of a copy: its message, and how many copies went to the recipient's
 /// devices (0: not known).
 #[derive(Clone, Copy)]
-struct Copy {
+struct Remembered {
     sender: UserId,
     id: Uuid,
     copies: i64,
@@ -37,7 +37,7 @@ struct Copy {
 /// stay in the order until they reach its front).
 #[derive(Default)]
 pub struct UnackedCopies {
-    copies: HashMap<Place, Copy>,
+    copies: HashMap<Place, Remembered>,
     order: VecDeque<Place>,
 }
 
@@ -49,7 +49,7 @@ impl UnackedCopies {
         {
             self.copies.remove(&oldest);
         }
-        self.copies.insert((mailbox, seq), Copy { sender, id, copies });
+        self.copies.insert((mailbox, seq), Remembered { sender, id, copies });
         self.order.push_back((mailbox, seq));
     }
 
