@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::mailbox::{copy_params, insert_receipt, one_copy};
 use super::mailbox_counts::{DepthChanges, MailboxCounts};
@@ -139,7 +139,7 @@ impl DeferredAcks {
 
     /// Writes everything deferred in `tx`, returning how mailbox depths changed; call
     /// [`Self::committed`] once it commits.
-    pub fn write(&mut self, tx: &Transaction<'_>, counts: &mut MailboxCounts) -> rusqlite::Result<DepthChanges> {
+    pub fn write(&mut self, tx: &Connection, counts: &mut MailboxCounts) -> rusqlite::Result<DepthChanges> {
         let mut changes = DepthChanges::default();
         for (mailbox, waiting) in &self.mailboxes {
             for message in &waiting.copies {

@@ -3,15 +3,16 @@
 //! ([`message_records`](super::message_records): dedup of resends, and whether it was
 //! delivered, read or expired, so receipts roll up per person), `receipts` one row per
 //! device a receipt goes to, `mailboxes` each person's device mailboxes. Ids are 16-byte
-//! BLOBs; each operation is one transaction (a batch of sends is one transaction too), and
-//! acks wait in memory to be written many at a time (`deferred_acks`). Rows are numbered and mailboxes counted in memory ([`MailboxCounts`],
-//! migration 0014), and acks find a copy by the `seq` it was read at: each page a commit
-//! touches is a WAL frame written.
+//! BLOBs; each operation is one transaction, except sends, which share one with the sends
+//! of other connections arriving meanwhile (`group_commit`), and acks, which wait in memory
+//! to be written many at a time (`deferred_acks`). Rows are numbered and mailboxes counted
+//! in memory ([`MailboxCounts`], migration 0014), and acks find a copy by the `seq` it was
+//! read at: each page a commit touches is a WAL frame written.
 
 use async_trait::async_trait;
 use hush_shared::ws::{MessageId, ReceiptKind};
 use hush_shared::{DeviceId, UserId};
-use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params};
+use rusqlite::{Connection, DropBehavior, OptionalExtension, Savepoint, ToSql, Transaction, params};
 use uuid::Uuid;
 
 use super::deferred_acks::DeferredAcks;
@@ -146,7 +147,7 @@ fn delivered<'a>(mailbox: &'a Mailbox, message: &'a MessageRef, now: i64) -> Rec
 
 /// Queues `receipt` in mailboxes of `user`, under one receipt id.
 fn queue_receipt(
-    (tx, counts): (&Transaction<'_>, &mut MailboxCounts),
+    (tx, counts): (&Connection, &mut MailboxCounts),
     user: &Uuid,
     devices: Devices<'_>,
     receipt: &Receipt<'_>,
@@ -182,7 +183,7 @@ pub(super) fn copy_params<'a>(mailbox: &'a Mailbox, message: &'a MessageRef) -> 
 
 /// Deletes the copy of `message` in `mailbox` (found by its `seq`), if it was there, and
 /// forgets it as unacked.
-fn take_copy(step: &mut Step<'_, '_>, mailbox: Mailbox, message: &MessageRef) -> rusqlite::Result<Option<Taken>> {
+fn take_copy(step: &mut Step<'_>, mailbox: Mailbox, message: &MessageRef) -> rusqlite::Result<Option<Taken>> {
     step.unacked.take(mailbox, message);
     let taken = step
         .tx
@@ -200,8 +201,8 @@ fn take_copy(step: &mut Step<'_, '_>, mailbox: Mailbox, message: &MessageRef) ->
 
 /// One mailbox transaction: the transaction, the counters, the acks still deferred, the
 /// depths it changed, and where it stored copies (with the batch's message being stored).
-struct Step<'a, 'c> {
-    tx: &'a Transaction<'c>,
+struct Step<'a> {
+    tx: &'a Connection,
     counts: &'a mut MailboxCounts,
     deferred: &'a DeferredAcks,
     generations: &'a mut Generations,
@@ -214,15 +215,15 @@ struct Step<'a, 'c> {
     message: usize,
 }
 
-impl<'a, 'c> Step<'a, 'c> {
-    fn new(tx: &'a Transaction<'c>, memory: &'a mut MailboxMemory, changes: DepthChanges) -> Self {
+impl<'a> Step<'a> {
+    fn new(tx: &'a Connection, memory: &'a mut MailboxMemory, changes: DepthChanges) -> Self {
         let MailboxMemory { counts, deferred, generations, unacked } = memory;
         let (placed, stored) = (Vec::new(), Vec::new());
         Self { tx, counts, deferred, generations, unacked, changes, placed, stored, message: 0 }
     }
 
     /// The message records' table with the generations kept (`message_records`).
-    fn records(&mut self) -> rusqlite::Result<(&'a Transaction<'c>, &[i64])> {
+    fn records(&mut self) -> rusqlite::Result<(&'a Connection, &[i64])> {
         Ok((self.tx, self.generations.kept(self.tx)?))
     }
 
@@ -244,15 +245,33 @@ pub(super) enum Deferred {
     IfDue,
 }
 
+/// A mailbox transaction: a transaction of its own, or a savepoint inside the batch of
+/// sends committed together (`group_commit`).
+pub(super) enum Write<'c> {
+    Alone(Transaction<'c>),
+    InBatch(Savepoint<'c>),
+}
+
+impl std::ops::Deref for Write<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            Write::Alone(tx) => tx,
+            Write::InBatch(savepoint) => savepoint,
+        }
+    }
+}
+
 /// Begins a mailbox transaction, writing deferred acks into it first as `deferred` says;
 /// the depths they change are the transaction's first changes. Every transaction on the
-/// mailbox tables begins here.
+/// mailbox tables begins here; inside an open batch (`group_commit`) it is a savepoint.
 pub(super) fn begin<'c>(
     c: &'c mut Connection,
     memory: &mut MailboxMemory,
     deferred: Deferred,
-) -> rusqlite::Result<(Transaction<'c>, DepthChanges)> {
-    let tx = c.transaction()?;
+) -> rusqlite::Result<(Write<'c>, DepthChanges)> {
+    let tx = if c.is_autocommit() { Write::Alone(c.transaction()?) } else { Write::InBatch(c.savepoint()?) };
     let changes = match deferred {
         Deferred::IfDue if !memory.deferred.due() => DepthChanges::default(),
         _ => memory.deferred.write(&tx, &mut memory.counts)?,
@@ -260,9 +279,26 @@ pub(super) fn begin<'c>(
     Ok((tx, changes))
 }
 
-/// Commits a transaction [`begin`] began that changed mailbox depths by `changes`.
-pub(super) fn commit(tx: Transaction<'_>, memory: &mut MailboxMemory, changes: DepthChanges) -> rusqlite::Result<()> {
-    tx.commit()?;
+/// Commits a transaction [`begin`] began that changed mailbox depths by `changes` (inside a
+/// batch: releases its savepoint; the batch commits later).
+pub(super) fn commit(tx: Write<'_>, memory: &mut MailboxMemory, changes: DepthChanges) -> rusqlite::Result<()> {
+    match tx {
+        Write::Alone(tx) => tx.commit()?,
+        Write::InBatch(savepoint) => savepoint.commit()?,
+    }
+    memory.counts.committed(changes);
+    memory.deferred.committed();
+    Ok(())
+}
+
+/// Ends a transaction [`begin`] began for sends without committing it (`group_commit`): a
+/// transaction of its own stays open as the batch later sends join; a savepoint in the
+/// batch is released into it. The batch commits later.
+fn hold(tx: Write<'_>, memory: &mut MailboxMemory, changes: DepthChanges) -> rusqlite::Result<()> {
+    match tx {
+        Write::Alone(mut tx) => tx.set_drop_behavior(DropBehavior::Ignore),
+        Write::InBatch(savepoint) => savepoint.commit()?,
+    }
     memory.counts.committed(changes);
     memory.deferred.committed();
     Ok(())
@@ -324,7 +360,7 @@ fn defer_acks(
 fn each<T>(
     (c, memory): (&mut rusqlite::Connection, &mut MailboxMemory),
     items: &[T],
-    mut each: impl FnMut(&mut Step<'_, '_>, &T, &mut Vec<UserId>) -> rusqlite::Result<()>,
+    mut each: impl FnMut(&mut Step<'_>, &T, &mut Vec<UserId>) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<Vec<UserId>> {
     let (tx, changes) = begin(c, memory, Deferred::All)?;
     let mut told = Vec::new();
@@ -342,7 +378,7 @@ fn each<T>(
 /// `ack`: deletes the copies; the first copy of a message acked by its recipient queues
 /// one `delivered` receipt in every mailbox of the sender.
 fn ack_copy(
-    step: &mut Step<'_, '_>,
+    step: &mut Step<'_>,
     mailbox: Mailbox,
     message: &MessageRef,
     now: i64,
@@ -362,7 +398,7 @@ fn ack_copy(
 /// `retry`: deletes the copy, remembers that this device wants it again and asks the
 /// sending device for it (`resend`).
 fn retry_copy(
-    step: &mut Step<'_, '_>,
+    step: &mut Step<'_>,
     mailbox: Mailbox,
     message: &MessageRef,
     now: i64,
@@ -395,7 +431,7 @@ fn retry_copy(
 /// `read`: a message `sender` sent to the reader's person and not yet read gets one `read`
 /// receipt for the sender's devices and one `read_elsewhere` for the reader's other devices.
 fn read_copy(
-    step: &mut Step<'_, '_>,
+    step: &mut Step<'_>,
     (reader, sender): (Mailbox, UserId),
     id: &Uuid,
     now: i64,
@@ -416,7 +452,7 @@ fn read_copy(
 
 /// Deletes the oldest receipts of every mailbox holding more than [`RECEIPTS_KEPT_PER_MAILBOX`]
 /// (one pass over the receipts index; those within the quota are not touched).
-fn trim_receipts(tx: &Transaction<'_>) -> rusqlite::Result<usize> {
+fn trim_receipts(tx: &Connection) -> rusqlite::Result<usize> {
     tx.prepare_cached(
         "DELETE FROM receipts WHERE seq IN (
              SELECT seq FROM (
@@ -430,7 +466,7 @@ fn trim_receipts(tx: &Transaction<'_>) -> rusqlite::Result<usize> {
 }
 
 /// Whether a device of `(sender, id)`'s recipient asked for it again, consuming the wish.
-fn take_resend_wish(tx: &Transaction<'_>, sender: &Uuid, id: &Uuid, mailbox: Mailbox) -> rusqlite::Result<bool> {
+fn take_resend_wish(tx: &Connection, sender: &Uuid, id: &Uuid, mailbox: Mailbox) -> rusqlite::Result<bool> {
     let taken = tx
         .prepare_cached("DELETE FROM resend_wanted WHERE sender = ?1 AND id = ?2 AND recipient = ?3 AND device = ?4")?
         .execute(params![blob(sender), blob(id), blob(&mailbox.user.0), blob(&mailbox.device.0)])?;
@@ -439,7 +475,7 @@ fn take_resend_wish(tx: &Transaction<'_>, sender: &Uuid, id: &Uuid, mailbox: Mai
 
 /// Stores one copy; `copies` is how many went to the recipient's devices (0: not known).
 fn insert_copy(
-    step: &mut Step<'_, '_>,
+    step: &mut Step<'_>,
     from: Mailbox,
     message: &Outgoing,
     (mailbox, envelope, copies): (Mailbox, &[u8], i64),
@@ -472,7 +508,7 @@ fn insert_copy(
 
 /// Stores one message of a batch.
 fn enqueue_one(
-    step: &mut Step<'_, '_>,
+    step: &mut Step<'_>,
     from: Mailbox,
     message: &Outgoing,
     now: i64,
@@ -624,27 +660,30 @@ impl MailboxStore for SqliteStore {
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<(Vec<Enqueued>, Vec<Placed>)> {
-        self.call_mailbox(move |c, memory| {
-            // One transaction, one commit, for the whole batch.
-            let (tx, changes) = begin(c, memory, Deferred::IfDue)?;
-            let mut step = Step::new(&tx, memory, changes);
-            let mut answers = Vec::with_capacity(messages.len());
-            for (index, message) in messages.iter().enumerate() {
-                step.message = index;
-                answers.push(enqueue_one(&mut step, from, message, now, policy)?);
-            }
-            let (changes, placed, stored) = (step.changes, step.placed, step.stored);
-            commit(tx, memory, changes)?;
-            for (place, sender, id, copies) in stored {
-                memory.unacked.stored(place, sender, id, copies);
-            }
-            Ok((answers, placed))
-        })
-        .await
+        let (enqueued, ticket) = self
+            .call_in_batch(move |c, memory| {
+                // In the open batch of sends, or opening it.
+                let (tx, changes) = begin(c, memory, Deferred::IfDue)?;
+                let mut step = Step::new(&tx, memory, changes);
+                let mut answers = Vec::with_capacity(messages.len());
+                for (index, message) in messages.iter().enumerate() {
+                    step.message = index;
+                    answers.push(enqueue_one(&mut step, from, message, now, policy)?);
+                }
+                let (changes, placed, stored) = (step.changes, step.placed, step.stored);
+                hold(tx, memory, changes)?;
+                for (place, sender, id, copies) in stored {
+                    memory.unacked.stored(place, sender, id, copies);
+                }
+                Ok((answers, placed))
+            })
+            .await?;
+        self.durable(ticket).await?;
+        Ok(enqueued)
     }
 
     async fn fetch_messages(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
-        self.call_mailbox(move |c, memory| {
+        self.call_mailbox_lazily(move |c, memory| {
             if memory.deferred.hides_messages_from(mailbox, after) {
                 write_deferred(c, memory)?;
             }
@@ -669,7 +708,7 @@ impl MailboxStore for SqliteStore {
 
     async fn ack_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
         let messages = messages.to_vec();
-        self.call_mailbox(move |c, memory| {
+        self.call_mailbox_lazily(move |c, memory| {
             let mut told = Vec::new();
             let at_once = defer_acks(c, memory, (mailbox, &messages), now, &mut told)?;
             if !at_once.is_empty() || memory.deferred.due() {
@@ -705,7 +744,7 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
-        self.call_mailbox(move |c, memory| {
+        self.call_mailbox_lazily(move |c, memory| {
             if memory.deferred.hides_receipts_from(mailbox, after) {
                 write_deferred(c, memory)?;
             }
@@ -729,7 +768,7 @@ impl MailboxStore for SqliteStore {
 
     async fn ack_receipts(&self, mailbox: Mailbox, receipts: &[ReceiptRef]) -> StoreResult<()> {
         let receipts = receipts.to_vec();
-        self.call_mailbox(move |c, memory| {
+        self.call_mailbox_lazily(move |c, memory| {
             memory.deferred.defer_receipt_acks(mailbox, &receipts);
             if memory.deferred.due() {
                 write_deferred(c, memory)?;

@@ -9,8 +9,10 @@
 //!
 //! All are exact for the process that serves the database: they change only under the
 //! store's one connection, a depth is counted from the mailbox index the first time it is
-//! needed, a transaction's changes are applied only once it commits ([`DepthChanges`]), and
-//! mailboxes open and close only through the store, which forgets the lists then.
+//! needed, a transaction's changes are applied only once it commits ([`DepthChanges`]) — a
+//! send's once its part of a batch is written (`group_commit`; a batch that then fails to
+//! commit has the depths counted again) —, and mailboxes open and close only through the
+//! store, which forgets the lists then.
 
 use std::collections::HashMap;
 

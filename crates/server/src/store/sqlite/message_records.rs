@@ -12,7 +12,7 @@
 //! records go to the table's end. Like the mailbox counters, this holds for the one process
 //! that serves the database.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
 /// `state` bits: what already happened to a message.
@@ -43,7 +43,7 @@ impl Generations {
 /// generation: `None` when recorded now, or when it was first stored if a record of it
 /// exists already (a resend).
 pub(super) fn claim(
-    (tx, kept): (&Transaction<'_>, &[i64]),
+    (tx, kept): (&Connection, &[i64]),
     sender: &Uuid,
     id: &Uuid,
     recipient: &Uuid,
@@ -65,7 +65,7 @@ pub(super) fn claim(
 }
 
 /// When the message `(sender, id)` was first stored, if generation `generation` records it.
-fn stored_at(tx: &Transaction<'_>, generation: i64, sender: &Uuid, id: &Uuid) -> rusqlite::Result<Option<i64>> {
+fn stored_at(tx: &Connection, generation: i64, sender: &Uuid, id: &Uuid) -> rusqlite::Result<Option<i64>> {
     tx.prepare_cached("SELECT stored_at FROM message_ids WHERE gen = ?3 AND sender = ?1 AND id = ?2")?
         .query_row(params![sender.as_bytes(), id.as_bytes(), generation], |r| r.get(0))
         .optional()
@@ -73,7 +73,7 @@ fn stored_at(tx: &Transaction<'_>, generation: i64, sender: &Uuid, id: &Uuid) ->
 
 /// Forgets the message `(sender, id)` just claimed: it was not stored after all, so sending
 /// it again is not a resend.
-pub(super) fn forget_claimed((tx, kept): (&Transaction<'_>, &[i64]), sender: &Uuid, id: &Uuid) -> rusqlite::Result<()> {
+pub(super) fn forget_claimed((tx, kept): (&Connection, &[i64]), sender: &Uuid, id: &Uuid) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM message_ids WHERE gen = ?3 AND sender = ?1 AND id = ?2")?.execute(params![
         sender.as_bytes(),
         id.as_bytes(),
@@ -85,7 +85,7 @@ pub(super) fn forget_claimed((tx, kept): (&Transaction<'_>, &[i64]), sender: &Uu
 /// Marks `state` on the message `(sender, id)` if it is not set yet (nor `unless`): true
 /// when this call set it, i.e. when its receipt is due.
 pub(super) fn mark(
-    (tx, kept): (&Transaction<'_>, &[i64]),
+    (tx, kept): (&Connection, &[i64]),
     sender: &Uuid,
     id: &Uuid,
     state: i64,
@@ -108,7 +108,7 @@ pub(super) fn mark(
 /// Marks the message `(sender, id)` read by `reader`'s person if it was sent to them and
 /// not read yet: true when its `read` receipt is due.
 pub(super) fn mark_read(
-    (tx, kept): (&Transaction<'_>, &[i64]),
+    (tx, kept): (&Connection, &[i64]),
     sender: &Uuid,
     id: &Uuid,
     reader: &Uuid,
@@ -131,7 +131,7 @@ pub(super) fn mark_read(
 /// generation at `now` once the newest started that long ago. Called once every copy stored
 /// at or before `cutoff` is gone.
 pub(super) fn expire(
-    (tx, generations): (&Transaction<'_>, &mut Generations),
+    (tx, generations): (&Connection, &mut Generations),
     now: i64,
     cutoff: i64,
 ) -> rusqlite::Result<()> {

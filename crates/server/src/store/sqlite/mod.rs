@@ -7,13 +7,15 @@
 //! in the kernel and waking it with a second system call (an eighth of the server's CPU per
 //! message when messages come one at a time; BENCHMARKS.md). `busy_timeout` lets
 //! several processes share the file. WAL checkpoints run on a thread of their own
-//! (`checkpoint`), off the request path.
+//! (`checkpoint`), off the request path. Sends from many connections share a commit
+//! (`group_commit`).
 
 mod accounts;
 mod checkpoint;
 mod codes;
 mod deferred_acks;
 mod devices;
+mod group_commit;
 mod limits;
 mod links;
 mod mailbox;
@@ -33,6 +35,7 @@ use rusqlite::Connection;
 use tokio::sync::Mutex as AsyncMutex;
 
 use self::deferred_acks::DeferredAcks;
+use self::group_commit::{GroupCommit, Ticket};
 use self::mailbox_counts::MailboxCounts;
 use self::message_records::Generations;
 use self::route_cache::RouteCache;
@@ -69,6 +72,8 @@ pub struct SqliteStore {
     memory: Arc<Mutex<MailboxMemory>>,
     /// Send routes remembered while their tables do not change.
     routes: Arc<RouteCache>,
+    /// The batch of sends open on `conn`, if one is (`group_commit`).
+    group: Arc<GroupCommit>,
 }
 
 /// What the mailbox keeps beside the database rather than write on every message.
@@ -131,7 +136,7 @@ impl SqliteStore {
         migrate(&mut conn)?;
         let routes = Arc::new(RouteCache::default());
         routes.watch(&conn)?;
-        Ok(Self { conn: Arc::new(AsyncMutex::new(conn)), memory: Arc::default(), routes })
+        Ok(Self { conn: Arc::new(AsyncMutex::new(conn)), memory: Arc::default(), routes, group: Arc::default() })
     }
 
     /// Every store trait backed by this database.
@@ -151,7 +156,8 @@ impl SqliteStore {
         }
     }
 
-    /// Runs `f` with the connection.
+    /// Runs `f` with the connection, after ending the open batch of sends if there is one
+    /// (`group_commit`): `f` runs in transactions of its own.
     pub(crate) async fn call<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -161,6 +167,7 @@ impl SqliteStore {
         // of the saturate benchmark showed the hop to tokio's blocking pool (thread wake-ups
         // and parking) costing far more than SQLite itself.
         let mut guard = self.conn.lock().await;
+        self.end_batch(&guard);
         f(&mut guard).map_err(StoreError::from)
     }
 
@@ -171,24 +178,96 @@ impl SqliteStore {
         F: FnOnce(&mut Connection, &mut MailboxMemory) -> Result<T, rusqlite::Error> + Send + 'static,
     {
         let memory = Arc::clone(&self.memory);
-        self.call(move |c| {
-            // A panic mid-update may have left a depth half-changed: count again.
-            let mut guard = match memory.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => {
-                    memory.clear_poison();
-                    let mut guard = poisoned.into_inner();
-                    guard.forget_rows();
-                    guard
-                }
-            };
-            let result = f(c, &mut guard);
-            // Committed, or rolled back with an error: no transaction of `f` is open now.
-            guard.deferred.call_ended();
-            result
-        })
-        .await
+        self.call(move |c| with_memory(&memory, |memory| f(c, memory))).await
     }
+
+    /// Runs `f` with the connection and what the mailbox keeps beside it, inside the open
+    /// batch of sends if there is one (its writes in savepoints), without waiting for that
+    /// batch to commit: for calls that answer nothing durable — acks, and reading the
+    /// queues. Delivery is at least once, so an ack lost with a batch (its commit failed,
+    /// or the process died) only means the device gets the message or receipt again.
+    pub(crate) async fn call_mailbox_lazily<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&mut Connection, &mut MailboxMemory) -> Result<T, rusqlite::Error>,
+    {
+        let mut guard = self.conn.lock().await;
+        with_memory(&self.memory, |memory| f(&mut guard, memory)).map_err(StoreError::from)
+    }
+
+    /// Runs `f` inside the open batch of sends, opening one if none is; its rows are
+    /// durable once [`Self::durable`] returns for the ticket.
+    async fn call_in_batch<T, F>(&self, f: F) -> StoreResult<(T, Ticket)>
+    where
+        F: FnOnce(&mut Connection, &mut MailboxMemory) -> Result<T, rusqlite::Error>,
+    {
+        let mut guard = self.conn.lock().await;
+        let joined = self.group.open_batch(&guard);
+        // On an error `f`'s rows are rolled back: the whole transaction if it opened one,
+        // else its savepoint in the batch.
+        let value = with_memory(&self.memory, |memory| f(&mut guard, memory))?;
+        Ok((value, joined.unwrap_or_else(|| self.group.opened(&guard))))
+    }
+
+    /// Waits until the batch of `ticket` is committed. The send that opened it commits it
+    /// once the tasks ready to run have had [`group_commit::TURNS`] turns (and could join);
+    /// a send that joined commits it itself if that has not happened within
+    /// [`group_commit::ORPHANED_AFTER`] (its opener's task ended first).
+    async fn durable(&self, ticket: Ticket) -> StoreResult<()> {
+        if ticket.opened_it {
+            for _ in 0..group_commit::TURNS {
+                tokio::task::yield_now().await;
+            }
+            self.end_batch_of(ticket).await;
+        }
+        let committed = match tokio::time::timeout(group_commit::ORPHANED_AFTER, self.group.ended(ticket)).await {
+            Ok(committed) => committed,
+            Err(_) => {
+                self.end_batch_of(ticket).await;
+                self.group.ended(ticket).await
+            }
+        };
+        if committed {
+            Ok(())
+        } else {
+            Err(StoreError("the batch of sends this one was in could not be committed".into()))
+        }
+    }
+
+    /// Ends the batch of `ticket` if it is still open.
+    async fn end_batch_of(&self, ticket: Ticket) {
+        let guard = self.conn.lock().await;
+        if self.group.is_open(&guard, ticket.batch) {
+            self.end_batch(&guard);
+        }
+    }
+
+    /// Ends the open batch of sends, if there is one; when its commit fails, what the
+    /// mailbox remembers of rows is read again (its senders are refused and resend).
+    fn end_batch(&self, c: &Connection) {
+        if let Err(e) = self.group.end(c) {
+            tracing::error!(error = %e, "committing a batch of sends failed");
+            with_memory(&self.memory, MailboxMemory::forget_rows);
+        }
+    }
+}
+
+/// Runs `f` with what the mailbox keeps beside the connection (held only while the
+/// connection is).
+fn with_memory<T>(memory: &Mutex<MailboxMemory>, f: impl FnOnce(&mut MailboxMemory) -> T) -> T {
+    // A panic mid-update may have left a depth half-changed: count again.
+    let mut guard = match memory.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => {
+            memory.clear_poison();
+            let mut guard = poisoned.into_inner();
+            guard.forget_rows();
+            guard
+        }
+    };
+    let result = f(&mut guard);
+    // Committed, or rolled back with an error: no transaction of `f` is open now.
+    guard.deferred.call_ended();
+    result
 }
 
 /// The schema version this build migrates databases to.
