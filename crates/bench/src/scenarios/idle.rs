@@ -1,5 +1,7 @@
-//! `idle`: N signed-in connections held open (one account, many loopback source
-//! addresses). Reports the server's RSS growth per connection and how many it held.
+//! `idle`: N signed-in connections held open (from many loopback source addresses, at most
+//! [`PER_ACCOUNT`] per account: an account may open only
+//! `WS_CONNECTS_PER_ACCOUNT_PER_MINUTE` a minute). Reports the server's RSS growth per
+//! connection and how many it held.
 
 use std::time::Duration;
 
@@ -10,9 +12,15 @@ use crate::{setup, wire};
 
 const BATCH: usize = 500;
 
+/// Connections opened per account, under its connects-per-minute limit.
+const PER_ACCOUNT: usize = 100;
+
 /// Runs the scenario; returns the JSON report.
 pub async fn run(server: &Server, connections: usize) -> serde_json::Value {
-    let person = setup::person(server, 0).await;
+    let mut tokens = Vec::new();
+    for n in 0..connections.div_ceil(PER_ACCOUNT) {
+        tokens.push(setup::person(server, n).await.token);
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = server.rss_bytes();
     let mut open = Vec::with_capacity(connections);
@@ -20,7 +28,7 @@ pub async fn run(server: &Server, connections: usize) -> serde_json::Value {
     'outer: for start in (0..connections).step_by(BATCH) {
         let mut batch = Vec::new();
         for i in start..(start + BATCH).min(connections) {
-            let (url, token) = (server.ws_url(), person.token.clone());
+            let (url, token) = (server.ws_url(), tokens[i / PER_ACCOUNT].clone());
             batch.push(tokio::spawn(async move { wire::connect(&url, &token, wire::source_ip(i + 1)).await }));
         }
         for t in batch {
