@@ -475,8 +475,8 @@ pub trait MailboxStore: Send + Sync {
     /// Stores messages from one device, in order, answering for each: a message is stored
     /// in every mailbox it names unless `(from, id)` was seen before or one of those
     /// mailboxes is full. A message seen before is stored again only for mailboxes whose
-    /// device asked for it with `retry`. One store call (one transaction on SQLite, one
-    /// round trip on Redis) for the lot.
+    /// device asked for it with `retry`. One store call (one transaction on SQLite, shared
+    /// with other connections' sends; one round trip on Redis) for the lot.
     async fn enqueue_many(
         &self,
         from: Mailbox,

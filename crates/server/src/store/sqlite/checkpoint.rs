@@ -9,8 +9,10 @@
 //! A passive checkpoint can only copy what was committed when it started, and the WAL
 //! starts over only when a write finds everything copied. Under steady writes that never
 //! happens and the WAL would grow without bound, so once it holds [`RESTART_FRAMES`] this
-//! thread takes the serving connection for a moment — no writes — and copies the rest (only
-//! what arrived since its last pass); the next write then starts the WAL from the top.
+//! thread takes the serving connection for a moment — no writes; it commits the open batch
+//! of sends first (`group_commit`), as an open write would keep the WAL from starting over
+//! — and copies the rest (only what arrived since its last pass); the next write then
+//! starts the WAL from the top.
 
 use std::path::PathBuf;
 use std::sync::Weak;
@@ -31,8 +33,12 @@ pub const RESTART_FRAMES: i64 = 8192;
 pub const BACKSTOP_FRAMES: i64 = 16_384;
 
 /// Starts the checkpoint thread for the database at `path`. It stops once `serving` (the
-/// store's connection) is dropped.
-pub fn start(path: PathBuf, serving: Weak<Mutex<Connection>>) -> std::io::Result<()> {
+/// store's connection) is dropped; `end_batch` ends the open batch of sends on it.
+pub fn start(
+    path: PathBuf,
+    serving: Weak<Mutex<Connection>>,
+    end_batch: impl Fn(&Connection) + Send + 'static,
+) -> std::io::Result<()> {
     std::thread::Builder::new().name("hush-sqlite-checkpoint".into()).spawn(move || {
         let connection = match Connection::open(&path) {
             Ok(c) => c,
@@ -48,6 +54,7 @@ pub fn start(path: PathBuf, serving: Weak<Mutex<Connection>>) -> std::io::Result
             match checkpoint(&connection) {
                 Ok(frames) if frames >= RESTART_FRAMES => {
                     let held = serving.blocking_lock();
+                    end_batch(&held);
                     if let Err(e) = checkpoint(&connection) {
                         tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
                     }

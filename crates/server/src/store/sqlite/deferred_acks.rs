@@ -131,8 +131,8 @@ impl DeferredAcks {
         if self.in_open_transaction { 0 } else { waiting.map(|w| w.copies.len() as i64).sum() }
     }
 
-    /// The store's call ends (its transaction committed or rolled back): nothing
-    /// [`Self::write`] wrote is still to be committed.
+    /// The store's call ends (its transaction committed or rolled back, or its savepoint
+    /// released into the batch of sends): nothing [`Self::write`] wrote is still pending.
     pub fn call_ended(&mut self) {
         self.in_open_transaction = false;
     }
@@ -165,7 +165,9 @@ impl DeferredAcks {
         Ok(changes)
     }
 
-    /// The mailbox transaction committed: what [`Self::write`] wrote in it is gone from here.
+    /// The mailbox transaction committed (or its savepoint was released into the batch of
+    /// sends, which a failed batch loses like a crash would: the acks come again): what
+    /// [`Self::write`] wrote in it is gone from here.
     pub fn committed(&mut self) {
         if std::mem::take(&mut self.in_open_transaction) {
             *self = Self::default();

@@ -3,16 +3,23 @@
 //! the WAL again, with its frame header and checksum, and the shared-memory locks are taken
 //! and released (BENCHMARKS.md, "Sends committed together"). So the first send finding no
 //! batch open writes its rows in a transaction it leaves open; before committing it lets
-//! the other tasks that are ready run once (`yield_now`), and the sends among them write
-//! their rows into the same batch (each in a savepoint of its own, so one that fails takes
-//! only its own rows back). Then one commit makes them all durable, and each is answered
-//! `stored` only after it: a batch adds no wait when the server is idle (nothing else is
-//! ready) and grows with the load.
+//! the other tasks that are ready run ([`TURNS`]), and the sends among them write their rows
+//! into the same batch (each in a savepoint of its own, so one that fails takes only its own
+//! rows back). Then one commit makes them all durable, and each is answered `stored` only
+//! after it: a batch adds no wait when the server is idle (nothing else is ready) and grows
+//! with the load.
 //!
-//! Any other store call ends the open batch before it runs, so everything else still runs
-//! in a transaction of its own and is durable when it returns.
+//! Acks and reads of the receipt queues run inside an open batch (they answer nothing
+//! durable: delivery is at least once). Any other store call ends the open batch before it
+//! runs, so it runs in a transaction of its own and is durable when it returns; so does the
+//! checkpoint thread before it holds the writer off.
+//!
+//! A batch ends committed or failed: its commit failed (it is rolled back), or SQLite rolled
+//! the whole transaction back itself — it does on an I/O error, a full disk or no memory,
+//! even in a statement of another call — which is noticed by the connection having left
+//! the transaction while the batch is open.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -27,85 +34,103 @@ pub const TURNS: usize = 6;
 /// How long a send that joined a batch waits for its opener to commit it before it does.
 pub const ORPHANED_AFTER: Duration = Duration::from_millis(20);
 
-/// The batches opened and ended on the serving connection.
+/// Failed batches remembered for the sends still waiting on them.
+const FAILURES_KEPT: usize = 64;
+
+/// The batches opened and ended on the serving connection. Changed only while that
+/// connection is held.
 pub struct GroupCommit {
     /// The number of the batch open now, or of the last one opened.
     opened: AtomicU64,
+    /// Whether that batch is still open.
+    open: AtomicBool,
     ended: watch::Sender<Ended>,
 }
 
-/// The last batch that ended, and how many failed to commit so far.
-#[derive(Clone, Copy, Default)]
+/// The last batch that ended, and the last ones that failed.
+#[derive(Default)]
 struct Ended {
     batch: u64,
-    failures: u64,
+    failed: Vec<u64>,
 }
 
-/// A send's place in a batch: which one, whether it opened it (and so ends it), and how
-/// many batches had failed when it joined.
+/// A send's place in a batch: which one (0: none, nothing to wait for), and whether it
+/// opened it (and so ends it).
 #[derive(Clone, Copy, Debug)]
 pub struct Ticket {
     pub batch: u64,
     pub opened_it: bool,
-    failures: u64,
 }
 
 impl Default for GroupCommit {
     fn default() -> Self {
-        Self { opened: AtomicU64::new(0), ended: watch::Sender::new(Ended::default()) }
+        Self { opened: AtomicU64::new(0), open: AtomicBool::new(false), ended: watch::Sender::new(Ended::default()) }
     }
 }
 
 impl GroupCommit {
     /// The ticket of the batch open on `c`, if one is: a send joining it.
     pub fn open_batch(&self, c: &Connection) -> Option<Ticket> {
-        let failures = self.ended.borrow().failures;
-        let batch = self.opened.load(Ordering::Relaxed);
-        (!c.is_autocommit()).then_some(Ticket { batch, opened_it: false, failures })
+        let open = self.open.load(Ordering::Relaxed) && !c.is_autocommit();
+        open.then(|| Ticket { batch: self.opened.load(Ordering::Relaxed), opened_it: false })
     }
 
     /// The ticket of a send that found no batch open: the transaction it left open on `c`
-    /// is a new batch (if it left none, its ticket is of a batch already ended).
+    /// is a new batch.
     pub fn opened(&self, c: &Connection) -> Ticket {
-        let failures = self.ended.borrow().failures;
         if c.is_autocommit() {
-            return Ticket { batch: self.ended.borrow().batch, opened_it: false, failures };
+            return Ticket { batch: 0, opened_it: false };
         }
         let batch = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
-        Ticket { batch, opened_it: true, failures }
+        self.open.store(true, Ordering::Relaxed);
+        Ticket { batch, opened_it: true }
     }
 
-    /// Whether `batch` is the one open on `c`.
-    pub fn is_open(&self, c: &Connection, batch: u64) -> bool {
-        !c.is_autocommit() && self.opened.load(Ordering::Relaxed) == batch
+    /// Whether `batch` is the one open.
+    pub fn is_open(&self, batch: u64) -> bool {
+        self.open.load(Ordering::Relaxed) && self.opened.load(Ordering::Relaxed) == batch
     }
 
-    /// Ends the batch open on `c`, if one is: commits it, or rolls it back when the commit
-    /// fails (then returns the error: what the store remembers of its rows is stale), and
-    /// tells everyone waiting for it.
-    pub fn end(&self, c: &Connection) -> rusqlite::Result<()> {
-        if c.is_autocommit() {
+    /// Whether SQLite rolled the open batch back on its own (see the module header).
+    pub fn lost(&self, c: &Connection) -> bool {
+        self.open.load(Ordering::Relaxed) && c.is_autocommit()
+    }
+
+    /// Ends the open batch, if there is one: commits it, or rolls it back when the commit
+    /// fails, and tells everyone waiting for it. An error means the batch failed (what the
+    /// store remembers of its rows is stale).
+    pub fn end(&self, c: &Connection) -> Result<(), String> {
+        if !self.open.swap(false, Ordering::Relaxed) {
             return Ok(());
         }
         let batch = self.opened.load(Ordering::Relaxed);
-        let committed = c.execute_batch("COMMIT");
-        if committed.is_err() && !c.is_autocommit() {
-            let _ = c.execute_batch("ROLLBACK");
-        }
+        let committed = if c.is_autocommit() {
+            Err("SQLite rolled the batch back after an error".to_owned())
+        } else {
+            c.execute_batch("COMMIT").map_err(|e| {
+                if !c.is_autocommit() {
+                    let _ = c.execute_batch("ROLLBACK");
+                }
+                e.to_string()
+            })
+        };
         self.ended.send_modify(|ended| {
             ended.batch = batch;
-            ended.failures += u64::from(committed.is_err());
+            if committed.is_err() {
+                ended.failed.push(batch);
+                if ended.failed.len() > FAILURES_KEPT {
+                    ended.failed.remove(0);
+                }
+            }
         });
         committed
     }
 
-    /// Waits until the batch of `ticket` ended; whether it committed. A batch that failed
-    /// after it might count this one as failed too: the send is then refused and sent
-    /// again, never answered `stored` without being durable.
+    /// Waits until the batch of `ticket` ended; whether it committed.
     pub async fn ended(&self, ticket: Ticket) -> bool {
         let mut ended = self.ended.subscribe();
         let Ok(last) = ended.wait_for(|e| e.batch >= ticket.batch).await else { return false };
-        last.failures == ticket.failures
+        !last.failed.contains(&ticket.batch)
     }
 }
 
@@ -154,7 +179,8 @@ mod tests {
     }
 
     /// A batch whose commit fails is rolled back, and every send in it learns so (it is
-    /// refused, and sent again); the next batch commits as usual.
+    /// refused, and sent again); a batch before it still counts as committed, and the next
+    /// commits as usual.
     #[tokio::test]
     async fn a_batch_that_fails_to_commit_fails_every_send_in_it() {
         let c = Connection::open_in_memory().unwrap();
@@ -165,12 +191,17 @@ mod tests {
         )
         .unwrap();
         let group = GroupCommit::default();
+        c.execute_batch("BEGIN; INSERT INTO parent VALUES (1);").unwrap();
+        let before = group.opened(&c);
+        group.end(&c).unwrap();
         c.execute_batch("BEGIN; INSERT INTO child VALUES (7);").unwrap();
-        let (opener, joiner) = (group.opened(&c), group.open_batch(&c).unwrap());
+        let opener = group.opened(&c);
+        let joiner = group.open_batch(&c).unwrap();
         assert!(opener.opened_it && !joiner.opened_it && opener.batch == joiner.batch);
         assert!(group.end(&c).is_err(), "the deferred foreign key fails the commit");
         assert!(c.is_autocommit(), "rolled back");
         assert!(!group.ended(opener).await && !group.ended(joiner).await);
+        assert!(group.ended(before).await, "the batch before still committed");
         let count: i64 = c.query_row("SELECT COUNT(*) FROM child", [], |r| r.get(0)).unwrap();
         assert_eq!(count, 0);
 
@@ -196,8 +227,9 @@ mod tests {
         assert!(store.conn.lock().await.is_autocommit(), "committed");
     }
 
-    /// Acks and queue reads run inside an open batch without ending it (they answer
-    /// nothing durable); any other call ends it first, so it runs on its own.
+    /// Acks and receipt-queue reads run inside an open batch without ending it (they answer
+    /// nothing durable); any other call — here a mailbox read, whose copies a device would
+    /// hold — ends it first, so it runs on its own.
     #[tokio::test]
     async fn acks_join_an_open_batch_and_other_calls_end_it() {
         let (store, a1, b1) = two_open_mailboxes().await;
@@ -207,11 +239,32 @@ mod tests {
             store.group.opened(&c)
         };
         store.ack_messages(b1, &[], 2).await.unwrap();
-        store.fetch_messages(b1, 0, 10).await.unwrap();
         store.fetch_receipts(a1, 0, 10).await.unwrap();
-        assert!(store.group.is_open(&*store.conn.lock().await, ticket.batch), "still open");
-        store.mark_seen(a1, 3).await.unwrap();
+        store.ack_receipts(a1, &[]).await.unwrap();
+        assert!(store.group.is_open(ticket.batch), "still open");
+        store.fetch_messages(b1, 0, 10).await.unwrap();
         assert!(store.conn.lock().await.is_autocommit());
         assert!(store.group.ended(ticket).await, "committed before the other call ran");
+    }
+
+    /// SQLite rolls a whole transaction back on its own after some errors (I/O, a full
+    /// disk): the batch is then ended as failed — its sends are refused, never answered
+    /// `stored` — at the next call that sees it, and the next send opens a new one.
+    #[tokio::test]
+    async fn a_batch_sqlite_rolled_back_on_its_own_fails_its_sends() {
+        let (store, a1, b1) = two_open_mailboxes().await;
+        let ticket = {
+            let c = store.conn.lock().await;
+            c.execute_batch("BEGIN; UPDATE mailboxes SET seen_at = 1;").unwrap();
+            let ticket = store.group.opened(&c);
+            // What SQLite does by itself after an I/O error inside the transaction.
+            c.execute_batch("ROLLBACK").unwrap();
+            ticket
+        };
+        store.ack_receipts(a1, &[]).await.unwrap();
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(2), store.group.ended(ticket));
+        assert!(!ended.await.expect("the batch was ended"), "failed, not committed");
+        store.enqueue_many(a1, one_message(b1), 3, POLICY).await.unwrap();
+        assert_eq!(store.fetch_messages(b1, 0, 10).await.unwrap().len(), 1);
     }
 }

@@ -304,7 +304,8 @@ fn hold(tx: Write<'_>, memory: &mut MailboxMemory, changes: DepthChanges) -> rus
     Ok(())
 }
 
-/// Writes the deferred acks now, in a transaction of their own.
+/// Writes the deferred acks now, in a transaction of their own (a savepoint inside an open
+/// batch of sends).
 fn write_deferred(c: &mut Connection, memory: &mut MailboxMemory) -> rusqlite::Result<()> {
     let (tx, changes) = begin(c, memory, Deferred::All)?;
     commit(tx, memory, changes)
@@ -683,7 +684,7 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn fetch_messages(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
-        self.call_mailbox_lazily(move |c, memory| {
+        self.call_mailbox(move |c, memory| {
             if memory.deferred.hides_messages_from(mailbox, after) {
                 write_deferred(c, memory)?;
             }

@@ -131,7 +131,7 @@ impl MailboxCounts {
         }
     }
 
-    /// A read (outside any transaction) found no receipt of `mailbox` after `seq`.
+    /// A read found no receipt of `mailbox` after `seq`.
     pub fn receipts_end_at(&mut self, mailbox: Mailbox, seq: i64) {
         self.receipt_tails.insert(mailbox, seq);
     }

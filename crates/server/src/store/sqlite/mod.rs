@@ -111,7 +111,9 @@ impl SqliteStore {
         // SQLite's own stays as a backstop, far above where that thread restarts the WAL.
         conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_FRAMES)?;
         let store = Self::setup(conn)?;
-        checkpoint::start(path.to_owned(), Arc::downgrade(&store.conn))
+        let (group, memory) = (Arc::clone(&store.group), Arc::clone(&store.memory));
+        let end_batch = move |c: &Connection| end_batch(&group, &memory, c);
+        checkpoint::start(path.to_owned(), Arc::downgrade(&store.conn), end_batch)
             .map_err(|e| StoreError(format!("cannot start the checkpoint thread: {e}")))?;
         Ok(store)
     }
@@ -184,14 +186,16 @@ impl SqliteStore {
     /// Runs `f` with the connection and what the mailbox keeps beside it, inside the open
     /// batch of sends if there is one (its writes in savepoints), without waiting for that
     /// batch to commit: for calls that answer nothing durable — acks, and reading the
-    /// queues. Delivery is at least once, so an ack lost with a batch (its commit failed,
+    /// receipt queues. Delivery is at least once, so an ack lost with a batch (its commit failed,
     /// or the process died) only means the device gets the message or receipt again.
     pub(crate) async fn call_mailbox_lazily<T, F>(&self, f: F) -> StoreResult<T>
     where
         F: FnOnce(&mut Connection, &mut MailboxMemory) -> Result<T, rusqlite::Error>,
     {
         let mut guard = self.conn.lock().await;
-        with_memory(&self.memory, |memory| f(&mut guard, memory)).map_err(StoreError::from)
+        let result = with_memory(&self.memory, |memory| f(&mut guard, memory));
+        self.end_batch_if_lost(&guard);
+        result.map_err(StoreError::from)
     }
 
     /// Runs `f` inside the open batch of sends, opening one if none is; its rows are
@@ -201,11 +205,13 @@ impl SqliteStore {
         F: FnOnce(&mut Connection, &mut MailboxMemory) -> Result<T, rusqlite::Error>,
     {
         let mut guard = self.conn.lock().await;
+        self.end_batch_if_lost(&guard);
         let joined = self.group.open_batch(&guard);
         // On an error `f`'s rows are rolled back: the whole transaction if it opened one,
         // else its savepoint in the batch.
-        let value = with_memory(&self.memory, |memory| f(&mut guard, memory))?;
-        Ok((value, joined.unwrap_or_else(|| self.group.opened(&guard))))
+        let result = with_memory(&self.memory, |memory| f(&mut guard, memory));
+        self.end_batch_if_lost(&guard);
+        Ok((result?, joined.unwrap_or_else(|| self.group.opened(&guard))))
     }
 
     /// Waits until the batch of `ticket` is committed. The send that opened it commits it
@@ -236,18 +242,30 @@ impl SqliteStore {
     /// Ends the batch of `ticket` if it is still open.
     async fn end_batch_of(&self, ticket: Ticket) {
         let guard = self.conn.lock().await;
-        if self.group.is_open(&guard, ticket.batch) {
+        if self.group.is_open(ticket.batch) {
             self.end_batch(&guard);
         }
     }
 
-    /// Ends the open batch of sends, if there is one; when its commit fails, what the
-    /// mailbox remembers of rows is read again (its senders are refused and resend).
+    /// Ends the open batch of sends, if there is one (see [`end_batch`]).
     fn end_batch(&self, c: &Connection) {
-        if let Err(e) = self.group.end(c) {
-            tracing::error!(error = %e, "committing a batch of sends failed");
-            with_memory(&self.memory, MailboxMemory::forget_rows);
+        end_batch(&self.group, &self.memory, c);
+    }
+
+    /// Ends the open batch of sends as failed if SQLite rolled it back on its own.
+    fn end_batch_if_lost(&self, c: &Connection) {
+        if self.group.lost(c) {
+            self.end_batch(c);
         }
+    }
+}
+
+/// Ends the open batch of sends on `c`, if there is one; when it fails, what the mailbox
+/// remembers of rows is read again (its senders are refused and resend).
+fn end_batch(group: &GroupCommit, memory: &Mutex<MailboxMemory>, c: &Connection) {
+    if let Err(e) = group.end(c) {
+        tracing::error!(error = %e, "committing a batch of sends failed");
+        with_memory(memory, MailboxMemory::forget_rows);
     }
 }
 
@@ -265,7 +283,8 @@ fn with_memory<T>(memory: &Mutex<MailboxMemory>, f: impl FnOnce(&mut MailboxMemo
         }
     };
     let result = f(&mut guard);
-    // Committed, or rolled back with an error: no transaction of `f` is open now.
+    // Committed, rolled back with an error, or released into the open batch of sends: no
+    // transaction or savepoint of `f` is open now.
     guard.deferred.call_ended();
     result
 }

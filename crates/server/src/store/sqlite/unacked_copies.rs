@@ -5,7 +5,9 @@
 //! "Acks decided from memory"). A copy not remembered is looked up as before.
 //!
 //! Exact for the one process that serves the database, as the mailbox counters are: a copy
-//! is remembered only once the transaction that stored it committed, is taken by its first
+//! is remembered only once the transaction that stored it committed (for a send, once its
+//! rows are in the batch of sends, `group_commit`: a batch that fails forgets them all), is
+//! taken by its first
 //! ack (or by the ack or retry that deletes it at once), and every other way copies go or
 //! move forgets them all: expiry, and through [`super::MailboxMemory::forget_rows`] a
 //! mailbox closed or opened, a pair's messages purged, an account deleted. Past
@@ -42,7 +44,8 @@ pub struct UnackedCopies {
 }
 
 impl UnackedCopies {
-    /// A copy of `message` (of `sender`) was stored at `seq` in `mailbox`, and committed.
+    /// A copy of `message` (of `sender`) was stored at `seq` in `mailbox`, and committed (or
+    /// written into the batch of sends).
     pub fn stored(&mut self, (mailbox, seq): Place, sender: UserId, id: Uuid, copies: i64) {
         if self.order.len() >= MAX_REMEMBERED
             && let Some(oldest) = self.order.pop_front()
