@@ -17,7 +17,8 @@
 //! A batch ends committed or failed: its commit failed (it is rolled back), or SQLite rolled
 //! the whole transaction back itself — it does on an I/O error, a full disk or no memory,
 //! even in a statement of another call — which is noticed by the connection having left
-//! the transaction while the batch is open.
+//! the transaction while the batch is open. A failed batch loses the acks written into it
+//! as a crash would: those copies and receipts come again, on the device's next connection.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -149,6 +150,13 @@ mod tests {
         vec![Outgoing { to: to.user, id: uuid::Uuid::now_v7(), copies }]
     }
 
+    /// Opens a batch by hand, as a send that wrote a row would; its ticket.
+    async fn open_a_batch(store: &SqliteStore) -> Ticket {
+        let c = store.conn.lock().await;
+        c.execute_batch("BEGIN; UPDATE mailboxes SET seen_at = 1;").unwrap();
+        store.group.opened(&c)
+    }
+
     /// Messages in the database as another connection sees them: only what was committed.
     fn committed_messages(path: &std::path::Path) -> i64 {
         let other = Connection::open(path).unwrap();
@@ -216,12 +224,8 @@ mod tests {
     #[tokio::test]
     async fn a_send_in_a_batch_its_opener_left_commits_it_itself() {
         let (store, a1, b1) = two_open_mailboxes().await;
-        {
-            let c = store.conn.lock().await;
-            c.execute_batch("BEGIN; UPDATE mailboxes SET seen_at = 1;").unwrap();
-            let abandoned = store.group.opened(&c);
-            assert!(abandoned.opened_it);
-        }
+        let abandoned = open_a_batch(&store).await;
+        assert!(abandoned.opened_it);
         let send = store.enqueue_many(a1, one_message(b1), 1, POLICY);
         tokio::time::timeout(std::time::Duration::from_secs(2), send).await.expect("not stuck").unwrap();
         assert!(store.conn.lock().await.is_autocommit(), "committed");
@@ -233,11 +237,7 @@ mod tests {
     #[tokio::test]
     async fn acks_join_an_open_batch_and_other_calls_end_it() {
         let (store, a1, b1) = two_open_mailboxes().await;
-        let ticket = {
-            let c = store.conn.lock().await;
-            c.execute_batch("BEGIN; UPDATE mailboxes SET seen_at = 1;").unwrap();
-            store.group.opened(&c)
-        };
+        let ticket = open_a_batch(&store).await;
         store.ack_messages(b1, &[], 2).await.unwrap();
         store.fetch_receipts(a1, 0, 10).await.unwrap();
         store.ack_receipts(a1, &[]).await.unwrap();
@@ -253,14 +253,9 @@ mod tests {
     #[tokio::test]
     async fn a_batch_sqlite_rolled_back_on_its_own_fails_its_sends() {
         let (store, a1, b1) = two_open_mailboxes().await;
-        let ticket = {
-            let c = store.conn.lock().await;
-            c.execute_batch("BEGIN; UPDATE mailboxes SET seen_at = 1;").unwrap();
-            let ticket = store.group.opened(&c);
-            // What SQLite does by itself after an I/O error inside the transaction.
-            c.execute_batch("ROLLBACK").unwrap();
-            ticket
-        };
+        let ticket = open_a_batch(&store).await;
+        // What SQLite does by itself after an I/O error inside the transaction.
+        store.conn.lock().await.execute_batch("ROLLBACK").unwrap();
         store.ack_receipts(a1, &[]).await.unwrap();
         let ended = tokio::time::timeout(std::time::Duration::from_secs(2), store.group.ended(ticket));
         assert!(!ended.await.expect("the batch was ended"), "failed, not committed");
