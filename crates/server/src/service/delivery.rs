@@ -128,8 +128,8 @@ fn copies_for(
 
 /// `send` frames that arrived together from one device's connection (often just one): each
 /// is checked as alone, the valid ones are stored in one store call (on SQLite in one
-/// commit, shared with other connections' sends), then every mailbox owner is woken once. Answers `stored` or `error` per send,
-/// in order.
+/// commit, shared with other connections' sends), then every mailbox owner is woken once.
+/// Answers `stored` or `error` per send, in order.
 ///
 /// A storage failure answers nothing and is returned: the connection then closes (1011)
 /// without reading further frames, and the client sends its whole outbox again, in order,

@@ -286,8 +286,7 @@ pub(super) fn commit(tx: Write<'_>, memory: &mut MailboxMemory, changes: DepthCh
         Write::Alone(tx) => tx.commit()?,
         Write::InBatch(savepoint) => savepoint.commit()?,
     }
-    memory.counts.committed(changes);
-    memory.deferred.committed();
+    written(memory, changes);
     Ok(())
 }
 
@@ -299,9 +298,15 @@ fn hold(tx: Write<'_>, memory: &mut MailboxMemory, changes: DepthChanges) -> rus
         Write::Alone(mut tx) => tx.set_drop_behavior(DropBehavior::Ignore),
         Write::InBatch(savepoint) => savepoint.commit()?,
     }
+    written(memory, changes);
+    Ok(())
+}
+
+/// What the memory learns once a mailbox transaction's writes are done: the depths it
+/// changed, and that the deferred acks it wrote are no longer waiting.
+fn written(memory: &mut MailboxMemory, changes: DepthChanges) {
     memory.counts.committed(changes);
     memory.deferred.committed();
-    Ok(())
 }
 
 /// Writes the deferred acks now, in a transaction of their own (a savepoint inside an open

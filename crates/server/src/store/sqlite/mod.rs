@@ -186,8 +186,8 @@ impl SqliteStore {
     /// Runs `f` with the connection and what the mailbox keeps beside it, inside the open
     /// batch of sends if there is one (its writes in savepoints), without waiting for that
     /// batch to commit: for calls that answer nothing durable — acks, and reading the
-    /// receipt queues. Delivery is at least once, so an ack lost with a batch (its commit failed,
-    /// or the process died) only means the device gets the message or receipt again.
+    /// receipt queues. Delivery is at least once, so an ack lost with a batch (its commit
+    /// failed, or the process died) only means the device gets the message or receipt again.
     pub(crate) async fn call_mailbox_lazily<T, F>(&self, f: F) -> StoreResult<T>
     where
         F: FnOnce(&mut Connection, &mut MailboxMemory) -> Result<T, rusqlite::Error>,

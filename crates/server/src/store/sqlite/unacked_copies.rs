@@ -7,10 +7,10 @@
 //! Exact for the one process that serves the database, as the mailbox counters are: a copy
 //! is remembered only once the transaction that stored it committed (for a send, once its
 //! rows are in the batch of sends, `group_commit`: a batch that fails forgets them all), is
-//! taken by its first
-//! ack (or by the ack or retry that deletes it at once), and every other way copies go or
-//! move forgets them all: expiry, and through [`super::MailboxMemory::forget_rows`] a
-//! mailbox closed or opened, a pair's messages purged, an account deleted. Past
+//! taken by its first ack (or by the ack or retry that deletes it at once), and every other
+//! way copies go or move forgets them all: expiry, and through
+//! [`super::MailboxMemory::forget_rows`] a mailbox closed or opened, a pair's messages
+//! purged, an account deleted. Past
 //! [`MAX_REMEMBERED`] the oldest are forgotten (copies of devices that stay away).
 
 use std::collections::{HashMap, VecDeque};
