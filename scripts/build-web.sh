@@ -12,7 +12,9 @@ need_wasm_tools
 target_dir=$(cargo_target_dir)
 out=${HUSH_WEB_OUT:-$target_dir/web}
 echo "==> building the web app (wasm32, size-optimised)" >&2
-cargo build --locked -p hush-web --target wasm32-unknown-unknown --profile wasm-release >&2
+# HUSH_WEB_FEATURES: extra features (the browser suite's `test-exports` copy).
+cargo build --locked -p hush-web --target wasm32-unknown-unknown --profile wasm-release \
+    ${HUSH_WEB_FEATURES:+--features "$HUSH_WEB_FEATURES"} >&2
 stage=$(mktemp -d)
 wasm-bindgen --target web --no-typescript --out-dir "$stage" --out-name hush \
     "$target_dir/wasm32-unknown-unknown/wasm-release/hush-web.wasm"
@@ -22,6 +24,8 @@ crates/web/tools/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-no
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     -o "$stage/hush_bg.opt.wasm" "$stage/hush_bg.wasm"
 mv "$stage/hush_bg.opt.wasm" "$stage/hush_bg.wasm"
+echo "==> the names the WASM and its JavaScript know each other by, shortened" >&2
+node crates/web/tools/shorten-names.mjs "$stage/hush_bg.wasm" "$stage/hush.js"
 echo "==> terser: wasm-bindgen's JavaScript minified (an ES module: its export names kept)" >&2
 crates/web/tools/node_modules/.bin/terser "$stage/hush.js" --module --compress --mangle -o "$stage/hush.min.js"
 mv "$stage/hush.min.js" "$stage/hush.js"
@@ -95,4 +99,9 @@ grep -q "^const BUILD = " crates/web/static/sw.js
 sed "s|^const BUILD = .*|$build_line|" crates/web/static/sw.js > "$out/sw.js"
 rm -rf "$stage"
 size=$(cat "$out/assets/$wasm" "$out/assets/$js" "$out/assets/$boot" | gzip -9 | wc -c)
-echo "==> web app in $out ($((size / 1024)) KiB gzipped WASM + JS)" >&2
+echo "==> web app in $out ($((size / 1024)) KiB gzipped WASM + JS: $size bytes)" >&2
+# HUSH_WEB_MAX_BYTES: the size budget the test command holds the app to.
+if [ -n "${HUSH_WEB_MAX_BYTES:-}" ] && [ "$size" -gt "$HUSH_WEB_MAX_BYTES" ]; then
+    echo "the web app is $size bytes gzipped (WASM + JS), over its budget of $HUSH_WEB_MAX_BYTES (BENCHMARKS.md, \"Web bundle\")" >&2
+    exit 1
+fi

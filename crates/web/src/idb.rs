@@ -1,7 +1,3 @@
-//! [`ClientStore`] on IndexedDB (through rexie): one database per signed-in account, with
-//! object stores for messages, my keys and friends. Values are JSON strings, so the schema
-//! is the client crate's serde form.
-
 //! The client stores on IndexedDB (through rexie): one database per signed-in account,
 //! with one object store per record kind — messages, this device (`own`), the people it
 //! talks to (`peers`), its prekey secrets and its sessions. Values are the client crate's
@@ -11,8 +7,12 @@
 //! friends into peers without an identity, flagged as changed, so each chat shows a
 //! one-time "safety number changed" notice after the upgrade, and seals v1's plain
 //! messages.
+//!
+//! The IndexedDB and vault steps are written once, on bytes (boxed futures), and only the
+//! JSON reading and writing is per record type: the app's bundle carries one copy of them.
 
 use async_trait::async_trait;
+use futures::future::LocalBoxFuture;
 use hush_client::model::{ChatMessage, Direction, Status};
 use hush_client::store::{
     IdentityStore, MessageStore, OneTimePrekeySecret, OwnDevice, PeerRecord, PrekeyStore, SessionRecord, SessionStore,
@@ -46,6 +46,9 @@ pub struct IdbStore {
 fn err(e: impl std::fmt::Debug) -> StoreError {
     StoreError(format!("{e:?}"))
 }
+
+/// A record's key and its opened (plain JSON) value.
+type KeyedPlain = (String, Vec<u8>);
 
 fn session_key(peer: UserId, device: DeviceId) -> String {
     format!("{peer}/{device}")
@@ -95,11 +98,19 @@ impl IdbStore {
         Ok(pairs.into_iter().filter_map(|(k, v)| k.as_string().map(|k| (k, v))).collect())
     }
 
-    async fn put_bytes(&self, store: &str, key: &str, plain: &[u8]) -> Result<(), StoreError> {
-        let sealed = self.vault.seal(store, key, plain).await?;
-        let tx = self.db.transaction(&[store], TransactionMode::ReadWrite).map_err(err)?;
-        tx.store(store).map_err(err)?.put(&sealed, Some(&JsValue::from_str(key))).await.map_err(err)?;
-        tx.done().await.map(|_| ()).map_err(err)
+    /// Seals and writes a value. Boxed, like [`Self::get_bytes`].
+    fn put_bytes<'a>(
+        &'a self,
+        store: &'a str,
+        key: &'a str,
+        plain: &'a [u8],
+    ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let sealed = self.vault.seal(store, key, plain).await?;
+            let tx = self.db.transaction(&[store], TransactionMode::ReadWrite).map_err(err)?;
+            tx.store(store).map_err(err)?.put(&sealed, Some(&JsValue::from_str(key))).await.map_err(err)?;
+            tx.done().await.map(|_| ()).map_err(err)
+        })
     }
 
     /// v1 friends become peers: no identity yet, verification gone (it was for a v1 key),
@@ -136,39 +147,69 @@ impl IdbStore {
     }
 
     async fn put<T: Serialize>(&self, store: &str, key: &str, value: &T) -> Result<(), StoreError> {
-        self.put_bytes(store, key, &serde_json::to_vec(value).map_err(err)?).await
+        let plain = serde_json::to_vec(value).map_err(err)?;
+        self.put_bytes(store, key, &plain).await
     }
 
     async fn get<T: DeserializeOwned>(&self, store: &str, key: &str) -> Result<Option<T>, StoreError> {
-        let tx = self.db.transaction(&[store], TransactionMode::ReadOnly).map_err(err)?;
-        let value = tx.store(store).map_err(err)?.get(JsValue::from_str(key)).await.map_err(err)?;
-        match value.filter(|v| !v.is_undefined()) {
-            Some(value) => {
-                let plain = self.vault.open_value(store, key, value).await?;
-                serde_json::from_slice(&plain).map(Some).map_err(err)
-            }
+        match self.get_bytes(store, key).await? {
+            Some(plain) => serde_json::from_slice(&plain).map(Some).map_err(err),
             None => Ok(None),
         }
+    }
+
+    /// The opened value under `key`, if any. Boxed: one copy of the IndexedDB and vault
+    /// steps serves every record type (as a generic `async fn` they were compiled again
+    /// for each).
+    fn get_bytes<'a>(
+        &'a self,
+        store: &'a str,
+        key: &'a str,
+    ) -> LocalBoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(async move {
+            let tx = self.db.transaction(&[store], TransactionMode::ReadOnly).map_err(err)?;
+            let value = tx.store(store).map_err(err)?.get(JsValue::from_str(key)).await.map_err(err)?;
+            match value.filter(|v| !v.is_undefined()) {
+                Some(value) => self.vault.open_value(store, key, value).await.map(Some),
+                None => Ok(None),
+            }
+        })
     }
 
     /// Every record of a store; one that does not open (damaged, or planted) is skipped
     /// with a warning rather than hiding all the others.
     async fn all<T: DeserializeOwned>(&self, store: &str) -> Result<Vec<T>, StoreError> {
         let mut out = Vec::new();
-        for (key, value) in self.scan(store).await? {
-            match self.vault.open_value(store, &key, value).await.and_then(|p| serde_json::from_slice(&p).map_err(err))
-            {
+        for (key, plain) in self.all_bytes(store).await? {
+            match serde_json::from_slice(&plain) {
                 Ok(record) => out.push(record),
-                Err(e) => web_sys::console::warn_1(&format!("skipping {store}/{key}: {e}").into()),
+                Err(e) => web_sys::console::warn_1(&format!("skipping {store}/{key}: {}", err(e)).into()),
             }
         }
         Ok(out)
     }
 
-    async fn delete(&self, store: &str, key: &str) -> Result<(), StoreError> {
-        let tx = self.db.transaction(&[store], TransactionMode::ReadWrite).map_err(err)?;
-        tx.store(store).map_err(err)?.delete(JsValue::from_str(key)).await.map_err(err)?;
-        tx.done().await.map(|_| ()).map_err(err)
+    /// Every `(key, opened value)` of a store, skipping (with a warning) a value that does
+    /// not open. Boxed, like [`Self::get_bytes`].
+    fn all_bytes<'a>(&'a self, store: &'a str) -> LocalBoxFuture<'a, Result<Vec<KeyedPlain>, StoreError>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for (key, value) in self.scan(store).await? {
+                match self.vault.open_value(store, &key, value).await {
+                    Ok(plain) => out.push((key, plain)),
+                    Err(e) => web_sys::console::warn_1(&format!("skipping {store}/{key}: {e}").into()),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn delete<'a>(&'a self, store: &'a str, key: &'a str) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let tx = self.db.transaction(&[store], TransactionMode::ReadWrite).map_err(err)?;
+            tx.store(store).map_err(err)?.delete(JsValue::from_str(key)).await.map_err(err)?;
+            tx.done().await.map(|_| ()).map_err(err)
+        })
     }
 
     /// Every message (the app keeps them in memory for display).

@@ -8,13 +8,17 @@
 //! - [`ui`]: one module per screen; [`time`]: human-readable times;
 //! - [`app_worker`]: the service worker (offline start) and the update flow;
 //!   [`notifications`]: Web Push on this device;
-//! - [`interop`]: crypto v1 exported to JavaScript for the WebCrypto interop tests;
-//!   [`bench`]: crypto timings inside the app's WASM module for the browser benchmark.
+//! - with the `test-exports` feature only (a copy of the app for the browser suite, never
+//!   the one served to people): [`interop`], crypto v1 exported to JavaScript for the
+//!   WebCrypto interop tests; [`bench`], crypto timings inside the app's WASM module for the
+//!   browser benchmark.
 
 pub mod api;
 pub mod app_worker;
+#[cfg(feature = "test-exports")]
 pub mod bench;
 pub mod idb;
+#[cfg(feature = "test-exports")]
 pub mod interop;
 pub mod linking;
 pub mod live;

@@ -1,14 +1,18 @@
 // Crypto in headless Chromium, in Hush's WASM build (the app's own module, served by a real
-// hush-server): crypto v2's handshake (both sides), one ECDSA verification, and a 300-byte message sealed and
-// opened in a session, without and with a DH ratchet step; and crypto v1 side by side with
+// hush-server): crypto v2's handshake (both sides), one ECDSA verification, a 300-byte
+// message sealed and opened in a session, without and with a DH ratchet step, and a safety
+// number; and crypto v1 side by side with
 // WebCrypto doing the same operations — a P-256 key pair, ECDH plus the HKDF key schedule,
 // and AES-256-GCM seal and open of a 300-byte message (padded as v1 pads it). Prints one
-// JSON line with microseconds per operation (median of 5 rounds, after a warm-up). Run (after
-// scripts/build-web.sh and a debug or release hush-server build):
-//   HUSH_SERVER_BIN=target/release/hush-server HUSH_WEB_DIR=target/web node tests/e2e/bench/crypto.mjs
-import { launchBrowser, startHush } from '../lib/harness.mjs';
+// JSON line with microseconds per operation (median of 5 rounds, after a warm-up). Needs the
+// copy of the app built with the `test-exports` feature (the timings are exported only
+// there) and a debug or release hush-server build:
+//   HUSH_WEB_FEATURES=test-exports HUSH_WEB_OUT=target/web-test-exports bash scripts/build-web.sh
+//   HUSH_SERVER_BIN=target/release/hush-server HUSH_WEB_DIR=target/web \
+//     HUSH_WEB_TEST_EXPORTS_DIR=target/web-test-exports node tests/e2e/bench/crypto.mjs
+import { launchBrowser, startHush, testExportsEnv } from '../lib/harness.mjs';
 
-const hush = await startHush();
+const hush = await startHush({ env: testExportsEnv() });
 const browser = await launchBrowser();
 try {
   const page = await browser.newPage();
@@ -58,7 +62,7 @@ try {
     // compiled the hot functions in the background; without this the first rows measure
     // partly unoptimised code.
     for (let r = 0; r < 3; r++) {
-      for (const [op, n] of [['handshake_first', 10], ['verify', 20], ['ratchet_dh', 20], ['ratchet', 200], ['keypair', 20], ['derive', 20], ['seal', 200], ['open', 200]]) {
+      for (const [op, n] of [['handshake_first', 10], ['verify', 20], ['ratchet_dh', 20], ['ratchet', 200], ['safety', 2], ['keypair', 20], ['derive', 20], ['seal', 200], ['open', 200]]) {
         wasm.hushCryptoBench(op, n);
       }
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -70,6 +74,7 @@ try {
         ecdsa_verify: await inWasm('verify')(100),
         seal_and_open_300_bytes: await inWasm('ratchet')(2000),
         seal_and_open_300_bytes_with_dh_step: await inWasm('ratchet_dh')(100),
+        safety_number: await inWasm('safety')(5),
       },
       wasm_us: {
         key_pair: await inWasm('keypair')(200),

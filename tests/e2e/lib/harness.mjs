@@ -77,6 +77,14 @@ export async function freePort() {
   return port;
 }
 
+/** `startHush` environment serving the copy of the web app built with the `test-exports`
+ * feature (crypto exported to JavaScript), which scripts/test.sh builds beside the real one. */
+export function testExportsEnv() {
+  const dir = process.env.HUSH_WEB_TEST_EXPORTS_DIR;
+  if (!dir) throw new Error('set HUSH_WEB_TEST_EXPORTS_DIR to a web build with the test-exports feature (scripts/test.sh does)');
+  return { HUSH_WEB_DIR: dir };
+}
+
 /** Starts hush-server on a free port with its own data directory. `publicOrigin` and
  * `env` override the defaults (a proxy in front presents its own origin). */
 export async function startHush({ publicOrigin, env = {} } = {}) {

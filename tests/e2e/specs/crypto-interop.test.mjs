@@ -1,12 +1,16 @@
 // WebCrypto interop inside Chromium: a message sealed by Hush's WASM crypto is opened by
 // SubtleCrypto (ECDH P-256 + HKDF-SHA256 + AES-GCM, following docs/CRYPTO_V1.md), and a
-// message sealed by SubtleCrypto is opened by the WASM crypto.
+// message sealed by SubtleCrypto is opened by the WASM crypto. The functions are exported
+// only by the copy of the app built with the `test-exports` feature; the app people load
+// does not carry them.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchBrowser, startHush } from '../lib/harness.mjs';
+import { launchBrowser, startHush, testExportsEnv } from '../lib/harness.mjs';
 
 let hush, browser;
-before(async () => { hush = await startHush(); browser = await launchBrowser(); });
+before(async () => { hush = await startHush({ env: testExportsEnv() }); browser = await launchBrowser(); });
 after(async () => { await browser?.close(); await hush?.stop(); });
 
 test('WASM crypto v1 and WebCrypto read each other', async () => {
@@ -63,4 +67,15 @@ test('WASM crypto v1 and WebCrypto read each other', async () => {
     return { samePublic, fromWasm, fromWebCrypto, tamperedRefused };
   });
   assert.deepEqual(result, { samePublic: true, fromWasm: 'sealed by WASM ✓', fromWebCrypto: 'sealed by WebCrypto ✓', tamperedRefused: true });
+});
+
+test('the app people load carries no test exports', () => {
+  const assets = (dir) => path.join(dir, 'assets');
+  const glue = (dir) => readdirSync(assets(dir)).filter((f) => /^hush-.*\.js$/.test(f)).map((f) => readFileSync(path.join(assets(dir), f), 'utf8'));
+  const [served] = glue(process.env.HUSH_WEB_DIR);
+  const [tested] = glue(testExportsEnv().HUSH_WEB_DIR);
+  for (const name of ['hushSealV1', 'hushOpenV1', 'hushPublicKey', 'hushCryptoBench']) {
+    assert.ok(tested.includes(name), `the test-exports copy exports ${name}`);
+    assert.ok(!served.includes(name), `the served app does not export ${name}`);
+  }
 });
