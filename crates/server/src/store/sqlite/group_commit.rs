@@ -3,9 +3,9 @@
 //! the WAL again, with its frame header and checksum, and the shared-memory locks are taken
 //! and released (BENCHMARKS.md, "Sends committed together"). So the first send finding no
 //! batch open writes its rows in a transaction it leaves open; before committing it lets
-//! the other tasks that are ready run ([`TURNS`]), and the sends among them write their rows
-//! into the same batch (each in a savepoint of its own, so one that fails takes only its own
-//! rows back). Then one commit makes them all durable, and each is answered `stored` only
+//! the other tasks that are ready run ([`TURNS`]; one turn after a batch nobody joined), and
+//! the sends among them write their rows into the same batch (each in a savepoint of its
+//! own, so one that fails takes only its own rows back). Then one commit makes them all durable, and each is answered `stored` only
 //! after it: a batch adds no wait when the server is idle (nothing else is ready) and grows
 //! with the load.
 //!
@@ -32,6 +32,11 @@ use tokio::sync::watch;
 /// gave 32.1, 6 gave 31.1, 12 gave 31.0 (BENCHMARKS.md).
 pub const TURNS: usize = 6;
 
+/// Turns when the last batch had no send join it: the server is not busy enough for sends
+/// to meet, and six turns would cost a lone send ~4 µs for nothing (BENCHMARKS.md). One
+/// turn still lets a send that is ready join, and one that does brings [`TURNS`] back.
+pub const TURNS_ALONE: usize = 1;
+
 /// How long a send that joined a batch waits for its opener to commit it before it does.
 pub const ORPHANED_AFTER: Duration = Duration::from_millis(20);
 
@@ -45,6 +50,10 @@ pub struct GroupCommit {
     opened: AtomicU64,
     /// Whether that batch is still open.
     open: AtomicBool,
+    /// Whether a send joined the open batch (or the last one).
+    joined: AtomicBool,
+    /// Whether a send joined the last batch that ended: how many turns the next one gets.
+    last_joined: AtomicBool,
     ended: watch::Sender<Ended>,
 }
 
@@ -65,7 +74,13 @@ pub struct Ticket {
 
 impl Default for GroupCommit {
     fn default() -> Self {
-        Self { opened: AtomicU64::new(0), open: AtomicBool::new(false), ended: watch::Sender::new(Ended::default()) }
+        Self {
+            opened: AtomicU64::new(0),
+            open: AtomicBool::new(false),
+            joined: AtomicBool::new(false),
+            last_joined: AtomicBool::new(true),
+            ended: watch::Sender::new(Ended::default()),
+        }
     }
 }
 
@@ -73,6 +88,9 @@ impl GroupCommit {
     /// The ticket of the batch open on `c`, if one is: a send joining it.
     pub fn open_batch(&self, c: &Connection) -> Option<Ticket> {
         let open = self.open.load(Ordering::Relaxed) && !c.is_autocommit();
+        if open {
+            self.joined.store(true, Ordering::Relaxed);
+        }
         open.then(|| Ticket { batch: self.opened.load(Ordering::Relaxed), opened_it: false })
     }
 
@@ -83,8 +101,15 @@ impl GroupCommit {
             return Ticket { batch: 0, opened_it: false };
         }
         let batch = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
+        self.joined.store(false, Ordering::Relaxed);
         self.open.store(true, Ordering::Relaxed);
         Ticket { batch, opened_it: true }
+    }
+
+    /// The turns the opener of a batch gives other sends to join it: [`TURNS`], or
+    /// [`TURNS_ALONE`] after a batch nobody joined.
+    pub fn turns(&self) -> usize {
+        if self.last_joined.load(Ordering::Relaxed) { TURNS } else { TURNS_ALONE }
     }
 
     /// Whether `batch` is the one open.
@@ -105,6 +130,7 @@ impl GroupCommit {
             return Ok(());
         }
         let batch = self.opened.load(Ordering::Relaxed);
+        self.last_joined.store(self.joined.load(Ordering::Relaxed), Ordering::Relaxed);
         let committed = if c.is_autocommit() {
             Err("SQLite rolled the batch back after an error".to_owned())
         } else {
@@ -184,6 +210,32 @@ mod tests {
         let seen: Vec<i64> = futures_util::future::join_all(sends).await.into_iter().map(Result::unwrap).collect();
         assert_eq!(seen, vec![5; 5], "every send answered after all five were committed together");
         assert_eq!(store.group.opened.load(Ordering::Relaxed) - before, 1, "one batch");
+    }
+
+    /// The opener of a batch gives the others six turns to join while sends meet, one after
+    /// a batch nobody joined, and six again once one is joined.
+    #[tokio::test]
+    async fn turns_follow_whether_the_last_batch_was_joined() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let group = GroupCommit::default();
+        assert_eq!(group.turns(), TURNS, "a fresh store expects company");
+        let batch = |joiners: usize| {
+            c.execute_batch("BEGIN; INSERT INTO t VALUES (1);").unwrap();
+            group.opened(&c);
+            for _ in 0..joiners {
+                group.open_batch(&c).unwrap();
+            }
+            group.end(&c).unwrap();
+        };
+        batch(0);
+        assert_eq!(group.turns(), TURNS_ALONE, "nobody joined the last batch");
+        batch(0);
+        assert_eq!(group.turns(), TURNS_ALONE);
+        batch(1);
+        assert_eq!(group.turns(), TURNS, "a send joined the last batch");
+        batch(3);
+        assert_eq!(group.turns(), TURNS);
     }
 
     /// A batch whose commit fails is rolled back, and every send in it learns so (it is

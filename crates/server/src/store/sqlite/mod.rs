@@ -215,12 +215,13 @@ impl SqliteStore {
     }
 
     /// Waits until the batch of `ticket` is committed. The send that opened it commits it
-    /// once the tasks ready to run have had [`group_commit::TURNS`] turns (and could join);
+    /// once the tasks ready to run have had their turns (and could join; see
+    /// [`GroupCommit::turns`](group_commit::GroupCommit::turns));
     /// a send that joined commits it itself if that has not happened within
     /// [`group_commit::ORPHANED_AFTER`] (its opener's task ended first).
     async fn durable(&self, ticket: Ticket) -> StoreResult<()> {
         if ticket.opened_it {
-            for _ in 0..group_commit::TURNS {
+            for _ in 0..self.group.turns() {
                 tokio::task::yield_now().await;
             }
             self.end_batch_of(ticket).await;
