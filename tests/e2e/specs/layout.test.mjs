@@ -124,3 +124,22 @@ test('screenshots of every main screen: desktop and phone, light and dark', asyn
   }
   await page.emulateMedia({ colorScheme: 'light' });
 });
+
+test('screenshots of the sign-in screen: desktop and phone, light and dark', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await page.goto(hush.publicOrigin);
+    await page.getByRole('heading', { name: 'Hush', level: 1 }).waitFor();
+    for (const [size, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]]) {
+      await page.setViewportSize(viewport);
+      for (const scheme of ['light', 'dark']) {
+        await page.emulateMedia({ colorScheme: scheme });
+        await page.waitForTimeout(150);
+        await page.screenshot({ path: path.join(SCREENSHOTS, `sign-in-${size}-${scheme}.png`) });
+      }
+    }
+  } finally {
+    await context.close();
+  }
+});
