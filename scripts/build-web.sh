@@ -101,6 +101,10 @@ rm -rf "$stage"
 size=$(cat "$out/assets/$wasm" "$out/assets/$js" "$out/assets/$boot" | gzip -9 | wc -c)
 echo "==> web app in $out ($((size / 1024)) KiB gzipped WASM + JS: $size bytes)" >&2
 # HUSH_WEB_MAX_BYTES: the size budget the test command holds the app to.
+if [ -n "${HUSH_WEB_MAX_BYTES:-}" ] && ! [[ "$HUSH_WEB_MAX_BYTES" =~ ^[0-9]+$ ]]; then
+    echo "HUSH_WEB_MAX_BYTES must be a number of bytes, not \"$HUSH_WEB_MAX_BYTES\"" >&2
+    exit 1
+fi
 if [ -n "${HUSH_WEB_MAX_BYTES:-}" ] && [ "$size" -gt "$HUSH_WEB_MAX_BYTES" ]; then
     echo "the web app is $size bytes gzipped (WASM + JS), over its budget of $HUSH_WEB_MAX_BYTES (BENCHMARKS.md, \"Web bundle\")" >&2
     exit 1

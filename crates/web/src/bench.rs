@@ -1,7 +1,8 @@
-//! Crypto timings inside the app's own WASM module, for the browser benchmark
-//! (`tests/e2e/bench/crypto.mjs`; each call times its own loop with `performance.now()`): the operations a message costs
-//! under crypto v2 and, for comparison, under v1. Fixed or fresh test keys; nothing is kept
-//! and the app never calls these.
+//! Crypto timings inside the app's WASM module, for the browser benchmark
+//! (`tests/e2e/bench/crypto.mjs`; each call times its own loop with `performance.now()`):
+//! the operations a message costs under crypto v2 and, for comparison, under v1. Fixed or
+//! fresh test keys; nothing is kept and the app never calls these. Only in the copy built
+//! with the `test-exports` feature: the same code as the app people load, plus these.
 
 use hush_crypto::{
     Bundle, ConversationKeys, CryptoError, IdentityKeyPair, KeyPair, LocalDevice, Party, ResponderPrekeys,

@@ -22,6 +22,7 @@ function readLeb(bytes, at) {
   let value = 0;
   let shift = 0;
   for (;;) {
+    if (at >= bytes.length || shift > 35) throw new Error('the module ends inside a number');
     const byte = bytes[at++];
     value += (byte & 0x7f) * 2 ** shift;
     shift += 7;
@@ -72,6 +73,8 @@ function skipImportDescription(bytes, at) {
     }
     case 3: // global: value type, mutability
       return at + 2;
+    case 4: // tag: attribute, type index
+      return readLeb(bytes, at + 1)[1];
     default:
       throw new Error(`import of unknown kind ${kind}`);
   }
@@ -79,7 +82,8 @@ function skipImportDescription(bytes, at) {
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
-/** `a` … `Z`, `aa` …: valid JavaScript identifiers, none a reserved word. */
+/** `a` … `Z`, `aa` …: valid JavaScript property names (the JavaScript only uses them as
+ * object keys and after `wasm.`, where reserved words such as `do` are allowed). */
 function shortName(index) {
   let text = '';
   for (let n = index + 1; n > 0; n = Math.floor((n - 1) / LETTERS.length)) {
@@ -101,6 +105,7 @@ function renameSection(body, which, renamed) {
     let old;
     [old, at] = readName(body, at);
     const fresh = shortName(i);
+    if (renamed.has(old)) throw new Error(`two ${which} named ${old}`);
     renamed.set(old, fresh);
     out.push(...name(fresh));
     const rest = at;
@@ -112,12 +117,16 @@ function renameSection(body, which, renamed) {
 }
 
 const wasm = readFileSync(wasmPath);
+if (wasm.length < 8 || wasm.readUInt32LE(0) !== 0x6d736100 || wasm.readUInt32LE(4) !== 1) {
+  throw new Error(`${wasmPath} is not a WebAssembly module (version 1)`);
+}
 const imports = new Map();
 const exports = new Map();
 const sections = [wasm.subarray(0, 8)];
 for (let at = 8; at < wasm.length; ) {
   const id = wasm[at];
   const [size, start] = readLeb(wasm, at + 1);
+  if (start + size > wasm.length) throw new Error(`section ${id} runs past the end of the module`);
   let body = wasm.subarray(start, start + size);
   if (id === IMPORT_SECTION) body = renameSection(body, 'imports', imports);
   if (id === EXPORT_SECTION) body = renameSection(body, 'exports', exports);
@@ -134,15 +143,23 @@ for (const [old, fresh] of imports) {
   if (js.split(old).length !== 2) throw new Error(`import ${old} appears outside the imports object`);
   js = js.replace(key, fresh);
 }
-for (const [old, fresh] of exports) {
-  js = js.replace(new RegExp(`(?<![\\w$])wasm\\.${escape(old)}(?![\\w$])`, 'g'), `wasm.${fresh}`);
-}
-// Every use of an export must now be by its new name, and only as `wasm.<name>`.
-const fresh = new Set(exports.values());
-for (const [, used] of js.matchAll(/(?<![\w$])wasm\.([\w$]+)/g)) {
-  if (!fresh.has(used)) throw new Error(`wasm.${used} in the JavaScript is not an export of the module`);
-}
+// Exports: every `wasm.<name>` in one pass (a renamed use is never renamed again), and
+// each must name an export of the module.
+js = js.replace(/(?<![\w$])wasm\.([\w$]+)/g, (_, used) => {
+  const fresh = exports.get(used);
+  if (fresh === undefined) throw new Error(`wasm.${used} in the JavaScript is not an export of the module`);
+  return `wasm.${fresh}`;
+});
 if (/(?<![\w$])wasm\s*\[/.test(js)) throw new Error('the JavaScript reads an export by a computed name');
+// No export may be reached any other way (`instance.exports.<name>`, destructuring, an
+// alias): its old name must be gone — unless the JavaScript declares a function of that
+// name (wasm-bindgen's wrappers, which call the export through `wasm.`), whose uses are its.
+for (const old of exports.keys()) {
+  if (new RegExp(`(?<![\\w$])function ${escape(old)}\\(`).test(js)) continue;
+  if (new RegExp(`(?<![\\w$])${escape(old)}(?![\\w$])`).test(js)) {
+    throw new Error(`export ${old} is used in the JavaScript other than as wasm.${old}`);
+  }
+}
 writeFileSync(wasmPath, Buffer.concat(sections));
 writeFileSync(jsPath, js);
 console.error(`shortened ${imports.size} import and ${exports.size} export names`);

@@ -5,9 +5,9 @@
 //! batch open writes its rows in a transaction it leaves open; before committing it lets
 //! the other tasks that are ready run ([`TURNS`]; one turn after a batch nobody joined), and
 //! the sends among them write their rows into the same batch (each in a savepoint of its
-//! own, so one that fails takes only its own rows back). Then one commit makes them all durable, and each is answered `stored` only
-//! after it: a batch adds no wait when the server is idle (nothing else is ready) and grows
-//! with the load.
+//! own, so one that fails takes only its own rows back). Then one commit makes them all
+//! durable, and each is answered `stored` only after it: a batch adds no wait when the
+//! server is idle (nothing else is ready) and grows with the load.
 //!
 //! Acks and reads of the receipt queues run inside an open batch (they answer nothing
 //! durable: delivery is at least once). Any other store call ends the open batch before it
@@ -20,7 +20,7 @@
 //! the transaction while the batch is open. A failed batch loses the acks written into it
 //! as a crash would: those copies and receipts come again, on the device's next connection.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -37,6 +37,10 @@ pub const TURNS: usize = 6;
 /// turn still lets a send that is ready join, and one that does brings [`TURNS`] back.
 pub const TURNS_ALONE: usize = 1;
 
+/// Every this many batches nobody joined, one gets [`TURNS`] again: a load whose sends meet
+/// only after more than one turn is found again.
+pub const PROBE_EVERY: u32 = 16;
+
 /// How long a send that joined a batch waits for its opener to commit it before it does.
 pub const ORPHANED_AFTER: Duration = Duration::from_millis(20);
 
@@ -52,8 +56,8 @@ pub struct GroupCommit {
     open: AtomicBool,
     /// Whether a send joined the open batch (or the last one).
     joined: AtomicBool,
-    /// Whether a send joined the last batch that ended: how many turns the next one gets.
-    last_joined: AtomicBool,
+    /// Batches nobody joined since the last one that was: how many turns the next one gets.
+    alone_in_a_row: AtomicU32,
     ended: watch::Sender<Ended>,
 }
 
@@ -78,7 +82,7 @@ impl Default for GroupCommit {
             opened: AtomicU64::new(0),
             open: AtomicBool::new(false),
             joined: AtomicBool::new(false),
-            last_joined: AtomicBool::new(true),
+            alone_in_a_row: AtomicU32::new(0),
             ended: watch::Sender::new(Ended::default()),
         }
     }
@@ -107,9 +111,10 @@ impl GroupCommit {
     }
 
     /// The turns the opener of a batch gives other sends to join it: [`TURNS`], or
-    /// [`TURNS_ALONE`] after a batch nobody joined.
+    /// [`TURNS_ALONE`] after a batch nobody joined (but [`TURNS`] every [`PROBE_EVERY`]).
     pub fn turns(&self) -> usize {
-        if self.last_joined.load(Ordering::Relaxed) { TURNS } else { TURNS_ALONE }
+        let alone = self.alone_in_a_row.load(Ordering::Relaxed);
+        if alone == 0 || alone.is_multiple_of(PROBE_EVERY) { TURNS } else { TURNS_ALONE }
     }
 
     /// Whether `batch` is the one open.
@@ -130,7 +135,11 @@ impl GroupCommit {
             return Ok(());
         }
         let batch = self.opened.load(Ordering::Relaxed);
-        self.last_joined.store(self.joined.load(Ordering::Relaxed), Ordering::Relaxed);
+        if self.joined.load(Ordering::Relaxed) {
+            self.alone_in_a_row.store(0, Ordering::Relaxed);
+        } else {
+            self.alone_in_a_row.fetch_add(1, Ordering::Relaxed);
+        }
         let committed = if c.is_autocommit() {
             Err("SQLite rolled the batch back after an error".to_owned())
         } else {
@@ -213,7 +222,7 @@ mod tests {
     }
 
     /// The opener of a batch gives the others six turns to join while sends meet, one after
-    /// a batch nobody joined, and six again once one is joined.
+    /// a batch nobody joined (six again every sixteenth, to look), and six once one is joined.
     #[tokio::test]
     async fn turns_follow_whether_the_last_batch_was_joined() {
         let c = Connection::open_in_memory().unwrap();
@@ -230,8 +239,14 @@ mod tests {
         };
         batch(0);
         assert_eq!(group.turns(), TURNS_ALONE, "nobody joined the last batch");
+        for _ in 1..PROBE_EVERY - 1 {
+            batch(0);
+            assert_eq!(group.turns(), TURNS_ALONE);
+        }
         batch(0);
-        assert_eq!(group.turns(), TURNS_ALONE);
+        assert_eq!(group.turns(), TURNS, "a probe after {PROBE_EVERY} batches alone");
+        batch(0);
+        assert_eq!(group.turns(), TURNS_ALONE, "the probe found nobody");
         batch(1);
         assert_eq!(group.turns(), TURNS, "a send joined the last batch");
         batch(3);
