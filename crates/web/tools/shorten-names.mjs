@@ -136,13 +136,17 @@ for (let at = 8; at < wasm.length; ) {
 
 let js = readFileSync(jsPath, 'utf8');
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-for (const [old, fresh] of imports) {
-  const key = new RegExp(`(?<![\\w$])${escape(old)}(?=: function\\()`, 'g');
-  const found = js.match(key)?.length ?? 0;
-  if (found !== 1) throw new Error(`import ${old}: ${found} keys in the JavaScript, expected 1`);
-  if (js.split(old).length !== 2) throw new Error(`import ${old} appears outside the imports object`);
-  js = js.replace(key, fresh);
+// Imports: each old name must appear exactly once in the JavaScript, as the key of its
+// function in the imports object; all keys renamed in one pass.
+const uses = new Map();
+for (const [name] of js.matchAll(/[\w$]+/g)) uses.set(name, (uses.get(name) ?? 0) + 1);
+const keys = new Map();
+for (const [, name] of js.matchAll(/(?<![\w$])([\w$]+)(?=: function\()/g)) keys.set(name, (keys.get(name) ?? 0) + 1);
+for (const old of imports.keys()) {
+  if (keys.get(old) !== 1) throw new Error(`import ${old}: ${keys.get(old) ?? 0} keys in the JavaScript, expected 1`);
+  if (uses.get(old) !== 1) throw new Error(`import ${old} appears outside the imports object`);
 }
+js = js.replace(/(?<![\w$])([\w$]+)(?=: function\()/g, (key) => imports.get(key) ?? key);
 // Exports: every `wasm.<name>` in one pass (a renamed use is never renamed again), and
 // each must name an export of the module.
 js = js.replace(/(?<![\w$])wasm\.([\w$]+)/g, (_, used) => {

@@ -1,12 +1,12 @@
-// Crypto in headless Chromium, in Hush's WASM build (the app's own module, served by a real
-// hush-server): crypto v2's handshake (both sides), one ECDSA verification, a 300-byte
-// message sealed and opened in a session, without and with a DH ratchet step, and a safety
-// number; and crypto v1 side by side with
-// WebCrypto doing the same operations — a P-256 key pair, ECDH plus the HKDF key schedule,
-// and AES-256-GCM seal and open of a 300-byte message (padded as v1 pads it). Prints one
-// JSON line with microseconds per operation (median of 5 rounds, after a warm-up). Needs the
-// copy of the app built with the `test-exports` feature (the timings are exported only
-// there) and a debug or release hush-server build:
+// Crypto in headless Chromium, in Hush's WASM build served by a real hush-server: crypto
+// v2's handshake (both sides), one ECDSA verification, a 300-byte message sealed and opened
+// in a session, without and with a DH ratchet step, and a safety number; and crypto v1 side
+// by side with WebCrypto doing the same operations — a P-256 key pair, ECDH plus the HKDF
+// key schedule, and AES-256-GCM seal and open of a 300-byte message (padded as v1 pads it).
+// Prints one JSON line with microseconds per operation (median of 5 rounds, after a
+// warm-up). It loads the copy of the app built with the `test-exports` feature (the app's
+// code plus the timing functions, which the served app does not carry), and needs a debug
+// or release hush-server build:
 //   HUSH_WEB_FEATURES=test-exports HUSH_WEB_OUT=target/web-test-exports bash scripts/build-web.sh
 //   HUSH_SERVER_BIN=target/release/hush-server HUSH_WEB_DIR=target/web \
 //     HUSH_WEB_TEST_EXPORTS_DIR=target/web-test-exports node tests/e2e/bench/crypto.mjs

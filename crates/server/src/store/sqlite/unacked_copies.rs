@@ -10,8 +10,8 @@
 //! taken by its first ack (or by the ack or retry that deletes it at once), and every other
 //! way copies go or move forgets them all: expiry, and through
 //! [`super::MailboxMemory::forget_rows`] a mailbox closed or opened, a pair's messages
-//! purged, an account deleted. Past
-//! [`MAX_REMEMBERED`] the oldest are forgotten (copies of devices that stay away).
+//! purged, an account deleted. Past [`MAX_REMEMBERED`] the oldest are forgotten (copies of
+//! devices that stay away).
 
 use std::collections::{HashMap, VecDeque};
 
