@@ -1,7 +1,8 @@
 //! The WebSocket protocol's edges over a raw socket: origin check, the auth frame and its
 //! timeout, typed errors for bad frames, friends-only messaging, envelopes per device and
 //! `devices_changed`, a browser that is not a device getting nothing, retries turning into
-//! resend receipts, several tabs, logout closing sockets, the per-account connection cap.
+//! resend receipts, several tabs, logout closing sockets, the per-account connection cap, a
+//! client that stops reading.
 
 mod common;
 
@@ -318,4 +319,75 @@ async fn friend_events_arrive_live() {
     app.call(reqwest::Method::DELETE, &format!("/api/v1/friends/{}", alice.user_id), Some(&bob.token), None).await;
     let event = until(&mut alice_ws, "friend").await;
     assert_eq!((event["event"].as_str(), event["user_id"].as_str()), (Some("removed"), Some(bob.user_id.as_str())));
+}
+
+/// A socket authenticated as `person` whose receive buffer is a few KiB, so a client that
+/// stops reading it fills up after a few frames.
+async fn authed_with_small_buffer(app: &TestApp, person: &Person) -> Ws {
+    let address: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(address).await.unwrap();
+    let plain = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let mut ws = tokio_tungstenite::client_async(app.ws_url(), plain).await.unwrap().0;
+    send(&mut ws, json!({ "type": "auth", "token": person.token })).await;
+    until(&mut ws, "hello").await;
+    ws
+}
+
+/// A client that stops reading stalls its own connection only: the server answers the
+/// sender at once throughout, ends the stalled connection once a write to it has waited
+/// 10 s (its friend sees it go offline), and loses nothing: the messages come again on
+/// the next connection.
+#[tokio::test]
+async fn a_client_that_stops_reading_stalls_only_its_own_connection() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, bob_device) = friends_with_devices(&app).await;
+    let stalled = authed_with_small_buffer(&app, &bob).await;
+    let mut alice_ws = authed(&app, &alice).await;
+    let envelope = {
+        use base64::Engine as _;
+        let mut bytes = vec![2u8, 2u8];
+        bytes.resize(hush_crypto::MAX_ENVELOPE_V2_LEN, 7);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
+    // ~10 MB for Bob, far more than the sockets' buffers hold.
+    const MESSAGES: usize = 300;
+    let ids: Vec<uuid::Uuid> = (0..MESSAGES).map(|_| uuid::Uuid::now_v7()).collect();
+    for id in &ids {
+        send(&mut alice_ws, send_frame(*id, &bob, &bob_device, &envelope)).await;
+        assert_eq!(until(&mut alice_ws, "stored").await["id"], id.to_string());
+    }
+    let started = std::time::Instant::now();
+    let went_offline = loop {
+        assert!(started.elapsed() < Duration::from_secs(40), "the stalled connection was never ended");
+        let pinged = std::time::Instant::now();
+        send(&mut alice_ws, json!({ "type": "ping" })).await;
+        let mut offline = false;
+        loop {
+            let frame = next(&mut alice_ws).await.expect("Alice's connection stays open");
+            if frame["type"] == "presence" && frame["user_id"] == bob.user_id && frame["online"] == false {
+                offline = true;
+            }
+            if frame["type"] == "pong" {
+                break;
+            }
+        }
+        assert!(pinged.elapsed() < Duration::from_secs(2), "Alice waited {:?} for a pong", pinged.elapsed());
+        if offline {
+            break started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(went_offline >= Duration::from_secs(5), "ended after {went_offline:?}, before any stall limit");
+    drop(stalled);
+    let mut bob_ws = authed(&app, &bob).await;
+    let mut received = std::collections::HashSet::new();
+    while received.len() < MESSAGES {
+        let message = until(&mut bob_ws, "message").await;
+        let id: uuid::Uuid = message["id"].as_str().unwrap().parse().unwrap();
+        send(&mut bob_ws, json!({ "type": "ack", "ids": [id] })).await;
+        received.insert(id);
+    }
+    assert_eq!(received, ids.into_iter().collect());
 }

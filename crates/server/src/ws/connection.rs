@@ -1,9 +1,10 @@
 //! One task per WebSocket connection.
 //!
-//! The socket is split: a [`writer`](super::writer) task owns the sink and drains a small
-//! bounded queue; this task reads client frames (handling every frame already waiting
-//! together, so a burst of sends is one store transaction and a burst of acks one delete), reacts to hub wake-ups, sends pings and watches for shutdown,
-//! all in one `select!`. Mailbox delivery is pull-based: on a wake-up the task reads the
+//! The socket is split; this task owns both halves. It reads client frames (handling every
+//! frame already waiting together, so a burst of sends is one store transaction and a burst
+//! of acks one delete), reacts to hub wake-ups, sends pings and watches for shutdown, all in
+//! one `select!`, and writes its answers itself through a [`Writer`], flushed once per
+//! event. Mailbox delivery is pull-based: on a wake-up the task reads the
 //! mailbox after its cursor, keeping at most `DELIVERY_WINDOW` messages (and receipts)
 //! unacknowledged, so a drain after a long absence is flow-controlled and a missed wake-up
 //! can only delay, never lose, a message.
@@ -26,7 +27,7 @@ use uuid::Uuid;
 
 use super::cursor::QueueCursor;
 use super::rate::{PerPeer, RateLimit};
-use super::writer::{WRITE_QUEUE, close_frame, text, write_loop};
+use super::writer::{WriteFailure, Writer, close_frame, text};
 use crate::hub::{ConnectionEntry, FRAME_QUEUE, Live, Wake, next_connection_id};
 use crate::metrics::Via;
 use crate::service::delivery;
@@ -34,8 +35,6 @@ use crate::state::AppState;
 use crate::store::{Mailbox, MessageRef, RateRule, ReceiptRef, SessionId, StoredMessage};
 use crate::tokens::AccessError;
 
-/// How long a send may wait for a client that does not read.
-const WRITE_STALL: Duration = Duration::from_secs(10);
 /// Frames already waiting on the socket handled together (see `on_ready_messages`).
 const READ_BATCH: usize = 256;
 /// Rate-limit violations tolerated before the connection is closed with 1008.
@@ -50,6 +49,11 @@ pub async fn run(state: AppState, socket: WebSocket) {
     let _open = state.sockets.enter();
     let (sink, stream) = socket.split();
     serve(state, sink, stream).await;
+}
+
+/// A failed write ends the connection.
+fn ended_by((code, reason): WriteFailure) -> Ending {
+    Ending(code, reason)
 }
 
 fn storage_error(_: crate::store::StoreError) -> Ending {
@@ -77,7 +81,7 @@ fn ending_for_read_error(error: &impl std::fmt::Display) -> Ending {
 /// The connection core, generic over the socket halves so it can be driven by channels.
 pub async fn serve<S, R, E>(state: AppState, mut sink: S, mut stream: R)
 where
-    S: Sink<Message> + Unpin + Send + 'static,
+    S: Sink<Message> + Unpin + Send,
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: std::fmt::Display,
 {
@@ -92,22 +96,17 @@ where
         }
     };
 
-    let (out_tx, out_rx) = mpsc::channel::<Box<Message>>(WRITE_QUEUE);
-    let writer = tokio::spawn(write_loop(sink, out_rx));
+    let out = Writer::new(sink);
     let (frames_tx, frames_rx) = mpsc::channel::<Box<ServerFrame>>(FRAME_QUEUE);
     let wake = Arc::new(Wake::default());
     let id = next_connection_id();
     let entry = ConnectionEntry { id, session, device, wake: wake.clone(), frames: frames_tx };
     if !state.hub.register(user, entry, state.config.max_connections_per_account) {
-        let _ = out_tx
-            .send(Box::new(close_frame(close::TOO_MANY_CONNECTIONS, "too many connections for this account")))
-            .await;
-        drop(out_tx);
-        let _ = writer.await;
+        out.close(close_frame(close::TOO_MANY_CONNECTIONS, "too many connections for this account")).await;
         return await_client_close(&mut stream).await;
     }
     state.metrics.connections.fetch_add(1, Ordering::Relaxed);
-    let mut conn = Connection::new(state.clone(), Who { user, session, device }, id, out_tx, wake);
+    let mut conn = Connection::new(state.clone(), Who { user, session, device }, id, out, wake);
     let ending = conn.run(&mut stream, frames_rx).await;
     state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
     state.hub.unregister(user, id);
@@ -119,9 +118,7 @@ where
     if state.hub.disconnected(user, Live { id, device }, state.now()).await {
         delivery::announce_presence(&state, user, false, Some(state.now())).await;
     }
-    let _ = conn.out.send(Box::new(close_frame(ending.0, ending.1))).await;
-    drop(conn);
-    let _ = writer.await;
+    conn.out.close(close_frame(ending.0, ending.1)).await;
     await_client_close(&mut stream).await;
 }
 
@@ -222,13 +219,13 @@ fn receipts_handed_out(receipts: &mut QueueCursor, ids: &[ReceiptId]) -> Result<
     Ok(receipts.acked(ids).into_iter().map(|r| ReceiptRef { id: r.id, seq: r.seq }).collect())
 }
 
-struct Connection {
+struct Connection<S> {
     state: AppState,
     user: UserId,
     session: SessionId,
     device: Option<DeviceId>,
     id: u64,
-    out: mpsc::Sender<Box<Message>>,
+    out: Writer<S>,
     wake: Arc<Wake>,
     mail: QueueCursor,
     receipts: QueueCursor,
@@ -238,8 +235,8 @@ struct Connection {
     typing: PerPeer,
 }
 
-impl Connection {
-    fn new(state: AppState, who: Who, id: u64, out: mpsc::Sender<Box<Message>>, wake: Arc<Wake>) -> Self {
+impl<S: Sink<Message> + Unpin> Connection<S> {
+    fn new(state: AppState, who: Who, id: u64, out: Writer<S>, wake: Arc<Wake>) -> Self {
         let per_sec = f64::from(state.config.ws_frames_per_sec.max(1));
         Self {
             state,
@@ -258,7 +255,9 @@ impl Connection {
         }
     }
 
-    async fn send(&self, frame: &ServerFrame) -> Result<(), Ending> {
+    /// Queues `frame` for the client; it goes out with the event's flush (or sooner, once a
+    /// few KiB wait).
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), Ending> {
         match frame {
             ServerFrame::Error { code, .. } => self.state.metrics.error(*code, Via::WebSocket),
             ServerFrame::Message { .. } => {
@@ -266,11 +265,7 @@ impl Connection {
             }
             _ => {}
         }
-        match tokio::time::timeout(WRITE_STALL, self.out.send(Box::new(text(frame)))).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(Ending(1006, "writer closed")),
-            Err(_) => Err(Ending(close::LAGGING, "not reading")),
-        }
+        self.out.queue(text(frame)).await.map_err(ended_by)
     }
 
     async fn run<R, E>(&mut self, stream: &mut R, mut frames: mpsc::Receiver<Box<ServerFrame>>) -> Ending
@@ -283,6 +278,9 @@ impl Connection {
         }
         if let Err(ending) = self.after_event().await {
             return ending;
+        }
+        if let Err(failure) = self.out.flush().await {
+            return ended_by(failure);
         }
         let ping_every = Duration::from_secs(self.state.config.ws_ping_secs.max(1));
         let idle_limit = ping_every * 5 / 2;
@@ -308,6 +306,10 @@ impl Connection {
             }
             if let Err(ending) = self.after_event().await {
                 return ending;
+            }
+            // Everything this event produced leaves in one write.
+            if let Err(failure) = self.out.flush().await {
+                return ended_by(failure);
             }
         }
     }
@@ -349,7 +351,7 @@ impl Connection {
             Err(_) => {}
         }
         self.state.hub.heartbeat(self.user, self.live()).await;
-        self.out.send(Box::new(Message::Ping(Default::default()))).await.map_err(|_| Ending(1006, "writer closed"))
+        self.out.queue(Message::Ping(Default::default())).await.map_err(ended_by)
     }
 
     async fn after_event(&mut self) -> Result<(), Ending> {
@@ -637,7 +639,7 @@ impl Connection {
         }
     }
 
-    async fn refuse(&self, code: ErrorCode, message: String, id: Option<MessageId>) -> Result<(), Ending> {
+    async fn refuse(&mut self, code: ErrorCode, message: String, id: Option<MessageId>) -> Result<(), Ending> {
         self.send(&ServerFrame::Error { code, message, id, devices: None }).await
     }
 }

@@ -1,5 +1,5 @@
 //! The real-time endpoint `GET /api/v1/ws`: the upgrade (origin check, size limits) and
-//! [`connection`] (one task per socket, with its [`writer`] task, [`rate`] limit and a
+//! [`connection`] (one task per socket, writing through its [`writer`], with a [`rate`] limit and a
 //! [`cursor`] per mailbox queue). Connections register with `crate::hub`, through which
 //! the services reach them.
 
