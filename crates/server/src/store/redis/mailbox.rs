@@ -39,6 +39,9 @@ use crate::store::{
 /// - `put(p, box, member, payload, at)` stores one copy in a mailbox;
 /// - `take(p, box, sender, id)` takes `sender`'s message `id` out of a mailbox (also one
 ///   queued under the bare id before members named the sender), `take_member` by member;
+///   `drop(p, box, sender, id)` takes it out without reading it: true when it was there
+///   (an ack needs nothing from the copy, and reading it made Lua hash and decode the whole
+///   envelope: BENCHMARKS.md, "Acks on Redis");
 /// - `receipt(p, user, only, but, rid, payload)` queues a receipt in every mailbox of
 ///   `user` (only `only`'s when not empty, skipping `but`'s); a mailbox keeps the newest
 ///   [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest beyond go;
@@ -95,6 +98,17 @@ local function take_member(p, box, member)
   redis.call('ZREM', p .. ':mexp', box .. '|' .. member)
   if payload then return cjson.decode(payload) end
   return nil
+end
+local function drop_member(p, box, member)
+  if redis.call('ZREM', p .. ':mq:' .. box, member) == 0 then return false end
+  redis.call('HDEL', p .. ':md:' .. box, member)
+  redis.call('ZREM', p .. ':mexp', box .. '|' .. member)
+  return true
+end
+local function drop(p, box, sender, id)
+  if drop_member(p, box, member_of(sender, id)) then return true end
+  local legacy = redis.call('HGET', p .. ':md:' .. box, id)
+  return legacy and cjson.decode(legacy)['f'] == sender and drop_member(p, box, id)
 end
 local function take(p, box, sender, id)
   local m = take_member(p, box, member_of(sender, id))
@@ -171,11 +185,10 @@ local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local box = user .. ':' .. device
 local told = {{}}
 for i = 5, #ARGV, 3 do
-  local id = ARGV[i + 1]
-  local m = take(p, box, ARGV[i], id)
-  if m and m['f'] ~= user and mark(p, m['f'], id, 1, 4) then
-    receipt(p, m['f'], '', '', ARGV[i + 2], cjson.encode({{k = 'delivered', m = id, p = user, a = now}}))
-    table.insert(told, m['f'])
+  local sender, id = ARGV[i], ARGV[i + 1]
+  if drop(p, box, sender, id) and sender ~= user and mark(p, sender, id, 1, 4) then
+    receipt(p, sender, '', '', ARGV[i + 2], cjson.encode({{k = 'delivered', m = id, p = user, a = now}}))
+    table.insert(told, sender)
   end
 end
 return told
