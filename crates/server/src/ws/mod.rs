@@ -25,8 +25,8 @@ use crate::state::AppState;
 /// took idle RSS per connection from 16.0 to ~13 KB (BENCHMARKS.md).
 const READ_BUFFER: usize = 1024;
 
-/// Outgoing frames collect up to this many bytes before a write to the socket; the writer
-/// task flushes whenever its queue runs empty, so this adds no delay. With 0 every frame
+/// Outgoing frames collect up to this many bytes before a write to the socket; the
+/// connection flushes once per event it handles, so this adds no delay. With 0 every frame
 /// was its own `sendto` (27 % of server CPU under `saturate`, BENCHMARKS.md). 4 KiB relays
 /// as fast as 16 KiB did, and the buffer keeps its capacity after a burst, so smaller is
 /// lighter for connections that have been busy.
