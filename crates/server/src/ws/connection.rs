@@ -3,8 +3,7 @@
 //! The socket is split; this task owns both halves. It reads client frames (handling every
 //! frame already waiting together, so a burst of sends is one store transaction and a burst
 //! of acks one delete), reacts to hub wake-ups, sends pings and watches for shutdown, all in
-//! one `select!`, and writes its answers itself through a [`Writer`], flushed once per
-//! event. Mailbox delivery is pull-based: on a wake-up the task reads the
+//! one `select!`, and writes its answers itself through a [`Writer`]. Mailbox delivery is pull-based: on a wake-up the task reads the
 //! mailbox after its cursor, keeping at most `DELIVERY_WINDOW` messages (and receipts)
 //! unacknowledged, so a drain after a long absence is flow-controlled and a missed wake-up
 //! can only delay, never lose, a message.
@@ -51,11 +50,6 @@ pub async fn run(state: AppState, socket: WebSocket) {
     serve(state, sink, stream).await;
 }
 
-/// A failed write ends the connection.
-fn ended_by((code, reason): WriteFailure) -> Ending {
-    Ending(code, reason)
-}
-
 fn storage_error(_: crate::store::StoreError) -> Ending {
     Ending(1011, "storage error")
 }
@@ -63,6 +57,13 @@ fn storage_error(_: crate::store::StoreError) -> Ending {
 /// Why the loop ended, and the close frame to send.
 #[derive(Debug, PartialEq, Eq)]
 struct Ending(u16, &'static str);
+
+/// Writing ended: so does the connection.
+impl From<WriteFailure> for Ending {
+    fn from(WriteFailure(code, reason): WriteFailure) -> Self {
+        Ending(code, reason)
+    }
+}
 
 /// The close code RFC 6455 names for a frame the socket could not read. The WebSocket
 /// library reports these only as errors, so they are told apart by their text.
@@ -255,8 +256,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         }
     }
 
-    /// Queues `frame` for the client; it goes out with the event's flush (or sooner, once a
-    /// few KiB wait).
+    /// Queues `frame` for the client (it goes out with the event's flush: [`Writer`]).
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), Ending> {
         match frame {
             ServerFrame::Error { code, .. } => self.state.metrics.error(*code, Via::WebSocket),
@@ -265,7 +265,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             }
             _ => {}
         }
-        self.out.queue(text(frame)).await.map_err(ended_by)
+        self.out.queue(text(frame)).await.map_err(Ending::from)
     }
 
     async fn run<R, E>(&mut self, stream: &mut R, mut frames: mpsc::Receiver<Box<ServerFrame>>) -> Ending
@@ -280,7 +280,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             return ending;
         }
         if let Err(failure) = self.out.flush().await {
-            return ended_by(failure);
+            return failure.into();
         }
         let ping_every = Duration::from_secs(self.state.config.ws_ping_secs.max(1));
         let idle_limit = ping_every * 5 / 2;
@@ -296,7 +296,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
                     // BENCHMARKS.md, "Sends committed together").
                     Some(Ok(message)) => Box::pin(self.on_ready_messages(message, stream)).await,
                 },
-                Some(frame) = frames.recv() => self.send(&frame).await,
+                Some(frame) = frames.recv() => self.send_hub_frames(frame, &mut frames).await,
                 _ = self.wake.notify.notified() => Ok(()),
                 _ = ping.tick() => self.on_tick(idle_limit).await,
                 _ = shutdown.changed() => Err(Ending(1001, "server shutting down")),
@@ -307,9 +307,8 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             if let Err(ending) = self.after_event().await {
                 return ending;
             }
-            // Everything this event produced leaves in one write.
             if let Err(failure) = self.out.flush().await {
-                return ended_by(failure);
+                return failure.into();
             }
         }
     }
@@ -322,6 +321,8 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             server_time: self.state.now(),
         };
         self.send(&hello).await?;
+        // Out at once: what follows waits on the store and, on Redis, the hub.
+        self.out.flush().await?;
         self.state.push.connected(self.user, self.device);
         if self.state.hub.connected(self.user, self.live()).await {
             delivery::announce_presence(&self.state, self.user, true, None).await;
@@ -341,6 +342,23 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         Ok(())
     }
 
+    /// Sends `first` and the hub's frames queued behind it (presence, typing, friend
+    /// events), so a burst goes out in one write.
+    async fn send_hub_frames(
+        &mut self,
+        first: Box<ServerFrame>,
+        frames: &mut mpsc::Receiver<Box<ServerFrame>>,
+    ) -> Result<(), Ending> {
+        self.send(&first).await?;
+        for _ in 1..FRAME_QUEUE {
+            match frames.try_recv() {
+                Ok(frame) => self.send(&frame).await?,
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
     async fn on_tick(&mut self, idle_limit: Duration) -> Result<(), Ending> {
         if self.last_heard.elapsed() > idle_limit {
             return Err(Ending(1001, "idle timeout"));
@@ -351,7 +369,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             Err(_) => {}
         }
         self.state.hub.heartbeat(self.user, self.live()).await;
-        self.out.queue(Message::Ping(Default::default())).await.map_err(ended_by)
+        self.out.queue(Message::Ping(Default::default())).await.map_err(Ending::from)
     }
 
     async fn after_event(&mut self) -> Result<(), Ending> {

@@ -1,7 +1,7 @@
 //! The real-time endpoint `GET /api/v1/ws`: the upgrade (origin check, size limits) and
-//! [`connection`] (one task per socket, writing through its [`writer`], with a [`rate`] limit and a
-//! [`cursor`] per mailbox queue). Connections register with `crate::hub`, through which
-//! the services reach them.
+//! [`connection`] (one task per socket, writing through its [`writer`], with a [`rate`]
+//! limit and a [`cursor`] per mailbox queue). Connections register with `crate::hub`,
+//! through which the services reach them.
 
 pub mod connection;
 pub mod cursor;
@@ -26,7 +26,7 @@ use crate::state::AppState;
 const READ_BUFFER: usize = 1024;
 
 /// Outgoing frames collect up to this many bytes before a write to the socket; the
-/// connection flushes once per event it handles, so this adds no delay. With 0 every frame
+/// [`writer`] flushes after every event anyway, so this adds no delay. With 0 every frame
 /// was its own `sendto` (27 % of server CPU under `saturate`, BENCHMARKS.md). 4 KiB relays
 /// as fast as 16 KiB did, and the buffer keeps its capacity after a burst, so smaller is
 /// lighter for connections that have been busy.

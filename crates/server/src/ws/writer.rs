@@ -1,10 +1,12 @@
 //! The sending half of a WebSocket connection, written by the connection's own task: frames
-//! are queued into the socket's write buffer as they are made and flushed once per event
-//! the connection handles, so everything one event produces leaves in one write. (A
-//! writer task of its own cost a queue, a box and a task wake-up per frame — three per
-//! message relayed; BENCHMARKS.md, "One task per connection".) A client that does not
-//! read stalls its own connection only, and for at most [`WRITE_STALL`].
+//! are queued into the socket's write buffer as they are made (which writes itself out once
+//! it holds 4 KiB, `ws::WRITE_BUFFER`) and flushed once per event the connection handles,
+//! so what one event produces leaves in one write unless it is larger.
+//! (A writer task of its own cost a queue, a box and a task wake-up per frame — three per
+//! message relayed; BENCHMARKS.md, "One task per connection".) A client that does not read
+//! stalls its own connection only, for at most [`WRITE_STALL`]; the connection then ends.
 
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
@@ -25,25 +27,32 @@ pub fn close_frame(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
 }
 
-/// Why a write failed: the close code and reason the connection ends with.
-pub type WriteFailure = (u16, &'static str);
+/// Why writing ended: the close code and reason the connection ends with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteFailure(pub u16, pub &'static str);
 
-/// The socket's sink, and whether a write to it failed.
+/// A write waited [`WRITE_STALL`] for a client that does not read.
+const STALLED: WriteFailure = WriteFailure(close::LAGGING, "not reading");
+/// A write to the socket failed (most often: the client closed it). 1006 is never sent —
+/// RFC 6455 reserves it for closes without a frame — as [`Writer::close`] sends no close
+/// frame after a failed write.
+const WRITE_FAILED: WriteFailure = WriteFailure(1006, "write failed");
+
+/// The socket's sink, and why writing to it ended, once it has.
 pub struct Writer<S> {
     sink: S,
-    failed: bool,
+    ended: Option<WriteFailure>,
 }
 
 impl<S: Sink<Message> + Unpin> Writer<S> {
     pub fn new(sink: S) -> Self {
-        Self { sink, failed: false }
+        Self { sink, ended: None }
     }
 
-    /// Queues `message` in the socket's write buffer (which writes itself out once it holds
-    /// a few KiB); [`Self::flush`] sends the rest.
+    /// Queues `message` in the socket's write buffer; [`Self::flush`] sends what is left.
     pub async fn queue(&mut self, message: Message) -> Result<(), WriteFailure> {
         self.stall_bounded(|sink, cx| sink.poll_ready_unpin(cx)).await?;
-        self.sink.start_send_unpin(message).map_err(|_| self.fail())
+        self.sink.start_send_unpin(message).map_err(|_| self.end(WRITE_FAILED))
     }
 
     /// Writes out everything queued.
@@ -52,46 +61,50 @@ impl<S: Sink<Message> + Unpin> Writer<S> {
     }
 
     /// Runs a sink step, at once when it can (the usual case: no timer set up), else for at
-    /// most [`WRITE_STALL`].
+    /// most [`WRITE_STALL`]. Once a step failed or stalled, every later one fails at once.
     async fn stall_bounded(
         &mut self,
-        mut step: impl FnMut(&mut S, &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>>,
+        mut step: impl FnMut(&mut S, &mut Context<'_>) -> Poll<Result<(), S::Error>>,
     ) -> Result<(), WriteFailure> {
-        if self.failed {
-            return Err(WRITTEN_OFF);
+        if let Some(ended) = self.ended {
+            return Err(ended);
         }
         let sink = &mut self.sink;
         let done = match poll_fn(|cx| step(sink, cx)).now_or_never() {
             Some(done) => done,
             None => match tokio::time::timeout(WRITE_STALL, poll_fn(|cx| step(sink, cx))).await {
                 Ok(done) => done,
-                Err(_) => return Err((close::LAGGING, "not reading")),
+                Err(_) => return Err(self.end(STALLED)),
             },
         };
-        done.map_err(|_| self.fail())
+        done.map_err(|_| self.end(WRITE_FAILED))
     }
 
-    fn fail(&mut self) -> WriteFailure {
-        self.failed = true;
-        WRITTEN_OFF
+    fn end(&mut self, why: WriteFailure) -> WriteFailure {
+        self.ended = Some(why);
+        why
     }
 
-    /// Ends the connection with `close`. If the client closed first, the socket has queued
-    /// the echo of its close frame (RFC 6455 requires one): flushing first lets that out,
-    /// which writing our own close frame into a socket the peer closed would not. After a
-    /// failed write (most often that same case: the client's close frame arrived while
-    /// frames for it were queued) only the flush is tried.
-    /// Gives up after [`WRITE_STALL`], like any write.
+    /// Ends the connection with `close`: writes what is queued, then the close frame.
+    /// After a stall nothing more is tried (the client does not read). After a failed
+    /// write — most often because the client's close frame arrived while answers were
+    /// queued — only what is queued is flushed: that lets out the echo of the client's
+    /// close frame the socket holds (RFC 6455 requires one). A flush that fails on a
+    /// frame queued after that close empties the sink's slot, so a second one reaches the
+    /// socket and lets the echo out.
     pub async fn close(mut self, close: Message) {
+        if self.ended == Some(STALLED) {
+            return;
+        }
         let _ = tokio::time::timeout(WRITE_STALL, async {
             let flushed = self.sink.flush().await.is_ok();
-            if flushed && !self.failed && self.sink.feed(close).await.is_ok() {
+            if !flushed {
+                let _ = self.sink.flush().await;
+            }
+            if flushed && self.ended.is_none() && self.sink.feed(close).await.is_ok() {
                 let _ = self.sink.close().await;
             }
         })
         .await;
     }
 }
-
-/// A write to the socket failed: the connection is over.
-const WRITTEN_OFF: WriteFailure = (1006, "write failed");
