@@ -112,6 +112,19 @@ async fn bad_frames_get_typed_errors_and_the_connection_survives() {
     // Still alive, and a well-formed send to a friend's device is stored.
     send(&mut ws, send_frame(id, &bob, &bob_device, &valid_shape)).await;
     assert_eq!(until(&mut ws, "stored").await["id"], id.to_string());
+
+    // A field the frame's type does not have is refused, as in HTTP bodies (also inside an
+    // envelope); `ping`, which has none, ignores any.
+    let mut misspelt = send_frame(uuid::Uuid::now_v7(), &bob, &bob_device, &valid_shape);
+    misspelt["priority"] = json!(1);
+    send(&mut ws, misspelt).await;
+    assert_eq!(next(&mut ws).await.unwrap()["code"], "invalid_frame");
+    let mut misspelt = send_frame(uuid::Uuid::now_v7(), &bob, &bob_device, &valid_shape);
+    misspelt["envelopes"][0]["hint"] = json!(1);
+    send(&mut ws, misspelt).await;
+    assert_eq!(next(&mut ws).await.unwrap()["code"], "invalid_frame");
+    send(&mut ws, json!({ "type": "ping", "nonce": "x" })).await;
+    assert_eq!(next(&mut ws).await.unwrap()["type"], "pong");
 }
 
 /// The bug crypto v2 fixes: a second browser that signs in is not a device of the account,
