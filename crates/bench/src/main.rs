@@ -42,6 +42,9 @@ enum Scenario {
     /// `trickle` against an XMPP server over WebSocket (the side-by-side peer, e.g.
     /// ejabberd from `scripts/peer/side-by-side.sh`): users `u0…` with password `pw`.
     XmppTrickle {
+        /// Messages in flight per pair (sent, not yet received).
+        #[arg(long, default_value_t = 1)]
+        in_flight: usize,
         /// The server's XMPP-over-WebSocket endpoint.
         #[arg(long, default_value = "ws://127.0.0.1:5280/ws")]
         url: String,
@@ -92,6 +95,10 @@ enum ServerScenario {
     /// One message in flight per pair (the next is sent once the last arrived), as people
     /// chat: server CPU per message when nothing batches.
     Trickle {
+        /// Messages in flight per pair (sent, not yet received): more than one is the
+        /// batched row of the side by side with ejabberd.
+        #[arg(long, default_value_t = 1)]
+        in_flight: usize,
         /// Pairs of friends.
         #[arg(long, default_value_t = 50)]
         pairs: usize,
@@ -135,7 +142,9 @@ async fn main() {
         Scenario::Mailbox { pairs, messages, batch } => {
             scenarios::mailbox::run(redis_url, pairs, messages, batch.max(1)).await
         }
-        Scenario::XmppTrickle { url, pid, pairs, seconds } => scenarios::xmpp::run(&url, pid, pairs, seconds).await,
+        Scenario::XmppTrickle { url, pid, pairs, seconds, in_flight } => {
+            scenarios::xmpp::run(&url, pid, (pairs, in_flight.max(1)), seconds).await
+        }
         Scenario::AgainstServer(scenario) => {
             let server = server::Server::start(&cli.server_bin, redis_url).await;
             run_against(&server, scenario).await
@@ -149,7 +158,9 @@ async fn run_against(server: &server::Server, scenario: ServerScenario) -> serde
         ServerScenario::Idle { connections } => scenarios::idle::run(server, connections).await,
         ServerScenario::Rtt { pairs, rate, seconds } => scenarios::rtt::run(server, pairs, rate, seconds).await,
         ServerScenario::Saturate { pairs, seconds } => scenarios::saturate::run(server, pairs, seconds).await,
-        ServerScenario::Trickle { pairs, seconds } => scenarios::trickle::run(server, pairs, seconds).await,
+        ServerScenario::Trickle { pairs, seconds, in_flight } => {
+            scenarios::trickle::run(server, (pairs, in_flight.max(1)), seconds).await
+        }
         ServerScenario::Fanout { pairs, devices, seconds } => {
             scenarios::fanout::run(server, pairs, devices.max(1), seconds).await
         }

@@ -17,8 +17,8 @@ use crate::{setup, wire};
 pub enum Window {
     /// Up to this many sends unanswered; the server's `stored` (or an error) frees one.
     Answered(usize),
-    /// One message at a time: its arrival at the recipient frees the slot.
-    Delivered,
+    /// Up to this many messages not yet received; an arrival at the recipient frees one.
+    Delivered(usize),
 }
 
 /// Messages relayed (received by recipients) in the measured stretch, and its cost.
@@ -39,8 +39,7 @@ pub async fn run(server: &Server, pairs: usize, seconds: u64, window: Window) ->
         let (tx_a, mut rx_a) = split(ws_a);
         let (tx_b, mut rx_b) = split(ws_b);
         let slots = Arc::new(Semaphore::new(match window {
-            Window::Answered(n) => n,
-            Window::Delivered => 1,
+            Window::Answered(n) | Window::Delivered(n) => n,
         }));
         let (arrived, relayed, counting) = (slots.clone(), relayed.clone(), counting.clone());
         tokio::spawn(async move {
@@ -50,7 +49,7 @@ pub async fn run(server: &Server, pairs: usize, seconds: u64, window: Window) ->
                     if counting.load(Ordering::Relaxed) {
                         relayed.fetch_add(1, Ordering::Relaxed);
                     }
-                    if matches!(window, Window::Delivered) {
+                    if matches!(window, Window::Delivered(_)) {
                         arrived.add_permits(1);
                     }
                 }

@@ -3,6 +3,8 @@
 //! acknowledges the `delivered` receipt). Nothing can be batched, so this is the server's
 //! cost of one message on its own: reported as messages relayed per server CPU-second and
 //! server CPU microseconds per message (on Redis also with `redis-server`'s CPU added).
+//! `--in-flight N` keeps N messages in flight per pair instead: the batched row of the side
+//! by side with ejabberd.
 
 use serde_json::json;
 
@@ -11,11 +13,12 @@ use super::{hundredths, micros_each, per_second};
 use crate::server::Server;
 
 /// Runs the scenario; returns the JSON report.
-pub async fn run(server: &Server, pairs: usize, seconds: u64) -> serde_json::Value {
-    let Relayed { messages: n, measured } = relay::run(server, pairs, seconds, Window::Delivered).await;
+pub async fn run(server: &Server, (pairs, in_flight): (usize, usize), seconds: u64) -> serde_json::Value {
+    let window = Window::Delivered(in_flight);
+    let Relayed { messages: n, measured } = relay::run(server, pairs, seconds, window).await;
     let (cpu, redis, wall) = (measured.cpu, measured.redis, measured.wall);
     json!({
-        "scenario": "trickle", "pairs": pairs, "seconds": seconds, "relayed": n,
+        "scenario": "trickle", "pairs": pairs, "in_flight": in_flight, "seconds": seconds, "relayed": n,
         "relayed_per_wall_second": per_second(n, wall), "server_cpu_seconds": hundredths(cpu),
         "relayed_per_server_cpu_second": per_second(n, cpu), "server_cpu_us_per_message": micros_each(cpu, n),
         "redis_server_cpu_seconds": redis.map(hundredths),

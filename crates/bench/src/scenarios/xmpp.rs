@@ -1,9 +1,9 @@
 //! `xmpp-trickle`: the `trickle` workload against an XMPP server over WebSocket (RFC 7395),
 //! for the side-by-side comparison with ejabberd (`scripts/peer/`). Users `u0…` with
 //! password `pw` must exist; pair i is `u(2i)` → `u(2i+1)`. Each sender has one chat
-//! message in flight: the next goes once its partner received the last. The server's CPU
-//! (its process id, from /proc) is counted over the same measured stretch as Hush's. The
-//! XMPP server only relays (no storage, no receipts): what Hush does on top — store before
+//! message in flight (or `in_flight`, as `trickle --in-flight` does): the next goes once
+//! its partner received the last. The server's CPU (its process id, from /proc) is counted
+//! over the same measured stretch as Hush's. The XMPP server only relays (no storage, no receipts): what Hush does on top — store before
 //! answering, a `delivered` receipt back — is the price of never losing a message.
 
 use std::sync::Arc;
@@ -29,14 +29,14 @@ const DOMAIN: &str = "localhost";
 const BODY_BYTES: usize = 300;
 
 /// Runs the scenario against the server at `url` whose process is `pid`.
-pub async fn run(url: &str, pid: u32, pairs: usize, seconds: u64) -> serde_json::Value {
+pub async fn run(url: &str, pid: u32, (pairs, in_flight): (usize, usize), seconds: u64) -> serde_json::Value {
     let relayed = Arc::new(AtomicU64::new(0));
     let counting = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     for pair in 0..pairs {
         let mut sender = login(url, &format!("u{}", 2 * pair)).await.expect("sender signs in");
         let mut receiver = login(url, &format!("u{}", 2 * pair + 1)).await.expect("receiver signs in");
-        let window = Arc::new(Semaphore::new(1));
+        let window = Arc::new(Semaphore::new(in_flight));
         let (received, relayed, counting) = (window.clone(), relayed.clone(), counting.clone());
         tokio::spawn(async move {
             while let Some(Ok(frame)) = receiver.next().await {
@@ -67,7 +67,7 @@ pub async fn run(url: &str, pid: u32, pairs: usize, seconds: u64) -> serde_json:
     let Measured { cpu, wall, .. } = measure_cpu(server_cpu, &counting, &stop, seconds).await;
     let n = relayed.load(Ordering::Relaxed);
     json!({
-        "scenario": "xmpp-trickle", "pairs": pairs, "seconds": seconds, "relayed": n,
+        "scenario": "xmpp-trickle", "pairs": pairs, "in_flight": in_flight, "seconds": seconds, "relayed": n,
         "relayed_per_wall_second": per_second(n, wall), "server_cpu_seconds": hundredths(cpu),
         "relayed_per_server_cpu_second": per_second(n, cpu), "server_cpu_us_per_message": micros_each(cpu, n),
     })
