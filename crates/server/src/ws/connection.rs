@@ -3,10 +3,10 @@
 //! The socket is split; this task owns both halves. It reads client frames (handling every
 //! frame already waiting together, so a burst of sends is one store transaction and a burst
 //! of acks one delete), reacts to hub wake-ups, sends pings and watches for shutdown, all in
-//! one `select!`, and writes its answers itself through a [`Writer`]. Mailbox delivery is pull-based: on a wake-up the task reads the
-//! mailbox after its cursor, keeping at most `DELIVERY_WINDOW` messages (and receipts)
-//! unacknowledged, so a drain after a long absence is flow-controlled and a missed wake-up
-//! can only delay, never lose, a message.
+//! one `select!`, and writes its answers itself through a [`Writer`]. Mailbox delivery is
+//! pull-based: on a wake-up the task reads the mailbox after its cursor, keeping at most
+//! `DELIVERY_WINDOW` messages (and receipts) unacknowledged, so a drain after a long absence
+//! is flow-controlled and a missed wake-up can only delay, never lose, a message.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
