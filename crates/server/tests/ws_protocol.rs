@@ -343,8 +343,7 @@ async fn authed_with_small_buffer(app: &TestApp, person: &Person) -> Ws {
     let stream = socket.connect(address).await.unwrap();
     let plain = tokio_tungstenite::MaybeTlsStream::Plain(stream);
     let mut ws = tokio_tungstenite::client_async(app.ws_url(), plain).await.unwrap().0;
-    send(&mut ws, json!({ "type": "auth", "token": person.token })).await;
-    until(&mut ws, "hello").await;
+    authenticate(&mut ws, &person.token).await;
     ws
 }
 
@@ -358,12 +357,7 @@ async fn a_client_that_stops_reading_stalls_only_its_own_connection() {
     let (alice, bob, bob_device) = friends_with_devices(&app).await;
     let stalled = authed_with_small_buffer(&app, &bob).await;
     let mut alice_ws = authed(&app, &alice).await;
-    let envelope = {
-        use base64::Engine as _;
-        let mut bytes = vec![2u8, 2u8];
-        bytes.resize(hush_crypto::MAX_ENVELOPE_V2_LEN, 7);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    };
+    let envelope = v2_envelope_of(hush_crypto::MAX_ENVELOPE_V2_LEN);
     // ~10 MB for Bob, far more than the sockets' buffers hold.
     const MESSAGES: usize = 300;
     let ids: Vec<uuid::Uuid> = (0..MESSAGES).map(|_| uuid::Uuid::now_v7()).collect();

@@ -3,8 +3,9 @@
 //! password `pw` must exist; pair i is `u(2i)` → `u(2i+1)`. Each sender has one chat
 //! message in flight (or `in_flight`, as `trickle --in-flight` does): the next goes once
 //! its partner received the last. The server's CPU (its process id, from /proc) is counted
-//! over the same measured stretch as Hush's. The XMPP server only relays (no storage, no receipts): what Hush does on top — store before
-//! answering, a `delivered` receipt back — is the price of never losing a message.
+//! over the same measured stretch as Hush's. The XMPP server only relays (no storage, no
+//! receipts): what Hush does on top — store before answering, a `delivered` receipt back —
+//! is the price of never losing a message.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -47,11 +47,16 @@ pub async fn authed(app: &TestApp, person: &Person) -> Ws {
 /// A socket to `ws_url` authenticated with `token`, past its `hello`.
 pub async fn authed_at(ws_url: &str, token: &str) -> Ws {
     let mut ws = tokio_tungstenite::connect_async(ws_url).await.unwrap().0;
-    send(&mut ws, json!({ "type": "auth", "token": token })).await;
-    let hello = next(&mut ws).await.unwrap();
+    authenticate(&mut ws, token).await;
+    ws
+}
+
+/// Sends the `auth` frame with `token` on an open socket and reads its `hello`.
+pub async fn authenticate(ws: &mut Ws, token: &str) {
+    send(ws, json!({ "type": "auth", "token": token })).await;
+    let hello = next(ws).await.unwrap();
     assert_eq!(hello["type"], "hello");
     assert_eq!(hello["protocol"], 2);
-    ws
 }
 
 /// Reads frames until one of `kind` arrives.
@@ -71,8 +76,13 @@ pub fn send_frame(id: uuid::Uuid, to: &Person, device: &str, envelope: &str) -> 
 
 /// A syntactically valid crypto v2 envelope (the server cannot tell more).
 pub fn v2_envelope() -> String {
+    v2_envelope_of(hush_crypto::MIN_MESSAGE_LEN)
+}
+
+/// A syntactically valid crypto v2 envelope of `len` bytes.
+pub fn v2_envelope_of(len: usize) -> String {
     use base64::Engine as _;
     let mut bytes = vec![2u8, 2u8];
-    bytes.resize(hush_crypto::MIN_MESSAGE_LEN, 7);
+    bytes.resize(len, 7);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -38,10 +38,11 @@ use crate::store::{
 ///   (also from a bare id, as queued before members named the sender);
 /// - `put(p, box, member, payload, at)` stores one copy in a mailbox;
 /// - `take(p, box, sender, id)` takes `sender`'s message `id` out of a mailbox (also one
-///   queued under the bare id before members named the sender), `take_member` by member;
-///   `drop(p, box, sender, id)` takes it out without reading it: true when it was there
-///   (an ack needs nothing from the copy, and reading it made Lua hash and decode the whole
-///   envelope: BENCHMARKS.md, "Acks on Redis");
+///   queued under the bare id before members named the sender: `legacy_member` finds
+///   that), `take_member` by member; `drop(p, box, sender, id)` and `drop_member` take it
+///   out without reading it: true when it was there (an ack needs nothing from the copy,
+///   and reading it made Lua hash and decode the whole envelope: BENCHMARKS.md, "Acks on
+///   Redis");
 /// - `receipt(p, user, only, but, rid, payload)` queues a receipt in every mailbox of
 ///   `user` (only `only`'s when not empty, skipping `but`'s); a mailbox keeps the newest
 ///   [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest beyond go;
@@ -91,30 +92,32 @@ local function mark(p, sender, id, b, unless)
   redis.call('HSET', record, 's', bit.bor(state, b))
   return true
 end
-local function take_member(p, box, member)
-  if redis.call('ZREM', p .. ':mq:' .. box, member) == 0 then return nil end
-  local payload = redis.call('HGET', p .. ':md:' .. box, member)
-  redis.call('HDEL', p .. ':md:' .. box, member)
-  redis.call('ZREM', p .. ':mexp', box .. '|' .. member)
-  if payload then return cjson.decode(payload) end
-  return nil
-end
 local function drop_member(p, box, member)
   if redis.call('ZREM', p .. ':mq:' .. box, member) == 0 then return false end
   redis.call('HDEL', p .. ':md:' .. box, member)
   redis.call('ZREM', p .. ':mexp', box .. '|' .. member)
   return true
 end
+local function take_member(p, box, member)
+  local payload = redis.call('HGET', p .. ':md:' .. box, member)
+  if drop_member(p, box, member) and payload then return cjson.decode(payload) end
+  return nil
+end
+local function legacy_member(p, box, sender, id)
+  local legacy = redis.call('HGET', p .. ':md:' .. box, id)
+  if legacy and cjson.decode(legacy)['f'] == sender then return id end
+  return nil
+end
 local function drop(p, box, sender, id)
   if drop_member(p, box, member_of(sender, id)) then return true end
-  local legacy = redis.call('HGET', p .. ':md:' .. box, id)
-  return legacy and cjson.decode(legacy)['f'] == sender and drop_member(p, box, id)
+  local legacy = legacy_member(p, box, sender, id)
+  return legacy ~= nil and drop_member(p, box, legacy)
 end
 local function take(p, box, sender, id)
   local m = take_member(p, box, member_of(sender, id))
   if m then return m end
-  local legacy = redis.call('HGET', p .. ':md:' .. box, id)
-  if legacy and cjson.decode(legacy)['f'] == sender then return take_member(p, box, id) end
+  local legacy = legacy_member(p, box, sender, id)
+  if legacy then return take_member(p, box, legacy) end
   return nil
 end
 "#;
