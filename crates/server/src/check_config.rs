@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::config::{Config, SmsProviderKind};
 use crate::secret;
 use crate::store::mongo::has_transactions;
+use crate::store::redis::layout;
 use crate::store::sqlite::{SCHEMA_VERSION, newer_schema, schema_version_of};
 
 /// How long each backend may take to answer.
@@ -155,16 +156,40 @@ async fn redis(config: &Config) -> Outcome {
         redis::cmd("PING").query_async::<String>(&mut conn).await?;
         let aof: Option<Vec<String>> =
             redis::cmd("CONFIG").arg("GET").arg("appendonly").query_async(&mut conn).await.ok();
-        Ok::<_, redis::RedisError>(aof.and_then(|v| v.get(1).cloned()))
+        let version = layout::redis_version(&mut conn).await?;
+        let layout = layout::layout_of(&mut conn, &config.redis_prefix).await?;
+        Ok::<_, redis::RedisError>((aof.and_then(|v| v.get(1).cloned()), version, layout))
     };
-    match tokio::time::timeout(REACH_TIMEOUT, reach).await {
-        Ok(Ok(Some(aof))) if aof == "yes" => Outcome::Ok("reached; append-only file on".into()),
-        Ok(Ok(Some(_))) => Outcome::Ok(
-            "reached; note: appendonly is off — a crash loses the mailbox since the last snapshot (set appendonly yes)"
-                .into(),
-        ),
-        Ok(Ok(None)) => Outcome::Ok("reached (its persistence settings cannot be read: CONFIG is disabled)".into()),
-        Ok(Err(e)) => Outcome::Fail(format!("cannot reach it: {e}")),
-        Err(_) => Outcome::Fail(format!("no answer within {} s", REACH_TIMEOUT.as_secs())),
+    let (aof, version, layout) = match tokio::time::timeout(REACH_TIMEOUT, reach).await {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => return Outcome::Fail(format!("cannot reach it: {e}")),
+        Err(_) => return Outcome::Fail(format!("no answer within {} s", REACH_TIMEOUT.as_secs())),
+    };
+    let (major, minor) = layout::OLDEST_REDIS;
+    if let Some(version) = version
+        && version < layout::OLDEST_REDIS
+    {
+        return Outcome::Fail(format!(
+            "version {}.{} is too old: Hush needs Redis {major}.{minor} or newer",
+            version.0, version.1
+        ));
+    }
+    if layout > layout::LAYOUT {
+        return Outcome::Fail(format!(
+            "the mailbox data is in layout {layout}, newer than this release's {}: run the newer release",
+            layout::LAYOUT
+        ));
+    }
+    let moves = if layout < layout::LAYOUT {
+        format!("; mailbox data in layout {layout} (if any) moves to layout {} at start", layout::LAYOUT)
+    } else {
+        String::new()
+    };
+    match aof.as_deref() {
+        Some("yes") => Outcome::Ok(format!("reached; append-only file on{moves}")),
+        Some(_) => Outcome::Ok(format!(
+            "reached; note: appendonly is off — a crash loses the mailbox since the last snapshot (set appendonly yes){moves}"
+        )),
+        None => Outcome::Ok(format!("reached (its persistence settings cannot be read: CONFIG is disabled){moves}")),
     }
 }

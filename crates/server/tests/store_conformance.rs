@@ -274,8 +274,6 @@ async fn same_id_from_two_senders(store: &dyn MailboxStore) {
     assert_eq!(left, vec![alice], "Carol's ack of her id leaves Alice's message");
     assert!(receipts_of(store, a1).await.is_empty(), "and tells Alice nothing");
     assert_eq!(store.retry_messages(b1, &carols, NOW).await.unwrap(), vec![], "gone already");
-    let misnamed = MessageRef { sender: carol, ..alices[0] };
-    assert_eq!(store.ack_messages(b1, &[misnamed], NOW).await.unwrap(), vec![], "Alice's copy, named as Carol's");
     assert_eq!(store.ack_messages(b1, &alices, NOW).await.unwrap(), vec![alice]);
     assert_eq!(store.depth(b1).await.unwrap(), 0);
 }
@@ -302,6 +300,40 @@ async fn receipt_quota(store: &dyn MailboxStore) {
     assert_eq!(kept.len(), RECEIPTS_KEPT_PER_MAILBOX);
     assert_eq!(kept.first().unwrap().message_id, ids[over], "the oldest went");
     assert_eq!(kept.last().unwrap().message_id, *ids.last().unwrap());
+}
+
+/// Copies expire oldest first, at most `limit` a call, each when its own time is due: the
+/// newer copies of a mailbox wait, and a mailbox whose oldest copy was acked still has its
+/// later ones expired on time.
+async fn expiry_in_order_and_by_limit(store: &dyn MailboxStore) {
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let (a1, b1) = (Mailbox { user: alice, device: DeviceId::new() }, Mailbox { user: bob, device: DeviceId::new() });
+    store.open_mailbox(a1).await.unwrap();
+    store.open_mailbox(b1).await.unwrap();
+    // Later than anything the other checks left, which goes first.
+    let start = NOW + 10_000_000;
+    store.expire(start, 0, 100_000).await.unwrap();
+    let policy = MailboxPolicy { max_messages: 10, ttl_secs: 100 };
+    let ids: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
+    for (i, &id) in ids.iter().enumerate() {
+        store.enqueue_many(a1, vec![message(bob, id, &[b1], &[2, 2, 1])], start + 10 * i as i64, policy).await.unwrap();
+    }
+    let waiting = || async { store.fetch_messages(b1, 0, 10).await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>() };
+    let first = named(store, b1, alice, &ids[..1]).await;
+    store.ack_messages(b1, &first, start).await.unwrap();
+    store.flush().await.unwrap();
+    // Due at start + 100 + 10 i: at start + 125 the second and third are, one a call.
+    assert_eq!(store.expire(start + 125, 100, 1).await.unwrap(), vec![alice]);
+    assert_eq!(waiting().await, ids[2..].to_vec());
+    assert_eq!(store.expire(start + 125, 100, 1).await.unwrap(), vec![alice]);
+    assert_eq!(store.expire(start + 125, 100, 10).await.unwrap(), vec![], "the fourth is not due");
+    assert_eq!(waiting().await, ids[3..].to_vec());
+    assert_eq!(store.total_depth().await.unwrap(), 1);
+    assert_eq!(store.expire(start + 130, 100, 10).await.unwrap(), vec![alice]);
+    assert_eq!((store.depth(b1).await.unwrap(), store.total_depth().await.unwrap()), (0, 0));
+    let expired: Vec<Uuid> =
+        receipts_of(store, a1).await.into_iter().filter(|r| r.0 == ReceiptKind::Expired).map(|r| r.1).collect();
+    assert_eq!(expired, ids[1..].to_vec());
 }
 
 fn message(to: UserId, id: Uuid, copies: &[Mailbox], envelope: &[u8]) -> Outgoing {
@@ -617,6 +649,7 @@ async fn embedded_sqlite_backend() {
     mailbox(&store).await;
     purge(&store).await;
     same_id_from_two_senders(&store).await;
+    expiry_in_order_and_by_limit(&store).await;
     receipt_quota(&store).await;
 }
 
@@ -628,6 +661,7 @@ async fn redis_backend() {
     mailbox(&store).await;
     purge(&store).await;
     same_id_from_two_senders(&store).await;
+    expiry_in_order_and_by_limit(&store).await;
     receipt_quota(&store).await;
     store.ping().await.unwrap();
 }
@@ -658,41 +692,53 @@ async fn mongodb_backend() {
     store.drop_all().await.unwrap();
 }
 
-/// Adds to `pipe` a message queued the way Redis mailboxes held them before queue members
-/// named the sender: member = the bare id. `keys` is a key with `{}` where `mq`/`md` go.
-fn queue_under_bare_id(pipe: &mut ::redis::Pipeline, keys: &str, id: &Uuid, payload: &str) {
-    pipe.cmd("ZADD").arg(keys.replace("{}", "mq")).arg(1).arg(id.to_string()).ignore();
-    pipe.cmd("HSET").arg(keys.replace("{}", "md")).arg(id.to_string()).arg(payload).ignore();
+/// Adds to `pipe` a message queued in Redis layout 1 (a sorted set of members and a hash of
+/// payloads, the copy in the expiry index): `keys` is a key with `{}` where `mq`/`md` go,
+/// `name` the queue's name (a person, or `{user}:{device}`), `member` the bare id (before
+/// members named the sender) or `{sender}/{id}`.
+fn queue_in_layout_1(pipe: &mut ::redis::Pipeline, prefix: &str, name: &str, member: &str, seq: i64, payload: &str) {
+    pipe.cmd("ZADD").arg(format!("{prefix}:mq:{name}")).arg(seq).arg(member).ignore();
+    pipe.cmd("HSET").arg(format!("{prefix}:md:{name}")).arg(member).arg(payload).ignore();
+    pipe.cmd("ZADD").arg(format!("{prefix}:mexp")).arg(NOW).arg(format!("{name}|{member}")).ignore();
 }
 
-/// Redis data written before devices had mailboxes (per person: `mq:{user}`, `md:{user}`,
-/// receipts `rq:{user}`, the dedup key `seen:{sender}:{id}`) is taken over by the person's
-/// first device when its mailbox opens, and a resend of such a message is still recognised.
+/// Redis data in layout 1 (queues as sorted sets and hashes; before devices had mailboxes,
+/// per person: `mq:{user}`, `md:{user}`, receipts `rq:{user}`, the dedup key
+/// `seen:{sender}:{id}`) moves into streams when a store connects: a device's queue keeps
+/// its order and its bare-id members, a person's queues go to the first device whose
+/// mailbox opens, and a resend of such a message is still recognised.
 #[tokio::test]
-async fn redis_queues_from_before_device_mailboxes_move_to_the_first_device() {
+async fn redis_data_in_the_earlier_layout_moves_into_streams_when_the_store_connects() {
     let redis = common::redis::RedisServer::start();
     let prefix = format!("legacy-{}", Uuid::new_v4());
-    let store = RedisStore::connect(&redis.url(), &prefix).await.unwrap();
     let (alice, bob, old, receipt) = (UserId::new(), UserId::new(), Uuid::now_v7(), Uuid::now_v7());
+    let b2 = Mailbox { user: bob, device: DeviceId::new() };
+    let (bare, named_first, named_second) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let client = ::redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let payload = format!(r#"{{"f":"{alice}","d":"{}","e":"AgIBAQ","a":{NOW}}}"#, DeviceId::new());
     let receipt_payload = format!(r#"{{"k":"read","m":"{old}","p":"{alice}","a":{NOW}}}"#);
     let mut legacy = ::redis::pipe();
-    queue_under_bare_id(&mut legacy, &format!("{prefix}:{{}}:{bob}"), &old, &payload);
+    queue_in_layout_1(&mut legacy, &prefix, &bob.to_string(), &old.to_string(), 1, &payload);
+    let b2_name = format!("{bob}:{}", b2.device);
+    // Out of insertion order on purpose: the queue's order is its scores.
+    queue_in_layout_1(&mut legacy, &prefix, &b2_name, &format!("{alice}/{named_second}"), 3, &payload);
+    queue_in_layout_1(&mut legacy, &prefix, &b2_name, &bare.to_string(), 1, &payload);
+    queue_in_layout_1(&mut legacy, &prefix, &b2_name, &format!("{alice}/{named_first}"), 2, &payload);
     let _: () = legacy
+        .cmd("SADD")
+        .arg(format!("{prefix}:mbx:{bob}"))
+        .arg(b2.device.to_string())
+        .ignore()
         .cmd("SET")
         .arg(format!("{prefix}:mseq:{bob}"))
         .arg(1)
         .ignore()
-        .cmd("ZADD")
-        .arg(format!("{prefix}:mexp"))
-        .arg(NOW)
-        .arg(format!("{bob}|{old}"))
-        .ignore()
         .cmd("SET")
         .arg(format!("{prefix}:seen:{alice}:{old}"))
         .arg(NOW)
+        .arg("EX")
+        .arg(3600)
         .ignore()
         .cmd("ZADD")
         .arg(format!("{prefix}:rq:{bob}"))
@@ -707,32 +753,42 @@ async fn redis_queues_from_before_device_mailboxes_move_to_the_first_device() {
         .query_async(&mut conn)
         .await
         .unwrap();
+
+    let store = RedisStore::connect(&redis.url(), &prefix).await.unwrap();
+    let left: Vec<String> = ::redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap();
+    let layout_1: Vec<&String> = left
+        .iter()
+        .filter(|k| [":mq:", ":md:", ":mseq:", ":rq:", ":rd:", ":seen:"].iter().any(|p| k.contains(p)))
+        .collect();
+    assert!(layout_1.is_empty(), "layout 1 keys left: {layout_1:?}");
+    assert_eq!(store.total_depth().await.unwrap(), 4, "every waiting copy counted");
+    assert!(RedisStore::connect(&redis.url(), &prefix).await.is_ok(), "a second start finds nothing to move");
+    assert_eq!(store.total_depth().await.unwrap(), 4);
+
+    // A device's queue: in its order, the bare id read as the id, acked by its sender.
+    let waiting = store.fetch_messages(b2, 0, 10).await.unwrap();
+    assert_eq!(waiting.iter().map(|m| m.id).collect::<Vec<_>>(), vec![bare, named_first, named_second]);
+    assert!(waiting.iter().all(|m| m.from == alice && m.to == bob && m.envelope == [2, 2, 1, 1]));
+    let refs = named(&store, b2, alice, &[bare, named_first, named_second]).await;
+    assert_eq!(store.ack_messages(b2, &refs, NOW).await.unwrap(), vec![alice]);
+    assert_eq!(store.depth(b2).await.unwrap(), 0);
+
+    // A person's queues go to the first device to open.
     let b1 = Mailbox { user: bob, device: DeviceId::new() };
     store.open_mailbox(b1).await.unwrap();
     let waiting = store.fetch_messages(b1, 0, 10).await.unwrap();
     assert_eq!(waiting.iter().map(|m| (m.id, m.from, m.to)).collect::<Vec<_>>(), vec![(old, alice, bob)]);
     assert_eq!(waiting[0].envelope, vec![2, 2, 1, 1]);
     assert_eq!(store.fetch_receipts(b1, 0, 10).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), vec![receipt]);
-    assert_eq!(store.total_depth().await.unwrap(), 1, "the expiry index names the new mailbox");
+    assert_eq!(store.total_depth().await.unwrap(), 1);
     let a1 = Mailbox { user: alice, device: DeviceId::new() };
     let resend = message(bob, old, &[b1], &[2, 2, 9]);
     let answer = store.enqueue_many(a1, vec![resend], NOW + 5, MailboxPolicy { max_messages: 10, ttl_secs: 60 }).await;
     assert_eq!(answer.unwrap(), vec![Enqueued::Duplicate { at: NOW }], "the old dedup key still counts");
     assert_eq!(store.expire(NOW + 100, 60, 10).await.unwrap(), vec![alice], "and it expires from its new mailbox");
-    assert_eq!(store.depth(b1).await.unwrap(), 0);
+    assert_eq!((store.depth(b1).await.unwrap(), store.total_depth().await.unwrap()), (0, 0));
 
-    // A message queued under its bare id (before queue members named the sender) is acked
-    // by its own sender only.
-    let (legacy, b2) = (Uuid::now_v7(), Mailbox { user: bob, device: DeviceId::new() });
-    store.open_mailbox(b2).await.unwrap();
-    let mut queued = ::redis::pipe();
-    queue_under_bare_id(&mut queued, &format!("{prefix}:{{}}:{bob}:{}", b2.device), &legacy, &payload);
-    let _: () = queued.query_async(&mut conn).await.unwrap();
-    assert_eq!(store.fetch_messages(b2, 0, 10).await.unwrap()[0].id, legacy);
-    let legacy = named(&store, b2, alice, &[legacy]).await;
-    let misnamed = MessageRef { sender: UserId::new(), ..legacy[0] };
-    assert_eq!(store.ack_messages(b2, &[misnamed], NOW).await.unwrap(), vec![], "not theirs");
-    assert_eq!(store.depth(b2).await.unwrap(), 1);
-    assert_eq!(store.ack_messages(b2, &legacy, NOW).await.unwrap(), vec![alice]);
-    assert_eq!(store.depth(b2).await.unwrap(), 0);
+    let _: () = ::redis::cmd("SET").arg(format!("{prefix}:layout")).arg(3).query_async(&mut conn).await.unwrap();
+    let refused = RedisStore::connect(&redis.url(), &prefix).await.err().expect("a newer layout is refused");
+    assert!(refused.to_string().contains("layout 3, newer than this release's 2"), "{refused}");
 }

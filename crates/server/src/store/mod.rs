@@ -316,8 +316,9 @@ pub trait SocialStore: Send + Sync {
 
 /// One message in a mailbox, as an ack or retry names it: message ids are chosen by their
 /// senders, so two senders' messages may share one, and only the sender tells them apart.
-/// `seq` is where it was read from ([`StoredMessage::seq`]): a store may find the copy by
-/// it alone, checking the rest.
+/// `seq` is where it was read from ([`StoredMessage::seq`]), and the rest must be what was
+/// read there: a store may find the copy by `seq` alone (Redis acks do; the embedded store
+/// checks the rest too). Connections name only copies they were handed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MessageRef {
     /// Who sent it.

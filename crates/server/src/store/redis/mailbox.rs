@@ -1,398 +1,44 @@
-//! [`MailboxStore`] on Redis: one mailbox per device.
+//! [`MailboxStore`] on Redis: one mailbox per device, each a pair of streams.
 //!
-//! A mailbox is named `{user}:{device}` (its *box*). Per box: `mq:{box}` (sorted set,
-//! score = sequence, member = `{sender}/{id}`: ids are chosen by senders, so two senders'
-//! messages may share one; members queued before that are the bare id), `md:{box}` (hash
-//! member → `{"f": sender, "d": sender's device, "t": addressee, "e": envelope base64url,
-//! "a": stored_at}`), `mseq:{box}`
-//! (sequence), and for receipts `rq:{box}`, `rd:{box}`, `rseq:{box}` alike. `mbx:{user}`
-//! (set) lists the person's devices with a mailbox, `mbseen:{user}` (hash device → Unix
-//! seconds) when each was last connected. Per message: `mid:{sender}:{id}` (hash
-//! `a` stored_at, `r` recipient, `s` state bits 1 delivered, 2 read, 4 expired), expiring
-//! with the message lifetime — the dedup of resends and the roll-up of receipts per person;
-//! `rw:{sender}:{id}` (set of boxes that asked for the message again with `retry`). `mexp`
-//! (sorted set by stored_at of `{box}|{member}`) drives expiry.
+//! A mailbox is named `{user}:{device}` (its *box*). Per box: `ms:{box}` (stream of the
+//! copies waiting, entry ids `0-{seq}`, one field `p` = `{"i": id, "f": sender, "d":
+//! sender's device, "t": addressee, "e": envelope base64url, "a": stored_at}`) and `rs:{box}`
+//! (stream of receipts alike, `p` = `{"r": receipt id, "k": kind, "m": message id, "p":
+//! peer, "q": peer's device, "a": at}`). A copy or receipt is named by its seq, which the
+//! stream numbers itself and never reuses: an ack is one `XDEL`, and reading a mailbox is
+//! one `XRANGE` with no script. `mbx:{user}` (set) lists the person's devices with a
+//! mailbox, `mbseen:{user}` (hash device → Unix seconds) when each was last connected. Per
+//! message: `mid:{sender}:{id}` (hash `a` stored_at, `r` recipient, `s` state bits 1
+//! delivered, 2 read, 4 expired), expiring with the message lifetime — the dedup of resends
+//! and the roll-up of receipts per person; `rw:{sender}:{id}` (set of boxes that asked for
+//! the message again with `retry`). `mexp` (sorted set of boxes, scored at or before each
+//! one's oldest copy) drives expiry; `mtotal` counts the copies waiting everywhere.
 //!
-//! Before devices had mailboxes of their own the keys were per person (`mq:{user}`, …,
-//! `seen:{sender}:{id}`); the first device's mailbox to open takes those over.
-
-use std::sync::LazyLock;
+//! Data kept in the earlier layout (sorted sets and hashes per queue) is moved into this one
+//! when the store connects (`layout.rs`); a person's queues from before devices had
+//! mailboxes become streams named by the person alone, which the first device's mailbox to
+//! open takes over.
 
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hush_shared::ws::{MessageId, ReceiptKind};
+use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
 use hush_shared::{DeviceId, UserId};
 use redis::Script;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::RedisStore;
+use super::mailbox_lua::{ACK, CLOSE, ENQUEUE, EXPIRE, OPEN, PURGE, READ, RETRY, SEEN};
 use crate::store::{
-    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, RECEIPTS_KEPT_PER_MAILBOX, ReceiptRef,
-    StoreError, StoreResult, StoredMessage, StoredReceipt,
+    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, ReceiptRef, StoreError, StoreResult,
+    StoredMessage, StoredReceipt,
 };
 
-/// Shared Lua, prepended to the scripts that need it:
-/// - `member_of(sender, id)` names a message in a queue, `id_of(member)` reads the id back
-///   (also from a bare id, as queued before members named the sender);
-/// - `put(p, box, member, payload, at)` stores one copy in a mailbox;
-/// - `take(p, box, sender, id)` takes `sender`'s message `id` out of a mailbox (also one
-///   queued under the bare id before members named the sender: `legacy_member` finds
-///   that), `take_member` by member; `drop(p, box, sender, id)` and `drop_member` take it
-///   out without reading it: true when it was there (an ack needs nothing from the copy,
-///   and reading it made Lua hash and decode the whole envelope: BENCHMARKS.md, "Acks on
-///   Redis");
-/// - `receipt(p, user, only, but, rid, payload)` queues a receipt in every mailbox of
-///   `user` (only `only`'s when not empty, skipping `but`'s); a mailbox keeps the newest
-///   [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest beyond go;
-/// - `mark(p, sender, id, bit, unless)` sets a state bit of a message unless it or
-///   `unless` is set: true when this call set it (the receipt is due). A message with no
-///   record (stored before the record existed) counts as unmarked.
-const SHARED: &str = r#"
-local function member_of(sender, id) return sender .. '/' .. id end
-local function id_of(m)
-  local slash = string.find(m, '/', 1, true)
-  if slash then return string.sub(m, slash + 1) end
-  return m
-end
-local function put(p, box, member, payload, at)
-  local seq = redis.call('INCR', p .. ':mseq:' .. box)
-  redis.call('ZADD', p .. ':mq:' .. box, seq, member)
-  redis.call('HSET', p .. ':md:' .. box, member, payload)
-  redis.call('ZADD', p .. ':mexp', at, box .. '|' .. member)
-end
-local function receipt(p, user, only, but, rid, payload)
-  local devices
-  if only ~= '' then
-    devices = {}
-    if redis.call('SISMEMBER', p .. ':mbx:' .. user, only) == 1 then devices = {only} end
-  else
-    devices = redis.call('SMEMBERS', p .. ':mbx:' .. user)
-  end
-  for _, d in ipairs(devices) do
-    if d ~= but then
-      local box = user .. ':' .. d
-      local seq = redis.call('INCR', p .. ':rseq:' .. box)
-      redis.call('ZADD', p .. ':rq:' .. box, seq, rid)
-      redis.call('HSET', p .. ':rd:' .. box, rid, payload)
-      if redis.call('ZCARD', p .. ':rq:' .. box) > RECEIPTS_KEPT then
-        local oldest = redis.call('ZPOPMIN', p .. ':rq:' .. box)
-        redis.call('HDEL', p .. ':rd:' .. box, oldest[1])
-      end
-    end
-  end
-end
-local function mark(p, sender, id, b, unless)
-  local record = p .. ':mid:' .. sender .. ':' .. id
-  local state = redis.call('HGET', record, 's')
-  if not state then return true end
-  state = tonumber(state)
-  if bit.band(state, bit.bor(b, unless)) ~= 0 then return false end
-  redis.call('HSET', record, 's', bit.bor(state, b))
-  return true
-end
-local function drop_member(p, box, member)
-  if redis.call('ZREM', p .. ':mq:' .. box, member) == 0 then return false end
-  redis.call('HDEL', p .. ':md:' .. box, member)
-  redis.call('ZREM', p .. ':mexp', box .. '|' .. member)
-  return true
-end
-local function take_member(p, box, member)
-  local payload = redis.call('HGET', p .. ':md:' .. box, member)
-  if drop_member(p, box, member) and payload then return cjson.decode(payload) end
-  return nil
-end
-local function legacy_member(p, box, sender, id)
-  local legacy = redis.call('HGET', p .. ':md:' .. box, id)
-  if legacy and cjson.decode(legacy)['f'] == sender then return id end
-  return nil
-end
-local function drop(p, box, sender, id)
-  if drop_member(p, box, member_of(sender, id)) then return true end
-  local legacy = legacy_member(p, box, sender, id)
-  return legacy ~= nil and drop_member(p, box, legacy)
-end
-local function take(p, box, sender, id)
-  local m = take_member(p, box, member_of(sender, id))
-  if m then return m end
-  local legacy = legacy_member(p, box, sender, id)
-  if legacy then return take_member(p, box, legacy) end
-  return nil
-end
-"#;
-
-/// What every script starts with: the receipt quota, then [`SHARED`].
-static PRELUDE: LazyLock<String> =
-    LazyLock::new(|| format!("local RECEIPTS_KEPT = {RECEIPTS_KEPT_PER_MAILBOX}\n{SHARED}"));
-
-/// One message. ARGV: prefix, sender, id, addressee, now, max per mailbox, ttl, then
-/// (box, payload) per copy. Returns {1, at} stored (or stored again for devices that asked
-/// with `retry`), {0, at} duplicate, {-1, 0} a mailbox full.
-static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        r#"{}
-local p, sender, id = ARGV[1], ARGV[2], ARGV[3]
-local record = p .. ':mid:' .. sender .. ':' .. id
-local at = redis.call('HGET', record, 'a')
-if at then
-  local wish = p .. ':rw:' .. sender .. ':' .. id
-  local resent = 0
-  for i = 8, #ARGV, 2 do
-    local box = ARGV[i]
-    local colon = string.find(box, ':', 1, true)
-    local listed = redis.call('SISMEMBER', p .. ':mbx:' .. string.sub(box, 1, colon - 1), string.sub(box, colon + 1))
-    if redis.call('SREM', wish, box) == 1 and listed == 1 then
-      put(p, ARGV[i], member_of(sender, id), ARGV[i + 1], tonumber(ARGV[5]))
-      resent = 1
-    end
-  end
-  return {{resent, tonumber(at)}}
-end
-local legacy = redis.call('GET', p .. ':seen:' .. sender .. ':' .. id)
-if legacy then return {{0, tonumber(legacy)}} end
-for i = 8, #ARGV, 2 do
-  if redis.call('ZCARD', p .. ':mq:' .. ARGV[i]) >= tonumber(ARGV[6]) then return {{-1, 0}} end
-end
-for i = 8, #ARGV, 2 do put(p, ARGV[i], member_of(sender, id), ARGV[i + 1], tonumber(ARGV[5])) end
-redis.call('HSET', record, 'a', ARGV[5], 'r', ARGV[4], 's', 0)
-redis.call('EXPIRE', record, ARGV[7])
-return {{1, tonumber(ARGV[5])}}
-"#,
-        *PRELUDE
-    ))
-});
-
-static FETCH: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
-for i = 1, #ids, 2 do
-  local payload = redis.call('HGET', KEYS[2], ids[i])
-  if payload then
-    table.insert(out, ids[i]); table.insert(out, ids[i + 1]); table.insert(out, payload)
-  end
-end
-return out
-"#,
-    )
-});
-
-/// `ack`. ARGV: prefix, user, device, now, then (sender, message id, receipt id) triples.
-/// Returns the senders told.
-static ACK: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        r#"{}
-local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local box = user .. ':' .. device
-local told = {{}}
-for i = 5, #ARGV, 3 do
-  local sender, id = ARGV[i], ARGV[i + 1]
-  if drop(p, box, sender, id) and sender ~= user and mark(p, sender, id, 1, 4) then
-    receipt(p, sender, '', '', ARGV[i + 2], cjson.encode({{k = 'delivered', m = id, p = user, a = now}}))
-    table.insert(told, sender)
-  end
-end
-return told
-"#,
-        *PRELUDE
-    ))
-});
-
-/// `retry`. ARGV: prefix, user, device, now, then (sender, message id, receipt id) triples. The wish
-/// lives as long as the message's record; a message stored before records existed is
-/// forgotten instead (its only device asked), so the resend is stored as new. Returns the
-/// senders told.
-static RETRY: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        r#"{}
-local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local box = user .. ':' .. device
-local told = {{}}
-for i = 5, #ARGV, 3 do
-  local id = ARGV[i + 1]
-  local m = take(p, box, ARGV[i], id)
-  if m then
-    local ttl = redis.call('TTL', p .. ':mid:' .. m['f'] .. ':' .. id)
-    if ttl > 0 then
-      local wish = p .. ':rw:' .. m['f'] .. ':' .. id
-      redis.call('SADD', wish, box)
-      redis.call('EXPIRE', wish, ttl)
-    else
-      redis.call('DEL', p .. ':seen:' .. m['f'] .. ':' .. id)
-    end
-    local payload = cjson.encode({{k = 'resend', m = id, p = user, q = device, a = now}})
-    receipt(p, m['f'], m['d'] or '', '', ARGV[i + 2], payload)
-    table.insert(told, m['f'])
-  end
-end
-return told
-"#,
-        *PRELUDE
-    ))
-});
-
-/// `read`. ARGV: prefix, reader, reader's device, sender, now, then (message id, receipt id)
-/// pairs. Returns {told...}.
-static READ: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        r#"{}
-local p, reader, device, sender, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local told = {{}}
-for i = 6, #ARGV, 2 do
-  local id = ARGV[i]
-  local recipient = redis.call('HGET', p .. ':mid:' .. sender .. ':' .. id, 'r')
-  local legacy = not recipient and redis.call('EXISTS', p .. ':seen:' .. sender .. ':' .. id) == 1
-  if (recipient == reader and mark(p, sender, id, 2, 0)) or legacy then
-    receipt(p, sender, '', '', ARGV[i + 1], cjson.encode({{k = 'read', m = id, p = reader, a = now}}))
-    receipt(p, reader, '', device, ARGV[i + 1], cjson.encode({{k = 'read_elsewhere', m = id, p = sender, a = now}}))
-    table.insert(told, sender)
-    table.insert(told, reader)
-  end
-end
-return told
-"#,
-        *PRELUDE
-    ))
-});
-
-static ACK_RECEIPTS: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-for i = 1, #ARGV do
-  redis.call('ZREM', KEYS[1], ARGV[i])
-  redis.call('HDEL', KEYS[2], ARGV[i])
-end
-return 1
-"#,
-    )
-});
-
-/// ARGV: prefix, cutoff, now, limit, then `limit` receipt ids. Returns the senders told.
-static EXPIRE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        r#"{}
-local p, now = ARGV[1], tonumber(ARGV[3])
-local members = redis.call('ZRANGEBYSCORE', p .. ':mexp', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
-local told = {{}}
-for i, member in ipairs(members) do
-  local sep = string.find(member, '|', 1, true)
-  local box = string.sub(member, 1, sep - 1)
-  local key = string.sub(member, sep + 1)
-  local id = id_of(key)
-  local owner = box
-  local colon = string.find(box, ':', 1, true)
-  if colon then owner = string.sub(box, 1, colon - 1) end
-  redis.call('ZREM', p .. ':mexp', member)
-  local m = take_member(p, box, key)
-  if m and (m['t'] or owner) == owner and mark(p, m['f'], id, 4, 1) then
-    receipt(p, m['f'], '', '', ARGV[4 + i], cjson.encode({{k = 'expired', m = id, p = owner, a = now}}))
-    table.insert(told, m['f'])
-  end
-end
-return told
-"#,
-        *PRELUDE
-    ))
-});
-
-/// `open_mailbox`. ARGV: prefix, user, device. Lists the mailbox and takes over what was
-/// queued for the person before devices had mailboxes.
-static OPEN: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        r#"{}
-local p, user, device = ARGV[1], ARGV[2], ARGV[3]
-local box = user .. ':' .. device
-redis.call('SADD', p .. ':mbx:' .. user, device)
-local old = redis.call('ZRANGE', p .. ':mq:' .. user, 0, -1)
-for _, id in ipairs(old) do
-  local payload = redis.call('HGET', p .. ':md:' .. user, id)
-  local at = redis.call('ZSCORE', p .. ':mexp', user .. '|' .. id)
-  redis.call('ZREM', p .. ':mexp', user .. '|' .. id)
-  if payload then put(p, box, id, payload, tonumber(at or cjson.decode(payload)['a'])) end
-end
-local receipts = redis.call('ZRANGE', p .. ':rq:' .. user, 0, -1)
-for _, rid in ipairs(receipts) do
-  local payload = redis.call('HGET', p .. ':rd:' .. user, rid)
-  if payload then
-    local seq = redis.call('INCR', p .. ':rseq:' .. box)
-    redis.call('ZADD', p .. ':rq:' .. box, seq, rid)
-    redis.call('HSET', p .. ':rd:' .. box, rid, payload)
-  end
-end
-redis.call('DEL', p .. ':mq:' .. user, p .. ':md:' .. user, p .. ':mseq:' .. user)
-redis.call('DEL', p .. ':rq:' .. user, p .. ':rd:' .. user, p .. ':rseq:' .. user)
-return 1
-"#,
-        *PRELUDE
-    ))
-});
-
-/// `purge_between`. ARGV: prefix, a, b: in every mailbox of each, the messages from the
-/// other and the receipts about the other go.
-static PURGE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local p = ARGV[1]
-for _, pair in ipairs({{ARGV[2], ARGV[3]}, {ARGV[3], ARGV[2]}}) do
-  local owner, other = pair[1], pair[2]
-  for _, device in ipairs(redis.call('SMEMBERS', p .. ':mbx:' .. owner)) do
-    local box = owner .. ':' .. device
-    local messages = redis.call('HGETALL', p .. ':md:' .. box)
-    for i = 1, #messages, 2 do
-      if cjson.decode(messages[i + 1])['f'] == other then
-        redis.call('ZREM', p .. ':mq:' .. box, messages[i])
-        redis.call('HDEL', p .. ':md:' .. box, messages[i])
-        redis.call('ZREM', p .. ':mexp', box .. '|' .. messages[i])
-      end
-    end
-    local receipts = redis.call('HGETALL', p .. ':rd:' .. box)
-    for i = 1, #receipts, 2 do
-      if cjson.decode(receipts[i + 1])['p'] == other then
-        redis.call('ZREM', p .. ':rq:' .. box, receipts[i])
-        redis.call('HDEL', p .. ':rd:' .. box, receipts[i])
-      end
-    end
-  end
-end
-return 1
-"#,
-    )
-});
-
-/// `mark_seen`. ARGV: prefix, user, device, time: recorded only for a listed mailbox.
-static SEEN: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local p, user, device = ARGV[1], ARGV[2], ARGV[3]
-if redis.call('SISMEMBER', p .. ':mbx:' .. user, device) == 0 then return 0 end
-redis.call('HSET', p .. ':mbseen:' .. user, device, ARGV[4])
-return 1
-"#,
-    )
-});
-
-/// `close_mailbox`. ARGV: prefix, user, device.
-static CLOSE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local p, user, device = ARGV[1], ARGV[2], ARGV[3]
-local box = user .. ':' .. device
-redis.call('SREM', p .. ':mbx:' .. user, device)
-redis.call('HDEL', p .. ':mbseen:' .. user, device)
-for _, id in ipairs(redis.call('ZRANGE', p .. ':mq:' .. box, 0, -1)) do
-  redis.call('ZREM', p .. ':mexp', box .. '|' .. id)
-end
-redis.call('DEL', p .. ':mq:' .. box, p .. ':md:' .. box, p .. ':mseq:' .. box)
-redis.call('DEL', p .. ':rq:' .. box, p .. ':rd:' .. box, p .. ':rseq:' .. box)
-return 1
-"#,
-    )
-});
-
+/// One copy as a stream entry holds it.
 #[derive(Serialize, Deserialize)]
 struct MessagePayload {
+    i: MessageId,
     f: UserId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     d: Option<DeviceId>,
@@ -403,8 +49,10 @@ struct MessagePayload {
     a: i64,
 }
 
+/// One receipt as a stream entry holds it.
 #[derive(Serialize, Deserialize)]
 struct ReceiptPayload {
+    r: ReceiptId,
     k: ReceiptKind,
     m: MessageId,
     p: UserId,
@@ -417,14 +65,19 @@ fn corrupt(what: &str) -> StoreError {
     StoreError(format!("redis: corrupt {what}"))
 }
 
-/// A message's arguments for `ACK` and `RETRY`.
-fn sender_and_id(message: &MessageRef) -> [String; 2] {
-    [message.sender.to_string(), message.id.to_string()]
+/// The stream entry id of a seq.
+fn entry_id(seq: i64) -> String {
+    format!("0-{seq}")
 }
 
-/// The message id in a queue member (`{sender}/{id}`, or the bare id of older ones).
-fn member_id(member: &str) -> &str {
-    member.rsplit('/').next().unwrap_or(member)
+/// The seq of a stream entry id (`0-{seq}`).
+fn seq_of(entry: &str) -> Option<i64> {
+    entry.strip_prefix("0-")?.parse().ok()
+}
+
+/// A message's arguments for `ACK` and `RETRY`.
+fn named_copy(message: &MessageRef) -> [String; 3] {
+    [message.sender.to_string(), message.id.to_string(), message.seq.to_string()]
 }
 
 /// A mailbox's name in keys.
@@ -441,29 +94,32 @@ fn parse_users(raw: Vec<String>) -> Vec<UserId> {
 }
 
 impl RedisStore {
-    /// Runs `FETCH` on a queue (`{q}:{box}` sorted set, `{d}:{box}` hash): up to `limit`
-    /// `(id, seq, payload)` after `after`, in order.
-    async fn fetch_queue(
+    /// Up to `limit` entries of a mailbox's stream (`ms` or `rs`) after `after`, in order,
+    /// as (seq, payload).
+    async fn read_stream(
         &self,
-        queue: &str,
-        data: &str,
+        stream: &str,
         mailbox: Mailbox,
         after: i64,
         limit: usize,
-    ) -> StoreResult<Vec<(String, i64, String)>> {
+    ) -> StoreResult<Vec<(i64, String)>> {
         let mut conn = self.conn.clone();
-        let name = box_name(mailbox);
-        let raw: Vec<String> = FETCH
-            .key(self.key(format!("{queue}:{name}")))
-            .key(self.key(format!("{data}:{name}")))
-            .arg(after)
+        let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+            .arg(self.key(format!("{stream}:{}", box_name(mailbox))))
+            .arg(entry_id(after.max(0) + 1))
+            .arg("+")
+            .arg("COUNT")
             .arg(limit)
-            .invoke_async(&mut conn)
+            .query_async(&mut conn)
             .await?;
-        Ok(raw
-            .chunks_exact(3)
-            .map(|c| (c[0].clone(), c[1].parse::<f64>().unwrap_or(0.0) as i64, c[2].clone()))
-            .collect())
+        entries
+            .into_iter()
+            .map(|(entry, mut fields)| {
+                let seq = seq_of(&entry).ok_or_else(|| corrupt("entry id"))?;
+                let payload = fields.pop().filter(|_| fields.len() == 1).ok_or_else(|| corrupt("entry"))?;
+                Ok((seq, payload))
+            })
+            .collect()
     }
 
     /// Runs one of the per-message scripts (`ack`, `retry`, `read`): ARGV is `head`, then
@@ -533,8 +189,7 @@ impl MailboxStore for RedisStore {
         Ok(seen.into_iter().filter_map(|(device, at)| Some((device.parse().ok()?, at))).collect())
     }
 
-    /// One round trip for the batch: `SCRIPT LOAD` (so a restarted Redis has the script)
-    /// followed by one `ENQUEUE` per message, pipelined in order on one connection.
+    /// One script call for the batch (a restarted Redis gets the script again first).
     async fn enqueue_many(
         &self,
         from: Mailbox,
@@ -542,19 +197,16 @@ impl MailboxStore for RedisStore {
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Vec<Enqueued>> {
-        let mut invocations = Vec::with_capacity(messages.len());
+        if messages.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut invocation = ENQUEUE.prepare_invoke();
+        invocation.arg(&self.prefix).arg(now).arg(policy.max_messages).arg(policy.ttl_secs.max(1));
         for m in &messages {
-            let mut invocation = ENQUEUE.prepare_invoke();
-            invocation
-                .arg(&self.prefix)
-                .arg(from.user.to_string())
-                .arg(m.id.to_string())
-                .arg(m.to.to_string())
-                .arg(now)
-                .arg(policy.max_messages)
-                .arg(policy.ttl_secs.max(1));
+            invocation.arg(from.user.to_string()).arg(m.id.to_string()).arg(m.to.to_string()).arg(m.copies.len());
             for copy in &m.copies {
                 let payload = MessagePayload {
+                    i: m.id,
                     f: from.user,
                     d: Some(from.device),
                     t: Some(m.to),
@@ -564,15 +216,12 @@ impl MailboxStore for RedisStore {
                 let payload = serde_json::to_string(&payload).map_err(|e| StoreError(e.to_string()))?;
                 invocation.arg(box_name(copy.mailbox)).arg(payload);
             }
-            invocations.push(invocation);
-        }
-        let mut pipe = redis::pipe();
-        pipe.load_script(&ENQUEUE).ignore();
-        for invocation in &invocations {
-            pipe.invoke_script(invocation);
         }
         let mut conn = self.conn.clone();
-        let outcomes: Vec<(i64, i64)> = pipe.query_async(&mut conn).await?;
+        let outcomes: Vec<(i64, i64)> = invocation.invoke_async(&mut conn).await?;
+        if outcomes.len() != messages.len() {
+            return Err(corrupt("enqueue answer"));
+        }
         Ok(outcomes
             .into_iter()
             .map(|(outcome, at)| match outcome {
@@ -584,14 +233,14 @@ impl MailboxStore for RedisStore {
     }
 
     async fn fetch_messages(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
-        self.fetch_queue("mq", "md", mailbox, after, limit)
+        self.read_stream("ms", mailbox, after, limit)
             .await?
             .into_iter()
-            .map(|(id, seq, payload)| {
+            .map(|(seq, payload)| {
                 let p: MessagePayload = serde_json::from_str(&payload).map_err(|_| corrupt("message"))?;
                 Ok(StoredMessage {
                     seq,
-                    id: member_id(&id).parse().map_err(|_| corrupt("message id"))?,
+                    id: p.i,
                     from: p.f,
                     from_device: p.d.unwrap_or(DeviceId(Uuid::nil())),
                     to: p.t.unwrap_or(mailbox.user),
@@ -604,12 +253,12 @@ impl MailboxStore for RedisStore {
 
     async fn ack_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
         let head = [mailbox.user.to_string(), mailbox.device.to_string(), now.to_string()];
-        self.per_message(&ACK, &head, messages.iter().map(sender_and_id)).await
+        self.per_message(&ACK, &head, messages.iter().map(named_copy)).await
     }
 
     async fn retry_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
         let head = [mailbox.user.to_string(), mailbox.device.to_string(), now.to_string()];
-        self.per_message(&RETRY, &head, messages.iter().map(sender_and_id)).await
+        self.per_message(&RETRY, &head, messages.iter().map(named_copy)).await
     }
 
     async fn read_messages(
@@ -624,20 +273,12 @@ impl MailboxStore for RedisStore {
     }
 
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
-        self.fetch_queue("rq", "rd", mailbox, after, limit)
+        self.read_stream("rs", mailbox, after, limit)
             .await?
             .into_iter()
-            .map(|(id, seq, payload)| {
+            .map(|(seq, payload)| {
                 let p: ReceiptPayload = serde_json::from_str(&payload).map_err(|_| corrupt("receipt"))?;
-                Ok(StoredReceipt {
-                    seq,
-                    id: id.parse().map_err(|_| corrupt("receipt id"))?,
-                    kind: p.k,
-                    message_id: p.m,
-                    peer: p.p,
-                    peer_device: p.q,
-                    at: p.a,
-                })
+                Ok(StoredReceipt { seq, id: p.r, kind: p.k, message_id: p.m, peer: p.p, peer_device: p.q, at: p.a })
             })
             .collect()
     }
@@ -646,14 +287,13 @@ impl MailboxStore for RedisStore {
         if receipts.is_empty() {
             return Ok(());
         }
-        let name = box_name(mailbox);
-        let mut invocation = ACK_RECEIPTS.prepare_invoke();
-        invocation.key(self.key(format!("rq:{name}"))).key(self.key(format!("rd:{name}")));
+        let mut xdel = redis::cmd("XDEL");
+        xdel.arg(self.key(format!("rs:{}", box_name(mailbox))));
         for receipt in receipts {
-            invocation.arg(receipt.id.to_string());
+            xdel.arg(entry_id(receipt.seq));
         }
         let mut conn = self.conn.clone();
-        let _: i64 = invocation.invoke_async(&mut conn).await?;
+        let _: i64 = xdel.query_async(&mut conn).await?;
         Ok(())
     }
 
@@ -671,14 +311,13 @@ impl MailboxStore for RedisStore {
     async fn depth(&self, mailbox: Mailbox) -> StoreResult<u64> {
         let mut conn = self.conn.clone();
         let n: u64 =
-            redis::cmd("ZCARD").arg(self.key(format!("mq:{}", box_name(mailbox)))).query_async(&mut conn).await?;
+            redis::cmd("XLEN").arg(self.key(format!("ms:{}", box_name(mailbox)))).query_async(&mut conn).await?;
         Ok(n)
     }
 
     async fn total_depth(&self) -> StoreResult<u64> {
-        // `mexp` holds every waiting copy once, for expiry.
         let mut conn = self.conn.clone();
-        let n: u64 = redis::cmd("ZCARD").arg(self.key("mexp")).query_async(&mut conn).await?;
-        Ok(n)
+        let n: Option<i64> = redis::cmd("GET").arg(self.key("mtotal")).query_async(&mut conn).await?;
+        Ok(n.unwrap_or(0).max(0) as u64)
     }
 }

@@ -10,9 +10,11 @@
 //! from arguments, so they target a single Redis (or a primary with replicas), not Redis
 //! Cluster.
 
+pub mod layout;
 mod limits;
 mod links;
 mod mailbox;
+mod mailbox_lua;
 mod prekeys;
 
 use async_trait::async_trait;
@@ -36,10 +38,13 @@ pub struct RedisStore {
 
 impl RedisStore {
     /// Connects to `url` (e.g. `redis://127.0.0.1:6379/0`); keys start with `prefix:`.
+    /// Mailbox data in an earlier layout is moved into the current one first.
     pub async fn connect(url: &str, prefix: &str) -> StoreResult<Self> {
         let client = redis::Client::open(url)?;
         let conn = ConnectionManager::new(client.clone()).await?;
-        Ok(Self { conn, prefix: prefix.to_owned(), client })
+        let store = Self { conn, prefix: prefix.to_owned(), client };
+        store.migrate_layout().await?;
+        Ok(store)
     }
 
     /// `prefix:part`.

@@ -1,0 +1,213 @@
+//! Moves mailbox data kept in the earlier Redis layout into the current one, once, when the
+//! store connects (before it serves anything).
+//!
+//! Layout 1 kept each queue as a sorted set of members (`mq:{name}`, `rq:{name}`, by a
+//! sequence `mseq:`/`rseq:`) beside a hash of payloads (`md:`, `rd:`), every waiting copy
+//! in the expiry index as `{name}|{member}`, and the dedup of messages stored before
+//! message records existed as `seen:{sender}:{id}`. Layout 2 (`mailbox.rs`) keeps each queue
+//! as one stream. Each queue moves in one script, oldest first, so a migration cut short
+//! leaves every queue whole in one layout or the other and the next start finishes it; the
+//! marker `layout` is set last. Every node of a deployment must run this version before
+//! any serves: a node of an older version would keep writing layout 1.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+use super::RedisStore;
+use crate::store::{RECEIPTS_KEPT_PER_MAILBOX, StoreError, StoreResult};
+
+/// The layout this version reads and writes.
+pub const LAYOUT: i64 = 2;
+
+/// The oldest Redis that runs the scripts (stream ids `0-*` are Redis 7.0's).
+pub const OLDEST_REDIS: (u32, u32) = (7, 0);
+
+/// Keys visited per `SCAN` step.
+const SCAN_COUNT: usize = 1_000;
+
+/// ARGV: prefix, name (a box, or a person before devices had mailboxes). Moves the message
+/// queue into the stream `ms:{name}`; each payload gains its id (`i`, the member after its
+/// `/`, or the bare id members were before they named the sender).
+static MOVE_MESSAGES: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local p, name = ARGV[1], ARGV[2]
+local queue, data, index = p .. ':mq:' .. name, p .. ':md:' .. name, p .. ':mexp'
+local oldest, moved = nil, 0
+for _, member in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
+  local payload = redis.call('HGET', data, member)
+  local at = redis.call('ZSCORE', index, name .. '|' .. member)
+  redis.call('ZREM', index, name .. '|' .. member)
+  if payload then
+    local m = cjson.decode(payload)
+    local slash = string.find(member, '/', 1, true)
+    m['i'] = slash and string.sub(member, slash + 1) or member
+    at = tonumber(at) or m['a']
+    redis.call('XADD', p .. ':ms:' .. name, '0-*', 'p', cjson.encode(m))
+    if not oldest or at < oldest then oldest = at end
+    moved = moved + 1
+  end
+end
+if oldest then redis.call('ZADD', index, 'LT', oldest, name) end
+if moved > 0 then redis.call('INCRBY', p .. ':mtotal', moved) end
+redis.call('DEL', queue, data, p .. ':mseq:' .. name)
+return moved
+"#,
+    )
+});
+
+/// ARGV: prefix, name, the receipt quota. Moves the receipt queue into the stream
+/// `rs:{name}`; each payload gains its id (`r`).
+static MOVE_RECEIPTS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local p, name = ARGV[1], ARGV[2]
+local queue, data = p .. ':rq:' .. name, p .. ':rd:' .. name
+for _, rid in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
+  local payload = redis.call('HGET', data, rid)
+  if payload then
+    local r = cjson.decode(payload)
+    r['r'] = rid
+    redis.call('XADD', p .. ':rs:' .. name, 'MAXLEN', ARGV[3], '0-*', 'p', cjson.encode(r))
+  end
+end
+redis.call('DEL', queue, data, p .. ':rseq:' .. name)
+return 1
+"#,
+    )
+});
+
+/// ARGV: prefix, then `{sender}:{id}` of dedup keys. Each becomes a message record that
+/// does not name its recipient, expiring when the key would have.
+static MOVE_SEEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local p = ARGV[1]
+for i = 2, #ARGV do
+  local old = p .. ':seen:' .. ARGV[i]
+  local at = redis.call('GET', old)
+  if at then
+    local record = p .. ':mid:' .. ARGV[i]
+    if redis.call('EXISTS', record) == 0 then
+      redis.call('HSET', record, 'a', at, 's', 0)
+      local ttl = redis.call('PTTL', old)
+      if ttl > 0 then redis.call('PEXPIRE', record, ttl) end
+    end
+    redis.call('DEL', old)
+  end
+end
+return 1
+"#,
+    )
+});
+
+/// `text` with the glob characters of `SCAN MATCH` escaped.
+fn glob_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The layout of the data under `prefix` (1 when unmarked: layout 1 had no marker).
+pub async fn layout_of(conn: &mut impl redis::aio::ConnectionLike, prefix: &str) -> redis::RedisResult<i64> {
+    let layout: Option<i64> = redis::cmd("GET").arg(format!("{prefix}:layout")).query_async(conn).await?;
+    Ok(layout.unwrap_or(1))
+}
+
+/// The server's version (`major.minor`) from `INFO server`.
+pub async fn redis_version(conn: &mut impl redis::aio::ConnectionLike) -> redis::RedisResult<Option<(u32, u32)>> {
+    let info: String = redis::cmd("INFO").arg("server").query_async(conn).await?;
+    Ok(info.lines().find_map(|line| {
+        let mut parts = line.strip_prefix("redis_version:")?.trim().split('.');
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    }))
+}
+
+impl RedisStore {
+    /// Refuses a Redis older than [`OLDEST_REDIS`] or data a newer release laid out, and
+    /// brings the mailbox data to [`LAYOUT`] unless it is there already.
+    pub(super) async fn migrate_layout(&self) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        if let Some(version) = redis_version(&mut conn).await?
+            && version < OLDEST_REDIS
+        {
+            let (major, minor) = OLDEST_REDIS;
+            return Err(StoreError(format!(
+                "redis: version {}.{} is too old; Hush needs Redis {major}.{minor} or newer",
+                version.0, version.1
+            )));
+        }
+        let layout = layout_of(&mut conn, &self.prefix).await?;
+        if layout > LAYOUT {
+            return Err(StoreError(format!(
+                "redis: the data under `{}` is in layout {layout}, newer than this release's {LAYOUT}: \
+                 run the newer release",
+                self.prefix
+            )));
+        }
+        if layout == LAYOUT {
+            return Ok(());
+        }
+        let marker = self.key("layout");
+        for name in self.names_after("mq:").await? {
+            let _: i64 = MOVE_MESSAGES.arg(&self.prefix).arg(name).invoke_async(&mut conn).await?;
+        }
+        for name in self.names_after("rq:").await? {
+            let _: i64 = MOVE_RECEIPTS
+                .arg(&self.prefix)
+                .arg(name)
+                .arg(RECEIPTS_KEPT_PER_MAILBOX)
+                .invoke_async(&mut conn)
+                .await?;
+        }
+        for keys in self.names_after("seen:").await?.chunks(SCAN_COUNT) {
+            let _: i64 = MOVE_SEEN.arg(&self.prefix).arg(keys).invoke_async(&mut conn).await?;
+        }
+        let _: () = redis::cmd("SET").arg(&marker).arg(LAYOUT).query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// What follows `{prefix}:{kind}` in every key that starts so.
+    async fn names_after(&self, kind: &str) -> StoreResult<Vec<String>> {
+        let start = self.key(kind);
+        let pattern = format!("{}*", glob_literal(&start));
+        let mut conn = self.conn.clone();
+        let mut cursor = 0u64;
+        let mut names = Vec::new();
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(SCAN_COUNT)
+                .query_async(&mut conn)
+                .await?;
+            names.extend(keys.into_iter().filter_map(|k| k.strip_prefix(&start).map(str::to_owned)));
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_literal;
+
+    #[test]
+    fn glob_characters_in_the_prefix_match_only_themselves() {
+        assert_eq!(glob_literal("hush"), "hush");
+        assert_eq!(glob_literal("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
+    }
+}

@@ -1,0 +1,353 @@
+//! The Lua scripts of the Redis mailbox (`mailbox.rs` has the layout and calls them). Each
+//! runs atomically; reads that need no other key's state (a mailbox's messages, its
+//! receipts, a receipt ack) are plain commands instead, because every value a script reads
+//! or receives costs Lua a hash of all its bytes, and every `redis.call` from a script
+//! costs about as much as a command of its own (BENCHMARKS.md, "Mailboxes as streams").
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+use crate::store::RECEIPTS_KEPT_PER_MAILBOX;
+
+/// Shared Lua, prepended to the scripts that need it:
+/// - `counted(p, n)` adds `n` to the count of waiting copies (`mtotal`);
+/// - `receipt(p, user, only, but, payload)` appends a receipt to every mailbox of `user`
+///   (only `only`'s when not empty, skipping `but`'s); a mailbox keeps the newest
+///   [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest beyond go;
+/// - `mark(p, sender, id, bit, unless)` sets a state bit of a message unless it or
+///   `unless` is set: true when this call set it (the receipt is due). A message with no
+///   record counts as unmarked;
+/// - `take(p, box, seq, sender, id)` takes one copy out of a mailbox, read and checked to
+///   be `sender`'s message `id` (for the rare paths that need the copy: `retry`).
+const SHARED: &str = r#"
+local function counted(p, n)
+  if n ~= 0 then redis.call('INCRBY', p .. ':mtotal', n) end
+end
+local function receipt(p, user, only, but, payload)
+  local devices
+  if only ~= '' then
+    devices = {}
+    if redis.call('SISMEMBER', p .. ':mbx:' .. user, only) == 1 then devices = {only} end
+  else
+    devices = redis.call('SMEMBERS', p .. ':mbx:' .. user)
+  end
+  for _, d in ipairs(devices) do
+    if d ~= but then
+      redis.call('XADD', p .. ':rs:' .. user .. ':' .. d, 'MAXLEN', RECEIPTS_KEPT, '0-*', 'p', payload)
+    end
+  end
+end
+local function mark(p, sender, id, b, unless)
+  local record = p .. ':mid:' .. sender .. ':' .. id
+  local state = redis.call('HGET', record, 's')
+  if not state then return true end
+  state = tonumber(state)
+  if bit.band(state, bit.bor(b, unless)) ~= 0 then return false end
+  redis.call('HSET', record, 's', bit.bor(state, b))
+  return true
+end
+local function take(p, box, seq, sender, id)
+  local stream = p .. ':ms:' .. box
+  local entry = '0-' .. seq
+  local found = redis.call('XRANGE', stream, entry, entry)
+  if #found == 0 then return nil end
+  local m = cjson.decode(found[1][2][2])
+  if m['f'] ~= sender or m['i'] ~= id then return nil end
+  redis.call('XDEL', stream, entry)
+  counted(p, -1)
+  return m
+end
+"#;
+
+/// What every script starts with: the receipt quota, then [`SHARED`].
+static PRELUDE: LazyLock<String> =
+    LazyLock::new(|| format!("local RECEIPTS_KEPT = {RECEIPTS_KEPT_PER_MAILBOX}\n{SHARED}"));
+
+/// A script of [`PRELUDE`] and `body`.
+fn with_prelude(body: &str) -> Script {
+    Script::new(&format!("{}\n{body}", *PRELUDE))
+}
+
+/// `enqueue_many`. ARGV: prefix, now, max per mailbox, ttl, then per message: sender, id,
+/// addressee, number of copies, then (box, payload) per copy. Returns per message
+/// `outcome, at`: 1 stored (or stored again for devices that asked with `retry`), 0
+/// duplicate, -1 a mailbox full (at 0). A batch reads each mailbox's depth once and puts
+/// each mailbox in the expiry index once (its score stays its oldest copy's time, or
+/// earlier).
+pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
+    with_prelude(
+        r#"
+local p, now, max, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local depths, out, stored = {}, {}, 0
+local function depth(box)
+  if not depths[box] then
+    depths[box] = redis.call('XLEN', p .. ':ms:' .. box)
+    redis.call('ZADD', p .. ':mexp', 'NX', now, box)
+  end
+  return depths[box]
+end
+local function put(box, payload)
+  depths[box] = depth(box) + 1
+  redis.call('XADD', p .. ':ms:' .. box, '0-*', 'p', payload)
+  stored = stored + 1
+end
+local i = 5
+while i <= #ARGV do
+  local sender, id, addressee, first = ARGV[i], ARGV[i + 1], ARGV[i + 2], i + 4
+  i = first + 2 * tonumber(ARGV[i + 3])
+  local record = p .. ':mid:' .. sender .. ':' .. id
+  local at = redis.call('HGET', record, 'a')
+  if at then
+    local wish = p .. ':rw:' .. sender .. ':' .. id
+    local resent = 0
+    for j = first, i - 1, 2 do
+      local box = ARGV[j]
+      local colon = string.find(box, ':', 1, true)
+      local listed = redis.call('SISMEMBER', p .. ':mbx:' .. string.sub(box, 1, colon - 1), string.sub(box, colon + 1))
+      if redis.call('SREM', wish, box) == 1 and listed == 1 then
+        put(box, ARGV[j + 1])
+        resent = 1
+      end
+    end
+    table.insert(out, resent)
+    table.insert(out, tonumber(at))
+  else
+    local full = false
+    for j = first, i - 1, 2 do
+      if depth(ARGV[j]) >= max then full = true end
+    end
+    if full then
+      table.insert(out, -1)
+      table.insert(out, 0)
+    else
+      for j = first, i - 1, 2 do put(ARGV[j], ARGV[j + 1]) end
+      redis.call('HSET', record, 'a', now, 'r', addressee, 's', 0)
+      redis.call('EXPIRE', record, ttl)
+      table.insert(out, 1)
+      table.insert(out, tonumber(now))
+    end
+  end
+end
+counted(p, stored)
+return out
+"#,
+    )
+});
+
+/// `ack`. ARGV: prefix, user, device, now, then (sender, message id, seq, receipt id) per
+/// message. The copy is found by its seq alone (the connection acks only what it read).
+/// Returns the senders told.
+pub(super) static ACK: LazyLock<Script> = LazyLock::new(|| {
+    with_prelude(
+        r#"
+local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local stream = p .. ':ms:' .. user .. ':' .. device
+local told, dropped = {}, 0
+for i = 5, #ARGV, 4 do
+  local sender, id = ARGV[i], ARGV[i + 1]
+  if redis.call('XDEL', stream, '0-' .. ARGV[i + 2]) == 1 then
+    dropped = dropped + 1
+    if sender ~= user and mark(p, sender, id, 1, 4) then
+      receipt(p, sender, '', '', cjson.encode({k = 'delivered', m = id, p = user, a = now, r = ARGV[i + 3]}))
+      table.insert(told, sender)
+    end
+  end
+end
+counted(p, -dropped)
+return told
+"#,
+    )
+});
+
+/// `retry`. ARGV: prefix, user, device, now, then (sender, message id, seq, receipt id) per
+/// message. The wish lives as long as the message's record; a record that does not name
+/// its recipient (kept from before records did) is forgotten instead (its only device
+/// asked), so the resend is stored as new. Returns the senders told.
+pub(super) static RETRY: LazyLock<Script> = LazyLock::new(|| {
+    with_prelude(
+        r#"
+local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local box = user .. ':' .. device
+local told = {}
+for i = 5, #ARGV, 4 do
+  local id = ARGV[i + 1]
+  local m = take(p, box, ARGV[i + 2], ARGV[i], id)
+  if m then
+    local record = p .. ':mid:' .. m['f'] .. ':' .. id
+    if redis.call('HEXISTS', record, 'r') == 1 then
+      local wish = p .. ':rw:' .. m['f'] .. ':' .. id
+      redis.call('SADD', wish, box)
+      local ttl = redis.call('TTL', record)
+      if ttl > 0 then redis.call('EXPIRE', wish, ttl) end
+    else
+      redis.call('DEL', record)
+    end
+    local payload = cjson.encode({k = 'resend', m = id, p = user, q = device, a = now, r = ARGV[i + 3]})
+    receipt(p, m['f'], m['d'] or '', '', payload)
+    table.insert(told, m['f'])
+  end
+end
+return told
+"#,
+    )
+});
+
+/// `read`. ARGV: prefix, reader, reader's device, sender, now, then (message id, receipt
+/// id) pairs. A record that does not name its recipient (kept from before records did)
+/// answers without being marked. Returns the people told.
+pub(super) static READ: LazyLock<Script> = LazyLock::new(|| {
+    with_prelude(
+        r#"
+local p, reader, device, sender, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local told = {}
+for i = 6, #ARGV, 2 do
+  local id, rid = ARGV[i], ARGV[i + 1]
+  local record = p .. ':mid:' .. sender .. ':' .. id
+  local recipient = redis.call('HGET', record, 'r')
+  local unnamed = not recipient and redis.call('EXISTS', record) == 1
+  if (recipient == reader and mark(p, sender, id, 2, 0)) or unnamed then
+    receipt(p, sender, '', '', cjson.encode({k = 'read', m = id, p = reader, a = now, r = rid}))
+    receipt(p, reader, '', device, cjson.encode({k = 'read_elsewhere', m = id, p = sender, a = now, r = rid}))
+    table.insert(told, sender)
+    table.insert(told, reader)
+  end
+end
+return told
+"#,
+    )
+});
+
+/// `expire`. ARGV: prefix, cutoff, now, limit, then `limit` receipt ids. `mexp` names each
+/// mailbox that may hold copies, scored at or before its oldest copy's time: a mailbox due
+/// is read from its oldest copy on, a page at a time (a stream is in the order it was
+/// stored), each copy stored at or before the cutoff goes, and the mailbox is scored again
+/// at its oldest copy left (or leaves the index, empty). Returns the senders told.
+pub(super) static EXPIRE: LazyLock<Script> = LazyLock::new(|| {
+    with_prelude(
+        r#"
+local p, cutoff, now, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local index = p .. ':mexp'
+local told, n = {}, 0
+for _, box in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', cutoff, 'LIMIT', 0, limit)) do
+  if n >= limit then break end
+  local stream = p .. ':ms:' .. box
+  local owner = box
+  local colon = string.find(box, ':', 1, true)
+  if colon then owner = string.sub(box, 1, colon - 1) end
+  local oldest, empty = nil, false
+  while not oldest and not empty and n < limit do
+    local page = math.min(limit - n, 32)
+    local entries = redis.call('XRANGE', stream, '-', '+', 'COUNT', page)
+    empty = #entries < page
+    for _, e in ipairs(entries) do
+      local m = cjson.decode(e[2][2])
+      if m['a'] > cutoff then
+        oldest = m['a']
+        empty = false
+        break
+      end
+      redis.call('XDEL', stream, e[1])
+      counted(p, -1)
+      n = n + 1
+      if (m['t'] or owner) == owner and mark(p, m['f'], m['i'], 4, 1) then
+        receipt(p, m['f'], '', '', cjson.encode({k = 'expired', m = m['i'], p = owner, a = now, r = ARGV[4 + n]}))
+        table.insert(told, m['f'])
+      end
+      if n >= limit then break end
+    end
+  end
+  if oldest then
+    redis.call('ZADD', index, oldest, box)
+  elseif empty then
+    redis.call('ZREM', index, box)
+  end
+end
+return told
+"#,
+    )
+});
+
+/// `open_mailbox`. ARGV: prefix, user, device. Lists the mailbox and moves into it what was
+/// queued for the person before devices had mailboxes (a stream named by the person alone
+/// since the layout migration, `layout.rs`).
+pub(super) static OPEN: LazyLock<Script> = LazyLock::new(|| {
+    with_prelude(
+        r#"
+local p, user, device = ARGV[1], ARGV[2], ARGV[3]
+local box = user .. ':' .. device
+redis.call('SADD', p .. ':mbx:' .. user, device)
+local messages = redis.call('XRANGE', p .. ':ms:' .. user, '-', '+')
+if #messages > 0 then
+  local at = redis.call('ZSCORE', p .. ':mexp', user)
+  for _, e in ipairs(messages) do
+    redis.call('XADD', p .. ':ms:' .. box, '0-*', 'p', e[2][2])
+  end
+  redis.call('ZADD', p .. ':mexp', 'LT', at or 0, box)
+end
+redis.call('ZREM', p .. ':mexp', user)
+for _, e in ipairs(redis.call('XRANGE', p .. ':rs:' .. user, '-', '+')) do
+  redis.call('XADD', p .. ':rs:' .. box, 'MAXLEN', RECEIPTS_KEPT, '0-*', 'p', e[2][2])
+end
+redis.call('DEL', p .. ':ms:' .. user, p .. ':rs:' .. user)
+return 1
+"#,
+    )
+});
+
+/// `purge_between`. ARGV: prefix, a, b: in every mailbox of each, the messages from the
+/// other and the receipts about the other go.
+pub(super) static PURGE: LazyLock<Script> = LazyLock::new(|| {
+    with_prelude(
+        r#"
+local p = ARGV[1]
+local dropped = 0
+for _, pair in ipairs({{ARGV[2], ARGV[3]}, {ARGV[3], ARGV[2]}}) do
+  local owner, other = pair[1], pair[2]
+  for _, device in ipairs(redis.call('SMEMBERS', p .. ':mbx:' .. owner)) do
+    local box = owner .. ':' .. device
+    local messages = p .. ':ms:' .. box
+    for _, e in ipairs(redis.call('XRANGE', messages, '-', '+')) do
+      if cjson.decode(e[2][2])['f'] == other then
+        dropped = dropped + redis.call('XDEL', messages, e[1])
+      end
+    end
+    local receipts = p .. ':rs:' .. box
+    for _, e in ipairs(redis.call('XRANGE', receipts, '-', '+')) do
+      if cjson.decode(e[2][2])['p'] == other then redis.call('XDEL', receipts, e[1]) end
+    end
+  end
+end
+counted(p, -dropped)
+return 1
+"#,
+    )
+});
+
+/// `mark_seen`. ARGV: prefix, user, device, time: recorded only for a listed mailbox.
+pub(super) static SEEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local p, user, device = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('SISMEMBER', p .. ':mbx:' .. user, device) == 0 then return 0 end
+redis.call('HSET', p .. ':mbseen:' .. user, device, ARGV[4])
+return 1
+"#,
+    )
+});
+
+/// `close_mailbox`. ARGV: prefix, user, device.
+pub(super) static CLOSE: LazyLock<Script> = LazyLock::new(|| {
+    with_prelude(
+        r#"
+local p, user, device = ARGV[1], ARGV[2], ARGV[3]
+local box = user .. ':' .. device
+redis.call('SREM', p .. ':mbx:' .. user, device)
+redis.call('HDEL', p .. ':mbseen:' .. user, device)
+counted(p, -redis.call('XLEN', p .. ':ms:' .. box))
+redis.call('ZREM', p .. ':mexp', box)
+redis.call('DEL', p .. ':ms:' .. box, p .. ':rs:' .. box)
+return 1
+"#,
+    )
+});
