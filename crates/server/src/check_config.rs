@@ -165,20 +165,8 @@ async fn redis(config: &Config) -> Outcome {
         Ok(Err(e)) => return Outcome::Fail(format!("cannot reach it: {e}")),
         Err(_) => return Outcome::Fail(format!("no answer within {} s", REACH_TIMEOUT.as_secs())),
     };
-    let (major, minor) = layout::OLDEST_REDIS;
-    if let Some(version) = version
-        && version < layout::OLDEST_REDIS
-    {
-        return Outcome::Fail(format!(
-            "version {}.{} is too old: Hush needs Redis {major}.{minor} or newer",
-            version.0, version.1
-        ));
-    }
-    if layout > layout::LAYOUT {
-        return Outcome::Fail(format!(
-            "the mailbox data is in layout {layout}, newer than this release's {}: run the newer release",
-            layout::LAYOUT
-        ));
+    if let Some(why) = layout::refusal(version, layout) {
+        return Outcome::Fail(why);
     }
     let moves = if layout < layout::LAYOUT {
         format!("; mailbox data in layout {layout} (if any) moves to layout {} at start", layout::LAYOUT)

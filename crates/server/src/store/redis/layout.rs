@@ -129,27 +129,30 @@ pub async fn redis_version(conn: &mut impl redis::aio::ConnectionLike) -> redis:
     }))
 }
 
+/// Why this release cannot use a Redis of `version` holding data in `layout`, if it cannot.
+pub fn refusal(version: Option<(u32, u32)>, layout: i64) -> Option<String> {
+    let (oldest_major, oldest_minor) = OLDEST_REDIS;
+    if let Some((major, minor)) = version
+        && (major, minor) < OLDEST_REDIS
+    {
+        return Some(format!(
+            "version {major}.{minor} is too old: Hush needs Redis {oldest_major}.{oldest_minor} or newer"
+        ));
+    }
+    (layout > LAYOUT).then(|| {
+        format!("the mailbox data is in layout {layout}, newer than this release's {LAYOUT}: run the newer release")
+    })
+}
+
 impl RedisStore {
-    /// Refuses a Redis older than [`OLDEST_REDIS`] or data a newer release laid out, and
-    /// brings the mailbox data to [`LAYOUT`] unless it is there already.
+    /// Refuses what [`refusal`] names, and brings the mailbox data to [`LAYOUT`] unless it
+    /// is there already.
     pub(super) async fn migrate_layout(&self) -> StoreResult<()> {
         let mut conn = self.conn.clone();
-        if let Some(version) = redis_version(&mut conn).await?
-            && version < OLDEST_REDIS
-        {
-            let (major, minor) = OLDEST_REDIS;
-            return Err(StoreError(format!(
-                "redis: version {}.{} is too old; Hush needs Redis {major}.{minor} or newer",
-                version.0, version.1
-            )));
-        }
+        let version = redis_version(&mut conn).await?;
         let layout = layout_of(&mut conn, &self.prefix).await?;
-        if layout > LAYOUT {
-            return Err(StoreError(format!(
-                "redis: the data under `{}` is in layout {layout}, newer than this release's {LAYOUT}: \
-                 run the newer release",
-                self.prefix
-            )));
+        if let Some(why) = refusal(version, layout) {
+            return Err(StoreError(format!("redis: {why}")));
         }
         if layout == LAYOUT {
             return Ok(());
@@ -203,7 +206,17 @@ impl RedisStore {
 
 #[cfg(test)]
 mod tests {
-    use super::glob_literal;
+    use super::{LAYOUT, glob_literal, refusal};
+
+    #[test]
+    fn an_old_redis_and_a_newer_layout_are_refused_with_the_reason() {
+        assert_eq!(refusal(Some((7, 0)), LAYOUT), None);
+        assert_eq!(refusal(None, 1), None, "a version INFO does not give is not held against it");
+        let old = refusal(Some((6, 2)), LAYOUT).unwrap();
+        assert!(old.contains("version 6.2 is too old: Hush needs Redis 7.0 or newer"), "{old}");
+        let newer = refusal(Some((7, 2)), LAYOUT + 1).unwrap();
+        assert!(newer.contains(&format!("layout {}, newer than this release's {LAYOUT}", LAYOUT + 1)), "{newer}");
+    }
 
     #[test]
     fn glob_characters_in_the_prefix_match_only_themselves() {
