@@ -1,12 +1,14 @@
 //! [`MailboxStore`] on Redis: one mailbox per device, each a pair of streams.
 //!
 //! A mailbox is named `{user}:{device}` (its *box*). Per box: `ms:{box}` (stream of the
-//! copies waiting, entry ids `0-{seq}`, one field `p` = `{"i": id, "f": sender, "d":
-//! sender's device, "t": addressee, "e": envelope base64url, "a": stored_at}`) and `rs:{box}`
-//! (stream of receipts alike, `p` = `{"r": receipt id, "k": kind, "m": message id, "p":
-//! peer, "q": peer's device, "a": at}`). A copy or receipt is named by its seq, which the
-//! stream numbers itself and never reuses: an ack is one `XDEL`, and reading a mailbox is
-//! one `XRANGE` with no script. `mbx:{user}` (set) lists the person's devices with a
+//! copies waiting, entry ids `0-{n}`, one field `p` = `{"i": id, "f": sender, "d":
+//! sender's device, "t": addressee, "e": envelope base64url, "a": stored_at, "o": true when
+//! it is the addressee's only copy}`) and `rs:{box}` (stream of receipts alike, `p` = `{"r":
+//! receipt id, "k": kind, "m": message id, "p": peer, "q": peer's device, "a": at}`). The
+//! stream numbers its entries itself and never reuses a number, so an entry's number names
+//! it: an ack is one `XDEL`, and reading a mailbox is one `XRANGE` with no script. A
+//! receipt's seq is its entry's number; a copy's is twice that, plus one for an only copy
+//! (see [`message_seq`]). `mbx:{user}` (set) lists the person's devices with a
 //! mailbox, `mbseen:{user}` (hash device → Unix seconds) when each was last connected. Per
 //! message: `mid:{sender}:{id}` (hash `a` stored_at, `r` recipient, `s` state bits 1
 //! delivered, 2 read, 4 expired), expiring with the message lifetime — the dedup of resends
@@ -47,6 +49,10 @@ struct MessagePayload {
     t: Option<UserId>,
     e: String,
     a: i64,
+    /// The addressee's only copy (absent on copies stored before the mark existed: they are
+    /// acked as if there were others).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    o: bool,
 }
 
 /// One receipt as a stream entry holds it.
@@ -65,19 +71,33 @@ fn corrupt(what: &str) -> StoreError {
     StoreError(format!("redis: corrupt {what}"))
 }
 
-/// The stream entry id of a seq.
-fn entry_id(seq: i64) -> String {
-    format!("0-{seq}")
+/// The stream entry id of entry number `n`.
+fn entry_id(n: i64) -> String {
+    format!("0-{n}")
 }
 
-/// The seq of a stream entry id (`0-{seq}`).
-fn seq_of(entry: &str) -> Option<i64> {
+/// The number of a stream entry id (`0-{n}`).
+fn entry_number(entry: &str) -> Option<i64> {
     entry.strip_prefix("0-")?.parse().ok()
 }
 
-/// A message's arguments for `ACK` and `RETRY`.
-fn named_copy(message: &MessageRef) -> [String; 3] {
-    [message.sender.to_string(), message.id.to_string(), message.seq.to_string()]
+/// A copy's seq: twice its entry's number, plus one when it is its addressee's only copy.
+/// The connection hands the seq back with the ack, and the ack of an only copy needs no
+/// look at the message's record: the copy was there, so no other device of the addressee
+/// acked it and it did not expire (BENCHMARKS.md, "Mailboxes as streams").
+fn message_seq(entry: i64, only: bool) -> i64 {
+    entry * 2 + i64::from(only)
+}
+
+/// The entry number and the only-copy mark of a copy's seq ([`message_seq`]).
+fn message_entry(seq: i64) -> (i64, bool) {
+    (seq >> 1, seq & 1 == 1)
+}
+
+/// A message's arguments for `ACK` and `RETRY`: sender, id, entry number, only copy.
+fn named_copy(message: &MessageRef) -> [String; 4] {
+    let (entry, only) = message_entry(message.seq);
+    [message.sender.to_string(), message.id.to_string(), entry.to_string(), u8::from(only).to_string()]
 }
 
 /// A mailbox's name in keys.
@@ -94,8 +114,8 @@ fn parse_users(raw: Vec<String>) -> Vec<UserId> {
 }
 
 impl RedisStore {
-    /// Up to `limit` entries of a mailbox's stream (`ms` or `rs`) after `after`, in order,
-    /// as (seq, payload).
+    /// Up to `limit` entries of a mailbox's stream (`ms` or `rs`) numbered above `after`, in
+    /// order, as (entry number, payload).
     async fn read_stream(
         &self,
         stream: &str,
@@ -115,9 +135,9 @@ impl RedisStore {
         entries
             .into_iter()
             .map(|(entry, mut fields)| {
-                let seq = seq_of(&entry).ok_or_else(|| corrupt("entry id"))?;
+                let number = entry_number(&entry).ok_or_else(|| corrupt("entry id"))?;
                 let payload = fields.pop().filter(|_| fields.len() == 1).ok_or_else(|| corrupt("entry"))?;
-                Ok((seq, payload))
+                Ok((number, payload))
             })
             .collect()
     }
@@ -204,6 +224,7 @@ impl MailboxStore for RedisStore {
         invocation.arg(&self.prefix).arg(now).arg(policy.max_messages).arg(policy.ttl_secs.max(1));
         for m in &messages {
             invocation.arg(from.user.to_string()).arg(m.id.to_string()).arg(m.to.to_string()).arg(m.copies.len());
+            let for_addressee = m.copies.iter().filter(|c| c.mailbox.user == m.to).count();
             for copy in &m.copies {
                 let payload = MessagePayload {
                     i: m.id,
@@ -212,6 +233,7 @@ impl MailboxStore for RedisStore {
                     t: Some(m.to),
                     e: URL_SAFE_NO_PAD.encode(&copy.envelope),
                     a: now,
+                    o: copy.mailbox.user == m.to && for_addressee == 1,
                 };
                 let payload = serde_json::to_string(&payload).map_err(|e| StoreError(e.to_string()))?;
                 invocation.arg(box_name(copy.mailbox)).arg(payload);
@@ -233,13 +255,13 @@ impl MailboxStore for RedisStore {
     }
 
     async fn fetch_messages(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
-        self.read_stream("ms", mailbox, after, limit)
+        self.read_stream("ms", mailbox, message_entry(after.max(0)).0, limit)
             .await?
             .into_iter()
-            .map(|(seq, payload)| {
+            .map(|(entry, payload)| {
                 let p: MessagePayload = serde_json::from_str(&payload).map_err(|_| corrupt("message"))?;
                 Ok(StoredMessage {
-                    seq,
+                    seq: message_seq(entry, p.o),
                     id: p.i,
                     from: p.f,
                     from_device: p.d.unwrap_or(DeviceId(Uuid::nil())),

@@ -18,7 +18,7 @@ use crate::store::RECEIPTS_KEPT_PER_MAILBOX;
 /// - `mark(p, sender, id, bit, unless)` sets a state bit of a message unless it or
 ///   `unless` is set: true when this call set it (the receipt is due). A message with no
 ///   record counts as unmarked;
-/// - `take(p, box, seq, sender, id)` takes one copy out of a mailbox, read and checked to
+/// - `take(p, box, n, sender, id)` takes entry `n` out of a mailbox, read and checked to
 ///   be `sender`'s message `id` (for the rare paths that need the copy: `retry`).
 const SHARED: &str = r#"
 local function counted(p, n)
@@ -47,9 +47,9 @@ local function mark(p, sender, id, b, unless)
   redis.call('HSET', record, 's', bit.bor(state, b))
   return true
 end
-local function take(p, box, seq, sender, id)
+local function take(p, box, n, sender, id)
   local stream = p .. ':ms:' .. box
-  local entry = '0-' .. seq
+  local entry = '0-' .. n
   local found = redis.call('XRANGE', stream, entry, entry)
   if #found == 0 then return nil end
   local m = cjson.decode(found[1][2][2])
@@ -135,8 +135,10 @@ return out
     )
 });
 
-/// `ack`. ARGV: prefix, user, device, now, then (sender, message id, seq, receipt id) per
-/// message. The copy is found by its seq alone (the connection acks only what it read).
+/// `ack`. ARGV: prefix, user, device, now, then (sender, message id, entry number, only
+/// copy 1/0, receipt id) per message. The copy is found by its entry alone (the connection
+/// acks only what it read). The addressee's only copy, there until now, was neither acked
+/// by another device nor expired: its `delivered` is due without a look at the record.
 /// Returns the senders told.
 pub(super) static ACK: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
@@ -144,12 +146,12 @@ pub(super) static ACK: LazyLock<Script> = LazyLock::new(|| {
 local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local stream = p .. ':ms:' .. user .. ':' .. device
 local told, dropped = {}, 0
-for i = 5, #ARGV, 4 do
+for i = 5, #ARGV, 5 do
   local sender, id = ARGV[i], ARGV[i + 1]
   if redis.call('XDEL', stream, '0-' .. ARGV[i + 2]) == 1 then
     dropped = dropped + 1
-    if sender ~= user and mark(p, sender, id, 1, 4) then
-      receipt(p, sender, '', '', cjson.encode({k = 'delivered', m = id, p = user, a = now, r = ARGV[i + 3]}))
+    if sender ~= user and (ARGV[i + 3] == '1' or mark(p, sender, id, 1, 4)) then
+      receipt(p, sender, '', '', cjson.encode({k = 'delivered', m = id, p = user, a = now, r = ARGV[i + 4]}))
       table.insert(told, sender)
     end
   end
@@ -160,8 +162,8 @@ return told
     )
 });
 
-/// `retry`. ARGV: prefix, user, device, now, then (sender, message id, seq, receipt id) per
-/// message. The wish lives as long as the message's record; a record that does not name
+/// `retry`. ARGV: prefix, user, device, now, then (sender, message id, entry number, only
+/// copy 1/0, receipt id) per message. The wish lives as long as the message's record; a record that does not name
 /// its recipient (kept from before records did) is forgotten instead (its only device
 /// asked), so the resend is stored as new. Returns the senders told.
 pub(super) static RETRY: LazyLock<Script> = LazyLock::new(|| {
@@ -170,7 +172,7 @@ pub(super) static RETRY: LazyLock<Script> = LazyLock::new(|| {
 local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local box = user .. ':' .. device
 local told = {}
-for i = 5, #ARGV, 4 do
+for i = 5, #ARGV, 5 do
   local id = ARGV[i + 1]
   local m = take(p, box, ARGV[i + 2], ARGV[i], id)
   if m then
@@ -183,7 +185,7 @@ for i = 5, #ARGV, 4 do
     else
       redis.call('DEL', record)
     end
-    local payload = cjson.encode({k = 'resend', m = id, p = user, q = device, a = now, r = ARGV[i + 3]})
+    local payload = cjson.encode({k = 'resend', m = id, p = user, q = device, a = now, r = ARGV[i + 4]})
     receipt(p, m['f'], m['d'] or '', '', payload)
     table.insert(told, m['f'])
   end
