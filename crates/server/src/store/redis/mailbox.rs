@@ -255,7 +255,7 @@ impl MailboxStore for RedisStore {
     }
 
     async fn fetch_messages(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
-        self.read_stream("ms", mailbox, message_entry(after.max(0)).0, limit)
+        self.read_stream("ms", mailbox, message_entry(after).0, limit)
             .await?
             .into_iter()
             .map(|(entry, payload)| {

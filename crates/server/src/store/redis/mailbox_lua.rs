@@ -163,9 +163,10 @@ return told
 });
 
 /// `retry`. ARGV: prefix, user, device, now, then (sender, message id, entry number, only
-/// copy 1/0, receipt id) per message. The wish lives as long as the message's record; a record that does not name
-/// its recipient (kept from before records did) is forgotten instead (its only device
-/// asked), so the resend is stored as new. Returns the senders told.
+/// copy 1/0, receipt id) per message. The wish lives as long as the message's record; a
+/// record that does not name its recipient (kept from before records did) is forgotten
+/// instead (its only device asked), so the resend is stored as new. Returns the senders
+/// told.
 pub(super) static RETRY: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
         r#"
