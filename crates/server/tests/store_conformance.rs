@@ -788,7 +788,60 @@ async fn redis_data_in_the_earlier_layout_moves_into_streams_when_the_store_conn
     assert_eq!(store.expire(NOW + 100, 60, 10).await.unwrap(), vec![alice], "and it expires from its new mailbox");
     assert_eq!((store.depth(b1).await.unwrap(), store.total_depth().await.unwrap()), (0, 0));
 
-    let _: () = ::redis::cmd("SET").arg(format!("{prefix}:layout")).arg(3).query_async(&mut conn).await.unwrap();
+    let _: () = ::redis::cmd("SET").arg(format!("{prefix}:layout")).arg(4).query_async(&mut conn).await.unwrap();
     let refused = RedisStore::connect(&redis.url(), &prefix).await.err().expect("a newer layout is refused");
-    assert!(refused.to_string().contains("layout 3, newer than this release's 2"), "{refused}");
+    assert!(refused.to_string().contains("layout 4, newer than this release's 3"), "{refused}");
+}
+
+/// Message records kept as hashes (layout 2: `mid:{sender}:{id}` with `a`, `r`, `s`) become
+/// the strings of layout 3 when a store connects, keeping what they say and when they
+/// expire: a resend is still a duplicate, a message read before sends no second `read`,
+/// and a record that does not name its recipient still answers a `read` unmarked.
+#[tokio::test]
+async fn redis_message_records_kept_as_hashes_move_when_the_store_connects() {
+    let redis = common::redis::RedisServer::start();
+    let prefix = format!("records-{}", Uuid::new_v4());
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let (fresh, read_before, unnamed, lasting) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let record = |id: Uuid| format!("{prefix}:mid:{alice}:{id}");
+    let mut layout_2 = ::redis::pipe();
+    layout_2.cmd("SET").arg(format!("{prefix}:layout")).arg(2).ignore();
+    for (id, state) in [(fresh, 0), (read_before, 2)] {
+        let fields = [("a", NOW.to_string()), ("r", bob.to_string()), ("s", state.to_string())];
+        layout_2.cmd("HSET").arg(record(id)).arg(&fields).ignore();
+        layout_2.cmd("EXPIRE").arg(record(id)).arg(3600).ignore();
+    }
+    layout_2.cmd("HSET").arg(record(unnamed)).arg(&[("a", NOW), ("s", 0)]).ignore();
+    layout_2.cmd("EXPIRE").arg(record(unnamed)).arg(3600).ignore();
+    layout_2.cmd("HSET").arg(record(lasting)).arg(&[("a", NOW), ("s", 0)]).ignore();
+    let _: () = layout_2.query_async(&mut conn).await.unwrap();
+
+    let store = RedisStore::connect(&redis.url(), &prefix).await.unwrap();
+    let left: Vec<String> = ::redis::cmd("KEYS").arg(format!("{prefix}:mid:*")).query_async(&mut conn).await.unwrap();
+    assert!(left.is_empty(), "hash records left: {left:?}");
+    for (id, expected) in [(fresh, 1..=3600), (unnamed, 1..=3600), (lasting, -1..=-1)] {
+        let ttl: i64 =
+            ::redis::cmd("TTL").arg(format!("{prefix}:mr:{alice}:{id}")).query_async(&mut conn).await.unwrap();
+        assert!(expected.contains(&ttl), "{id}: expires in {ttl} s");
+    }
+    let layout: i64 = ::redis::cmd("GET").arg(format!("{prefix}:layout")).query_async(&mut conn).await.unwrap();
+    assert_eq!(layout, 3);
+
+    let (a1, b1) = (Mailbox { user: alice, device: DeviceId::new() }, Mailbox { user: bob, device: DeviceId::new() });
+    store.open_mailbox(a1).await.unwrap();
+    store.open_mailbox(b1).await.unwrap();
+    let policy = MailboxPolicy { max_messages: 10, ttl_secs: 3600 };
+    let resend = message(bob, fresh, &[b1], &[2, 2, 9]);
+    let answer = store.enqueue_many(a1, vec![resend], NOW + 5, policy).await.unwrap();
+    assert_eq!(answer, vec![Enqueued::Duplicate { at: NOW }], "the record still finds the resend");
+    assert_eq!(store.depth(b1).await.unwrap(), 0);
+
+    assert_eq!(store.read_messages(b1, alice, &[fresh, read_before], NOW).await.unwrap(), vec![alice, bob]);
+    assert_eq!(receipts_of(&store, a1).await, vec![(ReceiptKind::Read, fresh, bob)], "read before: no second read");
+    assert!(store.read_messages(b1, alice, &[fresh], NOW).await.unwrap().is_empty(), "marked read once");
+    store.read_messages(b1, alice, &[unnamed], NOW).await.unwrap();
+    let receipts = receipts_of(&store, a1).await;
+    assert_eq!(receipts.last(), Some(&(ReceiptKind::Read, unnamed, bob)), "a record naming no recipient answers");
 }

@@ -1,14 +1,17 @@
-//! Moves mailbox data kept in the earlier Redis layout into the current one, once, when the
+//! Moves mailbox data kept in an earlier Redis layout into the current one, once, when the
 //! store connects (before it serves anything).
 //!
 //! Layout 1 kept each queue as a sorted set of members (`mq:{name}`, `rq:{name}`, by a
 //! sequence `mseq:`/`rseq:`) beside a hash of payloads (`md:`, `rd:`), every waiting copy
 //! in the expiry index as `{name}|{member}`, and the dedup of messages stored before
-//! message records existed as `seen:{sender}:{id}`. Layout 2 (`mailbox.rs`) keeps each queue
-//! as one stream. Each queue moves in one script, oldest first, so a migration cut short
-//! leaves every queue whole in one layout or the other and the next start finishes it; the
-//! marker `layout` is set last. Every node of a deployment must run this version before
-//! any serves: a node of an older version would keep writing layout 1.
+//! message records existed as `seen:{sender}:{id}`. Layout 2 keeps each queue as one
+//! stream, and each message's record as a hash (`mid:{sender}:{id}`: `a`, `r`, `s`). Layout
+//! 3 (`mailbox.rs`) keeps the record as one string (`mr:{sender}:{id}`), which one `SET NX
+//! EX` both checks and writes. Each queue moves in one script, oldest first, and records a
+//! thousand at a time, so a migration cut short leaves every queue and record whole in one
+//! layout or the other and the next start finishes it; the marker `layout` is set last.
+//! Every node of a deployment must run this version before any serves: a node of an older
+//! version would keep writing the layout it knows.
 
 use std::sync::LazyLock;
 
@@ -18,7 +21,7 @@ use super::RedisStore;
 use crate::store::{RECEIPTS_KEPT_PER_MAILBOX, StoreError, StoreResult};
 
 /// The layout this version reads and writes.
-pub const LAYOUT: i64 = 2;
+pub const LAYOUT: i64 = 3;
 
 /// The oldest Redis that runs the scripts (stream ids `0-*` are Redis 7.0's).
 pub const OLDEST_REDIS: (u32, u32) = (7, 0);
@@ -78,8 +81,35 @@ return 1
     )
 });
 
+/// ARGV: prefix, then `{sender}:{id}` of layout 2's message records (hashes). Each becomes
+/// the string record of layout 3, expiring when the hash would have; a string record
+/// already there is kept.
+static MOVE_RECORDS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local p = ARGV[1]
+for i = 2, #ARGV do
+  local old = p .. ':mid:' .. ARGV[i]
+  local fields = redis.call('HMGET', old, 'a', 'r', 's')
+  if fields[1] then
+    local value = fields[1] .. ' ' .. (fields[2] or '') .. ' ' .. (fields[3] or '0')
+    local ttl = redis.call('PTTL', old)
+    if ttl > 0 then
+      redis.call('SET', p .. ':mr:' .. ARGV[i], value, 'NX', 'PX', ttl)
+    elseif ttl == -1 then
+      redis.call('SET', p .. ':mr:' .. ARGV[i], value, 'NX')
+    end
+  end
+  redis.call('DEL', old)
+end
+return 1
+"#,
+    )
+});
+
 /// ARGV: prefix, then `{sender}:{id}` of dedup keys. Each becomes a message record that
-/// does not name its recipient, expiring when the key would have.
+/// does not name its recipient, expiring when the key would have (unless the message has
+/// a record already).
 static MOVE_SEEN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -88,11 +118,11 @@ for i = 2, #ARGV do
   local old = p .. ':seen:' .. ARGV[i]
   local at = redis.call('GET', old)
   if at then
-    local record = p .. ':mid:' .. ARGV[i]
-    if redis.call('EXISTS', record) == 0 then
-      redis.call('HSET', record, 'a', at, 's', 0)
-      local ttl = redis.call('PTTL', old)
-      if ttl > 0 then redis.call('PEXPIRE', record, ttl) end
+    local ttl = redis.call('PTTL', old)
+    if ttl > 0 then
+      redis.call('SET', p .. ':mr:' .. ARGV[i], at .. '  0', 'NX', 'PX', ttl)
+    elseif ttl == -1 then
+      redis.call('SET', p .. ':mr:' .. ARGV[i], at .. '  0', 'NX')
     end
     redis.call('DEL', old)
   end
@@ -168,6 +198,9 @@ impl RedisStore {
                 .arg(RECEIPTS_KEPT_PER_MAILBOX)
                 .invoke_async(&mut conn)
                 .await?;
+        }
+        for keys in self.names_after("mid:").await?.chunks(SCAN_COUNT) {
+            let _: i64 = MOVE_RECORDS.arg(&self.prefix).arg(keys).invoke_async(&mut conn).await?;
         }
         for keys in self.names_after("seen:").await?.chunks(SCAN_COUNT) {
             let _: i64 = MOVE_SEEN.arg(&self.prefix).arg(keys).invoke_async(&mut conn).await?;

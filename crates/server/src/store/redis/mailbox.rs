@@ -10,16 +10,17 @@
 //! receipt's seq is its entry's number; a copy's is twice that, plus one for an only copy
 //! (see [`message_seq`]). `mbx:{user}` (set) lists the person's devices with a
 //! mailbox, `mbseen:{user}` (hash device → Unix seconds) when each was last connected. Per
-//! message: `mid:{sender}:{id}` (hash `a` stored_at, `r` recipient, `s` state bits 1
-//! delivered, 2 read, 4 expired), expiring with the message lifetime — the dedup of resends
-//! and the roll-up of receipts per person; `rw:{sender}:{id}` (set of boxes that asked for
-//! the message again with `retry`). `mexp` (sorted set of boxes, scored at or before each
+//! message: `mr:{sender}:{id}` (string `{stored_at} {recipient} {state}`, state bits 1
+//! delivered, 2 read, 4 expired; the recipient empty on records kept from before records
+//! named it), expiring with the message lifetime — the dedup of resends and the roll-up of
+//! receipts per person, written and checked by one `SET NX EX`; `rw:{sender}:{id}` (set of
+//! boxes that asked for the message again with `retry`). `mexp` (sorted set of boxes, scored at or before each
 //! one's oldest copy) drives expiry; `mtotal` counts the copies waiting everywhere.
 //!
-//! Data kept in the earlier layout (sorted sets and hashes per queue) is moved into this one
-//! when the store connects (`layout.rs`); a person's queues from before devices had
-//! mailboxes become streams named by the person alone, which the first device's mailbox to
-//! open takes over.
+//! Data kept in an earlier layout (sorted sets and hashes per queue; records as hashes) is
+//! moved into this one when the store connects (`layout.rs`); a person's queues from before
+//! devices had mailboxes become streams named by the person alone, which the first
+//! device's mailbox to open takes over.
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -94,10 +95,21 @@ fn message_entry(seq: i64) -> (i64, bool) {
     (seq >> 1, seq & 1 == 1)
 }
 
-/// A message's arguments for `ACK` and `RETRY`: sender, id, entry number, only copy.
-fn named_copy(message: &MessageRef) -> [String; 4] {
+/// A message's arguments for `ACK` and `RETRY`: sender, id, entry number, only copy, then
+/// `last` (what the script says of the receipt it may queue).
+fn named_copy(message: &MessageRef, last: String) -> [String; 5] {
     let (entry, only) = message_entry(message.seq);
-    [message.sender.to_string(), message.id.to_string(), entry.to_string(), u8::from(only).to_string()]
+    [message.sender.to_string(), message.id.to_string(), entry.to_string(), u8::from(only).to_string(), last]
+}
+
+/// A stream entry's payload as JSON.
+fn payload_json(payload: &impl Serialize) -> StoreResult<String> {
+    serde_json::to_string(payload).map_err(|e| StoreError(e.to_string()))
+}
+
+/// A fresh receipt id.
+fn receipt_id() -> String {
+    Uuid::now_v7().to_string()
 }
 
 /// A mailbox's name in keys.
@@ -142,8 +154,8 @@ impl RedisStore {
             .collect()
     }
 
-    /// Runs one of the per-message scripts (`ack`, `retry`, `read`): ARGV is `head`, then
-    /// each message's arguments followed by a fresh receipt id. Returns the people told.
+    /// Runs one of the per-message scripts (`ack`, `retry`, `read`): ARGV is the prefix,
+    /// `head`, then each message's arguments. Returns the people told.
     async fn per_message<const N: usize>(
         &self,
         script: &Script,
@@ -162,7 +174,6 @@ impl RedisStore {
             for arg in message {
                 invocation.arg(arg);
             }
-            invocation.arg(Uuid::now_v7().to_string());
         }
         let mut conn = self.conn.clone();
         let told: Vec<String> = invocation.invoke_async(&mut conn).await?;
@@ -235,7 +246,7 @@ impl MailboxStore for RedisStore {
                     a: now,
                     o: copy.mailbox.user == m.to && for_addressee == 1,
                 };
-                let payload = serde_json::to_string(&payload).map_err(|e| StoreError(e.to_string()))?;
+                let payload = payload_json(&payload)?;
                 invocation.arg(box_name(copy.mailbox)).arg(payload);
             }
         }
@@ -274,13 +285,27 @@ impl MailboxStore for RedisStore {
     }
 
     async fn ack_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
-        let head = [mailbox.user.to_string(), mailbox.device.to_string(), now.to_string()];
-        self.per_message(&ACK, &head, messages.iter().map(named_copy)).await
+        let head = [mailbox.user.to_string(), mailbox.device.to_string()];
+        let args = messages
+            .iter()
+            .map(|m| {
+                let delivered = ReceiptPayload {
+                    r: Uuid::now_v7(),
+                    k: ReceiptKind::Delivered,
+                    m: m.id,
+                    p: mailbox.user,
+                    q: None,
+                    a: now,
+                };
+                Ok(named_copy(m, payload_json(&delivered)?))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.per_message(&ACK, &head, args.into_iter()).await
     }
 
     async fn retry_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
         let head = [mailbox.user.to_string(), mailbox.device.to_string(), now.to_string()];
-        self.per_message(&RETRY, &head, messages.iter().map(named_copy)).await
+        self.per_message(&RETRY, &head, messages.iter().map(|m| named_copy(m, receipt_id()))).await
     }
 
     async fn read_messages(
@@ -291,7 +316,7 @@ impl MailboxStore for RedisStore {
         now: i64,
     ) -> StoreResult<Vec<UserId>> {
         let head = [reader.user.to_string(), reader.device.to_string(), sender.to_string(), now.to_string()];
-        self.per_message(&READ, &head, ids.iter().map(|id| [id.to_string()])).await
+        self.per_message(&READ, &head, ids.iter().map(|id| [id.to_string(), receipt_id()])).await
     }
 
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
@@ -323,7 +348,7 @@ impl MailboxStore for RedisStore {
         let mut invocation = EXPIRE.prepare_invoke();
         invocation.arg(&self.prefix).arg(now - ttl_secs).arg(now).arg(limit);
         for _ in 0..limit {
-            invocation.arg(Uuid::now_v7().to_string());
+            invocation.arg(receipt_id());
         }
         let mut conn = self.conn.clone();
         let senders: Vec<String> = invocation.invoke_async(&mut conn).await?;

@@ -14,23 +14,32 @@ use crate::store::RECEIPTS_KEPT_PER_MAILBOX;
 /// - `counted(p, n)` adds `n` to the count of waiting copies (`mtotal`);
 /// - `receipt(p, user, only, but, payload)` appends a receipt to every mailbox of `user`
 ///   (only `only`'s when not empty, skipping `but`'s); a mailbox keeps the newest
-///   [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest beyond go;
-/// - `mark(p, sender, id, bit, unless)` sets a state bit of a message unless it or
-///   `unless` is set: true when this call set it (the receipt is due). A message with no
-///   record counts as unmarked;
+///   [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest beyond go. A person's mailboxes are read
+///   once per script call (no script here opens or closes one);
+/// - `record_of(p, sender, id)` reads a message's record (`mailbox.rs`: `{at} {recipient}
+///   {state}`) as a table (`key`, `a`, `r`, `s`), or nil;
+/// - `set_bit(record, bit, unless)` sets a state bit of a record unless it or `unless` is
+///   set, keeping its expiry: true when this call set it (the receipt is due);
+/// - `mark(p, sender, id, bit, unless)` is `set_bit` on the message's record; a message
+///   with no record counts as unmarked;
 /// - `take(p, box, n, sender, id)` takes entry `n` out of a mailbox, read and checked to
 ///   be `sender`'s message `id` (for the rare paths that need the copy: `retry`).
 const SHARED: &str = r#"
 local function counted(p, n)
   if n ~= 0 then redis.call('INCRBY', p .. ':mtotal', n) end
 end
+local mailboxes_of = {}
 local function receipt(p, user, only, but, payload)
   local devices
   if only ~= '' then
     devices = {}
     if redis.call('SISMEMBER', p .. ':mbx:' .. user, only) == 1 then devices = {only} end
   else
-    devices = redis.call('SMEMBERS', p .. ':mbx:' .. user)
+    devices = mailboxes_of[user]
+    if not devices then
+      devices = redis.call('SMEMBERS', p .. ':mbx:' .. user)
+      mailboxes_of[user] = devices
+    end
   end
   for _, d in ipairs(devices) do
     if d ~= but then
@@ -38,14 +47,26 @@ local function receipt(p, user, only, but, payload)
     end
   end
 end
-local function mark(p, sender, id, b, unless)
-  local record = p .. ':mid:' .. sender .. ':' .. id
-  local state = redis.call('HGET', record, 's')
-  if not state then return true end
-  state = tonumber(state)
-  if bit.band(state, bit.bor(b, unless)) ~= 0 then return false end
-  redis.call('HSET', record, 's', bit.bor(state, b))
+local function record_key(p, sender, id)
+  return p .. ':mr:' .. sender .. ':' .. id
+end
+local function record_of(p, sender, id)
+  local key = record_key(p, sender, id)
+  local value = redis.call('GET', key)
+  if not value then return nil end
+  local at, recipient, state = string.match(value, '^(%S*) (%S*) (%d+)$')
+  return {key = key, a = at, r = recipient, s = tonumber(state)}
+end
+local function set_bit(record, b, unless)
+  if bit.band(record.s, bit.bor(b, unless)) ~= 0 then return false end
+  record.s = bit.bor(record.s, b)
+  redis.call('SET', record.key, record.a .. ' ' .. record.r .. ' ' .. record.s, 'KEEPTTL')
   return true
+end
+local function mark(p, sender, id, b, unless)
+  local record = record_of(p, sender, id)
+  if not record then return true end
+  return set_bit(record, b, unless)
 end
 local function take(p, box, n, sender, id)
   local stream = p .. ':ms:' .. box
@@ -72,9 +93,10 @@ fn with_prelude(body: &str) -> Script {
 /// `enqueue_many`. ARGV: prefix, now, max per mailbox, ttl, then per message: sender, id,
 /// addressee, number of copies, then (box, payload) per copy. Returns per message
 /// `outcome, at`: 1 stored (or stored again for devices that asked with `retry`), 0
-/// duplicate, -1 a mailbox full (at 0). A batch reads each mailbox's depth once and puts
-/// each mailbox in the expiry index once (its score stays its oldest copy's time, or
-/// earlier).
+/// duplicate, -1 a mailbox full (at 0). A new message's record is written, with its expiry,
+/// by the same `SET NX` that finds a resend (and taken back if a mailbox is full). A batch
+/// reads each mailbox's depth once and puts each mailbox in the expiry index once (its
+/// score stays its oldest copy's time, or earlier).
 pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
         r#"
@@ -96,9 +118,8 @@ local i = 5
 while i <= #ARGV do
   local sender, id, addressee, first = ARGV[i], ARGV[i + 1], ARGV[i + 2], i + 4
   i = first + 2 * tonumber(ARGV[i + 3])
-  local record = p .. ':mid:' .. sender .. ':' .. id
-  local at = redis.call('HGET', record, 'a')
-  if at then
+  local record = record_key(p, sender, id)
+  if not redis.call('SET', record, now .. ' ' .. addressee .. ' 0', 'NX', 'EX', ttl) then
     local wish = p .. ':rw:' .. sender .. ':' .. id
     local resent = 0
     for j = first, i - 1, 2 do
@@ -111,19 +132,18 @@ while i <= #ARGV do
       end
     end
     table.insert(out, resent)
-    table.insert(out, tonumber(at))
+    table.insert(out, tonumber(record_of(p, sender, id).a))
   else
     local full = false
     for j = first, i - 1, 2 do
       if depth(ARGV[j]) >= max then full = true end
     end
     if full then
+      redis.call('DEL', record)
       table.insert(out, -1)
       table.insert(out, 0)
     else
       for j = first, i - 1, 2 do put(ARGV[j], ARGV[j + 1]) end
-      redis.call('HSET', record, 'a', now, 'r', addressee, 's', 0)
-      redis.call('EXPIRE', record, ttl)
       table.insert(out, 1)
       table.insert(out, tonumber(now))
     end
@@ -135,23 +155,24 @@ return out
     )
 });
 
-/// `ack`. ARGV: prefix, user, device, now, then (sender, message id, entry number, only
-/// copy 1/0, receipt id) per message. The copy is found by its entry alone (the connection
-/// acks only what it read). The addressee's only copy, there until now, was neither acked
-/// by another device nor expired: its `delivered` is due without a look at the record.
-/// Returns the senders told.
+/// `ack`. ARGV: prefix, user, device, then (sender, message id, entry number, only copy
+/// 1/0, the `delivered` receipt's payload) per message. The copy is found by its entry
+/// alone (the connection acks only what it read). The addressee's only copy, there until
+/// now, was neither acked by another device nor expired: its `delivered` is due without a
+/// look at the record. The receipt comes written (Lua would spend more making it, its
+/// numbers formatted by `printf`, than receiving it). Returns the senders told.
 pub(super) static ACK: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
         r#"
-local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local p, user, device = ARGV[1], ARGV[2], ARGV[3]
 local stream = p .. ':ms:' .. user .. ':' .. device
 local told, dropped = {}, 0
-for i = 5, #ARGV, 5 do
+for i = 4, #ARGV, 5 do
   local sender, id = ARGV[i], ARGV[i + 1]
   if redis.call('XDEL', stream, '0-' .. ARGV[i + 2]) == 1 then
     dropped = dropped + 1
     if sender ~= user and (ARGV[i + 3] == '1' or mark(p, sender, id, 1, 4)) then
-      receipt(p, sender, '', '', cjson.encode({k = 'delivered', m = id, p = user, a = now, r = ARGV[i + 4]}))
+      receipt(p, sender, '', '', ARGV[i + 4])
       table.insert(told, sender)
     end
   end
@@ -177,14 +198,14 @@ for i = 5, #ARGV, 5 do
   local id = ARGV[i + 1]
   local m = take(p, box, ARGV[i + 2], ARGV[i], id)
   if m then
-    local record = p .. ':mid:' .. m['f'] .. ':' .. id
-    if redis.call('HEXISTS', record, 'r') == 1 then
+    local record = record_of(p, m['f'], id)
+    if record and record.r ~= '' then
       local wish = p .. ':rw:' .. m['f'] .. ':' .. id
       redis.call('SADD', wish, box)
-      local ttl = redis.call('TTL', record)
+      local ttl = redis.call('TTL', record.key)
       if ttl > 0 then redis.call('EXPIRE', wish, ttl) end
-    else
-      redis.call('DEL', record)
+    elseif record then
+      redis.call('DEL', record.key)
     end
     local payload = cjson.encode({k = 'resend', m = id, p = user, q = device, a = now, r = ARGV[i + 4]})
     receipt(p, m['f'], m['d'] or '', '', payload)
@@ -206,10 +227,8 @@ local p, reader, device, sender, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonum
 local told = {}
 for i = 6, #ARGV, 2 do
   local id, rid = ARGV[i], ARGV[i + 1]
-  local record = p .. ':mid:' .. sender .. ':' .. id
-  local recipient = redis.call('HGET', record, 'r')
-  local unnamed = not recipient and redis.call('EXISTS', record) == 1
-  if (recipient == reader and mark(p, sender, id, 2, 0)) or unnamed then
+  local record = record_of(p, sender, id)
+  if record and ((record.r == reader and set_bit(record, 2, 0)) or record.r == '') then
     receipt(p, sender, '', '', cjson.encode({k = 'read', m = id, p = reader, a = now, r = rid}))
     receipt(p, reader, '', device, cjson.encode({k = 'read_elsewhere', m = id, p = sender, a = now, r = rid}))
     table.insert(told, sender)
