@@ -14,8 +14,9 @@
 //! delivered, 2 read, 4 expired; the recipient empty on records kept from before records
 //! named it), expiring with the message lifetime — the dedup of resends and the roll-up of
 //! receipts per person, written and checked by one `SET NX EX`; `rw:{sender}:{id}` (set of
-//! boxes that asked for the message again with `retry`). `mexp` (sorted set of boxes, scored at or before each
-//! one's oldest copy) drives expiry; `mtotal` counts the copies waiting everywhere.
+//! boxes that asked for the message again with `retry`). `mexp` (sorted set of boxes,
+//! scored at or before each one's oldest copy) drives expiry; `mtotal` counts the copies
+//! waiting everywhere.
 //!
 //! Data kept in an earlier layout (sorted sets and hashes per queue; records as hashes) is
 //! moved into this one when the store connects (`layout.rs`); a person's queues from before
