@@ -81,53 +81,59 @@ return 1
     )
 });
 
-/// ARGV: prefix, then `{sender}:{id}` of layout 2's message records (hashes). Each becomes
-/// the string record of layout 3, expiring when the hash would have; a string record
-/// already there is kept.
-static MOVE_RECORDS: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+/// A script that moves message records a batch at a time. ARGV: prefix, then
+/// `{sender}:{id}` of each record to move; `body` runs for each with `p` the prefix and
+/// `name` its `{sender}:{id}`, and may call `keep_record(name, value, ttl)`: writes the string
+/// record of `name` unless one is there, expiring in `ttl` ms (the `PTTL` of what it
+/// replaces: -1 never; -2, gone, writes nothing).
+fn record_move(body: &str) -> Script {
+    Script::new(&format!(
         r#"
 local p = ARGV[1]
+local function keep_record(name, value, ttl)
+  local key = p .. ':mr:' .. name
+  if ttl > 0 then
+    redis.call('SET', key, value, 'NX', 'PX', ttl)
+  elseif ttl == -1 then
+    redis.call('SET', key, value, 'NX')
+  end
+end
 for i = 2, #ARGV do
-  local old = p .. ':mid:' .. ARGV[i]
+  local name = ARGV[i]
+{body}
+end
+return 1
+"#
+    ))
+}
+
+/// Layout 2's message records (hashes `mid:`) become the string records of layout 3,
+/// expiring when the hashes would have; a string record already there is kept.
+static MOVE_RECORDS: LazyLock<Script> = LazyLock::new(|| {
+    record_move(
+        r#"
+  local old = p .. ':mid:' .. name
   local fields = redis.call('HMGET', old, 'a', 'r', 's')
   if fields[1] then
     local value = fields[1] .. ' ' .. (fields[2] or '') .. ' ' .. (fields[3] or '0')
-    local ttl = redis.call('PTTL', old)
-    if ttl > 0 then
-      redis.call('SET', p .. ':mr:' .. ARGV[i], value, 'NX', 'PX', ttl)
-    elseif ttl == -1 then
-      redis.call('SET', p .. ':mr:' .. ARGV[i], value, 'NX')
-    end
+    keep_record(name, value, redis.call('PTTL', old))
   end
   redis.call('DEL', old)
-end
-return 1
 "#,
     )
 });
 
-/// ARGV: prefix, then `{sender}:{id}` of dedup keys. Each becomes a message record that
-/// does not name its recipient, expiring when the key would have (unless the message has
-/// a record already).
+/// Dedup keys (`seen:`) become message records that do not name their recipient, expiring
+/// when the keys would have (unless the message has a record already).
 static MOVE_SEEN: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    record_move(
         r#"
-local p = ARGV[1]
-for i = 2, #ARGV do
-  local old = p .. ':seen:' .. ARGV[i]
+  local old = p .. ':seen:' .. name
   local at = redis.call('GET', old)
   if at then
-    local ttl = redis.call('PTTL', old)
-    if ttl > 0 then
-      redis.call('SET', p .. ':mr:' .. ARGV[i], at .. '  0', 'NX', 'PX', ttl)
-    elseif ttl == -1 then
-      redis.call('SET', p .. ':mr:' .. ARGV[i], at .. '  0', 'NX')
-    end
+    keep_record(name, at .. '  0', redis.call('PTTL', old))
     redis.call('DEL', old)
   end
-end
-return 1
 "#,
     )
 });
