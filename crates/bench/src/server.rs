@@ -89,6 +89,11 @@ impl Server {
         self.redis_url.as_deref().map(crate::cpu::redis_server_seconds)
     }
 
+    /// Commands the Redis the server stores in has run, if it does.
+    pub fn redis_commands(&self) -> Option<u64> {
+        self.redis_url.as_deref().map(crate::cpu::redis_commands_run)
+    }
+
     /// Server resident memory in bytes (VmRSS).
     pub fn rss_bytes(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();

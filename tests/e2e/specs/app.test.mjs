@@ -80,7 +80,11 @@ test('a new deploy is offered as an update, and taken when the person accepts it
   // files are kept until the new worker takes over).
   assert.ok(await alice.page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).waiting !== null), 'the new worker waits');
   assert.ok((await controlledBuild(alice.page)).includes(before));
+  // The new worker deletes the old build's files as it takes over, which can be before the
+  // page reloads into it: wait for that reload, or a look at the page could land mid-way.
+  const reloaded = alice.page.waitForEvent('load', { timeout: 30000 });
   await offer.getByRole('button', { name: 'Reload' }).click();
+  await reloaded;
   await alice.page.waitForFunction((old) => caches.keys().then((k) => !k.includes(old)), before, { timeout: 30000 });
   assert.deepEqual(await controlledBuild(alice.page), [`hush-shell-f00d${before.slice('hush-shell-'.length)}`]);
   await alice.page.getByRole('heading', { name: 'Bob' }).waitFor();

@@ -115,7 +115,7 @@ pub async fn run(server: &Server, pairs: usize, devices: usize, seconds: u64) ->
             own: own.clone(),
         });
     }
-    let Measured { cpu, redis, wall } = measure(server, &counting, &stop, seconds).await;
+    let Measured { cpu, redis, wall, .. } = measure(server, &counting, &stop, seconds).await;
     let (messages, envelopes) = (stored.load(Ordering::Relaxed), copies.load(Ordering::Relaxed));
     json!({
         "scenario": "fanout", "pairs": pairs, "devices_per_person": devices, "seconds": seconds,

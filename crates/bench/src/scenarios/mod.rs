@@ -68,36 +68,53 @@ pub fn keep_sending(
     });
 }
 
-/// What a measured stretch cost: server CPU-seconds, `redis-server` CPU-seconds (on
-/// Redis), wall seconds.
+/// What a measured stretch cost: server CPU-seconds, `redis-server` CPU-seconds and the
+/// commands it ran (on Redis), wall seconds.
 pub struct Measured {
     pub cpu: f64,
     pub redis: Option<f64>,
+    pub redis_commands: Option<u64>,
     pub wall: f64,
+}
+
+/// What a server has spent so far: its CPU-seconds, and its store's CPU-seconds and
+/// commands when the store is a process of its own.
+pub struct Spent {
+    pub cpu: f64,
+    pub store_cpu: Option<f64>,
+    pub store_commands: Option<u64>,
 }
 
 /// Warms up for a second, then counts (`counting` set) for `seconds` and stops the senders.
 pub async fn measure(server: &Server, counting: &AtomicBool, stop: &AtomicBool, seconds: u64) -> Measured {
-    measure_cpu(|| (server.cpu_seconds(), server.redis_cpu_seconds()), counting, stop, seconds).await
+    let spent = || Spent {
+        cpu: server.cpu_seconds(),
+        store_cpu: server.redis_cpu_seconds(),
+        store_commands: server.redis_commands(),
+    };
+    measure_cpu(spent, counting, stop, seconds).await
 }
 
-/// [`measure`] for any server: `cpu()` gives its CPU-seconds so far (and its store's, if
-/// separate).
+/// [`measure`] for any server: `spent()` says what it has spent so far.
 pub async fn measure_cpu(
-    cpu: impl Fn() -> (f64, Option<f64>),
+    spent: impl Fn() -> Spent,
     counting: &AtomicBool,
     stop: &AtomicBool,
     seconds: u64,
 ) -> Measured {
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let ((cpu0, store0), t0) = (cpu(), Instant::now());
+    let (before, t0) = (spent(), Instant::now());
     counting.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     counting.store(false, Ordering::Relaxed);
-    let ((cpu1, store1), wall) = (cpu(), t0.elapsed().as_secs_f64());
-    let redis = store1.zip(store0).map(|(after, before)| after - before);
+    let (after, wall) = (spent(), t0.elapsed().as_secs_f64());
     stop.store(true, Ordering::Relaxed);
-    Measured { cpu: cpu1 - cpu0, redis, wall }
+    Measured {
+        cpu: after.cpu - before.cpu,
+        redis: after.store_cpu.zip(before.store_cpu).map(|(after, before)| after - before),
+        redis_commands: after.store_commands.zip(before.store_commands).map(|(after, before)| after - before),
+        wall,
+    }
 }
 
 /// `n` per second over `seconds`, rounded (0 when no time passed), for reports.
@@ -108,6 +125,11 @@ pub fn per_second(n: u64, seconds: f64) -> f64 {
 /// Microseconds of `seconds` per one of `n`, to a tenth (0 when there were none), for reports.
 pub fn micros_each(seconds: f64, n: u64) -> f64 {
     if n > 0 { (seconds * 1e7 / n as f64).round() / 10.0 } else { 0.0 }
+}
+
+/// `count` per one of `n`, to a hundredth (0 when there were none), for reports.
+pub fn each(count: u64, n: u64) -> f64 {
+    if n > 0 { (count as f64 * 100.0 / n as f64).round() / 100.0 } else { 0.0 }
 }
 
 /// Seconds rounded to hundredths, for reports.

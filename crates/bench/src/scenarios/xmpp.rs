@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::{Measured, hundredths, measure_cpu, micros_each, per_second};
+use super::{Measured, Spent, hundredths, measure_cpu, micros_each, per_second};
 use crate::cpu;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -64,7 +64,7 @@ pub async fn run(url: &str, pid: u32, (pairs, in_flight): (usize, usize), second
             }
         });
     }
-    let server_cpu = || (cpu::process_seconds(&pid.to_string()), None);
+    let server_cpu = || Spent { cpu: cpu::process_seconds(&pid.to_string()), store_cpu: None, store_commands: None };
     let Measured { cpu, wall, .. } = measure_cpu(server_cpu, &counting, &stop, seconds).await;
     let n = relayed.load(Ordering::Relaxed);
     json!({
