@@ -112,7 +112,10 @@ pub async fn measure_cpu(
     Measured {
         cpu: after.cpu - before.cpu,
         redis: after.store_cpu.zip(before.store_cpu).map(|(after, before)| after - before),
-        redis_commands: after.store_commands.zip(before.store_commands).map(|(after, before)| after - before),
+        redis_commands: after
+            .store_commands
+            .zip(before.store_commands)
+            .map(|(after, before)| after.saturating_sub(before)),
         wall,
     }
 }
