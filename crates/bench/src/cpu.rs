@@ -17,13 +17,18 @@ pub fn own_seconds() -> f64 {
     process_seconds("self")
 }
 
+/// Section `section` of `INFO` from the Redis at `url` (empty if it cannot be asked).
+fn redis_info(url: &str, section: &str) -> String {
+    redis::Client::open(url)
+        .and_then(|c| c.get_connection())
+        .and_then(|mut c| redis::cmd("INFO").arg(section).query::<String>(&mut c))
+        .unwrap_or_default()
+}
+
 /// `used_cpu_user + used_cpu_sys` of the Redis at `url` (0 if it cannot be asked).
 pub fn redis_server_seconds(url: &str) -> f64 {
-    let info = redis::Client::open(url)
-        .and_then(|c| c.get_connection())
-        .and_then(|mut c| redis::cmd("INFO").arg("cpu").query::<String>(&mut c))
-        .unwrap_or_default();
-    info.lines()
+    redis_info(url, "cpu")
+        .lines()
         .filter(|l| l.starts_with("used_cpu_user:") || l.starts_with("used_cpu_sys:"))
         .filter_map(|l| l.split(':').nth(1).and_then(|v| v.trim().parse::<f64>().ok()))
         .sum()
@@ -33,11 +38,7 @@ pub fn redis_server_seconds(url: &str) -> f64 {
 /// a script calls count one by one, the script calls themselves and `INFO` (the measuring)
 /// not at all.
 pub fn redis_commands_run(url: &str) -> u64 {
-    let stats = redis::Client::open(url)
-        .and_then(|c| c.get_connection())
-        .and_then(|mut c| redis::cmd("INFO").arg("commandstats").query::<String>(&mut c))
-        .unwrap_or_default();
-    stats.lines().filter_map(commands_in).sum()
+    redis_info(url, "commandstats").lines().filter_map(commands_in).sum()
 }
 
 /// The calls of one `INFO commandstats` line (`cmdstat_xadd:calls=12,usec=…`), unless its
