@@ -8,8 +8,9 @@
 //! stream, and each message's record as a hash (`mid:{sender}:{id}`: `a`, `r`, `s`). Layout
 //! 3 (`mailbox.rs`) keeps the record as one string (`mr:{sender}:{id}`), which one `SET NX
 //! EX` both checks and writes. Each queue moves in one script, oldest first, and records a
-//! thousand at a time, so a migration cut short leaves every queue and record whole in one
-//! layout or the other and the next start finishes it; the marker `layout` is set last.
+//! `SCAN` page (up to about a thousand) at a time, so a migration cut short leaves every
+//! queue and record whole in one layout or the other and the next start finishes it; the
+//! marker `layout` is set last.
 //! Every node of a deployment must run this version before any serves: a node of an older
 //! version would keep writing the layout it knows.
 
@@ -18,6 +19,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::RedisStore;
+use super::mailbox_lua::RECORD;
 use crate::store::{RECEIPTS_KEPT_PER_MAILBOX, StoreError, StoreResult};
 
 /// The layout this version reads and writes.
@@ -84,11 +86,11 @@ return 1
 /// A script that moves message records a batch at a time. ARGV: prefix, then
 /// `{sender}:{id}` of each record to move; `body` runs for each with `p` the prefix and
 /// `name` its `{sender}:{id}`, and may call `keep_record(name, value, ttl)`: writes the string
-/// record of `name` unless one is there, expiring in `ttl` ms (the `PTTL` of what it
-/// replaces: -1 never; -2, gone, writes nothing).
+/// record of `name` (made by `record_value`, [`RECORD`]) unless one is there, expiring in
+/// `ttl` ms (the `PTTL` of what it replaces: -1 never; -2, gone, writes nothing).
 fn record_move(body: &str) -> Script {
     Script::new(&format!(
-        r#"
+        r#"{RECORD}
 local p = ARGV[1]
 local function keep_record(name, value, ttl)
   local key = p .. ':mr:' .. name
@@ -115,7 +117,7 @@ static MOVE_RECORDS: LazyLock<Script> = LazyLock::new(|| {
   local old = p .. ':mid:' .. name
   local fields = redis.call('HMGET', old, 'a', 'r', 's')
   if fields[1] then
-    local value = fields[1] .. ' ' .. (fields[2] or '') .. ' ' .. (fields[3] or '0')
+    local value = record_value(fields[1], fields[2] or '', fields[3] or 0)
     keep_record(name, value, redis.call('PTTL', old))
   end
   redis.call('DEL', old)
@@ -131,7 +133,7 @@ static MOVE_SEEN: LazyLock<Script> = LazyLock::new(|| {
   local old = p .. ':seen:' .. name
   local at = redis.call('GET', old)
   if at then
-    keep_record(name, at .. '  0', redis.call('PTTL', old))
+    keep_record(name, record_value(at, '', 0), redis.call('PTTL', old))
     redis.call('DEL', old)
   end
 "#,
@@ -205,33 +207,18 @@ impl RedisStore {
                 .invoke_async(&mut conn)
                 .await?;
         }
-        for keys in self.names_after("mid:").await?.chunks(SCAN_COUNT) {
-            let _: i64 = MOVE_RECORDS.arg(&self.prefix).arg(keys).invoke_async(&mut conn).await?;
-        }
-        for keys in self.names_after("seen:").await?.chunks(SCAN_COUNT) {
-            let _: i64 = MOVE_SEEN.arg(&self.prefix).arg(keys).invoke_async(&mut conn).await?;
-        }
+        self.move_by_page("mid:", &MOVE_RECORDS).await?;
+        self.move_by_page("seen:", &MOVE_SEEN).await?;
         let _: () = redis::cmd("SET").arg(&marker).arg(LAYOUT).query_async(&mut conn).await?;
         Ok(())
     }
 
     /// What follows `{prefix}:{kind}` in every key that starts so.
     async fn names_after(&self, kind: &str) -> StoreResult<Vec<String>> {
-        let start = self.key(kind);
-        let pattern = format!("{}*", glob_literal(&start));
-        let mut conn = self.conn.clone();
-        let mut cursor = 0u64;
-        let mut names = Vec::new();
+        let (mut cursor, mut names) = (0, Vec::new());
         loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(SCAN_COUNT)
-                .query_async(&mut conn)
-                .await?;
-            names.extend(keys.into_iter().filter_map(|k| k.strip_prefix(&start).map(str::to_owned)));
+            let (next, page) = self.scan_page(kind, cursor).await?;
+            names.extend(page);
             if next == 0 {
                 break;
             }
@@ -240,6 +227,40 @@ impl RedisStore {
         names.sort();
         names.dedup();
         Ok(names)
+    }
+
+    /// Runs `script` (ARGV: prefix, then names) on what follows `{prefix}:{kind}` in every
+    /// key that starts so, one `SCAN` page at a time: a store with millions of records never
+    /// holds all their names at once (a name `SCAN` returns twice is moved once; the second
+    /// call finds nothing to move).
+    async fn move_by_page(&self, kind: &str, script: &Script) -> StoreResult<()> {
+        let (mut conn, mut cursor) = (self.conn.clone(), 0);
+        loop {
+            let (next, page) = self.scan_page(kind, cursor).await?;
+            if !page.is_empty() {
+                let _: i64 = script.arg(&self.prefix).arg(page).invoke_async(&mut conn).await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    /// One `SCAN` step from `cursor` over the keys that start with `{prefix}:{kind}`: the
+    /// next cursor (0 at the end) and what follows `{prefix}:{kind}` in the keys found.
+    async fn scan_page(&self, kind: &str, cursor: u64) -> StoreResult<(u64, Vec<String>)> {
+        let start = self.key(kind);
+        let mut conn = self.conn.clone();
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{}*", glob_literal(&start)))
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(&mut conn)
+            .await?;
+        Ok((next, keys.into_iter().filter_map(|k| k.strip_prefix(&start).map(str::to_owned)).collect()))
     }
 }
 

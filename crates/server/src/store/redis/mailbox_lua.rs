@@ -10,6 +10,19 @@ use redis::Script;
 
 use crate::store::RECEIPTS_KEPT_PER_MAILBOX;
 
+/// A message record's string, written and read here only (`mailbox.rs` names the layout):
+/// `record_value(at, recipient, state)` makes it, `record_fields(value)` splits it back into
+/// at, recipient (empty on records kept from before records named it) and state.
+pub(super) const RECORD: &str = r#"
+local function record_value(at, recipient, state)
+  return at .. ' ' .. recipient .. ' ' .. state
+end
+local function record_fields(value)
+  local at, recipient, state = string.match(value, '^(%S*) (%S*) (%d+)$')
+  return at, recipient, tonumber(state)
+end
+"#;
+
 /// Shared Lua, prepended to the scripts that need it:
 /// - `counted(p, n)` adds `n` to the count of waiting copies (`mtotal`);
 /// - `receipt(p, user, only, but, payload)` appends a receipt to every mailbox of `user`
@@ -54,13 +67,13 @@ local function record_of(p, sender, id)
   local key = record_key(p, sender, id)
   local value = redis.call('GET', key)
   if not value then return nil end
-  local at, recipient, state = string.match(value, '^(%S*) (%S*) (%d+)$')
-  return {key = key, a = at, r = recipient, s = tonumber(state)}
+  local at, recipient, state = record_fields(value)
+  return {key = key, a = at, r = recipient, s = state}
 end
 local function set_bit(record, b, unless)
   if bit.band(record.s, bit.bor(b, unless)) ~= 0 then return false end
   record.s = bit.bor(record.s, b)
-  redis.call('SET', record.key, record.a .. ' ' .. record.r .. ' ' .. record.s, 'KEEPTTL')
+  redis.call('SET', record.key, record_value(record.a, record.r, record.s), 'KEEPTTL')
   return true
 end
 local function mark(p, sender, id, b, unless)
@@ -81,9 +94,9 @@ local function take(p, box, n, sender, id)
 end
 "#;
 
-/// What every script starts with: the receipt quota, then [`SHARED`].
+/// What every script starts with: the receipt quota, then [`RECORD`] and [`SHARED`].
 static PRELUDE: LazyLock<String> =
-    LazyLock::new(|| format!("local RECEIPTS_KEPT = {RECEIPTS_KEPT_PER_MAILBOX}\n{SHARED}"));
+    LazyLock::new(|| format!("local RECEIPTS_KEPT = {RECEIPTS_KEPT_PER_MAILBOX}\n{RECORD}{SHARED}"));
 
 /// A script of [`PRELUDE`] and `body`.
 fn with_prelude(body: &str) -> Script {
@@ -119,7 +132,7 @@ while i <= #ARGV do
   local sender, id, addressee, first = ARGV[i], ARGV[i + 1], ARGV[i + 2], i + 4
   i = first + 2 * tonumber(ARGV[i + 3])
   local record = record_key(p, sender, id)
-  if not redis.call('SET', record, now .. ' ' .. addressee .. ' 0', 'NX', 'EX', ttl) then
+  if not redis.call('SET', record, record_value(now, addressee, 0), 'NX', 'EX', ttl) then
     local wish = p .. ':rw:' .. sender .. ':' .. id
     local resent = 0
     for j = first, i - 1, 2 do
