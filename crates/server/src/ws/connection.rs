@@ -13,8 +13,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use hush_shared::limits::{TYPING_FRAMES_PER_FRIEND_PER_SEC, WS_CONNECTS_PER_ACCOUNT_PER_MINUTE};
 use hush_shared::ws::{
@@ -25,6 +23,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::cursor::QueueCursor;
+use super::message_frame::message_text;
 use super::rate::{PerPeer, RateLimit};
 use super::writer::{WriteFailure, Writer, close_frame, text};
 use crate::hub::{ConnectionEntry, FRAME_QUEUE, Live, Wake, next_connection_id};
@@ -258,12 +257,8 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
 
     /// Queues `frame` for the client (it goes out with the event's flush: [`Writer`]).
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), Ending> {
-        match frame {
-            ServerFrame::Error { code, .. } => self.state.metrics.error(*code, Via::WebSocket),
-            ServerFrame::Message { .. } => {
-                self.state.metrics.messages_relayed.fetch_add(1, Ordering::Relaxed);
-            }
-            _ => {}
+        if let ServerFrame::Error { code, .. } = frame {
+            self.state.metrics.error(*code, Via::WebSocket);
         }
         self.out.queue(text(frame)).await.map_err(Ending::from)
     }
@@ -429,9 +424,8 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
     /// Sends a copy from this device's mailbox and remembers it was handed out.
     async fn send_message(&mut self, m: StoredMessage) -> Result<(), Ending> {
         self.mail.sent(m.seq, m.id, m.from.0);
-        let envelope = URL_SAFE_NO_PAD.encode(&m.envelope);
-        let (id, from, from_device, to, sent_at) = (m.id, m.from, m.from_device, m.to, m.stored_at);
-        self.send(&ServerFrame::Message { id, from, from_device, to, envelope, sent_at }).await
+        self.state.metrics.messages_relayed.fetch_add(1, Ordering::Relaxed);
+        self.out.queue(message_text(&m)).await.map_err(Ending::from)
     }
 
     async fn pump_receipts(&mut self, mailbox: Mailbox) -> Result<(), Ending> {

@@ -5,6 +5,7 @@
 
 pub mod connection;
 pub mod cursor;
+pub mod message_frame;
 pub mod rate;
 pub mod writer;
 
