@@ -61,11 +61,11 @@ fn each_configured_backend_is_reached() {
     let data = tempfile::tempdir().unwrap();
     let (ok, out) = check(data.path(), &[("HUSH_REDIS_URL", &redis.url())]);
     assert!(ok && out.contains("ok    redis: reached"), "{out}");
-    assert!(out.contains("mailbox data in layout 1 (if any) moves to layout 3 at start"), "{out}");
+    assert!(out.contains("mailbox data in layout 1 (if any) moves to layout 4 at start"), "{out}");
     let mut conn = ::redis::Client::open(redis.url()).unwrap().get_connection().unwrap();
-    let () = ::redis::cmd("SET").arg("hush:layout").arg(4).query(&mut conn).unwrap();
+    let () = ::redis::cmd("SET").arg("hush:layout").arg(5).query(&mut conn).unwrap();
     let (ok, out) = check(data.path(), &[("HUSH_REDIS_URL", &redis.url())]);
-    assert!(!ok && out.contains("FAIL  redis: the mailbox data is in layout 4, newer than this release's 3"), "{out}");
+    assert!(!ok && out.contains("FAIL  redis: the mailbox data is in layout 5, newer than this release's 4"), "{out}");
 
     let closed = [
         ("HUSH_REDIS_URL", "redis://127.0.0.1:1/"),

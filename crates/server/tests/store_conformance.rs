@@ -788,9 +788,9 @@ async fn redis_data_in_the_earlier_layout_moves_into_streams_when_the_store_conn
     assert_eq!(store.expire(NOW + 100, 60, 10).await.unwrap(), vec![alice], "and it expires from its new mailbox");
     assert_eq!((store.depth(b1).await.unwrap(), store.total_depth().await.unwrap()), (0, 0));
 
-    let _: () = ::redis::cmd("SET").arg(format!("{prefix}:layout")).arg(4).query_async(&mut conn).await.unwrap();
+    let _: () = ::redis::cmd("SET").arg(format!("{prefix}:layout")).arg(5).query_async(&mut conn).await.unwrap();
     let refused = RedisStore::connect(&redis.url(), &prefix).await.err().expect("a newer layout is refused");
-    assert!(refused.to_string().contains("layout 4, newer than this release's 3"), "{refused}");
+    assert!(refused.to_string().contains("layout 5, newer than this release's 4"), "{refused}");
 }
 
 /// Message records kept as hashes (layout 2: `mid:{sender}:{id}` with `a`, `r`, `s`) become
@@ -827,7 +827,7 @@ async fn redis_message_records_kept_as_hashes_move_when_the_store_connects() {
         assert!(expected.contains(&ttl), "{id}: expires in {ttl} s");
     }
     let layout: i64 = ::redis::cmd("GET").arg(format!("{prefix}:layout")).query_async(&mut conn).await.unwrap();
-    assert_eq!(layout, 3);
+    assert_eq!(layout, 4);
 
     let (a1, b1) = (Mailbox { user: alice, device: DeviceId::new() }, Mailbox { user: bob, device: DeviceId::new() });
     store.open_mailbox(a1).await.unwrap();
@@ -844,4 +844,82 @@ async fn redis_message_records_kept_as_hashes_move_when_the_store_connects() {
     store.read_messages(b1, alice, &[unnamed], NOW).await.unwrap();
     let receipts = receipts_of(&store, a1).await;
     assert_eq!(receipts.last(), Some(&(ReceiptKind::Read, unnamed, bob)), "a record naming no recipient answers");
+}
+
+/// Copies kept as JSON (layouts 2 and 3: `{"i", "f", "d", "t", "e" base64url, "a", "o"}`)
+/// stay where they are when a store moves to layout 4, which stores new copies as a line
+/// and the envelope's bytes: both kinds are read in their order, acked, asked again,
+/// purged and expired alike.
+#[tokio::test]
+async fn redis_copies_kept_as_json_are_served_beside_the_copies_of_layout_4() {
+    let redis = common::redis::RedisServer::start();
+    let prefix = format!("copies-{}", Uuid::new_v4());
+    let (alice, bob, carol) = (UserId::new(), UserId::new(), UserId::new());
+    let device = |user| Mailbox { user, device: DeviceId::new() };
+    let (a1, b1) = (device(alice), device(bob));
+    let (acked, asked_again, expiring, purged) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let stream = format!("{prefix}:ms:{bob}:{}", b1.device);
+    let mut layout_3 = ::redis::pipe();
+    layout_3.cmd("SET").arg(format!("{prefix}:layout")).arg(3).ignore();
+    layout_3.cmd("SADD").arg(format!("{prefix}:mbx:{alice}")).arg(a1.device.to_string()).ignore();
+    layout_3.cmd("SADD").arg(format!("{prefix}:mbx:{bob}")).arg(b1.device.to_string()).ignore();
+    for (id, from, only) in
+        [(acked, alice, true), (asked_again, alice, false), (expiring, alice, false), (purged, carol, true)]
+    {
+        let only = if only { r#","o":true"# } else { "" };
+        let copy =
+            format!(r#"{{"i":"{id}","f":"{from}","d":"{}","t":"{bob}","e":"AgIBAQ","a":{NOW}{only}}}"#, a1.device);
+        layout_3.cmd("XADD").arg(&stream).arg("0-*").arg("p").arg(copy).ignore();
+        layout_3
+            .cmd("SET")
+            .arg(format!("{prefix}:mr:{from}:{id}"))
+            .arg(format!("{NOW} {bob} 0"))
+            .arg("EX")
+            .arg(3600)
+            .ignore();
+    }
+    layout_3.cmd("ZADD").arg(format!("{prefix}:mexp")).arg(NOW).arg(format!("{bob}:{}", b1.device)).ignore();
+    layout_3.cmd("SET").arg(format!("{prefix}:mtotal")).arg(4).ignore();
+    let _: () = layout_3.query_async(&mut conn).await.unwrap();
+
+    let store = RedisStore::connect(&redis.url(), &prefix).await.unwrap();
+    let layout: i64 = ::redis::cmd("GET").arg(format!("{prefix}:layout")).query_async(&mut conn).await.unwrap();
+    assert_eq!(layout, 4);
+    let fresh = Uuid::now_v7();
+    let policy = MailboxPolicy { max_messages: 10, ttl_secs: 3600 };
+    let stored = store.enqueue_many(a1, vec![message(bob, fresh, &[b1], &[0, b'\n', 255])], NOW + 5, policy).await;
+    assert_eq!(stored.unwrap(), vec![Enqueued::Stored { at: NOW + 5 }]);
+    let newest: Vec<(String, Vec<Vec<u8>>)> =
+        ::redis::cmd("XRANGE").arg(&stream).arg("-").arg("+").query_async(&mut conn).await.unwrap();
+    let line = format!("{fresh} {alice} {} {bob} {} 1\n", a1.device, NOW + 5);
+    assert_eq!(newest.last().unwrap().1[1], [line.as_bytes(), &[0, b'\n', 255]].concat(), "stored as a line and bytes");
+
+    let waiting = store.fetch_messages(b1, 0, 10).await.unwrap();
+    let seen: Vec<_> = waiting.iter().map(|m| (m.id, m.from, m.from_device, m.to, m.stored_at)).collect();
+    let expected: Vec<_> =
+        [(acked, alice, NOW), (asked_again, alice, NOW), (expiring, alice, NOW), (purged, carol, NOW)]
+            .into_iter()
+            .chain([(fresh, alice, NOW + 5)])
+            .map(|(id, from, at)| (id, from, a1.device, bob, at))
+            .collect();
+    assert_eq!(seen, expected, "both kinds in the order stored");
+    assert!(waiting[..4].iter().all(|m| m.envelope == [2, 2, 1, 1]), "JSON copies decode their base64url");
+    assert_eq!(waiting[4].envelope, [0, b'\n', 255]);
+    let as_ref = |i: usize| MessageRef { sender: waiting[i].from, id: waiting[i].id, seq: waiting[i].seq };
+
+    assert_eq!(store.ack_messages(b1, &[as_ref(0), as_ref(4)], NOW + 6).await.unwrap(), vec![alice]);
+    assert_eq!(store.retry_messages(b1, &[as_ref(1)], NOW + 6).await.unwrap(), vec![alice]);
+    store.purge_between(bob, carol).await.unwrap();
+    assert_eq!((store.depth(b1).await.unwrap(), store.total_depth().await.unwrap()), (1, 1));
+    assert_eq!(store.expire(NOW + 3601, 3600, 10).await.unwrap(), vec![alice]);
+    assert_eq!((store.depth(b1).await.unwrap(), store.total_depth().await.unwrap()), (0, 0));
+    let told = vec![
+        (ReceiptKind::Delivered, acked, bob),
+        (ReceiptKind::Delivered, fresh, bob),
+        (ReceiptKind::Resend, asked_again, bob),
+        (ReceiptKind::Expired, expiring, bob),
+    ];
+    assert_eq!(receipts_of(&store, a1).await, told);
 }

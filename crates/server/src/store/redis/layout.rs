@@ -6,8 +6,10 @@
 //! in the expiry index as `{name}|{member}`, and the dedup of messages stored before
 //! message records existed as `seen:{sender}:{id}`. Layout 2 keeps each queue as one
 //! stream, and each message's record as a hash (`mid:{sender}:{id}`: `a`, `r`, `s`). Layout
-//! 3 (`mailbox.rs`) keeps the record as one string (`mr:{sender}:{id}`), which one `SET NX
-//! EX` both checks and writes. Each queue moves in one script, oldest first, and records a
+//! 3 keeps the record as one string (`mr:{sender}:{id}`), which one `SET NX EX` both checks
+//! and writes. Layout 4 (`mailbox.rs`) stores each new waiting copy as a line and the
+//! envelope's bytes instead of JSON (`copy_value.rs`); copies stored as JSON stay as they
+//! are and are read so, which is why moving from 3 to 4 moves nothing. Each queue moves in one script, oldest first, and records a
 //! `SCAN` page (up to about a thousand) at a time, so a migration cut short leaves every
 //! queue and record whole in one layout or the other and the next start finishes it; the
 //! marker `layout` is set last.
@@ -23,7 +25,7 @@ use super::mailbox_lua::RECORD;
 use crate::store::{RECEIPTS_KEPT_PER_MAILBOX, StoreError, StoreResult};
 
 /// The layout this version reads and writes.
-pub const LAYOUT: i64 = 3;
+pub const LAYOUT: i64 = 4;
 
 /// The oldest Redis that runs the scripts (stream ids `0-*` are Redis 7.0's).
 pub const OLDEST_REDIS: (u32, u32) = (7, 0);

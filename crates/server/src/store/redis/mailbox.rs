@@ -1,9 +1,8 @@
 //! [`MailboxStore`] on Redis: one mailbox per device, each a pair of streams.
 //!
 //! A mailbox is named `{user}:{device}` (its *box*). Per box: `ms:{box}` (stream of the
-//! copies waiting, entry ids `0-{n}`, one field `p` = `{"i": id, "f": sender, "d":
-//! sender's device, "t": addressee, "e": envelope base64url, "a": stored_at, "o": true when
-//! it is the addressee's only copy}`) and `rs:{box}` (stream of receipts alike, `p` = `{"r":
+//! copies waiting, entry ids `0-{n}`, one field `p`: a line naming the message, then its
+//! envelope's bytes, `copy_value.rs`) and `rs:{box}` (stream of receipts alike, `p` = `{"r":
 //! receipt id, "k": kind, "m": message id, "p": peer, "q": peer's device, "a": at}`). The
 //! stream numbers its entries itself and never reuses a number, so an entry's number names
 //! it: an ack is one `XDEL`, and reading a mailbox is one `XRANGE` with no script. A
@@ -19,13 +18,12 @@
 //! waiting everywhere.
 //!
 //! Data kept in an earlier layout (sorted sets and hashes per queue; records as hashes) is
-//! moved into this one when the store connects (`layout.rs`); a person's queues from before
+//! moved into this one when the store connects (`layout.rs`), except copies stored as JSON,
+//! which are read as they are; a person's queues from before
 //! devices had mailboxes become streams named by the person alone, which the first
 //! device's mailbox to open takes over.
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
 use hush_shared::{DeviceId, UserId};
 use redis::Script;
@@ -33,29 +31,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::RedisStore;
+use super::copy_value::{copy_value, parse_copy};
 use super::mailbox_lua::{ACK, CLOSE, ENQUEUE, EXPIRE, OPEN, PURGE, READ, RETRY, SEEN};
 use crate::store::{
     Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, ReceiptRef, StoreError, StoreResult,
     StoredMessage, StoredReceipt,
 };
-
-/// One copy as a stream entry holds it.
-#[derive(Serialize, Deserialize)]
-struct MessagePayload {
-    i: MessageId,
-    f: UserId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    d: Option<DeviceId>,
-    /// Absent on messages queued before devices had mailboxes: then the mailbox's owner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    t: Option<UserId>,
-    e: String,
-    a: i64,
-    /// The addressee's only copy (absent on copies stored before the mark existed: they are
-    /// acked as if there were others).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    o: bool,
-}
 
 /// One receipt as a stream entry holds it.
 #[derive(Serialize, Deserialize)]
@@ -135,9 +116,9 @@ impl RedisStore {
         mailbox: Mailbox,
         after: i64,
         limit: usize,
-    ) -> StoreResult<Vec<(i64, String)>> {
+    ) -> StoreResult<Vec<(i64, Vec<u8>)>> {
         let mut conn = self.conn.clone();
-        let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
             .arg(self.key(format!("{stream}:{}", box_name(mailbox))))
             .arg(entry_id(after.max(0) + 1))
             .arg("+")
@@ -238,17 +219,8 @@ impl MailboxStore for RedisStore {
             invocation.arg(from.user.to_string()).arg(m.id.to_string()).arg(m.to.to_string()).arg(m.copies.len());
             let for_addressee = m.copies.iter().filter(|c| c.mailbox.user == m.to).count();
             for copy in &m.copies {
-                let payload = MessagePayload {
-                    i: m.id,
-                    f: from.user,
-                    d: Some(from.device),
-                    t: Some(m.to),
-                    e: URL_SAFE_NO_PAD.encode(&copy.envelope),
-                    a: now,
-                    o: copy.mailbox.user == m.to && for_addressee == 1,
-                };
-                let payload = payload_json(&payload)?;
-                invocation.arg(box_name(copy.mailbox)).arg(payload);
+                let only = copy.mailbox.user == m.to && for_addressee == 1;
+                invocation.arg(box_name(copy.mailbox)).arg(copy_value(m.id, from, m.to, now, only, &copy.envelope));
             }
         }
         let mut conn = self.conn.clone();
@@ -270,16 +242,16 @@ impl MailboxStore for RedisStore {
         self.read_stream("ms", mailbox, message_entry(after).0, limit)
             .await?
             .into_iter()
-            .map(|(entry, payload)| {
-                let p: MessagePayload = serde_json::from_str(&payload).map_err(|_| corrupt("message"))?;
+            .map(|(entry, value)| {
+                let c = parse_copy(value, mailbox.user).ok_or_else(|| corrupt("message"))?;
                 Ok(StoredMessage {
-                    seq: message_seq(entry, p.o),
-                    id: p.i,
-                    from: p.f,
-                    from_device: p.d.unwrap_or(DeviceId(Uuid::nil())),
-                    to: p.t.unwrap_or(mailbox.user),
-                    envelope: URL_SAFE_NO_PAD.decode(p.e).map_err(|_| corrupt("envelope"))?,
-                    stored_at: p.a,
+                    seq: message_seq(entry, c.only),
+                    id: c.id,
+                    from: c.from,
+                    from_device: c.from_device,
+                    to: c.to,
+                    envelope: c.envelope,
+                    stored_at: c.stored_at,
                 })
             })
             .collect()
@@ -325,7 +297,7 @@ impl MailboxStore for RedisStore {
             .await?
             .into_iter()
             .map(|(seq, payload)| {
-                let p: ReceiptPayload = serde_json::from_str(&payload).map_err(|_| corrupt("receipt"))?;
+                let p: ReceiptPayload = serde_json::from_slice(&payload).map_err(|_| corrupt("receipt"))?;
                 Ok(StoredReceipt { seq, id: p.r, kind: p.k, message_id: p.m, peer: p.p, peer_device: p.q, at: p.a })
             })
             .collect()

@@ -25,6 +25,8 @@ end
 
 /// Shared Lua, prepended to the scripts that need it:
 /// - `counted(p, n)` adds `n` to the count of waiting copies (`mtotal`);
+/// - `tell(user)` adds `user` to `told`, the people a script returns, once (an ack of a
+///   hundred messages from one friend answers one name, not a hundred);
 /// - `receipt(p, user, only, but, payload)` appends a receipt to every mailbox of `user`
 ///   (only `only`'s when not empty, skipping `but`'s); a mailbox keeps the newest
 ///   [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest beyond go. A person's mailboxes are read
@@ -35,11 +37,21 @@ end
 ///   set, keeping its expiry: true when this call set it (the receipt is due);
 /// - `mark(p, sender, id, bit, unless)` is `set_bit` on the message's record; a message
 ///   with no record counts as unmarked;
+/// - `copy_of(value)` reads a waiting copy's line (`copy_value.rs`; or the JSON of copies
+///   stored before layout 4) as a table (`i`, `f`, `d`, `t`, `a`; `d` and `t` nil when the
+///   copy does not name them);
 /// - `take(p, box, n, sender, id)` takes entry `n` out of a mailbox, read and checked to
 ///   be `sender`'s message `id` (for the rare paths that need the copy: `retry`).
 const SHARED: &str = r#"
 local function counted(p, n)
   if n ~= 0 then redis.call('INCRBY', p .. ':mtotal', n) end
+end
+local told, told_once = {}, {}
+local function tell(user)
+  if not told_once[user] then
+    told_once[user] = true
+    table.insert(told, user)
+  end
 end
 local mailboxes_of = {}
 local function receipt(p, user, only, but, payload)
@@ -81,12 +93,17 @@ local function mark(p, sender, id, b, unless)
   if not record then return true end
   return set_bit(record, b, unless)
 end
+local function copy_of(value)
+  if string.byte(value, 1) == 123 then return cjson.decode(value) end
+  local i, f, d, t, a = string.match(value, '^(%S+) (%S+) (%S+) (%S+) (%d+) [01]\n')
+  return {i = i, f = f, d = d, t = t, a = tonumber(a)}
+end
 local function take(p, box, n, sender, id)
   local stream = p .. ':ms:' .. box
   local entry = '0-' .. n
   local found = redis.call('XRANGE', stream, entry, entry)
   if #found == 0 then return nil end
-  local m = cjson.decode(found[1][2][2])
+  local m = copy_of(found[1][2][2])
   if m['f'] ~= sender or m['i'] ~= id then return nil end
   redis.call('XDEL', stream, entry)
   counted(p, -1)
@@ -179,14 +196,14 @@ pub(super) static ACK: LazyLock<Script> = LazyLock::new(|| {
         r#"
 local p, user, device = ARGV[1], ARGV[2], ARGV[3]
 local stream = p .. ':ms:' .. user .. ':' .. device
-local told, dropped = {}, 0
+local dropped = 0
 for i = 4, #ARGV, 5 do
   local sender, id = ARGV[i], ARGV[i + 1]
   if redis.call('XDEL', stream, '0-' .. ARGV[i + 2]) == 1 then
     dropped = dropped + 1
     if sender ~= user and (ARGV[i + 3] == '1' or mark(p, sender, id, 1, 4)) then
       receipt(p, sender, '', '', ARGV[i + 4])
-      table.insert(told, sender)
+      tell(sender)
     end
   end
 end
@@ -206,7 +223,6 @@ pub(super) static RETRY: LazyLock<Script> = LazyLock::new(|| {
         r#"
 local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local box = user .. ':' .. device
-local told = {}
 for i = 5, #ARGV, 5 do
   local id = ARGV[i + 1]
   local m = take(p, box, ARGV[i + 2], ARGV[i], id)
@@ -222,7 +238,7 @@ for i = 5, #ARGV, 5 do
     end
     local payload = cjson.encode({k = 'resend', m = id, p = user, q = device, a = now, r = ARGV[i + 4]})
     receipt(p, m['f'], m['d'] or '', '', payload)
-    table.insert(told, m['f'])
+    tell(m['f'])
   end
 end
 return told
@@ -237,15 +253,14 @@ pub(super) static READ: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
         r#"
 local p, reader, device, sender, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local told = {}
 for i = 6, #ARGV, 2 do
   local id, rid = ARGV[i], ARGV[i + 1]
   local record = record_of(p, sender, id)
   if record and ((record.r == reader and set_bit(record, 2, 0)) or record.r == '') then
     receipt(p, sender, '', '', cjson.encode({k = 'read', m = id, p = reader, a = now, r = rid}))
     receipt(p, reader, '', device, cjson.encode({k = 'read_elsewhere', m = id, p = sender, a = now, r = rid}))
-    table.insert(told, sender)
-    table.insert(told, reader)
+    tell(sender)
+    tell(reader)
   end
 end
 return told
@@ -263,7 +278,7 @@ pub(super) static EXPIRE: LazyLock<Script> = LazyLock::new(|| {
         r#"
 local p, cutoff, now, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local index = p .. ':mexp'
-local told, n = {}, 0
+local n = 0
 for _, box in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', cutoff, 'LIMIT', 0, limit)) do
   if n >= limit then break end
   local stream = p .. ':ms:' .. box
@@ -276,7 +291,7 @@ for _, box in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', cutoff, 'LIMIT',
     local entries = redis.call('XRANGE', stream, '-', '+', 'COUNT', page)
     empty = #entries < page
     for _, e in ipairs(entries) do
-      local m = cjson.decode(e[2][2])
+      local m = copy_of(e[2][2])
       if m['a'] > cutoff then
         oldest = m['a']
         empty = false
@@ -287,7 +302,7 @@ for _, box in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', cutoff, 'LIMIT',
       n = n + 1
       if (m['t'] or owner) == owner and mark(p, m['f'], m['i'], 4, 1) then
         receipt(p, m['f'], '', '', cjson.encode({k = 'expired', m = m['i'], p = owner, a = now, r = ARGV[4 + n]}))
-        table.insert(told, m['f'])
+        tell(m['f'])
       end
       if n >= limit then break end
     end
@@ -343,7 +358,7 @@ for _, pair in ipairs({{ARGV[2], ARGV[3]}, {ARGV[3], ARGV[2]}}) do
     local box = owner .. ':' .. device
     local messages = p .. ':ms:' .. box
     for _, e in ipairs(redis.call('XRANGE', messages, '-', '+')) do
-      if cjson.decode(e[2][2])['f'] == other then
+      if copy_of(e[2][2])['f'] == other then
         dropped = dropped + redis.call('XDEL', messages, e[1])
       end
     end

@@ -10,6 +10,7 @@
 //! from arguments, so they target a single Redis (or a primary with replicas), not Redis
 //! Cluster.
 
+mod copy_value;
 pub mod layout;
 mod limits;
 mod links;
