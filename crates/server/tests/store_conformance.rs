@@ -846,10 +846,10 @@ async fn redis_message_records_kept_as_hashes_move_when_the_store_connects() {
     assert_eq!(receipts.last(), Some(&(ReceiptKind::Read, unnamed, bob)), "a record naming no recipient answers");
 }
 
-/// Copies kept as JSON (layouts 2 and 3: `{"i", "f", "d", "t", "e" base64url, "a", "o"}`)
-/// stay where they are when a store moves to layout 4, which stores new copies as a line
-/// and the envelope's bytes: both kinds are read in their order, acked, asked again,
-/// purged and expired alike.
+/// Copies and receipts kept as JSON (layouts 2 and 3: `{"i", "f", "d", "t", "e" base64url,
+/// "a", "o"}`, `{"r", "k", "m", "p", "q", "a"}`) stay where they are when a store moves to
+/// layout 4, which stores new ones as lines (a copy's followed by the envelope's bytes):
+/// both kinds are read in their order, acked, asked again, purged and expired alike.
 #[tokio::test]
 async fn redis_copies_kept_as_json_are_served_beside_the_copies_of_layout_4() {
     let redis = common::redis::RedisServer::start();
@@ -879,6 +879,18 @@ async fn redis_copies_kept_as_json_are_served_beside_the_copies_of_layout_4() {
             .arg("EX")
             .arg(3600)
             .ignore();
+    }
+    let json_receipt = |kind: &str, peer: UserId| {
+        format!(r#"{{"r":"{}","k":"{kind}","m":"{acked}","p":"{peer}","a":{NOW}}}"#, Uuid::now_v7())
+    };
+    let (a1_receipts, b1_receipts) =
+        (format!("{prefix}:rs:{alice}:{}", a1.device), format!("{prefix}:rs:{bob}:{}", b1.device));
+    for (stream, receipt) in [
+        (&a1_receipts, json_receipt("read", bob)),
+        (&b1_receipts, json_receipt("read", carol)),
+        (&b1_receipts, json_receipt("expired", alice)),
+    ] {
+        layout_3.cmd("XADD").arg(stream).arg("0-*").arg("p").arg(receipt).ignore();
     }
     layout_3.cmd("ZADD").arg(format!("{prefix}:mexp")).arg(NOW).arg(format!("{bob}:{}", b1.device)).ignore();
     layout_3.cmd("SET").arg(format!("{prefix}:mtotal")).arg(4).ignore();
@@ -911,11 +923,21 @@ async fn redis_copies_kept_as_json_are_served_beside_the_copies_of_layout_4() {
 
     assert_eq!(store.ack_messages(b1, &[as_ref(0), as_ref(4)], NOW + 6).await.unwrap(), vec![alice]);
     assert_eq!(store.retry_messages(b1, &[as_ref(1)], NOW + 6).await.unwrap(), vec![alice]);
+    assert_eq!(
+        receipts_of(&store, b1).await,
+        vec![(ReceiptKind::Read, acked, carol), (ReceiptKind::Expired, acked, alice)]
+    );
     store.purge_between(bob, carol).await.unwrap();
+    assert_eq!(
+        receipts_of(&store, b1).await,
+        vec![(ReceiptKind::Expired, acked, alice)],
+        "the receipt about Carol goes"
+    );
     assert_eq!((store.depth(b1).await.unwrap(), store.total_depth().await.unwrap()), (1, 1));
     assert_eq!(store.expire(NOW + 3601, 3600, 10).await.unwrap(), vec![alice]);
     assert_eq!((store.depth(b1).await.unwrap(), store.total_depth().await.unwrap()), (0, 0));
     let told = vec![
+        (ReceiptKind::Read, acked, bob),
         (ReceiptKind::Delivered, acked, bob),
         (ReceiptKind::Delivered, fresh, bob),
         (ReceiptKind::Resend, asked_again, bob),

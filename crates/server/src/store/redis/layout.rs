@@ -8,8 +8,9 @@
 //! stream, and each message's record as a hash (`mid:{sender}:{id}`: `a`, `r`, `s`). Layout
 //! 3 keeps the record as one string (`mr:{sender}:{id}`), which one `SET NX EX` both checks
 //! and writes. Layout 4 (`mailbox.rs`) stores each new waiting copy as a line and the
-//! envelope's bytes instead of JSON (`copy_value.rs`); copies stored as JSON stay as they
-//! are and are read so, which is why moving from 3 to 4 moves nothing. Each queue moves in one script, oldest first, and records a
+//! envelope's bytes, and each new receipt as a line, instead of JSON (`copy_value.rs`,
+//! `receipt_value.rs`); those stored as JSON stay as they are and are read so, which is why
+//! moving from 3 to 4 moves nothing. Each queue moves in one script, oldest first, and records a
 //! `SCAN` page (up to about a thousand) at a time, so a migration cut short leaves every
 //! queue and record whole in one layout or the other and the next start finishes it; the
 //! marker `layout` is set last.

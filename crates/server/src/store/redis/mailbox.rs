@@ -2,8 +2,8 @@
 //!
 //! A mailbox is named `{user}:{device}` (its *box*). Per box: `ms:{box}` (stream of the
 //! copies waiting, entry ids `0-{n}`, one field `p`: a line naming the message, then its
-//! envelope's bytes, `copy_value.rs`) and `rs:{box}` (stream of receipts alike, `p` = `{"r":
-//! receipt id, "k": kind, "m": message id, "p": peer, "q": peer's device, "a": at}`). The
+//! envelope's bytes, `copy_value.rs`) and `rs:{box}` (stream of receipts alike, `p` one
+//! line, `receipt_value.rs`). The
 //! stream numbers its entries itself and never reuses a number, so an entry's number names
 //! it: an ack is one `XDEL`, and reading a mailbox is one `XRANGE` with no script. A
 //! receipt's seq is its entry's number; a copy's is twice that, plus one for an only copy
@@ -18,37 +18,25 @@
 //! waiting everywhere.
 //!
 //! Data kept in an earlier layout (sorted sets and hashes per queue; records as hashes) is
-//! moved into this one when the store connects (`layout.rs`), except copies stored as JSON,
-//! which are read as they are; a person's queues from before
+//! moved into this one when the store connects (`layout.rs`), except copies and receipts
+//! stored as JSON, which are read as they are; a person's queues from before
 //! devices had mailboxes become streams named by the person alone, which the first
 //! device's mailbox to open takes over.
 
 use async_trait::async_trait;
-use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
+use hush_shared::ws::{MessageId, ReceiptKind};
 use hush_shared::{DeviceId, UserId};
 use redis::Script;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::RedisStore;
 use super::copy_value::{copy_value, parse_copy};
 use super::mailbox_lua::{ACK, CLOSE, ENQUEUE, EXPIRE, OPEN, PURGE, READ, RETRY, SEEN};
+use super::receipt_value::{parse_receipt, receipt_value};
 use crate::store::{
     Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, ReceiptRef, StoreError, StoreResult,
     StoredMessage, StoredReceipt,
 };
-
-/// One receipt as a stream entry holds it.
-#[derive(Serialize, Deserialize)]
-struct ReceiptPayload {
-    r: ReceiptId,
-    k: ReceiptKind,
-    m: MessageId,
-    p: UserId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    q: Option<DeviceId>,
-    a: i64,
-}
 
 fn corrupt(what: &str) -> StoreError {
     StoreError(format!("redis: corrupt {what}"))
@@ -82,11 +70,6 @@ fn message_entry(seq: i64) -> (i64, bool) {
 fn named_copy(message: &MessageRef, last: String) -> [String; 5] {
     let (entry, only) = message_entry(message.seq);
     [message.sender.to_string(), message.id.to_string(), entry.to_string(), u8::from(only).to_string(), last]
-}
-
-/// A stream entry's payload as JSON.
-fn payload_json(payload: &impl Serialize) -> StoreResult<String> {
-    serde_json::to_string(payload).map_err(|e| StoreError(e.to_string()))
 }
 
 /// A fresh receipt id.
@@ -261,19 +244,8 @@ impl MailboxStore for RedisStore {
         let head = [mailbox.user.to_string(), mailbox.device.to_string()];
         let args = messages
             .iter()
-            .map(|m| {
-                let delivered = ReceiptPayload {
-                    r: Uuid::now_v7(),
-                    k: ReceiptKind::Delivered,
-                    m: m.id,
-                    p: mailbox.user,
-                    q: None,
-                    a: now,
-                };
-                Ok(named_copy(m, payload_json(&delivered)?))
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        self.per_message(&ACK, &head, args.into_iter()).await
+            .map(|m| named_copy(m, receipt_value(Uuid::now_v7(), ReceiptKind::Delivered, m.id, mailbox.user, now)));
+        self.per_message(&ACK, &head, args).await
     }
 
     async fn retry_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
@@ -296,9 +268,11 @@ impl MailboxStore for RedisStore {
         self.read_stream("rs", mailbox, after, limit)
             .await?
             .into_iter()
-            .map(|(seq, payload)| {
-                let p: ReceiptPayload = serde_json::from_slice(&payload).map_err(|_| corrupt("receipt"))?;
-                Ok(StoredReceipt { seq, id: p.r, kind: p.k, message_id: p.m, peer: p.p, peer_device: p.q, at: p.a })
+            .map(|(seq, value)| {
+                let r = parse_receipt(&value).ok_or_else(|| corrupt("receipt"))?;
+                let (id, kind, message_id, peer, peer_device, at) =
+                    (r.id, r.kind, r.message_id, r.peer, r.peer_device, r.at);
+                Ok(StoredReceipt { seq, id, kind, message_id, peer, peer_device, at })
             })
             .collect()
     }

@@ -37,6 +37,9 @@ end
 ///   set, keeping its expiry: true when this call set it (the receipt is due);
 /// - `mark(p, sender, id, bit, unless)` is `set_bit` on the message's record; a message
 ///   with no record counts as unmarked;
+/// - `receipt_value(r, k, m, p, a, q)` makes a receipt's line (`receipt_value.rs`; `q`, the
+///   peer's device, may be nil) and `receipt_peer(value)` reads its peer back (or that of a
+///   receipt stored as JSON before layout 4);
 /// - `copy_of(value)` reads a waiting copy's line (`copy_value.rs`; or the JSON of copies
 ///   stored before layout 4) as a table (`i`, `f`, `d`, `t`, `a`; `d` and `t` nil when the
 ///   copy does not name them);
@@ -92,6 +95,15 @@ local function mark(p, sender, id, b, unless)
   local record = record_of(p, sender, id)
   if not record then return true end
   return set_bit(record, b, unless)
+end
+local function receipt_value(r, k, m, p, a, q)
+  local value = r .. ' ' .. k .. ' ' .. m .. ' ' .. p .. ' ' .. a
+  if q then value = value .. ' ' .. q end
+  return value
+end
+local function receipt_peer(value)
+  if string.byte(value, 1) == 123 then return cjson.decode(value)['p'] end
+  return string.match(value, '^%S+ %S+ %S+ (%S+)')
 end
 local function copy_of(value)
   if string.byte(value, 1) == 123 then return cjson.decode(value) end
@@ -221,7 +233,7 @@ return told
 pub(super) static RETRY: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
         r#"
-local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local p, user, device, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local box = user .. ':' .. device
 for i = 5, #ARGV, 5 do
   local id = ARGV[i + 1]
@@ -236,8 +248,7 @@ for i = 5, #ARGV, 5 do
     elseif record then
       redis.call('DEL', record.key)
     end
-    local payload = cjson.encode({k = 'resend', m = id, p = user, q = device, a = now, r = ARGV[i + 4]})
-    receipt(p, m['f'], m['d'] or '', '', payload)
+    receipt(p, m['f'], m['d'] or '', '', receipt_value(ARGV[i + 4], 'resend', id, user, now, device))
     tell(m['f'])
   end
 end
@@ -252,13 +263,13 @@ return told
 pub(super) static READ: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
         r#"
-local p, reader, device, sender, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local p, reader, device, sender, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 for i = 6, #ARGV, 2 do
   local id, rid = ARGV[i], ARGV[i + 1]
   local record = record_of(p, sender, id)
   if record and ((record.r == reader and set_bit(record, 2, 0)) or record.r == '') then
-    receipt(p, sender, '', '', cjson.encode({k = 'read', m = id, p = reader, a = now, r = rid}))
-    receipt(p, reader, '', device, cjson.encode({k = 'read_elsewhere', m = id, p = sender, a = now, r = rid}))
+    receipt(p, sender, '', '', receipt_value(rid, 'read', id, reader, now))
+    receipt(p, reader, '', device, receipt_value(rid, 'read_elsewhere', id, sender, now))
     tell(sender)
     tell(reader)
   end
@@ -276,7 +287,7 @@ return told
 pub(super) static EXPIRE: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
         r#"
-local p, cutoff, now, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local p, cutoff, now, limit = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local index = p .. ':mexp'
 local n = 0
 for _, box in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', cutoff, 'LIMIT', 0, limit)) do
@@ -301,7 +312,7 @@ for _, box in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', cutoff, 'LIMIT',
       counted(p, -1)
       n = n + 1
       if (m['t'] or owner) == owner and mark(p, m['f'], m['i'], 4, 1) then
-        receipt(p, m['f'], '', '', cjson.encode({k = 'expired', m = m['i'], p = owner, a = now, r = ARGV[4 + n]}))
+        receipt(p, m['f'], '', '', receipt_value(ARGV[4 + n], 'expired', m['i'], owner, now))
         tell(m['f'])
       end
       if n >= limit then break end
@@ -364,7 +375,7 @@ for _, pair in ipairs({{ARGV[2], ARGV[3]}, {ARGV[3], ARGV[2]}}) do
     end
     local receipts = p .. ':rs:' .. box
     for _, e in ipairs(redis.call('XRANGE', receipts, '-', '+')) do
-      if cjson.decode(e[2][2])['p'] == other then redis.call('XDEL', receipts, e[1]) end
+      if receipt_peer(e[2][2]) == other then redis.call('XDEL', receipts, e[1]) end
     end
   end
 end

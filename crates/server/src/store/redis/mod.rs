@@ -17,6 +17,7 @@ mod links;
 mod mailbox;
 mod mailbox_lua;
 mod prekeys;
+mod receipt_value;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;

@@ -1,0 +1,128 @@
+//! A receipt as its mailbox's receipt stream holds it (field `p` of an `rs:` entry).
+//!
+//! Since layout 4 a receipt is one line, `{receipt id} {kind} {message id} {peer} {at}`, then
+//! ` {peer's device}` on a `resend`; the kind as the protocol names it (`delivered`, `read`,
+//! …). The scripts write it with `receipt_value` and read the peer with `receipt_peer`
+//! (`mailbox_lua.rs`). Layouts 2 and 3 kept a JSON object (`r`, `k`, `m`, `p`, `q`, `a`);
+//! receipts stored so are read as they are until acked. A line costs `hush-server` no JSON
+//! per `delivered` receipt written and per receipt read, and Lua fewer bytes to hash
+//! (BENCHMARKS.md, "Copies as bytes").
+
+use hush_shared::DeviceId;
+use hush_shared::UserId;
+use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
+use serde::Deserialize;
+
+/// A receipt as read back (its seq is its entry's number, not part of the value).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Receipt {
+    pub id: ReceiptId,
+    pub kind: ReceiptKind,
+    pub message_id: MessageId,
+    pub peer: UserId,
+    pub peer_device: Option<DeviceId>,
+    pub at: i64,
+}
+
+/// Every kind, with the name the protocol (and so the scripts) give it.
+const KINDS: [(ReceiptKind, &str); 5] = [
+    (ReceiptKind::Delivered, "delivered"),
+    (ReceiptKind::Read, "read"),
+    (ReceiptKind::Expired, "expired"),
+    (ReceiptKind::Resend, "resend"),
+    (ReceiptKind::ReadElsewhere, "read_elsewhere"),
+];
+
+fn kind_name(kind: ReceiptKind) -> &'static str {
+    KINDS.iter().find(|(k, _)| *k == kind).map_or("delivered", |(_, name)| name)
+}
+
+fn kind_named(name: &str) -> Option<ReceiptKind> {
+    KINDS.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
+}
+
+/// The value of a receipt without a peer's device (the only kind Rust writes is
+/// `delivered`; the scripts write the others).
+pub(super) fn receipt_value(id: ReceiptId, kind: ReceiptKind, message_id: MessageId, peer: UserId, at: i64) -> String {
+    format!("{id} {} {message_id} {peer} {at}", kind_name(kind))
+}
+
+/// The receipt in `value`, or `None` when it is neither of the two forms.
+pub(super) fn parse_receipt(value: &[u8]) -> Option<Receipt> {
+    if value.first() == Some(&b'{') {
+        let r: JsonReceipt = serde_json::from_slice(value).ok()?;
+        return Some(Receipt { id: r.r, kind: r.k, message_id: r.m, peer: r.p, peer_device: r.q, at: r.a });
+    }
+    let mut fields = std::str::from_utf8(value).ok()?.split(' ');
+    let mut next = || fields.next();
+    let (id, kind, message_id, peer, at) = (
+        next()?.parse().ok()?,
+        kind_named(next()?)?,
+        next()?.parse().ok()?,
+        next()?.parse().ok()?,
+        next()?.parse().ok()?,
+    );
+    let peer_device = match next() {
+        Some(device) => Some(device.parse().ok()?),
+        None => None,
+    };
+    next().is_none().then_some(Receipt { id, kind, message_id, peer, peer_device, at })
+}
+
+/// A receipt as layouts 2 and 3 kept it.
+#[derive(Deserialize)]
+struct JsonReceipt {
+    r: ReceiptId,
+    k: ReceiptKind,
+    m: MessageId,
+    p: UserId,
+    #[serde(default)]
+    q: Option<DeviceId>,
+    a: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+
+    #[test]
+    fn kinds_are_named_as_the_protocol_names_them() {
+        for (kind, name) in KINDS {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{name}\""));
+        }
+    }
+
+    #[test]
+    fn a_receipt_reads_back_as_written_and_as_the_scripts_write_it() {
+        let (id, message_id, peer, device) = (Uuid::from_u128(1), Uuid::from_u128(2), UserId::new(), DeviceId::new());
+        for (kind, _) in KINDS {
+            let value = receipt_value(id, kind, message_id, peer, 1_700_000_000);
+            let expected = Receipt { id, kind, message_id, peer, peer_device: None, at: 1_700_000_000 };
+            assert_eq!(parse_receipt(value.as_bytes()), Some(expected));
+        }
+        let resend = format!("{id} resend {message_id} {peer} 5 {device}");
+        let expected = Receipt { id, kind: ReceiptKind::Resend, message_id, peer, peer_device: Some(device), at: 5 };
+        assert_eq!(parse_receipt(resend.as_bytes()), Some(expected));
+    }
+
+    #[test]
+    fn a_receipt_kept_as_json_reads_and_a_damaged_one_is_refused() {
+        let (id, message_id, peer) = (Uuid::from_u128(1), Uuid::from_u128(2), UserId::new());
+        let json = format!(r#"{{"r":"{id}","k":"read_elsewhere","m":"{message_id}","p":"{peer}","a":5}}"#);
+        let expected = Receipt { id, kind: ReceiptKind::ReadElsewhere, message_id, peer, peer_device: None, at: 5 };
+        assert_eq!(parse_receipt(json.as_bytes()), Some(expected));
+        let good = format!("{id} read {message_id} {peer} 5");
+        for bad in [
+            good.replace(" read ", " seen "),
+            format!("{good} not-a-device"),
+            format!("{good} {} extra", DeviceId::new()),
+            good.replace(" 5", ""),
+            String::new(),
+            r#"{"r":"x"}"#.to_owned(),
+        ] {
+            assert_eq!(parse_receipt(bad.as_bytes()), None, "{bad}");
+        }
+    }
+}
