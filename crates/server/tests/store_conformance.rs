@@ -851,7 +851,7 @@ async fn redis_message_records_kept_as_hashes_move_when_the_store_connects() {
 /// layout 4, which stores new ones as lines (a copy's followed by the envelope's bytes):
 /// both kinds are read in their order, acked, asked again, purged and expired alike.
 #[tokio::test]
-async fn redis_copies_kept_as_json_are_served_beside_the_copies_of_layout_4() {
+async fn redis_copies_and_receipts_kept_as_json_are_served_beside_those_of_layout_4() {
     let redis = common::redis::RedisServer::start();
     let prefix = format!("copies-{}", Uuid::new_v4());
     let (alice, bob, carol) = (UserId::new(), UserId::new(), UserId::new());

@@ -10,10 +10,10 @@
 //! and writes. Layout 4 (`mailbox.rs`) stores each new waiting copy as a line and the
 //! envelope's bytes, and each new receipt as a line, instead of JSON (`copy_value.rs`,
 //! `receipt_value.rs`); those stored as JSON stay as they are and are read so, which is why
-//! moving from 3 to 4 moves nothing. Each queue moves in one script, oldest first, and records a
-//! `SCAN` page (up to about a thousand) at a time, so a migration cut short leaves every
-//! queue and record whole in one layout or the other and the next start finishes it; the
-//! marker `layout` is set last.
+//! moving from 3 to 4 moves nothing. Each queue moves in one script, oldest first, and
+//! records a `SCAN` page (up to about a thousand) at a time, so a migration cut short leaves
+//! every queue and record whole in one layout or the other and the next start finishes it;
+//! the marker `layout` is set last.
 //! Every node of a deployment must run this version before any serves: a node of an older
 //! version would keep writing the layout it knows.
 

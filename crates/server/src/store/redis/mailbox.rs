@@ -3,19 +3,18 @@
 //! A mailbox is named `{user}:{device}` (its *box*). Per box: `ms:{box}` (stream of the
 //! copies waiting, entry ids `0-{n}`, one field `p`: a line naming the message, then its
 //! envelope's bytes, `copy_value.rs`) and `rs:{box}` (stream of receipts alike, `p` one
-//! line, `receipt_value.rs`). The
-//! stream numbers its entries itself and never reuses a number, so an entry's number names
-//! it: an ack is one `XDEL`, and reading a mailbox is one `XRANGE` with no script. A
-//! receipt's seq is its entry's number; a copy's is twice that, plus one for an only copy
-//! (see [`message_seq`]). `mbx:{user}` (set) lists the person's devices with a
-//! mailbox, `mbseen:{user}` (hash device → Unix seconds) when each was last connected. Per
-//! message: `mr:{sender}:{id}` (string `{stored_at} {recipient} {state}`, state bits 1
-//! delivered, 2 read, 4 expired; the recipient empty on records kept from before records
-//! named it), expiring with the message lifetime — the dedup of resends and the roll-up of
-//! receipts per person, written and checked by one `SET NX EX`; `rw:{sender}:{id}` (set of
-//! boxes that asked for the message again with `retry`). `mexp` (sorted set of boxes,
-//! scored at or before each one's oldest copy) drives expiry; `mtotal` counts the copies
-//! waiting everywhere.
+//! line, `receipt_value.rs`). The stream numbers its entries itself and never reuses a
+//! number, so an entry's number names it: an ack is one `XDEL`, and reading a mailbox is
+//! one `XRANGE` with no script. A receipt's seq is its entry's number; a copy's is twice
+//! that, plus one for an only copy (see [`message_seq`]). `mbx:{user}` (set) lists the
+//! person's devices with a mailbox, `mbseen:{user}` (hash device → Unix seconds) when each
+//! was last connected. Per message: `mr:{sender}:{id}` (string `{stored_at} {recipient}
+//! {state}`, state bits 1 delivered, 2 read, 4 expired; the recipient empty on records kept
+//! from before records named it), expiring with the message lifetime — the dedup of resends
+//! and the roll-up of receipts per person, written and checked by one `SET NX EX`;
+//! `rw:{sender}:{id}` (set of boxes that asked for the message again with `retry`). `mexp`
+//! (sorted set of boxes, scored at or before each one's oldest copy) drives expiry;
+//! `mtotal` counts the copies waiting everywhere.
 //!
 //! Data kept in an earlier layout (sorted sets and hashes per queue; records as hashes) is
 //! moved into this one when the store connects (`layout.rs`), except copies and receipts
@@ -268,12 +267,7 @@ impl MailboxStore for RedisStore {
         self.read_stream("rs", mailbox, after, limit)
             .await?
             .into_iter()
-            .map(|(seq, value)| {
-                let r = parse_receipt(&value).ok_or_else(|| corrupt("receipt"))?;
-                let (id, kind, message_id, peer, peer_device, at) =
-                    (r.id, r.kind, r.message_id, r.peer, r.peer_device, r.at);
-                Ok(StoredReceipt { seq, id, kind, message_id, peer, peer_device, at })
-            })
+            .map(|(seq, value)| parse_receipt(seq, &value).ok_or_else(|| corrupt("receipt")))
             .collect()
     }
 

@@ -8,21 +8,11 @@
 //! per `delivered` receipt written and per receipt read, and Lua fewer bytes to hash
 //! (BENCHMARKS.md, "Copies as bytes").
 
-use hush_shared::DeviceId;
-use hush_shared::UserId;
 use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
+use hush_shared::{DeviceId, UserId};
 use serde::Deserialize;
 
-/// A receipt as read back (its seq is its entry's number, not part of the value).
-#[derive(Debug, PartialEq, Eq)]
-pub(super) struct Receipt {
-    pub id: ReceiptId,
-    pub kind: ReceiptKind,
-    pub message_id: MessageId,
-    pub peer: UserId,
-    pub peer_device: Option<DeviceId>,
-    pub at: i64,
-}
+use crate::store::StoredReceipt;
 
 /// Every kind, with the name the protocol (and so the scripts) give it.
 const KINDS: [(ReceiptKind, &str); 5] = [
@@ -47,11 +37,12 @@ pub(super) fn receipt_value(id: ReceiptId, kind: ReceiptKind, message_id: Messag
     format!("{id} {} {message_id} {peer} {at}", kind_name(kind))
 }
 
-/// The receipt in `value`, or `None` when it is neither of the two forms.
-pub(super) fn parse_receipt(value: &[u8]) -> Option<Receipt> {
+/// The receipt in `value`, entry `seq` of its stream, or `None` when it is neither of the
+/// two forms.
+pub(super) fn parse_receipt(seq: i64, value: &[u8]) -> Option<StoredReceipt> {
     if value.first() == Some(&b'{') {
         let r: JsonReceipt = serde_json::from_slice(value).ok()?;
-        return Some(Receipt { id: r.r, kind: r.k, message_id: r.m, peer: r.p, peer_device: r.q, at: r.a });
+        return Some(StoredReceipt { seq, id: r.r, kind: r.k, message_id: r.m, peer: r.p, peer_device: r.q, at: r.a });
     }
     let mut fields = std::str::from_utf8(value).ok()?.split(' ');
     let mut next = || fields.next();
@@ -66,7 +57,7 @@ pub(super) fn parse_receipt(value: &[u8]) -> Option<Receipt> {
         Some(device) => Some(device.parse().ok()?),
         None => None,
     };
-    next().is_none().then_some(Receipt { id, kind, message_id, peer, peer_device, at })
+    next().is_none().then_some(StoredReceipt { seq, id, kind, message_id, peer, peer_device, at })
 }
 
 /// A receipt as layouts 2 and 3 kept it.
@@ -99,20 +90,22 @@ mod tests {
         let (id, message_id, peer, device) = (Uuid::from_u128(1), Uuid::from_u128(2), UserId::new(), DeviceId::new());
         for (kind, _) in KINDS {
             let value = receipt_value(id, kind, message_id, peer, 1_700_000_000);
-            let expected = Receipt { id, kind, message_id, peer, peer_device: None, at: 1_700_000_000 };
-            assert_eq!(parse_receipt(value.as_bytes()), Some(expected));
+            let expected = StoredReceipt { seq: 3, id, kind, message_id, peer, peer_device: None, at: 1_700_000_000 };
+            assert_eq!(parse_receipt(3, value.as_bytes()), Some(expected));
         }
         let resend = format!("{id} resend {message_id} {peer} 5 {device}");
-        let expected = Receipt { id, kind: ReceiptKind::Resend, message_id, peer, peer_device: Some(device), at: 5 };
-        assert_eq!(parse_receipt(resend.as_bytes()), Some(expected));
+        let expected =
+            StoredReceipt { seq: 3, id, kind: ReceiptKind::Resend, message_id, peer, peer_device: Some(device), at: 5 };
+        assert_eq!(parse_receipt(3, resend.as_bytes()), Some(expected));
     }
 
     #[test]
     fn a_receipt_kept_as_json_reads_and_a_damaged_one_is_refused() {
         let (id, message_id, peer) = (Uuid::from_u128(1), Uuid::from_u128(2), UserId::new());
         let json = format!(r#"{{"r":"{id}","k":"read_elsewhere","m":"{message_id}","p":"{peer}","a":5}}"#);
-        let expected = Receipt { id, kind: ReceiptKind::ReadElsewhere, message_id, peer, peer_device: None, at: 5 };
-        assert_eq!(parse_receipt(json.as_bytes()), Some(expected));
+        let expected =
+            StoredReceipt { seq: 3, id, kind: ReceiptKind::ReadElsewhere, message_id, peer, peer_device: None, at: 5 };
+        assert_eq!(parse_receipt(3, json.as_bytes()), Some(expected));
         let good = format!("{id} read {message_id} {peer} 5");
         for bad in [
             good.replace(" read ", " seen "),
@@ -122,7 +115,7 @@ mod tests {
             String::new(),
             r#"{"r":"x"}"#.to_owned(),
         ] {
-            assert_eq!(parse_receipt(bad.as_bytes()), None, "{bad}");
+            assert_eq!(parse_receipt(3, bad.as_bytes()), None, "{bad}");
         }
     }
 }
