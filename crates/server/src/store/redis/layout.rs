@@ -28,6 +28,9 @@ use crate::store::{RECEIPTS_KEPT_PER_MAILBOX, StoreError, StoreResult};
 /// The layout this version reads and writes.
 pub const LAYOUT: i64 = 4;
 
+/// The first layout with string records (`mr:`): no data before it is left to move.
+const LAYOUT_WITH_STRING_RECORDS: i64 = 3;
+
 /// The oldest Redis that runs the scripts (stream ids `0-*` are Redis 7.0's).
 pub const OLDEST_REDIS: (u32, u32) = (7, 0);
 
@@ -199,19 +202,23 @@ impl RedisStore {
             return Ok(());
         }
         let marker = self.key("layout");
-        for name in self.names_after("mq:").await? {
-            let _: i64 = MOVE_MESSAGES.arg(&self.prefix).arg(name).invoke_async(&mut conn).await?;
+        // Layout 4 changed only how new copies and receipts are written: from 3 there is
+        // nothing to move, and each move below scans the whole keyspace.
+        if layout < LAYOUT_WITH_STRING_RECORDS {
+            for name in self.names_after("mq:").await? {
+                let _: i64 = MOVE_MESSAGES.arg(&self.prefix).arg(name).invoke_async(&mut conn).await?;
+            }
+            for name in self.names_after("rq:").await? {
+                let _: i64 = MOVE_RECEIPTS
+                    .arg(&self.prefix)
+                    .arg(name)
+                    .arg(RECEIPTS_KEPT_PER_MAILBOX)
+                    .invoke_async(&mut conn)
+                    .await?;
+            }
+            self.move_by_page("mid:", &MOVE_RECORDS).await?;
+            self.move_by_page("seen:", &MOVE_SEEN).await?;
         }
-        for name in self.names_after("rq:").await? {
-            let _: i64 = MOVE_RECEIPTS
-                .arg(&self.prefix)
-                .arg(name)
-                .arg(RECEIPTS_KEPT_PER_MAILBOX)
-                .invoke_async(&mut conn)
-                .await?;
-        }
-        self.move_by_page("mid:", &MOVE_RECORDS).await?;
-        self.move_by_page("seen:", &MOVE_SEEN).await?;
         let _: () = redis::cmd("SET").arg(&marker).arg(LAYOUT).query_async(&mut conn).await?;
         Ok(())
     }
