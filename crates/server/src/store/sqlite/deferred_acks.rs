@@ -14,16 +14,24 @@
 //! ack whose receipt depends on what the other copies did (a recipient with several
 //! devices) is written at once (`mailbox::ack_copy`).
 //!
-//! When they are written: by any mailbox transaction but a send (`mailbox::Deferred`), so
-//! nothing (expiry, a closed mailbox, a deleted account, a retry) acts on the tables
-//! without them; by a send too once [`MAX_DEFERRED`] items or [`MAX_DEFERRAL`] wait; by the
-//! store's owner every [`MAX_DEFERRAL`] and at a clean shutdown
-//! ([`crate::store::MailboxStore::flush`]); and before a device reads from before an ack
-//! deferred here (a new connection), so it never gets that message or receipt again while
-//! the process lives.
+//! When they are written: by any mailbox transaction but a send or an ack
+//! (`mailbox::Deferred`), so nothing (expiry, a closed mailbox, a deleted account, a retry)
+//! acts on the tables without them; by a send or an ack too once [`MAX_DEFERRED`] settled
+//! items or [`MAX_DEFERRAL`] wait; by the store's owner every [`MAX_DEFERRAL`] and at a
+//! clean shutdown ([`crate::store::MailboxStore::flush`]); and before a device reads from
+//! before an ack deferred here (a new connection), so it never gets that message or receipt
+//! again while the process lives.
+//!
+//! When a send or an ack writes them, a copy whose `delivered` receipt still waits here
+//! unacked stays, with the receipt ([`Writing::AllButAwaited`]): with many messages in
+//! flight a sender acks its receipts tens of milliseconds later, after the acks fell due,
+//! and the receipt would be a row written only to be deleted again. It stays at most
+//! [`AWAIT_AT_MOST`]; when more copies waited that long than settled in time (a sender
+//! flooding the server acks its receipts later still), the next writes await nothing
+//! (BENCHMARKS.md, "Copies kept for their receipt's ack").
 
-use std::collections::HashMap;
-use std::time::Instant;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
@@ -31,35 +39,98 @@ use super::mailbox::{copy_params, insert_receipt, one_copy};
 use super::mailbox_counts::{DepthChanges, MailboxCounts};
 use crate::store::{MAX_DEFERRAL, Mailbox, MessageRef, ReceiptRef, StoredReceipt};
 
-/// Deferred items beyond which the next mailbox transaction writes them all.
+/// Settled items (see [`Writing::AllButAwaited`]) beyond which the next mailbox
+/// transaction writes them.
 pub const MAX_DEFERRED: usize = 1024;
 
-/// Acks not written yet, and the receipts they queued, by mailbox.
+/// Awaited items (a copy whose `delivered` receipt waits here unacked, and that receipt)
+/// beyond which the next mailbox transaction writes everything.
+pub const MAX_AWAITED: usize = 16384;
+
+/// How long an acked copy may stay here awaiting its receipt's ack while settled items are
+/// written (so nothing waits much longer than [`MAX_DEFERRAL`]).
+const AWAIT_AT_MOST: Duration = Duration::from_millis(100);
+
+/// Writes that carry nothing after one where more copies were written because they awaited
+/// too long than settled in time (their senders ack receipts too slowly for awaiting to pay:
+/// a sender flooding the server).
+const WRITES_WITHOUT_AWAITING: u32 = 16;
+
+/// What [`DeferredAcks::write`] writes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Writing {
+    /// Everything waiting here.
+    Everything,
+    /// All but the awaited items: acked copies whose `delivered` receipts still wait here
+    /// unacked — their senders ack them a round trip later, and a copy deleted with its
+    /// receipt acked needs no receipt row written and deleted again — with those receipts,
+    /// unless they waited [`AWAIT_AT_MOST`] or [`MAX_AWAITED`] are awaited.
+    AllButAwaited,
+}
+
+/// Acks not written yet, and the receipts they queued.
 #[derive(Default)]
 pub struct DeferredAcks {
     mailboxes: HashMap<Mailbox, Waiting>,
     /// Items in all mailboxes.
     count: usize,
+    /// Of them, awaited (see [`Writing::AllButAwaited`]).
+    awaited: usize,
+    /// When the oldest item here was deferred.
     oldest: Option<Instant>,
-    /// Whether the open transaction has them written (see [`Self::write`]).
-    in_open_transaction: bool,
+    /// Copies that await nothing: their receipts were acked here, or they queued none.
+    settled: Vec<At>,
+    /// Copies that queued receipts, in the order acked (some settled since).
+    awaiting: VecDeque<(Instant, At)>,
+    /// What the open transaction wrote, to forget once it commits.
+    written: Option<Written>,
+    /// Copies settled by their receipts' acks since the last write.
+    settled_in_time: usize,
+    /// Writes left that write everything (see [`WRITES_WITHOUT_AWAITING`]).
+    writes_without_awaiting: u32,
 }
 
 /// What waits for one mailbox.
 #[derive(Default)]
 struct Waiting {
-    /// Message copies acked: deleted when written.
-    copies: Vec<MessageRef>,
-    /// Receipts acks queued here: inserted when written, read from here until then.
-    receipts: Vec<StoredReceipt>,
+    /// Message copies acked, by `seq`: deleted when written.
+    copies: BTreeMap<i64, AckedCopy>,
+    /// Receipts acks queued here, by `seq`, with the copy whose ack queued each: inserted
+    /// when written, read from here until then.
+    receipts: BTreeMap<i64, (StoredReceipt, At)>,
     /// Receipts acked that are in the table: deleted when written.
     receipt_acks: Vec<ReceiptRef>,
+}
+
+/// Where a copy or a receipt is: its mailbox and `seq`.
+type At = (Mailbox, i64);
+
+/// A copy acked here.
+struct AckedCopy {
+    message: MessageRef,
+    /// The receipts its ack queued that still wait here unacked.
+    receipts: Vec<At>,
+}
+
+/// What [`DeferredAcks::write`] wrote, to forget once the transaction commits.
+enum Written {
+    Everything,
+    AllButAwaited {
+        copies: Vec<At>,
+        /// Entries at the front of `awaiting` it went through.
+        awaiting_done: usize,
+        /// Copies it wrote, by mailbox.
+        by_mailbox: HashMap<Mailbox, i64>,
+    },
 }
 
 impl DeferredAcks {
     /// Whether what waits should be written now (too much, or waiting too long).
     pub fn due(&self) -> bool {
-        self.count >= MAX_DEFERRED || self.oldest.is_some_and(|oldest| oldest.elapsed() >= MAX_DEFERRAL)
+        let unwritten = if self.writes_without_awaiting > 0 { self.count } else { self.count - self.awaited };
+        unwritten >= MAX_DEFERRED
+            || self.awaited >= MAX_AWAITED
+            || self.oldest.is_some_and(|oldest| oldest.elapsed() >= MAX_DEFERRAL)
     }
 
     /// Whether nothing waits.
@@ -67,42 +138,63 @@ impl DeferredAcks {
         self.count == 0
     }
 
-    fn waiting(&mut self, mailbox: Mailbox, items: usize) -> &mut Waiting {
-        self.oldest.get_or_insert_with(Instant::now);
+    fn waiting(&mut self, mailbox: Mailbox, items: usize, now: Instant) -> &mut Waiting {
+        self.oldest.get_or_insert(now);
         self.count += items;
         self.mailboxes.entry(mailbox).or_default()
     }
 
     /// Whether the copy of `mailbox` at `seq` was acked here already.
     pub fn has_message(&self, mailbox: Mailbox, seq: i64) -> bool {
-        self.mailboxes.get(&mailbox).is_some_and(|w| w.copies.iter().any(|r| r.seq == seq))
+        self.mailboxes.get(&mailbox).is_some_and(|w| w.copies.contains_key(&seq))
     }
 
     /// Defers the ack of `message` in `mailbox`, with the receipts it queued.
     pub fn defer_message(&mut self, mailbox: Mailbox, message: MessageRef, receipts: Vec<(Mailbox, StoredReceipt)>) {
-        self.waiting(mailbox, 1).copies.push(message);
+        let now = Instant::now();
+        let at = (mailbox, message.seq);
+        if receipts.is_empty() {
+            self.settled.push(at);
+        } else {
+            self.awaited += 1 + receipts.len();
+            self.awaiting.push_back((now, at));
+        }
+        let locations = receipts.iter().map(|(to, receipt)| (*to, receipt.seq)).collect();
+        self.waiting(mailbox, 1, now).copies.insert(message.seq, AckedCopy { message, receipts: locations });
         for (to, receipt) in receipts {
-            self.waiting(to, 1).receipts.push(receipt);
+            self.waiting(to, 1, now).receipts.insert(receipt.seq, (receipt, at));
         }
     }
 
-    /// Defers receipt acks of `mailbox`; a receipt still waiting here is dropped instead.
+    /// Defers receipt acks of `mailbox`; a receipt still waiting here is dropped instead, and
+    /// the copy that queued it settles once none of its receipts waits.
     pub fn defer_receipt_acks(&mut self, mailbox: Mailbox, acks: &[ReceiptRef]) {
         for ack in acks {
-            let waiting = self.mailboxes.get_mut(&mailbox).and_then(|w| {
-                let index = w.receipts.iter().position(|r| r.seq == ack.seq && r.id == ack.id)?;
-                Some(w.receipts.remove(index))
+            let waiting = self.mailboxes.get_mut(&mailbox).and_then(|w| match w.receipts.get(&ack.seq) {
+                Some((receipt, _)) if receipt.id == ack.id => w.receipts.remove(&ack.seq),
+                _ => None,
             });
-            match waiting {
-                Some(_) => self.count -= 1,
-                None => self.waiting(mailbox, 1).receipt_acks.push(*ack),
+            let Some((_, (copy_mailbox, copy_seq))) = waiting else {
+                self.waiting(mailbox, 1, Instant::now()).receipt_acks.push(*ack);
+                continue;
+            };
+            self.count -= 1;
+            self.awaited -= 1;
+            let copy = self.mailboxes.get_mut(&copy_mailbox).and_then(|w| w.copies.get_mut(&copy_seq));
+            if let Some(copy) = copy {
+                copy.receipts.retain(|at| *at != (mailbox, ack.seq));
+                if copy.receipts.is_empty() {
+                    self.awaited -= 1;
+                    self.settled_in_time += 1;
+                    self.settled.push((copy_mailbox, copy_seq));
+                }
             }
         }
     }
 
     /// Whether a read of `mailbox`'s messages after `after` would see one acked here.
     pub fn hides_messages_from(&self, mailbox: Mailbox, after: i64) -> bool {
-        self.mailboxes.get(&mailbox).is_some_and(|w| w.copies.iter().any(|r| r.seq > after))
+        self.mailboxes.get(&mailbox).is_some_and(|w| w.copies.range(after + 1..).next().is_some())
     }
 
     /// Whether a read of `mailbox`'s receipts after `after` would see one acked here.
@@ -110,69 +202,173 @@ impl DeferredAcks {
         self.mailboxes.get(&mailbox).is_some_and(|w| w.receipt_acks.iter().any(|r| r.seq > after))
     }
 
-    /// The receipts waiting here for `mailbox` after `after`.
+    /// The receipts waiting here for `mailbox` after `after`, in order.
     pub fn receipts_for(&self, mailbox: Mailbox, after: i64) -> impl Iterator<Item = &StoredReceipt> {
-        let receipts = self.mailboxes.get(&mailbox).map_or(&[][..], |w| &w.receipts[..]);
-        receipts.iter().filter(move |r| r.seq > after)
+        let receipts = self.mailboxes.get(&mailbox).map(|w| w.receipts.range(after + 1..));
+        receipts.into_iter().flatten().map(|(_, (receipt, _))| receipt)
     }
 
-    /// Copies of `mailbox` acked here and still in the table (the open transaction has
-    /// not deleted them).
+    /// Copies of `mailbox` acked here and still in the table (not deleted by the open
+    /// transaction).
     pub fn acked_in(&self, mailbox: Mailbox) -> i64 {
-        self.still_in_table(self.mailboxes.get(&mailbox).into_iter())
+        let here = self.mailboxes.get(&mailbox).map_or(0, |w| w.copies.len() as i64);
+        match &self.written {
+            None => here,
+            Some(Written::Everything) => 0,
+            Some(Written::AllButAwaited { by_mailbox, .. }) => here - by_mailbox.get(&mailbox).copied().unwrap_or(0),
+        }
     }
 
     /// Copies acked here and still in the table, in every mailbox.
     pub fn acked(&self) -> i64 {
-        self.still_in_table(self.mailboxes.values())
-    }
-
-    fn still_in_table<'a>(&self, waiting: impl Iterator<Item = &'a Waiting>) -> i64 {
-        if self.in_open_transaction { 0 } else { waiting.map(|w| w.copies.len() as i64).sum() }
+        let here: i64 = self.mailboxes.values().map(|w| w.copies.len() as i64).sum();
+        match &self.written {
+            None => here,
+            Some(Written::Everything) => 0,
+            Some(Written::AllButAwaited { copies, .. }) => here - copies.len() as i64,
+        }
     }
 
     /// The store's call ends (its transaction committed or rolled back, or its savepoint
     /// released into the batch of sends): nothing [`Self::write`] wrote is still pending.
     pub fn call_ended(&mut self) {
-        self.in_open_transaction = false;
+        self.written = None;
     }
 
-    /// Writes everything deferred in `tx`, returning how mailbox depths changed; call
+    /// Writes what `writing` says in `tx`, returning how mailbox depths changed; call
     /// [`Self::committed`] once it commits.
-    pub fn write(&mut self, tx: &Connection, counts: &mut MailboxCounts) -> rusqlite::Result<DepthChanges> {
+    pub fn write(
+        &mut self,
+        tx: &Connection,
+        counts: &mut MailboxCounts,
+        writing: Writing,
+    ) -> rusqlite::Result<DepthChanges> {
+        if writing == Writing::AllButAwaited && self.writes_without_awaiting > 0 {
+            self.writes_without_awaiting -= 1;
+            return self.write_everything(tx, counts);
+        }
+        if writing == Writing::Everything || self.awaited >= MAX_AWAITED {
+            return self.write_everything(tx, counts);
+        }
+        let mut changes = DepthChanges::default();
+        // The settled copies, then those that awaited their receipts' acks too long.
+        let mut copies = self.settled.clone();
+        let (mut awaiting_done, mut aged) = (0, 0);
+        for (acked_at, at) in &self.awaiting {
+            if acked_at.elapsed() < AWAIT_AT_MOST {
+                break;
+            }
+            awaiting_done += 1;
+            let still_awaiting = self.copy(*at).is_some_and(|copy| !copy.receipts.is_empty());
+            if still_awaiting {
+                copies.push(*at);
+                aged += 1;
+            }
+        }
+        if aged > std::mem::take(&mut self.settled_in_time) {
+            self.writes_without_awaiting = WRITES_WITHOUT_AWAITING;
+        }
+        let mut by_mailbox = HashMap::new();
+        for &(mailbox, seq) in &copies {
+            let Some(copy) = self.copy((mailbox, seq)) else { continue };
+            delete_copy(tx, &mut changes, mailbox, &copy.message)?;
+            *by_mailbox.entry(mailbox).or_default() += 1;
+            for &(to, receipt_seq) in &copy.receipts {
+                if let Some((receipt, _)) = self.mailboxes.get(&to).and_then(|w| w.receipts.get(&receipt_seq)) {
+                    insert_receipt(tx, counts, &to, receipt)?;
+                }
+            }
+        }
+        for (mailbox, waiting) in &self.mailboxes {
+            for receipt in &waiting.receipt_acks {
+                delete_receipt(tx, mailbox, receipt)?;
+            }
+        }
+        self.written = Some(Written::AllButAwaited { copies, awaiting_done, by_mailbox });
+        Ok(changes)
+    }
+
+    fn write_everything(&mut self, tx: &Connection, counts: &mut MailboxCounts) -> rusqlite::Result<DepthChanges> {
         let mut changes = DepthChanges::default();
         for (mailbox, waiting) in &self.mailboxes {
-            for message in &waiting.copies {
-                let deleted = tx
-                    .prepare_cached(concat!("DELETE FROM messages WHERE ", one_copy!()))?
-                    .execute(copy_params(mailbox, message))?;
-                changes.add(*mailbox, -(deleted as i64));
+            for copy in waiting.copies.values() {
+                delete_copy(tx, &mut changes, *mailbox, &copy.message)?;
             }
-            for receipt in &waiting.receipts {
+            for (receipt, _) in waiting.receipts.values() {
                 insert_receipt(tx, counts, mailbox, receipt)?;
             }
             for receipt in &waiting.receipt_acks {
-                tx.prepare_cached("DELETE FROM receipts WHERE seq = ?1 AND user_id = ?2 AND device = ?3 AND id = ?4")?
-                    .execute(params![
-                        receipt.seq,
-                        mailbox.user.0.as_bytes(),
-                        mailbox.device.0.as_bytes(),
-                        receipt.id.as_bytes()
-                    ])?;
+                delete_receipt(tx, mailbox, receipt)?;
             }
         }
-        self.in_open_transaction = true;
+        self.written = Some(Written::Everything);
         Ok(changes)
+    }
+
+    fn copy(&self, (mailbox, seq): At) -> Option<&AckedCopy> {
+        self.mailboxes.get(&mailbox)?.copies.get(&seq)
     }
 
     /// The mailbox transaction committed (or its savepoint was released into the batch of
     /// sends, which a failed batch loses like a crash would: the acks come again): what
-    /// [`Self::write`] wrote in it is gone from here.
+    /// [`Self::write`] wrote in it is gone from here; what it left waits on.
     pub fn committed(&mut self) {
-        if std::mem::take(&mut self.in_open_transaction) {
-            *self = Self::default();
+        match self.written.take() {
+            None => {}
+            Some(Written::Everything) => {
+                *self = Self { writes_without_awaiting: self.writes_without_awaiting, ..Self::default() }
+            }
+            Some(Written::AllButAwaited { copies, awaiting_done, .. }) => {
+                for at in copies {
+                    self.forget_copy(at);
+                }
+                for waiting in self.mailboxes.values_mut() {
+                    self.count -= waiting.receipt_acks.len();
+                    waiting.receipt_acks.clear();
+                }
+                self.settled.clear();
+                self.awaiting.drain(..awaiting_done);
+                self.mailboxes.retain(|_, w| !(w.copies.is_empty() && w.receipts.is_empty()));
+                self.oldest = self.awaiting.front().map(|(acked_at, _)| *acked_at);
+            }
         }
     }
+
+    /// Forgets a copy written, with the receipts written with it.
+    fn forget_copy(&mut self, (mailbox, seq): At) {
+        let Some(copy) = self.mailboxes.get_mut(&mailbox).and_then(|w| w.copies.remove(&seq)) else { return };
+        self.count -= 1;
+        if !copy.receipts.is_empty() {
+            self.awaited -= 1;
+        }
+        for (to, receipt_seq) in copy.receipts {
+            if self.mailboxes.get_mut(&to).and_then(|w| w.receipts.remove(&receipt_seq)).is_some() {
+                self.count -= 1;
+                self.awaited -= 1;
+            }
+        }
+    }
+}
+
+/// Deletes an acked copy.
+fn delete_copy(
+    tx: &Connection,
+    changes: &mut DepthChanges,
+    mailbox: Mailbox,
+    message: &MessageRef,
+) -> rusqlite::Result<()> {
+    let deleted = tx
+        .prepare_cached(concat!("DELETE FROM messages WHERE ", one_copy!()))?
+        .execute(copy_params(&mailbox, message))?;
+    changes.add(mailbox, -(deleted as i64));
+    Ok(())
+}
+
+/// Deletes an acked receipt.
+fn delete_receipt(tx: &Connection, mailbox: &Mailbox, receipt: &ReceiptRef) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM receipts WHERE seq = ?1 AND user_id = ?2 AND device = ?3 AND id = ?4")?
+        .execute(params![receipt.seq, mailbox.user.0.as_bytes(), mailbox.device.0.as_bytes(), receipt.id.as_bytes()])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -216,7 +412,7 @@ mod tests {
         assert_eq!((deferred.acked_in(bob), deferred.acked_in(alice), deferred.acked()), (1, 0, 1));
         deferred.committed();
         assert!(deferred.due(), "not written: still waiting");
-        deferred.in_open_transaction = true;
+        deferred.written = Some(Written::Everything);
         deferred.committed();
         assert!(!deferred.due() && !deferred.hides_receipts_from(alice, 0) && deferred.acked() == 0);
     }
@@ -234,5 +430,33 @@ mod tests {
         assert_eq!(deferred.receipts_for(alice, 0).count(), 0, "acked: gone");
         assert!(!deferred.hides_receipts_from(alice, 0), "nothing to delete from the table");
         assert_eq!(deferred.receipts_for(alice_laptop, 0).collect::<Vec<_>>(), vec![&on_laptop]);
+    }
+
+    /// Copies awaiting their receipts' acks, and those receipts, do not make acks due (up to
+    /// [`MAX_AWAITED`]); a copy whose every receipt was acked here does.
+    #[test]
+    fn only_settled_acks_make_them_due() {
+        let (bob, alice, alice_laptop) = (mailbox(), mailbox(), mailbox());
+        let mut deferred = DeferredAcks::default();
+        let mut last = None;
+        for seq in 1..=MAX_DEFERRED as i64 {
+            let (on_phone, on_laptop) = (receipt(2 * seq), receipt(2 * seq + 1));
+            let message = MessageRef { sender: alice.user, id: on_phone.message_id, seq };
+            deferred.defer_message(bob, message, vec![(alice, on_phone.clone()), (alice_laptop, on_laptop.clone())]);
+            last = Some((on_phone, on_laptop));
+        }
+        assert_eq!((deferred.count, deferred.awaited), (3 * MAX_DEFERRED, 3 * MAX_DEFERRED));
+        assert!(!deferred.due(), "every copy awaits its receipts' acks");
+        let (on_phone, on_laptop) = last.unwrap();
+        deferred.defer_receipt_acks(alice, &[ReceiptRef { id: on_phone.id, seq: on_phone.seq }]);
+        assert_eq!(deferred.awaited, 3 * MAX_DEFERRED - 1, "the copy still awaits the laptop's ack");
+        deferred.defer_receipt_acks(alice_laptop, &[ReceiptRef { id: on_laptop.id, seq: on_laptop.seq }]);
+        assert_eq!((deferred.count, deferred.awaited), (3 * MAX_DEFERRED - 2, 3 * MAX_DEFERRED - 3));
+        for seq in 0..MAX_DEFERRED as i64 - 2 {
+            deferred.defer_receipt_acks(alice, &[ReceiptRef { id: uuid::Uuid::now_v7(), seq: -seq }]);
+        }
+        assert!(!deferred.due(), "{} settled", MAX_DEFERRED - 1);
+        deferred.defer_receipt_acks(alice, &[ReceiptRef { id: uuid::Uuid::now_v7(), seq: -5000 }]);
+        assert!(deferred.due());
     }
 }

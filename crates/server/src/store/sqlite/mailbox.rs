@@ -15,7 +15,7 @@ use hush_shared::{DeviceId, UserId};
 use rusqlite::{Connection, DropBehavior, OptionalExtension, Savepoint, ToSql, Transaction, params};
 use uuid::Uuid;
 
-use super::deferred_acks::DeferredAcks;
+use super::deferred_acks::{DeferredAcks, Writing};
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
 use super::message_records::{self as records, DELIVERED, EXPIRED, Generations};
 use super::unacked_copies::UnackedCopies;
@@ -239,9 +239,10 @@ pub(super) enum Deferred {
     /// All of them: the transaction acts on rows they concern, or may (expiry, a closed
     /// mailbox, a deleted account, a retry or read, an ack written at once).
     All,
-    /// Only once they are due: a send adds rows and acts on none (a full mailbox is judged
-    /// without the copies acked here). Left to wait, acks are written many at a time, and
-    /// a `delivered` receipt its sender acks meanwhile is never written at all.
+    /// Only once they are due, and then all but those awaiting their receipt's ack
+    /// ([`Writing::AllButAwaited`]): a send or an ack adds rows and acts on none (a full
+    /// mailbox is judged without the copies acked here). Left to wait, acks are written many
+    /// at a time, and a `delivered` receipt its sender acks meanwhile is never written at all.
     IfDue,
 }
 
@@ -274,7 +275,8 @@ pub(super) fn begin<'c>(
     let tx = if c.is_autocommit() { Write::Alone(c.transaction()?) } else { Write::InBatch(c.savepoint()?) };
     let changes = match deferred {
         Deferred::IfDue if !memory.deferred.due() => DepthChanges::default(),
-        _ => memory.deferred.write(&tx, &mut memory.counts)?,
+        Deferred::IfDue => memory.deferred.write(&tx, &mut memory.counts, Writing::AllButAwaited)?,
+        Deferred::All => memory.deferred.write(&tx, &mut memory.counts, Writing::Everything)?,
     };
     Ok((tx, changes))
 }
@@ -309,10 +311,10 @@ fn written(memory: &mut MailboxMemory, changes: DepthChanges) {
     memory.deferred.committed();
 }
 
-/// Writes the deferred acks now, in a transaction of their own (a savepoint inside an open
-/// batch of sends).
-fn write_deferred(c: &mut Connection, memory: &mut MailboxMemory) -> rusqlite::Result<()> {
-    let (tx, changes) = begin(c, memory, Deferred::All)?;
+/// Writes the deferred acks `deferred` says now, in a transaction of their own (a savepoint
+/// inside an open batch of sends).
+fn write_deferred(c: &mut Connection, memory: &mut MailboxMemory, deferred: Deferred) -> rusqlite::Result<()> {
+    let (tx, changes) = begin(c, memory, deferred)?;
     commit(tx, memory, changes)
 }
 
@@ -691,7 +693,7 @@ impl MailboxStore for SqliteStore {
     async fn fetch_messages(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
         self.call_mailbox(move |c, memory| {
             if memory.deferred.hides_messages_from(mailbox, after) {
-                write_deferred(c, memory)?;
+                write_deferred(c, memory, Deferred::All)?;
             }
             let select = "SELECT seq, id, sender, sender_device, addressee, envelope, stored_at FROM messages
                           WHERE recipient = ?1 AND device = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4";
@@ -717,8 +719,10 @@ impl MailboxStore for SqliteStore {
         self.call_mailbox_lazily(move |c, memory| {
             let mut told = Vec::new();
             let at_once = defer_acks(c, memory, (mailbox, &messages), now, &mut told)?;
-            if !at_once.is_empty() || memory.deferred.due() {
+            if !at_once.is_empty() {
                 told.extend(each((c, memory), &at_once, |step, m, told| ack_copy(step, mailbox, m, now, told))?);
+            } else if memory.deferred.due() {
+                write_deferred(c, memory, Deferred::IfDue)?;
             }
             told.sort();
             told.dedup();
@@ -752,7 +756,7 @@ impl MailboxStore for SqliteStore {
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
         self.call_mailbox_lazily(move |c, memory| {
             if memory.deferred.hides_receipts_from(mailbox, after) {
-                write_deferred(c, memory)?;
+                write_deferred(c, memory, Deferred::All)?;
             }
             let mut receipts = if memory.counts.may_have_receipts(mailbox, after) {
                 let read = read_receipts(c, mailbox, after, limit)?;
@@ -777,7 +781,7 @@ impl MailboxStore for SqliteStore {
         self.call_mailbox_lazily(move |c, memory| {
             memory.deferred.defer_receipt_acks(mailbox, &receipts);
             if memory.deferred.due() {
-                write_deferred(c, memory)?;
+                write_deferred(c, memory, Deferred::IfDue)?;
             }
             Ok(())
         })
@@ -785,7 +789,10 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn flush(&self) -> StoreResult<()> {
-        self.call_mailbox(|c, memory| if memory.deferred.is_empty() { Ok(()) } else { write_deferred(c, memory) }).await
+        self.call_mailbox(
+            |c, memory| if memory.deferred.is_empty() { Ok(()) } else { write_deferred(c, memory, Deferred::All) },
+        )
+        .await
     }
 
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>> {

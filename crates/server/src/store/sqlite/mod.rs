@@ -631,6 +631,57 @@ mod tests {
         assert!(store.fetch_receipts(a1, resend[0].seq, 10).await.unwrap().is_empty());
     }
 
+    /// When settled acks fall due, a copy whose `delivered` receipt waits unacked in memory
+    /// stays there with the receipt (no receipt row written only to be deleted a round trip
+    /// later): the receipt is read from memory, the copy no longer counts as waiting, and
+    /// once the receipt is acked the copy goes without a receipt ever written. A copy that
+    /// awaited its receipt's ack too long is written with its receipt, and then, as awaiting
+    /// did not pay, the next writes await nothing.
+    #[tokio::test]
+    async fn a_copy_awaiting_its_receipts_ack_stays_in_memory_while_settled_acks_are_written() {
+        use crate::store::{MailboxStore, ReceiptRef};
+        use deferred_acks::MAX_DEFERRED;
+
+        let (store, a1, b1) = two_open_mailboxes().await;
+        let rows = |table: &str| {
+            let c = store.conn.try_lock().unwrap();
+            c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap()
+        };
+        // Acks of receipts long gone: settled items, written when due (they delete nothing).
+        let settled = async || {
+            let gone: Vec<_> =
+                (0..MAX_DEFERRED as i64).map(|seq| ReceiptRef { id: uuid::Uuid::now_v7(), seq }).collect();
+            store.ack_receipts(b1, &gone).await.unwrap();
+        };
+
+        let first = store_one(&store, a1, b1, 5).await;
+        assert_eq!(store.ack_messages(b1, &[first], 6).await.unwrap(), vec![a1.user]);
+        settled().await;
+        assert!(!store.memory.lock().unwrap().deferred.is_empty(), "the awaited copy stays");
+        assert_eq!((rows("messages"), rows("receipts")), (1, 0), "the copy is not deleted, its receipt not written");
+        assert_eq!(store.depth(b1).await.unwrap(), 0, "acked: not waiting");
+        let delivered = store.fetch_receipts(a1, 0, 10).await.unwrap();
+        assert_eq!(delivered.iter().map(|r| r.message_id).collect::<Vec<_>>(), vec![first.id], "read from memory");
+        store.ack_receipts(a1, &[ReceiptRef { id: delivered[0].id, seq: delivered[0].seq }]).await.unwrap();
+        settled().await;
+        assert_eq!((rows("messages"), rows("receipts")), (0, 0), "the copy went; no receipt was ever written");
+
+        let second = store_one(&store, a1, b1, 7).await;
+        store.ack_messages(b1, &[second], 8).await.unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        settled().await;
+        assert_eq!((rows("messages"), rows("receipts")), (0, 1), "awaited too long: written with its receipt");
+        assert!(store.memory.lock().unwrap().deferred.is_empty());
+        let delivered = store.fetch_receipts(a1, 0, 10).await.unwrap();
+        assert_eq!(delivered.iter().map(|r| r.message_id).collect::<Vec<_>>(), vec![second.id], "read from the table");
+
+        // More copies awaited too long than settled in time: the next writes await nothing.
+        let third = store_one(&store, a1, b1, 9).await;
+        store.ack_messages(b1, &[third], 10).await.unwrap();
+        settled().await;
+        assert_eq!((rows("messages"), rows("receipts")), (0, 2), "written at once with its receipt");
+    }
+
     /// An ack's receipt depends on the other copies when the recipient has several devices:
     /// written at once, so the second device's ack adds no second receipt; a copy on the
     /// sender's own other device is deferred and tells nobody.
