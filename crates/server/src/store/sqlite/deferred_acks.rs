@@ -51,9 +51,9 @@ pub const MAX_AWAITED: usize = 16384;
 /// written (so nothing waits much longer than [`MAX_DEFERRAL`]).
 const AWAIT_AT_MOST: Duration = Duration::from_millis(100);
 
-/// Writes that carry nothing after one where more copies were written because they awaited
-/// too long than settled in time (their senders ack receipts too slowly for awaiting to pay:
-/// a sender flooding the server).
+/// Writes that await nothing after one that found more copies awaiting too long than copies
+/// settled in time (their senders ack receipts too slowly for awaiting to pay: a sender
+/// flooding the server).
 const WRITES_WITHOUT_AWAITING: u32 = 16;
 
 /// What [`DeferredAcks::write`] writes.
@@ -127,8 +127,8 @@ enum Written {
 impl DeferredAcks {
     /// Whether what waits should be written now (too much, or waiting too long).
     pub fn due(&self) -> bool {
-        let unwritten = if self.writes_without_awaiting > 0 { self.count } else { self.count - self.awaited };
-        unwritten >= MAX_DEFERRED
+        let counted = if self.writes_without_awaiting > 0 { self.count } else { self.count - self.awaited };
+        counted >= MAX_DEFERRED
             || self.awaited >= MAX_AWAITED
             || self.oldest.is_some_and(|oldest| oldest.elapsed() >= MAX_DEFERRAL)
     }

@@ -636,7 +636,7 @@ mod tests {
     /// later): the receipt is read from memory, the copy no longer counts as waiting, and
     /// once the receipt is acked the copy goes without a receipt ever written. A copy that
     /// awaited its receipt's ack too long is written with its receipt, and then, as awaiting
-    /// did not pay, the next writes await nothing.
+    /// did not pay, the next writes await nothing. The store owner's flush writes it all.
     #[tokio::test]
     async fn a_copy_awaiting_its_receipts_ack_stays_in_memory_while_settled_acks_are_written() {
         use crate::store::{MailboxStore, ReceiptRef};
@@ -680,6 +680,12 @@ mod tests {
         store.ack_messages(b1, &[third], 10).await.unwrap();
         settled().await;
         assert_eq!((rows("messages"), rows("receipts")), (0, 2), "written at once with its receipt");
+
+        let (store, a1, b1) = two_open_mailboxes().await;
+        let fourth = store_one(&store, a1, b1, 11).await;
+        store.ack_messages(b1, &[fourth], 12).await.unwrap();
+        store.flush().await.unwrap();
+        assert!(store.memory.lock().unwrap().deferred.is_empty(), "the store owner's flush writes what awaits too");
     }
 
     /// An ack's receipt depends on the other copies when the recipient has several devices:
