@@ -17,7 +17,7 @@
 //! When they are written: by any mailbox transaction but a send or an ack
 //! (`mailbox::Deferred`), so nothing (expiry, a closed mailbox, a deleted account, a retry)
 //! acts on the tables without them; by a send or an ack too once [`MAX_DEFERRED`] settled
-//! items or [`MAX_DEFERRAL`] wait; by the store's owner every [`MAX_DEFERRAL`] and at a
+//! items, [`MAX_AWAITED`] awaited ones or [`MAX_DEFERRAL`] wait; by the store's owner every [`MAX_DEFERRAL`] and at a
 //! clean shutdown ([`crate::store::MailboxStore::flush`]); and before a device reads from
 //! before an ack deferred here (a new connection), so it never gets that message or receipt
 //! again while the process lives.
@@ -57,7 +57,7 @@ const AWAIT_AT_MOST: Duration = Duration::from_millis(100);
 const WRITES_WITHOUT_AWAITING: u32 = 16;
 
 /// What [`DeferredAcks::write`] writes.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Writing {
     /// Everything waiting here.
     Everything,
@@ -95,7 +95,7 @@ pub struct DeferredAcks {
 struct Waiting {
     /// Message copies acked, by `seq`: deleted when written.
     copies: BTreeMap<i64, AckedCopy>,
-    /// Receipts acks queued here, by `seq`, with the copy whose ack queued each: inserted
+    /// Receipts the acks queued, by `seq`, with the copy whose ack queued each: inserted
     /// when written, read from here until then.
     receipts: BTreeMap<i64, (StoredReceipt, At)>,
     /// Receipts acked that are in the table: deleted when written.
@@ -225,7 +225,7 @@ impl DeferredAcks {
         match &self.written {
             None => here,
             Some(Written::Everything) => 0,
-            Some(Written::AllButAwaited { copies, .. }) => here - copies.len() as i64,
+            Some(Written::AllButAwaited { by_mailbox, .. }) => here - by_mailbox.values().sum::<i64>(),
         }
     }
 
@@ -243,11 +243,11 @@ impl DeferredAcks {
         counts: &mut MailboxCounts,
         writing: Writing,
     ) -> rusqlite::Result<DepthChanges> {
-        if writing == Writing::AllButAwaited && self.writes_without_awaiting > 0 {
-            self.writes_without_awaiting -= 1;
-            return self.write_everything(tx, counts);
+        let may_await = writing == Writing::AllButAwaited && self.writes_without_awaiting == 0;
+        if writing == Writing::AllButAwaited {
+            self.writes_without_awaiting = self.writes_without_awaiting.saturating_sub(1);
         }
-        if writing == Writing::Everything || self.awaited >= MAX_AWAITED {
+        if !may_await || self.awaited >= MAX_AWAITED {
             return self.write_everything(tx, counts);
         }
         let mut changes = DepthChanges::default();
