@@ -13,15 +13,79 @@ use hush_client::{Event, Status};
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// Within this, a node that starts is heard by one that thought itself alone (it says hello
+/// when it subscribes; the next hello would come only after `HELLO_EVERY`, 10 s).
+const PROMPT: Duration = Duration::from_secs(3);
+
+/// A server process on `redis`, with accounts in `dir`.
+fn node(redis: &RedisServer, dir: &std::path::Path) -> ServerProcess {
+    let env = [("HUSH_REDIS_URL", redis.url()), ("HUSH_JWT_SECRET", JWT_SECRET.to_owned())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ServerProcess::start(dir, "127.0.0.1:0", &env)
+}
+
 /// Two server processes on one Redis and one SQLite file (keep the first two alive).
 fn two_nodes() -> (RedisServer, tempfile::TempDir, ServerProcess, ServerProcess) {
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let env = [("HUSH_REDIS_URL", redis.url()), ("HUSH_JWT_SECRET", JWT_SECRET.to_owned())];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let node_a = ServerProcess::start(dir.path(), "127.0.0.1:0", &env);
-    let node_b = ServerProcess::start(dir.path(), "127.0.0.1:0", &env);
+    let node_a = node(&redis, dir.path());
+    let node_b = node(&redis, dir.path());
     (redis, dir, node_a, node_b)
+}
+
+/// `from` sends `to` a message; it arrives within `within` and its `delivered` receipt
+/// comes back within `within` too.
+async fn relay(from: &mut Chatter, to: &mut Chatter, within: Duration) {
+    let m = from.client.send_text(to.id, "hello").await.unwrap();
+    let arrived = |c: &Client| c.engine.store().all_messages().iter().any(|x| x.id == m.id);
+    assert!(to.client.run_until(within, arrived).await.unwrap(), "the message arrives within {within:?}");
+    let delivered =
+        |c: &Client| c.engine.store().all_messages().iter().any(|x| x.id == m.id && x.status == Status::Delivered);
+    assert!(from.client.run_until(within, delivered).await.unwrap(), "its receipt comes back within {within:?}");
+}
+
+/// A node alone publishes no hub events: Redis answered its first that no other node
+/// listens. A node that starts says hello, and the first node publishes again at once: a
+/// message from a user on the first reaches a connection on the second within
+/// [`PROMPT`], and its receipt comes back. Once the second node is gone, the first stops
+/// again.
+#[tokio::test]
+async fn a_node_alone_keeps_its_events_at_home_until_another_node_starts() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let node_a = node(&redis, dir.path());
+    let mut alice = Chatter::new(node_a.sign_in(&phone(1)).await, &node_a.url);
+    let mut bob = Chatter::new(node_a.sign_in(&phone(2)).await, &node_a.url);
+    befriend_chatters(&node_a.url, &mut alice, &mut bob).await;
+    alice.connect(&node_a.ws_url()).await;
+    bob.connect(&node_a.ws_url()).await;
+    relay(&mut alice, &mut bob, WAIT).await;
+
+    let before = redis.calls("publish");
+    for _ in 0..5 {
+        relay(&mut alice, &mut bob, WAIT).await;
+        relay(&mut bob, &mut alice, WAIT).await;
+    }
+    let published = redis.calls("publish") - before;
+    assert!(published <= 1, "ten messages and their receipts published nothing but a hello: {published}");
+
+    let node_b = node(&redis, dir.path());
+    bob.client.disconnect();
+    bob.reload();
+    bob.connect(&node_b.ws_url()).await;
+    relay(&mut alice, &mut bob, PROMPT).await;
+    relay(&mut bob, &mut alice, PROMPT).await;
+
+    node_b.kill9();
+    bob.reload();
+    bob.connect(&node_a.ws_url()).await;
+    relay(&mut alice, &mut bob, WAIT).await;
+    let before = redis.calls("publish");
+    for _ in 0..3 {
+        relay(&mut alice, &mut bob, WAIT).await;
+    }
+    let published = redis.calls("publish") - before;
+    assert!(published <= 1, "alone again, nothing published but a hello: {published}");
 }
 
 #[tokio::test]

@@ -25,6 +25,7 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::store::{SessionId, StoredMessage};
 
+mod publish_gate;
 pub mod redis;
 
 /// Frames queued per connection before it counts as lagging.

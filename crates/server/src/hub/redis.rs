@@ -6,6 +6,12 @@
 //! drops, the node resubscribes and wakes all its connections to re-read their mailboxes,
 //! so a wake-up lost in between delays nothing for long and loses nothing.
 //!
+//! A node that finds itself alone stops publishing ([`PublishGate`]): nodes say hello on
+//! `{prefix}:nodes` (JSON `{node, signal}`) when they subscribe and every
+//! [`HELLO_EVERY`]; a node whose gate was closed opens it on hearing another node and asks
+//! every node to wake all its connections (`wake_all`), which re-read their mailboxes and
+//! find whatever the skipped events were about.
+//!
 //! Presence: `{prefix}:conns:{user}` is a sorted set of `node:connection:device` (the
 //! device empty for a browser that is not a device of the account) with an expiry time as
 //! score, refreshed on every ping; a node that dies stops refreshing and its
@@ -22,11 +28,16 @@ use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::publish_gate::PublishGate;
 use super::{ConnectionEntry, Hub, HubEvent, Live, LocalHub};
 use crate::store::redis::RedisStore;
 
 /// Seconds a presence entry lives without a heartbeat.
 pub const PRESENCE_TTL_SECS: i64 = 90;
+
+/// How often a node says hello to the others, besides when it subscribes: a node whose
+/// first hello was lost is heard within this time.
+pub const HELLO_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Serialize, Deserialize)]
 struct Envelope {
@@ -35,12 +46,91 @@ struct Envelope {
     event: HubEvent,
 }
 
+/// What one node tells the others on `{prefix}:nodes`.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Signal {
+    /// This node listens.
+    Hello,
+    /// This node may have skipped events while it thought itself alone: wake every
+    /// connection, to re-read its mailbox.
+    WakeAll,
+}
+
+#[derive(Serialize, Deserialize)]
+struct NodeSignal {
+    node: Uuid,
+    signal: Signal,
+}
+
 /// A hub shared by every node on one Redis.
 pub struct RedisHub {
     local: Arc<LocalHub>,
-    conn: ConnectionManager,
+    link: NodeLink,
     prefix: String,
+}
+
+/// This node as the other nodes see it: its id, its gate, and how to signal them.
+#[derive(Clone)]
+struct NodeLink {
     node: Uuid,
+    conn: ConnectionManager,
+    gate: Arc<PublishGate>,
+    events: String,
+    nodes: String,
+}
+
+impl NodeLink {
+    async fn signal(&self, signal: Signal) {
+        let Ok(payload) = serde_json::to_string(&NodeSignal { node: self.node, signal }) else { return };
+        let mut conn = self.conn.clone();
+        let sent: Result<i64, _> = redis::cmd("PUBLISH").arg(&self.nodes).arg(payload).query_async(&mut conn).await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "publishing a node signal failed");
+        }
+    }
+
+    /// Another node was heard from, or this node's subscription was lost: the gate opens,
+    /// and if it was closed, every node wakes all its connections.
+    async fn opened(&self, was_closed: bool) {
+        if was_closed {
+            self.signal(Signal::WakeAll).await;
+        }
+    }
+
+    /// A message on `{prefix}:events` or `{prefix}:nodes`: anything from another node
+    /// opens the gate.
+    async fn heard(&self, channel: &str, payload: &str, local: &LocalHub) {
+        let another_node = if channel == self.nodes {
+            match serde_json::from_str::<NodeSignal>(payload) {
+                Ok(NodeSignal { node, signal }) => {
+                    if node != self.node && signal == Signal::WakeAll {
+                        local.wake_everyone();
+                    }
+                    node != self.node
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable node signal");
+                    false
+                }
+            }
+        } else {
+            match serde_json::from_str::<Envelope>(payload) {
+                Ok(envelope) if envelope.node != self.node => {
+                    local.deliver_local(envelope.user, &envelope.event);
+                    true
+                }
+                Ok(_) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable hub event");
+                    false
+                }
+            }
+        };
+        if another_node {
+            self.opened(self.gate.open()).await;
+        }
+    }
 }
 
 fn unix_now() -> i64 {
@@ -48,26 +138,24 @@ fn unix_now() -> i64 {
 }
 
 impl RedisHub {
-    /// Starts the subscriber task and returns the hub.
+    /// Starts the subscriber and hello tasks and returns the hub.
     pub async fn start(store: &RedisStore) -> Arc<Self> {
-        let hub = Arc::new(Self {
-            local: Arc::new(LocalHub::default()),
-            conn: store.conn.clone(),
-            prefix: store.prefix.clone(),
+        let link = NodeLink {
             node: Uuid::new_v4(),
-        });
-        tokio::spawn(subscribe_forever(
-            store.client().clone(),
-            format!("{}:events", store.prefix),
-            hub.node,
-            hub.local.clone(),
-        ));
+            conn: store.conn.clone(),
+            gate: Arc::new(PublishGate::default()),
+            events: format!("{}:events", store.prefix),
+            nodes: format!("{}:nodes", store.prefix),
+        };
+        let hub = Arc::new(Self { local: Arc::new(LocalHub::default()), link, prefix: store.prefix.clone() });
+        tokio::spawn(subscribe_forever(store.client().clone(), hub.link.clone(), hub.local.clone()));
+        tokio::spawn(say_hello_forever(hub.link.clone()));
         hub
     }
 
     fn member(&self, connection: Live) -> String {
         let device = connection.device.map(|d| d.to_string()).unwrap_or_default();
-        format!("{}:{}:{device}", self.node, connection.id)
+        format!("{}:{}:{device}", self.link.node, connection.id)
     }
 
     fn conns_key(&self, user: UserId) -> String {
@@ -80,40 +168,48 @@ impl RedisHub {
         let mut pipe = redis::pipe();
         pipe.atomic().cmd("ZREMRANGEBYSCORE").arg(key).arg("-inf").arg(unix_now()).ignore();
         pipe.add_command(change).cmd("ZCARD").arg(key);
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn.clone();
         let counted: Result<(i64, i64), _> = pipe.query_async(&mut conn).await;
         counted.ok().map(|(_, live)| live)
     }
 }
 
-async fn subscribe_forever(client: redis::Client, channel: String, node: Uuid, local: Arc<LocalHub>) {
+async fn subscribe_forever(client: redis::Client, link: NodeLink, local: Arc<LocalHub>) {
     let mut first = true;
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => {
-                if pubsub.subscribe(&channel).await.is_ok() {
+                if pubsub.subscribe(&link.events).await.is_ok() && pubsub.subscribe(&link.nodes).await.is_ok() {
+                    link.gate.subscribed();
                     if !first {
                         tracing::info!("redis subscription restored; waking every connection");
                         local.wake_everyone();
                     }
                     first = false;
+                    link.signal(Signal::Hello).await;
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         let Ok(payload) = message.get_payload::<String>() else { continue };
-                        match serde_json::from_str::<Envelope>(&payload) {
-                            Ok(envelope) if envelope.node != node => {
-                                local.deliver_local(envelope.user, &envelope.event)
-                            }
-                            Ok(_) => {}
-                            Err(e) => tracing::warn!(error = %e, "unreadable hub event"),
-                        }
+                        link.heard(message.get_channel_name(), &payload, &local).await;
                     }
                 }
+                link.opened(link.gate.unsubscribed()).await;
                 tracing::warn!("redis subscription lost; reconnecting");
             }
             Err(e) => tracing::warn!(error = %e, "redis pub/sub unavailable; retrying"),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Says hello every [`HELLO_EVERY`], so a node that thinks itself alone hears of this one
+/// even if the hello sent on subscribing was lost.
+async fn say_hello_forever(link: NodeLink) {
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + HELLO_EVERY, HELLO_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        link.signal(Signal::Hello).await;
     }
 }
 
@@ -124,7 +220,7 @@ impl Hub for RedisHub {
     }
 
     async fn online_devices(&self, user: UserId) -> Vec<DeviceId> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn.clone();
         let members: Result<Vec<String>, _> = redis::cmd("ZRANGEBYSCORE")
             .arg(self.conns_key(user))
             .arg(format!("({}", unix_now()))
@@ -148,13 +244,18 @@ impl Hub for RedisHub {
 
     async fn send(&self, user: UserId, event: HubEvent) {
         self.local.deliver_local(user, &event);
+        let ticket = self.link.gate.ticket();
+        if !ticket.is_open() {
+            return;
+        }
         let event = event.for_other_nodes();
-        let Ok(payload) = serde_json::to_string(&Envelope { node: self.node, user, event }) else { return };
-        let mut conn = self.conn.clone();
+        let Ok(payload) = serde_json::to_string(&Envelope { node: self.link.node, user, event }) else { return };
+        let mut conn = self.link.conn.clone();
         let published: Result<i64, _> =
-            redis::cmd("PUBLISH").arg(format!("{}:events", self.prefix)).arg(payload).query_async(&mut conn).await;
-        if let Err(e) = published {
-            tracing::warn!(error = %e, "publishing a hub event failed");
+            redis::cmd("PUBLISH").arg(&self.link.events).arg(payload).query_async(&mut conn).await;
+        match published {
+            Ok(receivers) => self.link.gate.published(ticket, receivers),
+            Err(e) => tracing::warn!(error = %e, "publishing a hub event failed"),
         }
     }
 
@@ -172,14 +273,14 @@ impl Hub for RedisHub {
         if self.live_after(&key, remove).await != Some(0) {
             return false;
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn.clone();
         let _: Result<(), _> =
             redis::cmd("SET").arg(format!("{}:lastseen:{user}", self.prefix)).arg(now).query_async(&mut conn).await;
         true
     }
 
     async fn heartbeat(&self, user: UserId, connection: Live) {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn.clone();
         let _: Result<(), _> = redis::cmd("ZADD")
             .arg(self.conns_key(user))
             .arg(unix_now() + PRESENCE_TTL_SECS)
@@ -189,7 +290,7 @@ impl Hub for RedisHub {
     }
 
     async fn presence(&self, user: UserId) -> (bool, Option<i64>) {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn.clone();
         let result: Result<(i64, Option<i64>), _> = redis::pipe()
             .cmd("ZCOUNT")
             .arg(self.conns_key(user))

@@ -41,6 +41,15 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
+    /// How many times `redis-server` ran `command` (lower case, e.g. `publish`) since it
+    /// started: its `INFO commandstats`.
+    pub fn calls(&self, command: &str) -> u64 {
+        let mut conn = ::redis::Client::open(self.url()).unwrap().get_connection().unwrap();
+        let stats: String = ::redis::cmd("INFO").arg("commandstats").query(&mut conn).unwrap();
+        let prefix = format!("cmdstat_{command}:calls=");
+        stats.lines().find_map(|line| line.strip_prefix(&prefix)?.split(',').next()?.parse().ok()).unwrap_or(0)
+    }
+
     /// SIGKILL (no shutdown save), then a new process on the same port and directory.
     pub fn kill9_and_restart(&mut self) {
         let _ = self.child.kill();
