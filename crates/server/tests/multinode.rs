@@ -15,7 +15,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// Within this, a node that starts is heard by one that thought itself alone (it says hello
 /// when it subscribes; the next hello would come only after `HELLO_EVERY`, 10 s).
-const PROMPT: Duration = Duration::from_secs(3);
+const PROMPT: Duration = Duration::from_secs(5);
 
 /// A server process on `redis`, with accounts in `dir`.
 fn node(redis: &RedisServer, dir: &std::path::Path) -> ServerProcess {

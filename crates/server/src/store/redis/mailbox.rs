@@ -64,11 +64,11 @@ fn message_entry(seq: i64) -> (i64, bool) {
     (seq >> 1, seq & 1 == 1)
 }
 
-/// A message's arguments for `ACK` and `RETRY`: sender, id, entry number, only copy, then
+/// A message's arguments for `ACK` and `RETRY`: sender, id, entry id, only copy, then
 /// `last` (what the script says of the receipt it may queue).
 fn named_copy(message: &MessageRef, last: String) -> [String; 5] {
     let (entry, only) = message_entry(message.seq);
-    [message.sender.to_string(), message.id.to_string(), entry.to_string(), u8::from(only).to_string(), last]
+    [message.sender.to_string(), message.id.to_string(), entry_id(entry), u8::from(only).to_string(), last]
 }
 
 /// A fresh receipt id.

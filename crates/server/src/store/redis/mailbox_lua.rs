@@ -29,8 +29,9 @@ end
 ///   hundred messages from one friend answers one name, not a hundred);
 /// - `receipt(p, user, only, but, payload)` appends a receipt to every mailbox of `user`
 ///   (only `only`'s when not empty, skipping `but`'s); a mailbox keeps the newest
-///   [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest beyond go. A person's mailboxes are read
-///   once per script call (no script here opens or closes one);
+///   [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest beyond go. A person's mailboxes are read,
+///   and their receipt streams named, once per script call (no script here opens or closes
+///   one);
 /// - `record_of(p, sender, id)` reads a message's record (`mailbox.rs`: `{at} {recipient}
 ///   {state}`) as a table (`key`, `a`, `r`, `s`), or nil;
 /// - `set_bit(record, bit, unless)` sets a state bit of a record unless it or `unless` is
@@ -43,8 +44,9 @@ end
 /// - `copy_of(value)` reads a waiting copy's line (`copy_value.rs`; or the JSON of copies
 ///   stored before layout 4) as a table (`i`, `f`, `d`, `t`, `a`; `d` and `t` nil when the
 ///   copy does not name them);
-/// - `take(p, box, n, sender, id)` takes entry `n` out of a mailbox, read and checked to
-///   be `sender`'s message `id` (for the rare paths that need the copy: `retry`).
+/// - `take(p, box, entry, sender, id)` takes the entry (its id, `0-{n}`) out of a mailbox,
+///   read and checked to be `sender`'s message `id` (for the rare paths that need the copy:
+///   `retry`).
 const SHARED: &str = r#"
 local function counted(p, n)
   if n ~= 0 then redis.call('INCRBY', p .. ':mtotal', n) end
@@ -57,21 +59,28 @@ local function tell(user)
   end
 end
 local mailboxes_of = {}
+local function receipt_streams(p, user, devices)
+  local streams = {}
+  for _, d in ipairs(devices) do
+    table.insert(streams, {d = d, key = p .. ':rs:' .. user .. ':' .. d})
+  end
+  return streams
+end
 local function receipt(p, user, only, but, payload)
-  local devices
+  local streams
   if only ~= '' then
-    devices = {}
-    if redis.call('SISMEMBER', p .. ':mbx:' .. user, only) == 1 then devices = {only} end
+    streams = {}
+    if redis.call('SISMEMBER', p .. ':mbx:' .. user, only) == 1 then streams = receipt_streams(p, user, {only}) end
   else
-    devices = mailboxes_of[user]
-    if not devices then
-      devices = redis.call('SMEMBERS', p .. ':mbx:' .. user)
-      mailboxes_of[user] = devices
+    streams = mailboxes_of[user]
+    if not streams then
+      streams = receipt_streams(p, user, redis.call('SMEMBERS', p .. ':mbx:' .. user))
+      mailboxes_of[user] = streams
     end
   end
-  for _, d in ipairs(devices) do
-    if d ~= but then
-      redis.call('XADD', p .. ':rs:' .. user .. ':' .. d, 'MAXLEN', RECEIPTS_KEPT, '0-*', 'p', payload)
+  for _, stream in ipairs(streams) do
+    if stream.d ~= but then
+      redis.call('XADD', stream.key, 'MAXLEN', RECEIPTS_KEPT, '0-*', 'p', payload)
     end
   end
 end
@@ -110,9 +119,8 @@ local function copy_of(value)
   local i, f, d, t, a = string.match(value, '^(%S+) (%S+) (%S+) (%S+) (%d+) [01]\n')
   return {i = i, f = f, d = d, t = t, a = tonumber(a)}
 end
-local function take(p, box, n, sender, id)
+local function take(p, box, entry, sender, id)
   local stream = p .. ':ms:' .. box
-  local entry = '0-' .. n
   local found = redis.call('XRANGE', stream, entry, entry)
   if #found == 0 then return nil end
   local m = copy_of(found[1][2][2])
@@ -123,9 +131,10 @@ local function take(p, box, n, sender, id)
 end
 "#;
 
-/// What every script starts with: the receipt quota, then [`RECORD`] and [`SHARED`].
+/// What every script starts with: the receipt quota (a string: a Lua number handed to
+/// `redis.call` is formatted as a float every time), then [`RECORD`] and [`SHARED`].
 static PRELUDE: LazyLock<String> =
-    LazyLock::new(|| format!("local RECEIPTS_KEPT = {RECEIPTS_KEPT_PER_MAILBOX}\n{RECORD}{SHARED}"));
+    LazyLock::new(|| format!("local RECEIPTS_KEPT = '{RECEIPTS_KEPT_PER_MAILBOX}'\n{RECORD}{SHARED}"));
 
 /// A script of [`PRELUDE`] and `body`.
 fn with_prelude(body: &str) -> Script {
@@ -143,17 +152,18 @@ pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
         r#"
 local p, now, max, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local depths, out, stored = {}, {}, 0
+local depths, streams, out, stored = {}, {}, {}, 0
 local function depth(box)
   if not depths[box] then
-    depths[box] = redis.call('XLEN', p .. ':ms:' .. box)
+    streams[box] = p .. ':ms:' .. box
+    depths[box] = redis.call('XLEN', streams[box])
     redis.call('ZADD', p .. ':mexp', 'NX', now, box)
   end
   return depths[box]
 end
 local function put(box, payload)
   depths[box] = depth(box) + 1
-  redis.call('XADD', p .. ':ms:' .. box, '0-*', 'p', payload)
+  redis.call('XADD', streams[box], '0-*', 'p', payload)
   stored = stored + 1
 end
 local i = 5
@@ -197,7 +207,7 @@ return out
     )
 });
 
-/// `ack`. ARGV: prefix, user, device, then (sender, message id, entry number, only copy
+/// `ack`. ARGV: prefix, user, device, then (sender, message id, entry id, only copy
 /// 1/0, the `delivered` receipt's payload) per message. The copy is found by its entry
 /// alone (the connection acks only what it read). The addressee's only copy, there until
 /// now, was neither acked by another device nor expired: its `delivered` is due without a
@@ -211,7 +221,7 @@ local stream = p .. ':ms:' .. user .. ':' .. device
 local dropped = 0
 for i = 4, #ARGV, 5 do
   local sender, id = ARGV[i], ARGV[i + 1]
-  if redis.call('XDEL', stream, '0-' .. ARGV[i + 2]) == 1 then
+  if redis.call('XDEL', stream, ARGV[i + 2]) == 1 then
     dropped = dropped + 1
     if sender ~= user and (ARGV[i + 3] == '1' or mark(p, sender, id, 1, 4)) then
       receipt(p, sender, '', '', ARGV[i + 4])
@@ -225,7 +235,7 @@ return told
     )
 });
 
-/// `retry`. ARGV: prefix, user, device, now, then (sender, message id, entry number, only
+/// `retry`. ARGV: prefix, user, device, now, then (sender, message id, entry id, only
 /// copy 1/0, receipt id) per message. The wish lives as long as the message's record; a
 /// record that does not name its recipient (kept from before records did) is forgotten
 /// instead (its only device asked), so the resend is stored as new. Returns the senders
