@@ -10,6 +10,9 @@ use common::redis::RedisServer;
 use common::*;
 use hush_client::{Event, Status};
 
+/// How long a step of a test may take.
+const WAIT: Duration = Duration::from_secs(10);
+
 #[tokio::test]
 async fn recipient_online() {
     let redis = RedisServer::start();
@@ -38,6 +41,28 @@ async fn two_devices_each() {
 async fn linking_brings_the_history() {
     let redis = RedisServer::start();
     scenarios::linking_brings_the_history(&TestApp::spawn_redis(&redis.url(), &[]).await).await;
+}
+
+/// A copy stored for a device connected to this node goes to it as it is: one message at a
+/// time, the recipient's connection reads no mailbox for it — only the sender's reads its
+/// receipt (one `XRANGE` per message instead of two).
+#[tokio::test]
+async fn a_copy_for_a_device_connected_here_is_handed_over_unread() {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn_redis(&redis.url(), &[]).await;
+    let mut alice = app.chatter(1, "Alice").await;
+    let mut bob = app.chatter(2, "Bob").await;
+    befriend_chatters(&app.base, &mut alice, &mut bob).await;
+    alice.connect(&app.ws_url()).await;
+    bob.connect(&app.ws_url()).await;
+    relay(&mut alice, &mut bob, WAIT).await;
+    let before = redis.calls("xrange");
+    for _ in 0..5 {
+        relay(&mut alice, &mut bob, WAIT).await;
+        relay(&mut bob, &mut alice, WAIT).await;
+    }
+    let reads = redis.calls("xrange") - before;
+    assert!(reads <= 12, "ten messages read their receipts, not the copies themselves: {reads} reads");
 }
 
 #[tokio::test]

@@ -33,17 +33,6 @@ fn two_nodes() -> (RedisServer, tempfile::TempDir, ServerProcess, ServerProcess)
     (redis, dir, node_a, node_b)
 }
 
-/// `from` sends `to` a message; it arrives within `within` and its `delivered` receipt
-/// comes back within `within` too.
-async fn relay(from: &mut Chatter, to: &mut Chatter, within: Duration) {
-    let m = from.client.send_text(to.id, "hello").await.unwrap();
-    let arrived = |c: &Client| c.engine.store().all_messages().iter().any(|x| x.id == m.id);
-    assert!(to.client.run_until(within, arrived).await.unwrap(), "the message arrives within {within:?}");
-    let delivered =
-        |c: &Client| c.engine.store().all_messages().iter().any(|x| x.id == m.id && x.status == Status::Delivered);
-    assert!(from.client.run_until(within, delivered).await.unwrap(), "its receipt comes back within {within:?}");
-}
-
 /// A node alone publishes no hub events: Redis answered its first that no other node
 /// listens. A node that starts says hello, and the first node publishes again at once: a
 /// message from a user on the first reaches a connection on the second within

@@ -352,6 +352,47 @@ async fn receipts_of(store: &dyn MailboxStore, mailbox: Mailbox) -> Vec<(Receipt
     receipts.iter().map(|r| (r.kind, r.message_id, r.peer)).collect()
 }
 
+/// Where a store says each copy went (`enqueue_placed`) is where a read finds it, and what
+/// it names as the copy before is the copy a read finds just before it (or the start of the
+/// mailbox, `seq` 0): a connection that read up to there can hand the copy out unread. A
+/// resend of a message stored before places nothing. Every copy after the first of each
+/// mailbox here is placed with the copy before it.
+async fn placements(store: &dyn MailboxStore) {
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let device = |user| Mailbox { user, device: DeviceId::new() };
+    let (a1, a2, b1, b2) = (device(alice), device(alice), device(bob), device(bob));
+    for mailbox in [a2, b1, b2] {
+        store.open_mailbox(mailbox).await.unwrap();
+    }
+    let policy = MailboxPolicy { max_messages: 100, ttl_secs: 3600 };
+    let first = Uuid::now_v7();
+    let (_, mut placed) =
+        store.enqueue_placed(a1, vec![message(bob, first, &[b1], b"one")], NOW, policy).await.unwrap();
+    let batch = vec![
+        message(bob, Uuid::now_v7(), &[b1, b2, a2], b"two"),
+        message(bob, first, &[b1], b"one"),
+        message(bob, Uuid::now_v7(), &[b1], b"three"),
+    ];
+    let (stored, second) = store.enqueue_placed(a1, batch, NOW, policy).await.unwrap();
+    assert!(matches!(stored[1], Enqueued::Duplicate { .. }));
+    assert!(second.iter().all(|p| p.message != 1), "the resend is placed nowhere: {second:?}");
+    placed.extend(second);
+    for mailbox in [b1, b2, a2] {
+        let read = store.fetch_messages(mailbox, 0, 100).await.unwrap();
+        let mut before = 0;
+        for (n, copy) in read.iter().enumerate() {
+            let place = placed.iter().find(|p| p.mailbox == mailbox && p.seq == copy.seq);
+            let place = place.unwrap_or_else(|| panic!("copy {n} of {mailbox:?} placed: {placed:?}"));
+            match place.prev {
+                Some(prev) => assert!(prev.holds(before), "{prev:?} names the copy before, at {before}"),
+                None => assert_eq!(n, 0, "only a mailbox's first copy may come without the one before"),
+            }
+            before = copy.seq;
+        }
+        assert_eq!(read.len(), if mailbox == b1 { 3 } else { 1 });
+    }
+}
+
 /// Several devices per person: Alice (devices a1, a2) writes to Bob (b1, b2) from a1, so
 /// every message has a copy for b1, b2 and Alice's other device a2.
 async fn mailbox(store: &dyn MailboxStore) {
@@ -647,6 +688,7 @@ async fn embedded_sqlite_backend() {
     rate_limits(&store).await;
     social(&store, &store).await;
     mailbox(&store).await;
+    placements(&store).await;
     purge(&store).await;
     same_id_from_two_senders(&store).await;
     expiry_in_order_and_by_limit(&store).await;
@@ -659,6 +701,7 @@ async fn redis_backend() {
     let store = RedisStore::connect(&redis.url(), &format!("conformance-{}", Uuid::new_v4())).await.unwrap();
     rate_limits(&store).await;
     mailbox(&store).await;
+    placements(&store).await;
     purge(&store).await;
     same_id_from_two_senders(&store).await;
     expiry_in_order_and_by_limit(&store).await;

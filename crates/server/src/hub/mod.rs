@@ -23,7 +23,7 @@ use hush_shared::{DeviceId, UserId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 
-use crate::store::{SessionId, StoredMessage};
+use crate::store::{Preceding, SessionId, StoredMessage};
 
 mod publish_gate;
 pub mod redis;
@@ -41,7 +41,7 @@ pub struct Handoff {
     /// The device whose mailbox holds it.
     pub device: DeviceId,
     /// The copy stored in that mailbox just before.
-    pub prev: i64,
+    pub prev: Preceding,
     /// The copy.
     pub message: StoredMessage,
 }

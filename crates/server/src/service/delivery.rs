@@ -181,7 +181,12 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
         accepted.iter().map(|m| (m.id, m.copies.iter().map(|c| c.mailbox).collect())).collect();
     let kept = Kept::of(state, &accepted);
     let now = state.now();
-    let (stored, placed) = state.stores.mailbox.enqueue_placed(from, accepted, now, policy(state)).await?;
+    let mailboxes = &state.stores.mailbox;
+    let (stored, placed) = if kept.hands_over() {
+        mailboxes.enqueue_placed(from, accepted, now, policy(state)).await?
+    } else {
+        (mailboxes.enqueue_many(from, accepted, now, policy(state)).await?, vec![])
+    };
     let mut woken: Vec<Mailbox> = Vec::new();
     let mut results = routes.into_iter().zip(stored);
     for slot in answers.iter_mut().filter(|a| a.is_none()) {

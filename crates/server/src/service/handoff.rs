@@ -53,6 +53,11 @@ impl Kept {
         Self { here, messages: batch.iter().map(|m| (m.id, m.to)).collect(), envelopes }
     }
 
+    /// Whether a copy may be handed over: the store is asked where copies went only then.
+    pub fn hands_over(&self) -> bool {
+        !self.envelopes.is_empty()
+    }
+
     /// Whether `mailbox`'s device had a connection here.
     pub fn is_here(&self, mailbox: Mailbox) -> bool {
         self.here.iter().any(|(user, devices)| *user == mailbox.user && devices.contains(&mailbox.device))

@@ -432,7 +432,30 @@ pub struct Placed {
     /// The copy's position in it.
     pub seq: i64,
     /// The position of the copy stored in that mailbox just before, if known.
-    pub prev: Option<i64>,
+    pub prev: Option<Preceding>,
+}
+
+/// The `seq` the copy stored just before another in its mailbox has: one value on the
+/// embedded store; on Redis either `seq` of one stream entry, since a copy's `seq` there
+/// also says whether it is its addressee's only copy, which the next entry cannot know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preceding {
+    /// The lowest `seq` it may have.
+    pub lowest: i64,
+    /// The highest.
+    pub highest: i64,
+}
+
+impl Preceding {
+    /// The copy at `seq`.
+    pub fn exactly(seq: i64) -> Self {
+        Self { lowest: seq, highest: seq }
+    }
+
+    /// Whether `seq` is where the copy before is.
+    pub fn holds(self, seq: i64) -> bool {
+        (self.lowest..=self.highest).contains(&seq)
+    }
 }
 
 /// Mailbox limits, from configuration.

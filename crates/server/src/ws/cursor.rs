@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use hush_shared::ws::DELIVERY_WINDOW;
 use uuid::Uuid;
 
+use crate::store::Preceding;
+
 /// An item this connection sent: whose it is, its id and where it was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HandedOut {
@@ -70,10 +72,10 @@ impl QueueCursor {
     }
 
     /// Whether an item stored right after the one at `prev` can be sent without reading:
-    /// the last read found nothing after what this connection sent last, which is `prev`,
-    /// and the window has room.
-    pub fn can_take(&self, prev: i64) -> bool {
-        self.exhausted && self.after == prev && self.in_flight_count < DELIVERY_WINDOW
+    /// the last read found nothing after what this connection sent last, which is where
+    /// `prev` is, and the window has room.
+    pub fn can_take(&self, prev: Preceding) -> bool {
+        self.exhausted && prev.holds(self.after) && self.in_flight_count < DELIVERY_WINDOW
     }
 
     /// New items may be waiting (a wake-up).
@@ -108,23 +110,26 @@ mod tests {
 
     #[test]
     fn an_item_is_taken_without_a_read_only_right_after_what_was_sent_and_found_last() {
+        let at = Preceding::exactly;
         let mut cursor = QueueCursor::default();
-        assert!(!cursor.can_take(0), "never read: read first");
+        assert!(!cursor.can_take(at(0)), "never read: read first");
         let room = cursor.room().unwrap();
         cursor.sent(7, Uuid::now_v7(), Uuid::nil());
         cursor.read(1, room);
-        assert!(cursor.can_take(7) && !cursor.can_take(5), "only after the last one sent");
+        assert!(cursor.can_take(at(7)) && !cursor.can_take(at(5)), "only after the last one sent");
         cursor.sent(9, Uuid::now_v7(), Uuid::nil());
-        assert!(cursor.can_take(9) && !cursor.can_take(7));
+        assert!(cursor.can_take(at(9)) && !cursor.can_take(at(7)));
+        let either = |lowest, highest| Preceding { lowest, highest };
+        assert!(cursor.can_take(either(8, 9)) && cursor.can_take(either(9, 10)) && !cursor.can_take(either(10, 11)));
         cursor.woken();
-        assert!(!cursor.can_take(9), "something else may be waiting: read first");
+        assert!(!cursor.can_take(at(9)), "something else may be waiting: read first");
         let mut full = QueueCursor::default();
         full.read(0, DELIVERY_WINDOW);
         for seq in 1..=DELIVERY_WINDOW as i64 {
-            assert!(full.can_take(seq - 1));
+            assert!(full.can_take(at(seq - 1)));
             full.sent(seq, Uuid::now_v7(), Uuid::nil());
         }
-        assert!(!full.can_take(DELIVERY_WINDOW as i64), "the window is full");
+        assert!(!full.can_take(at(DELIVERY_WINDOW as i64)), "the window is full");
     }
 
     #[test]

@@ -299,6 +299,19 @@ impl Chatter {
     }
 }
 
+/// `from` sends `to` a message; it arrives within `within` and its `delivered` receipt
+/// comes back within `within` too.
+pub async fn relay(from: &mut Chatter, to: &mut Chatter, within: std::time::Duration) {
+    type Client = hush_client::native::NativeClient<hush_client::MemoryStore>;
+    let m = from.client.send_text(to.id, "hello").await.unwrap();
+    let arrived = |c: &Client| c.engine.store().all_messages().iter().any(|x| x.id == m.id);
+    assert!(to.client.run_until(within, arrived).await.unwrap(), "the message arrives within {within:?}");
+    let delivered = |c: &Client| {
+        c.engine.store().all_messages().iter().any(|x| x.id == m.id && x.status == hush_client::Status::Delivered)
+    };
+    assert!(from.client.run_until(within, delivered).await.unwrap(), "its receipt comes back within {within:?}");
+}
+
 /// Whether `client` holds exactly `count` outgoing messages, all with `status`.
 pub fn outgoing_all(
     client: &hush_client::native::NativeClient<hush_client::MemoryStore>,

@@ -33,8 +33,8 @@ use super::copy_value::{copy_value, parse_copy};
 use super::mailbox_lua::{ACK, CLOSE, ENQUEUE, EXPIRE, OPEN, PURGE, READ, RETRY, SEEN};
 use super::receipt_value::{parse_receipt, receipt_value};
 use crate::store::{
-    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, ReceiptRef, StoreError, StoreResult,
-    StoredMessage, StoredReceipt,
+    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, Placed, Preceding, ReceiptRef, StoreError,
+    StoreResult, StoredMessage, StoredReceipt,
 };
 
 fn corrupt(what: &str) -> StoreError {
@@ -144,6 +144,66 @@ impl RedisStore {
         Ok(parse_users(told))
     }
 
+    /// `enqueue_many`, and with `placing` where each copy went ([`Placed`]).
+    async fn enqueue(
+        &self,
+        from: Mailbox,
+        messages: Vec<Outgoing>,
+        now: i64,
+        policy: MailboxPolicy,
+        placing: bool,
+    ) -> StoreResult<(Vec<Enqueued>, Vec<Placed>)> {
+        if messages.is_empty() {
+            return Ok((vec![], vec![]));
+        }
+        let mut invocation = ENQUEUE.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(now)
+            .arg(policy.max_messages)
+            .arg(policy.ttl_secs.max(1))
+            .arg(u8::from(placing));
+        let mut copies = Vec::new();
+        for (index, m) in messages.iter().enumerate() {
+            invocation.arg(from.user.to_string()).arg(m.id.to_string()).arg(m.to.to_string()).arg(m.copies.len());
+            let for_addressee = m.copies.iter().filter(|c| c.mailbox.user == m.to).count();
+            for copy in &m.copies {
+                let only = copy.mailbox.user == m.to && for_addressee == 1;
+                invocation.arg(box_name(copy.mailbox)).arg(copy_value(m.id, from, m.to, now, only, &copy.envelope));
+                if placing {
+                    copies.push((index, copy.mailbox, only));
+                }
+            }
+        }
+        let mut conn = self.conn.clone();
+        let answer: Vec<i64> = invocation.invoke_async(&mut conn).await?;
+        let per_message = |m: &Outgoing| 2 + if placing { m.copies.len() } else { 0 };
+        if answer.len() != messages.iter().map(per_message).sum::<usize>() {
+            return Err(corrupt("enqueue answer"));
+        }
+        let (mut enqueued, mut placed, mut pos) = (Vec::with_capacity(messages.len()), Vec::new(), 0);
+        let mut copies = copies.into_iter();
+        for m in &messages {
+            enqueued.push(match (answer[pos], answer[pos + 1]) {
+                (1, at) => Enqueued::Stored { at },
+                (0, at) => Enqueued::Duplicate { at },
+                _ => Enqueued::MailboxFull,
+            });
+            if placing {
+                let entries = &answer[pos + 2..pos + per_message(m)];
+                for (&n, (message, mailbox, only)) in entries.iter().zip(copies.by_ref()) {
+                    if n > 0 {
+                        let seq = message_seq(n, only);
+                        let prev = Preceding { lowest: message_seq(n - 1, false), highest: message_seq(n - 1, true) };
+                        placed.push(Placed { message, mailbox, seq, prev: Some(prev) });
+                    }
+                }
+            }
+            pos += per_message(m);
+        }
+        Ok((enqueued, placed))
+    }
+
     /// Runs `OPEN`, `CLOSE` or `SEEN` for a mailbox (ARGV: prefix, user, device, `extra`).
     async fn mailbox_script(&self, script: &Script, mailbox: Mailbox, extra: &[i64]) -> StoreResult<()> {
         let mut conn = self.conn.clone();
@@ -192,32 +252,20 @@ impl MailboxStore for RedisStore {
         now: i64,
         policy: MailboxPolicy,
     ) -> StoreResult<Vec<Enqueued>> {
-        if messages.is_empty() {
-            return Ok(vec![]);
-        }
-        let mut invocation = ENQUEUE.prepare_invoke();
-        invocation.arg(&self.prefix).arg(now).arg(policy.max_messages).arg(policy.ttl_secs.max(1));
-        for m in &messages {
-            invocation.arg(from.user.to_string()).arg(m.id.to_string()).arg(m.to.to_string()).arg(m.copies.len());
-            let for_addressee = m.copies.iter().filter(|c| c.mailbox.user == m.to).count();
-            for copy in &m.copies {
-                let only = copy.mailbox.user == m.to && for_addressee == 1;
-                invocation.arg(box_name(copy.mailbox)).arg(copy_value(m.id, from, m.to, now, only, &copy.envelope));
-            }
-        }
-        let mut conn = self.conn.clone();
-        let outcomes: Vec<(i64, i64)> = invocation.invoke_async(&mut conn).await?;
-        if outcomes.len() != messages.len() {
-            return Err(corrupt("enqueue answer"));
-        }
-        Ok(outcomes
-            .into_iter()
-            .map(|(outcome, at)| match outcome {
-                1 => Enqueued::Stored { at },
-                0 => Enqueued::Duplicate { at },
-                _ => Enqueued::MailboxFull,
-            })
-            .collect())
+        Ok(self.enqueue(from, messages, now, policy, false).await?.0)
+    }
+
+    /// A copy's entry follows the entry before it in its stream (`0-*` numbers them one
+    /// after the other, and never again): a connection that read that entry and found
+    /// nothing after it can take this copy.
+    async fn enqueue_placed(
+        &self,
+        from: Mailbox,
+        messages: Vec<Outgoing>,
+        now: i64,
+        policy: MailboxPolicy,
+    ) -> StoreResult<(Vec<Enqueued>, Vec<Placed>)> {
+        self.enqueue(from, messages, now, policy, true).await
     }
 
     async fn fetch_messages(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {

@@ -141,17 +141,18 @@ fn with_prelude(body: &str) -> Script {
     Script::new(&format!("{}\n{body}", *PRELUDE))
 }
 
-/// `enqueue_many`. ARGV: prefix, now, max per mailbox, ttl, then per message: sender, id,
-/// addressee, number of copies, then (box, payload) per copy. Returns per message
-/// `outcome, at`: 1 stored (or stored again for devices that asked with `retry`), 0
-/// duplicate, -1 a mailbox full (at 0). A new message's record is written, with its expiry,
+/// `enqueue_many`. ARGV: prefix, now, max per mailbox, ttl, placing (`1`: say where each
+/// copy went), then per message: sender, id, addressee, number of copies, then (box,
+/// payload) per copy. Returns per message `outcome, at`: 1 stored (or stored again for
+/// devices that asked with `retry`), 0 duplicate, -1 a mailbox full (at 0); when placing,
+/// then per copy its entry's number (0: not stored in that mailbox). A new message's record is written, with its expiry,
 /// by the same `SET NX` that finds a resend (and taken back if a mailbox is full). A batch
 /// reads each mailbox's depth once and puts each mailbox in the expiry index once (its
 /// score stays its oldest copy's time, or earlier).
 pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
         r#"
-local p, now, max, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local p, now, max, ttl, placing = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5] == '1'
 local depths, streams, out, stored = {}, {}, {}, 0
 local function depth(box)
   if not depths[box] then
@@ -163,13 +164,14 @@ local function depth(box)
 end
 local function put(box, payload)
   depths[box] = depth(box) + 1
-  redis.call('XADD', streams[box], '0-*', 'p', payload)
   stored = stored + 1
+  return redis.call('XADD', streams[box], '0-*', 'p', payload)
 end
-local i = 5
+local i = 6
 while i <= #ARGV do
   local sender, id, addressee, first = ARGV[i], ARGV[i + 1], ARGV[i + 2], i + 4
   i = first + 2 * tonumber(ARGV[i + 3])
+  local entries = {}
   local record = record_key(p, sender, id)
   if not redis.call('SET', record, record_value(now, addressee, 0), 'NX', 'EX', ttl) then
     local wish = p .. ':rw:' .. sender .. ':' .. id
@@ -179,7 +181,7 @@ while i <= #ARGV do
       local colon = string.find(box, ':', 1, true)
       local listed = redis.call('SISMEMBER', p .. ':mbx:' .. string.sub(box, 1, colon - 1), string.sub(box, colon + 1))
       if redis.call('SREM', wish, box) == 1 and listed == 1 then
-        put(box, ARGV[j + 1])
+        entries[j] = put(box, ARGV[j + 1])
         resent = 1
       end
     end
@@ -195,9 +197,14 @@ while i <= #ARGV do
       table.insert(out, -1)
       table.insert(out, 0)
     else
-      for j = first, i - 1, 2 do put(ARGV[j], ARGV[j + 1]) end
+      for j = first, i - 1, 2 do entries[j] = put(ARGV[j], ARGV[j + 1]) end
       table.insert(out, 1)
       table.insert(out, tonumber(now))
+    end
+  end
+  if placing then
+    for j = first, i - 1, 2 do
+      table.insert(out, entries[j] and tonumber(string.sub(entries[j], 3)) or 0)
     end
   end
 end

@@ -21,7 +21,7 @@ use super::message_records::{self as records, DELIVERED, EXPIRED, Generations};
 use super::unacked_copies::UnackedCopies;
 use super::{MailboxMemory, SqliteStore, uuid_blob};
 use crate::store::{
-    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, Placed, RECEIPTS_KEPT_PER_MAILBOX,
+    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, Placed, Preceding, RECEIPTS_KEPT_PER_MAILBOX,
     ReceiptRef, StoreResult, StoredMessage, StoredReceipt,
 };
 
@@ -507,7 +507,7 @@ fn insert_copy(
         now,
         copies
     ])?;
-    let prev = step.counts.tail(mailbox, &step.changes);
+    let prev = step.counts.tail(mailbox, &step.changes).map(Preceding::exactly);
     step.stored.push(((mailbox, seq), from.user, message.id, copies));
     step.changes.stored(mailbox, seq);
     step.placed.push(Placed { message: step.message, mailbox, seq, prev });

@@ -749,7 +749,8 @@ mod tests {
         let batch = vec![message(&[b1]), message(&[b2]), message(&[b1])];
         let (_, placed) = store.enqueue_placed(a1, batch, 6, policy).await.unwrap();
         let seen: Vec<_> = placed.iter().map(|p| (p.message, p.mailbox, p.prev)).collect();
-        assert_eq!(seen, vec![(0, b1, Some(first[0].seq)), (1, b2, None), (2, b1, Some(placed[0].seq))]);
+        let at = |seq| Some(crate::store::Preceding::exactly(seq));
+        assert_eq!(seen, vec![(0, b1, at(first[0].seq)), (1, b2, None), (2, b1, at(placed[0].seq))]);
         assert!(placed[0].seq > first[0].seq && placed[2].seq > placed[0].seq);
         store.open_mailbox(b1).await.unwrap(); // moves rows: what came last is read again
         let (_, after) = store.enqueue_placed(a1, vec![message(&[b1])], 7, policy).await.unwrap();
