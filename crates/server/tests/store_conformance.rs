@@ -393,6 +393,47 @@ async fn placements(store: &dyn MailboxStore) {
     }
 }
 
+/// For a store that places receipts (Redis): where it says an ack's `delivered` receipt
+/// went (`ack_messages_placed`) — one per device of the sender — is the receipt a read of
+/// that mailbox finds, right after the receipt before it (or the start, `seq` 0). An ack of
+/// a copy acked before places nothing.
+async fn receipt_placements(store: &dyn MailboxStore) {
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let device = |user| Mailbox { user, device: DeviceId::new() };
+    let (a1, a2, b1) = (device(alice), device(alice), device(bob));
+    for mailbox in [a1, a2, b1] {
+        store.open_mailbox(mailbox).await.unwrap();
+    }
+    let policy = MailboxPolicy { max_messages: 100, ttl_secs: 3600 };
+    let mut acked = Vec::new();
+    for text in [b"one", b"two", b"six"] {
+        let id = Uuid::now_v7();
+        store.enqueue_many(a1, vec![message(bob, id, &[b1, a2], text)], NOW, policy).await.unwrap();
+        let copy = named(store, b1, alice, &[id]).await;
+        let (told, placed) = store.ack_messages_placed(b1, &copy, NOW).await.unwrap();
+        assert_eq!(told, vec![alice]);
+        let mut mailboxes: Vec<Mailbox> = placed.iter().map(|p| p.mailbox).collect();
+        mailboxes.sort_by_key(|m| m.device);
+        let mut senders = vec![a1, a2];
+        senders.sort_by_key(|m| m.device);
+        assert_eq!(mailboxes, senders, "one receipt in each mailbox of the sender");
+        for place in &placed {
+            let read = store.fetch_receipts(place.mailbox, 0, 100).await.unwrap();
+            let at = read.iter().position(|r| r.seq == place.receipt.seq).expect("read where it was placed");
+            assert_eq!(read[at], place.receipt);
+            assert_eq!(
+                (place.receipt.kind, place.receipt.message_id, place.receipt.peer),
+                (ReceiptKind::Delivered, id, bob)
+            );
+            let before = if at == 0 { 0 } else { read[at - 1].seq };
+            assert!(place.prev.holds(before), "{:?} names the receipt before, at {before}", place.prev);
+        }
+        acked.extend(copy);
+    }
+    let (told, placed) = store.ack_messages_placed(b1, &acked[..1], NOW).await.unwrap();
+    assert!(told.is_empty() && placed.is_empty(), "acked before: {told:?} {placed:?}");
+}
+
 /// Several devices per person: Alice (devices a1, a2) writes to Bob (b1, b2) from a1, so
 /// every message has a copy for b1, b2 and Alice's other device a2.
 async fn mailbox(store: &dyn MailboxStore) {
@@ -702,6 +743,7 @@ async fn redis_backend() {
     rate_limits(&store).await;
     mailbox(&store).await;
     placements(&store).await;
+    receipt_placements(&store).await;
     purge(&store).await;
     same_id_from_two_senders(&store).await;
     expiry_in_order_and_by_limit(&store).await;

@@ -23,7 +23,7 @@ use hush_shared::{DeviceId, UserId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 
-use crate::store::{Preceding, SessionId, StoredMessage};
+use crate::store::{Preceding, SessionId, StoredMessage, StoredReceipt};
 
 mod publish_gate;
 pub mod redis;
@@ -34,16 +34,36 @@ pub const FRAME_QUEUE: usize = 256;
 /// Hand-offs one connection holds before it reads its mailbox instead.
 const MAX_HANDOFFS: usize = 64;
 
-/// A copy just stored in the mailbox of `device`, handed to that device's connections on
-/// this node; `prev` is the `seq` of the copy stored in that mailbox just before it.
+/// A copy (or receipt) just stored in the mailbox of `device`, handed to that device's
+/// connections on this node; `prev` is where the one stored in that mailbox (among its
+/// copies, or its receipts) just before it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handoff {
     /// The device whose mailbox holds it.
     pub device: DeviceId,
-    /// The copy stored in that mailbox just before.
+    /// The one stored in that mailbox just before.
     pub prev: Preceding,
-    /// The copy.
-    pub message: StoredMessage,
+    /// The copy or receipt.
+    pub item: Handed,
+}
+
+/// What a [`Handoff`] carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handed {
+    /// A copy of a message.
+    Message(StoredMessage),
+    /// A receipt.
+    Receipt(StoredReceipt),
+}
+
+impl Handed {
+    /// The wake-up flag of a connection that reads this kind instead of taking it.
+    fn flag<'a>(&self, wake: &'a Wake) -> &'a AtomicBool {
+        match self {
+            Handed::Message(_) => &wake.mail,
+            Handed::Receipt(_) => &wake.receipts,
+        }
+    }
 }
 
 /// Something to tell a user's connections.
@@ -51,8 +71,9 @@ pub struct Handoff {
 pub enum HubEvent {
     /// New messages in the mailbox.
     Mail,
-    /// New messages in the mailbox, some handed over: a connection of a device with a
-    /// hand-off takes it, the others read. Other nodes are told [`HubEvent::Mail`].
+    /// New messages or receipts in the mailbox, some handed over: a connection of a device
+    /// with a hand-off takes it, the others read. Other nodes are told [`HubEvent::Mail`]
+    /// or [`HubEvent::Receipts`].
     #[serde(skip)]
     Stored(Vec<Handoff>),
     /// New receipts.
@@ -108,6 +129,9 @@ impl HubEvent {
     /// This event as another node is told it: hand-offs are for this node's connections.
     pub fn for_other_nodes(self) -> Self {
         match self {
+            HubEvent::Stored(handoffs) if handoffs.iter().any(|h| matches!(h.item, Handed::Receipt(_))) => {
+                HubEvent::Receipts
+            }
             HubEvent::Stored(_) => HubEvent::Mail,
             event => event,
         }
@@ -190,7 +214,9 @@ impl LocalHub {
                 HubEvent::Stored(handoffs) => {
                     let mine = handoffs.iter().filter(|h| Some(h.device) == entry.device).cloned();
                     if !wake.hand_off(mine) {
-                        wake.mail.store(true, Ordering::Release);
+                        for handoff in handoffs {
+                            handoff.item.flag(wake).store(true, Ordering::Release);
+                        }
                     }
                 }
                 HubEvent::Receipts => wake.receipts.store(true, Ordering::Release),

@@ -11,7 +11,7 @@ use hush_crypto::{MAX_ENVELOPE_V2_LEN, MIN_MESSAGE_LEN, VERSION_2};
 use hush_shared::ws::{DeviceEnvelope, DeviceMismatch, FriendEvent, MAX_IDS_PER_FRAME, MessageId, ServerFrame};
 use hush_shared::{DeviceId, ErrorCode, UserId};
 
-use super::handoff::Kept;
+use super::handoff::{self, Kept};
 use crate::hub::HubEvent;
 use crate::state::AppState;
 use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MessageRef, Outgoing, ReceiptRef, StoreError};
@@ -252,11 +252,26 @@ async fn wake_receipts(state: &AppState, told: Vec<UserId>) {
 
 /// `ack`: deletes the messages from this device's mailbox; the first device of the
 /// recipient to ack a message queues its `delivered` receipt for every device of the sender.
+/// When one message is acked (as people chat) and its sender has devices connected here,
+/// its receipt is handed to them ([`handoff::receipts_here`]).
 pub async fn ack(state: &AppState, mailbox: Mailbox, messages: &[MessageRef]) -> Result<(), ServerFrame> {
     let store = &state.stores.mailbox;
-    let told = store.ack_messages(mailbox, messages, state.now()).await.map_err(|e| internal(e, None))?;
+    let now = state.now();
+    let here = match messages {
+        [one] if one.sender != mailbox.user => state.hub.devices_here(one.sender),
+        _ => vec![],
+    };
+    let (told, placed) = if here.is_empty() {
+        (store.ack_messages(mailbox, messages, now).await.map_err(|e| internal(e, None))?, vec![])
+    } else {
+        store.ack_messages_placed(mailbox, messages, now).await.map_err(|e| internal(e, None))?
+    };
     state.metrics.messages_acked.fetch_add(messages.len() as u64, Ordering::Relaxed);
-    wake_receipts(state, told).await;
+    let mut handoffs = handoff::receipts_here(&here, placed);
+    for user in told {
+        let event = handoffs.remove(&user).map_or(HubEvent::Receipts, HubEvent::Stored);
+        state.hub.send(user, event).await;
+    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Copies handed straight to the connections of devices connected here, instead of those
 //! connections reading their mailboxes after the wake-up (one store call fewer per message
-//! and device; BENCHMARKS.md, "Stored copies handed over"). The envelopes of such copies
+//! and device; BENCHMARKS.md, "Stored copies handed over"); likewise the `delivered`
+//! receipt of a message acked on its own, where the store says where it went. The envelopes of such copies
 //! are kept before they move into the store; where the store says what came before each
 //! copy in its mailbox (`store::Placed`), the copy goes to the hub with it, and a connection
 //! that has read up to there sends it as it is (`hub::Handoff`). Everything else is read
@@ -12,9 +13,9 @@ use std::collections::HashMap;
 use hush_shared::ws::MessageId;
 use hush_shared::{DeviceId, UserId};
 
-use crate::hub::Handoff;
+use crate::hub::{Handed, Handoff};
 use crate::state::AppState;
-use crate::store::{Mailbox, Outgoing, Placed, StoredMessage};
+use crate::store::{Mailbox, Outgoing, Placed, PlacedReceipt, StoredMessage};
 
 /// What a batch of sends keeps to hand its copies over once they are stored.
 pub struct Kept {
@@ -84,9 +85,23 @@ impl Kept {
             by_person.entry(place.mailbox.user).or_default().push(Handoff {
                 device: place.mailbox.device,
                 prev,
-                message,
+                item: Handed::Message(message),
             });
         }
         by_person
     }
+}
+
+/// The receipts placed in mailboxes of devices connected here (`here`, the devices of the
+/// acked message's sender), as hand-offs for each person.
+pub fn receipts_here(here: &[DeviceId], placed: Vec<PlacedReceipt>) -> HashMap<UserId, Vec<Handoff>> {
+    let mut by_person: HashMap<UserId, Vec<Handoff>> = HashMap::new();
+    for place in placed.into_iter().filter(|p| here.contains(&p.mailbox.device)) {
+        by_person.entry(place.mailbox.user).or_default().push(Handoff {
+            device: place.mailbox.device,
+            prev: place.prev,
+            item: Handed::Receipt(place.receipt),
+        });
+    }
+    by_person
 }

@@ -435,6 +435,20 @@ pub struct Placed {
     pub prev: Option<Preceding>,
 }
 
+/// Where a `delivered` receipt an ack queued went: the mailbox, the receipt as a read
+/// would find it there, and the receipt stored in that mailbox just before it. A
+/// connection that read that mailbox's receipts up to `prev` and found nothing after can
+/// hand this one out without reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedReceipt {
+    /// The mailbox (a device of the message's sender).
+    pub mailbox: Mailbox,
+    /// The receipt.
+    pub receipt: StoredReceipt,
+    /// Where the receipt stored there just before it is.
+    pub prev: Preceding,
+}
+
 /// The `seq` the copy stored just before another in its mailbox has: one value on the
 /// embedded store; on Redis either `seq` of one stream entry, since a copy's `seq` there
 /// also says whether it is its addressee's only copy, which the next entry cannot know.
@@ -526,6 +540,17 @@ pub trait MailboxStore: Send + Sync {
     /// recipient's copies to be acked, queues a `delivered` receipt in every mailbox of the
     /// sender. Returns the people who got receipts (sorted, distinct).
     async fn ack_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>>;
+    /// [`Self::ack_messages`], also saying where each `delivered` receipt it queued went
+    /// ([`PlacedReceipt`]) when the store knows what came before it; a store that does not
+    /// says nothing, and connections read their receipts instead.
+    async fn ack_messages_placed(
+        &self,
+        mailbox: Mailbox,
+        messages: &[MessageRef],
+        now: i64,
+    ) -> StoreResult<(Vec<UserId>, Vec<PlacedReceipt>)> {
+        Ok((self.ack_messages(mailbox, messages, now).await?, vec![]))
+    }
     /// Deletes messages the device could not open, remembers that this device wants each
     /// again (so a resend under the same id is stored for it alone) and queues a `resend`
     /// receipt in the sending device's mailbox. Returns the senders (sorted, distinct).

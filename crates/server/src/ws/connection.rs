@@ -26,11 +26,11 @@ use super::cursor::QueueCursor;
 use super::message_frame::message_text;
 use super::rate::{PerPeer, RateLimit};
 use super::writer::{WriteFailure, Writer, close_frame, text};
-use crate::hub::{ConnectionEntry, FRAME_QUEUE, Live, Wake, next_connection_id};
+use crate::hub::{ConnectionEntry, FRAME_QUEUE, Handed, Live, Wake, next_connection_id};
 use crate::metrics::Via;
 use crate::service::delivery;
 use crate::state::AppState;
-use crate::store::{Mailbox, MessageRef, RateRule, ReceiptRef, SessionId, StoredMessage};
+use crate::store::{Mailbox, MessageRef, RateRule, ReceiptRef, SessionId, StoredMessage, StoredReceipt};
 use crate::tokens::AccessError;
 
 /// Frames already waiting on the socket handled together (see `on_ready_messages`).
@@ -385,13 +385,14 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             }
             return Ok(());
         };
-        // Copies handed over go out as they are when this connection has read up to the
-        // one stored before each; otherwise the mailbox is read.
+        // Copies and receipts handed over go out as they are when this connection has read
+        // up to the one stored before each; otherwise the mailbox is read.
         for handoff in self.wake.take_handoffs() {
-            if self.mail.can_take(handoff.prev) {
-                self.send_message(handoff.message).await?;
-            } else {
-                self.mail.woken();
+            match handoff.item {
+                Handed::Message(m) if self.mail.can_take(handoff.prev) => self.send_message(m).await?,
+                Handed::Message(_) => self.mail.woken(),
+                Handed::Receipt(r) if self.receipts.can_take(handoff.prev) => self.send_receipt(r).await?,
+                Handed::Receipt(_) => self.receipts.woken(),
             }
         }
         if self.wake.mail.swap(false, Ordering::AcqRel) {
@@ -434,13 +435,16 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             let batch = store.fetch_receipts(mailbox, self.receipts.after, room).await.map_err(storage_error)?;
             self.receipts.read(batch.len(), room);
             for r in batch {
-                self.receipts.sent(r.seq, r.id, Uuid::nil());
-                let (id, kind, message_id, peer, peer_device, at) =
-                    (r.id, r.kind, r.message_id, r.peer, r.peer_device, r.at);
-                self.send(&ServerFrame::Receipt { id, kind, message_id, peer, peer_device, at }).await?;
+                self.send_receipt(r).await?;
             }
         }
         Ok(())
+    }
+
+    async fn send_receipt(&mut self, r: StoredReceipt) -> Result<(), Ending> {
+        self.receipts.sent(r.seq, r.id, Uuid::nil());
+        let (id, kind, message_id, peer, peer_device, at) = (r.id, r.kind, r.message_id, r.peer, r.peer_device, r.at);
+        self.send(&ServerFrame::Receipt { id, kind, message_id, peer, peer_device, at }).await
     }
 
     /// This connection as presence counts it.

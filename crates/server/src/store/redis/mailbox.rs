@@ -23,9 +23,9 @@
 //! device's mailbox to open takes over.
 
 use async_trait::async_trait;
-use hush_shared::ws::{MessageId, ReceiptKind};
+use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
 use hush_shared::{DeviceId, UserId};
-use redis::Script;
+use redis::{Script, ScriptInvocation};
 use uuid::Uuid;
 
 use super::RedisStore;
@@ -33,8 +33,8 @@ use super::copy_value::{copy_value, parse_copy};
 use super::mailbox_lua::{ACK, CLOSE, ENQUEUE, EXPIRE, OPEN, PURGE, READ, RETRY, SEEN};
 use super::receipt_value::{parse_receipt, receipt_value};
 use crate::store::{
-    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, Placed, Preceding, ReceiptRef, StoreError,
-    StoreResult, StoredMessage, StoredReceipt,
+    Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, Placed, PlacedReceipt, Preceding, ReceiptRef,
+    StoreError, StoreResult, StoredMessage, StoredReceipt,
 };
 
 fn corrupt(what: &str) -> StoreError {
@@ -118,17 +118,14 @@ impl RedisStore {
             .collect()
     }
 
-    /// Runs one of the per-message scripts (`ack`, `retry`, `read`): ARGV is the prefix,
-    /// `head`, then each message's arguments. Returns the people told.
-    async fn per_message<const N: usize>(
+    /// A call of one of the per-message scripts (`ack`, `retry`, `read`): ARGV is the
+    /// prefix, `head`, then each message's arguments.
+    fn per_message_call<'a, const N: usize>(
         &self,
-        script: &Script,
+        script: &'a Script,
         head: &[String],
-        messages: impl ExactSizeIterator<Item = [String; N]>,
-    ) -> StoreResult<Vec<UserId>> {
-        if messages.len() == 0 {
-            return Ok(vec![]);
-        }
+        messages: impl Iterator<Item = [String; N]>,
+    ) -> ScriptInvocation<'a> {
         let mut invocation = script.prepare_invoke();
         invocation.arg(&self.prefix);
         for arg in head {
@@ -139,9 +136,68 @@ impl RedisStore {
                 invocation.arg(arg);
             }
         }
+        invocation
+    }
+
+    /// Runs one of the per-message scripts; returns the people told.
+    async fn per_message<const N: usize>(
+        &self,
+        script: &Script,
+        head: &[String],
+        messages: impl ExactSizeIterator<Item = [String; N]>,
+    ) -> StoreResult<Vec<UserId>> {
+        if messages.len() == 0 {
+            return Ok(vec![]);
+        }
         let mut conn = self.conn.clone();
-        let told: Vec<String> = invocation.invoke_async(&mut conn).await?;
+        let told: Vec<String> = self.per_message_call(script, head, messages).invoke_async(&mut conn).await?;
         Ok(parse_users(told))
+    }
+
+    /// `ack_messages`, and with `placing` where each `delivered` receipt went.
+    async fn ack(
+        &self,
+        mailbox: Mailbox,
+        messages: &[MessageRef],
+        now: i64,
+        placing: bool,
+    ) -> StoreResult<(Vec<UserId>, Vec<PlacedReceipt>)> {
+        let head = [mailbox.user.to_string(), mailbox.device.to_string(), u8::from(placing).to_string()];
+        let ids: Vec<ReceiptId> = messages.iter().map(|_| Uuid::now_v7()).collect();
+        let args = messages
+            .iter()
+            .zip(&ids)
+            .map(|(m, &id)| named_copy(m, receipt_value(id, ReceiptKind::Delivered, m.id, mailbox.user, now)));
+        if !placing {
+            return Ok((self.per_message(&ACK, &head, args).await?, vec![]));
+        }
+        if messages.is_empty() {
+            return Ok((vec![], vec![]));
+        }
+        let mut conn = self.conn.clone();
+        let (told, placed): (Vec<String>, Vec<String>) =
+            self.per_message_call(&ACK, &head, args).invoke_async(&mut conn).await?;
+        let placed = placed
+            .chunks_exact(4)
+            .map(|p| {
+                let (index, user, device, entry) =
+                    (p[0].parse::<usize>().ok()?, &p[1], &p[2], p[3].parse::<i64>().ok()?);
+                let message = messages.get(index)?;
+                let receipt = StoredReceipt {
+                    seq: entry,
+                    id: *ids.get(index)?,
+                    kind: ReceiptKind::Delivered,
+                    message_id: message.id,
+                    peer: mailbox.user,
+                    peer_device: None,
+                    at: now,
+                };
+                let mailbox = Mailbox { user: user.parse().ok()?, device: device.parse().ok()? };
+                Some(PlacedReceipt { mailbox, receipt, prev: Preceding::exactly(entry - 1) })
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| corrupt("ack answer"))?;
+        Ok((parse_users(told), placed))
     }
 
     /// `enqueue_many`, and with `placing` where each copy went ([`Placed`]).
@@ -288,11 +344,18 @@ impl MailboxStore for RedisStore {
     }
 
     async fn ack_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
-        let head = [mailbox.user.to_string(), mailbox.device.to_string()];
-        let args = messages
-            .iter()
-            .map(|m| named_copy(m, receipt_value(Uuid::now_v7(), ReceiptKind::Delivered, m.id, mailbox.user, now)));
-        self.per_message(&ACK, &head, args).await
+        Ok(self.ack(mailbox, messages, now, false).await?.0)
+    }
+
+    /// A receipt's entry follows the entry before it in its stream, as a copy's does
+    /// ([`Self::enqueue_placed`]); a receipt's `seq` is its entry's number.
+    async fn ack_messages_placed(
+        &self,
+        mailbox: Mailbox,
+        messages: &[MessageRef],
+        now: i64,
+    ) -> StoreResult<(Vec<UserId>, Vec<PlacedReceipt>)> {
+        self.ack(mailbox, messages, now, true).await
     }
 
     async fn retry_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {

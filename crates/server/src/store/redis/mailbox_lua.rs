@@ -27,8 +27,10 @@ end
 /// - `counted(p, n)` adds `n` to the count of waiting copies (`mtotal`);
 /// - `tell(user)` adds `user` to `told`, the people a script returns, once (an ack of a
 ///   hundred messages from one friend answers one name, not a hundred);
-/// - `receipt(p, user, only, but, payload)` appends a receipt to every mailbox of `user`
-///   (only `only`'s when not empty, skipping `but`'s); a mailbox keeps the newest
+/// - `receipt(p, user, only, but, payload, placed, index)` appends a receipt to every
+///   mailbox of `user` (only `only`'s when not empty, skipping `but`'s) and, when `placed`
+///   is a table, adds `index`, `user`, the device and the entry's number to it for each
+///   (as strings); a mailbox keeps the newest
 ///   [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest beyond go. A person's mailboxes are read,
 ///   and their receipt streams named, once per script call (no script here opens or closes
 ///   one);
@@ -66,7 +68,7 @@ local function receipt_streams(p, user, devices)
   end
   return streams
 end
-local function receipt(p, user, only, but, payload)
+local function receipt(p, user, only, but, payload, placed, index)
   local streams
   if only ~= '' then
     streams = {}
@@ -80,7 +82,13 @@ local function receipt(p, user, only, but, payload)
   end
   for _, stream in ipairs(streams) do
     if stream.d ~= but then
-      redis.call('XADD', stream.key, 'MAXLEN', RECEIPTS_KEPT, '0-*', 'p', payload)
+      local entry = redis.call('XADD', stream.key, 'MAXLEN', RECEIPTS_KEPT, '0-*', 'p', payload)
+      if placed then
+        table.insert(placed, index)
+        table.insert(placed, user)
+        table.insert(placed, stream.d)
+        table.insert(placed, string.sub(entry, 3))
+      end
     end
   end
 end
@@ -214,29 +222,34 @@ return out
     )
 });
 
-/// `ack`. ARGV: prefix, user, device, then (sender, message id, entry id, only copy
-/// 1/0, the `delivered` receipt's payload) per message. The copy is found by its entry
+/// `ack`. ARGV: prefix, user, device, placing (`1`: say where each receipt went), then
+/// (sender, message id, entry id, only copy 1/0, the `delivered` receipt's payload) per
+/// message. The copy is found by its entry
 /// alone (the connection acks only what it read). The addressee's only copy, there until
 /// now, was neither acked by another device nor expired: its `delivered` is due without a
 /// look at the record. The receipt comes written, so the script builds no table and
-/// encodes no JSON per message. Returns the senders told.
+/// encodes no JSON per message. Returns the senders told; when placing, those and a list of
+/// (message's index, sender, device, entry's number) per receipt queued.
 pub(super) static ACK: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
         r#"
 local p, user, device = ARGV[1], ARGV[2], ARGV[3]
+local placed = nil
+if ARGV[4] == '1' then placed = {} end
 local stream = p .. ':ms:' .. user .. ':' .. device
 local dropped = 0
-for i = 4, #ARGV, 5 do
+for i = 5, #ARGV, 5 do
   local sender, id = ARGV[i], ARGV[i + 1]
   if redis.call('XDEL', stream, ARGV[i + 2]) == 1 then
     dropped = dropped + 1
     if sender ~= user and (ARGV[i + 3] == '1' or mark(p, sender, id, 1, 4)) then
-      receipt(p, sender, '', '', ARGV[i + 4])
+      receipt(p, sender, '', '', ARGV[i + 4], placed, tostring((i - 5) / 5))
       tell(sender)
     end
   end
 end
 counted(p, -dropped)
+if placed then return {told, placed} end
 return told
 "#,
     )
