@@ -1,8 +1,8 @@
 //! Whether this node publishes its hub events to the other nodes at all. A deployment on
 //! Redis often runs a single node, and then every event it published (two per message: the
 //! recipient's wake-up, then the sender's for the `delivered` receipt) was one more round
-//! trip to Redis and came back to this node alone, to be parsed and ignored — a sixth of
-//! the cost of a message sent one at a time (BENCHMARKS.md, "Hub events kept at home").
+//! trip to Redis and came back to this node alone, to be parsed and ignored — 12–14 % of
+//! the cost of a message sent one at a time (BENCHMARKS.md, "Real chat on Redis").
 //!
 //! The gate *closes* when a publish reached no subscriber but this node (Redis answers
 //! `PUBLISH` with the number of subscribers it reached) while this node's own subscription
