@@ -1,10 +1,11 @@
 //! Copies handed straight to the connections of devices connected here, instead of those
 //! connections reading their mailboxes after the wake-up (one store call fewer per message
 //! and device; BENCHMARKS.md, "Stored copies handed over"); likewise the `delivered`
-//! receipt of a message acked on its own, where the store says where it went. The envelopes of such copies
-//! are kept before they move into the store; where the store says what came before each
-//! copy in its mailbox (`store::Placed`), the copy goes to the hub with it, and a connection
-//! that has read up to there sends it as it is (`hub::Handoff`). Everything else is read
+//! receipt of a message acked on its own, where the store says where it went
+//! (`store::PlacedReceipt`). The envelopes of such copies are kept before they move into
+//! the store; where the store says what came before each copy in its mailbox
+//! (`store::Placed`), the copy goes to the hub with it, and a connection that has read up
+//! to there sends it as it is (`hub::Handoff`). Everything else is read
 //! from the mailbox as before: a hand-off only saves a read, it is never the only way a
 //! message arrives.
 

@@ -449,9 +449,10 @@ pub struct PlacedReceipt {
     pub prev: Preceding,
 }
 
-/// The `seq` the copy stored just before another in its mailbox has: one value on the
-/// embedded store; on Redis either `seq` of one stream entry, since a copy's `seq` there
-/// also says whether it is its addressee's only copy, which the next entry cannot know.
+/// The `seq` of the copy (or receipt) stored just before another in its mailbox: one
+/// value, except for copies on Redis: either `seq` of one stream entry, since a copy's
+/// `seq` there also says whether it is its addressee's only copy, which the next entry
+/// cannot know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Preceding {
     /// The lowest `seq` it may have.
@@ -461,12 +462,12 @@ pub struct Preceding {
 }
 
 impl Preceding {
-    /// The copy at `seq`.
+    /// The one at `seq`.
     pub fn exactly(seq: i64) -> Self {
         Self { lowest: seq, highest: seq }
     }
 
-    /// Whether `seq` is where the copy before is.
+    /// Whether `seq` is where the one before is.
     pub fn holds(self, seq: i64) -> bool {
         (self.lowest..=self.highest).contains(&seq)
     }

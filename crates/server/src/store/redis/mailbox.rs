@@ -6,7 +6,9 @@
 //! line, `receipt_value.rs`). The stream numbers its entries itself and never reuses a
 //! number, so an entry's number names it: an ack is one `XDEL`, and reading a mailbox is
 //! one `XRANGE` with no script. A receipt's seq is its entry's number; a copy's is twice
-//! that, plus one for an only copy (see [`message_seq`]). `mbx:{user}` (set) lists the
+//! that, plus one for an only copy (see [`message_seq`]). Entries follow one another, so
+//! the send and ack scripts can say which entry a copy or receipt became and so which
+//! came before it (`Placed`, `PlacedReceipt`: hand-offs to connections here). `mbx:{user}` (set) lists the
 //! person's devices with a mailbox, `mbseen:{user}` (hash device → Unix seconds) when each
 //! was last connected. Per message: `mr:{sender}:{id}` (string `{stored_at} {recipient}
 //! {state}`, state bits 1 delivered, 2 read, 4 expired; the recipient empty on records kept

@@ -30,10 +30,9 @@ end
 /// - `receipt(p, user, only, but, payload, placed, index)` appends a receipt to every
 ///   mailbox of `user` (only `only`'s when not empty, skipping `but`'s) and, when `placed`
 ///   is a table, adds `index`, `user`, the device and the entry's number to it for each
-///   (as strings); a mailbox keeps the newest
-///   [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest beyond go. A person's mailboxes are read,
-///   and their receipt streams named, once per script call (no script here opens or closes
-///   one);
+///   (as strings); a mailbox keeps the newest [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest
+///   beyond go. A person's mailboxes are read, and their receipt streams named, once per
+///   script call (no script here opens or closes one);
 /// - `record_of(p, sender, id)` reads a message's record (`mailbox.rs`: `{at} {recipient}
 ///   {state}`) as a table (`key`, `a`, `r`, `s`), or nil;
 /// - `set_bit(record, bit, unless)` sets a state bit of a record unless it or `unless` is
