@@ -75,6 +75,23 @@ async fn a_node_alone_keeps_its_events_at_home_until_another_node_starts() {
     }
     let published = redis.calls("publish") - before;
     assert!(published <= 1, "alone again, nothing published but a hello: {published}");
+
+    // Something else listens on the nodes' channel: the next hello reaches it, and the node
+    // publishes again (even a node whose own subscription stopped hearing others learns of
+    // them so, within a hello's period).
+    let url = redis.url();
+    let listener = tokio::task::spawn_blocking(move || {
+        let mut conn = ::redis::Client::open(url).unwrap().get_connection().unwrap();
+        let mut pubsub = conn.as_pubsub();
+        pubsub.subscribe("hush:nodes").unwrap();
+        pubsub.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        pubsub.get_message().map(|m| m.get_payload::<String>().unwrap())
+    });
+    let hello = listener.await.unwrap().expect("a hello within 15 s");
+    assert!(hello.contains("\"hello\""), "{hello}");
+    let before = redis.calls("publish");
+    relay(&mut alice, &mut bob, WAIT).await;
+    assert!(redis.calls("publish") > before, "the hello's answer opened the gate");
 }
 
 #[tokio::test]

@@ -7,8 +7,9 @@
 //! The gate *closes* when a publish reached no subscriber but this node (Redis answers
 //! `PUBLISH` with the number of subscribers it reached) while this node's own subscription
 //! is up. It *opens* again when anything arrives from another node (an event, or the hello
-//! every node publishes when it subscribes and every few seconds after), or when this
-//! node's subscription is lost (it can no longer know who listens). Opening bumps an epoch,
+//! every node publishes when it subscribes and every few seconds after), when this node's
+//! own hello reached another subscriber, or when this node's subscription is lost (it can
+//! no longer know who listens). Opening bumps an epoch,
 //! so the answer to a publish sent before another node appeared cannot close the gate
 //! after that node was heard. A gate that opens after being closed may have skipped events
 //! the new node needed: the caller then asks every node to wake all its connections, which

@@ -81,13 +81,15 @@ struct NodeLink {
 }
 
 impl NodeLink {
-    async fn signal(&self, signal: Signal) {
-        let Ok(payload) = serde_json::to_string(&NodeSignal { node: self.node, signal }) else { return };
+    /// Publishes `signal`; returns how many subscribers it reached (0 when it failed).
+    async fn signal(&self, signal: Signal) -> i64 {
+        let Ok(payload) = serde_json::to_string(&NodeSignal { node: self.node, signal }) else { return 0 };
         let mut conn = self.conn.clone();
         let sent: Result<i64, _> = redis::cmd("PUBLISH").arg(&self.nodes).arg(payload).query_async(&mut conn).await;
-        if let Err(e) = sent {
+        sent.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "publishing a node signal failed");
-        }
+            0
+        })
     }
 
     /// Another node was heard from, or this node's subscription was lost: the gate opens,
@@ -95,6 +97,14 @@ impl NodeLink {
     async fn opened(&self, was_closed: bool) {
         if was_closed {
             self.signal(Signal::WakeAll).await;
+        }
+    }
+
+    /// Says hello; a hello that reached another subscriber besides this node opens the
+    /// gate, even if this node's own subscription silently stopped hearing them.
+    async fn say_hello(&self) {
+        if self.signal(Signal::Hello).await > 1 {
+            self.opened(self.gate.open()).await;
         }
     }
 
@@ -186,7 +196,7 @@ async fn subscribe_forever(client: redis::Client, link: NodeLink, local: Arc<Loc
                         local.wake_everyone();
                     }
                     first = false;
-                    link.signal(Signal::Hello).await;
+                    link.say_hello().await;
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         let Ok(payload) = message.get_payload::<String>() else { continue };
@@ -203,13 +213,13 @@ async fn subscribe_forever(client: redis::Client, link: NodeLink, local: Arc<Loc
 }
 
 /// Says hello every [`HELLO_EVERY`], so a node that thinks itself alone hears of this one
-/// even if the hello sent on subscribing was lost.
+/// even if the hello sent on subscribing was lost (and learns of others by the answer).
 async fn say_hello_forever(link: NodeLink) {
     let mut every = tokio::time::interval_at(tokio::time::Instant::now() + HELLO_EVERY, HELLO_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        link.signal(Signal::Hello).await;
+        link.say_hello().await;
     }
 }
 
