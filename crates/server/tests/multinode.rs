@@ -37,7 +37,7 @@ fn two_nodes() -> (RedisServer, tempfile::TempDir, ServerProcess, ServerProcess)
 /// listens. A node that starts says hello, and the first node publishes again at once: a
 /// message from a user on the first reaches a connection on the second within
 /// [`PROMPT`], and its receipt comes back. Once the second node is gone, the first stops
-/// again.
+/// again, until one of its hellos reaches another subscriber.
 #[tokio::test]
 async fn a_node_alone_keeps_its_events_at_home_until_another_node_starts() {
     let redis = RedisServer::start();

@@ -92,8 +92,8 @@ impl NodeLink {
         })
     }
 
-    /// Another node was heard from, or this node's subscription was lost: the gate opens,
-    /// and if it was closed, every node wakes all its connections.
+    /// The gate just opened (another node was heard from, or this node's subscription was
+    /// lost): if it was closed, every node wakes all its connections.
     async fn opened(&self, was_closed: bool) {
         if was_closed {
             self.signal(Signal::WakeAll).await;
