@@ -9,12 +9,12 @@
 //! is up. It *opens* again when anything arrives from another node (an event, or the hello
 //! every node publishes when it subscribes and every few seconds after), when this node's
 //! own hello reached another subscriber, or when this node's subscription is lost (it can
-//! no longer know who listens). Opening bumps an epoch,
-//! so the answer to a publish sent before another node appeared cannot close the gate
-//! after that node was heard. A gate that opens after being closed may have skipped events
-//! the new node needed: the caller then asks every node to wake all its connections, which
-//! re-read their mailboxes and find whatever those events were about (a wake-up only ever
-//! prompts a read; nothing is lost while a gate is closed, and nothing waits once it opens).
+//! no longer know who listens). Opening bumps an epoch, so the answer to a publish sent
+//! before another node appeared cannot close the gate after that node was heard. A gate
+//! that opens after being closed may have skipped events the new node needed: the caller
+//! then asks every node to wake all its connections, which re-read their mailboxes and
+//! find whatever those events were about (a wake-up only ever prompts a read; nothing is
+//! lost while a gate is closed, and nothing waits once it opens).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 

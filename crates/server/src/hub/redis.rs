@@ -81,15 +81,18 @@ struct NodeLink {
 }
 
 impl NodeLink {
+    /// Publishes `payload` (`what` names it in the log if that fails); returns how many
+    /// subscribers it reached.
+    async fn publish(&self, channel: &str, payload: String, what: &str) -> Option<i64> {
+        let mut conn = self.conn.clone();
+        let sent: Result<i64, _> = redis::cmd("PUBLISH").arg(channel).arg(payload).query_async(&mut conn).await;
+        sent.map_err(|e| tracing::warn!(error = %e, "publishing {what} failed")).ok()
+    }
+
     /// Publishes `signal`; returns how many subscribers it reached (0 when it failed).
     async fn signal(&self, signal: Signal) -> i64 {
         let Ok(payload) = serde_json::to_string(&NodeSignal { node: self.node, signal }) else { return 0 };
-        let mut conn = self.conn.clone();
-        let sent: Result<i64, _> = redis::cmd("PUBLISH").arg(&self.nodes).arg(payload).query_async(&mut conn).await;
-        sent.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "publishing a node signal failed");
-            0
-        })
+        self.publish(&self.nodes, payload, "a node signal").await.unwrap_or(0)
     }
 
     /// The gate just opened (another node was heard from, or this node's subscription was
@@ -113,12 +116,13 @@ impl NodeLink {
     async fn heard(&self, channel: &str, payload: &str, local: &LocalHub) {
         let another_node = if channel == self.nodes {
             match serde_json::from_str::<NodeSignal>(payload) {
-                Ok(NodeSignal { node, signal }) => {
-                    if node != self.node && signal == Signal::WakeAll {
+                Ok(NodeSignal { node, signal }) if node != self.node => {
+                    if signal == Signal::WakeAll {
                         local.wake_everyone();
                     }
-                    node != self.node
+                    true
                 }
+                Ok(_) => false,
                 Err(e) => {
                     tracing::warn!(error = %e, "unreadable node signal");
                     false
@@ -260,12 +264,8 @@ impl Hub for RedisHub {
         }
         let event = event.for_other_nodes();
         let Ok(payload) = serde_json::to_string(&Envelope { node: self.link.node, user, event }) else { return };
-        let mut conn = self.link.conn.clone();
-        let published: Result<i64, _> =
-            redis::cmd("PUBLISH").arg(&self.link.events).arg(payload).query_async(&mut conn).await;
-        match published {
-            Ok(receivers) => self.link.gate.published(ticket, receivers),
-            Err(e) => tracing::warn!(error = %e, "publishing a hub event failed"),
+        if let Some(receivers) = self.link.publish(&self.link.events, payload, "a hub event").await {
+            self.link.gate.published(ticket, receivers);
         }
     }
 

@@ -252,22 +252,18 @@ async fn wake_receipts(state: &AppState, told: Vec<UserId>) {
 
 /// `ack`: deletes the messages from this device's mailbox; the first device of the
 /// recipient to ack a message queues its `delivered` receipt for every device of the sender.
-/// When one message is acked (as people chat) and its sender has devices connected here,
-/// its receipt is handed to them ([`handoff::receipts_here`]).
+/// When one message is acked (as people chat), its receipt is handed to the sender's
+/// devices connected here, where the store says where it went ([`handoff::receipts_here`]).
 pub async fn ack(state: &AppState, mailbox: Mailbox, messages: &[MessageRef]) -> Result<(), ServerFrame> {
     let store = &state.stores.mailbox;
     let now = state.now();
-    let here = match messages {
-        [one] if one.sender != mailbox.user => state.hub.devices_here(one.sender),
-        _ => vec![],
-    };
-    let (told, placed) = if here.is_empty() {
-        (store.ack_messages(mailbox, messages, now).await.map_err(|e| internal(e, None))?, vec![])
-    } else {
-        store.ack_messages_placed(mailbox, messages, now).await.map_err(|e| internal(e, None))?
-    };
+    let (told, placed) = match messages {
+        [one] if one.sender != mailbox.user => store.ack_messages_placed(mailbox, messages, now).await,
+        _ => store.ack_messages(mailbox, messages, now).await.map(|told| (told, vec![])),
+    }
+    .map_err(|e| internal(e, None))?;
     state.metrics.messages_acked.fetch_add(messages.len() as u64, Ordering::Relaxed);
-    let mut handoffs = handoff::receipts_here(&here, placed);
+    let mut handoffs = handoff::receipts_here(state, placed);
     for user in told {
         let event = handoffs.remove(&user).map_or(HubEvent::Receipts, HubEvent::Stored);
         state.hub.send(user, event).await;

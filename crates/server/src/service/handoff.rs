@@ -39,14 +39,7 @@ impl Kept {
         let hand_over = batch.len() == 1;
         for (index, message) in batch.iter().enumerate() {
             for copy in &message.copies {
-                let user = copy.mailbox.user;
-                let devices = match here.iter().position(|(u, _)| *u == user) {
-                    Some(at) => &here[at].1,
-                    None => {
-                        here.push((user, state.hub.devices_here(user)));
-                        &here[here.len() - 1].1
-                    }
-                };
+                let devices = devices_here(state, &mut here, copy.mailbox.user);
                 if hand_over && devices.contains(&copy.mailbox.device) {
                     envelopes.push((index, copy.mailbox, copy.envelope.clone()));
                 }
@@ -93,11 +86,15 @@ impl Kept {
     }
 }
 
-/// The receipts placed in mailboxes of devices connected here (`here`, the devices of the
-/// acked message's sender), as hand-offs for each person.
-pub fn receipts_here(here: &[DeviceId], placed: Vec<PlacedReceipt>) -> HashMap<UserId, Vec<Handoff>> {
+/// The receipts placed in mailboxes of devices connected here, as hand-offs for each
+/// person (the hub is asked only about people a receipt was placed for).
+pub fn receipts_here(state: &AppState, placed: Vec<PlacedReceipt>) -> HashMap<UserId, Vec<Handoff>> {
+    let mut here: Vec<(UserId, Vec<DeviceId>)> = Vec::new();
     let mut by_person: HashMap<UserId, Vec<Handoff>> = HashMap::new();
-    for place in placed.into_iter().filter(|p| here.contains(&p.mailbox.device)) {
+    for place in placed {
+        if !devices_here(state, &mut here, place.mailbox.user).contains(&place.mailbox.device) {
+            continue;
+        }
         by_person.entry(place.mailbox.user).or_default().push(Handoff {
             device: place.mailbox.device,
             prev: place.prev,
@@ -105,4 +102,17 @@ pub fn receipts_here(here: &[DeviceId], placed: Vec<PlacedReceipt>) -> HashMap<U
         });
     }
     by_person
+}
+
+/// `user`'s devices connected here, asked of the hub once per person (`here` keeps the
+/// answers).
+fn devices_here<'a>(state: &AppState, here: &'a mut Vec<(UserId, Vec<DeviceId>)>, user: UserId) -> &'a [DeviceId] {
+    let at = match here.iter().position(|(u, _)| *u == user) {
+        Some(at) => at,
+        None => {
+            here.push((user, state.hub.devices_here(user)));
+            here.len() - 1
+        }
+    };
+    &here[at].1
 }

@@ -182,8 +182,7 @@ impl RedisStore {
         let placed = placed
             .chunks_exact(4)
             .map(|p| {
-                let (index, user, device, entry) =
-                    (p[0].parse::<usize>().ok()?, &p[1], &p[2], p[3].parse::<i64>().ok()?);
+                let (index, user, device, entry) = (p[0].parse::<usize>().ok()?, &p[1], &p[2], entry_number(&p[3])?);
                 let message = messages.get(index)?;
                 let receipt = StoredReceipt {
                     seq: entry,

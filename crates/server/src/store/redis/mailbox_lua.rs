@@ -29,8 +29,7 @@ end
 ///   hundred messages from one friend answers one name, not a hundred);
 /// - `receipt(p, user, only, but, payload, placed, index)` appends a receipt to every
 ///   mailbox of `user` (only `only`'s when not empty, skipping `but`'s) and, when `placed`
-///   is a table, adds `index`, `user`, the device and the entry's number to it for each
-///   (as strings); a mailbox keeps the newest [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest
+///   is a table, adds `index`, `user`, the device and the entry's id to it for each; a mailbox keeps the newest [`RECEIPTS_KEPT_PER_MAILBOX`], the oldest
 ///   beyond go. A person's mailboxes are read, and their receipt streams named, once per
 ///   script call (no script here opens or closes one);
 /// - `record_of(p, sender, id)` reads a message's record (`mailbox.rs`: `{at} {recipient}
@@ -86,7 +85,7 @@ local function receipt(p, user, only, but, payload, placed, index)
         table.insert(placed, index)
         table.insert(placed, user)
         table.insert(placed, stream.d)
-        table.insert(placed, string.sub(entry, 3))
+        table.insert(placed, entry)
       end
     end
   end
@@ -152,10 +151,10 @@ fn with_prelude(body: &str) -> Script {
 /// copy went), then per message: sender, id, addressee, number of copies, then (box,
 /// payload) per copy. Returns per message `outcome, at`: 1 stored (or stored again for
 /// devices that asked with `retry`), 0 duplicate, -1 a mailbox full (at 0); when placing,
-/// then per copy its entry's number (0: not stored in that mailbox). A new message's record is written, with its expiry,
-/// by the same `SET NX` that finds a resend (and taken back if a mailbox is full). A batch
-/// reads each mailbox's depth once and puts each mailbox in the expiry index once (its
-/// score stays its oldest copy's time, or earlier).
+/// then per copy its entry's number (0: not stored in that mailbox). A new message's
+/// record is written, with its expiry, by the same `SET NX` that finds a resend (and taken
+/// back if a mailbox is full). A batch reads each mailbox's depth once and puts each
+/// mailbox in the expiry index once (its score stays its oldest copy's time, or earlier).
 pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
         r#"
@@ -223,12 +222,12 @@ return out
 
 /// `ack`. ARGV: prefix, user, device, placing (`1`: say where each receipt went), then
 /// (sender, message id, entry id, only copy 1/0, the `delivered` receipt's payload) per
-/// message. The copy is found by its entry
-/// alone (the connection acks only what it read). The addressee's only copy, there until
-/// now, was neither acked by another device nor expired: its `delivered` is due without a
-/// look at the record. The receipt comes written, so the script builds no table and
-/// encodes no JSON per message. Returns the senders told; when placing, those and a list of
-/// (message's index, sender, device, entry's number) per receipt queued.
+/// message. The copy is found by its entry alone (the connection acks only what it read).
+/// The addressee's only copy, there until now, was neither acked by another device nor
+/// expired: its `delivered` is due without a look at the record. The receipt comes
+/// written, so the script builds no table and encodes no JSON per message. Returns the
+/// senders told; when placing, those and a list of (message's index, sender, device, entry
+/// id) per receipt queued.
 pub(super) static ACK: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
         r#"

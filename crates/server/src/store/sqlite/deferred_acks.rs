@@ -17,8 +17,9 @@
 //! When they are written: by any mailbox transaction but a send or an ack
 //! (`mailbox::Deferred`), so nothing (expiry, a closed mailbox, a deleted account, a retry)
 //! acts on the tables without them; by a send or an ack too once [`MAX_DEFERRED`] settled
-//! items, [`MAX_AWAITED`] awaited ones or [`MAX_DEFERRAL`] wait; by the store's owner every [`MAX_DEFERRAL`] and at a
-//! clean shutdown ([`crate::store::MailboxStore::flush`]); and before a device reads from
+//! items, [`MAX_AWAITED`] awaited ones or [`MAX_DEFERRAL`] wait; by the store's owner
+//! every [`MAX_DEFERRAL`] and at a clean shutdown
+//! ([`crate::store::MailboxStore::flush`]); and before a device reads from
 //! before an ack deferred here (a new connection), so it never gets that message or receipt
 //! again while the process lives.
 //!
