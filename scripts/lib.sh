@@ -17,7 +17,8 @@ need_rust() {
         echo "cargo not found: install the Rust toolchain (https://rustup.rs) first" >&2
         exit 1
     fi
-    command -v cc >/dev/null || apt_install build-essential
+    # A C compiler and make: SQLite and jemalloc are built from source.
+    { command -v cc && command -v make; } >/dev/null || apt_install build-essential
 }
 
 cargo_target_dir() {

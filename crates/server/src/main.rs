@@ -11,6 +11,13 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Other builds allocate with jemalloc: glibc's `malloc` and `free` were a fifth of the
+/// server's CPU on Redis, and jemalloc spends less CPU per message than glibc or mimalloc
+/// for 2 MiB more at start (BENCHMARKS.md, "The allocator").
+#[cfg(not(target_env = "musl"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> std::process::ExitCode {
     let config = Config::parse();
     let runtime =

@@ -12,7 +12,9 @@ use crate::store::RECEIPTS_KEPT_PER_MAILBOX;
 
 /// A message record's string, written and read here only (`mailbox.rs` names the layout):
 /// `record_value(at, recipient, state)` makes it, `record_fields(value)` splits it back into
-/// at, recipient (empty on records kept from before records named it) and state.
+/// at, recipient (empty on records kept from before records named it) and state. A new
+/// record's state is written as the string `'0'`: Lua formats a number joined into a string
+/// with `sprintf` (2–3 % of `redis-server` in `saturate` when every message's record did).
 pub(super) const RECORD: &str = r#"
 local function record_value(at, recipient, state)
   return at .. ' ' .. recipient .. ' ' .. state
@@ -179,7 +181,7 @@ while i <= #ARGV do
   i = first + 2 * tonumber(ARGV[i + 3])
   local entries = {}
   local record = record_key(p, sender, id)
-  if not redis.call('SET', record, record_value(now, addressee, 0), 'NX', 'EX', ttl) then
+  if not redis.call('SET', record, record_value(now, addressee, '0'), 'NX', 'EX', ttl) then
     local wish = p .. ':rw:' .. sender .. ':' .. id
     local resent = 0
     for j = first, i - 1, 2 do
