@@ -341,15 +341,36 @@ fn message(to: UserId, id: Uuid, copies: &[Mailbox], envelope: &[u8]) -> Outgoin
     Outgoing { to, id, copies }
 }
 
-/// (kind, message id, peer) of every receipt in a mailbox, from the start.
 /// A receipt as an ack names it.
 fn receipt_ref(receipt: &StoredReceipt) -> ReceiptRef {
     ReceiptRef { id: receipt.id, seq: receipt.seq }
 }
 
+/// (kind, message id, peer) of every receipt in a mailbox, from the start.
 async fn receipts_of(store: &dyn MailboxStore, mailbox: Mailbox) -> Vec<(ReceiptKind, Uuid, UserId)> {
     let receipts = store.fetch_receipts(mailbox, 0, 100).await.unwrap();
     receipts.iter().map(|r| (r.kind, r.message_id, r.peer)).collect()
+}
+
+/// An ack of several copies at once, out of their order and naming one twice, deletes each
+/// named and queues one `delivered` receipt per message, in the order they were first named.
+async fn several_acked_at_once(store: &dyn MailboxStore) {
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let (a1, b1) = (Mailbox { user: alice, device: DeviceId::new() }, Mailbox { user: bob, device: DeviceId::new() });
+    for mailbox in [a1, b1] {
+        store.open_mailbox(mailbox).await.unwrap();
+    }
+    let policy = MailboxPolicy { max_messages: 100, ttl_secs: 3600 };
+    let ids: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
+    let batch = ids.iter().map(|&id| message(bob, id, &[b1], b"hi")).collect();
+    store.enqueue_many(a1, batch, NOW, policy).await.unwrap();
+    let waiting = named(store, b1, alice, &ids).await;
+    let acked = [waiting[2], waiting[0], waiting[1], waiting[0]];
+    assert_eq!(store.ack_messages(b1, &acked, NOW + 1).await.unwrap(), vec![alice]);
+    let delivered = [ids[2], ids[0], ids[1]].map(|id| (ReceiptKind::Delivered, id, bob));
+    assert_eq!(receipts_of(store, a1).await, delivered);
+    let left: Vec<Uuid> = store.fetch_messages(b1, 0, 10).await.unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(left, [ids[3]], "the copy not acked waits");
 }
 
 /// Where a store says each copy went (`enqueue_placed`) is where a read finds it, and what
@@ -729,6 +750,7 @@ async fn embedded_sqlite_backend() {
     rate_limits(&store).await;
     social(&store, &store).await;
     mailbox(&store).await;
+    several_acked_at_once(&store).await;
     placements(&store).await;
     purge(&store).await;
     same_id_from_two_senders(&store).await;
@@ -742,6 +764,7 @@ async fn redis_backend() {
     let store = RedisStore::connect(&redis.url(), &format!("conformance-{}", Uuid::new_v4())).await.unwrap();
     rate_limits(&store).await;
     mailbox(&store).await;
+    several_acked_at_once(&store).await;
     placements(&store).await;
     receipt_placements(&store).await;
     purge(&store).await;
