@@ -229,11 +229,11 @@ return out
 /// copies go newest first, as Redis finds a stream's first entry again after deleting the
 /// first (walking the deleted entries before it): acked oldest first, every `XDEL` did (0.8
 /// instead of 1.2 µs per `XDEL`, 64 acked together); receipts follow in the order acked,
-/// for the first naming of each copy. The addressee's only copy, there until
-/// now, was neither acked by another device nor expired: its `delivered` is due without a
-/// look at the record. The receipt comes written, so the script builds no table and encodes
-/// no JSON per message. Returns the senders told; when placing, those and a list of
-/// (message's index, sender, device, entry id) per receipt queued.
+/// for the first naming of each copy. The addressee's only copy, there until now, was
+/// neither acked by another device nor expired: its `delivered` is due without a look at
+/// the record. The receipt comes written, so the script builds no table and encodes no JSON
+/// per message. Returns the senders told; when placing, those and a list of (message's
+/// index, sender, device, entry id) per receipt queued.
 pub(super) static ACK: LazyLock<Script> = LazyLock::new(|| {
     with_prelude(
         r#"
