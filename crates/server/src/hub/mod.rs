@@ -119,7 +119,7 @@ impl Wake {
         held.len() > before
     }
 
-    /// The copies handed over since the last call, in order.
+    /// The copies and receipts handed over since the last call, in order.
     pub fn take_handoffs(&self) -> Vec<Handoff> {
         self.handoffs.lock().map(|mut held| std::mem::take(&mut *held)).unwrap_or_default()
     }

@@ -2,6 +2,7 @@
 //! receipts back to the sender, expiry. The WebSocket connection calls these; they return
 //! the frames to answer with.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -12,7 +13,7 @@ use hush_shared::ws::{DeviceEnvelope, DeviceMismatch, FriendEvent, MAX_IDS_PER_F
 use hush_shared::{DeviceId, ErrorCode, UserId};
 
 use super::handoff::{self, Kept};
-use crate::hub::HubEvent;
+use crate::hub::{Handoff, HubEvent};
 use crate::state::AppState;
 use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MessageRef, Outgoing, ReceiptRef, StoreError};
 
@@ -243,10 +244,12 @@ pub fn check_ids<T>(ids: &[T]) -> Result<(), ServerFrame> {
     Ok(())
 }
 
-/// Wakes the receipt queues of the people told.
-async fn wake_receipts(state: &AppState, told: Vec<UserId>) {
+/// Wakes the receipt queues of the people told, handing over what `handoffs` holds for
+/// each.
+async fn wake_receipts(state: &AppState, told: Vec<UserId>, mut handoffs: HashMap<UserId, Vec<Handoff>>) {
     for user in told {
-        state.hub.send(user, HubEvent::Receipts).await;
+        let event = handoffs.remove(&user).map_or(HubEvent::Receipts, HubEvent::Stored);
+        state.hub.send(user, event).await;
     }
 }
 
@@ -263,11 +266,7 @@ pub async fn ack(state: &AppState, mailbox: Mailbox, messages: &[MessageRef]) ->
     }
     .map_err(|e| internal(e, None))?;
     state.metrics.messages_acked.fetch_add(messages.len() as u64, Ordering::Relaxed);
-    let mut handoffs = handoff::receipts_here(state, placed);
-    for user in told {
-        let event = handoffs.remove(&user).map_or(HubEvent::Receipts, HubEvent::Stored);
-        state.hub.send(user, event).await;
-    }
+    wake_receipts(state, told, handoff::receipts_here(state, placed)).await;
     Ok(())
 }
 
@@ -276,7 +275,7 @@ pub async fn ack(state: &AppState, mailbox: Mailbox, messages: &[MessageRef]) ->
 pub async fn retry(state: &AppState, mailbox: Mailbox, messages: &[MessageRef]) -> Result<(), ServerFrame> {
     let store = &state.stores.mailbox;
     let told = store.retry_messages(mailbox, messages, state.now()).await.map_err(|e| internal(e, None))?;
-    wake_receipts(state, told).await;
+    wake_receipts(state, told, HashMap::new()).await;
     Ok(())
 }
 
@@ -289,7 +288,7 @@ pub async fn read(state: &AppState, reader: Mailbox, to: UserId, ids: &[MessageI
     }
     let mailbox = &state.stores.mailbox;
     let told = mailbox.read_messages(reader, to, ids, state.now()).await.map_err(|e| internal(e, None))?;
-    wake_receipts(state, told).await;
+    wake_receipts(state, told, HashMap::new()).await;
     Ok(())
 }
 
@@ -352,7 +351,7 @@ pub async fn sweep_expired(state: &AppState) -> Result<usize, StoreError> {
             return Ok(told);
         }
         told += senders.len();
-        wake_receipts(state, senders).await;
+        wake_receipts(state, senders, HashMap::new()).await;
     }
 }
 

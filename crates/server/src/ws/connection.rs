@@ -441,6 +441,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         Ok(())
     }
 
+    /// Sends a receipt from this device's mailbox and remembers it was handed out.
     async fn send_receipt(&mut self, r: StoredReceipt) -> Result<(), Ending> {
         self.receipts.sent(r.seq, r.id, Uuid::nil());
         let (id, kind, message_id, peer, peer_device, at) = (r.id, r.kind, r.message_id, r.peer, r.peer_device, r.at);

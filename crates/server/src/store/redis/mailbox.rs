@@ -8,14 +8,15 @@
 //! one `XRANGE` with no script. A receipt's seq is its entry's number; a copy's is twice
 //! that, plus one for an only copy (see [`message_seq`]). Entries follow one another, so
 //! the send and ack scripts can say which entry a copy or receipt became and so which
-//! came before it (`Placed`, `PlacedReceipt`: hand-offs to connections here). `mbx:{user}` (set) lists the
-//! person's devices with a mailbox, `mbseen:{user}` (hash device → Unix seconds) when each
-//! was last connected. Per message: `mr:{sender}:{id}` (string `{stored_at} {recipient}
-//! {state}`, state bits 1 delivered, 2 read, 4 expired; the recipient empty on records kept
-//! from before records named it), expiring with the message lifetime — the dedup of resends
-//! and the roll-up of receipts per person, written and checked by one `SET NX EX`;
-//! `rw:{sender}:{id}` (set of boxes that asked for the message again with `retry`). `mexp`
-//! (sorted set of boxes, scored at or before each one's oldest copy) drives expiry;
+//! came before it (`Placed`, `PlacedReceipt`: hand-offs to connections here).
+//! `mbx:{user}` (set) lists the person's devices with a mailbox, `mbseen:{user}` (hash
+//! device → Unix seconds) when each was last connected. Per message: `mr:{sender}:{id}`
+//! (string `{stored_at} {recipient} {state}`, state bits 1 delivered, 2 read, 4 expired;
+//! the recipient empty on records kept from before records named it), expiring with the
+//! message lifetime — the dedup of resends and the roll-up of receipts per person, written
+//! and checked by one `SET NX EX`; `rw:{sender}:{id}` (set of boxes that asked for the
+//! message again with `retry`). `mexp` (sorted set of boxes, scored at or before each one's
+//! oldest copy) drives expiry;
 //! `mtotal` counts the copies waiting everywhere.
 //!
 //! Data kept in an earlier layout (sorted sets and hashes per queue; records as hashes) is
@@ -164,6 +165,9 @@ impl RedisStore {
         now: i64,
         placing: bool,
     ) -> StoreResult<(Vec<UserId>, Vec<PlacedReceipt>)> {
+        if messages.is_empty() {
+            return Ok((vec![], vec![]));
+        }
         let head = [mailbox.user.to_string(), mailbox.device.to_string(), u8::from(placing).to_string()];
         let ids: Vec<ReceiptId> = messages.iter().map(|_| Uuid::now_v7()).collect();
         let args = messages
@@ -172,9 +176,6 @@ impl RedisStore {
             .map(|(m, &id)| named_copy(m, receipt_value(id, ReceiptKind::Delivered, m.id, mailbox.user, now)));
         if !placing {
             return Ok((self.per_message(&ACK, &head, args).await?, vec![]));
-        }
-        if messages.is_empty() {
-            return Ok((vec![], vec![]));
         }
         let mut conn = self.conn.clone();
         let (told, placed): (Vec<String>, Vec<String>) =
