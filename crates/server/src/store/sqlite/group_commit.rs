@@ -26,6 +26,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::watch;
 
+use super::mailbox_write::run;
+
 /// Turns the send that opened a batch gives the tasks ready to run before it commits
 /// (`tokio::task::yield_now`; each also lets the runtime read the sockets): with 50
 /// conversations one message at a time, 1 turn gave 34.4 µs of server CPU per message, 3
@@ -143,9 +145,9 @@ impl GroupCommit {
         let committed = if c.is_autocommit() {
             Err("SQLite rolled the batch back after an error".to_owned())
         } else {
-            c.execute_batch("COMMIT").map_err(|e| {
+            run(c, "COMMIT").map_err(|e| {
                 if !c.is_autocommit() {
-                    let _ = c.execute_batch("ROLLBACK");
+                    let _ = run(c, "ROLLBACK");
                 }
                 e.to_string()
             })

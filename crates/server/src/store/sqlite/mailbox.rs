@@ -12,12 +12,13 @@
 use async_trait::async_trait;
 use hush_shared::ws::{MessageId, ReceiptKind};
 use hush_shared::{DeviceId, UserId};
-use rusqlite::{Connection, DropBehavior, OptionalExtension, Savepoint, ToSql, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use uuid::Uuid;
 
 use super::deferred_acks::{DeferredAcks, Writing};
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
-use super::message_records::{self as records, DELIVERED, EXPIRED, Generations};
+use super::mailbox_write::Write;
+use super::message_records::{self as records, DELIVERED, EXPIRED, Generation, Generations};
 use super::unacked_copies::UnackedCopies;
 use super::{MailboxMemory, SqliteStore, uuid_blob};
 use crate::store::{
@@ -223,7 +224,7 @@ impl<'a> Step<'a> {
     }
 
     /// The message records' table with the generations kept (`message_records`).
-    fn records(&mut self) -> rusqlite::Result<(&'a Connection, &[i64])> {
+    fn records(&mut self) -> rusqlite::Result<(&'a Connection, &[Generation])> {
         Ok((self.tx, self.generations.kept(self.tx)?))
     }
 
@@ -246,33 +247,15 @@ pub(super) enum Deferred {
     IfDue,
 }
 
-/// A mailbox transaction: a transaction of its own, or a savepoint inside the batch of
-/// sends committed together (`group_commit`).
-pub(super) enum Write<'c> {
-    Alone(Transaction<'c>),
-    InBatch(Savepoint<'c>),
-}
-
-impl std::ops::Deref for Write<'_> {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        match self {
-            Write::Alone(tx) => tx,
-            Write::InBatch(savepoint) => savepoint,
-        }
-    }
-}
-
 /// Begins a mailbox transaction, writing deferred acks into it first as `deferred` says;
 /// the depths they change are the transaction's first changes. Every transaction on the
 /// mailbox tables begins here; inside an open batch (`group_commit`) it is a savepoint.
 pub(super) fn begin<'c>(
-    c: &'c mut Connection,
+    c: &'c Connection,
     memory: &mut MailboxMemory,
     deferred: Deferred,
 ) -> rusqlite::Result<(Write<'c>, DepthChanges)> {
-    let tx = if c.is_autocommit() { Write::Alone(c.transaction()?) } else { Write::InBatch(c.savepoint()?) };
+    let tx = Write::begin(c)?;
     let changes = match deferred {
         Deferred::IfDue if !memory.deferred.due() => DepthChanges::default(),
         Deferred::IfDue => memory.deferred.write(&tx, &mut memory.counts, Writing::AllButAwaited)?,
@@ -284,10 +267,7 @@ pub(super) fn begin<'c>(
 /// Commits a transaction [`begin`] began that changed mailbox depths by `changes` (inside a
 /// batch: releases its savepoint; the batch commits later).
 pub(super) fn commit(tx: Write<'_>, memory: &mut MailboxMemory, changes: DepthChanges) -> rusqlite::Result<()> {
-    match tx {
-        Write::Alone(tx) => tx.commit()?,
-        Write::InBatch(savepoint) => savepoint.commit()?,
-    }
+    tx.commit()?;
     written(memory, changes);
     Ok(())
 }
@@ -296,10 +276,7 @@ pub(super) fn commit(tx: Write<'_>, memory: &mut MailboxMemory, changes: DepthCh
 /// transaction of its own stays open as the batch later sends join; a savepoint in the
 /// batch is released into it. The batch commits later.
 fn hold(tx: Write<'_>, memory: &mut MailboxMemory, changes: DepthChanges) -> rusqlite::Result<()> {
-    match tx {
-        Write::Alone(mut tx) => tx.set_drop_behavior(DropBehavior::Ignore),
-        Write::InBatch(savepoint) => savepoint.commit()?,
-    }
+    tx.hold()?;
     written(memory, changes);
     Ok(())
 }

@@ -9,8 +9,11 @@
 //! statement names one and stays a plain lookup by primary key (asking the table of
 //! generations inside the statement cost more than the index saved; BENCHMARKS.md). Within
 //! a generation records are keyed by id first (migration 0017): ids are UUIDv7, so new
-//! records go to the table's end. Like the mailbox counters, this holds for the one process
-//! that serves the database.
+//! records go to the table's end. Only the newest generation takes new records; each older
+//! one is remembered with the greatest id it holds, so a message whose id sorts after that
+//! (every new UUIDv7 id) is not looked for in it — a send then costs one lookup, not one
+//! per generation. Like the mailbox counters, this holds for the one process that serves
+//! the database.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
@@ -24,34 +27,72 @@ pub(super) const EXPIRED: i64 = 4;
 /// sweep (which alone changes them).
 #[derive(Default)]
 pub(crate) struct Generations {
-    kept: Option<Vec<i64>>,
+    kept: Option<Vec<Generation>>,
+}
+
+/// A generation kept, and which ids it can hold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Generation {
+    pub number: i64,
+    holds: Holds,
+}
+
+/// The ids a generation can hold: any (the newest, which takes new records), or none after
+/// the greatest one it held when the next generation opened (`None`: it held none).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Holds {
+    Any,
+    UpTo(Option<Uuid>),
+}
+
+impl Generation {
+    /// Whether a record of `id` may be in this generation.
+    fn may_hold(&self, id: &Uuid) -> bool {
+        match self.holds {
+            Holds::Any => true,
+            Holds::UpTo(last) => last.is_some_and(|last| *id <= last),
+        }
+    }
 }
 
 impl Generations {
     /// The generations kept, oldest first; never empty.
-    pub(super) fn kept(&mut self, c: &Connection) -> rusqlite::Result<&[i64]> {
+    pub(super) fn kept(&mut self, c: &Connection) -> rusqlite::Result<&[Generation]> {
         if self.kept.is_none() {
             let mut stmt = c.prepare_cached("SELECT gen FROM message_id_generations ORDER BY gen")?;
-            let kept = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
+            let numbers = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
+            let mut kept = Vec::with_capacity(numbers.len());
+            for (i, &number) in numbers.iter().enumerate() {
+                let holds = if i + 1 == numbers.len() { Holds::Any } else { Holds::UpTo(last_id(c, number)?) };
+                kept.push(Generation { number, holds });
+            }
             self.kept = Some(kept);
         }
         Ok(self.kept.as_deref().unwrap_or_default())
     }
 }
 
+/// The greatest message id recorded in generation `number` (ids compare as SQLite compares
+/// their bytes, as [`Uuid`]s do).
+fn last_id(c: &Connection, number: i64) -> rusqlite::Result<Option<Uuid>> {
+    c.prepare_cached("SELECT id FROM message_ids WHERE gen = ?1 ORDER BY id DESC LIMIT 1")?
+        .query_row([number], |r| super::uuid_blob(r, 0))
+        .optional()
+}
+
 /// Records the message `id` of `sender` to `recipient`, stored at `now`, in the newest
 /// generation: `None` when recorded now, or when it was first stored if a record of it
 /// exists already (a resend).
 pub(super) fn claim(
-    (tx, kept): (&Connection, &[i64]),
+    (tx, kept): (&Connection, &[Generation]),
     sender: &Uuid,
     id: &Uuid,
     recipient: &Uuid,
     now: i64,
 ) -> rusqlite::Result<Option<i64>> {
     let Some((newest, older)) = kept.split_last() else { return Err(rusqlite::Error::QueryReturnedNoRows) };
-    for generation in older {
-        if let Some(at) = stored_at(tx, *generation, sender, id)? {
+    for generation in older.iter().filter(|g| g.may_hold(id)) {
+        if let Some(at) = stored_at(tx, generation.number, sender, id)? {
             return Ok(Some(at));
         }
     }
@@ -60,8 +101,8 @@ pub(super) fn claim(
             "INSERT INTO message_ids (gen, sender, id, stored_at, recipient) VALUES (?5, ?1, ?2, ?3, ?4)
              ON CONFLICT DO NOTHING",
         )?
-        .execute(params![sender.as_bytes(), id.as_bytes(), now, recipient.as_bytes(), newest])?;
-    if claimed == 1 { Ok(None) } else { stored_at(tx, *newest, sender, id) }
+        .execute(params![sender.as_bytes(), id.as_bytes(), now, recipient.as_bytes(), newest.number])?;
+    if claimed == 1 { Ok(None) } else { stored_at(tx, newest.number, sender, id) }
 }
 
 /// When the message `(sender, id)` was first stored, if generation `generation` records it.
@@ -73,11 +114,15 @@ fn stored_at(tx: &Connection, generation: i64, sender: &Uuid, id: &Uuid) -> rusq
 
 /// Forgets the message `(sender, id)` just claimed: it was not stored after all, so sending
 /// it again is not a resend.
-pub(super) fn forget_claimed((tx, kept): (&Connection, &[i64]), sender: &Uuid, id: &Uuid) -> rusqlite::Result<()> {
+pub(super) fn forget_claimed(
+    (tx, kept): (&Connection, &[Generation]),
+    sender: &Uuid,
+    id: &Uuid,
+) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM message_ids WHERE gen = ?3 AND sender = ?1 AND id = ?2")?.execute(params![
         sender.as_bytes(),
         id.as_bytes(),
-        kept.last()
+        kept.last().map(|g| g.number)
     ])?;
     Ok(())
 }
@@ -85,19 +130,19 @@ pub(super) fn forget_claimed((tx, kept): (&Connection, &[i64]), sender: &Uuid, i
 /// Marks `state` on the message `(sender, id)` if it is not set yet (nor `unless`): true
 /// when this call set it, i.e. when its receipt is due.
 pub(super) fn mark(
-    (tx, kept): (&Connection, &[i64]),
+    (tx, kept): (&Connection, &[Generation]),
     sender: &Uuid,
     id: &Uuid,
     state: i64,
     unless: i64,
 ) -> rusqlite::Result<bool> {
-    for generation in kept.iter().rev() {
+    for generation in kept.iter().rev().filter(|g| g.may_hold(id)) {
         let changed = tx
             .prepare_cached(
                 "UPDATE message_ids SET state = state | ?3
                  WHERE gen = ?5 AND sender = ?1 AND id = ?2 AND state & (?3 | ?4) = 0",
             )?
-            .execute(params![sender.as_bytes(), id.as_bytes(), state, unless, generation])?;
+            .execute(params![sender.as_bytes(), id.as_bytes(), state, unless, generation.number])?;
         if changed == 1 {
             return Ok(true);
         }
@@ -108,18 +153,18 @@ pub(super) fn mark(
 /// Marks the message `(sender, id)` read by `reader`'s person if it was sent to them and
 /// not read yet: true when its `read` receipt is due.
 pub(super) fn mark_read(
-    (tx, kept): (&Connection, &[i64]),
+    (tx, kept): (&Connection, &[Generation]),
     sender: &Uuid,
     id: &Uuid,
     reader: &Uuid,
 ) -> rusqlite::Result<bool> {
-    for generation in kept.iter().rev() {
+    for generation in kept.iter().rev().filter(|g| g.may_hold(id)) {
         let changed = tx
             .prepare_cached(
                 "UPDATE message_ids SET state = state | ?4
                  WHERE gen = ?5 AND sender = ?1 AND id = ?2 AND (recipient = ?3 OR recipient IS NULL) AND state & ?4 = 0",
             )?
-            .execute(params![sender.as_bytes(), id.as_bytes(), reader.as_bytes(), READ, generation])?;
+            .execute(params![sender.as_bytes(), id.as_bytes(), reader.as_bytes(), READ, generation.number])?;
         if changed == 1 {
             return Ok(true);
         }
@@ -194,6 +239,43 @@ mod tests {
         let c = store.conn.try_lock().unwrap();
         let newest: i64 = c.query_row("SELECT gen FROM message_ids WHERE stored_at = 2001", [], |r| r.get(0)).unwrap();
         assert_eq!(newest, 2, "recorded in the generation the sweep opened");
+    }
+
+    /// A closed generation is looked in only for ids up to the greatest one it held when the
+    /// next opened: a new UUIDv7 id sorts after, so its send looks in the newest generation
+    /// alone. A resend of an id it holds is found, also of one that sorts first (any UUID
+    /// is a valid id).
+    #[tokio::test]
+    async fn a_closed_generation_is_looked_in_only_up_to_its_last_id() {
+        const TTL: i64 = 1_000;
+        let (store, a1, b1) = two_open_mailboxes().await;
+        let policy = MailboxPolicy { max_messages: 100, ttl_secs: TTL };
+        let send = async |id: uuid::Uuid, now: i64| {
+            let copies = vec![EnvelopeCopy { mailbox: b1, envelope: vec![1; 40] }];
+            let sent = store.enqueue_many(a1, vec![Outgoing { to: b1.user, id, copies }], now, policy).await;
+            sent.unwrap().remove(0)
+        };
+        let (first, last) = (uuid::Uuid::from_u128(1), uuid::Uuid::now_v7());
+        assert_eq!(send(first, 0).await, Enqueued::Stored { at: 0 });
+        assert_eq!(send(last, 0).await, Enqueued::Stored { at: 0 });
+        store.expire(TTL, TTL, 10).await.unwrap();
+        assert_eq!(send(uuid::Uuid::now_v7(), 1_050).await, Enqueued::Stored { at: 1_050 }, "generation 1 opened");
+
+        // Planted behind the store's back, after generation 0 was closed: an id past its
+        // last one is not looked for there.
+        let planted = uuid::Uuid::now_v7();
+        store
+            .conn
+            .try_lock()
+            .unwrap()
+            .execute(
+                "INSERT INTO message_ids (gen, sender, id, stored_at, recipient) VALUES (0, ?1, ?2, 5, ?3)",
+                rusqlite::params![a1.user.0.as_bytes(), planted.as_bytes(), b1.user.0.as_bytes()],
+            )
+            .unwrap();
+        assert_eq!(send(planted, 1_100).await, Enqueued::Stored { at: 1_100 }, "generation 0 was not looked in");
+        assert_eq!(send(last, 1_100).await, Enqueued::Duplicate { at: 0 });
+        assert_eq!(send(first, 1_100).await, Enqueued::Duplicate { at: 0 });
     }
 
     /// Records from several senders are kept in the order of their (UUIDv7, time-first)

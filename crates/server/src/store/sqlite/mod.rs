@@ -20,6 +20,7 @@ mod limits;
 mod links;
 mod mailbox;
 mod mailbox_counts;
+mod mailbox_write;
 mod message_records;
 mod push;
 mod route_cache;
@@ -130,7 +131,8 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.set_prepared_statement_cache_capacity(64);
+        // Room for every statement the store prepares (about 70), so none is parsed again.
+        conn.set_prepared_statement_cache_capacity(128);
         // Plans fixed at prepare time: otherwise a statement with a bound LIMIT or range
         // (the mailbox reads) is prepared again whenever a new value is bound — parsing
         // and planning were an eighth of the server's CPU per message (BENCHMARKS.md).
