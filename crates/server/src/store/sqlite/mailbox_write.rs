@@ -2,9 +2,10 @@
 //! `Transaction` and `Savepoint` send their `BEGIN`, `SAVEPOINT`, `RELEASE` and `COMMIT`
 //! through `execute_batch`, which parses the SQL again every time: with one message in
 //! flight per conversation that was ~2 % of the server's CPU (BENCHMARKS.md, "Statements
-//! kept"), for one or more transactions per message. A [`Write`] is one of its own, or a
-//! savepoint inside the open batch of sends (`group_commit`); dropped without
-//! [`Write::commit`] or [`Write::hold`], it is rolled back, as rusqlite's are.
+//! kept, one generation looked in"), for one or more transactions per message. A [`Write`]
+//! is one of its own, or a savepoint inside the open batch of sends (`group_commit`);
+//! dropped without [`Write::commit`] or [`Write::hold`], it is rolled back, as rusqlite's
+//! are.
 
 use rusqlite::Connection;
 
