@@ -165,13 +165,15 @@ pub async fn serve(
 /// How long shutdown waits for WebSockets to finish closing.
 const SOCKETS_CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-/// Writes what the mailbox store deferred every [`store::MAX_DEFERRAL`], so an ack waits no
-/// longer than that when no other write comes.
+/// Writes what the mailbox store deferred and waits on nothing every
+/// [`store::SETTLED_FLUSH_INTERVAL`], so each write stays small and an ack waits well under
+/// [`store::MAX_DEFERRAL`] when no other write comes.
 async fn flush_forever(mailbox: std::sync::Arc<dyn store::MailboxStore>) {
-    let mut tick = tokio::time::interval(store::MAX_DEFERRAL);
+    let mut tick = tokio::time::interval(store::SETTLED_FLUSH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = mailbox.flush().await {
+        if let Err(e) = mailbox.flush_settled().await {
             tracing::warn!(error = %e, "writing deferred acks failed; retrying");
         }
     }

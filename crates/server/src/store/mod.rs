@@ -490,6 +490,12 @@ pub const RECEIPTS_KEPT_PER_MAILBOX: usize = 20_000;
 /// How long a store may keep an ack it deferred before writing it ([`MailboxStore::flush`]).
 pub const MAX_DEFERRAL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How often the store's owner writes what a store deferred that waits on nothing any more
+/// ([`MailboxStore::flush_settled`]), so that no one write grows large: at 1,000 messages a
+/// second, a second's acks written at once held the embedded store for 2–3.5 ms, the tail of
+/// the round trips waiting behind it (BENCHMARKS.md, "Acks written ten times a second").
+pub const SETTLED_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The durable mailboxes, one per device: messages until that device acks them, receipts
 /// until it acks them. The store knows each person's mailboxes ([`Self::open_mailbox`]), so a
 /// receipt reaches every device of the person, in the same atomic step that causes it.
@@ -579,9 +585,16 @@ pub trait MailboxStore: Send + Sync {
     /// [`RECEIPTS_KEPT_PER_MAILBOX`]. Returns the senders to notify.
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>>;
     /// Writes what the store deferred (the embedded store defers acks and the receipts
-    /// they queue; see `store::sqlite`); called every [`MAX_DEFERRAL`] and at shutdown.
-    /// Nothing for stores that defer nothing.
+    /// they queue; see `store::sqlite`); called at shutdown. Nothing for stores that defer
+    /// nothing.
     async fn flush(&self) -> StoreResult<()> {
+        Ok(())
+    }
+    /// Writes what the store deferred that waits on nothing any more (the embedded store:
+    /// acks but those whose `delivered` receipt its sender has not acked yet, unless that
+    /// waited too long), due or not; called every [`SETTLED_FLUSH_INTERVAL`]. Nothing for
+    /// stores that defer nothing.
+    async fn flush_settled(&self) -> StoreResult<()> {
         Ok(())
     }
     /// Messages waiting in one mailbox (for metrics and tests).

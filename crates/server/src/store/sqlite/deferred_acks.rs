@@ -17,16 +17,17 @@
 //! When they are written: by any mailbox transaction but a send or an ack
 //! (`mailbox::Deferred`), so nothing (expiry, a closed mailbox, a deleted account, a retry)
 //! acts on the tables without them; by a send or an ack too once [`MAX_DEFERRED`] settled
-//! items, [`MAX_AWAITED`] awaited ones or [`MAX_DEFERRAL`] wait; by the store's owner
-//! every [`MAX_DEFERRAL`] and at a clean shutdown
-//! ([`crate::store::MailboxStore::flush`]); and before a device reads from
+//! items, [`MAX_AWAITED`] awaited ones or [`MAX_DEFERRAL`] wait; by the store's owner every
+//! [`SETTLED_FLUSH_INTERVAL`](crate::store::SETTLED_FLUSH_INTERVAL), due or not, so that no
+//! write grows large ([`crate::store::MailboxStore::flush_settled`]), and all of them at a
+//! clean shutdown ([`crate::store::MailboxStore::flush`]); and before a device reads from
 //! before an ack deferred here (a new connection), so it never gets that message or receipt
 //! again while the process lives.
 //!
-//! When a send or an ack writes them, a copy whose `delivered` receipt still waits here
-//! unacked stays, with the receipt ([`Writing::AllButAwaited`]): with many messages in
-//! flight a sender acks its receipts tens of milliseconds later, after the acks fell due,
-//! and the receipt would be a row written only to be deleted again. It stays at most
+//! When a send, an ack or the owner's tick writes them, a copy whose `delivered` receipt
+//! still waits here unacked stays, with the receipt ([`Writing::AllButAwaited`]): with many
+//! messages in flight a sender acks its receipts tens of milliseconds later, after the acks
+//! fell due, and the receipt would be a row written only to be deleted again. It stays at most
 //! [`AWAIT_AT_MOST`]; when more copies waited that long than settled in time (a sender
 //! flooding the server acks its receipts later still), the next writes await nothing
 //! (BENCHMARKS.md, "Copies kept for their receipt's ack").

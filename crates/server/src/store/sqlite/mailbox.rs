@@ -245,6 +245,9 @@ pub(super) enum Deferred {
     /// mailbox is judged without the copies acked here). Left to wait, acks are written many
     /// at a time, and a `delivered` receipt its sender acks meanwhile is never written at all.
     IfDue,
+    /// All but those awaiting their receipt's ack ([`Writing::AllButAwaited`]), due or not:
+    /// the store owner's frequent write, which keeps every write small.
+    Settled,
 }
 
 /// Begins a mailbox transaction, writing deferred acks into it first as `deferred` says;
@@ -259,6 +262,7 @@ pub(super) fn begin<'c>(
     let changes = match deferred {
         Deferred::IfDue if !memory.deferred.due() => DepthChanges::default(),
         Deferred::IfDue => memory.deferred.write(&tx, &mut memory.counts, Writing::AllButAwaited)?,
+        Deferred::Settled => memory.deferred.write(&tx, &mut memory.counts, Writing::AllButAwaited)?,
         Deferred::All => memory.deferred.write(&tx, &mut memory.counts, Writing::Everything)?,
     };
     Ok((tx, changes))
@@ -769,6 +773,13 @@ impl MailboxStore for SqliteStore {
         self.call_mailbox(
             |c, memory| if memory.deferred.is_empty() { Ok(()) } else { write_deferred(c, memory, Deferred::All) },
         )
+        .await
+    }
+
+    async fn flush_settled(&self) -> StoreResult<()> {
+        self.call_mailbox_lazily(|c, memory| {
+            if memory.deferred.is_empty() { Ok(()) } else { write_deferred(c, memory, Deferred::Settled) }
+        })
         .await
     }
 

@@ -690,6 +690,34 @@ mod tests {
         assert!(store.memory.lock().unwrap().deferred.is_empty(), "the store owner's flush writes what awaits too");
     }
 
+    /// The store owner's frequent write (`flush_settled`) writes settled acks before they
+    /// are due, so no write grows large, and leaves a copy awaiting its receipt's ack until
+    /// that waited too long; then the copy goes with its receipt.
+    #[tokio::test]
+    async fn the_owners_frequent_write_leaves_only_copies_awaiting_their_receipts_ack() {
+        use crate::store::{MailboxStore, ReceiptRef};
+
+        let (store, a1, b1) = two_open_mailboxes().await;
+        let rows = |table: &str| {
+            let c = store.conn.try_lock().unwrap();
+            c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap()
+        };
+        let (awaiting, settled) = (store_one(&store, a1, b1, 1).await, store_one(&store, a1, b1, 2).await);
+        store.ack_messages(b1, &[awaiting, settled], 3).await.unwrap();
+        let receipts = store.fetch_receipts(a1, 0, 10).await.unwrap();
+        let of_settled = receipts.iter().find(|r| r.message_id == settled.id).unwrap();
+        store.ack_receipts(a1, &[ReceiptRef { id: of_settled.id, seq: of_settled.seq }]).await.unwrap();
+        assert!(!store.memory.lock().unwrap().deferred.due(), "nothing is due yet");
+        assert_eq!((rows("messages"), rows("receipts")), (2, 0));
+
+        store.flush_settled().await.unwrap();
+        assert_eq!((rows("messages"), rows("receipts")), (1, 0), "the settled copy went; the other awaits");
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        store.flush_settled().await.unwrap();
+        assert_eq!((rows("messages"), rows("receipts")), (0, 1), "awaited too long: written with its receipt");
+        assert!(store.memory.lock().unwrap().deferred.is_empty());
+    }
+
     /// An ack's receipt depends on the other copies when the recipient has several devices:
     /// written at once, so the second device's ack adds no second receipt; a copy on the
     /// sender's own other device is deferred and tells nobody.
