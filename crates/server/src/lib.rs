@@ -165,8 +165,8 @@ pub async fn serve(
 /// How long shutdown waits for WebSockets to finish closing.
 const SOCKETS_CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-/// Writes what the mailbox store deferred and waits on nothing every
-/// [`store::SETTLED_FLUSH_INTERVAL`], so each write stays small and an ack waits well under
+/// Every [`store::SETTLED_FLUSH_INTERVAL`], writes what the mailbox store deferred that
+/// waits on nothing any more, so each write stays small and an ack waits well under
 /// [`store::MAX_DEFERRAL`] when no other write comes.
 async fn flush_forever(mailbox: std::sync::Arc<dyn store::MailboxStore>) {
     let mut tick = tokio::time::interval(store::SETTLED_FLUSH_INTERVAL);

@@ -27,8 +27,8 @@
 //! When a send, an ack or the owner's tick writes them, a copy whose `delivered` receipt
 //! still waits here unacked stays, with the receipt ([`Writing::AllButAwaited`]): with many
 //! messages in flight a sender acks its receipts tens of milliseconds later, after the acks
-//! fell due, and the receipt would be a row written only to be deleted again. It stays at most
-//! [`AWAIT_AT_MOST`]; when more copies waited that long than settled in time (a sender
+//! fell due, and the receipt would be a row written only to be deleted again. It stays at
+//! most [`AWAIT_AT_MOST`]; when more copies waited that long than settled in time (a sender
 //! flooding the server acks its receipts later still), the next writes await nothing
 //! (BENCHMARKS.md, "Copies kept for their receipt's ack").
 

@@ -261,8 +261,9 @@ pub(super) fn begin<'c>(
     let tx = Write::begin(c)?;
     let changes = match deferred {
         Deferred::IfDue if !memory.deferred.due() => DepthChanges::default(),
-        Deferred::IfDue => memory.deferred.write(&tx, &mut memory.counts, Writing::AllButAwaited)?,
-        Deferred::Settled => memory.deferred.write(&tx, &mut memory.counts, Writing::AllButAwaited)?,
+        Deferred::IfDue | Deferred::Settled => {
+            memory.deferred.write(&tx, &mut memory.counts, Writing::AllButAwaited)?
+        }
         Deferred::All => memory.deferred.write(&tx, &mut memory.counts, Writing::Everything)?,
     };
     Ok((tx, changes))
