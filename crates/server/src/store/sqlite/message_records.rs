@@ -202,21 +202,27 @@ pub(super) fn expire(
 
 #[cfg(test)]
 mod tests {
+    use super::super::SqliteStore;
     use super::super::tests::{store_one, two_open_mailboxes};
-    use crate::store::{Enqueued, EnvelopeCopy, MailboxPolicy, MailboxStore, Outgoing};
+    use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, Outgoing};
+
+    /// A message's lifetime in these tests.
+    const TTL: i64 = 1_000;
+
+    /// The store's answer to the message `id` sent from `from` to `to` at `now`.
+    async fn send_one(store: &SqliteStore, (from, to): (Mailbox, Mailbox), id: uuid::Uuid, now: i64) -> Enqueued {
+        let policy = MailboxPolicy { max_messages: 100, ttl_secs: TTL };
+        let copies = vec![EnvelopeCopy { mailbox: to, envelope: vec![1; 40] }];
+        let sent = store.enqueue_many(from, vec![Outgoing { to: to.user, id, copies }], now, policy).await;
+        sent.unwrap().remove(0)
+    }
 
     /// A record lives at least a lifetime, so a resend within it is refused, and at most
     /// about two: the sweep drops a generation once the one after it is a lifetime old.
     #[tokio::test]
     async fn records_live_a_lifetime_and_go_a_generation_at_a_time() {
-        const TTL: i64 = 1_000;
         let (store, a1, b1) = two_open_mailboxes().await;
-        let policy = MailboxPolicy { max_messages: 100, ttl_secs: TTL };
-        let send = async |id: uuid::Uuid, now: i64| {
-            let copies = vec![EnvelopeCopy { mailbox: b1, envelope: vec![1; 40] }];
-            let sent = store.enqueue_many(a1, vec![Outgoing { to: b1.user, id, copies }], now, policy).await;
-            sent.unwrap().remove(0)
-        };
+        let send = async |id: uuid::Uuid, now: i64| send_one(&store, (a1, b1), id, now).await;
         let generations = || {
             let c = store.conn.try_lock().unwrap();
             let mut stmt = c.prepare("SELECT gen FROM message_id_generations ORDER BY gen").unwrap();
@@ -247,14 +253,8 @@ mod tests {
     /// is a valid id).
     #[tokio::test]
     async fn a_closed_generation_is_looked_in_only_up_to_its_last_id() {
-        const TTL: i64 = 1_000;
         let (store, a1, b1) = two_open_mailboxes().await;
-        let policy = MailboxPolicy { max_messages: 100, ttl_secs: TTL };
-        let send = async |id: uuid::Uuid, now: i64| {
-            let copies = vec![EnvelopeCopy { mailbox: b1, envelope: vec![1; 40] }];
-            let sent = store.enqueue_many(a1, vec![Outgoing { to: b1.user, id, copies }], now, policy).await;
-            sent.unwrap().remove(0)
-        };
+        let send = async |id: uuid::Uuid, now: i64| send_one(&store, (a1, b1), id, now).await;
         let (first, last) = (uuid::Uuid::from_u128(1), uuid::Uuid::now_v7());
         assert_eq!(send(first, 0).await, Enqueued::Stored { at: 0 });
         assert_eq!(send(last, 0).await, Enqueued::Stored { at: 0 });
