@@ -517,10 +517,7 @@ mod tests {
             let message = Outgoing { to: b1.user, id: uuid::Uuid::now_v7(), copies };
             store.enqueue_many(a1, vec![message], 5, policy).await.unwrap();
         }
-        let rows = |store: &SqliteStore, table: &str| {
-            let c = store.conn.try_lock().unwrap();
-            c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap()
-        };
+        let rows = rows_in;
         let ack_all = async |store: &SqliteStore| {
             let waiting = store.fetch_messages(b1, 0, 10).await.unwrap();
             assert_eq!(waiting.len(), 2);
@@ -559,6 +556,12 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         assert!(store.fetch_messages(b1, 0, 10).await.unwrap().is_empty());
         assert!(store.fetch_receipts(a1, 0, 10).await.unwrap().is_empty());
+    }
+
+    /// How many rows `table` holds.
+    fn rows_in(store: &SqliteStore, table: &str) -> i64 {
+        let c = store.conn.try_lock().unwrap();
+        c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap()
     }
 
     /// An empty store with one open mailbox for each of two people.
@@ -611,10 +614,7 @@ mod tests {
             store.enqueue_many(a1, vec![Outgoing { to: b1.user, id: uuid::Uuid::now_v7(), copies }], 5, policy).await
         };
         let reference = |m: &StoredMessage| MessageRef { sender: m.from, id: m.id, seq: m.seq };
-        let rows = |table: &str| {
-            let c = store.conn.try_lock().unwrap();
-            c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap()
-        };
+        let rows = |table: &str| rows_in(&store, table);
 
         assert!(matches!(send().await.unwrap()[..], [Enqueued::Stored { .. }]));
         let first = store.fetch_messages(b1, 0, 10).await.unwrap().remove(0);
@@ -645,10 +645,7 @@ mod tests {
         use deferred_acks::MAX_DEFERRED;
 
         let (store, a1, b1) = two_open_mailboxes().await;
-        let rows = |table: &str| {
-            let c = store.conn.try_lock().unwrap();
-            c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap()
-        };
+        let rows = |table: &str| rows_in(&store, table);
         // Acks of receipts long gone: settled items, written when due (they delete nothing).
         let settled = async || {
             let gone: Vec<_> =
@@ -698,10 +695,7 @@ mod tests {
         use crate::store::{MailboxStore, ReceiptRef};
 
         let (store, a1, b1) = two_open_mailboxes().await;
-        let rows = |table: &str| {
-            let c = store.conn.try_lock().unwrap();
-            c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap()
-        };
+        let rows = |table: &str| rows_in(&store, table);
         let (awaiting, settled) = (store_one(&store, a1, b1, 1).await, store_one(&store, a1, b1, 2).await);
         store.ack_messages(b1, &[awaiting, settled], 3).await.unwrap();
         let receipts = store.fetch_receipts(a1, 0, 10).await.unwrap();
