@@ -487,7 +487,8 @@ pub struct MailboxPolicy {
 /// it queues, SQLite at each sweep ([`MailboxStore::expire`]).
 pub const RECEIPTS_KEPT_PER_MAILBOX: usize = 20_000;
 
-/// How long a store may keep an ack it deferred before writing it ([`MailboxStore::flush`]).
+/// How long a store may keep an ack it deferred before writing it (the bound docs/PROTOCOL.md
+/// gives clients); [`MailboxStore::flush_settled`] keeps it well under that.
 pub const MAX_DEFERRAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How often the store's owner writes what a store deferred that waits on nothing any more

@@ -72,7 +72,8 @@ impl Drop for Write<'_> {
     }
 }
 
-/// Runs one of the statements above, prepared once per connection.
+/// Runs a transaction-control statement (no parameters, no rows), prepared once per
+/// connection: the ones above, and the batch's `COMMIT` and `ROLLBACK` (`group_commit`).
 pub(super) fn run(c: &Connection, sql: &str) -> rusqlite::Result<()> {
     c.prepare_cached(sql)?.execute([])?;
     Ok(())
