@@ -16,7 +16,7 @@ use common::browsers::{browser, sign_in_again};
 use common::devices::TestDevice;
 use common::linking;
 use common::redis::RedisServer;
-use common::ws::{Ws, authed, close_code, next, send, until};
+use common::ws::{Ws, authed, barrier, close_code, send, until};
 use common::*;
 use hush_crypto::IdentityKeyPair;
 use reqwest::{Method, StatusCode};
@@ -38,19 +38,6 @@ fn for_devices(n: u8, devices: &[&str]) -> Value {
 /// A `send` of message `n` from Alice to Bob, naming Bob's devices and Alice's others.
 fn send_frame(id: &str, to: &str, n: u8, theirs: &[&str], own: &[&str]) -> Value {
     json!({ "type": "send", "id": id, "to": to, "envelopes": for_devices(n, theirs), "own": for_devices(n, own) })
-}
-
-/// Frames until a `pong`, after sending a `ping`: everything sent before is handled.
-async fn barrier(ws: &mut Ws) -> Vec<Value> {
-    send(ws, json!({ "type": "ping" })).await;
-    let mut frames = Vec::new();
-    loop {
-        let frame = next(ws).await.expect("open");
-        if frame["type"] == "pong" {
-            return frames;
-        }
-        frames.push(frame);
-    }
 }
 
 /// The next `count` frames of `kind` (other kinds are skipped).

@@ -2,7 +2,7 @@
 //! timeout, typed errors for bad frames, friends-only messaging, envelopes per device and
 //! `devices_changed`, a browser that is not a device getting nothing, retries turning into
 //! resend receipts, several tabs, logout closing sockets, the per-account connection cap, a
-//! client that stops reading.
+//! client that stops reading, the windows of messages and receipts in flight.
 
 mod common;
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::ws::*;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use hush_shared::ws::ServerFrame;
+use hush_shared::ws::{DELIVERY_WINDOW, RECEIPT_WINDOW, ServerFrame};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -400,4 +400,42 @@ async fn a_client_that_stops_reading_stalls_only_its_own_connection() {
         received.insert(id);
     }
     assert_eq!(received, ids.into_iter().collect());
+}
+
+/// Flow control: a connection keeps at most `DELIVERY_WINDOW` messages unacknowledged, but
+/// more receipts (`RECEIPT_WINDOW`): a sender still gets every `delivered` receipt of a burst
+/// it has not acked yet, as its receipt acks queue behind its own sends.
+#[tokio::test]
+async fn a_connection_keeps_256_messages_unacked_and_more_receipts() {
+    const BURST: usize = DELIVERY_WINDOW + 44;
+    const { assert!(RECEIPT_WINDOW >= BURST) };
+    let app = TestApp::spawn().await;
+    let (alice, bob, bob_device) = friends_with_devices(&app).await;
+    let mut sender = authed(&app, &alice).await;
+    let ids: Vec<uuid::Uuid> = (0..BURST).map(|_| uuid::Uuid::now_v7()).collect();
+    for id in &ids {
+        send(&mut sender, send_frame(*id, &bob, &bob_device, &v2_envelope())).await;
+    }
+    let answers = barrier(&mut sender).await;
+    assert_eq!(answers.iter().filter(|f| f["type"] == "stored").count(), BURST);
+
+    let mut device = authed(&app, &bob).await;
+    let messages = |frames: &[serde_json::Value]| frames.iter().filter(|f| f["type"] == "message").count();
+    assert_eq!(messages(&barrier(&mut device).await), DELIVERY_WINDOW, "a full window, then none");
+    assert_eq!(messages(&barrier(&mut device).await), 0, "nothing more until acked");
+    send(&mut device, json!({ "type": "ack", "ids": &ids[..DELIVERY_WINDOW] })).await;
+    for id in &ids[DELIVERY_WINDOW..] {
+        assert_eq!(until(&mut device, "message").await["id"], id.to_string(), "the rest, once acks made room");
+    }
+    until(&mut device, "caught_up").await;
+    send(&mut device, json!({ "type": "ack", "ids": &ids[DELIVERY_WINDOW..] })).await;
+    barrier(&mut device).await;
+
+    let mut receipts = Vec::new();
+    while receipts.len() < BURST {
+        let receipt = until(&mut sender, "receipt").await;
+        assert_eq!(receipt["kind"], "delivered");
+        receipts.push(receipt["message_id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap());
+    }
+    assert_eq!(receipts, ids, "every receipt of the burst, in order, none acked yet");
 }

@@ -20,9 +20,14 @@ pub const AUTH_TIMEOUT_SECS: u64 = 5;
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Most ids in one `ack`, `read` or `receipt_ack` frame.
 pub const MAX_IDS_PER_FRAME: usize = 512;
-/// Messages (and receipts) the server keeps in flight to one connection before it waits
-/// for acks.
+/// Messages the server keeps in flight to one connection before it waits for acks.
 pub const DELIVERY_WINDOW: usize = 256;
+/// Receipts the server keeps in flight to one connection before it waits for receipt acks.
+/// Wider than [`DELIVERY_WINDOW`]: a receipt is small and cheap to apply, and a sender's
+/// receipt acks queue behind its own sends — a device sending many messages at once acks its
+/// receipts tens of milliseconds late, so 256 in flight would let fewer receipts through
+/// than its messages make (BENCHMARKS.md, "Receipts kept flowing").
+pub const RECEIPT_WINDOW: usize = 2048;
 
 /// A message id: a UUID (v7 recommended) chosen by the sender's client; resends reuse it.
 pub type MessageId = Uuid;

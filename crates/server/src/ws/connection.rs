@@ -5,8 +5,9 @@
 //! of acks one delete), reacts to hub wake-ups, sends pings and watches for shutdown, all in
 //! one `select!`, and writes its answers itself through a [`Writer`]. Mailbox delivery is
 //! pull-based: on a wake-up the task reads the mailbox after its cursor, keeping at most
-//! `DELIVERY_WINDOW` messages (and receipts) unacknowledged, so a drain after a long absence
-//! is flow-controlled and a missed wake-up can only delay, never lose, a message.
+//! `DELIVERY_WINDOW` messages and `RECEIPT_WINDOW` receipts unacknowledged, so a drain after
+//! a long absence is flow-controlled and a missed wake-up can only delay, never lose, a
+//! message.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -246,8 +247,8 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             id,
             out,
             wake,
-            mail: QueueCursor::default(),
-            receipts: QueueCursor::default(),
+            mail: QueueCursor::messages(),
+            receipts: QueueCursor::receipts(),
             caught_up_sent: false,
             last_heard: Instant::now(),
             rate: RateLimit::new(per_sec),

@@ -1,13 +1,14 @@
 //! Flow control for one of a connection's two mailbox queues (messages, receipts): where
-//! it has read up to, what it has sent and not yet had acknowledged (at most
-//! [`DELIVERY_WINDOW`]), and whether the queue was empty at the last read. Each item sent is
+//! it has read up to, what it has sent and not yet had acknowledged (at most its window:
+//! [`DELIVERY_WINDOW`] messages, [`RECEIPT_WINDOW`] receipts), and whether the queue was
+//! empty at the last read. Each item sent is
 //! remembered with its *owner* — for a message its sender, since a client acks by id and
 //! senders choose ids, so only what this connection handed out tells whose message an ack
 //! means.
 
 use std::collections::HashMap;
 
-use hush_shared::ws::DELIVERY_WINDOW;
+use hush_shared::ws::{DELIVERY_WINDOW, RECEIPT_WINDOW};
 use uuid::Uuid;
 
 use crate::store::Preceding;
@@ -21,8 +22,9 @@ pub struct HandedOut {
 }
 
 /// A connection's read position in one queue.
-#[derive(Default)]
 pub struct QueueCursor {
+    /// Items it keeps in flight at most.
+    window: usize,
     /// Sequence number of the last item sent.
     pub after: i64,
     /// Id → owners and positions of the items sent under it (one, unless two senders chose
@@ -33,10 +35,24 @@ pub struct QueueCursor {
 }
 
 impl QueueCursor {
+    /// The cursor of a connection's message queue.
+    pub fn messages() -> Self {
+        Self::with_window(DELIVERY_WINDOW)
+    }
+
+    /// The cursor of a connection's receipt queue.
+    pub fn receipts() -> Self {
+        Self::with_window(RECEIPT_WINDOW)
+    }
+
+    fn with_window(window: usize) -> Self {
+        Self { window, after: 0, in_flight: HashMap::new(), in_flight_count: 0, exhausted: false }
+    }
+
     /// How many items to read next, or `None` when the queue was empty at the last read
     /// or the window is full.
     pub fn room(&self) -> Option<usize> {
-        let room = DELIVERY_WINDOW.saturating_sub(self.in_flight_count);
+        let room = self.window.saturating_sub(self.in_flight_count);
         (!self.exhausted && room > 0).then_some(room)
     }
 
@@ -75,7 +91,7 @@ impl QueueCursor {
     /// the last read found nothing after what this connection sent last, which is where
     /// `prev` is, and the window has room.
     pub fn can_take(&self, prev: Preceding) -> bool {
-        self.exhausted && prev.holds(self.after) && self.in_flight_count < DELIVERY_WINDOW
+        self.exhausted && prev.holds(self.after) && self.in_flight_count < self.window
     }
 
     /// New items may be waiting (a wake-up).
@@ -95,7 +111,7 @@ mod tests {
 
     #[test]
     fn an_ack_after_the_queue_was_found_empty_needs_no_read() {
-        let mut cursor = QueueCursor::default();
+        let mut cursor = QueueCursor::messages();
         let room = cursor.room().unwrap();
         let id = Uuid::now_v7();
         cursor.sent(7, id, Uuid::nil());
@@ -111,7 +127,7 @@ mod tests {
     #[test]
     fn an_item_is_taken_without_a_read_only_right_after_what_was_sent_and_found_last() {
         let at = Preceding::exactly;
-        let mut cursor = QueueCursor::default();
+        let mut cursor = QueueCursor::messages();
         assert!(!cursor.can_take(at(0)), "never read: read first");
         let room = cursor.room().unwrap();
         cursor.sent(7, Uuid::now_v7(), Uuid::nil());
@@ -123,7 +139,7 @@ mod tests {
         assert!(cursor.can_take(either(8, 9)) && cursor.can_take(either(9, 10)) && !cursor.can_take(either(10, 11)));
         cursor.woken();
         assert!(!cursor.can_take(at(9)), "something else may be waiting: read first");
-        let mut full = QueueCursor::default();
+        let mut full = QueueCursor::messages();
         full.read(0, DELIVERY_WINDOW);
         for seq in 1..=DELIVERY_WINDOW as i64 {
             assert!(full.can_take(at(seq - 1)));
@@ -134,7 +150,7 @@ mod tests {
 
     #[test]
     fn an_ack_that_opens_a_full_window_lets_the_next_read_happen() {
-        let mut cursor = QueueCursor::default();
+        let mut cursor = QueueCursor::messages();
         let ids: Vec<Uuid> = (0..DELIVERY_WINDOW).map(|_| Uuid::now_v7()).collect();
         for (seq, id) in ids.iter().enumerate() {
             cursor.sent(seq as i64 + 1, *id, Uuid::nil());
@@ -146,8 +162,22 @@ mod tests {
     }
 
     #[test]
+    fn the_receipt_queue_keeps_a_wider_window_than_the_message_queue() {
+        let (mut messages, mut receipts) = (QueueCursor::messages(), QueueCursor::receipts());
+        assert_eq!((messages.room(), receipts.room()), (Some(DELIVERY_WINDOW), Some(RECEIPT_WINDOW)));
+        messages.read(0, DELIVERY_WINDOW);
+        receipts.read(0, RECEIPT_WINDOW);
+        for seq in 1..=DELIVERY_WINDOW as i64 {
+            messages.sent(seq, Uuid::now_v7(), Uuid::nil());
+            receipts.sent(seq, Uuid::now_v7(), Uuid::nil());
+        }
+        let next = Preceding::exactly(DELIVERY_WINDOW as i64);
+        assert!(!messages.can_take(next) && receipts.can_take(next));
+    }
+
+    #[test]
     fn an_ack_names_every_sender_of_that_id_and_nothing_not_handed_out() {
-        let mut cursor = QueueCursor::default();
+        let mut cursor = QueueCursor::messages();
         let (alice, carol, shared, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         cursor.sent(1, shared, alice);
         cursor.sent(2, shared, carol);

@@ -59,6 +59,19 @@ pub async fn authenticate(ws: &mut Ws, token: &str) {
     assert_eq!(hello["protocol"], 2);
 }
 
+/// Frames until a `pong`, after sending a `ping`: everything sent before is handled.
+pub async fn barrier(ws: &mut Ws) -> Vec<Value> {
+    send(ws, json!({ "type": "ping" })).await;
+    let mut frames = Vec::new();
+    loop {
+        let frame = next(ws).await.expect("open");
+        if frame["type"] == "pong" {
+            return frames;
+        }
+        frames.push(frame);
+    }
+}
+
 /// Reads frames until one of `kind` arrives.
 pub async fn until(ws: &mut Ws, kind: &str) -> Value {
     loop {

@@ -667,7 +667,7 @@ mod tests {
 
         let second = store_one(&store, a1, b1, 7).await;
         store.ack_messages(b1, &[second], 8).await.unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(600));
+        std::thread::sleep(deferred_acks::AWAIT_AT_MOST + std::time::Duration::from_millis(50));
         settled().await;
         assert_eq!((rows("messages"), rows("receipts")), (0, 1), "awaited too long: written with its receipt");
         assert!(store.memory.lock().unwrap().deferred.is_empty());
@@ -706,7 +706,7 @@ mod tests {
 
         store.flush_settled().await.unwrap();
         assert_eq!((rows("messages"), rows("receipts")), (1, 0), "the settled copy went; the other awaits");
-        std::thread::sleep(std::time::Duration::from_millis(150));
+        std::thread::sleep(deferred_acks::AWAIT_AT_MOST + std::time::Duration::from_millis(50));
         store.flush_settled().await.unwrap();
         assert_eq!((rows("messages"), rows("receipts")), (0, 1), "awaited too long: written with its receipt");
         assert!(store.memory.lock().unwrap().deferred.is_empty());
