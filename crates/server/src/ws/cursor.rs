@@ -1,10 +1,9 @@
 //! Flow control for one of a connection's two mailbox queues (messages, receipts): where
 //! it has read up to, what it has sent and not yet had acknowledged (at most its window:
 //! [`DELIVERY_WINDOW`] messages, [`RECEIPT_WINDOW`] receipts), and whether the queue was
-//! empty at the last read. Each item sent is
-//! remembered with its *owner* — for a message its sender, since a client acks by id and
-//! senders choose ids, so only what this connection handed out tells whose message an ack
-//! means.
+//! empty at the last read. Each item sent is remembered with its *owner* — for a message
+//! its sender, since a client acks by id and senders choose ids, so only what this
+//! connection handed out tells whose message an ack means.
 
 use std::collections::HashMap;
 
