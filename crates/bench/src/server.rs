@@ -78,7 +78,7 @@ impl Server {
         panic!("no code for {phone}")
     }
 
-    /// Server user+system CPU time in seconds (from /proc/<pid>/stat).
+    /// Server user+system CPU time in seconds (from `/proc/<pid>/stat`).
     pub fn cpu_seconds(&self) -> f64 {
         crate::cpu::process_seconds(&self.child.id().to_string())
     }

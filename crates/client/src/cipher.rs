@@ -1,7 +1,7 @@
 //! The session cipher: seals a message for every device of a person and opens what their
 //! devices send, over the crypto crate's sessions (`docs/CRYPTO.md` §5–§9).
 //!
-//! It keeps the sessions in the [`SessionStore`] (a current one per device, plus a few
+//! It keeps the sessions in the [`SessionStore`](crate::store::SessionStore) (a current one per device, plus a few
 //! previous ones that may still open messages in flight), starts sessions from bundles
 //! the server hands out, answers handshakes with this device's prekeys, and records each
 //! person's account identity: trusted on first use, and a change is reported so the UI can

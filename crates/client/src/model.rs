@@ -66,7 +66,7 @@ impl Status {
 }
 
 /// What a message says. Stored as an object whose `kind` names the variant; read back
-/// through [`BodyFields`] (serde's reader for a tagged enum buffers the whole object and
+/// through `BodyFields` (serde's reader for a tagged enum buffers the whole object and
 /// reads it again: 9 KB of the web app for this one type).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", try_from = "BodyFields")]

@@ -8,7 +8,7 @@
 //! - [`tokens`]: access and refresh tokens and sign-in codes; [`secret`]: the server key.
 //! - [`store`]: one trait per aggregate and the embedded SQLite backend.
 //! - [`sms`]: the console and Twilio providers.
-//! - [`error`]: [`AppError`](error::AppError), rendered as the stable JSON error body.
+//! - [`error`]: [`AppError`], rendered as the stable JSON error body.
 //! - [`open_sockets`]: the WebSockets being served, which shutdown waits for.
 //! - [`ws`]: the WebSocket endpoint — connection tasks; [`hub`]: reaching users' live
 //!   connections (on this node, or on every node through Redis).

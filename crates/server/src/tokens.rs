@@ -135,7 +135,7 @@ impl TokenService {
 /// Random bytes in a sign-in attempt's challenge.
 const CHALLENGE_BYTES: usize = 16;
 
-/// A new sign-in attempt's challenge: [`CHALLENGE_BYTES`] random bytes, base64url.
+/// A new sign-in attempt's challenge: `CHALLENGE_BYTES` random bytes, base64url.
 pub fn new_challenge() -> String {
     let mut bytes = [0u8; CHALLENGE_BYTES];
     OsRng.fill_bytes(&mut bytes);

@@ -1,5 +1,5 @@
 //! Input validation shared by server and clients, so both reject the same things with the
-//! same [`ErrorCode`](crate::ErrorCode).
+//! same [`ErrorCode`].
 
 use crate::error::ErrorCode;
 use crate::limits::{MAX_DEVICE_NAME_CHARS, MAX_DISPLAY_NAME_CHARS, MAX_PHONE_INPUT_CHARS, PUBLIC_KEY_B64_LEN};

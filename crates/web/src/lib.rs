@@ -9,7 +9,7 @@
 //! - [`app_worker`]: the service worker (offline start) and the update flow;
 //!   [`notifications`]: Web Push on this device;
 //! - with the `test-exports` feature only (a copy of the app for the browser suite, never
-//!   the one served to people): [`interop`], crypto v1 exported to JavaScript for the
+//!   the one served to people): `interop`, crypto v1 exported to JavaScript for the
 //!   WebCrypto interop tests; [`bench`], crypto timings inside the app's WASM module for the
 //!   browser benchmark.
 

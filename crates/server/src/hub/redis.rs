@@ -6,7 +6,7 @@
 //! drops, the node resubscribes and wakes all its connections to re-read their mailboxes,
 //! so a wake-up lost in between delays nothing for long and loses nothing.
 //!
-//! A node that finds itself alone stops publishing ([`PublishGate`]): nodes say hello on
+//! A node that finds itself alone stops publishing (`PublishGate`): nodes say hello on
 //! `{prefix}:nodes` (JSON `{node, signal}`) when they subscribe and every
 //! [`HELLO_EVERY`]; a node whose gate was closed opens it on hearing another node and asks
 //! every node to wake all its connections (`wake_all`), which re-read their mailboxes and

@@ -4,7 +4,7 @@
 //! so what one event produces leaves in one write unless it is larger.
 //! (A writer task of its own cost a queue, a box and a task wake-up per frame — three per
 //! message relayed; BENCHMARKS.md, "One task per connection".) A client that does not read
-//! stalls its own connection only, for at most [`WRITE_STALL`]; the connection then ends.
+//! stalls its own connection only, for at most `WRITE_STALL`; the connection then ends.
 
 use std::task::{Context, Poll};
 use std::time::Duration;
