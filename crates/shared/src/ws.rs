@@ -24,9 +24,9 @@ pub const MAX_IDS_PER_FRAME: usize = 512;
 pub const DELIVERY_WINDOW: usize = 256;
 /// Receipts the server keeps in flight to one connection before it waits for receipt acks.
 /// Wider than [`DELIVERY_WINDOW`]: a receipt is small and cheap to apply, and a sender's
-/// receipt acks queue behind its own sends — a device sending many messages at once acks its
-/// receipts tens of milliseconds late, so 256 in flight would let fewer receipts through
-/// than its messages make (BENCHMARKS.md, "Receipts kept flowing").
+/// receipt acks queue behind its own sends — a device sending many messages at once acks
+/// its receipts tens of milliseconds late, so the messages' window would let fewer
+/// receipts through than its messages make (BENCHMARKS.md, "Receipts kept flowing").
 pub const RECEIPT_WINDOW: usize = 2048;
 
 /// A message id: a UUID (v7 recommended) chosen by the sender's client; resends reuse it.

@@ -294,8 +294,11 @@ fn written(memory: &mut MailboxMemory, changes: DepthChanges) {
 }
 
 /// Writes the deferred acks `deferred` says now, in a transaction of their own (a savepoint
-/// inside an open batch of sends).
+/// inside an open batch of sends); none when nothing waits.
 fn write_deferred(c: &mut Connection, memory: &mut MailboxMemory, deferred: Deferred) -> rusqlite::Result<()> {
+    if memory.deferred.is_empty() {
+        return Ok(());
+    }
     let (tx, changes) = begin(c, memory, deferred)?;
     commit(tx, memory, changes)
 }
@@ -771,17 +774,11 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn flush(&self) -> StoreResult<()> {
-        self.call_mailbox(
-            |c, memory| if memory.deferred.is_empty() { Ok(()) } else { write_deferred(c, memory, Deferred::All) },
-        )
-        .await
+        self.call_mailbox(|c, memory| write_deferred(c, memory, Deferred::All)).await
     }
 
     async fn flush_settled(&self) -> StoreResult<()> {
-        self.call_mailbox_lazily(|c, memory| {
-            if memory.deferred.is_empty() { Ok(()) } else { write_deferred(c, memory, Deferred::Settled) }
-        })
-        .await
+        self.call_mailbox_lazily(|c, memory| write_deferred(c, memory, Deferred::Settled)).await
     }
 
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>> {
