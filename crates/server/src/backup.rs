@@ -1,8 +1,11 @@
 //! `hush-server --backup-to DIR`: a consistent copy of the embedded store while the server
 //! keeps running. SQLite's `VACUUM INTO` reads one snapshot (WAL readers do not block the
-//! writer, nor it them) and writes a compact database; the signing secret is copied beside
-//! it. Restoring is stopping the server and putting both files back in the data directory
-//! (README, "Backup and restore").
+//! writer, nor it them) and writes a compact database; the journal of sends not yet written
+//! to the tables (`hush.db-sends`) is copied first — a send it holds then is in the copy or
+//! in the snapshot, and one written to the tables meanwhile is in both, which the restored
+//! server's start takes as one — and the signing secret beside them. Restoring is stopping
+//! the server and putting the files back in the data directory (README, "Backup and
+//! restore").
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +19,8 @@ use crate::secret::SECRET_FILE;
 pub struct Backup {
     /// The copy of the database.
     pub database: PathBuf,
+    /// The copy of the journal of sends, if the data directory has one.
+    pub sends: Option<PathBuf>,
     /// The copy of the generated signing secret, if the data directory has one.
     pub secret: Option<PathBuf>,
 }
@@ -49,6 +54,15 @@ pub fn backup(data_dir: &Path, target: &Path) -> Result<Backup, BackupError> {
     if database.exists() {
         return Err(BackupError::Exists(database.display().to_string()));
     }
+    let sends_source = crate::store::sqlite::sends_journal_of(&source);
+    let sends = if sends_source.is_file() {
+        let copy = crate::store::sqlite::sends_journal_of(&database);
+        std::fs::copy(&sends_source, &copy)?;
+        restrict(&copy)?;
+        Some(copy)
+    } else {
+        None
+    };
     let conn = Connection::open_with_flags(&source, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     let into = database.to_str().ok_or_else(|| std::io::Error::other("backup path is not UTF-8"))?;
@@ -63,5 +77,5 @@ pub fn backup(data_dir: &Path, target: &Path) -> Result<Backup, BackupError> {
         None
     };
     restrict(&database)?;
-    Ok(Backup { database, secret })
+    Ok(Backup { database, sends, secret })
 }

@@ -174,7 +174,7 @@ async fn flush_forever(mailbox: std::sync::Arc<dyn store::MailboxStore>) {
     loop {
         tick.tick().await;
         if let Err(e) = mailbox.flush_settled().await {
-            tracing::warn!(error = %e, "writing deferred acks failed; retrying");
+            tracing::warn!(error = %e, "writing deferred acks and pending sends failed; retrying");
         }
     }
 }

@@ -49,7 +49,7 @@ async fn a_backup_taken_while_running_restores_accounts_and_waiting_messages() {
     server.kill9();
 
     let restored = tempfile::tempdir().unwrap();
-    for file in ["hush.db", "jwt_secret"] {
+    for file in ["hush.db", "hush.db-sends", "jwt_secret"] {
         std::fs::copy(target.join(file), restored.path().join(file)).unwrap();
     }
     let server = ServerProcess::start(restored.path(), "127.0.0.1:0", &[]);

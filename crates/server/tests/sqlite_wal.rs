@@ -30,6 +30,9 @@ async fn wal_restarts_under_continuous_writes() {
         let copies = || vec![EnvelopeCopy { mailbox: bob, envelope: vec![1; 600] }];
         let batch = (0..64).map(|_| Outgoing { to: bob.user, id: uuid::Uuid::now_v7(), copies: copies() }).collect();
         store.enqueue_many(alice, batch, 1, policy).await.unwrap();
+        // The sends reach the tables when the store's owner writes what waits (the server
+        // does ten times a second).
+        store.flush_settled().await.unwrap();
         // Continuous, but at a pace a loaded 2-core machine sustains (~40 MB of WAL a
         // second): without the checkpoint thread the WAL still reaches the 64 MiB backstop
         // within two seconds.

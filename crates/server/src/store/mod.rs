@@ -494,7 +494,8 @@ pub const MAX_DEFERRAL: std::time::Duration = std::time::Duration::from_secs(1);
 /// How often the store's owner writes what a store deferred that waits on nothing any more
 /// ([`MailboxStore::flush_settled`]), so that no one write grows large: at 1,000 messages a
 /// second, a second's acks written at once held the embedded store for 2–3.5 ms, the tail of
-/// the round trips waiting behind it (BENCHMARKS.md, "Acks written ten times a second").
+/// the round trips waiting behind it (BENCHMARKS.md, "Acks written ten times a second"). It
+/// is also how long the embedded store keeps a send in its journal alone (`pending_sends`).
 pub const SETTLED_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The durable mailboxes, one per device: messages until that device acks them, receipts
@@ -586,13 +587,15 @@ pub trait MailboxStore: Send + Sync {
     /// [`RECEIPTS_KEPT_PER_MAILBOX`]. Returns the senders to notify.
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>>;
     /// Writes what the store deferred (the embedded store defers acks and the receipts
-    /// they queue; see `store::sqlite`); called at shutdown. Nothing for stores that defer
+    /// they queue, and keeps sends journaled but not yet in its tables; see
+    /// `store::sqlite`); called at shutdown. Nothing for stores that defer
     /// nothing.
     async fn flush(&self) -> StoreResult<()> {
         Ok(())
     }
     /// Writes what the store deferred that waits on nothing any more (the embedded store:
-    /// acks but those whose `delivered` receipt its sender has not acked yet, unless that
+    /// the sends kept pending — their records, and their copies not acked yet — and acks
+    /// but those whose `delivered` receipt its sender has not acked yet, unless that
     /// waited too long), due or not; called every [`SETTLED_FLUSH_INTERVAL`]. Nothing for
     /// stores that defer nothing.
     async fn flush_settled(&self) -> StoreResult<()> {

@@ -112,6 +112,9 @@ type At = (Mailbox, i64);
 /// A copy acked here.
 struct AckedCopy {
     message: MessageRef,
+    /// Whether its row is in the table (false: it was acked while its send was pending,
+    /// `pending_sends`, and is never written).
+    in_table: bool,
     /// The receipts its ack queued that still wait here unacked.
     receipts: Vec<At>,
 }
@@ -154,7 +157,12 @@ impl DeferredAcks {
     }
 
     /// Defers the ack of `message` in `mailbox`, with the receipts it queued.
-    pub fn defer_message(&mut self, mailbox: Mailbox, message: MessageRef, receipts: Vec<(Mailbox, StoredReceipt)>) {
+    /// `in_table`: whether the copy's row is in the table (see `AckedCopy::in_table`).
+    pub fn defer_message(
+        &mut self,
+        (mailbox, message, in_table): (Mailbox, MessageRef, bool),
+        receipts: Vec<(Mailbox, StoredReceipt)>,
+    ) {
         let now = Instant::now();
         let at = (mailbox, message.seq);
         if receipts.is_empty() {
@@ -164,7 +172,7 @@ impl DeferredAcks {
             self.awaiting.push_back((now, at));
         }
         let locations = receipts.iter().map(|(to, receipt)| (*to, receipt.seq)).collect();
-        self.waiting(mailbox, 1, now).copies.insert(message.seq, AckedCopy { message, receipts: locations });
+        self.waiting(mailbox, 1, now).copies.insert(message.seq, AckedCopy { message, in_table, receipts: locations });
         for (to, receipt) in receipts {
             self.waiting(to, 1, now).receipts.insert(receipt.seq, (receipt, at));
         }
@@ -275,7 +283,7 @@ impl DeferredAcks {
         let mut by_mailbox = HashMap::new();
         for &(mailbox, seq) in &copies {
             let Some(copy) = self.copy((mailbox, seq)) else { continue };
-            delete_copy(tx, &mut changes, mailbox, &copy.message)?;
+            delete_copy(tx, &mut changes, mailbox, copy)?;
             *by_mailbox.entry(mailbox).or_default() += 1;
             for &(to, receipt_seq) in &copy.receipts {
                 if let Some((receipt, _)) = self.mailboxes.get(&to).and_then(|w| w.receipts.get(&receipt_seq)) {
@@ -296,7 +304,7 @@ impl DeferredAcks {
         let mut changes = DepthChanges::default();
         for (mailbox, waiting) in &self.mailboxes {
             for copy in waiting.copies.values() {
-                delete_copy(tx, &mut changes, *mailbox, &copy.message)?;
+                delete_copy(tx, &mut changes, *mailbox, copy)?;
             }
             for (receipt, _) in waiting.receipts.values() {
                 insert_receipt(tx, counts, mailbox, receipt)?;
@@ -354,16 +362,20 @@ impl DeferredAcks {
     }
 }
 
-/// Deletes an acked copy.
+/// Deletes an acked copy (one never written leaves only the count).
 fn delete_copy(
     tx: &Connection,
     changes: &mut DepthChanges,
     mailbox: Mailbox,
-    message: &MessageRef,
+    copy: &AckedCopy,
 ) -> rusqlite::Result<()> {
+    if !copy.in_table {
+        changes.add(mailbox, -1);
+        return Ok(());
+    }
     let deleted = tx
         .prepare_cached(concat!("DELETE FROM messages WHERE ", one_copy!()))?
-        .execute(copy_params(&mailbox, message))?;
+        .execute(copy_params(&mailbox, &copy.message))?;
     changes.add(mailbox, -(deleted as i64));
     Ok(())
 }
@@ -407,7 +419,7 @@ mod tests {
             assert!(!deferred.due(), "ack {seq} may wait");
         }
         let message = MessageRef { sender: alice.user, id: uuid::Uuid::now_v7(), seq: 7 };
-        deferred.defer_message(bob, message, vec![]);
+        deferred.defer_message((bob, message, true), vec![]);
         assert!(deferred.due());
         assert!(deferred.hides_receipts_from(alice, 0));
         assert!(!deferred.hides_receipts_from(alice, MAX_DEFERRED as i64), "a cursor past them all");
@@ -427,7 +439,8 @@ mod tests {
         let mut deferred = DeferredAcks::default();
         let (on_phone, on_laptop) = (receipt(10), receipt(11));
         let message = MessageRef { sender: alice.user, id: on_phone.message_id, seq: 5 };
-        deferred.defer_message(bob, message, vec![(alice, on_phone.clone()), (alice_laptop, on_laptop.clone())]);
+        deferred
+            .defer_message((bob, message, true), vec![(alice, on_phone.clone()), (alice_laptop, on_laptop.clone())]);
         assert_eq!(deferred.receipts_for(alice, 0).collect::<Vec<_>>(), vec![&on_phone]);
         assert_eq!(deferred.receipts_for(alice, 10).count(), 0, "a cursor past it");
         deferred.defer_receipt_acks(alice, &[ReceiptRef { id: on_phone.id, seq: on_phone.seq }]);
@@ -446,7 +459,10 @@ mod tests {
         for seq in 1..=MAX_DEFERRED as i64 {
             let (on_phone, on_laptop) = (receipt(2 * seq), receipt(2 * seq + 1));
             let message = MessageRef { sender: alice.user, id: on_phone.message_id, seq };
-            deferred.defer_message(bob, message, vec![(alice, on_phone.clone()), (alice_laptop, on_laptop.clone())]);
+            deferred.defer_message(
+                (bob, message, true),
+                vec![(alice, on_phone.clone()), (alice_laptop, on_laptop.clone())],
+            );
             last = Some((on_phone, on_laptop));
         }
         assert_eq!((deferred.count, deferred.awaited), (3 * MAX_DEFERRED, 3 * MAX_DEFERRED));

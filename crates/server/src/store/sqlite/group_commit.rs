@@ -7,7 +7,9 @@
 //! the sends among them write their rows into the same batch (each in a savepoint of its
 //! own, so one that fails takes only its own rows back). Then one commit makes them all
 //! durable, and each is answered `stored` only after it: a batch adds no wait when the
-//! server is idle (nothing else is ready) and grows with the load.
+//! server is idle (nothing else is ready) and grows with the load. A message kept pending
+//! (`pending_sends`) writes no row: the batch's one append to the journal of sends, just
+//! before its commit, is what makes it durable (`send_journal`).
 //!
 //! Acks and reads of the receipt queues run inside an open batch (they answer nothing
 //! durable: delivery is at least once). Any other store call ends the open batch before it
@@ -129,10 +131,16 @@ impl GroupCommit {
         self.open.load(Ordering::Relaxed) && c.is_autocommit()
     }
 
+    /// Whether a batch is open.
+    pub fn is_open_now(&self) -> bool {
+        self.open.load(Ordering::Relaxed)
+    }
+
     /// Ends the open batch, if there is one: commits it, or rolls it back when the commit
-    /// fails, and tells everyone waiting for it. An error means the batch failed (what the
-    /// store remembers of its rows is stale).
-    pub fn end(&self, c: &Connection) -> Result<(), String> {
+    /// fails or `journaled` says its pending sends could not be appended to the journal
+    /// (`send_journal`), and tells everyone waiting for it. An error means the batch failed
+    /// (what the store remembers of its rows is stale).
+    pub fn end(&self, c: &Connection, journaled: std::io::Result<()>) -> Result<(), String> {
         if !self.open.swap(false, Ordering::Relaxed) {
             return Ok(());
         }
@@ -142,7 +150,12 @@ impl GroupCommit {
         } else {
             self.alone_in_a_row.fetch_add(1, Ordering::Relaxed);
         }
-        let committed = if c.is_autocommit() {
+        let committed = if let Err(e) = journaled {
+            if !c.is_autocommit() {
+                let _ = run(c, "ROLLBACK");
+            }
+            Err(format!("appending the batch's sends to the journal failed: {e}"))
+        } else if c.is_autocommit() {
             Err("SQLite rolled the batch back after an error".to_owned())
         } else {
             run(c, "COMMIT").map_err(|e| {
@@ -194,14 +207,15 @@ mod tests {
         store.group.opened(&c)
     }
 
-    /// Messages in the database as another connection sees them: only what was committed.
-    fn committed_messages(path: &std::path::Path) -> i64 {
-        let other = Connection::open(path).unwrap();
-        other.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0)).unwrap()
+    /// Sends durable in the journal of the database at `path` (`send_journal`): what a
+    /// process started after this one was killed would find.
+    fn journaled_sends(path: &std::path::Path) -> usize {
+        let bytes = std::fs::read(super::super::send_journal::SendJournal::path_of(path)).unwrap();
+        super::super::send_journal::decode_all(&bytes).len()
     }
 
-    /// Sends from several connections at once share one commit, and each is answered only
-    /// once that commit made it durable (another connection to the file sees it).
+    /// Sends from several connections at once share one batch, and each is answered only
+    /// once the batch's one append to the journal made it durable.
     #[tokio::test]
     async fn concurrent_sends_share_one_commit_and_are_durable_when_answered() {
         let dir = tempfile::tempdir().unwrap();
@@ -215,11 +229,11 @@ mod tests {
             tokio::spawn(async move {
                 let from = Mailbox { user: UserId::new(), device: DeviceId::new() };
                 store.enqueue_many(from, one_message(to), 1, POLICY).await.unwrap();
-                committed_messages(&path)
+                journaled_sends(&path)
             })
         });
-        let seen: Vec<i64> = futures_util::future::join_all(sends).await.into_iter().map(Result::unwrap).collect();
-        assert_eq!(seen, vec![5; 5], "every send answered after all five were committed together");
+        let seen: Vec<usize> = futures_util::future::join_all(sends).await.into_iter().map(Result::unwrap).collect();
+        assert_eq!(seen, vec![5; 5], "every send answered after all five were appended together");
         assert_eq!(store.group.opened.load(Ordering::Relaxed) - before, 1, "one batch");
     }
 
@@ -237,7 +251,7 @@ mod tests {
             for _ in 0..joiners {
                 group.open_batch(&c).unwrap();
             }
-            group.end(&c).unwrap();
+            group.end(&c, Ok(())).unwrap();
         };
         batch(0);
         assert_eq!(group.turns(), TURNS_ALONE, "nobody joined the last batch");
@@ -270,12 +284,12 @@ mod tests {
         let group = GroupCommit::default();
         c.execute_batch("BEGIN; INSERT INTO parent VALUES (1);").unwrap();
         let before = group.opened(&c);
-        group.end(&c).unwrap();
+        group.end(&c, Ok(())).unwrap();
         c.execute_batch("BEGIN; INSERT INTO child VALUES (7);").unwrap();
         let opener = group.opened(&c);
         let joiner = group.open_batch(&c).unwrap();
         assert!(opener.opened_it && !joiner.opened_it && opener.batch == joiner.batch);
-        assert!(group.end(&c).is_err(), "the deferred foreign key fails the commit");
+        assert!(group.end(&c, Ok(())).is_err(), "the deferred foreign key fails the commit");
         assert!(c.is_autocommit(), "rolled back");
         assert!(!group.ended(opener).await && !group.ended(joiner).await);
         assert!(group.ended(before).await, "the batch before still committed");
@@ -284,7 +298,7 @@ mod tests {
 
         c.execute_batch("BEGIN; INSERT INTO parent VALUES (7); INSERT INTO child VALUES (7);").unwrap();
         let next = group.opened(&c);
-        group.end(&c).unwrap();
+        group.end(&c, Ok(())).unwrap();
         assert!(group.ended(next).await);
     }
 

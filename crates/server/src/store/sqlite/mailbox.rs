@@ -19,6 +19,8 @@ use super::deferred_acks::{DeferredAcks, Writing};
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
 use super::mailbox_write::Write;
 use super::message_records::{self as records, DELIVERED, EXPIRED, Generation, Generations};
+use super::pending_sends::PendingSends;
+use super::send_journal::{JournaledCopy, JournaledSend};
 use super::unacked_copies::UnackedCopies;
 use super::{MailboxMemory, SqliteStore, uuid_blob};
 use crate::store::{
@@ -208,19 +210,22 @@ struct Step<'a> {
     deferred: &'a DeferredAcks,
     generations: &'a mut Generations,
     unacked: &'a mut UnackedCopies,
+    pending: &'a PendingSends,
     changes: DepthChanges,
     placed: Vec<Placed>,
     /// The copies stored, with their message and its number of copies, to remember once
     /// the transaction commits (`unacked_copies`).
     stored: Vec<((Mailbox, i64), UserId, Uuid, i64)>,
+    /// The messages kept pending, to add once the transaction is done (`pending_sends`).
+    sends: Vec<JournaledSend>,
     message: usize,
 }
 
 impl<'a> Step<'a> {
     fn new(tx: &'a Connection, memory: &'a mut MailboxMemory, changes: DepthChanges) -> Self {
-        let MailboxMemory { counts, deferred, generations, unacked } = memory;
-        let (placed, stored) = (Vec::new(), Vec::new());
-        Self { tx, counts, deferred, generations, unacked, changes, placed, stored, message: 0 }
+        let MailboxMemory { counts, deferred, generations, unacked, pending, .. } = memory;
+        let (placed, stored, sends) = (Vec::new(), Vec::new(), Vec::new());
+        Self { tx, counts, deferred, generations, unacked, pending, changes, placed, stored, sends, message: 0 }
     }
 
     /// The message records' table with the generations kept (`message_records`).
@@ -328,19 +333,22 @@ fn defer_acks(
         if memory.deferred.has_message(mailbox, message.seq) {
             continue;
         }
-        let copies = match memory.unacked.take(mailbox, message) {
-            Some(copies) => Some(copies),
-            None => copies_of(c, mailbox, message)?,
+        // A copy still pending is dropped there: its row is never written.
+        let pending = memory.pending.ack(mailbox, message.seq);
+        let copies = match (pending, memory.unacked.take(mailbox, message)) {
+            (Some(copies), _) | (None, Some(copies)) => Some(copies),
+            (None, None) => copies_of(c, mailbox, message)?,
         };
+        let in_table = pending.is_none();
         // Not there: acked already, or gone (expired, a closed mailbox).
         let Some(copies) = copies else { continue };
         if message.sender == mailbox.user {
-            memory.deferred.defer_message(mailbox, *message, vec![]);
+            memory.deferred.defer_message((mailbox, *message, in_table), vec![]);
         } else if copies == 1 {
             // Numbered now, written later (`deferred_acks`).
             let receipt = delivered(&mailbox, message, now);
             let receipts = numbered_receipts(c, &mut memory.counts, (&message.sender.0, Devices::All), &receipt)?;
-            memory.deferred.defer_message(mailbox, *message, receipts);
+            memory.deferred.defer_message((mailbox, *message, in_table), receipts);
             told.push(message.sender);
         } else {
             at_once.push(*message);
@@ -466,7 +474,60 @@ fn take_resend_wish(tx: &Connection, sender: &Uuid, id: &Uuid, mailbox: Mailbox)
     Ok(taken == 1)
 }
 
-/// Stores one copy; `copies` is how many went to the recipient's devices (0: not known).
+/// A copy's row in `messages`.
+struct CopyRow<'a> {
+    seq: i64,
+    mailbox: Mailbox,
+    from: Mailbox,
+    id: &'a Uuid,
+    addressee: &'a Uuid,
+    envelope: &'a [u8],
+    stored_at: i64,
+    /// How many copies went to the recipient's devices (0: not known).
+    copies: i64,
+}
+
+/// Writes one copy's row (one already there — a journaled send written again after a
+/// restart — is left as it is).
+fn write_copy(tx: &Connection, row: &CopyRow<'_>) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO messages (seq, recipient, device, sender, sender_device, id, addressee, envelope, stored_at, copies)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![
+        row.seq,
+        blob(&row.mailbox.user.0),
+        blob(&row.mailbox.device.0),
+        blob(&row.from.user.0),
+        blob(&row.from.device.0),
+        blob(row.id),
+        blob(row.addressee),
+        row.envelope,
+        row.stored_at,
+        row.copies
+    ])?;
+    Ok(())
+}
+
+/// Numbers one copy of the batch's message in `mailbox` and remembers where it went; the
+/// caller writes it, or keeps it pending. `copies` is how many went to the recipient's
+/// devices (0: not known).
+fn place_copy(
+    step: &mut Step<'_>,
+    from: Mailbox,
+    message: &Outgoing,
+    (mailbox, copies): (Mailbox, i64),
+    now: i64,
+) -> rusqlite::Result<i64> {
+    let seq = step.counts.next_seq(step.tx, now)?;
+    let prev = step.counts.tail(mailbox, &step.changes).map(Preceding::exactly);
+    step.stored.push(((mailbox, seq), from.user, message.id, copies));
+    step.changes.stored(mailbox, seq);
+    step.placed.push(Placed { message: step.message, mailbox, seq, prev });
+    Ok(seq)
+}
+
+/// Stores one copy in the table now.
 fn insert_copy(
     step: &mut Step<'_>,
     from: Mailbox,
@@ -474,32 +535,16 @@ fn insert_copy(
     (mailbox, envelope, copies): (Mailbox, &[u8], i64),
     now: i64,
 ) -> rusqlite::Result<()> {
-    let seq = step.counts.next_seq(step.tx, now)?;
-    step.tx
-        .prepare_cached(
-            "INSERT INTO messages (seq, recipient, device, sender, sender_device, id, addressee, envelope, stored_at, copies)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?
-        .execute(params![
-        seq,
-        blob(&mailbox.user.0),
-        blob(&mailbox.device.0),
-        blob(&from.user.0),
-        blob(&from.device.0),
-        blob(&message.id),
-        blob(&message.to.0),
-        envelope,
-        now,
-        copies
-    ])?;
-    let prev = step.counts.tail(mailbox, &step.changes).map(Preceding::exactly);
-    step.stored.push(((mailbox, seq), from.user, message.id, copies));
-    step.changes.stored(mailbox, seq);
-    step.placed.push(Placed { message: step.message, mailbox, seq, prev });
-    Ok(())
+    let seq = place_copy(step, from, message, (mailbox, copies), now)?;
+    let row =
+        CopyRow { seq, mailbox, from, id: &message.id, addressee: &message.to.0, envelope, stored_at: now, copies };
+    write_copy(step.tx, &row)
 }
 
-/// Stores one message of a batch.
+/// Stores one message of a batch: a message whose recipient has one device (or none yet)
+/// is kept pending, durable once its batch is appended to the journal, and written later
+/// (`pending_sends`); one with several copies for the recipient is written now, as its
+/// acks decide its `delivered` receipt from the table (`ack_copy`).
 fn enqueue_one(
     step: &mut Step<'_>,
     from: Mailbox,
@@ -508,8 +553,12 @@ fn enqueue_one(
     policy: MailboxPolicy,
 ) -> rusqlite::Result<Enqueued> {
     let (sender, id) = (&from.user.0, &message.id);
-    // Claiming the id is the duplicate check: a resend finds it taken.
-    if let Some(at) = records::claim(step.records()?, sender, id, &message.to.0, now)? {
+    let stored_at = match step.pending.stored_at(sender, id) {
+        Some(at) => Some(at),
+        None => records::find(step.records()?, sender, id)?,
+    };
+    // A resend: stored again only for a device that asked for it.
+    if let Some(at) = stored_at {
         let mut resent = false;
         for copy in &message.copies {
             if take_resend_wish(step.tx, &from.user.0, &message.id, copy.mailbox)? {
@@ -521,16 +570,76 @@ fn enqueue_one(
     }
     for copy in &message.copies {
         if step.depth(copy.mailbox)? >= i64::from(policy.max_messages) {
-            // Not stored, so not a duplicate if sent again later.
-            records::forget_claimed(step.records()?, sender, id)?;
             return Ok(Enqueued::MailboxFull);
         }
     }
     let copies = message.copies.iter().filter(|c| c.mailbox.user == message.to).count() as i64;
-    for copy in &message.copies {
-        insert_copy(step, from, message, (copy.mailbox, &copy.envelope, copies), now)?;
+    if copies > 1 {
+        records::claim(step.records()?, sender, id, &message.to.0, now)?;
+        for copy in &message.copies {
+            insert_copy(step, from, message, (copy.mailbox, &copy.envelope, copies), now)?;
+        }
+        return Ok(Enqueued::Stored { at: now });
     }
+    let mut send = JournaledSend { from, id: message.id, addressee: message.to, stored_at: now, copies: Vec::new() };
+    for copy in &message.copies {
+        let seq = place_copy(step, from, message, (copy.mailbox, copies), now)?;
+        send.copies.push(JournaledCopy { seq, mailbox: copy.mailbox, copies, envelope: copy.envelope.clone() });
+    }
+    step.sends.push(send);
     Ok(Enqueued::Stored { at: now })
+}
+
+/// Writes every pending send (`pending_sends`) — its message record, and its copies not
+/// acked yet — in a transaction of its own, then empties the journal: from then on the
+/// tables hold them. Runs outside the batch of sends (it commits); on an error the sends stay
+/// pending (and in the journal).
+pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusqlite::Result<()> {
+    if memory.pending.is_empty() {
+        return Ok(());
+    }
+    let sends = memory.pending.take_all();
+    let written = (|| {
+        let tx = Write::begin(c)?;
+        for (send, unacked) in &sends {
+            let (sender, id) = (&send.from.user.0, &send.id);
+            records::claim((&tx, memory.generations.kept(&tx)?), sender, id, &send.addressee.0, send.stored_at)?;
+            for (copy, _) in send.copies.iter().zip(unacked).filter(|(_, unacked)| **unacked) {
+                let row = CopyRow {
+                    seq: copy.seq,
+                    mailbox: copy.mailbox,
+                    from: send.from,
+                    id,
+                    addressee: &send.addressee.0,
+                    envelope: &copy.envelope,
+                    stored_at: send.stored_at,
+                    copies: copy.copies,
+                };
+                write_copy(&tx, &row)?;
+            }
+        }
+        tx.commit()
+    })();
+    match written {
+        Ok(()) => {
+            if let Some(journal) = memory.journal.as_mut()
+                && let Err(e) = journal.clear()
+            {
+                // Its entries come again at the next start, and are found written.
+                tracing::error!(error = %e, path = %journal.path().display(), "emptying the journal of sends failed");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            for (mut send, unacked) in sends {
+                let mut keep = unacked.into_iter();
+                send.copies.retain(|_| keep.next().unwrap_or(false));
+                memory.pending.add(send);
+            }
+            memory.pending.mark_journaled();
+            Err(e)
+        }
+    }
 }
 
 /// Up to `limit` rows of `mailbox`'s queue after `after`, oldest first, as `row` reads them;
@@ -663,10 +772,13 @@ impl MailboxStore for SqliteStore {
                     step.message = index;
                     answers.push(enqueue_one(&mut step, from, message, now, policy)?);
                 }
-                let (changes, placed, stored) = (step.changes, step.placed, step.stored);
+                let (changes, placed, stored, sends) = (step.changes, step.placed, step.stored, step.sends);
                 hold(tx, memory, changes)?;
                 for (place, sender, id, copies) in stored {
                     memory.unacked.stored(place, sender, id, copies);
+                }
+                for send in sends {
+                    memory.pending.add(send);
                 }
                 Ok((answers, placed))
             })
@@ -676,13 +788,14 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn fetch_messages(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredMessage>> {
-        self.call_mailbox(move |c, memory| {
+        // Outside the batch of sends (`call` ends it): every pending copy is durable.
+        self.call_mailbox_keeping_pending(move |c, memory| {
             if memory.deferred.hides_messages_from(mailbox, after) {
                 write_deferred(c, memory, Deferred::All)?;
             }
             let select = "SELECT seq, id, sender, sender_device, addressee, envelope, stored_at FROM messages
                           WHERE recipient = ?1 AND device = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4";
-            queue_after(c, select, (mailbox, after, limit), |r| {
+            let mut read = queue_after(c, select, (mailbox, after, limit), |r| {
                 // Messages queued before crypto v2 have no sender device.
                 let from_device = r.get::<_, Option<Vec<u8>>>(3)?.map_or(Ok(Uuid::nil()), |_| uuid_blob(r, 3))?;
                 Ok(StoredMessage {
@@ -694,7 +807,14 @@ impl MailboxStore for SqliteStore {
                     envelope: r.get(5)?,
                     stored_at: r.get(6)?,
                 })
-            })
+            })?;
+            let pending = memory.pending.copies_after(mailbox, after, limit);
+            if !pending.is_empty() {
+                read.extend(pending);
+                read.sort_by_key(|m| m.seq);
+                read.truncate(limit);
+            }
+            Ok(read)
         })
         .await
     }
@@ -778,7 +898,8 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn flush_settled(&self) -> StoreResult<()> {
-        self.call_mailbox_lazily(|c, memory| write_deferred(c, memory, Deferred::Settled)).await
+        // Ends the open batch: the pending sends are written (`call_mailbox`) outside it.
+        self.call_mailbox(|c, memory| write_deferred(c, memory, Deferred::Settled)).await
     }
 
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>> {

@@ -105,26 +105,26 @@ pub(super) fn claim(
     if claimed == 1 { Ok(None) } else { stored_at(tx, newest.number, sender, id) }
 }
 
+/// When the message `(sender, id)` was first stored, if a generation kept records it (the
+/// duplicate check of a send kept pending, `pending_sends`, which claims nothing yet).
+pub(super) fn find(
+    (tx, kept): (&Connection, &[Generation]),
+    sender: &Uuid,
+    id: &Uuid,
+) -> rusqlite::Result<Option<i64>> {
+    for generation in kept.iter().filter(|g| g.may_hold(id)) {
+        if let Some(at) = stored_at(tx, generation.number, sender, id)? {
+            return Ok(Some(at));
+        }
+    }
+    Ok(None)
+}
+
 /// When the message `(sender, id)` was first stored, if generation `generation` records it.
 fn stored_at(tx: &Connection, generation: i64, sender: &Uuid, id: &Uuid) -> rusqlite::Result<Option<i64>> {
     tx.prepare_cached("SELECT stored_at FROM message_ids WHERE gen = ?3 AND sender = ?1 AND id = ?2")?
         .query_row(params![sender.as_bytes(), id.as_bytes(), generation], |r| r.get(0))
         .optional()
-}
-
-/// Forgets the message `(sender, id)` just claimed: it was not stored after all, so sending
-/// it again is not a resend.
-pub(super) fn forget_claimed(
-    (tx, kept): (&Connection, &[Generation]),
-    sender: &Uuid,
-    id: &Uuid,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM message_ids WHERE gen = ?3 AND sender = ?1 AND id = ?2")?.execute(params![
-        sender.as_bytes(),
-        id.as_bytes(),
-        kept.last().map(|g| g.number)
-    ])?;
-    Ok(())
 }
 
 /// Marks `state` on the message `(sender, id)` if it is not set yet (nor `unless`): true
@@ -242,6 +242,7 @@ mod tests {
         assert_eq!(generations(), vec![1, 2], "the one after it is a lifetime old: it goes");
         assert_eq!(send(second, 2_000).await, Enqueued::Duplicate { at: 1_100 }, "younger than a lifetime: kept");
         assert_eq!(send(first, 2_001).await, Enqueued::Stored { at: 2_001 }, "gone with its generation");
+        store.flush().await.unwrap();
         let c = store.conn.try_lock().unwrap();
         let newest: i64 = c.query_row("SELECT gen FROM message_ids WHERE stored_at = 2001", [], |r| r.get(0)).unwrap();
         assert_eq!(newest, 2, "recorded in the generation the sweep opened");

@@ -7,8 +7,10 @@
 //! in the kernel and waking it with a second system call (an eighth of the server's CPU per
 //! message when messages come one at a time; BENCHMARKS.md). `busy_timeout` lets
 //! several processes share the file. WAL checkpoints run on a thread of their own
-//! (`checkpoint`), off the request path. Sends from many connections share a commit
-//! (`group_commit`).
+//! (`checkpoint`), off the request path. Sends from many connections share a batch
+//! (`group_commit`), made durable by one append to the journal of sends beside the file
+//! (`send_journal`); a message to a person with one device waits in memory
+//! (`pending_sends`) and reaches the tables ten times a second, unless acked first.
 
 mod accounts;
 mod checkpoint;
@@ -22,8 +24,10 @@ mod mailbox;
 mod mailbox_counts;
 mod mailbox_write;
 mod message_records;
+mod pending_sends;
 mod push;
 mod route_cache;
+mod send_journal;
 mod sessions;
 mod social;
 mod unacked_copies;
@@ -39,7 +43,9 @@ use self::deferred_acks::DeferredAcks;
 use self::group_commit::{GroupCommit, Ticket};
 use self::mailbox_counts::MailboxCounts;
 use self::message_records::Generations;
+use self::pending_sends::PendingSends;
 use self::route_cache::RouteCache;
+use self::send_journal::SendJournal;
 use self::unacked_copies::UnackedCopies;
 use super::{HealthCheck, StoreError, StoreResult, Stores};
 
@@ -84,9 +90,23 @@ pub(crate) struct MailboxMemory {
     pub deferred: DeferredAcks,
     pub generations: Generations,
     pub unacked: UnackedCopies,
+    /// Sends answered `stored` and not written to the tables yet.
+    pub pending: PendingSends,
+    /// Where they are durable (`None` for a database in memory).
+    pub journal: Option<SendJournal>,
 }
 
 impl MailboxMemory {
+    /// Appends the sends added since the last append to the journal: they are durable once
+    /// this returns `Ok`.
+    fn append_pending(&mut self) -> std::io::Result<()> {
+        if let Some(journal) = self.journal.as_mut() {
+            journal.append(self.pending.unjournaled())?;
+        }
+        self.pending.mark_journaled();
+        Ok(())
+    }
+
     /// Rows were moved or deleted in bulk: what is remembered of them is counted or read
     /// again when next needed.
     pub fn forget_rows(&mut self) {
@@ -112,11 +132,32 @@ impl SqliteStore {
         // SQLite's own stays as a backstop, far above where that thread restarts the WAL.
         conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_FRAMES)?;
         let store = Self::setup(conn)?;
+        store.replay_journal(&SendJournal::path_of(path))?;
         let (group, memory) = (Arc::clone(&store.group), Arc::clone(&store.memory));
         let end_batch = move |c: &Connection| end_batch(&group, &memory, c);
         checkpoint::start(path.to_owned(), Arc::downgrade(&store.conn), end_batch)
             .map_err(|e| StoreError(format!("cannot start the checkpoint thread: {e}")))?;
         Ok(store)
+    }
+
+    /// Opens the journal of sends at `path` and writes what it holds to the tables: sends
+    /// answered `stored` by a process that ended before writing them (`send_journal`).
+    fn replay_journal(&self, path: &Path) -> StoreResult<()> {
+        let (journal, sends) = SendJournal::open(path)
+            .map_err(|e| StoreError(format!("cannot open the journal of sends {}: {e}", path.display())))?;
+        if !sends.is_empty() {
+            tracing::info!(sends = sends.len(), "writing the sends a previous run journaled");
+        }
+        let conn = self.conn.try_lock().map_err(|_| StoreError("the store is in use while opening".into()))?;
+        with_memory(&self.memory, |memory| {
+            memory.journal = Some(journal);
+            for send in sends {
+                memory.pending.add(send);
+            }
+            memory.pending.mark_journaled();
+            mailbox::write_pending(&conn, memory)
+        })?;
+        Ok(())
     }
 
     /// An in-memory database, for tests of the store itself.
@@ -182,6 +223,23 @@ impl SqliteStore {
         F: FnOnce(&mut Connection, &mut MailboxMemory) -> Result<T, rusqlite::Error> + Send + 'static,
     {
         let memory = Arc::clone(&self.memory);
+        self.call(move |c| {
+            with_memory(&memory, |memory| {
+                mailbox::write_pending(c, memory)?;
+                f(c, memory)
+            })
+        })
+        .await
+    }
+
+    /// [`Self::call_mailbox`] leaving the pending sends pending: for a read of a mailbox,
+    /// which takes its pending copies from memory.
+    pub(crate) async fn call_mailbox_keeping_pending<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &mut MailboxMemory) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        let memory = Arc::clone(&self.memory);
         self.call(move |c| with_memory(&memory, |memory| f(c, memory))).await
     }
 
@@ -213,7 +271,16 @@ impl SqliteStore {
         // else its savepoint in the batch.
         let result = with_memory(&self.memory, |memory| f(&mut guard, memory));
         self.end_batch_if_lost(&guard);
-        Ok((result?, joined.unwrap_or_else(|| self.group.opened(&guard))))
+        let result = result?;
+        let ticket = joined.unwrap_or_else(|| self.group.opened(&guard));
+        if ticket.batch == 0 {
+            // No batch to end: its pending sends are appended now.
+            with_memory(&self.memory, MailboxMemory::append_pending).map_err(|e| {
+                with_memory(&self.memory, |memory| memory.pending.drop_unjournaled());
+                StoreError(format!("appending sends to the journal failed: {e}"))
+            })?;
+        }
+        Ok((result, ticket))
     }
 
     /// Waits until the batch of `ticket` is committed. The send that opened it commits it
@@ -266,9 +333,22 @@ impl SqliteStore {
 /// Ends the open batch of sends on `c`, if there is one; when it fails, what the mailbox
 /// remembers of rows is read again (its senders are refused and resend).
 fn end_batch(group: &GroupCommit, memory: &Mutex<MailboxMemory>, c: &Connection) {
-    if let Err(e) = group.end(c) {
+    if !group.is_open_now() {
+        return;
+    }
+    // The batch's pending sends are durable once appended: before its commit.
+    let appended = with_memory(memory, MailboxMemory::append_pending);
+    if let Err(e) = group.end(c, appended) {
         tracing::error!(error = %e, "committing a batch of sends failed");
-        with_memory(memory, MailboxMemory::forget_rows);
+        with_memory(memory, |memory| {
+            memory.pending.drop_unjournaled();
+            // The counters are read again from the tables: the sends still pending are
+            // written first, so they are counted.
+            if let Err(e) = mailbox::write_pending(c, memory) {
+                tracing::error!(error = %e, "writing the pending sends failed");
+            }
+            memory.forget_rows();
+        });
     }
 }
 
@@ -290,6 +370,13 @@ fn with_memory<T>(memory: &Mutex<MailboxMemory>, f: impl FnOnce(&mut MailboxMemo
     // transaction or savepoint of `f` is open now.
     guard.deferred.call_ended();
     result
+}
+
+/// The journal of sends kept beside the database at `database` (`<database>-sends`): sends
+/// answered `stored` and not yet written to its tables. A copy of the database is whole
+/// only with it (the backup copies it first).
+pub fn sends_journal_of(database: &Path) -> std::path::PathBuf {
+    SendJournal::path_of(database)
 }
 
 /// The schema version this build migrates databases to.
@@ -517,6 +604,7 @@ mod tests {
             let message = Outgoing { to: b1.user, id: uuid::Uuid::now_v7(), copies };
             store.enqueue_many(a1, vec![message], 5, policy).await.unwrap();
         }
+        write_pending_now(&store).await;
         let rows = rows_in;
         let ack_all = async |store: &SqliteStore| {
             let waiting = store.fetch_messages(b1, 0, 10).await.unwrap();
@@ -559,9 +647,17 @@ mod tests {
     }
 
     /// How many rows `table` holds.
-    fn rows_in(store: &SqliteStore, table: &str) -> i64 {
+    pub(super) fn rows_in(store: &SqliteStore, table: &str) -> i64 {
         let c = store.conn.try_lock().unwrap();
         c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+    }
+
+    /// Writes the pending sends to the tables now (`pending_sends`), as the store owner's
+    /// frequent write would: for tests of what happens to rows in the tables.
+    pub(super) async fn write_pending_now(store: &SqliteStore) {
+        let c = store.conn.lock().await;
+        store.end_batch(&c);
+        with_memory(&store.memory, |memory| mailbox::write_pending(&c, memory)).unwrap();
     }
 
     /// An empty store with one open mailbox for each of two people.
@@ -580,8 +676,8 @@ mod tests {
         (store, a1, b1)
     }
 
-    /// Stores one message from `from` to `to` (one copy, at `now`): the reference an ack
-    /// of it names.
+    /// Stores one message from `from` to `to` (one copy, at `now`) and writes it to the
+    /// table: the reference an ack of it names.
     pub(super) async fn store_one(
         store: &SqliteStore,
         from: crate::store::Mailbox,
@@ -594,6 +690,7 @@ mod tests {
         let id = uuid::Uuid::now_v7();
         let copies = vec![EnvelopeCopy { mailbox: to, envelope: vec![1; 40] }];
         store.enqueue_many(from, vec![Outgoing { to: to.user, id, copies }], now, policy).await.unwrap();
+        write_pending_now(store).await;
         let waiting = store.fetch_messages(to, 0, 100).await.unwrap();
         MessageRef { sender: from.user, id, seq: waiting.iter().find(|m| m.id == id).unwrap().seq }
     }
@@ -617,12 +714,14 @@ mod tests {
         let rows = |table: &str| rows_in(&store, table);
 
         assert!(matches!(send().await.unwrap()[..], [Enqueued::Stored { .. }]));
+        write_pending_now(&store).await;
         let first = store.fetch_messages(b1, 0, 10).await.unwrap().remove(0);
         assert_eq!(store.ack_messages(b1, &[reference(&first)], 6).await.unwrap(), vec![a1.user]);
         let receipt = store.fetch_receipts(a1, 0, 10).await.unwrap().remove(0);
         store.ack_receipts(a1, &[ReceiptRef { id: receipt.id, seq: receipt.seq }]).await.unwrap();
         assert!(matches!(send().await.unwrap()[..], [Enqueued::Stored { .. }]), "the acked copy does not fill it");
-        assert_eq!((rows("messages"), rows("receipts")), (2, 0), "the send wrote no ack");
+        // The acked copy's row is still there; the new one waits pending (`pending_sends`).
+        assert_eq!((rows("messages"), rows("receipts")), (1, 0), "the send wrote no ack");
 
         let second = store.fetch_messages(b1, first.seq, 10).await.unwrap().remove(0);
         store.retry_messages(b1, &[reference(&second)], 7).await.unwrap();

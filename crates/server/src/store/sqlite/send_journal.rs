@@ -1,0 +1,268 @@
+//! The journal of sends not yet written to the mailbox tables: a file beside the database
+//! (`<db>-sends`) that a batch of sends is appended to with one `write` before its senders
+//! are answered `stored`. A commit of SQLite's costs a message about a third of the
+//! server's CPU when messages come one at a time (the B-tree pages of the copy, its index
+//! and the message record written to the WAL, the copy deleted again once acked); an
+//! append costs one system call per batch (BENCHMARKS.md, "Sends kept out of SQLite").
+//! Like a WAL commit at `synchronous=NORMAL`, an append survives the process being killed,
+//! not a power cut.
+//!
+//! Each entry is `[length: u32][CRC-32 of the payload: u32][payload]`, little-endian; a
+//! payload is one message: its sender and sending device, id, addressee, when it was
+//! stored, and its copies (each with its `seq`, mailbox, the number of copies its message
+//! went to, and the envelope). Reading stops at the first entry that is cut short or does
+//! not match its checksum (a write the process died in the middle of): what precedes it
+//! is returned, and the rest is not an acknowledged send.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use hush_shared::{DeviceId, UserId};
+use uuid::Uuid;
+
+use crate::store::Mailbox;
+
+/// The payload's format; a payload of another version ends reading.
+const VERSION: u8 = 1;
+
+/// A copy of a journaled message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournaledCopy {
+    pub seq: i64,
+    pub mailbox: Mailbox,
+    /// How many copies went to the recipient's devices (0: not known).
+    pub copies: i64,
+    pub envelope: Vec<u8>,
+}
+
+/// A message as journaled: its record and its copies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournaledSend {
+    pub from: Mailbox,
+    pub id: Uuid,
+    pub addressee: UserId,
+    pub stored_at: i64,
+    pub copies: Vec<JournaledCopy>,
+}
+
+/// Appends `send` as one entry to `out`.
+pub fn encode(send: &JournaledSend, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 8]);
+    out.push(VERSION);
+    out.extend_from_slice(send.from.user.0.as_bytes());
+    out.extend_from_slice(send.from.device.0.as_bytes());
+    out.extend_from_slice(send.id.as_bytes());
+    out.extend_from_slice(send.addressee.0.as_bytes());
+    out.extend_from_slice(&send.stored_at.to_le_bytes());
+    out.extend_from_slice(&(send.copies.len() as u32).to_le_bytes());
+    for copy in &send.copies {
+        out.extend_from_slice(&copy.seq.to_le_bytes());
+        out.extend_from_slice(copy.mailbox.user.0.as_bytes());
+        out.extend_from_slice(copy.mailbox.device.0.as_bytes());
+        out.extend_from_slice(&copy.copies.to_le_bytes());
+        out.extend_from_slice(&(copy.envelope.len() as u32).to_le_bytes());
+        out.extend_from_slice(&copy.envelope);
+    }
+    let payload = &out[start + 8..];
+    let (length, crc) = (payload.len() as u32, crc32fast::hash(payload));
+    out[start..start + 4].copy_from_slice(&length.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The entries at the start of `bytes` that are whole and intact.
+pub fn decode_all(mut bytes: &[u8]) -> Vec<JournaledSend> {
+    let mut sends = Vec::new();
+    while let Some((length, rest)) = take_u32(bytes)
+        && let Some((crc, rest)) = take_u32(rest)
+        && let Some(payload) = rest.get(..length as usize)
+        && crc32fast::hash(payload) == crc
+        && let Some(send) = decode(payload)
+    {
+        sends.push(send);
+        bytes = &rest[length as usize..];
+    }
+    sends
+}
+
+/// One payload, or `None` if it is not one this build wrote.
+fn decode(payload: &[u8]) -> Option<JournaledSend> {
+    let mut r = Reader(payload);
+    if r.take(1)? != [VERSION] {
+        return None;
+    }
+    let from = Mailbox { user: UserId(r.uuid()?), device: DeviceId(r.uuid()?) };
+    let (id, addressee, stored_at) = (r.uuid()?, UserId(r.uuid()?), r.i64()?);
+    let count = r.u32()?;
+    let mut copies = Vec::new();
+    for _ in 0..count {
+        let seq = r.i64()?;
+        let mailbox = Mailbox { user: UserId(r.uuid()?), device: DeviceId(r.uuid()?) };
+        let copies_sent = r.i64()?;
+        let length = r.u32()? as usize;
+        copies.push(JournaledCopy { seq, mailbox, copies: copies_sent, envelope: r.take(length)?.to_vec() });
+    }
+    r.0.is_empty().then_some(JournaledSend { from, id, addressee, stored_at, copies })
+}
+
+fn take_u32(bytes: &[u8]) -> Option<(u32, &[u8])> {
+    let (head, rest) = bytes.split_at_checked(4)?;
+    Some((u32::from_le_bytes(head.try_into().ok()?), rest))
+}
+
+/// Reads a payload front to back.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn uuid(&mut self) -> Option<Uuid> {
+        Uuid::from_slice(self.take(16)?).ok()
+    }
+
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+}
+
+/// The journal file, open for appending.
+pub struct SendJournal {
+    file: File,
+    path: PathBuf,
+    /// Bytes appended since it was last emptied.
+    len: u64,
+}
+
+impl SendJournal {
+    /// The journal of the database at `database`.
+    pub fn path_of(database: &Path) -> PathBuf {
+        let mut name = database.as_os_str().to_owned();
+        name.push("-sends");
+        PathBuf::from(name)
+    }
+
+    /// Opens (creating, owner-only) the journal at `path`, with the sends it holds: those a
+    /// process that ended without writing them to the tables had answered `stored`.
+    pub fn open(path: &Path) -> io::Result<(Self, Vec<JournaledSend>)> {
+        crate::data_dir::owner_only_file(path)?;
+        let mut file = OpenOptions::new().read(true).append(true).open(path)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let len = bytes.len() as u64;
+        Ok((Self { file, path: path.to_owned(), len }, decode_all(&bytes)))
+    }
+
+    /// Appends `entries` (whole entries from [`encode`]) with one write.
+    pub fn append(&mut self, entries: &[u8]) -> io::Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(entries)?;
+        self.len += entries.len() as u64;
+        Ok(())
+    }
+
+    /// Empties the journal: everything it held is in the tables (committed), or acked.
+    pub fn clear(&mut self) -> io::Result<()> {
+        if self.len > 0 {
+            self.file.set_len(0)?;
+            self.len = 0;
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mailbox(n: u8) -> Mailbox {
+        Mailbox { user: UserId(Uuid::from_bytes([n; 16])), device: DeviceId(Uuid::from_bytes([n + 100; 16])) }
+    }
+
+    fn send(n: u8, copies: usize) -> JournaledSend {
+        JournaledSend {
+            from: mailbox(n),
+            id: Uuid::now_v7(),
+            addressee: UserId(Uuid::from_bytes([n + 1; 16])),
+            stored_at: 1_700_000_000 + i64::from(n),
+            copies: (0..copies)
+                .map(|i| JournaledCopy {
+                    seq: 1_000 * i64::from(n) + i as i64,
+                    mailbox: mailbox(n + 1 + i as u8),
+                    copies: copies as i64,
+                    envelope: vec![n; 300 + i],
+                })
+                .collect(),
+        }
+    }
+
+    fn encoded(sends: &[JournaledSend]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for s in sends {
+            encode(s, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn entries_read_back_as_written() {
+        let sends = vec![send(1, 1), send(2, 3), send(3, 0)];
+        assert_eq!(decode_all(&encoded(&sends)), sends);
+    }
+
+    /// A write cut short anywhere in the last entry leaves the entries before it.
+    #[test]
+    fn a_torn_last_entry_is_left_out() {
+        let sends = vec![send(1, 1), send(2, 2)];
+        let bytes = encoded(&sends);
+        let first = encoded(&sends[..1]).len();
+        for cut in first..bytes.len() {
+            assert_eq!(decode_all(&bytes[..cut]), sends[..1], "cut at {cut}");
+        }
+    }
+
+    /// A changed byte ends reading at its entry: nothing after it is trusted.
+    #[test]
+    fn a_damaged_entry_ends_reading() {
+        let sends = vec![send(1, 1), send(2, 1), send(3, 1)];
+        let mut bytes = encoded(&sends);
+        let second = encoded(&sends[..1]).len();
+        bytes[second + 40] ^= 1;
+        assert_eq!(decode_all(&bytes), sends[..1]);
+    }
+
+    #[test]
+    fn the_file_keeps_what_was_appended_until_cleared() {
+        let dir = std::env::temp_dir().join(format!("hush-send-journal-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = SendJournal::path_of(&dir.join("hush.db"));
+        let sends = vec![send(1, 1), send(2, 2)];
+        {
+            let (mut journal, found) = SendJournal::open(&path).unwrap();
+            assert!(found.is_empty());
+            journal.append(&encoded(&sends[..1])).unwrap();
+            journal.append(&encoded(&sends[1..])).unwrap();
+        }
+        let (mut journal, found) = SendJournal::open(&path).unwrap();
+        assert_eq!(found, sends);
+        journal.clear().unwrap();
+        journal.append(&encoded(&sends[1..])).unwrap();
+        drop(journal);
+        assert_eq!(SendJournal::open(&path).unwrap().1, sends[1..]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
