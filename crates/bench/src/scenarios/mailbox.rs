@@ -41,8 +41,14 @@ pub async fn run(redis_url: Option<&str>, pairs: usize, messages: usize, batch: 
     let envelope = crate::wire::envelope_bytes();
     let redis_cpu = || redis_url.map(cpu::redis_server_seconds);
     let (cpu0, redis0, t0) = (cpu::own_seconds(), redis_cpu(), Instant::now());
-    let mut done = 0usize;
+    let (mut done, mut written) = (0usize, Instant::now());
     while done < messages {
+        // As the server's owner does: what the store deferred, and (on SQLite) the sends it
+        // keeps pending, are written ten times a second.
+        if written.elapsed() >= hush_server::store::SETTLED_FLUSH_INTERVAL {
+            store.flush_settled().await.expect("owner's write");
+            written = Instant::now();
+        }
         for (i, &(from, to)) in people.iter().enumerate() {
             let copy = || vec![EnvelopeCopy { mailbox: to, envelope: envelope.clone() }];
             let outgoing =
@@ -61,6 +67,7 @@ pub async fn run(redis_url: Option<&str>, pairs: usize, messages: usize, batch: 
             done += batch;
         }
     }
+    store.flush().await.expect("flush");
     let (own, wall) = (cpu::own_seconds() - cpu0, t0.elapsed().as_secs_f64());
     let redis = redis_cpu().zip(redis0).map(|(after, before)| after - before);
     let total = own + redis.unwrap_or(0.0);
