@@ -54,28 +54,23 @@ pub fn backup(data_dir: &Path, target: &Path) -> Result<Backup, BackupError> {
     if database.exists() {
         return Err(BackupError::Exists(database.display().to_string()));
     }
-    let sends_source = crate::store::sqlite::sends_journal_of(&source);
-    let sends = if sends_source.is_file() {
-        let copy = crate::store::sqlite::sends_journal_of(&database);
-        std::fs::copy(&sends_source, &copy)?;
-        restrict(&copy)?;
-        Some(copy)
-    } else {
-        None
-    };
+    let journal_of = crate::store::sqlite::sends_journal_of;
+    let sends = copy_if_there(&journal_of(&source), journal_of(&database))?;
     let conn = Connection::open_with_flags(&source, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     let into = database.to_str().ok_or_else(|| std::io::Error::other("backup path is not UTF-8"))?;
     conn.execute("VACUUM INTO ?1", [into])?;
-    let secret_source = data_dir.join(SECRET_FILE);
-    let secret = if secret_source.is_file() {
-        let copy = target.join(SECRET_FILE);
-        std::fs::copy(&secret_source, &copy)?;
-        restrict(&copy)?;
-        Some(copy)
-    } else {
-        None
-    };
+    let secret = copy_if_there(&data_dir.join(SECRET_FILE), target.join(SECRET_FILE))?;
     restrict(&database)?;
     Ok(Backup { database, sends, secret })
+}
+
+/// Copies `source` to `copy` (owner-only) if there is such a file.
+fn copy_if_there(source: &Path, copy: PathBuf) -> std::io::Result<Option<PathBuf>> {
+    if !source.is_file() {
+        return Ok(None);
+    }
+    std::fs::copy(source, &copy)?;
+    restrict(&copy)?;
+    Ok(Some(copy))
 }

@@ -91,10 +91,8 @@ pub(super) fn claim(
     now: i64,
 ) -> rusqlite::Result<Option<i64>> {
     let Some((newest, older)) = kept.split_last() else { return Err(rusqlite::Error::QueryReturnedNoRows) };
-    for generation in older.iter().filter(|g| g.may_hold(id)) {
-        if let Some(at) = stored_at(tx, generation.number, sender, id)? {
-            return Ok(Some(at));
-        }
+    if let Some(at) = find((tx, older), sender, id)? {
+        return Ok(Some(at));
     }
     let claimed = tx
         .prepare_cached(
@@ -105,8 +103,9 @@ pub(super) fn claim(
     if claimed == 1 { Ok(None) } else { stored_at(tx, newest.number, sender, id) }
 }
 
-/// When the message `(sender, id)` was first stored, if a generation kept records it (the
-/// duplicate check of a send kept pending, `pending_sends`, which claims nothing yet).
+/// When the message `(sender, id)` was first stored, if one of the generations `kept`
+/// records it (the duplicate check: a send kept pending, `pending_sends`, claims nothing
+/// yet).
 pub(super) fn find(
     (tx, kept): (&Connection, &[Generation]),
     sender: &Uuid,

@@ -107,6 +107,18 @@ impl MailboxMemory {
         Ok(())
     }
 
+    /// Sends failed before they were durable (their batch, or its append to the journal):
+    /// those not appended are forgotten (their senders are told, and send again), and what
+    /// is remembered of rows is read again from the tables — after the sends still pending
+    /// are written, so that they are counted.
+    fn batch_failed(&mut self, c: &Connection) {
+        self.pending.drop_unjournaled();
+        if let Err(e) = mailbox::write_pending(c, self) {
+            tracing::error!(error = %e, "writing the pending sends failed");
+        }
+        self.forget_rows();
+    }
+
     /// Rows were moved or deleted in bulk: what is remembered of them is counted or read
     /// again when next needed.
     pub fn forget_rows(&mut self) {
@@ -222,12 +234,9 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection, &mut MailboxMemory) -> Result<T, rusqlite::Error> + Send + 'static,
     {
-        let memory = Arc::clone(&self.memory);
-        self.call(move |c| {
-            with_memory(&memory, |memory| {
-                mailbox::write_pending(c, memory)?;
-                f(c, memory)
-            })
+        self.call_mailbox_keeping_pending(move |c, memory| {
+            mailbox::write_pending(c, memory)?;
+            f(c, memory)
         })
         .await
     }
@@ -276,7 +285,7 @@ impl SqliteStore {
         if ticket.batch == 0 {
             // No batch to end: its pending sends are appended now.
             with_memory(&self.memory, MailboxMemory::append_pending).map_err(|e| {
-                with_memory(&self.memory, |memory| memory.pending.drop_unjournaled());
+                with_memory(&self.memory, |memory| memory.batch_failed(&guard));
                 StoreError(format!("appending sends to the journal failed: {e}"))
             })?;
         }
@@ -340,15 +349,7 @@ fn end_batch(group: &GroupCommit, memory: &Mutex<MailboxMemory>, c: &Connection)
     let appended = with_memory(memory, MailboxMemory::append_pending);
     if let Err(e) = group.end(c, appended) {
         tracing::error!(error = %e, "committing a batch of sends failed");
-        with_memory(memory, |memory| {
-            memory.pending.drop_unjournaled();
-            // The counters are read again from the tables: the sends still pending are
-            // written first, so they are counted.
-            if let Err(e) = mailbox::write_pending(c, memory) {
-                tracing::error!(error = %e, "writing the pending sends failed");
-            }
-            memory.forget_rows();
-        });
+        with_memory(memory, |memory| memory.batch_failed(c));
     }
 }
 

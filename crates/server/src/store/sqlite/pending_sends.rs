@@ -24,10 +24,8 @@ pub struct PendingSends {
     sends: Vec<JournaledSend>,
     /// When each pending message was stored, by sender and id (the duplicate check).
     ids: HashMap<(Uuid, Uuid), i64>,
-    /// The copies not acked yet, by where they are: the send and the copy's index in it.
-    copies: HashMap<(Mailbox, i64), (usize, usize)>,
-    /// The same copies by mailbox, in `seq` order (a read of a mailbox takes them from
-    /// here).
+    /// The copies not acked yet, by mailbox in `seq` order (a read of a mailbox takes them
+    /// from here): the send and the copy's index in it.
     per_mailbox: HashMap<Mailbox, BTreeMap<i64, (usize, usize)>>,
     /// Sends `sends[..journaled]` are in the journal; the rest are encoded in `unjournaled`.
     journaled: usize,
@@ -42,7 +40,6 @@ impl PendingSends {
         send_journal::encode(&send, &mut self.unjournaled);
         self.ids.insert((send.from.user.0, send.id), send.stored_at);
         for (i, copy) in send.copies.iter().enumerate() {
-            self.copies.insert((copy.mailbox, copy.seq), (index, i));
             self.per_mailbox.entry(copy.mailbox).or_default().insert(copy.seq, (index, i));
         }
         self.sends.push(send);
@@ -56,8 +53,7 @@ impl PendingSends {
     /// Drops the copy at `seq` in `mailbox` (acked), if it is pending — no row of it was or
     /// will be written — with how many copies its message went to.
     pub fn ack(&mut self, mailbox: Mailbox, seq: i64) -> Option<i64> {
-        let (send, copy) = self.copies.remove(&(mailbox, seq))?;
-        release(&mut self.per_mailbox, (mailbox, seq));
+        let (send, copy) = release(&mut self.per_mailbox, (mailbox, seq))?;
         Some(self.sends[send].copies[copy].copies)
     }
 
@@ -105,9 +101,7 @@ impl PendingSends {
         for send in self.sends.drain(self.journaled..) {
             self.ids.remove(&(send.from.user.0, send.id));
             for copy in &send.copies {
-                if self.copies.remove(&(copy.mailbox, copy.seq)).is_some() {
-                    release(&mut self.per_mailbox, (copy.mailbox, copy.seq));
-                }
+                release(&mut self.per_mailbox, (copy.mailbox, copy.seq));
             }
         }
         self.unjournaled.clear();
@@ -116,13 +110,13 @@ impl PendingSends {
     /// Every send pending, each with which of its copies are not acked (to be written);
     /// nothing is pending after.
     pub fn take_all(&mut self) -> Vec<(JournaledSend, Vec<bool>)> {
-        let Self { sends, copies, .. } = std::mem::take(self);
+        let Self { sends, per_mailbox, .. } = std::mem::take(self);
         sends
             .into_iter()
             .enumerate()
             .map(|(index, send)| {
-                let unacked = (0..send.copies.len())
-                    .map(|i| copies.get(&(send.copies[i].mailbox, send.copies[i].seq)) == Some(&(index, i)))
+                let unacked = (send.copies.iter().enumerate())
+                    .map(|(i, copy)| per_mailbox.get(&copy.mailbox).and_then(|c| c.get(&copy.seq)) == Some(&(index, i)))
                     .collect();
                 (send, unacked)
             })
@@ -130,14 +124,17 @@ impl PendingSends {
     }
 }
 
-/// The copy at `seq` in `mailbox` no longer waits.
-fn release(per_mailbox: &mut HashMap<Mailbox, BTreeMap<i64, (usize, usize)>>, (mailbox, seq): (Mailbox, i64)) {
-    if let Some(copies) = per_mailbox.get_mut(&mailbox) {
-        copies.remove(&seq);
-        if copies.is_empty() {
-            per_mailbox.remove(&mailbox);
-        }
+/// The copy at `seq` in `mailbox` no longer waits: where it was, if it did.
+fn release(
+    per_mailbox: &mut HashMap<Mailbox, BTreeMap<i64, (usize, usize)>>,
+    (mailbox, seq): (Mailbox, i64),
+) -> Option<(usize, usize)> {
+    let copies = per_mailbox.get_mut(&mailbox)?;
+    let place = copies.remove(&seq);
+    if copies.is_empty() {
+        per_mailbox.remove(&mailbox);
     }
+    place
 }
 
 #[cfg(test)]
