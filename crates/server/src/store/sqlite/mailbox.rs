@@ -19,7 +19,8 @@ use super::deferred_acks::{DeferredAcks, Writing};
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
 use super::mailbox_write::Write;
 use super::message_records::{self as records, DELIVERED, EXPIRED, Generation, Generations};
-use super::pending_sends::PendingSends;
+use super::deferred_acks::At;
+use super::pending_sends::{PendingSends, Unwritten};
 use super::send_journal::{JournaledCopy, JournaledSend};
 use super::unacked_copies::UnackedCopies;
 use super::{MailboxMemory, SqliteStore, uuid_blob};
@@ -316,11 +317,13 @@ fn copies_of(c: &Connection, mailbox: Mailbox, message: &MessageRef) -> rusqlite
         .optional()
 }
 
-/// `ack` of copies in `mailbox`: each one that needs nothing but itself to decide its
-/// receipt — the only copy of its message, or a copy on the sender's own other device — is
+/// `ack` of copies in `mailbox`: each one that needs nothing but itself and memory to
+/// decide its receipt — a copy still pending (`pending_sends` knows whether it delivers its
+/// message), the only copy of its message, or a copy on the sender's own other device — is
 /// deferred with its receipt (`deferred_acks`); the others are returned, to be written now.
-/// A copy this process stored is decided from memory (`unacked_copies`); any other is
-/// looked up (nothing is written here).
+/// How many copies a message in the table went to is known from memory for one this
+/// process stored (`unacked_copies`), and looked up for any other (nothing is written
+/// here).
 fn defer_acks(
     c: &Connection,
     memory: &mut MailboxMemory,
@@ -335,23 +338,37 @@ fn defer_acks(
         }
         // A copy still pending is dropped there: its row is never written.
         let pending = memory.pending.ack(mailbox, message.seq);
-        let copies = match (pending, memory.unacked.take(mailbox, message)) {
-            (Some(copies), _) | (None, Some(copies)) => Some(copies),
-            (None, None) => copies_of(c, mailbox, message)?,
+        let unacked = memory.unacked.take(mailbox, message);
+        // Whether this ack delivers the message, if that is known without writing.
+        let delivers = match pending {
+            Some(delivers) => Some(delivers),
+            None => {
+                let copies = match unacked {
+                    Some(copies) => Some(copies),
+                    None => copies_of(c, mailbox, message)?,
+                };
+                // Not there: acked already, or gone (expired, a closed mailbox).
+                let Some(copies) = copies else { continue };
+                if message.sender == mailbox.user {
+                    Some(false)
+                } else if copies == 1 {
+                    Some(true)
+                } else {
+                    None
+                }
+            }
         };
         let in_table = pending.is_none();
-        // Not there: acked already, or gone (expired, a closed mailbox).
-        let Some(copies) = copies else { continue };
-        if message.sender == mailbox.user {
-            memory.deferred.defer_message((mailbox, *message, in_table), vec![]);
-        } else if copies == 1 {
-            // Numbered now, written later (`deferred_acks`).
-            let receipt = delivered(&mailbox, message, now);
-            let receipts = numbered_receipts(c, &mut memory.counts, (&message.sender.0, Devices::All), &receipt)?;
-            memory.deferred.defer_message((mailbox, *message, in_table), receipts);
-            told.push(message.sender);
-        } else {
-            at_once.push(*message);
+        match delivers {
+            Some(false) => memory.deferred.defer_message((mailbox, *message, in_table), vec![]),
+            Some(true) => {
+                // Numbered now, written later (`deferred_acks`).
+                let receipt = delivered(&mailbox, message, now);
+                let receipts = numbered_receipts(c, &mut memory.counts, (&message.sender.0, Devices::All), &receipt)?;
+                memory.deferred.defer_message((mailbox, *message, in_table), receipts);
+                told.push(message.sender);
+            }
+            None => at_once.push(*message),
         }
     }
     Ok(at_once)
@@ -541,10 +558,9 @@ fn insert_copy(
     write_copy(step.tx, &row)
 }
 
-/// Stores one message of a batch: a message whose recipient has one device (or none yet)
-/// is kept pending, durable once its batch is appended to the journal, and written later
-/// (`pending_sends`); one with several copies for the recipient is written now, as its
-/// acks decide its `delivered` receipt from the table (`ack_copy`).
+/// Stores one message of a batch: it is kept pending, durable once its batch is appended
+/// to the journal, and written later (`pending_sends`); a resend a device asked for is
+/// written now.
 fn enqueue_one(
     step: &mut Step<'_>,
     from: Mailbox,
@@ -574,13 +590,6 @@ fn enqueue_one(
         }
     }
     let copies = message.copies.iter().filter(|c| c.mailbox.user == message.to).count() as i64;
-    if copies > 1 {
-        records::claim(step.records()?, sender, id, &message.to.0, now)?;
-        for copy in &message.copies {
-            insert_copy(step, from, message, (copy.mailbox, &copy.envelope, copies), now)?;
-        }
-        return Ok(Enqueued::Stored { at: now });
-    }
     let mut send = JournaledSend { from, id: message.id, addressee: message.to, stored_at: now, copies: Vec::new() };
     for copy in &message.copies {
         let seq = place_copy(step, from, message, (copy.mailbox, copies), now)?;
@@ -590,10 +599,12 @@ fn enqueue_one(
     Ok(Enqueued::Stored { at: now })
 }
 
-/// Writes every pending send (`pending_sends`) — its message record, and its copies not
-/// acked yet — in a transaction of its own, then empties the journal: from then on the
-/// tables hold them. Runs outside the batch of sends (it commits); on an error the sends stay
-/// pending (and in the journal).
+/// Writes every pending send (`pending_sends`) — its message record, with whether it was
+/// delivered, and its copies not acked yet — in a transaction of its own, then empties the
+/// journal: from then on the tables hold them. The receipts that acks of copies never
+/// written queued, and that still wait unacked, are written with them (their copies are
+/// gone for good once this commits: `DeferredAcks::receipts_of_unwritten`). Runs outside
+/// the batch of sends (it commits); on an error the sends stay pending (and in the journal).
 pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusqlite::Result<()> {
     if memory.pending.is_empty() {
         return Ok(());
@@ -601,9 +612,11 @@ pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusql
     let sends = memory.pending.take_all();
     let written = (|| {
         let tx = Write::begin(c)?;
-        for (send, unacked) in &sends {
+        for Unwritten { send, unacked, delivered } in &sends {
             let (sender, id) = (&send.from.user.0, &send.id);
-            records::claim((&tx, memory.generations.kept(&tx)?), sender, id, &send.addressee.0, send.stored_at)?;
+            let state = if *delivered { records::DELIVERED } else { 0 };
+            let kept = memory.generations.kept(&tx)?;
+            records::claim((&tx, kept), (sender, id), &send.addressee.0, send.stored_at, state)?;
             for (copy, _) in send.copies.iter().zip(unacked).filter(|(_, unacked)| **unacked) {
                 let row = CopyRow {
                     seq: copy.seq,
@@ -618,10 +631,17 @@ pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusql
                 write_copy(&tx, &row)?;
             }
         }
-        tx.commit()
+        let receipts = memory.deferred.receipts_of_unwritten();
+        for (to, receipt) in &receipts {
+            insert_receipt(&tx, &mut memory.counts, to, receipt)?;
+        }
+        let receipts: Vec<At> = receipts.iter().map(|(to, receipt)| (*to, receipt.seq)).collect();
+        tx.commit()?;
+        Ok(receipts)
     })();
     match written {
-        Ok(()) => {
+        Ok(receipts) => {
+            memory.deferred.receipts_written(&receipts);
             if let Some(journal) = memory.journal.as_mut()
                 && let Err(e) = journal.clear()
             {
@@ -631,12 +651,7 @@ pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusql
             Ok(())
         }
         Err(e) => {
-            for (mut send, unacked) in sends {
-                let mut keep = unacked.into_iter();
-                send.copies.retain(|_| keep.next().unwrap_or(false));
-                memory.pending.add(send);
-            }
-            memory.pending.mark_journaled();
+            memory.pending.put_back(sends);
             Err(e)
         }
     }

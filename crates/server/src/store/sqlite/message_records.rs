@@ -81,14 +81,14 @@ fn last_id(c: &Connection, number: i64) -> rusqlite::Result<Option<Uuid>> {
 }
 
 /// Records the message `id` of `sender` to `recipient`, stored at `now`, in the newest
-/// generation: `None` when recorded now, or when it was first stored if a record of it
-/// exists already (a resend).
+/// generation with `state` (e.g. [`DELIVERED`]): `None` when recorded now, or when it was
+/// first stored if a record of it exists already (then left as it is).
 pub(super) fn claim(
     (tx, kept): (&Connection, &[Generation]),
-    sender: &Uuid,
-    id: &Uuid,
+    (sender, id): (&Uuid, &Uuid),
     recipient: &Uuid,
     now: i64,
+    state: i64,
 ) -> rusqlite::Result<Option<i64>> {
     let Some((newest, older)) = kept.split_last() else { return Err(rusqlite::Error::QueryReturnedNoRows) };
     if let Some(at) = find((tx, older), sender, id)? {
@@ -96,10 +96,10 @@ pub(super) fn claim(
     }
     let claimed = tx
         .prepare_cached(
-            "INSERT INTO message_ids (gen, sender, id, stored_at, recipient) VALUES (?5, ?1, ?2, ?3, ?4)
+            "INSERT INTO message_ids (gen, sender, id, stored_at, recipient, state) VALUES (?5, ?1, ?2, ?3, ?4, ?6)
              ON CONFLICT DO NOTHING",
         )?
-        .execute(params![sender.as_bytes(), id.as_bytes(), now, recipient.as_bytes(), newest.number])?;
+        .execute(params![sender.as_bytes(), id.as_bytes(), now, recipient.as_bytes(), newest.number, state])?;
     if claimed == 1 { Ok(None) } else { stored_at(tx, newest.number, sender, id) }
 }
 

@@ -812,9 +812,11 @@ mod tests {
         assert!(store.memory.lock().unwrap().deferred.is_empty());
     }
 
-    /// An ack's receipt depends on the other copies when the recipient has several devices:
-    /// written at once, so the second device's ack adds no second receipt; a copy on the
-    /// sender's own other device is deferred and tells nobody.
+    /// The ack of a copy in the table (written after its send was pending a while) whose
+    /// receipt depends on the other copies — the recipient has several devices — is written
+    /// at once, so the second device's ack adds no second receipt; a copy on the sender's
+    /// own other device is deferred and tells nobody. (Copies still pending are decided in
+    /// memory: `pending_sends`.)
     #[tokio::test]
     async fn acks_of_one_of_several_copies_are_written_at_once() {
         use crate::store::{EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing};
@@ -832,6 +834,7 @@ mod tests {
         let copies = [b1, b2, a2].map(|mailbox| EnvelopeCopy { mailbox, envelope: vec![1; 40] }).to_vec();
         let policy = MailboxPolicy { max_messages: 10, ttl_secs: 60 };
         store.enqueue_many(a1, vec![Outgoing { to: bob, id: uuid::Uuid::now_v7(), copies }], 5, policy).await.unwrap();
+        write_pending_now(&store).await;
         let ack = async |mailbox: Mailbox| {
             let m = store.fetch_messages(mailbox, 0, 10).await.unwrap().remove(0);
             store.ack_messages(mailbox, &[MessageRef { sender: m.from, id: m.id, seq: m.seq }], 6).await.unwrap()

@@ -5,7 +5,10 @@
 //! takes the mailbox's pending copies from here). A copy acked meanwhile — the
 //! usual case, as a live device acks a message a round trip after it was handed over — is
 //! dropped here and never written: a message one at a time costs the tables its record
-//! alone, written with many others (BENCHMARKS.md, "Sends kept out of SQLite").
+//! alone, written with many others (BENCHMARKS.md, "Sends kept out of SQLite"). Whether a
+//! message was delivered is decided here too: the first of its recipient's devices to ack
+//! its copy delivers it, however many devices it went to, and its record is written with
+//! that state.
 //!
 //! Exact for the one process that serves the database, as the mailbox counters are: the
 //! counters count a pending copy as stored, and the duplicate check looks here before the
@@ -22,6 +25,8 @@ use crate::store::{Mailbox, StoredMessage};
 #[derive(Default)]
 pub struct PendingSends {
     sends: Vec<JournaledSend>,
+    /// Whether each send was delivered: a device of its recipient acked its copy.
+    delivered: Vec<bool>,
     /// When each pending message was stored, by sender and id (the duplicate check).
     ids: HashMap<(Uuid, Uuid), i64>,
     /// The copies not acked yet, by mailbox in `seq` order (a read of a mailbox takes them
@@ -36,6 +41,10 @@ impl PendingSends {
     /// A send whose rows are to be written later; it is durable once appended
     /// ([`Self::mark_journaled`]).
     pub fn add(&mut self, send: JournaledSend) {
+        self.insert(send, false);
+    }
+
+    fn insert(&mut self, send: JournaledSend, delivered: bool) {
         let index = self.sends.len();
         send_journal::encode(&send, &mut self.unjournaled);
         self.ids.insert((send.from.user.0, send.id), send.stored_at);
@@ -43,6 +52,7 @@ impl PendingSends {
             self.per_mailbox.entry(copy.mailbox).or_default().insert(copy.seq, (index, i));
         }
         self.sends.push(send);
+        self.delivered.push(delivered);
     }
 
     /// When the message `id` of `sender` was stored, if it is pending.
@@ -51,10 +61,13 @@ impl PendingSends {
     }
 
     /// Drops the copy at `seq` in `mailbox` (acked), if it is pending — no row of it was or
-    /// will be written — with how many copies its message went to.
-    pub fn ack(&mut self, mailbox: Mailbox, seq: i64) -> Option<i64> {
-        let (send, copy) = release(&mut self.per_mailbox, (mailbox, seq))?;
-        Some(self.sends[send].copies[copy].copies)
+    /// will be written — with whether this ack delivers its message: the copy is its
+    /// recipient's, and no other device of theirs acked one before.
+    pub fn ack(&mut self, mailbox: Mailbox, seq: i64) -> Option<bool> {
+        let (send, _) = release(&mut self.per_mailbox, (mailbox, seq))?;
+        let delivers = mailbox.user == self.sends[send].addressee && !self.delivered[send];
+        self.delivered[send] |= delivers;
+        Some(delivers)
     }
 
     /// Up to `limit` copies of `mailbox` waiting here unacked with `seq > after`, oldest
@@ -98,6 +111,7 @@ impl PendingSends {
     /// Forgets the sends added since the last [`Self::mark_journaled`]: their batch
     /// failed, or appending them did (their senders are told so, and send again).
     pub fn drop_unjournaled(&mut self) {
+        self.delivered.truncate(self.journaled);
         for send in self.sends.drain(self.journaled..) {
             self.ids.remove(&(send.from.user.0, send.id));
             for copy in &send.copies {
@@ -107,21 +121,42 @@ impl PendingSends {
         self.unjournaled.clear();
     }
 
-    /// Every send pending, each with which of its copies are not acked (to be written);
-    /// nothing is pending after.
-    pub fn take_all(&mut self) -> Vec<(JournaledSend, Vec<bool>)> {
-        let Self { sends, per_mailbox, .. } = std::mem::take(self);
+    /// Every send pending, each with which of its copies are not acked (to be written) and
+    /// whether it was delivered; nothing is pending after.
+    pub fn take_all(&mut self) -> Vec<Unwritten> {
+        let Self { sends, delivered, per_mailbox, .. } = std::mem::take(self);
         sends
             .into_iter()
+            .zip(delivered)
             .enumerate()
-            .map(|(index, send)| {
+            .map(|(index, (send, delivered))| {
                 let unacked = (send.copies.iter().enumerate())
                     .map(|(i, copy)| per_mailbox.get(&copy.mailbox).and_then(|c| c.get(&copy.seq)) == Some(&(index, i)))
                     .collect();
-                (send, unacked)
+                Unwritten { send, unacked, delivered }
             })
             .collect()
     }
+
+    /// Writing what [`Self::take_all`] took failed: it is pending again, without the copies
+    /// acked meanwhile (it is in the journal still).
+    pub fn put_back(&mut self, unwritten: Vec<Unwritten>) {
+        for Unwritten { mut send, unacked, delivered } in unwritten {
+            let mut keep = unacked.into_iter();
+            send.copies.retain(|_| keep.next().unwrap_or(false));
+            self.insert(send, delivered);
+        }
+        self.mark_journaled();
+    }
+}
+
+/// A send taken to be written ([`PendingSends::take_all`]).
+pub struct Unwritten {
+    pub send: JournaledSend,
+    /// Whether each of its copies is still unacked (to be written).
+    pub unacked: Vec<bool>,
+    /// Whether a device of its recipient acked its copy.
+    pub delivered: bool,
 }
 
 /// The copy at `seq` in `mailbox` no longer waits: where it was, if it did.
@@ -140,8 +175,9 @@ fn release(
 #[cfg(test)]
 mod tests {
     use super::super::SqliteStore;
-    use super::super::tests::{rows_in, two_open_mailboxes};
-    use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing};
+    use super::super::tests::{rows_in, two_open_mailboxes, write_pending_now};
+    use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, ReceiptRef};
+    use hush_shared::ws::ReceiptKind;
 
     const POLICY: MailboxPolicy = MailboxPolicy { max_messages: 2, ttl_secs: 100 };
 
@@ -204,6 +240,75 @@ mod tests {
         assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..3]);
         let rest = store.fetch_messages(b1, first[2].seq, 10).await.unwrap();
         assert_eq!(rest.iter().map(|m| m.id).collect::<Vec<_>>(), ids[3..]);
+    }
+
+    /// Reads the one message in `mailbox` and acks it: the people told of a receipt.
+    async fn read_and_ack(store: &SqliteStore, mailbox: Mailbox, sender: hush_shared::UserId) -> Vec<hush_shared::UserId> {
+        let read = store.fetch_messages(mailbox, 0, 10).await.unwrap();
+        assert_eq!(read.len(), 1);
+        let acked = MessageRef { sender, id: read[0].id, seq: read[0].seq };
+        store.ack_messages(mailbox, &[acked], 6).await.unwrap()
+    }
+
+    /// A message to a person with two devices is delivered by the first device to ack it,
+    /// from memory: one `delivered` receipt, none for the second ack — whether that copy was
+    /// still pending, or written meanwhile with the record saying it was delivered.
+    #[tokio::test]
+    async fn a_message_to_several_devices_is_delivered_once() {
+        for second_written in [false, true] {
+            let (store, a1, b1) = two_open_mailboxes().await;
+            let b2 = Mailbox { user: b1.user, device: hush_shared::DeviceId::new() };
+            store.open_mailbox(b2).await.unwrap();
+            let id = uuid::Uuid::now_v7();
+            let copies = [b1, b2].map(|mailbox| EnvelopeCopy { mailbox, envelope: vec![7; 40] }).to_vec();
+            let stored = store.enqueue_many(a1, vec![Outgoing { to: b1.user, id, copies }], 5, POLICY).await.unwrap();
+            assert_eq!(stored, [Enqueued::Stored { at: 5 }]);
+            assert_eq!(rows_in(&store, "messages"), 0, "pending");
+
+            assert_eq!(read_and_ack(&store, b1, a1.user).await, [a1.user], "the first ack delivers it");
+            if second_written {
+                write_pending_now(&store).await;
+                assert_eq!(rows_in(&store, "messages"), 1, "b2's copy");
+            }
+            assert_eq!(read_and_ack(&store, b2, a1.user).await, [], "the second does not");
+            let receipts = store.fetch_receipts(a1, 0, 10).await.unwrap();
+            assert_eq!(receipts.iter().map(|r| (r.kind, r.message_id)).collect::<Vec<_>>(), [(ReceiptKind::Delivered, id)]);
+            store.flush().await.unwrap();
+            assert_eq!(rows_in(&store, "messages"), 0);
+        }
+    }
+
+    /// Once the pending sends are written without an acked copy, the `delivered` receipt
+    /// its ack queued is in the table too, even while its sender has not acked it: a process
+    /// that dies then keeps it (the copy that could deliver the message again is gone).
+    #[tokio::test]
+    async fn a_receipt_still_awaited_is_written_with_the_pending_sends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hush.db");
+        let (a1, b1) = (
+            Mailbox { user: hush_shared::UserId::new(), device: hush_shared::DeviceId::new() },
+            Mailbox { user: hush_shared::UserId::new(), device: hush_shared::DeviceId::new() },
+        );
+        let id = uuid::Uuid::now_v7();
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            for mailbox in [a1, b1] {
+                store.open_mailbox(mailbox).await.unwrap();
+            }
+            assert_eq!(send(&store, (a1, b1), id).await, Enqueued::Stored { at: 5 });
+            let read = store.fetch_messages(b1, 0, 1).await.unwrap();
+            store.ack_messages(b1, &[MessageRef { sender: a1.user, id, seq: read[0].seq }], 6).await.unwrap();
+            write_pending_now(&store).await;
+            assert_eq!((rows_in(&store, "messages"), rows_in(&store, "receipts")), (0, 1));
+            // Dropped without a flush, as a killed process would leave it.
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store.fetch_messages(b1, 0, 10).await.unwrap().is_empty());
+        let receipts = store.fetch_receipts(a1, 0, 10).await.unwrap();
+        assert_eq!(receipts.iter().map(|r| (r.kind, r.message_id)).collect::<Vec<_>>(), [(ReceiptKind::Delivered, id)]);
+        store.ack_receipts(a1, &[ReceiptRef { seq: receipts[0].seq, id: receipts[0].id }]).await.unwrap();
+        store.flush().await.unwrap();
+        assert_eq!(rows_in(&store, "receipts"), 0);
     }
 
     /// Sends a process answered `stored` and died before writing are written when the
