@@ -115,6 +115,10 @@ enum ServerScenario {
         /// Devices per person (each extra one waits 30 s for its sign-in code).
         #[arg(long, default_value_t = 2)]
         devices: usize,
+        /// Sends per pair not yet answered `stored`: 1 is one message at a time, as people
+        /// chat.
+        #[arg(long, default_value_t = 256)]
+        in_flight: usize,
         /// Seconds to run.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
@@ -161,8 +165,8 @@ async fn run_against(server: &server::Server, scenario: ServerScenario) -> serde
         ServerScenario::Trickle { pairs, seconds, in_flight } => {
             scenarios::trickle::run(server, (pairs, in_flight.max(1)), seconds).await
         }
-        ServerScenario::Fanout { pairs, devices, seconds } => {
-            scenarios::fanout::run(server, pairs, devices.max(1), seconds).await
+        ServerScenario::Fanout { pairs, devices, in_flight, seconds } => {
+            scenarios::fanout::run(server, (pairs, devices.max(1), in_flight.max(1)), seconds).await
         }
         ServerScenario::Offline { messages } => scenarios::offline::run(server, messages).await,
         ServerScenario::Storm { connections } => scenarios::storm::run(server, connections).await,

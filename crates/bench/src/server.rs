@@ -62,20 +62,28 @@ impl Server {
         format!("{}/api/v1/ws", self.url.replacen("http://", "ws://", 1))
     }
 
-    /// The sign-in code the console provider logged for `phone`.
-    pub async fn code_for(&self, phone: &str) -> String {
+    /// How many sign-in codes the server has printed for `phone` so far.
+    pub fn codes_sent_to(&self, phone: &str) -> usize {
+        self.codes_to(phone).len()
+    }
+
+    /// The sign-in code the server printed for `phone` after the first `seen` ones (a
+    /// second sign-in of the same number must not read the first one's code while the
+    /// server's output is still on its way here).
+    pub async fn code_for(&self, phone: &str, seen: usize) -> String {
         for _ in 0..400 {
-            let found = self.log.lock().ok().and_then(|l| {
-                l.iter().rev().find_map(|line| {
-                    line.split(&format!("SMS to {phone}: Your Hush code is ")).nth(1).map(|rest| rest[..6].to_owned())
-                })
-            });
-            if let Some(code) = found {
-                return code;
+            if let Some(code) = self.codes_to(phone).get(seen) {
+                return code.clone();
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("no code for {phone}")
+    }
+
+    fn codes_to(&self, phone: &str) -> Vec<String> {
+        let prefix = format!("SMS to {phone}: Your Hush code is ");
+        let Ok(log) = self.log.lock() else { return Vec::new() };
+        log.iter().filter_map(|line| line.split(&prefix).nth(1).map(|rest| rest[..6].to_owned())).collect()
     }
 
     /// Server user+system CPU time in seconds (from `/proc/<pid>/stat`).

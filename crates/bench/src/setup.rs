@@ -34,6 +34,7 @@ pub async fn device_of(server: &Server, n: usize, identity: &IdentityKeyPair, li
     let ip = source_ip(n);
     let http = reqwest::Client::builder().local_address(ip).build().expect("http client");
     let phone = format!("+1650253{n:04}");
+    let seen = server.codes_sent_to(&phone);
     let r = http
         .post(format!("{}/api/v1/auth/code", server.url))
         .json(&json!({ "phone": phone }))
@@ -42,7 +43,7 @@ pub async fn device_of(server: &Server, n: usize, identity: &IdentityKeyPair, li
         .expect("code");
     assert_eq!(r.status().as_u16(), 202, "{}", r.text().await.unwrap_or_default());
     let sent: Value = r.json().await.expect("code answer");
-    let code = server.code_for(&phone).await;
+    let code = server.code_for(&phone, seen).await;
     let body: Value = http
         .post(format!("{}/api/v1/auth/verify", server.url))
         .json(&json!({ "phone": phone, "challenge": sent["challenge"], "code": code }))
@@ -52,7 +53,7 @@ pub async fn device_of(server: &Server, n: usize, identity: &IdentityKeyPair, li
         .json()
         .await
         .expect("json");
-    let id: UserId = body["user"]["user_id"].as_str().and_then(|s| s.parse().ok()).expect("user id");
+    let id: UserId = body["user"]["user_id"].as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{body}"));
     let token = body["access_token"].as_str().expect("token").to_owned();
     let link = match linked_from {
         Some(approver) => Some(link(server, (&approver.token, identity), (&token, id)).await),

@@ -1,8 +1,10 @@
 //! `fanout`: `saturate` with several devices per person. Each sender writes from its first
 //! device with an envelope for every device of the recipient and for each of its own other
 //! devices (one `send`, one message id); every one of those devices acks its copy, and
-//! every device of the sender acks the receipts. Reported per second of server CPU:
-//! messages (one per `send`) and envelopes (copies delivered to devices).
+//! every device of the sender acks the receipts. Each sender keeps up to `in_flight` sends
+//! unanswered (256 by default; 1 is one message at a time, as people chat). Reported per
+//! second of server CPU: messages (one per `send`) and envelopes (copies delivered to
+//! devices).
 //!
 //! Each extra device is another sign-in of the person's number, and the server sends one
 //! code per number every 30 seconds: setting up waits that long per extra device.
@@ -16,12 +18,10 @@ use hush_shared::ws::{ClientFrame, DeviceEnvelope, ServerFrame};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::{Measured, hundredths, keep_sending, measure, per_second, split};
+use super::{Measured, hundredths, keep_sending, measure, micros_each, per_second, split};
 use crate::server::Server;
 use crate::setup::{self, Person};
 use crate::wire;
-
-const OUTSTANDING: usize = 256;
 
 /// Person `n` with `devices` devices (all signed in, all registered under one identity).
 async fn with_devices(server: &Server, people: &[usize], devices: usize) -> Vec<Vec<Person>> {
@@ -64,7 +64,11 @@ fn ack_everything(server_frames: wire::Ws, person: Person, counted: Option<(Arc<
 }
 
 /// Runs the scenario; returns the JSON report.
-pub async fn run(server: &Server, pairs: usize, devices: usize, seconds: u64) -> serde_json::Value {
+pub async fn run(
+    server: &Server,
+    (pairs, devices, in_flight): (usize, usize, usize),
+    seconds: u64,
+) -> serde_json::Value {
     let numbers: Vec<usize> = (0..2 * pairs).collect();
     let people = with_devices(server, &numbers, devices).await;
     for pair in people.chunks(2) {
@@ -84,7 +88,7 @@ pub async fn run(server: &Server, pairs: usize, devices: usize, seconds: u64) ->
         let sender = &alice[0];
         let ws = wire::connect(&server.ws_url(), &sender.token, sender.ip).await.expect("connect");
         let (tx, mut rx) = split(ws);
-        let window = Arc::new(Semaphore::new(OUTSTANDING));
+        let window = Arc::new(Semaphore::new(in_flight));
         let (permits, tx_ack, stored, counting_stored) = (window.clone(), tx.clone(), stored.clone(), counting.clone());
         tokio::spawn(async move {
             while let Some(frame) = wire::next(&mut rx).await {
@@ -118,12 +122,13 @@ pub async fn run(server: &Server, pairs: usize, devices: usize, seconds: u64) ->
     let Measured { cpu, redis, wall, .. } = measure(server, &counting, &stop, seconds).await;
     let (messages, envelopes) = (stored.load(Ordering::Relaxed), copies.load(Ordering::Relaxed));
     json!({
-        "scenario": "fanout", "pairs": pairs, "devices_per_person": devices, "seconds": seconds,
+        "scenario": "fanout", "pairs": pairs, "devices_per_person": devices, "in_flight": in_flight, "seconds": seconds,
         "messages": messages, "envelopes_delivered": envelopes,
         "messages_per_wall_second": per_second(messages, wall),
         "server_cpu_seconds": hundredths(cpu),
         "messages_per_server_cpu_second": per_second(messages, cpu),
         "envelopes_per_server_cpu_second": per_second(envelopes, cpu),
+        "server_cpu_us_per_message": micros_each(cpu, messages),
         "redis_server_cpu_seconds": redis.map(hundredths),
     })
 }

@@ -109,7 +109,7 @@ struct Waiting {
 }
 
 /// Where a copy or a receipt is: its mailbox and `seq`.
-pub type At = (Mailbox, i64);
+type At = (Mailbox, i64);
 
 /// A copy acked here.
 struct AckedCopy {
@@ -184,50 +184,38 @@ impl DeferredAcks {
     /// the copy that queued it settles once none of its receipts waits.
     pub fn defer_receipt_acks(&mut self, mailbox: Mailbox, acks: &[ReceiptRef]) {
         for ack in acks {
-            let waiting = self.mailboxes.get(&mailbox).and_then(|w| w.receipts.get(&ack.seq));
-            if !waiting.is_some_and(|(receipt, _)| receipt.id == ack.id) {
+            let waiting = self.mailboxes.get_mut(&mailbox).and_then(|w| match w.receipts.get(&ack.seq) {
+                Some((receipt, _)) if receipt.id == ack.id => w.receipts.remove(&ack.seq),
+                _ => None,
+            });
+            let Some((_, (copy_mailbox, copy_seq))) = waiting else {
                 self.waiting(mailbox, 1, Instant::now()).receipt_acks.push(*ack);
-            } else if self.forget_receipt((mailbox, ack.seq)) {
-                self.settled_in_time += 1;
+                continue;
+            };
+            self.count -= 1;
+            self.awaited -= 1;
+            let copy = self.mailboxes.get_mut(&copy_mailbox).and_then(|w| w.copies.get_mut(&copy_seq));
+            if let Some(copy) = copy {
+                copy.receipts.retain(|at| *at != (mailbox, ack.seq));
+                if copy.receipts.is_empty() {
+                    self.awaited -= 1;
+                    self.settled_in_time += 1;
+                    self.settled.push((copy_mailbox, copy_seq));
+                }
             }
         }
     }
 
     /// The receipts waiting here that acks of copies never written queued
-    /// (`AckedCopy::in_table` false), with the mailboxes they go to. They are written with
-    /// the pending sends (`mailbox::write_pending`): once those are written without the
-    /// copy, a process that died before writing its ack would lose the receipt with nothing
-    /// left to deliver again.
-    pub fn receipts_of_unwritten(&self) -> Vec<(Mailbox, &StoredReceipt)> {
+    /// (`AckedCopy::in_table` false), with the mailboxes they go to. Once the pending sends
+    /// are written without such a copy, the journal holds these instead
+    /// (`mailbox::write_pending`): a process that died before writing the ack would lose
+    /// the receipt with no copy left to deliver again.
+    pub fn receipts_of_unwritten(&self) -> impl Iterator<Item = (Mailbox, &StoredReceipt)> {
         (self.awaiting.iter())
             .filter_map(|(_, at)| self.copy(*at).filter(|copy| !copy.in_table))
             .flat_map(|copy| &copy.receipts)
             .filter_map(|&(to, seq)| Some((to, &self.mailboxes.get(&to)?.receipts.get(&seq)?.0)))
-            .collect()
-    }
-
-    /// The receipts at `written` are in the table now ([`Self::receipts_of_unwritten`]):
-    /// they are forgotten here (read and acked from the table), and their copies settle.
-    pub fn receipts_written(&mut self, written: &[At]) {
-        for &at in written {
-            self.forget_receipt(at);
-        }
-    }
-
-    /// Forgets the receipt waiting here at `(to, seq)`; the copy that queued it settles once
-    /// none of its receipts waits. Whether it settled.
-    fn forget_receipt(&mut self, (to, seq): At) -> bool {
-        let Some((_, at)) = self.mailboxes.get_mut(&to).and_then(|w| w.receipts.remove(&seq)) else { return false };
-        self.count -= 1;
-        self.awaited -= 1;
-        let Some(copy) = self.mailboxes.get_mut(&at.0).and_then(|w| w.copies.get_mut(&at.1)) else { return false };
-        copy.receipts.retain(|receipt| *receipt != (to, seq));
-        if !copy.receipts.is_empty() {
-            return false;
-        }
-        self.awaited -= 1;
-        self.settled.push(at);
-        true
     }
 
     /// Whether a read of `mailbox`'s messages after `after` would see one acked here.

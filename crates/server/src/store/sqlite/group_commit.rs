@@ -211,7 +211,7 @@ mod tests {
     /// process started after this one was killed would find.
     fn journaled_sends(path: &std::path::Path) -> usize {
         let bytes = std::fs::read(super::super::send_journal::SendJournal::path_of(path)).unwrap();
-        super::super::send_journal::decode_all(&bytes).len()
+        super::super::send_journal::decode_all(&bytes).sends.len()
     }
 
     /// Sends from several connections at once share one batch, and each is answered only

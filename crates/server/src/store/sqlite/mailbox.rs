@@ -19,11 +19,10 @@ use super::deferred_acks::{DeferredAcks, Writing};
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
 use super::mailbox_write::Write;
 use super::message_records::{self as records, DELIVERED, EXPIRED, Generation, Generations};
-use super::deferred_acks::At;
 use super::pending_sends::{PendingSends, Unwritten};
-use super::send_journal::{JournaledCopy, JournaledSend};
+use super::send_journal::{self, Journaled, JournaledCopy, JournaledSend};
 use super::unacked_copies::UnackedCopies;
-use super::{MailboxMemory, SqliteStore, uuid_blob};
+use super::{MailboxMemory, SqliteStore, receipt_kind_code, receipt_kind_from, uuid_blob};
 use crate::store::{
     Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, Placed, Preceding, RECEIPTS_KEPT_PER_MAILBOX,
     ReceiptRef, StoreResult, StoredMessage, StoredReceipt,
@@ -31,27 +30,6 @@ use crate::store::{
 
 /// The device of rows queued before devices had mailboxes (migration 0008).
 const UNASSIGNED: [u8; 16] = [0; 16];
-
-/// A receipt kind as stored (migrations 0004, 0008).
-fn kind_code(kind: ReceiptKind) -> i64 {
-    match kind {
-        ReceiptKind::Delivered => 0,
-        ReceiptKind::Read => 1,
-        ReceiptKind::Expired => 2,
-        ReceiptKind::Resend => 3,
-        ReceiptKind::ReadElsewhere => 4,
-    }
-}
-
-fn kind_from(code: i64) -> ReceiptKind {
-    match code {
-        1 => ReceiptKind::Read,
-        2 => ReceiptKind::Expired,
-        3 => ReceiptKind::Resend,
-        4 => ReceiptKind::ReadElsewhere,
-        _ => ReceiptKind::Delivered,
-    }
-}
 
 /// A UUID as the 16-byte BLOB the mailbox tables key on.
 fn blob(id: &Uuid) -> &[u8] {
@@ -118,7 +96,8 @@ fn numbered_receipts(
         .collect()
 }
 
-/// Writes one receipt into `mailbox`'s queue.
+/// Writes one receipt into `mailbox`'s queue (one there already — a receipt the journal
+/// held, written again at start — is left as it is).
 pub(super) fn insert_receipt(
     c: &Connection,
     counts: &mut MailboxCounts,
@@ -128,14 +107,14 @@ pub(super) fn insert_receipt(
     counts.receipt_written(*mailbox, r.seq);
     c.prepare_cached(
         "INSERT INTO receipts (seq, user_id, device, id, kind, message_id, peer, peer_device, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
     )?
     .execute(params![
         r.seq,
         blob(&mailbox.user.0),
         blob(&mailbox.device.0),
         blob(&r.id),
-        kind_code(r.kind),
+        receipt_kind_code(r.kind),
         blob(&r.message_id),
         blob(&r.peer.0),
         r.peer_device.as_ref().map(|d| blob(&d.0)),
@@ -338,6 +317,7 @@ fn defer_acks(
         }
         // A copy still pending is dropped there: its row is never written.
         let pending = memory.pending.ack(mailbox, message.seq);
+        // Forgotten there either way.
         let unacked = memory.unacked.take(mailbox, message);
         // Whether this ack delivers the message, if that is known without writing.
         let delivers = match pending {
@@ -600,11 +580,9 @@ fn enqueue_one(
 }
 
 /// Writes every pending send (`pending_sends`) — its message record, with whether it was
-/// delivered, and its copies not acked yet — in a transaction of its own, then empties the
-/// journal: from then on the tables hold them. The receipts that acks of copies never
-/// written queued, and that still wait unacked, are written with them (their copies are
-/// gone for good once this commits: `DeferredAcks::receipts_of_unwritten`). Runs outside
-/// the batch of sends (it commits); on an error the sends stay pending (and in the journal).
+/// delivered, and its copies not acked yet — in a transaction of its own, then starts the
+/// journal again: from then on the tables hold them. Runs outside the batch of sends (it
+/// commits); on an error the sends stay pending (and in the journal).
 pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusqlite::Result<()> {
     if memory.pending.is_empty() {
         return Ok(());
@@ -614,7 +592,7 @@ pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusql
         let tx = Write::begin(c)?;
         for Unwritten { send, unacked, delivered } in &sends {
             let (sender, id) = (&send.from.user.0, &send.id);
-            let state = if *delivered { records::DELIVERED } else { 0 };
+            let state = if *delivered { DELIVERED } else { 0 };
             let kept = memory.generations.kept(&tx)?;
             records::claim((&tx, kept), (sender, id), &send.addressee.0, send.stored_at, state)?;
             for (copy, _) in send.copies.iter().zip(unacked).filter(|(_, unacked)| **unacked) {
@@ -631,23 +609,11 @@ pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusql
                 write_copy(&tx, &row)?;
             }
         }
-        let receipts = memory.deferred.receipts_of_unwritten();
-        for (to, receipt) in &receipts {
-            insert_receipt(&tx, &mut memory.counts, to, receipt)?;
-        }
-        let receipts: Vec<At> = receipts.iter().map(|(to, receipt)| (*to, receipt.seq)).collect();
-        tx.commit()?;
-        Ok(receipts)
+        tx.commit()
     })();
     match written {
-        Ok(receipts) => {
-            memory.deferred.receipts_written(&receipts);
-            if let Some(journal) = memory.journal.as_mut()
-                && let Err(e) = journal.clear()
-            {
-                // Its entries come again at the next start, and are found written.
-                tracing::error!(error = %e, path = %journal.path().display(), "emptying the journal of sends failed");
-            }
+        Ok(()) => {
+            restart_journal(memory);
             Ok(())
         }
         Err(e) => {
@@ -655,6 +621,45 @@ pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusql
             Err(e)
         }
     }
+}
+
+/// Starts the journal again (`send_journal`) once what it held is in the tables, keeping
+/// the `delivered` receipts that acks of copies never written queued and that still wait
+/// in memory: with their copies gone, only the journal brings them back after a crash.
+fn restart_journal(memory: &mut MailboxMemory) {
+    let Some(journal) = memory.journal.as_mut() else { return };
+    let mut entries = Vec::new();
+    for receipt in memory.deferred.receipts_of_unwritten() {
+        send_journal::encode_receipt(receipt, &mut entries);
+    }
+    if let Err(e) = journal.restart(&entries) {
+        // Its entries come again at the next start, and are found written.
+        tracing::error!(error = %e, path = %journal.path().display(), "starting the journal of sends again failed");
+    }
+}
+
+/// Writes what the journal held when the store opened (`send_journal`): the receipts not
+/// already there, and the sends as pending ones are written; the journal starts again
+/// empty.
+pub(super) fn write_journaled(
+    c: &Connection,
+    memory: &mut MailboxMemory,
+    journaled: Journaled,
+) -> rusqlite::Result<()> {
+    if !journaled.receipts.is_empty() {
+        let tx = Write::begin(c)?;
+        for (mailbox, receipt) in &journaled.receipts {
+            insert_receipt(&tx, &mut memory.counts, mailbox, receipt)?;
+        }
+        tx.commit()?;
+    }
+    for send in journaled.sends {
+        memory.pending.add(send);
+    }
+    memory.pending.mark_journaled();
+    write_pending(c, memory)?;
+    restart_journal(memory);
+    Ok(())
 }
 
 /// Up to `limit` rows of `mailbox`'s queue after `after`, oldest first, as `row` reads them;
@@ -678,7 +683,7 @@ fn read_receipts(c: &Connection, mailbox: Mailbox, after: i64, limit: usize) -> 
         Ok(StoredReceipt {
             seq: r.get(0)?,
             id: uuid_blob(r, 1)?,
-            kind: kind_from(r.get(2)?),
+            kind: receipt_kind_from(r.get(2)?),
             message_id: uuid_blob(r, 3)?,
             peer: UserId(uuid_blob(r, 4)?),
             peer_device: peer_device.map(DeviceId),

@@ -36,6 +36,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use hush_shared::ws::ReceiptKind;
 use rusqlite::Connection;
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -153,21 +154,19 @@ impl SqliteStore {
     }
 
     /// Opens the journal of sends at `path` and writes what it holds to the tables: sends
-    /// answered `stored` by a process that ended before writing them (`send_journal`).
+    /// answered `stored` by a process that ended before writing them, and receipts it held
+    /// only in memory (`send_journal`).
     fn replay_journal(&self, path: &Path) -> StoreResult<()> {
-        let (journal, sends) = SendJournal::open(path)
+        let (journal, journaled) = SendJournal::open(path)
             .map_err(|e| StoreError(format!("cannot open the journal of sends {}: {e}", path.display())))?;
-        if !sends.is_empty() {
-            tracing::info!(sends = sends.len(), "writing the sends a previous run journaled");
+        if !journaled.sends.is_empty() || !journaled.receipts.is_empty() {
+            let (sends, receipts) = (journaled.sends.len(), journaled.receipts.len());
+            tracing::info!(sends, receipts, "writing what a previous run journaled");
         }
         let conn = self.conn.try_lock().map_err(|_| StoreError("the store is in use while opening".into()))?;
         with_memory(&self.memory, |memory| {
             memory.journal = Some(journal);
-            for send in sends {
-                memory.pending.add(send);
-            }
-            memory.pending.mark_journaled();
-            mailbox::write_pending(&conn, memory)
+            mailbox::write_journaled(&conn, memory, journaled)
         })?;
         Ok(())
     }
@@ -435,6 +434,28 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 impl HealthCheck for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         self.call(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+}
+
+/// How a receipt's kind is stored (the receipts table: migrations 0004, 0008; the journal
+/// of sends).
+fn receipt_kind_code(kind: ReceiptKind) -> i64 {
+    match kind {
+        ReceiptKind::Delivered => 0,
+        ReceiptKind::Read => 1,
+        ReceiptKind::Expired => 2,
+        ReceiptKind::Resend => 3,
+        ReceiptKind::ReadElsewhere => 4,
+    }
+}
+
+fn receipt_kind_from(code: i64) -> ReceiptKind {
+    match code {
+        1 => ReceiptKind::Read,
+        2 => ReceiptKind::Expired,
+        3 => ReceiptKind::Resend,
+        4 => ReceiptKind::ReadElsewhere,
+        _ => ReceiptKind::Delivered,
     }
 }
 

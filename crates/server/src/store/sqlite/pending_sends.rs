@@ -175,8 +175,11 @@ fn release(
 #[cfg(test)]
 mod tests {
     use super::super::SqliteStore;
+    use super::super::send_journal::SendJournal;
     use super::super::tests::{rows_in, two_open_mailboxes, write_pending_now};
-    use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, ReceiptRef};
+    use crate::store::{
+        Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, ReceiptRef,
+    };
     use hush_shared::ws::ReceiptKind;
 
     const POLICY: MailboxPolicy = MailboxPolicy { max_messages: 2, ttl_secs: 100 };
@@ -243,7 +246,11 @@ mod tests {
     }
 
     /// Reads the one message in `mailbox` and acks it: the people told of a receipt.
-    async fn read_and_ack(store: &SqliteStore, mailbox: Mailbox, sender: hush_shared::UserId) -> Vec<hush_shared::UserId> {
+    async fn read_and_ack(
+        store: &SqliteStore,
+        mailbox: Mailbox,
+        sender: hush_shared::UserId,
+    ) -> Vec<hush_shared::UserId> {
         let read = store.fetch_messages(mailbox, 0, 10).await.unwrap();
         assert_eq!(read.len(), 1);
         let acked = MessageRef { sender, id: read[0].id, seq: read[0].seq };
@@ -272,17 +279,21 @@ mod tests {
             }
             assert_eq!(read_and_ack(&store, b2, a1.user).await, [], "the second does not");
             let receipts = store.fetch_receipts(a1, 0, 10).await.unwrap();
-            assert_eq!(receipts.iter().map(|r| (r.kind, r.message_id)).collect::<Vec<_>>(), [(ReceiptKind::Delivered, id)]);
+            assert_eq!(
+                receipts.iter().map(|r| (r.kind, r.message_id)).collect::<Vec<_>>(),
+                [(ReceiptKind::Delivered, id)]
+            );
             store.flush().await.unwrap();
             assert_eq!(rows_in(&store, "messages"), 0);
         }
     }
 
     /// Once the pending sends are written without an acked copy, the `delivered` receipt
-    /// its ack queued is in the table too, even while its sender has not acked it: a process
-    /// that dies then keeps it (the copy that could deliver the message again is gone).
+    /// its ack queued and its sender has not acked yet is in the journal: a process that
+    /// dies then keeps it (the copy that could deliver the message again is gone). Once
+    /// acked, the next start of the journal leaves it out.
     #[tokio::test]
-    async fn a_receipt_still_awaited_is_written_with_the_pending_sends() {
+    async fn a_receipt_still_awaited_is_journaled_when_the_pending_sends_are_written() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hush.db");
         let (a1, b1) = (
@@ -299,16 +310,24 @@ mod tests {
             let read = store.fetch_messages(b1, 0, 1).await.unwrap();
             store.ack_messages(b1, &[MessageRef { sender: a1.user, id, seq: read[0].seq }], 6).await.unwrap();
             write_pending_now(&store).await;
-            assert_eq!((rows_in(&store, "messages"), rows_in(&store, "receipts")), (0, 1));
+            assert_eq!((rows_in(&store, "messages"), rows_in(&store, "receipts")), (0, 0));
             // Dropped without a flush, as a killed process would leave it.
         }
         let store = SqliteStore::open(&path).unwrap();
         assert!(store.fetch_messages(b1, 0, 10).await.unwrap().is_empty());
         let receipts = store.fetch_receipts(a1, 0, 10).await.unwrap();
         assert_eq!(receipts.iter().map(|r| (r.kind, r.message_id)).collect::<Vec<_>>(), [(ReceiptKind::Delivered, id)]);
-        store.ack_receipts(a1, &[ReceiptRef { seq: receipts[0].seq, id: receipts[0].id }]).await.unwrap();
-        store.flush().await.unwrap();
-        assert_eq!(rows_in(&store, "receipts"), 0);
+        let journal = SendJournal::path_of(&path);
+        assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0, "written, the journal starts again empty");
+
+        // Acked this time before the pending sends are written: the journal keeps nothing.
+        let id = uuid::Uuid::now_v7();
+        assert_eq!(send(&store, (a1, b1), id).await, Enqueued::Stored { at: 5 });
+        assert_eq!(read_and_ack(&store, b1, a1.user).await, [a1.user]);
+        let receipt = store.fetch_receipts(a1, receipts[0].seq, 10).await.unwrap().remove(0);
+        store.ack_receipts(a1, &[ReceiptRef { seq: receipt.seq, id: receipt.id }]).await.unwrap();
+        write_pending_now(&store).await;
+        assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0);
     }
 
     /// Sends a process answered `stored` and died before writing are written when the
@@ -342,7 +361,7 @@ mod tests {
         let read = store.fetch_messages(b1, 0, 10).await.unwrap();
         assert_eq!(read.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
         assert_eq!(send(&store, (a1, b1), ids[1]).await, Enqueued::Duplicate { at: 5 });
-        let journal = std::fs::metadata(super::super::send_journal::SendJournal::path_of(&path)).unwrap();
+        let journal = std::fs::metadata(SendJournal::path_of(&path)).unwrap();
         assert_eq!(journal.len(), 0, "emptied once written");
     }
 }
