@@ -245,6 +245,20 @@ mod tests {
         assert_eq!(rest.iter().map(|m| m.id).collect::<Vec<_>>(), ids[3..]);
     }
 
+    /// A new person's only device.
+    fn one_device() -> Mailbox {
+        Mailbox { user: hush_shared::UserId::new(), device: hush_shared::DeviceId::new() }
+    }
+
+    /// The store of the database at `path`, with `mailboxes` open.
+    async fn open_with(path: &std::path::Path, mailboxes: [Mailbox; 2]) -> SqliteStore {
+        let store = SqliteStore::open(path).unwrap();
+        for mailbox in mailboxes {
+            store.open_mailbox(mailbox).await.unwrap();
+        }
+        store
+    }
+
     /// Reads the one message in `mailbox` and acks it: the people told of a receipt.
     async fn read_and_ack(
         store: &SqliteStore,
@@ -296,16 +310,10 @@ mod tests {
     async fn a_receipt_still_awaited_is_journaled_when_the_pending_sends_are_written() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hush.db");
-        let (a1, b1) = (
-            Mailbox { user: hush_shared::UserId::new(), device: hush_shared::DeviceId::new() },
-            Mailbox { user: hush_shared::UserId::new(), device: hush_shared::DeviceId::new() },
-        );
+        let (a1, b1) = (one_device(), one_device());
         let id = uuid::Uuid::now_v7();
         {
-            let store = SqliteStore::open(&path).unwrap();
-            for mailbox in [a1, b1] {
-                store.open_mailbox(mailbox).await.unwrap();
-            }
+            let store = open_with(&path, [a1, b1]).await;
             assert_eq!(send(&store, (a1, b1), id).await, Enqueued::Stored { at: 5 });
             let read = store.fetch_messages(b1, 0, 1).await.unwrap();
             store.ack_messages(b1, &[MessageRef { sender: a1.user, id, seq: read[0].seq }], 6).await.unwrap();
@@ -337,16 +345,10 @@ mod tests {
     async fn journaled_sends_are_written_when_the_store_opens_again() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hush.db");
-        let (a1, b1) = (
-            Mailbox { user: hush_shared::UserId::new(), device: hush_shared::DeviceId::new() },
-            Mailbox { user: hush_shared::UserId::new(), device: hush_shared::DeviceId::new() },
-        );
+        let (a1, b1) = (one_device(), one_device());
         let ids = [uuid::Uuid::now_v7(), uuid::Uuid::now_v7()];
         {
-            let store = SqliteStore::open(&path).unwrap();
-            for mailbox in [a1, b1] {
-                store.open_mailbox(mailbox).await.unwrap();
-            }
+            let store = open_with(&path, [a1, b1]).await;
             for id in ids {
                 assert_eq!(send(&store, (a1, b1), id).await, Enqueued::Stored { at: 5 });
             }
