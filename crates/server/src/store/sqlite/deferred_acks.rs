@@ -336,7 +336,9 @@ impl DeferredAcks {
     }
 
     /// The mailbox transaction committed (or its savepoint was released into the batch of
-    /// sends, which a failed batch loses like a crash would: the acks come again): what
+    /// sends, which a failed batch loses like a crash would: the acks come again — but for
+    /// a copy acked while pending, whose `delivered` receipt such a write held, nothing
+    /// comes again): what
     /// [`Self::write`] wrote in it is gone from here; what it left waits on.
     pub fn committed(&mut self) {
         match self.written.take() {

@@ -316,7 +316,7 @@ fn defer_acks(
             continue;
         }
         // A copy still pending is dropped there: its row is never written.
-        let pending = memory.pending.ack(mailbox, message.seq);
+        let pending = memory.pending.ack(mailbox, message);
         // Forgotten there either way.
         let unacked = memory.unacked.take(mailbox, message);
         // Whether this ack delivers the message, if that is known without writing.
@@ -581,13 +581,18 @@ fn enqueue_one(
 
 /// Writes every pending send (`pending_sends`) — its message record, with whether it was
 /// delivered, and its copies not acked yet — in a transaction of its own, then starts the
-/// journal again: from then on the tables hold them. Runs outside the batch of sends (it
-/// commits); on an error the sends stay pending (and in the journal).
+/// journal again: from then on the tables hold them. The `delivered` receipts the journal
+/// keeps (`restart_journal`) are appended to it before the commit, so a process dying
+/// between the commit and the journal's restart finds them too (a message to several
+/// devices is recorded delivered by the commit: an ack of its copy again would queue no
+/// receipt). Runs outside the batch of sends (it commits); on an error the sends stay
+/// pending (and in the journal).
 pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusqlite::Result<()> {
     if memory.pending.is_empty() {
         return Ok(());
     }
     let sends = memory.pending.take_all();
+    let receipts = receipts_to_keep(memory);
     let written = (|| {
         let tx = Write::begin(c)?;
         for Unwritten { send, unacked, delivered } in &sends {
@@ -609,11 +614,14 @@ pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusql
                 write_copy(&tx, &row)?;
             }
         }
+        if let Some(journal) = memory.journal.as_mut() {
+            journal.append(&receipts).map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
+        }
         tx.commit()
     })();
     match written {
         Ok(()) => {
-            restart_journal(memory);
+            restart_journal(memory, &receipts);
             Ok(())
         }
         Err(e) => {
@@ -623,17 +631,25 @@ pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusql
     }
 }
 
-/// Starts the journal again (`send_journal`) once what it held is in the tables, keeping
-/// the `delivered` receipts that acks of copies never written queued and that still wait
-/// in memory: with their copies gone, only the journal brings them back after a crash.
-fn restart_journal(memory: &mut MailboxMemory) {
-    let Some(journal) = memory.journal.as_mut() else { return };
+/// The journal entries of the `delivered` receipts that acks of copies never written queued
+/// and that still wait in memory: with their copies gone, only the journal brings them back
+/// after a crash.
+fn receipts_to_keep(memory: &MailboxMemory) -> Vec<u8> {
     let mut entries = Vec::new();
-    for receipt in memory.deferred.receipts_of_unwritten() {
-        send_journal::encode_receipt(receipt, &mut entries);
+    if memory.journal.is_some() {
+        for receipt in memory.deferred.receipts_of_unwritten() {
+            send_journal::encode_receipt(receipt, &mut entries);
+        }
     }
-    if let Err(e) = journal.restart(&entries) {
-        // Its entries come again at the next start, and are found written.
+    entries
+}
+
+/// Starts the journal again (`send_journal`) with `entries` ([`receipts_to_keep`]) once
+/// everything else it held is in the tables.
+fn restart_journal(memory: &mut MailboxMemory, entries: &[u8]) {
+    let Some(journal) = memory.journal.as_mut() else { return };
+    if let Err(e) = journal.restart(entries) {
+        // What it holds comes again at the next start, and is found written.
         tracing::error!(error = %e, path = %journal.path().display(), "starting the journal of sends again failed");
     }
 }
@@ -658,7 +674,7 @@ pub(super) fn write_journaled(
     }
     memory.pending.mark_journaled();
     write_pending(c, memory)?;
-    restart_journal(memory);
+    restart_journal(memory, &[]);
     Ok(())
 }
 
@@ -914,7 +930,13 @@ impl MailboxStore for SqliteStore {
     }
 
     async fn flush(&self) -> StoreResult<()> {
-        self.call_mailbox(|c, memory| write_deferred(c, memory, Deferred::All)).await
+        self.call_mailbox(|c, memory| {
+            write_deferred(c, memory, Deferred::All)?;
+            // Everything is in the tables: the journal keeps nothing.
+            restart_journal(memory, &[]);
+            Ok(())
+        })
+        .await
     }
 
     async fn flush_settled(&self) -> StoreResult<()> {

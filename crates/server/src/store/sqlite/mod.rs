@@ -9,8 +9,8 @@
 //! several processes share the file. WAL checkpoints run on a thread of their own
 //! (`checkpoint`), off the request path. Sends from many connections share a batch
 //! (`group_commit`), made durable by one append to the journal of sends beside the file
-//! (`send_journal`); a message to a person with one device waits in memory
-//! (`pending_sends`) and reaches the tables ten times a second, unless acked first.
+//! (`send_journal`); a message waits in memory (`pending_sends`) and reaches the tables
+//! ten times a second, unless acked first.
 
 mod accounts;
 mod checkpoint;

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
 use super::send_journal::{self, JournaledSend};
-use crate::store::{Mailbox, StoredMessage};
+use crate::store::{Mailbox, MessageRef, StoredMessage};
 
 /// The sends waiting to be written, and the entries not yet appended to the journal.
 #[derive(Default)]
@@ -60,11 +60,17 @@ impl PendingSends {
         self.ids.get(&(*sender, *id)).copied()
     }
 
-    /// Drops the copy at `seq` in `mailbox` (acked), if it is pending — no row of it was or
-    /// will be written — with whether this ack delivers its message: the copy is its
-    /// recipient's, and no other device of theirs acked one before.
-    pub fn ack(&mut self, mailbox: Mailbox, seq: i64) -> Option<bool> {
-        let (send, _) = release(&mut self.per_mailbox, (mailbox, seq))?;
+    /// Drops the copy of `message` in `mailbox` (acked), if it is pending — no row of it was
+    /// or will be written — with whether this ack delivers its message: the copy is its
+    /// recipient's, and no other device of theirs acked one before. An ack naming a
+    /// pending copy's place with another sender or id drops nothing.
+    pub fn ack(&mut self, mailbox: Mailbox, message: &MessageRef) -> Option<bool> {
+        let &(send, _) = self.per_mailbox.get(&mailbox)?.get(&message.seq)?;
+        let pending = &self.sends[send];
+        if pending.from.user != message.sender || pending.id != message.id {
+            return None;
+        }
+        release(&mut self.per_mailbox, (mailbox, message.seq));
         let delivers = mailbox.user == self.sends[send].addressee && !self.delivered[send];
         self.delivered[send] |= delivers;
         Some(delivers)
@@ -269,6 +275,21 @@ mod tests {
         assert_eq!(read.len(), 1);
         let acked = MessageRef { sender, id: read[0].id, seq: read[0].seq };
         store.ack_messages(mailbox, &[acked], 6).await.unwrap()
+    }
+
+    /// An ack naming a pending copy's place with another id (or sender) drops nothing: the
+    /// copy is still there to read, and the right ack delivers it.
+    #[tokio::test]
+    async fn an_ack_with_the_wrong_id_leaves_a_pending_copy() {
+        let (store, a1, b1) = two_open_mailboxes().await;
+        let id = uuid::Uuid::now_v7();
+        assert_eq!(send(&store, (a1, b1), id).await, Enqueued::Stored { at: 5 });
+        let seq = store.fetch_messages(b1, 0, 10).await.unwrap()[0].seq;
+        for (sender, wrong) in [(a1.user, uuid::Uuid::now_v7()), (b1.user, id)] {
+            let told = store.ack_messages(b1, &[MessageRef { sender, id: wrong, seq }], 6).await.unwrap();
+            assert_eq!(told, []);
+        }
+        assert_eq!(read_and_ack(&store, b1, a1.user).await, [a1.user]);
     }
 
     /// A message to a person with two devices is delivered by the first device to ack it,

@@ -200,7 +200,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The journal file, open for appending.
+/// The journal file: entries are written at its end, and it starts again empty or with a
+/// few entries once what it held is written to the tables.
 pub struct SendJournal {
     file: File,
     path: PathBuf,
@@ -239,16 +240,28 @@ impl SendJournal {
     }
 
     /// Starts the journal again with `entries` only: everything it held is in the tables
-    /// (committed), acked, or among `entries`. They are written over its start before it
-    /// is cut to their length, so a process dying in between leaves them followed by
-    /// the middle of an old entry, which reading stops at.
+    /// (committed), acked, or among `entries`. Without entries the file is cut to nothing
+    /// (a process dying first leaves it whole: its sends are found written at start). With
+    /// them, they go to a new file that replaces the journal in one `rename`, so a process
+    /// dying at any point leaves the old journal or the new one, each whole. On an error the
+    /// journal stays as it was, and appends go on after what it holds.
     pub fn restart(&mut self, entries: &[u8]) -> io::Result<()> {
-        if self.len == 0 && entries.is_empty() {
+        if entries.is_empty() {
+            if self.len > 0 {
+                self.file.set_len(0)?;
+                self.len = 0;
+            }
             return Ok(());
         }
-        self.file.write_all_at(entries, 0)?;
-        self.file.set_len(entries.len() as u64)?;
-        self.len = entries.len() as u64;
+        let mut next = self.path.as_os_str().to_owned();
+        next.push(".next");
+        let next = PathBuf::from(next);
+        let _ = std::fs::remove_file(&next);
+        crate::data_dir::owner_only_file(&next)?;
+        let file = OpenOptions::new().write(true).open(&next)?;
+        file.write_all_at(entries, 0)?;
+        std::fs::rename(&next, &self.path)?;
+        (self.file, self.len) = (file, entries.len() as u64);
         Ok(())
     }
 
@@ -366,6 +379,7 @@ mod tests {
         assert_eq!(found, Journaled { sends: sends[1..].to_vec(), receipts: vec![kept] });
         journal.restart(&[]).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no file left beside it");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
