@@ -581,12 +581,13 @@ fn enqueue_one(
 
 /// Writes every pending send (`pending_sends`) — its message record, with whether it was
 /// delivered, and its copies not acked yet — in a transaction of its own, then starts the
-/// journal again: from then on the tables hold them. The `delivered` receipts the journal
-/// keeps (`restart_journal`) are appended to it before the commit, so a process dying
-/// between the commit and the journal's restart finds them too (a message to several
-/// devices is recorded delivered by the commit: an ack of its copy again would queue no
-/// receipt). Runs outside the batch of sends (it commits); on an error the sends stay
-/// pending (and in the journal).
+/// journal again: from then on the tables hold them. When a message to several devices is
+/// recorded delivered by the commit, the `delivered` receipts the journal keeps
+/// (`restart_journal`) are appended to it before the commit: a process dying between the
+/// commit and the journal's restart then finds them too (the journaled send writes the
+/// acked copy again, but its ack would queue no receipt). A message with one copy for its
+/// recipient needs nothing more: that copy's ack queues its receipt again. Runs outside the
+/// batch of sends (it commits); on an error the sends stay pending (and in the journal).
 pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusqlite::Result<()> {
     if memory.pending.is_empty() {
         return Ok(());
@@ -614,7 +615,10 @@ pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusql
                 write_copy(&tx, &row)?;
             }
         }
-        if let Some(journal) = memory.journal.as_mut() {
+        let recorded_delivered = |u: &Unwritten| u.delivered && u.send.copies.iter().any(|copy| copy.copies > 1);
+        if let Some(journal) = memory.journal.as_mut()
+            && sends.iter().any(recorded_delivered)
+        {
             journal.append(&receipts).map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
         }
         tx.commit()
