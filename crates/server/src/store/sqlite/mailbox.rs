@@ -659,8 +659,9 @@ fn restart_journal(memory: &mut MailboxMemory, entries: &[u8]) {
 }
 
 /// Writes what the journal held when the store opened (`send_journal`): the receipts not
-/// already there, and the sends as pending ones are written; the journal starts again
-/// empty.
+/// already there whose mailboxes are still open (one closed since — a device removed, an
+/// account deleted — would be a row nobody reads), and the sends as pending ones are
+/// written; the journal starts again empty.
 pub(super) fn write_journaled(
     c: &Connection,
     memory: &mut MailboxMemory,
@@ -669,7 +670,12 @@ pub(super) fn write_journaled(
     if !journaled.receipts.is_empty() {
         let tx = Write::begin(c)?;
         for (mailbox, receipt) in &journaled.receipts {
-            insert_receipt(&tx, &mut memory.counts, mailbox, receipt)?;
+            let open: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM mailboxes WHERE user_id = ?1 AND device = ?2)")?
+                .query_row(params![blob(&mailbox.user.0), blob(&mailbox.device.0)], |r| r.get(0))?;
+            if open {
+                insert_receipt(&tx, &mut memory.counts, mailbox, receipt)?;
+            }
         }
         tx.commit()?;
     }

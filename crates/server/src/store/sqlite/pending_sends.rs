@@ -359,6 +359,25 @@ mod tests {
         assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0);
     }
 
+    /// A receipt the journal held for a mailbox closed since is not written back at start.
+    #[tokio::test]
+    async fn a_journaled_receipt_for_a_closed_mailbox_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hush.db");
+        let (a1, b1) = (one_device(), one_device());
+        {
+            let store = open_with(&path, [a1, b1]).await;
+            assert_eq!(send(&store, (a1, b1), uuid::Uuid::now_v7()).await, Enqueued::Stored { at: 5 });
+            assert_eq!(read_and_ack(&store, b1, a1.user).await, [a1.user]);
+            write_pending_now(&store).await;
+            assert!(std::fs::metadata(SendJournal::path_of(&path)).unwrap().len() > 0, "the receipt is journaled");
+            store.close_mailbox(a1).await.unwrap();
+            // Dropped without a flush, as a killed process would leave it.
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(rows_in(&store, "receipts"), 0);
+    }
+
     /// Sends a process answered `stored` and died before writing are written when the
     /// database is opened again; a copy acked before the process died comes again
     /// (delivery is at least once).
