@@ -71,7 +71,7 @@ impl PendingSends {
             return None;
         }
         release(&mut self.per_mailbox, (mailbox, message.seq));
-        let delivers = mailbox.user == self.sends[send].addressee && !self.delivered[send];
+        let delivers = mailbox.user == pending.addressee && !self.delivered[send];
         self.delivered[send] |= delivers;
         Some(delivers)
     }
@@ -256,6 +256,14 @@ mod tests {
         Mailbox { user: hush_shared::UserId::new(), device: hush_shared::DeviceId::new() }
     }
 
+    /// A database path in a new directory (kept while the first value lives), and two
+    /// people's only devices.
+    fn a_database_and_two_people() -> (tempfile::TempDir, std::path::PathBuf, Mailbox, Mailbox) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hush.db");
+        (dir, path, one_device(), one_device())
+    }
+
     /// The store of the database at `path`, with `mailboxes` open.
     async fn open_with(path: &std::path::Path, mailboxes: [Mailbox; 2]) -> SqliteStore {
         let store = SqliteStore::open(path).unwrap();
@@ -329,9 +337,7 @@ mod tests {
     /// acked, the next start of the journal leaves it out.
     #[tokio::test]
     async fn a_receipt_still_awaited_is_journaled_when_the_pending_sends_are_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hush.db");
-        let (a1, b1) = (one_device(), one_device());
+        let (_dir, path, a1, b1) = a_database_and_two_people();
         let id = uuid::Uuid::now_v7();
         {
             let store = open_with(&path, [a1, b1]).await;
@@ -362,9 +368,7 @@ mod tests {
     /// A receipt the journal held for a mailbox closed since is not written back at start.
     #[tokio::test]
     async fn a_journaled_receipt_for_a_closed_mailbox_is_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hush.db");
-        let (a1, b1) = (one_device(), one_device());
+        let (_dir, path, a1, b1) = a_database_and_two_people();
         {
             let store = open_with(&path, [a1, b1]).await;
             assert_eq!(send(&store, (a1, b1), uuid::Uuid::now_v7()).await, Enqueued::Stored { at: 5 });
@@ -383,9 +387,7 @@ mod tests {
     /// (delivery is at least once).
     #[tokio::test]
     async fn journaled_sends_are_written_when_the_store_opens_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hush.db");
-        let (a1, b1) = (one_device(), one_device());
+        let (_dir, path, a1, b1) = a_database_and_two_people();
         let ids = [uuid::Uuid::now_v7(), uuid::Uuid::now_v7()];
         {
             let store = open_with(&path, [a1, b1]).await;
