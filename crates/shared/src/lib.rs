@@ -17,6 +17,7 @@ pub mod limits;
 pub mod validate;
 pub mod ws;
 mod ws_read;
+mod ws_read_client;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{DeviceId, FriendRequestId, UserId};

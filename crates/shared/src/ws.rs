@@ -34,9 +34,10 @@ pub type MessageId = Uuid;
 /// A receipt id, chosen by the server.
 pub type ReceiptId = Uuid;
 
-/// Frames a client sends.
+/// Frames a client sends. The server reads them in one pass over their fields
+/// (`ws_read_client`), not through serde's reader for tagged enums.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "crate::ws_read_client::ClientFrameFields")]
 pub enum ClientFrame {
     /// First frame: the access token (never in the URL).
     Auth {

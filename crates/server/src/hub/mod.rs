@@ -13,7 +13,7 @@
 //! with it. [`LocalHub`] serves one node; [`redis::RedisHub`] wraps it and fans events out
 //! to every node through Redis pub/sub.
 
-use std::collections::HashMap;
+use crate::maps::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 

@@ -2,7 +2,7 @@
 //! receipts back to the sender, expiry. The WebSocket connection calls these; they return
 //! the frames to answer with.
 
-use std::collections::HashMap;
+use crate::maps::{HashMap, HashMapExt};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 

@@ -9,7 +9,7 @@
 //! from the mailbox as before: a hand-off only saves a read, it is never the only way a
 //! message arrives.
 
-use std::collections::HashMap;
+use crate::maps::{HashMap, HashMapExt};
 
 use hush_shared::ws::MessageId;
 use hush_shared::{DeviceId, UserId};

@@ -5,7 +5,7 @@
 //! its sender, since a client acks by id and senders choose ids, so only what this
 //! connection handed out tells whose message an ack means.
 
-use std::collections::HashMap;
+use crate::maps::{HashMap, HashMapExt};
 
 use hush_shared::ws::{DELIVERY_WINDOW, RECEIPT_WINDOW};
 use uuid::Uuid;

@@ -14,12 +14,15 @@ use futures_util::future::poll_fn;
 use futures_util::{FutureExt, Sink, SinkExt};
 use hush_shared::ws::{ServerFrame, close};
 
+use super::message_frame::per_message_text;
+
 /// How long a write may wait for a client that does not read.
 const WRITE_STALL: Duration = Duration::from_secs(10);
 
 /// A server frame as a WebSocket text message.
 pub fn text(frame: &ServerFrame) -> Message {
-    Message::Text(Utf8Bytes::from(serde_json::to_string(frame).unwrap_or_default()))
+    let text = per_message_text(frame).unwrap_or_else(|| serde_json::to_string(frame).unwrap_or_default());
+    Message::Text(Utf8Bytes::from(text))
 }
 
 /// A close message with a code and reason.

@@ -34,7 +34,9 @@
 //! flooding the server acks its receipts later still), the next writes await nothing
 //! (BENCHMARKS.md, "Copies kept for their receipt's ack").
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::maps::{HashMap, HashMapExt};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};

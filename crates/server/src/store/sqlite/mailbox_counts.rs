@@ -14,7 +14,7 @@
 //! commit has the depths counted again) —, and mailboxes open and close only through the
 //! store, which forgets the lists then.
 
-use std::collections::HashMap;
+use crate::maps::HashMap;
 
 use rusqlite::{Connection, params};
 use uuid::Uuid;

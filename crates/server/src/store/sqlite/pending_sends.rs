@@ -14,7 +14,9 @@
 //! counters count a pending copy as stored, and the duplicate check looks here before the
 //! message records.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::maps::HashMap;
 
 use uuid::Uuid;
 

@@ -13,7 +13,9 @@
 //! purged, an account deleted. Past [`MAX_REMEMBERED`] the oldest are forgotten (copies of
 //! devices that stay away).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::maps::HashMap;
 
 use hush_shared::UserId;
 use uuid::Uuid;
