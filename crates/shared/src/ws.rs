@@ -139,6 +139,28 @@ pub enum ReceiptKind {
     ReadElsewhere,
 }
 
+impl ReceiptKind {
+    /// Every kind.
+    pub const ALL: [ReceiptKind; 5] = [
+        ReceiptKind::Delivered,
+        ReceiptKind::Read,
+        ReceiptKind::Expired,
+        ReceiptKind::Resend,
+        ReceiptKind::ReadElsewhere,
+    ];
+
+    /// The kind's name on the wire (the name serde writes; a test holds them equal).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptKind::Delivered => "delivered",
+            ReceiptKind::Read => "read",
+            ReceiptKind::Expired => "expired",
+            ReceiptKind::Resend => "resend",
+            ReceiptKind::ReadElsewhere => "read_elsewhere",
+        }
+    }
+}
+
 /// Friendship changes pushed live.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -310,5 +332,14 @@ mod tests {
         assert_eq!(s["type"], "friend");
         assert_eq!(s["event"], "removed");
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"ack","ids":[],"x":1}"#).is_err());
+    }
+
+    #[test]
+    fn receipt_kinds_are_named_as_serde_writes_them() {
+        for kind in ReceiptKind::ALL {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{}\"", kind.as_str()));
+        }
+        let names: std::collections::HashSet<_> = ReceiptKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ReceiptKind::ALL.len(), "each kind once");
     }
 }

@@ -47,7 +47,7 @@ pub(crate) struct ServerFrameFields {
 }
 
 /// `field`, which a frame of this kind must have.
-fn required<T>(field: Option<T>, name: &str) -> Result<T, String> {
+pub(crate) fn required<T>(field: Option<T>, name: &str) -> Result<T, String> {
     field.ok_or_else(|| format!("missing field `{name}`"))
 }
 

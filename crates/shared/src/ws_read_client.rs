@@ -3,8 +3,11 @@
 //! whole frame (a `send`'s envelopes included) into a tree of its own and reads it again
 //! for the variant: on one message at a time that was about 4 % of the server's CPU
 //! (BENCHMARKS.md, "Frames read in one pass"). The wire format is the derived writer's,
-//! unchanged (docs/PROTOCOL.md), and so are the rules: a field the frame's type does not
-//! have is refused (also one no frame has), except by `ping`, which ignores any.
+//! unchanged (docs/PROTOCOL.md). A field the frame's type does not have is refused (also
+//! one no frame has), as is a field given twice; `ping` ignores the fields no frame has,
+//! while a field another frame has must hold a value of its type there (it is read before
+//! the `type` may be known). Unlike serde's reader, a frame written as a JSON array is
+//! refused: frames are objects.
 
 use std::fmt;
 
@@ -13,6 +16,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::ids::UserId;
 use crate::ws::{ClientFrame, DeviceEnvelope, MessageId};
+use crate::ws_read::required;
 
 /// Every field any client frame has, as read; `unknown` is the first field no frame has.
 #[derive(Default)]
@@ -184,9 +188,13 @@ impl<'de> Deserialize<'de> for ClientFrameFields {
                         Field::Own => once(&mut f.own, &mut map, &field)?,
                         Field::Ids => once(&mut f.ids, &mut map, &field)?,
                         Field::Active => once(&mut f.active, &mut map, &field)?,
-                        Field::Unknown(name) => {
+                        Field::Unknown(_) => {
                             map.next_value::<IgnoredAny>()?;
-                            f.unknown.get_or_insert_with(|| name.clone());
+                            if f.unknown.is_none()
+                                && let Field::Unknown(name) = field
+                            {
+                                f.unknown = Some(name);
+                            }
                         }
                     }
                 }
@@ -198,7 +206,8 @@ impl<'de> Deserialize<'de> for ClientFrameFields {
 }
 
 impl ClientFrameFields {
-    /// The first field read that `allowed` (the frame type's fields) does not name.
+    /// A field given that `allowed` (the frame type's fields) does not name: a field
+    /// another frame has first (in the order of [`Field`]), else the first one no frame has.
     fn stray(&self, allowed: &[&str]) -> Option<&str> {
         let given = [
             ("token", self.token.is_some()),
@@ -214,11 +223,6 @@ impl ClientFrameFields {
     }
 }
 
-/// `field`, which a frame of this type must have.
-fn required<T>(field: Option<T>, name: &str) -> Result<T, String> {
-    field.ok_or_else(|| format!("missing field `{name}`"))
-}
-
 impl TryFrom<ClientFrameFields> for ClientFrame {
     type Error = String;
 
@@ -228,7 +232,7 @@ impl TryFrom<ClientFrameFields> for ClientFrame {
             return Ok(ClientFrame::Ping);
         }
         if let Some(stray) = f.stray(frame.fields()) {
-            return Err(format!("unknown field `{stray}` in a `{}` frame", frame.name()));
+            return Err(format!("unknown field `{stray}` in a frame of type `{}`", frame.name()));
         }
         Ok(match frame {
             FrameType::Auth => ClientFrame::Auth { token: required(f.token, "token")? },
@@ -325,10 +329,16 @@ mod tests {
             (r#"{"type":"ack","ids":"nope"}"#.to_owned(), "invalid type"),
             (r#"["ack"]"#.to_owned(), "invalid type"),
             (r#"{"type":"ack","ids":[]"#.to_owned(), "EOF"),
+            (r#"{"type":1}"#.to_owned(), "invalid type"),
+            (r#"{"type":null}"#.to_owned(), "invalid type"),
+            (format!(r#"{{"type":"send","id":"{id}","to":"{to}","envelopes":[],"own":null}}"#), "invalid type"),
+            (r#"{"type":"ping","ids":"nope"}"#.to_owned(), "invalid type"),
         ] {
             let error = read(&text).expect_err(&text);
             assert!(error.contains(why), "{text}: {error}");
         }
-        assert_eq!(read(r#"{"type":"ping","added_later":[1]}"#).unwrap(), ClientFrame::Ping, "ping ignores fields");
+        for ping in [r#"{"type":"ping","added_later":[1]}"#, r#"{"later":1,"type":"ping","later":2}"#] {
+            assert_eq!(read(ping).unwrap(), ClientFrame::Ping, "ping ignores fields no frame has: {ping}");
+        }
     }
 }

@@ -13,7 +13,6 @@
 //! with it. [`LocalHub`] serves one node; [`redis::RedisHub`] wraps it and fans events out
 //! to every node through Redis pub/sub.
 
-use crate::maps::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,6 +22,7 @@ use hush_shared::{DeviceId, UserId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 
+use crate::maps::HashMap;
 use crate::store::{Preceding, SessionId, StoredMessage, StoredReceipt};
 
 mod publish_gate;

@@ -2,7 +2,6 @@
 //! receipts back to the sender, expiry. The WebSocket connection calls these; they return
 //! the frames to answer with.
 
-use crate::maps::{HashMap, HashMapExt};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -14,6 +13,7 @@ use hush_shared::{DeviceId, ErrorCode, UserId};
 
 use super::handoff::{self, Kept};
 use crate::hub::{Handoff, HubEvent};
+use crate::maps::{HashMap, HashMapExt};
 use crate::state::AppState;
 use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MessageRef, Outgoing, ReceiptRef, StoreError};
 

@@ -9,12 +9,11 @@
 //! from the mailbox as before: a hand-off only saves a read, it is never the only way a
 //! message arrives.
 
-use crate::maps::{HashMap, HashMapExt};
-
 use hush_shared::ws::MessageId;
 use hush_shared::{DeviceId, UserId};
 
 use crate::hub::{Handed, Handoff};
+use crate::maps::{HashMap, HashMapExt};
 use crate::state::AppState;
 use crate::store::{Mailbox, Outgoing, Placed, PlacedReceipt, StoredMessage};
 

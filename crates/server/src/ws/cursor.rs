@@ -5,11 +5,10 @@
 //! its sender, since a client acks by id and senders choose ids, so only what this
 //! connection handed out tells whose message an ack means.
 
-use crate::maps::{HashMap, HashMapExt};
-
 use hush_shared::ws::{DELIVERY_WINDOW, RECEIPT_WINDOW};
 use uuid::Uuid;
 
+use crate::maps::{HashMap, HashMapExt};
 use crate::store::Preceding;
 
 /// An item this connection sent: whose it is, its id and where it was read from.

@@ -16,7 +16,7 @@ use axum::extract::ws::{Message, Utf8Bytes};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use hush_shared::ws::{ReceiptKind, ServerFrame};
+use hush_shared::ws::ServerFrame;
 
 use crate::store::StoredMessage;
 
@@ -36,39 +36,30 @@ pub fn message_text(m: &StoredMessage) -> Message {
 /// `frame` as its text, written directly when it is a `stored` or a `receipt`; `None` for
 /// the other frames (serde writes them).
 pub fn per_message_text(frame: &ServerFrame) -> Option<String> {
-    let mut text = String::with_capacity(160);
     match frame {
         ServerFrame::Stored { id, at } => {
+            let mut text = String::with_capacity(96);
             let _ = write!(text, r#"{{"type":"stored","id":"{id}","at":{at}}}"#);
+            Some(text)
         }
         ServerFrame::Receipt { id, kind, message_id, peer, peer_device, at } => {
-            let kind = receipt_kind(*kind);
+            let mut text = String::with_capacity(288);
+            let kind = kind.as_str();
             let _ = write!(text, r#"{{"type":"receipt","id":"{id}","kind":"{kind}","message_id":"{message_id}""#);
             let _ = write!(text, r#","peer":"{peer}""#);
             if let Some(device) = peer_device {
                 let _ = write!(text, r#","peer_device":"{device}""#);
             }
             let _ = write!(text, r#","at":{at}}}"#);
+            Some(text)
         }
-        _ => return None,
-    }
-    Some(text)
-}
-
-/// A receipt kind's name on the wire.
-fn receipt_kind(kind: ReceiptKind) -> &'static str {
-    match kind {
-        ReceiptKind::Delivered => "delivered",
-        ReceiptKind::Read => "read",
-        ReceiptKind::Expired => "expired",
-        ReceiptKind::Resend => "resend",
-        ReceiptKind::ReadElsewhere => "read_elsewhere",
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use hush_shared::ws::ServerFrame;
+    use hush_shared::ws::ReceiptKind;
     use hush_shared::{DeviceId, UserId};
     use uuid::Uuid;
 
@@ -103,13 +94,7 @@ mod tests {
     fn stored_and_receipt_frames_are_the_text_serde_makes_of_them() {
         let (id, peer, device) = (Uuid::now_v7(), UserId::new(), DeviceId::new());
         let mut frames = vec![ServerFrame::Stored { id, at: 0 }, ServerFrame::Stored { id, at: i64::MIN }];
-        for kind in [
-            ReceiptKind::Delivered,
-            ReceiptKind::Read,
-            ReceiptKind::Expired,
-            ReceiptKind::Resend,
-            ReceiptKind::ReadElsewhere,
-        ] {
+        for kind in ReceiptKind::ALL {
             for peer_device in [None, Some(device)] {
                 frames.push(ServerFrame::Receipt { id, kind, message_id: Uuid::now_v7(), peer, peer_device, at: 5 });
             }

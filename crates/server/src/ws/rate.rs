@@ -3,7 +3,7 @@
 //! be closed (1008) when a client keeps going; and per-friend buckets for what one
 //! connection pushes to one friend (`typing`), so no friend can flood another's connection.
 
-use crate::maps::{HashMap, HashMapExt};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use hush_shared::UserId;

@@ -35,14 +35,13 @@
 //! (BENCHMARKS.md, "Copies kept for their receipt's ack").
 
 use std::collections::{BTreeMap, VecDeque};
-
-use crate::maps::{HashMap, HashMapExt};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
 use super::mailbox::{copy_params, insert_receipt, one_copy};
 use super::mailbox_counts::{DepthChanges, MailboxCounts};
+use crate::maps::{HashMap, HashMapExt};
 use crate::store::{MAX_DEFERRAL, Mailbox, MessageRef, ReceiptRef, StoredReceipt};
 
 /// Settled items (see [`Writing::AllButAwaited`]) beyond which the next mailbox

@@ -14,13 +14,11 @@
 //! commit has the depths counted again) —, and mailboxes open and close only through the
 //! store, which forgets the lists then.
 
-use crate::maps::HashMap;
-
 use rusqlite::{Connection, params};
 use uuid::Uuid;
 
 use super::uuid_blob;
-
+use crate::maps::HashMap;
 use crate::store::Mailbox;
 
 /// Numbers per second of `stored_at`: a row stored in second `t` gets a `seq` of at least

@@ -14,13 +14,12 @@
 //! counters count a pending copy as stored, and the duplicate check looks here before the
 //! message records.
 
-use std::collections::BTreeMap;
-
-use crate::maps::HashMap;
+use std::collections::{BTreeMap, HashMap as SipHashMap};
 
 use uuid::Uuid;
 
 use super::send_journal::{self, JournaledSend};
+use crate::maps::HashMap;
 use crate::store::{Mailbox, MessageRef, StoredMessage};
 
 /// The sends waiting to be written, and the entries not yet appended to the journal.
@@ -29,8 +28,10 @@ pub struct PendingSends {
     sends: Vec<JournaledSend>,
     /// Whether each send was delivered: a device of its recipient acked its copy.
     delivered: Vec<bool>,
-    /// When each pending message was stored, by sender and id (the duplicate check).
-    ids: HashMap<(Uuid, Uuid), i64>,
+    /// When each pending message was stored, by sender and id (the duplicate check). Ids
+    /// are the clients' choice and this map is shared by every sender: std's SipHash, not
+    /// foldhash (`crate::maps`).
+    ids: SipHashMap<(Uuid, Uuid), i64>,
     /// The copies not acked yet, by mailbox in `seq` order (a read of a mailbox takes them
     /// from here): the send and the copy's index in it.
     per_mailbox: HashMap<Mailbox, BTreeMap<i64, (usize, usize)>>,

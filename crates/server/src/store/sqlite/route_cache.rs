@@ -12,7 +12,7 @@
 //! code path has to remember to forget a route. Like the mailbox counters, this holds for
 //! the one process that serves the database.
 
-use crate::maps::HashMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -15,11 +15,10 @@
 
 use std::collections::VecDeque;
 
-use crate::maps::HashMap;
-
 use hush_shared::UserId;
 use uuid::Uuid;
 
+use crate::maps::HashMap;
 use crate::store::{Mailbox, MessageRef};
 
 /// Copies remembered at most.
