@@ -670,10 +670,7 @@ pub(super) fn write_journaled(
     if !journaled.receipts.is_empty() {
         let tx = Write::begin(c)?;
         for (mailbox, receipt) in &journaled.receipts {
-            let open: bool = tx
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM mailboxes WHERE user_id = ?1 AND device = ?2)")?
-                .query_row(params![blob(&mailbox.user.0), blob(&mailbox.device.0)], |r| r.get(0))?;
-            if open {
+            if memory.counts.devices_of(&tx, &mailbox.user.0)?.contains(&mailbox.device.0) {
                 insert_receipt(&tx, &mut memory.counts, mailbox, receipt)?;
             }
         }
