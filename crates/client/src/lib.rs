@@ -18,6 +18,7 @@
 //!   reconnect with backoff), shared by the browser's runner and the native one.
 //! - [`engine`]: outbox, retries with backoff, dedup by message id, acks, receipts, resend
 //!   requests, identity holds (read receipts kept until a `pong` confirms them, in `reads`).
+//! - [`held_acks`]: receipt acks held a moment to go with the next frame written.
 //! - [`native`]: a tokio-tungstenite + reqwest runner for tests, benchmarks and tools.
 //! - `model_keys` (feature `test-support`): a model of the server's key directory for tests
 //!   without a server.
@@ -28,6 +29,7 @@ pub mod content;
 pub mod device;
 pub mod engine;
 pub mod friends;
+pub mod held_acks;
 pub mod history;
 pub mod link;
 pub mod linking;

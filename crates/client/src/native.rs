@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use crate::api::{ApiError, Http, unreachable};
 use crate::device::{DeviceError, Setup};
 use crate::engine::{Engine, Event, coalesce};
+use crate::held_acks::HeldReceiptAcks;
 use crate::link::{HelloOutcome, Link};
 use crate::model::ChatMessage;
 use crate::store::{ClientStore, StoreError};
@@ -106,6 +107,8 @@ pub struct NativeClient<S: ClientStore> {
     /// The engine (and through it the store).
     pub engine: Engine<S, NativeHttp>,
     socket: Option<Socket>,
+    /// Receipt acks waiting for the next write (`held_acks`).
+    held_acks: HeldReceiptAcks,
     /// Every event so far, for callers that inspect history.
     pub events: Vec<Event>,
 }
@@ -114,7 +117,12 @@ impl<S: ClientStore> NativeClient<S> {
     /// A disconnected client for `me` over `store`, reaching the server at `base` (e.g.
     /// `http://127.0.0.1:8080`) as the session of access token `token`.
     pub fn new(me: UserId, store: S, base: &str, token: &str) -> Self {
-        Self { engine: Engine::new(me, store, NativeHttp::new(base, token)), socket: None, events: Vec::new() }
+        Self {
+            engine: Engine::new(me, store, NativeHttp::new(base, token)),
+            socket: None,
+            held_acks: HeldReceiptAcks::default(),
+            events: Vec::new(),
+        }
     }
 
     /// Sets this client up as a device of the account (done by [`Self::connect`] when
@@ -173,10 +181,12 @@ impl<S: ClientStore> NativeClient<S> {
     /// Drops the socket (as a lost connection would).
     pub fn disconnect(&mut self) {
         self.socket = None;
+        self.held_acks.clear();
         self.engine.on_disconnected();
     }
 
     async fn write(&mut self, frames: Vec<ClientFrame>) -> Result<(), NativeError> {
+        let frames = self.held_acks.outgoing(frames, now_ms());
         if frames.is_empty() {
             return Ok(());
         }
@@ -240,7 +250,7 @@ impl<S: ClientStore> NativeClient<S> {
                 return Ok(false);
             }
             let mut wait = deadline - now;
-            if let Some(due) = self.engine.next_retry_ms() {
+            for due in [self.engine.next_retry_ms(), self.held_acks.due_at()].into_iter().flatten() {
                 wait = wait.min(Duration::from_millis((due - now_ms()).max(0) as u64));
             }
             let Some(socket) = self.socket.as_mut() else {

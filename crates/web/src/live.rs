@@ -18,6 +18,7 @@ use futures::channel::{mpsc, oneshot};
 use hush_client::device::Setup;
 use hush_client::engine::{Engine, Event};
 use hush_client::friends::{FriendList, SyncError};
+use hush_client::held_acks::HeldReceiptAcks;
 use hush_client::link::{HelloOutcome, Link, LinkState};
 use hush_client::model::ChatMessage;
 use hush_client::store::PeerRecord;
@@ -118,6 +119,8 @@ pub enum Cmd {
     Closed(u16),
     /// Timers: retries and reconnects.
     Tick,
+    /// Held receipt acks may be due (`hush_client::held_acks`).
+    FlushAcks,
     /// Log out or account deleted: remove this device from the account (when asked),
     /// close the socket, erase this browser's database, and stop.
     Wipe {
@@ -171,6 +174,10 @@ struct Actor {
     token: RwSignal<Option<String>>,
     typing_until: HashMap<UserId, i64>,
     linking: Option<LinkSide>,
+    /// Receipt acks waiting to go with the next frame written.
+    held_acks: HeldReceiptAcks,
+    /// Whether a timer will send [`Cmd::FlushAcks`].
+    ack_flush_armed: bool,
 }
 
 /// Starts the actor for a signed-in person. It waits for this browser's one-tab lock, then
@@ -207,6 +214,8 @@ pub fn start(me: UserId, signals: LiveSignals, token: RwSignal<Option<String>>) 
             token,
             typing_until: HashMap::new(),
             linking: None,
+            held_acks: HeldReceiptAcks::default(),
+            ack_flush_armed: false,
         };
         actor.reload().await;
         if actor.set_up(false).await {
@@ -330,6 +339,9 @@ impl Actor {
     }
 
     fn write(&mut self, frames: Vec<ClientFrame>) {
+        let now = now_ms();
+        let frames = self.held_acks.outgoing(frames, now);
+        self.arm_ack_flush(now);
         let Some(ws) = &self.ws else { return };
         for frame in hush_client::engine::coalesce(frames) {
             if let Ok(text) = serde_json::to_string(&frame) {
@@ -338,7 +350,22 @@ impl Actor {
         }
     }
 
+    /// Wakes the actor when the held receipt acks fall due (one timer at a time).
+    fn arm_ack_flush(&mut self, now: i64) {
+        let Some(due) = self.held_acks.due_at() else { return };
+        if self.ack_flush_armed {
+            return;
+        }
+        self.ack_flush_armed = true;
+        let tx = self.tx.clone();
+        leptos::task::spawn_local(async move {
+            sleep((due - now).clamp(0, i32::MAX as i64) as i32).await;
+            let _ = tx.unbounded_send(Cmd::FlushAcks);
+        });
+    }
+
     fn close(&mut self) {
+        self.held_acks.clear();
         if let Some(ws) = self.ws.take() {
             ws.set_onmessage(None);
             ws.set_onclose(None);
@@ -567,7 +594,12 @@ impl Actor {
                     self.apply(events).await;
                 }
             }
+            Cmd::FlushAcks => {
+                self.ack_flush_armed = false;
+                self.write(Vec::new());
+            }
             Cmd::Closed(_) => {
+                self.held_acks.clear();
                 self.ws = None;
                 self.engine.on_disconnected();
                 self.link.closed(now);

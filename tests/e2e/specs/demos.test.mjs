@@ -16,6 +16,7 @@ before(async () => {
   bob = await person(browser, hush, '650 253 0002');
   alice.name = 'Alice';
   bob.name = 'Bob';
+  alice.receipts = watchReceipts(alice.page);
   await alice.page.goto(alice.url);
   await alice.page.getByLabel('Phone number').waitFor();
   await alice.page.screenshot({ path: path.join(SCREENSHOTS, 'sign-in.png') });
@@ -25,6 +26,34 @@ before(async () => {
 });
 
 after(() => tearDown(browser, hush, [alice, bob]));
+
+/** The receipts a page's sockets got and the receipt ids they acked, as they happen. */
+function watchReceipts(page) {
+  const seen = { got: [], acked: [] };
+  const parse = (payload) => { try { return JSON.parse(payload); } catch { return null; } };
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', ({ payload }) => {
+      const frame = parse(payload);
+      if (frame?.type === 'receipt') seen.got.push(frame.id);
+    });
+    ws.on('framesent', ({ payload }) => {
+      const frame = parse(payload);
+      if (frame?.type === 'receipt_ack') seen.acked.push(...frame.ids);
+    });
+  });
+  return seen;
+}
+
+/** Waits (3 s at most) until `who` acked every receipt it got, `count` at least. */
+async function everyReceiptAcked(who, count) {
+  const { got, acked } = who.receipts;
+  const waiting = () => got.filter((id) => !acked.includes(id));
+  for (let waited = 0; (got.length < count || waiting().length > 0) && waited < 3000; waited += 50) {
+    await who.page.waitForTimeout(50);
+  }
+  assert.ok(got.length >= count, `${count} receipts expected: ${JSON.stringify(got)}`);
+  assert.deepEqual(waiting(), [], 'every receipt acked');
+}
 
 test('recipient online: delivered live, ticks go sent → delivered → read', async () => {
   await openChat(alice, 'Bob');
@@ -38,9 +67,14 @@ test('recipient online: delivered live, ticks go sent → delivered → read', a
   const badge = await bob.page.getByLabel('1 unread').boundingBox();
   assert.ok(badge && badge.width <= 40, `unread badge ${JSON.stringify(badge)}`);
   await tickOf(alice, 'Hello Bob').and(alice.page.locator('[aria-label="delivered"]')).waitFor();
+  // Receipt acks wait up to 100 ms for another frame to go with (docs/PROTOCOL.md). Alice
+  // writes nothing now and Bob has not opened the chat (no `read` receipt comes), so the
+  // `delivered` receipt's ack goes on its own once held long enough.
+  await everyReceiptAcked(alice, 1);
   await bob.page.screenshot({ path: path.join(SCREENSHOTS, 'chats.png') });
   await openChat(bob, 'Alice');
   await tickOf(alice, 'Hello Bob').and(alice.page.locator('[aria-label="read"]')).waitFor();
+  await everyReceiptAcked(alice, 2);
   // Ticks are drawn (SVG in the text's colour), not emoji a system may lack the font for.
   const ticks = await alice.page.locator('.bubble.mine .tick')
     .evaluateAll((all) => all.map((t) => [t.querySelector('svg') !== null, t.textContent.trim()]));

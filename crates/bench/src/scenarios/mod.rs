@@ -1,5 +1,6 @@
 //! One module per scenario, and the connection plumbing they share: a writer task per
-//! socket (frames coalesced into one flush) and a reader the scenario drives.
+//! socket (frames coalesced into one flush, receipt acks held as the web app holds them)
+//! and a reader the scenario drives.
 
 pub mod fanout;
 pub mod idle;
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
+use hush_client::held_acks::HeldReceiptAcks;
 use hush_shared::ws::ClientFrame;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::tungstenite::Message;
@@ -26,14 +28,35 @@ use crate::server::Server;
 use crate::wire::Ws;
 
 /// A socket split into a frame queue (written by its own task) and the incoming stream.
+/// The writer holds receipt acks for the next frame, or until due, as every Hush client
+/// does (`hush_client::held_acks`).
 pub fn split(ws: Ws) -> (mpsc::UnboundedSender<ClientFrame>, SplitStream<Ws>) {
     let (mut sink, stream) = ws.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<ClientFrame>();
     tokio::spawn(async move {
-        while let Some(frame) = rx.recv().await {
-            let mut batch = vec![frame];
+        let mut held = HeldReceiptAcks::default();
+        let epoch = Instant::now();
+        let now_ms = || epoch.elapsed().as_millis() as i64;
+        loop {
+            let next = match held.due_at() {
+                None => rx.recv().await,
+                Some(due) => {
+                    let wait = Duration::from_millis((due - now_ms()).max(0) as u64);
+                    tokio::time::timeout(wait, rx.recv()).await.unwrap_or(None)
+                }
+            };
+            let mut batch = Vec::new();
+            match next {
+                Some(frame) => batch.push(frame),
+                None if rx.is_closed() && rx.is_empty() => return,
+                None => {} // the held acks fell due
+            }
             while let Ok(more) = rx.try_recv() {
                 batch.push(more);
+            }
+            let batch = held.outgoing(batch, now_ms());
+            if batch.is_empty() {
+                continue;
             }
             for frame in hush_client::engine::coalesce(batch) {
                 let text = serde_json::to_string(&frame).unwrap_or_default();
