@@ -9,14 +9,17 @@
 //! receipts in a row (BENCHMARKS.md, "Receipt acks held for the next write").
 //!
 //! The hold stays well under the time the server keeps a `delivered` receipt in memory
-//! waiting for its ack (250 ms) before it writes it down: a held ack still saves the
-//! server that write. Acks held when the socket closes are dropped: the server sends those
-//! receipts again on the next connection, and applying a receipt twice changes nothing.
+//! waiting for its ack before it writes it down: a held ack still saves the server that
+//! write. Acks held when the socket closes or another opens are dropped: an ack counts only
+//! on the connection that handed its receipt out, and the server sends those receipts again
+//! on the next one; applying a receipt twice changes nothing. Callers give the time from a
+//! monotonic clock, and arm a timer for [`HeldReceiptAcks::due_at`]: a browser may run it
+//! late (a background tab's timers), so the 100 ms is the aim, not a promise.
 
-use hush_shared::ws::{ClientFrame, MAX_IDS_PER_FRAME, ReceiptId};
+use hush_shared::ws::{ClientFrame, MAX_IDS_PER_FRAME, RECEIPT_ACK_HOLD_MS, ReceiptId};
 
 /// How long a receipt ack waits, at most, for another frame to go with.
-pub const HOLD_MS: i64 = 100;
+pub const HOLD_MS: i64 = RECEIPT_ACK_HOLD_MS;
 
 /// The receipt acks held, and since when.
 #[derive(Debug, Default)]
@@ -29,7 +32,8 @@ pub struct HeldReceiptAcks {
 impl HeldReceiptAcks {
     /// Takes the frames the client is about to write and says what to write now: its
     /// receipt acks are held, and whenever something else goes — another frame, a full
-    /// frame of acks, or acks held [`HOLD_MS`] — every held ack goes first.
+    /// frame of acks, or acks held [`HOLD_MS`] — every held ack goes after it (an ack never
+    /// overtakes the frames its receipt made, such as the `send` a `resend` receipt asks for).
     pub fn outgoing(&mut self, frames: Vec<ClientFrame>, now_ms: i64) -> Vec<ClientFrame> {
         let mut others = Vec::with_capacity(frames.len());
         for frame in frames {
@@ -45,9 +49,8 @@ impl HeldReceiptAcks {
         if others.is_empty() && !due && self.ids.len() < MAX_IDS_PER_FRAME {
             return others;
         }
-        let mut out = self.take();
-        out.extend(others);
-        out
+        others.extend(self.take());
+        others
     }
 
     /// When the held acks must be written even if nothing else goes (`None`: none held).
@@ -82,7 +85,7 @@ mod tests {
         ClientFrame::ReceiptAck { ids }
     }
 
-    fn ids(frames: &[ClientFrame]) -> Vec<usize> {
+    fn ack_counts(frames: &[ClientFrame]) -> Vec<usize> {
         frames
             .iter()
             .map(|frame| match frame {
@@ -100,10 +103,20 @@ mod tests {
         assert_eq!(held.due_at(), Some(1_000 + HOLD_MS), "due from the oldest");
         let typing = ClientFrame::Typing { to: UserId::new(), active: true };
         let out = held.outgoing(vec![typing.clone()], 1_060);
-        assert_eq!(ids(&out), vec![3, 0], "the three acks in one frame, ahead of the typing notice");
-        assert_eq!(out[1], typing);
+        assert_eq!(ack_counts(&out), vec![0, 3], "the typing notice, then the three acks in one frame");
+        assert_eq!(out[0], typing);
         assert_eq!(held.due_at(), None, "nothing held after");
         assert!(held.outgoing(vec![], 1_070).is_empty(), "nothing to write");
+    }
+
+    #[test]
+    fn acks_go_after_the_frames_their_receipts_made() {
+        let mut held = HeldReceiptAcks::default();
+        // What handling a receipt made (for a `resend` receipt, the `send` again), then its ack.
+        let made = ClientFrame::Typing { to: UserId::new(), active: false };
+        let out = held.outgoing(vec![made.clone(), ack(1)], 0);
+        assert_eq!(ack_counts(&out), vec![0, 1]);
+        assert_eq!(out[0], made);
     }
 
     #[test]
@@ -111,9 +124,9 @@ mod tests {
         let mut held = HeldReceiptAcks::default();
         assert!(held.outgoing(vec![ack(1)], 0).is_empty());
         assert!(held.outgoing(vec![], HOLD_MS - 1).is_empty(), "not yet");
-        assert_eq!(ids(&held.outgoing(vec![], HOLD_MS)), vec![1], "due");
+        assert_eq!(ack_counts(&held.outgoing(vec![], HOLD_MS)), vec![1], "due");
         assert!(held.outgoing(vec![ack(1)], HOLD_MS + 1).is_empty(), "a new hold starts");
-        assert_eq!(ids(&held.outgoing(vec![ack(1)], 2 * HOLD_MS + 1)), vec![2], "the oldest decides");
+        assert_eq!(ack_counts(&held.outgoing(vec![ack(1)], 2 * HOLD_MS + 1)), vec![2], "the oldest decides");
     }
 
     #[test]
@@ -121,7 +134,7 @@ mod tests {
         let mut held = HeldReceiptAcks::default();
         assert!(held.outgoing(vec![ack(MAX_IDS_PER_FRAME - 1)], 0).is_empty());
         assert_eq!(
-            ids(&held.outgoing(vec![ack(MAX_IDS_PER_FRAME + 3)], 1)),
+            ack_counts(&held.outgoing(vec![ack(MAX_IDS_PER_FRAME + 3)], 1)),
             vec![MAX_IDS_PER_FRAME, MAX_IDS_PER_FRAME, 2]
         );
         assert_eq!(held.due_at(), None);

@@ -2,7 +2,8 @@
 //! calls), for tests, benchmarks and tools. It owns the socket and the clock; the engine
 //! owns the rules.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use hush_shared::UserId;
@@ -102,6 +103,12 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// Milliseconds on a monotonic clock, for the receipt-ack hold (a wall clock may step back).
+fn monotonic_ms() -> i64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as i64
+}
+
 /// A client: the engine plus a socket.
 pub struct NativeClient<S: ClientStore> {
     /// The engine (and through it the store).
@@ -173,6 +180,8 @@ impl<S: ClientStore> NativeClient<S> {
             }
         }
         self.socket = Some(socket);
+        // Acks held for the last socket count only there.
+        self.held_acks.clear();
         let (frames, events) = self.engine.on_connected(now_ms()).await?;
         self.events.extend(events);
         self.write(frames).await
@@ -185,8 +194,20 @@ impl<S: ClientStore> NativeClient<S> {
         self.engine.on_disconnected();
     }
 
+    /// Writes `frames`, receipt acks held for the next write or until due (`held_acks`).
     async fn write(&mut self, frames: Vec<ClientFrame>) -> Result<(), NativeError> {
-        let frames = self.held_acks.outgoing(frames, now_ms());
+        let frames = self.held_acks.outgoing(frames, monotonic_ms());
+        self.write_now(frames).await
+    }
+
+    /// Writes the receipt acks held: before [`Self::run_until`] hands the client back, as
+    /// its caller may drop the socket next.
+    async fn flush_held_acks(&mut self) -> Result<(), NativeError> {
+        let frames = self.held_acks.take();
+        self.write_now(frames).await
+    }
+
+    async fn write_now(&mut self, frames: Vec<ClientFrame>) -> Result<(), NativeError> {
         if frames.is_empty() {
             return Ok(());
         }
@@ -234,7 +255,8 @@ impl<S: ClientStore> NativeClient<S> {
     }
 
     /// Processes frames until `done` holds or `limit` passes. Returns whether `done` held.
-    /// A lost connection ends with [`NativeError::Closed`]; the store keeps everything.
+    /// A lost connection ends with [`NativeError::Closed`]; the store keeps everything. The
+    /// receipt acks held meanwhile are written before it returns.
     pub async fn run_until(
         &mut self,
         limit: Duration,
@@ -243,15 +265,20 @@ impl<S: ClientStore> NativeClient<S> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             if done(self) {
+                self.flush_held_acks().await?;
                 return Ok(true);
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {
+                self.flush_held_acks().await?;
                 return Ok(false);
             }
             let mut wait = deadline - now;
-            for due in [self.engine.next_retry_ms(), self.held_acks.due_at()].into_iter().flatten() {
+            if let Some(due) = self.engine.next_retry_ms() {
                 wait = wait.min(Duration::from_millis((due - now_ms()).max(0) as u64));
+            }
+            if let Some(due) = self.held_acks.due_at() {
+                wait = wait.min(Duration::from_millis((due - monotonic_ms()).max(0) as u64));
             }
             let Some(socket) = self.socket.as_mut() else {
                 return Err(NativeError::NotConnected);

@@ -28,6 +28,10 @@ pub const DELIVERY_WINDOW: usize = 256;
 /// its receipts tens of milliseconds late, so the messages' window would let fewer
 /// receipts through than its messages make (BENCHMARKS.md, "Receipts kept flowing").
 pub const RECEIPT_WINDOW: usize = 2048;
+/// Milliseconds a client may hold a `receipt_ack` for its next frame (`hush_client::held_acks`).
+/// The server keeps a `delivered` receipt in memory awaiting its ack for longer (its
+/// `AWAIT_AT_MOST`, checked against this), so a held ack still spares it writing the receipt.
+pub const RECEIPT_ACK_HOLD_MS: i64 = 100;
 
 /// A message id: a UUID (v7 recommended) chosen by the sender's client; resends reuse it.
 pub type MessageId = Uuid;

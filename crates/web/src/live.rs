@@ -155,6 +155,12 @@ fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
+/// Milliseconds on the page's monotonic clock, for the receipt-ack hold (the wall clock may
+/// step back).
+fn monotonic_ms() -> i64 {
+    web_sys::window().and_then(|w| w.performance()).map_or_else(now_ms, |p| p.now() as i64)
+}
+
 /// Waits `ms` milliseconds.
 pub async fn sleep(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
@@ -339,7 +345,7 @@ impl Actor {
     }
 
     fn write(&mut self, frames: Vec<ClientFrame>) {
-        let now = now_ms();
+        let now = monotonic_ms();
         let frames = self.held_acks.outgoing(frames, now);
         self.arm_ack_flush(now);
         let Some(ws) = &self.ws else { return };
@@ -575,6 +581,8 @@ impl Actor {
                         }
                     }
                     HelloOutcome::Ready => {
+                        // Acks held from frames of an earlier socket count only there.
+                        self.held_acks.clear();
                         self.show_link();
                         // Friends and requests may have changed while away.
                         self.signals.social_version.update(|v| *v += 1);

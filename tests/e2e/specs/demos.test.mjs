@@ -27,32 +27,38 @@ before(async () => {
 
 after(() => tearDown(browser, hush, [alice, bob]));
 
-/** The receipts a page's sockets got and the receipt ids they acked, as they happen. */
+/** When a page's sockets got each receipt, and when they acked each receipt id. */
 function watchReceipts(page) {
-  const seen = { got: [], acked: [] };
+  const seen = { got: new Map(), acked: new Map() };
   const parse = (payload) => { try { return JSON.parse(payload); } catch { return null; } };
   page.on('websocket', (ws) => {
     ws.on('framereceived', ({ payload }) => {
       const frame = parse(payload);
-      if (frame?.type === 'receipt') seen.got.push(frame.id);
+      if (frame?.type === 'receipt') seen.got.set(frame.id, Date.now());
     });
     ws.on('framesent', ({ payload }) => {
       const frame = parse(payload);
-      if (frame?.type === 'receipt_ack') seen.acked.push(...frame.ids);
+      if (frame?.type === 'receipt_ack') for (const id of frame.ids) seen.acked.set(id, Date.now());
     });
   });
   return seen;
 }
 
-/** Waits (3 s at most) until `who` acked every receipt it got, `count` at least. */
+/**
+ * Waits (3 s at most) until `who` acked every receipt it got, `count` at least, and checks
+ * each ack went within 600 ms: held 100 ms for another frame, then on its own (the app's
+ * once-a-second tick would also send it, later).
+ */
 async function everyReceiptAcked(who, count) {
   const { got, acked } = who.receipts;
-  const waiting = () => got.filter((id) => !acked.includes(id));
-  for (let waited = 0; (got.length < count || waiting().length > 0) && waited < 3000; waited += 50) {
+  const waiting = () => [...got.keys()].filter((id) => !acked.has(id));
+  for (let waited = 0; (got.size < count || waiting().length > 0) && waited < 3000; waited += 50) {
     await who.page.waitForTimeout(50);
   }
-  assert.ok(got.length >= count, `${count} receipts expected: ${JSON.stringify(got)}`);
+  assert.ok(got.size >= count, `${count} receipts expected, got ${got.size}`);
   assert.deepEqual(waiting(), [], 'every receipt acked');
+  const delays = [...got].map(([id, at]) => acked.get(id) - at);
+  assert.ok(delays.every((ms) => ms <= 600), `acks went ${JSON.stringify(delays)} ms after their receipts`);
 }
 
 test('recipient online: delivered live, ticks go sent → delivered → read', async () => {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::stream::SplitStream;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hush_client::held_acks::HeldReceiptAcks;
 use hush_shared::ws::ClientFrame;
@@ -45,31 +45,33 @@ pub fn split(ws: Ws) -> (mpsc::UnboundedSender<ClientFrame>, SplitStream<Ws>) {
                     tokio::time::timeout(wait, rx.recv()).await.unwrap_or(None)
                 }
             };
-            let mut batch = Vec::new();
-            match next {
-                Some(frame) => batch.push(frame),
-                None if rx.is_closed() && rx.is_empty() => return,
-                None => {} // the held acks fell due
-            }
+            // Every sender gone: the acks held go last.
+            let last = next.is_none() && rx.is_closed() && rx.is_empty();
+            let mut batch: Vec<ClientFrame> = next.into_iter().collect();
             while let Ok(more) = rx.try_recv() {
                 batch.push(more);
             }
-            let batch = held.outgoing(batch, now_ms());
-            if batch.is_empty() {
-                continue;
-            }
-            for frame in hush_client::engine::coalesce(batch) {
-                let text = serde_json::to_string(&frame).unwrap_or_default();
-                if sink.feed(Message::text(text)).await.is_err() {
-                    return;
-                }
-            }
-            if sink.flush().await.is_err() {
+            let batch = if last { held.take() } else { held.outgoing(batch, now_ms()) };
+            if !write(&mut sink, batch).await || last {
                 return;
             }
         }
     });
     (tx, stream)
+}
+
+/// Writes `frames` (acks merged) in one flush; false once the socket failed.
+async fn write(sink: &mut SplitSink<Ws, Message>, frames: Vec<ClientFrame>) -> bool {
+    if frames.is_empty() {
+        return true;
+    }
+    for frame in hush_client::engine::coalesce(frames) {
+        let text = serde_json::to_string(&frame).unwrap_or_default();
+        if sink.feed(Message::text(text)).await.is_err() {
+            return false;
+        }
+    }
+    sink.flush().await.is_ok()
 }
 
 /// Sends `frame()` on `tx` each time the window has room (the answer to a send gives a

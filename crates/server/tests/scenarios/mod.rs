@@ -116,7 +116,20 @@ pub async fn recipient_offline(app: &TestApp) {
         .collect();
     assert_eq!(delivered, ids.into_iter().collect());
 
-    // Receipts were acknowledged: a fresh connection gets none again, and Bob's mailbox is empty.
+    // Receipts were acknowledged — the acks held for a next frame too, written before
+    // `run_until` returned: none waits in Alice's mailbox (applying one twice would show
+    // nothing), a fresh connection gets none again, and Bob's mailbox is empty.
+    let alice_device = alice.client.engine.device_id().expect("Alice's device");
+    let alice_mailbox = hush_server::store::Mailbox { user: alice.id, device: alice_device };
+    let mut waiting = usize::MAX;
+    for _ in 0..100 {
+        waiting = app.state.stores.mailbox.fetch_receipts(alice_mailbox, 0, 1000).await.unwrap().len();
+        if waiting == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(waiting, 0, "receipts still waiting for Alice's acks");
     alice.reload();
     alice.connect(&app.ws_url()).await;
     assert!(alice.client.run_until(WAIT, |c| c.events.contains(&Event::CaughtUp)).await.unwrap());

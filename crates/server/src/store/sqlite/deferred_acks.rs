@@ -55,8 +55,11 @@ pub const MAX_AWAITED: usize = 16384;
 /// How long an acked copy may stay here awaiting its receipt's ack while settled items are
 /// written (well under [`MAX_DEFERRAL`]). A device sending a burst acks its receipts behind
 /// its own sends, 50 to 250 ms late on a busy server (BENCHMARKS.md, "Receipts kept
-/// flowing").
+/// flowing"), and every client holds a receipt ack up to
+/// [`RECEIPT_ACK_HOLD_MS`](hush_shared::ws::RECEIPT_ACK_HOLD_MS) for its next frame: twice
+/// that fits with a round trip to spare.
 pub const AWAIT_AT_MOST: Duration = Duration::from_millis(250);
+const _: () = assert!(2 * hush_shared::ws::RECEIPT_ACK_HOLD_MS < AWAIT_AT_MOST.as_millis() as i64);
 
 /// Writes that await nothing after one that found more copies awaiting too long than copies
 /// settled in time (their senders ack receipts too slowly for awaiting to pay: a sender
