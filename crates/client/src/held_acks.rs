@@ -96,7 +96,7 @@ mod tests {
     }
 
     #[test]
-    fn acks_wait_for_the_next_frame_and_go_first() {
+    fn acks_wait_for_the_next_frame_and_go_after_it() {
         let mut held = HeldReceiptAcks::default();
         assert!(held.outgoing(vec![ack(1)], 1_000).is_empty(), "held");
         assert!(held.outgoing(vec![ack(2)], 1_050).is_empty(), "held with the first");
