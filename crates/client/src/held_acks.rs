@@ -3,23 +3,20 @@
 //! A `receipt_ack` answers nothing the person sees: it only lets the server forget the
 //! receipt (and the copy behind it) instead of sending it again on the next connection. On
 //! its own each one costs the server a wake-up, a socket read and a frame; held for up to
-//! [`HOLD_MS`] it goes with the client's next send, typing notice, message ack or ping, and
-//! the receipts that came meanwhile share one frame: a friend with the chat open sends
-//! `delivered` and `read` within milliseconds, and a device catching up gets hundreds of
-//! receipts in a row (BENCHMARKS.md, "Receipt acks held for the next write").
+//! [`RECEIPT_ACK_HOLD_MS`] it goes with the client's next send, typing notice, message ack
+//! or ping, and the receipts that came meanwhile share one frame: a friend with the chat
+//! open sends `delivered` and `read` within milliseconds, and a device catching up gets
+//! hundreds of receipts in a row (BENCHMARKS.md, "Receipt acks held for the next write").
 //!
 //! The hold stays well under the time the server keeps a `delivered` receipt in memory
 //! waiting for its ack before it writes it down: a held ack still saves the server that
-//! write. Acks held when the socket closes or another opens are dropped: an ack counts only
-//! on the connection that handed its receipt out, and the server sends those receipts again
-//! on the next one; applying a receipt twice changes nothing. Callers give the time from a
+//! write. Acks held when the socket closes are dropped once another opens: an ack counts
+//! only on the connection that handed its receipt out, and the server sends those receipts
+//! again on the next one; applying a receipt twice changes nothing. Callers give the time from a
 //! monotonic clock, and arm a timer for [`HeldReceiptAcks::due_at`]: a browser may run it
 //! late (a background tab's timers), so the 100 ms is the aim, not a promise.
 
 use hush_shared::ws::{ClientFrame, MAX_IDS_PER_FRAME, RECEIPT_ACK_HOLD_MS, ReceiptId};
-
-/// How long a receipt ack waits, at most, for another frame to go with.
-pub const HOLD_MS: i64 = RECEIPT_ACK_HOLD_MS;
 
 /// The receipt acks held, and since when.
 #[derive(Debug, Default)]
@@ -32,8 +29,9 @@ pub struct HeldReceiptAcks {
 impl HeldReceiptAcks {
     /// Takes the frames the client is about to write and says what to write now: its
     /// receipt acks are held, and whenever something else goes — another frame, a full
-    /// frame of acks, or acks held [`HOLD_MS`] — every held ack goes after it (an ack never
-    /// overtakes the frames its receipt made, such as the `send` a `resend` receipt asks for).
+    /// frame of acks, or acks held [`RECEIPT_ACK_HOLD_MS`] — every held ack goes after it
+    /// (an ack never overtakes the frames its receipt made, such as the `send` a `resend`
+    /// receipt asks for).
     pub fn outgoing(&mut self, frames: Vec<ClientFrame>, now_ms: i64) -> Vec<ClientFrame> {
         let mut others = Vec::with_capacity(frames.len());
         for frame in frames {
@@ -55,7 +53,7 @@ impl HeldReceiptAcks {
 
     /// When the held acks must be written even if nothing else goes (`None`: none held).
     pub fn due_at(&self) -> Option<i64> {
-        self.since_ms.map(|since| since + HOLD_MS)
+        self.since_ms.map(|since| since + RECEIPT_ACK_HOLD_MS)
     }
 
     /// Every held ack, in frames of at most [`MAX_IDS_PER_FRAME`] ids; none held after.
@@ -65,7 +63,8 @@ impl HeldReceiptAcks {
         ids.chunks(MAX_IDS_PER_FRAME).map(|ids| ClientFrame::ReceiptAck { ids: ids.to_vec() }).collect()
     }
 
-    /// Forgets the held acks: the socket closed, and the server sends those receipts again.
+    /// Forgets the held acks: a new connection started, and they count only on the one
+    /// that handed their receipts out (the server sends those receipts again).
     pub fn clear(&mut self) {
         self.ids.clear();
         self.since_ms = None;
@@ -100,7 +99,7 @@ mod tests {
         let mut held = HeldReceiptAcks::default();
         assert!(held.outgoing(vec![ack(1)], 1_000).is_empty(), "held");
         assert!(held.outgoing(vec![ack(2)], 1_050).is_empty(), "held with the first");
-        assert_eq!(held.due_at(), Some(1_000 + HOLD_MS), "due from the oldest");
+        assert_eq!(held.due_at(), Some(1_000 + RECEIPT_ACK_HOLD_MS), "due from the oldest");
         let typing = ClientFrame::Typing { to: UserId::new(), active: true };
         let out = held.outgoing(vec![typing.clone()], 1_060);
         assert_eq!(ack_counts(&out), vec![0, 3], "the typing notice, then the three acks in one frame");
@@ -123,10 +122,14 @@ mod tests {
     fn acks_go_on_their_own_once_held_long_enough() {
         let mut held = HeldReceiptAcks::default();
         assert!(held.outgoing(vec![ack(1)], 0).is_empty());
-        assert!(held.outgoing(vec![], HOLD_MS - 1).is_empty(), "not yet");
-        assert_eq!(ack_counts(&held.outgoing(vec![], HOLD_MS)), vec![1], "due");
-        assert!(held.outgoing(vec![ack(1)], HOLD_MS + 1).is_empty(), "a new hold starts");
-        assert_eq!(ack_counts(&held.outgoing(vec![ack(1)], 2 * HOLD_MS + 1)), vec![2], "the oldest decides");
+        assert!(held.outgoing(vec![], RECEIPT_ACK_HOLD_MS - 1).is_empty(), "not yet");
+        assert_eq!(ack_counts(&held.outgoing(vec![], RECEIPT_ACK_HOLD_MS)), vec![1], "due");
+        assert!(held.outgoing(vec![ack(1)], RECEIPT_ACK_HOLD_MS + 1).is_empty(), "a new hold starts");
+        assert_eq!(
+            ack_counts(&held.outgoing(vec![ack(1)], 2 * RECEIPT_ACK_HOLD_MS + 1)),
+            vec![2],
+            "the oldest decides"
+        );
     }
 
     #[test]

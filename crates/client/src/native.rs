@@ -190,7 +190,6 @@ impl<S: ClientStore> NativeClient<S> {
     /// Drops the socket (as a lost connection would).
     pub fn disconnect(&mut self) {
         self.socket = None;
-        self.held_acks.clear();
         self.engine.on_disconnected();
     }
 

@@ -371,7 +371,6 @@ impl Actor {
     }
 
     fn close(&mut self) {
-        self.held_acks.clear();
         if let Some(ws) = self.ws.take() {
             ws.set_onmessage(None);
             ws.set_onclose(None);
@@ -581,7 +580,8 @@ impl Actor {
                         }
                     }
                     HelloOutcome::Ready => {
-                        // Acks held from frames of an earlier socket count only there.
+                        // Acks held from frames of an earlier socket count only there (with
+                        // no socket, `write` drops what it takes: this is the one reset).
                         self.held_acks.clear();
                         self.show_link();
                         // Friends and requests may have changed while away.
@@ -607,7 +607,6 @@ impl Actor {
                 self.write(Vec::new());
             }
             Cmd::Closed(_) => {
-                self.held_acks.clear();
                 self.ws = None;
                 self.engine.on_disconnected();
                 self.link.closed(now);
