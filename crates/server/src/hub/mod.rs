@@ -1,7 +1,7 @@
 //! The hub: which users have live connections on this node, and how to reach them.
 //!
 //! Delivery never depends on a hub message arriving: messages and receipts live in the
-//! mailbox, and the hub only *wakes* a connection to re-read it (a flag plus a `Notify`,
+//! mailbox, and the hub only *wakes* a connection to re-read it (a flag plus a signal,
 //! which cannot overflow) — or, for a copy just stored for a device connected here, hands
 //! the copy over with what came before it in the mailbox, so a connection that has read
 //! up to there sends it without reading ([`Handoff`]); anything else reads. Ephemeral
@@ -15,12 +15,15 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use async_trait::async_trait;
+use futures_util::future::poll_fn;
+use futures_util::task::AtomicWaker;
 use hush_shared::ws::ServerFrame;
 use hush_shared::{DeviceId, UserId};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 use crate::maps::HashMap;
 use crate::store::{Preceding, SessionId, StoredMessage, StoredReceipt};
@@ -101,8 +104,10 @@ pub struct Wake {
     pub removed: AtomicBool,
     /// Copies handed over, in the order they came.
     handoffs: Mutex<Vec<Handoff>>,
-    /// Signalled after any flag changes.
-    pub notify: Notify,
+    /// Set by [`Self::raise`] until the connection's task sees it ([`Self::raised`]).
+    raised: AtomicBool,
+    /// The connection's task, registered each time it waits.
+    task: AtomicWaker,
 }
 
 impl Wake {
@@ -117,6 +122,26 @@ impl Wake {
             return false;
         }
         held.len() > before
+    }
+
+    /// Wakes the connection's task, after a flag changed or copies were handed over.
+    pub fn raise(&self) {
+        self.raised.store(true, Ordering::Release);
+        self.task.wake();
+    }
+
+    /// Resolves once [`Self::raise`] was called since it last resolved (at once if it was
+    /// meanwhile). A flag and an atomic waker rather than a `Notify`: a connection's loop
+    /// waits on it in every turn, and a `Notify` links each waiter into a list under a lock
+    /// and out again (BENCHMARKS.md, "Connections wait without locks").
+    pub fn raised(&self) -> impl Future<Output = ()> + '_ {
+        poll_fn(|cx| {
+            if self.raised.swap(false, Ordering::AcqRel) {
+                return Poll::Ready(());
+            }
+            self.task.register(cx.waker());
+            if self.raised.swap(false, Ordering::AcqRel) { Poll::Ready(()) } else { Poll::Pending }
+        })
     }
 
     /// The copies and receipts handed over since the last call, in order.
@@ -233,7 +258,7 @@ impl LocalHub {
                 }
                 HubEvent::SessionRevoked(_) | HubEvent::DeviceRemoved(_) => continue,
             }
-            wake.notify.notify_one();
+            wake.raise();
         }
     }
 
@@ -247,7 +272,7 @@ impl LocalHub {
         for entry in all {
             entry.wake.mail.store(true, Ordering::Release);
             entry.wake.receipts.store(true, Ordering::Release);
-            entry.wake.notify.notify_one();
+            entry.wake.raise();
         }
     }
 

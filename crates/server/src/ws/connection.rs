@@ -281,7 +281,12 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         let ping_every = Duration::from_secs(self.state.config.ws_ping_secs.max(1));
         let idle_limit = ping_every * 5 / 2;
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        let wake = self.wake.clone();
         let mut shutdown = self.state.shutdown.subscribe();
+        // Made once and polled in every turn: made anew each turn, it linked a waiter into
+        // the channel's list under a lock and out again.
+        let shutting_down = shutdown.changed();
+        tokio::pin!(shutting_down);
         loop {
             let step = tokio::select! {
                 incoming = stream.next() => match incoming {
@@ -293,9 +298,9 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
                     Some(Ok(message)) => Box::pin(self.on_ready_messages(message, stream)).await,
                 },
                 Some(frame) = frames.recv() => self.send_hub_frames(frame, &mut frames).await,
-                _ = self.wake.notify.notified() => Ok(()),
+                _ = wake.raised() => Ok(()),
                 _ = ping.tick() => self.on_tick(idle_limit).await,
-                _ = shutdown.changed() => Err(Ending(1001, "server shutting down")),
+                _ = &mut shutting_down => Err(Ending(1001, "server shutting down")),
             };
             if let Err(ending) = step {
                 return ending;

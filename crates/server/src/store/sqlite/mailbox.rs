@@ -551,7 +551,7 @@ fn enqueue_one(
     let (sender, id) = (&from.user.0, &message.id);
     let stored_at = match step.pending.stored_at(sender, id) {
         Some(at) => Some(at),
-        None => records::find(step.records()?, sender, id)?,
+        None => step.generations.find(step.tx, sender, id)?,
     };
     // A resend: stored again only for a device that asked for it.
     if let Some(at) = stored_at {
@@ -599,8 +599,7 @@ pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusql
         for Unwritten { send, unacked, delivered } in &sends {
             let (sender, id) = (&send.from.user.0, &send.id);
             let state = if *delivered { DELIVERED } else { 0 };
-            let kept = memory.generations.kept(&tx)?;
-            records::claim((&tx, kept), (sender, id), &send.addressee.0, send.stored_at, state)?;
+            memory.generations.claim(&tx, (sender, id), &send.addressee.0, send.stored_at, state)?;
             for (copy, _) in send.copies.iter().zip(unacked).filter(|(_, unacked)| **unacked) {
                 let row = CopyRow {
                     seq: copy.seq,

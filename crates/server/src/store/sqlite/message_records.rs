@@ -11,12 +11,14 @@
 //! a generation records are keyed by id first (migration 0017): ids are UUIDv7, so new
 //! records go to the table's end. Only the newest generation takes new records; each older
 //! one is remembered with the greatest id it holds, so a message whose id sorts after that
-//! (every new UUIDv7 id) is not looked for in it — a send then costs one lookup, not one
-//! per generation. Like the mailbox counters, this holds for the one process that serves
-//! the database.
+//! (every new UUIDv7 id) is not looked for in it — nor in the newest one when its id is later
+//! than any that one may hold (`newest_ids`): a new message costs no lookup at all. Like the
+//! mailbox counters, this holds for the one process that serves the database.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
+
+use super::newest_ids::NewestIds;
 
 /// `state` bits: what already happened to a message.
 pub(super) const DELIVERED: i64 = 1;
@@ -28,6 +30,8 @@ pub(super) const EXPIRED: i64 = 4;
 #[derive(Default)]
 pub(crate) struct Generations {
     kept: Option<Vec<Generation>>,
+    /// Which ids the newest one may hold, read with `kept`.
+    newest: NewestIds,
 }
 
 /// A generation kept, and which ids it can hold.
@@ -58,6 +62,11 @@ impl Generation {
 impl Generations {
     /// The generations kept, oldest first; never empty.
     pub(super) fn kept(&mut self, c: &Connection) -> rusqlite::Result<&[Generation]> {
+        Ok(self.read(c)?.0)
+    }
+
+    /// The generations kept, and which ids the newest one may hold; read after a sweep.
+    fn read(&mut self, c: &Connection) -> rusqlite::Result<(&[Generation], &mut NewestIds)> {
         if self.kept.is_none() {
             let mut stmt = c.prepare_cached("SELECT gen FROM message_id_generations ORDER BY gen")?;
             let numbers = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
@@ -66,9 +75,53 @@ impl Generations {
                 let holds = if i + 1 == numbers.len() { Holds::Any } else { Holds::UpTo(last_id(c, number)?) };
                 kept.push(Generation { number, holds });
             }
+            if let Some(newest) = kept.last() {
+                self.newest = NewestIds::read(c, newest.number)?;
+            }
             self.kept = Some(kept);
         }
-        Ok(self.kept.as_deref().unwrap_or_default())
+        Ok((self.kept.as_deref().unwrap_or_default(), &mut self.newest))
+    }
+
+    /// When the message `(sender, id)` was first stored, if a generation kept records it (the
+    /// duplicate check: a send kept pending, `pending_sends`, claims nothing yet). The newest
+    /// generation is looked in only when it may hold the id (`newest_ids`).
+    pub(super) fn find(&mut self, c: &Connection, sender: &Uuid, id: &Uuid) -> rusqlite::Result<Option<i64>> {
+        let (kept, newest) = self.read(c)?;
+        let Some((last, older)) = kept.split_last() else { return Ok(None) };
+        if let Some(at) = find(c, older, sender, id)? {
+            return Ok(Some(at));
+        }
+        if !newest.may_hold(sender, id) {
+            return Ok(None);
+        }
+        stored_at(c, last.number, sender, id)
+    }
+
+    /// Records the message `id` of `sender` to `recipient`, stored at `now`, in the newest
+    /// generation with `state` (e.g. [`DELIVERED`]): `None` when recorded now, or when it was
+    /// first stored if a record of it exists already (then left as it is).
+    pub(super) fn claim(
+        &mut self,
+        tx: &Connection,
+        (sender, id): (&Uuid, &Uuid),
+        recipient: &Uuid,
+        now: i64,
+        state: i64,
+    ) -> rusqlite::Result<Option<i64>> {
+        let (kept, newest_ids) = self.read(tx)?;
+        let Some((newest, older)) = kept.split_last() else { return Err(rusqlite::Error::QueryReturnedNoRows) };
+        if let Some(at) = find(tx, older, sender, id)? {
+            return Ok(Some(at));
+        }
+        newest_ids.claimed(sender, id);
+        let claimed = tx
+            .prepare_cached(
+                "INSERT INTO message_ids (gen, sender, id, stored_at, recipient, state) VALUES (?5, ?1, ?2, ?3, ?4, ?6)
+                 ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![sender.as_bytes(), id.as_bytes(), now, recipient.as_bytes(), newest.number, state])?;
+        if claimed == 1 { Ok(None) } else { stored_at(tx, newest.number, sender, id) }
     }
 }
 
@@ -80,38 +133,9 @@ fn last_id(c: &Connection, number: i64) -> rusqlite::Result<Option<Uuid>> {
         .optional()
 }
 
-/// Records the message `id` of `sender` to `recipient`, stored at `now`, in the newest
-/// generation with `state` (e.g. [`DELIVERED`]): `None` when recorded now, or when it was
-/// first stored if a record of it exists already (then left as it is).
-pub(super) fn claim(
-    (tx, kept): (&Connection, &[Generation]),
-    (sender, id): (&Uuid, &Uuid),
-    recipient: &Uuid,
-    now: i64,
-    state: i64,
-) -> rusqlite::Result<Option<i64>> {
-    let Some((newest, older)) = kept.split_last() else { return Err(rusqlite::Error::QueryReturnedNoRows) };
-    if let Some(at) = find((tx, older), sender, id)? {
-        return Ok(Some(at));
-    }
-    let claimed = tx
-        .prepare_cached(
-            "INSERT INTO message_ids (gen, sender, id, stored_at, recipient, state) VALUES (?5, ?1, ?2, ?3, ?4, ?6)
-             ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![sender.as_bytes(), id.as_bytes(), now, recipient.as_bytes(), newest.number, state])?;
-    if claimed == 1 { Ok(None) } else { stored_at(tx, newest.number, sender, id) }
-}
-
-/// When the message `(sender, id)` was first stored, if one of the generations `kept`
-/// records it (the duplicate check: a send kept pending, `pending_sends`, claims nothing
-/// yet).
-pub(super) fn find(
-    (tx, kept): (&Connection, &[Generation]),
-    sender: &Uuid,
-    id: &Uuid,
-) -> rusqlite::Result<Option<i64>> {
-    for generation in kept.iter().filter(|g| g.may_hold(id)) {
+/// When the message `(sender, id)` was first stored, if one of `generations` records it.
+fn find(tx: &Connection, generations: &[Generation], sender: &Uuid, id: &Uuid) -> rusqlite::Result<Option<i64>> {
+    for generation in generations.iter().filter(|g| g.may_hold(id)) {
         if let Some(at) = stored_at(tx, generation.number, sender, id)? {
             return Ok(Some(at));
         }
@@ -276,6 +300,54 @@ mod tests {
         assert_eq!(send(planted, 1_100).await, Enqueued::Stored { at: 1_100 }, "generation 0 was not looked in");
         assert_eq!(send(last, 1_100).await, Enqueued::Duplicate { at: 0 });
         assert_eq!(send(first, 1_100).await, Enqueued::Duplicate { at: 0 });
+    }
+
+    /// A UUIDv7 of `millis` from now.
+    fn id_in(millis: u64) -> uuid::Uuid {
+        let at = std::time::SystemTime::now() + std::time::Duration::from_millis(millis);
+        let since = at.duration_since(std::time::UNIX_EPOCH).unwrap();
+        uuid::Uuid::new_v7(uuid::Timestamp::from_unix_time(since.as_secs(), since.subsec_nanos(), 0, 0))
+    }
+
+    /// The newest generation is looked in only for ids it may hold (`newest_ids`): a resend
+    /// is found there whatever its id — made before the generations were read, ahead of the
+    /// clock then, or recorded since — and a new id is not looked for.
+    #[tokio::test]
+    async fn a_resend_is_found_in_the_newest_generation_whatever_its_id() {
+        let (store, a1, b1) = two_open_mailboxes().await;
+        let send = async |id: uuid::Uuid, now: i64| send_one(&store, (a1, b1), id, now).await;
+        let (early, ahead) = (uuid::Uuid::now_v7(), id_in(3_600_000));
+        assert_eq!(send(early, 0).await, Enqueued::Stored { at: 0 });
+        assert_eq!(send(ahead, 0).await, Enqueued::Stored { at: 0 });
+        store.flush().await.unwrap();
+        // The generations read again, as after a sweep or a restart: `ahead` sorts after
+        // the moment of reading.
+        store.expire(10, TTL, 10).await.unwrap();
+        assert_eq!(send(early, 10).await, Enqueued::Duplicate { at: 0 });
+        assert_eq!(send(ahead, 10).await, Enqueued::Duplicate { at: 0 }, "read as a record ahead");
+
+        let since = id_in(7_200_000);
+        assert_eq!(send(since, 20).await, Enqueued::Stored { at: 20 });
+        store.flush().await.unwrap();
+        assert_eq!(send(since, 30).await, Enqueued::Duplicate { at: 20 }, "recorded since the reading");
+
+        // Planted behind the store's back in the newest generation: a new id from a sender
+        // whose clock is not ahead is not looked for.
+        let c1 = Mailbox { user: hush_shared::UserId::new(), device: hush_shared::DeviceId::new() };
+        store.open_mailbox(c1).await.unwrap();
+        let planted = id_in(1_000);
+        let newest: i64 =
+            store.conn.try_lock().unwrap().query_row("SELECT MAX(gen) FROM message_ids", [], |r| r.get(0)).unwrap();
+        store
+            .conn
+            .try_lock()
+            .unwrap()
+            .execute(
+                "INSERT INTO message_ids (gen, sender, id, stored_at, recipient) VALUES (?4, ?1, ?2, 5, ?3)",
+                rusqlite::params![c1.user.0.as_bytes(), planted.as_bytes(), b1.user.0.as_bytes(), newest],
+            )
+            .unwrap();
+        assert_eq!(send_one(&store, (c1, b1), planted, 40).await, Enqueued::Stored { at: 40 }, "not looked for");
     }
 
     /// Records from several senders are kept in the order of their (UUIDv7, time-first)

@@ -24,6 +24,7 @@ mod mailbox;
 mod mailbox_counts;
 mod mailbox_write;
 mod message_records;
+mod newest_ids;
 mod pending_sends;
 mod push;
 mod route_cache;
@@ -36,6 +37,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use futures_util::FutureExt;
 use hush_shared::ws::ReceiptKind;
 use rusqlite::Connection;
 use tokio::sync::Mutex as AsyncMutex;
@@ -303,12 +305,16 @@ impl SqliteStore {
             }
             self.end_batch_of(ticket).await;
         }
-        let committed = match tokio::time::timeout(group_commit::ORPHANED_AFTER, self.group.ended(ticket)).await {
-            Ok(committed) => committed,
-            Err(_) => {
-                self.end_batch_of(ticket).await;
-                self.group.ended(ticket).await
-            }
+        // Ended already (the usual case for the send that opened it): no timer to set up.
+        let committed = match self.group.ended(ticket).now_or_never() {
+            Some(committed) => committed,
+            None => match tokio::time::timeout(group_commit::ORPHANED_AFTER, self.group.ended(ticket)).await {
+                Ok(committed) => committed,
+                Err(_) => {
+                    self.end_batch_of(ticket).await;
+                    self.group.ended(ticket).await
+                }
+            },
         };
         if committed {
             Ok(())
