@@ -26,6 +26,11 @@
 //! before an ack deferred here (a new connection), so it never gets that message or receipt
 //! again while the process lives.
 //!
+//! Written into the open batch of sends (`group_commit`), they are lost with it if its
+//! commit fails, as with a crash: the copies and receipts its rollback leaves in the tables
+//! come again. The `delivered` receipts of copies never in the table do not, so they are
+//! kept until the batch ends and written again if it failed ([`DeferredAcks::batch_ended`]).
+//!
 //! When a send, an ack or the owner's tick writes them, a copy whose `delivered` receipt
 //! still waits here unacked stays, with the receipt ([`Writing::AllButAwaited`]): with many
 //! messages in flight a sender acks its receipts tens of milliseconds later, after the acks
@@ -98,6 +103,11 @@ pub struct DeferredAcks {
     settled_in_time: usize,
     /// Writes left that write everything (see [`WRITES_WITHOUT_AWAITING`]).
     writes_without_awaiting: u32,
+    /// Receipts written into the open batch of sends whose copies were never in the table
+    /// (see [`Self::batch_ended`]).
+    in_open_batch: Vec<(Mailbox, StoredReceipt)>,
+    /// Such receipts whose batch failed, to write again (`mailbox::write_pending`).
+    to_write_again: Vec<(Mailbox, StoredReceipt)>,
 }
 
 /// What waits for one mailbox.
@@ -211,8 +221,9 @@ impl DeferredAcks {
     }
 
     /// The receipts waiting here that acks of copies never written queued
-    /// (`AckedCopy::in_table` false), with the mailboxes they go to. Once the pending sends
-    /// are written without such a copy, the journal holds these instead
+    /// (`AckedCopy::in_table` false), with the mailboxes they go to — also those written
+    /// into the open batch of sends, or to write again after it failed. Once the pending
+    /// sends are written without such a copy, the journal holds these instead
     /// (`mailbox::write_pending`): a process that died before writing the ack would lose
     /// the receipt with no copy left to deliver again.
     pub fn receipts_of_unwritten(&self) -> impl Iterator<Item = (Mailbox, &StoredReceipt)> {
@@ -220,6 +231,31 @@ impl DeferredAcks {
             .filter_map(|(_, at)| self.copy(*at).filter(|copy| !copy.in_table))
             .flat_map(|copy| &copy.receipts)
             .filter_map(|&(to, seq)| Some((to, &self.mailboxes.get(&to)?.receipts.get(&seq)?.0)))
+            .chain(self.in_open_batch.iter().chain(&self.to_write_again).map(|(to, receipt)| (*to, receipt)))
+    }
+
+    /// The open batch of sends ended (`group_commit`). Receipts of copies never in the table
+    /// that writes released into it are forgotten here like the rest of those writes; when
+    /// it failed, nothing would deliver them again — their copies are gone, acked while
+    /// pending — so they are kept to write again ([`Self::take_to_write_again`]). The
+    /// other deferred items a failed batch loses come again: the copies and receipts its
+    /// rollback left in the tables.
+    pub fn batch_ended(&mut self, committed: bool) {
+        let written = std::mem::take(&mut self.in_open_batch);
+        if !committed {
+            self.to_write_again.extend(written);
+        }
+    }
+
+    /// The receipts to write again after their batch failed ([`Self::batch_ended`]); given
+    /// back with [`Self::write_again_later`] if writing them fails.
+    pub fn take_to_write_again(&mut self) -> Vec<(Mailbox, StoredReceipt)> {
+        std::mem::take(&mut self.to_write_again)
+    }
+
+    /// Receipts [`Self::take_to_write_again`] gave that could not be written.
+    pub fn write_again_later(&mut self, receipts: Vec<(Mailbox, StoredReceipt)>) {
+        self.to_write_again.extend(receipts);
     }
 
     /// Whether a read of `mailbox`'s messages after `after` would see one acked here.
@@ -339,18 +375,25 @@ impl DeferredAcks {
         self.mailboxes.get(&mailbox)?.copies.get(&seq)
     }
 
-    /// The mailbox transaction committed (or its savepoint was released into the batch of
-    /// sends, which a failed batch loses like a crash would: the acks come again — but for
-    /// a copy acked while pending, whose `delivered` receipt such a write held, nothing
-    /// comes again): what
+    /// The mailbox transaction committed, or `into_batch`: its savepoint was released into
+    /// the open batch of sends, which commits later (see [`Self::batch_ended`]). What
     /// [`Self::write`] wrote in it is gone from here; what it left waits on.
-    pub fn committed(&mut self) {
-        match self.written.take() {
-            None => {}
-            Some(Written::Everything) => {
-                *self = Self { writes_without_awaiting: self.writes_without_awaiting, ..Self::default() }
+    pub fn committed(&mut self, into_batch: bool) {
+        let Some(written) = self.written.take() else { return };
+        if into_batch {
+            let receipts = self.receipts_of_copies_never_in_table(&written);
+            self.in_open_batch.extend(receipts);
+        }
+        match written {
+            Written::Everything => {
+                *self = Self {
+                    writes_without_awaiting: self.writes_without_awaiting,
+                    in_open_batch: std::mem::take(&mut self.in_open_batch),
+                    to_write_again: std::mem::take(&mut self.to_write_again),
+                    ..Self::default()
+                }
             }
-            Some(Written::AllButAwaited { copies, awaiting_done, .. }) => {
+            Written::AllButAwaited { copies, awaiting_done, .. } => {
                 for at in copies {
                     self.forget_copy(at);
                 }
@@ -364,6 +407,22 @@ impl DeferredAcks {
                 self.oldest = self.awaiting.front().map(|(acked_at, _)| *acked_at);
             }
         }
+    }
+
+    /// The receipts `written` wrote for copies that were never in the table.
+    fn receipts_of_copies_never_in_table(&self, written: &Written) -> Vec<(Mailbox, StoredReceipt)> {
+        let in_everything;
+        let copies = match written {
+            Written::Everything => {
+                let all = self.mailboxes.iter().flat_map(|(mailbox, w)| w.copies.keys().map(|seq| (*mailbox, *seq)));
+                in_everything = all.collect::<Vec<At>>();
+                &in_everything
+            }
+            Written::AllButAwaited { copies, .. } => copies,
+        };
+        let never_in_table = copies.iter().filter_map(|at| self.copy(*at)).filter(|copy| !copy.in_table);
+        let receipts = never_in_table.flat_map(|copy| &copy.receipts);
+        receipts.filter_map(|&(to, seq)| Some((to, self.mailboxes.get(&to)?.receipts.get(&seq)?.0.clone()))).collect()
     }
 
     /// Forgets a copy written, with the receipts written with it.
@@ -446,10 +505,10 @@ mod tests {
         assert!(deferred.hides_messages_from(bob, 6) && !deferred.hides_messages_from(bob, 7));
         assert!(deferred.has_message(bob, 7) && !deferred.has_message(alice, 7));
         assert_eq!((deferred.acked_in(bob), deferred.acked_in(alice), deferred.acked()), (1, 0, 1));
-        deferred.committed();
+        deferred.committed(false);
         assert!(deferred.due(), "not written: still waiting");
         deferred.written = Some(Written::Everything);
-        deferred.committed();
+        deferred.committed(false);
         assert!(!deferred.due() && !deferred.hides_receipts_from(alice, 0) && deferred.acked() == 0);
     }
 
@@ -467,6 +526,44 @@ mod tests {
         assert_eq!(deferred.receipts_for(alice, 0).count(), 0, "acked: gone");
         assert!(!deferred.hides_receipts_from(alice, 0), "nothing to delete from the table");
         assert_eq!(deferred.receipts_for(alice_laptop, 0).collect::<Vec<_>>(), vec![&on_laptop]);
+    }
+
+    /// A receipt of a copy never in the table, written into the open batch of sends, is
+    /// kept for the journal until the batch ends; kept to write again when it failed.
+    #[test]
+    fn receipts_only_a_batch_holds_are_kept_until_it_commits() {
+        let (bob, alice) = (mailbox(), mailbox());
+        let never_written = |deferred: &mut DeferredAcks, seq: i64| {
+            let on_phone = receipt(100 + seq);
+            let message = MessageRef { sender: alice.user, id: on_phone.message_id, seq };
+            deferred.defer_message((bob, message, false), vec![(alice, on_phone.clone())]);
+            on_phone
+        };
+        let kept = |deferred: &DeferredAcks| deferred.receipts_of_unwritten().map(|(_, r)| r.id).collect::<Vec<_>>();
+        let mut deferred = DeferredAcks::default();
+        let first = never_written(&mut deferred, 1);
+        deferred.written = Some(Written::Everything);
+        deferred.committed(true);
+        assert!(deferred.is_empty() && deferred.receipts_for(alice, 0).count() == 0, "written: read from the table");
+        assert_eq!(kept(&deferred), vec![first.id], "the batch may still fail");
+        deferred.batch_ended(true);
+        assert!(kept(&deferred).is_empty() && deferred.take_to_write_again().is_empty());
+
+        let second = never_written(&mut deferred, 2);
+        deferred.written = Some(Written::Everything);
+        deferred.committed(true);
+        deferred.batch_ended(false);
+        assert_eq!(kept(&deferred), vec![second.id], "kept until written again");
+        let again = deferred.take_to_write_again();
+        assert_eq!(again, vec![(alice, second.clone())]);
+        deferred.write_again_later(again);
+        assert_eq!(kept(&deferred), vec![second.id], "writing them failed");
+
+        never_written(&mut deferred, 3);
+        deferred.written = Some(Written::Everything);
+        deferred.committed(false);
+        deferred.batch_ended(false);
+        assert_eq!(deferred.take_to_write_again(), vec![(alice, second)], "a transaction of its own: durable");
     }
 
     /// Copies awaiting their receipts' acks, and those receipts, do not make acks due (up to

@@ -302,6 +302,37 @@ mod tests {
         assert!(group.ended(next).await);
     }
 
+    /// The `delivered` receipt of a copy acked while its send was pending (a copy never
+    /// written) lives only in memory until written. Written into a batch that then fails,
+    /// it is written again: nothing else would deliver it.
+    #[tokio::test]
+    async fn a_receipt_only_a_failed_batch_held_is_written_again() {
+        let (store, a1, b1) = two_open_mailboxes().await;
+        store.enqueue_many(a1, one_message(b1), 1, POLICY).await.unwrap();
+        let copy = store.fetch_messages(b1, 0, 10).await.unwrap().remove(0);
+        let acked = crate::store::MessageRef { sender: a1.user, id: copy.id, seq: copy.seq };
+        store.ack_messages(b1, &[acked], 2).await.unwrap();
+        let delivered = store.fetch_receipts(a1, 0, 10).await.unwrap();
+        assert_eq!(delivered.len(), 1, "waiting in memory");
+
+        let ticket = open_a_batch(&store).await;
+        // A receipt ack waiting makes the next read of Alice's receipts write everything
+        // deferred first: into the batch.
+        let unknown = crate::store::ReceiptRef { id: uuid::Uuid::now_v7(), seq: i64::MAX };
+        store.ack_receipts(a1, &[unknown]).await.unwrap();
+        assert_eq!(store.fetch_receipts(a1, 0, 10).await.unwrap(), delivered, "in the batch's table");
+        // What SQLite does by itself after an I/O error inside the transaction.
+        store.conn.lock().await.execute_batch("ROLLBACK").unwrap();
+        store.ack_receipts(a1, &[]).await.unwrap();
+        assert!(!store.group.ended(ticket).await, "the batch failed");
+
+        assert_eq!(store.fetch_receipts(a1, 0, 10).await.unwrap(), delivered, "written again");
+        store.flush().await.unwrap();
+        let c = store.conn.lock().await;
+        let rows: i64 = c.query_row("SELECT COUNT(*) FROM receipts", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 1, "in the table");
+    }
+
     /// A send that joined a batch whose opener's task ended before committing it commits
     /// the batch itself rather than wait for ever.
     #[tokio::test]

@@ -257,8 +257,9 @@ pub(super) fn begin<'c>(
 /// Commits a transaction [`begin`] began that changed mailbox depths by `changes` (inside a
 /// batch: releases its savepoint; the batch commits later).
 pub(super) fn commit(tx: Write<'_>, memory: &mut MailboxMemory, changes: DepthChanges) -> rusqlite::Result<()> {
+    let into_batch = tx.in_batch();
     tx.commit()?;
-    written(memory, changes);
+    written(memory, changes, into_batch);
     Ok(())
 }
 
@@ -267,15 +268,16 @@ pub(super) fn commit(tx: Write<'_>, memory: &mut MailboxMemory, changes: DepthCh
 /// batch is released into it. The batch commits later.
 fn hold(tx: Write<'_>, memory: &mut MailboxMemory, changes: DepthChanges) -> rusqlite::Result<()> {
     tx.hold()?;
-    written(memory, changes);
+    written(memory, changes, true);
     Ok(())
 }
 
-/// What the memory learns once a mailbox transaction's writes are done: the depths it
-/// changed, and that the deferred acks it wrote are no longer waiting.
-fn written(memory: &mut MailboxMemory, changes: DepthChanges) {
+/// What the memory learns once a mailbox transaction's writes are done (`into_batch`: done
+/// in the open batch of sends, which commits later): the depths it changed, and that the
+/// deferred acks it wrote are no longer waiting.
+fn written(memory: &mut MailboxMemory, changes: DepthChanges, into_batch: bool) {
     memory.counts.committed(changes);
-    memory.deferred.committed();
+    memory.deferred.committed(into_batch);
 }
 
 /// Writes the deferred acks `deferred` says now, in a transaction of their own (a savepoint
@@ -589,13 +591,15 @@ fn enqueue_one(
 /// recipient needs nothing more: that copy's ack queues its receipt again. Runs outside the
 /// batch of sends (it commits); on an error the sends stay pending (and in the journal).
 pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusqlite::Result<()> {
-    if memory.pending.is_empty() {
+    let again = memory.deferred.take_to_write_again();
+    if memory.pending.is_empty() && again.is_empty() {
         return Ok(());
     }
     let sends = memory.pending.take_all();
     let receipts = receipts_to_keep(memory);
     let written = (|| {
         let tx = Write::begin(c)?;
+        write_open_receipts(&tx, &mut memory.counts, &again)?;
         for Unwritten { send, unacked, delivered } in &sends {
             let (sender, id) = (&send.from.user.0, &send.id);
             let state = if *delivered { DELIVERED } else { 0 };
@@ -629,9 +633,25 @@ pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusql
         }
         Err(e) => {
             memory.pending.put_back(sends);
+            memory.deferred.write_again_later(again);
             Err(e)
         }
     }
+}
+
+/// Writes `receipts` into their mailboxes' queues, those still open (one closed since — a
+/// device removed, an account deleted — would be a row nobody reads).
+fn write_open_receipts(
+    tx: &Connection,
+    counts: &mut MailboxCounts,
+    receipts: &[(Mailbox, StoredReceipt)],
+) -> rusqlite::Result<()> {
+    for (mailbox, receipt) in receipts {
+        if counts.devices_of(tx, &mailbox.user.0)?.contains(&mailbox.device.0) {
+            insert_receipt(tx, counts, mailbox, receipt)?;
+        }
+    }
+    Ok(())
 }
 
 /// The journal entries of the `delivered` receipts that acks of copies never written queued
@@ -668,11 +688,7 @@ pub(super) fn write_journaled(
 ) -> rusqlite::Result<()> {
     if !journaled.receipts.is_empty() {
         let tx = Write::begin(c)?;
-        for (mailbox, receipt) in &journaled.receipts {
-            if memory.counts.devices_of(&tx, &mailbox.user.0)?.contains(&mailbox.device.0) {
-                insert_receipt(&tx, &mut memory.counts, mailbox, receipt)?;
-            }
-        }
+        write_open_receipts(&tx, &mut memory.counts, &journaled.receipts)?;
         tx.commit()?;
     }
     for send in journaled.sends {

@@ -27,6 +27,11 @@ impl<'c> Write<'c> {
         Ok(Self { c, in_batch, open: true })
     }
 
+    /// Whether this is a savepoint inside the open batch of sends.
+    pub(super) fn in_batch(&self) -> bool {
+        self.in_batch
+    }
+
     /// Makes the writes durable, or releases the savepoint into the batch (which commits
     /// them later).
     pub(super) fn commit(mut self) -> rusqlite::Result<()> {

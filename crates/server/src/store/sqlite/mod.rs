@@ -111,11 +111,13 @@ impl MailboxMemory {
     }
 
     /// Sends failed before they were durable (their batch, or its append to the journal):
-    /// those not appended are forgotten (their senders are told, and send again), and what
-    /// is remembered of rows is read again from the tables — after the sends still pending
-    /// are written, so that they are counted.
+    /// those not appended are forgotten (their senders are told, and send again), the
+    /// receipts only the batch held are written again (`DeferredAcks::batch_ended`), and
+    /// what is remembered of rows is read again from the tables — after the sends still
+    /// pending are written, so that they are counted.
     fn batch_failed(&mut self, c: &Connection) {
         self.pending.drop_unjournaled();
+        self.deferred.batch_ended(false);
         if let Err(e) = mailbox::write_pending(c, self) {
             tracing::error!(error = %e, "writing the pending sends failed");
         }
@@ -352,9 +354,12 @@ fn end_batch(group: &GroupCommit, memory: &Mutex<MailboxMemory>, c: &Connection)
     }
     // The batch's pending sends are durable once appended: before its commit.
     let appended = with_memory(memory, MailboxMemory::append_pending);
-    if let Err(e) = group.end(c, appended) {
-        tracing::error!(error = %e, "committing a batch of sends failed");
-        with_memory(memory, |memory| memory.batch_failed(c));
+    match group.end(c, appended) {
+        Ok(()) => with_memory(memory, |memory| memory.deferred.batch_ended(true)),
+        Err(e) => {
+            tracing::error!(error = %e, "committing a batch of sends failed");
+            with_memory(memory, |memory| memory.batch_failed(c));
+        }
     }
 }
 
