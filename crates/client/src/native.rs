@@ -213,26 +213,11 @@ impl<S: ClientStore> NativeClient<S> {
         let Some(socket) = self.socket.as_mut() else {
             return Ok(());
         };
-        let mut failed = None;
-        for frame in coalesce(frames) {
-            let text = serde_json::to_string(&frame).unwrap_or_default();
-            if let Err(e) = socket.feed(Message::text(text)).await {
-                failed = Some(e.to_string());
-                break;
-            }
+        if let Err(e) = write_frames(socket, frames).await {
+            self.disconnect();
+            return Err(NativeError::Closed(e.to_string()));
         }
-        if failed.is_none()
-            && let Err(e) = socket.flush().await
-        {
-            failed = Some(e.to_string());
-        }
-        match failed {
-            Some(e) => {
-                self.disconnect();
-                Err(NativeError::Closed(e))
-            }
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// Writes a message (stored locally first, sent if connected).
@@ -333,4 +318,19 @@ impl<S: ClientStore> NativeClient<S> {
     pub async fn message(&self, id: MessageId) -> Result<Option<ChatMessage>, NativeError> {
         Ok(self.engine.store().message(id).await?)
     }
+}
+
+/// Writes `frames` to `sink` as JSON text messages — acks merged ([`coalesce`]) — and
+/// flushes once, so they leave together: the native runner's socket and `hush-bench`'s.
+pub async fn write_frames<S>(sink: &mut S, frames: Vec<ClientFrame>) -> Result<(), S::Error>
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    if frames.is_empty() {
+        return Ok(());
+    }
+    for frame in coalesce(frames) {
+        sink.feed(Message::text(serde_json::to_string(&frame).unwrap_or_default())).await?;
+    }
+    sink.flush().await
 }

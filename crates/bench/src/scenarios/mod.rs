@@ -17,12 +17,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
 use hush_client::held_acks::HeldReceiptAcks;
+use hush_client::native::write_frames;
 use hush_shared::ws::ClientFrame;
 use tokio::sync::{Semaphore, mpsc};
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::server::Server;
 use crate::wire::Ws;
@@ -52,26 +52,12 @@ pub fn split(ws: Ws) -> (mpsc::UnboundedSender<ClientFrame>, SplitStream<Ws>) {
                 batch.push(more);
             }
             let batch = if last { held.take() } else { held.outgoing(batch, now_ms()) };
-            if !write(&mut sink, batch).await || last {
+            if write_frames(&mut sink, batch).await.is_err() || last {
                 return;
             }
         }
     });
     (tx, stream)
-}
-
-/// Writes `frames` (acks merged) in one flush; false once the socket failed.
-async fn write(sink: &mut SplitSink<Ws, Message>, frames: Vec<ClientFrame>) -> bool {
-    if frames.is_empty() {
-        return true;
-    }
-    for frame in hush_client::engine::coalesce(frames) {
-        let text = serde_json::to_string(&frame).unwrap_or_default();
-        if sink.feed(Message::text(text)).await.is_err() {
-            return false;
-        }
-    }
-    sink.flush().await.is_ok()
 }
 
 /// Sends `frame()` on `tx` each time the window has room (the answer to a send gives a
