@@ -133,7 +133,8 @@ impl Wake {
     /// Resolves once [`Self::raise`] was called since it last resolved (at once if it was
     /// meanwhile). A flag and an atomic waker rather than a `Notify`: a connection's loop
     /// waits on it in every turn, and a `Notify` links each waiter into a list under a lock
-    /// and out again (BENCHMARKS.md, "Connections wait without locks").
+    /// and out again (BENCHMARKS.md, "New ids not looked up, connections wait without
+    /// locks").
     pub fn raised(&self) -> impl Future<Output = ()> + '_ {
         poll_fn(|cx| {
             if self.raised.swap(false, Ordering::AcqRel) {
