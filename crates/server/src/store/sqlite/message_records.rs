@@ -75,9 +75,10 @@ impl Generations {
                 let holds = if i + 1 == numbers.len() { Holds::Any } else { Holds::UpTo(last_id(c, number)?) };
                 kept.push(Generation { number, holds });
             }
-            if let Some(newest) = kept.last() {
-                self.newest = NewestIds::read(c, newest.number)?;
-            }
+            self.newest = match kept.last() {
+                Some(newest) => NewestIds::read(c, newest.number)?,
+                None => NewestIds::default(),
+            };
             self.kept = Some(kept);
         }
         Ok((self.kept.as_deref().unwrap_or_default(), &mut self.newest))
