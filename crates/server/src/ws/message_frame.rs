@@ -8,28 +8,45 @@
 //! the largest part of the JSON work per relayed message (BENCHMARKS.md, "Copies as bytes").
 //! `stored` and `receipt` hold only ids, numbers and fixed names, none of which JSON
 //! escapes; through serde they were about 1.5 % of the server's CPU on one message at a
-//! time (BENCHMARKS.md, "Frames read in one pass").
-
-use std::fmt::Write as _;
+//! time (BENCHMARKS.md, "Frames read in one pass"). Ids and numbers are put in as text
+//! directly, not through `write!`, whose formatting machinery cost more than the frames'
+//! other work (BENCHMARKS.md, "Frames without the formatting machinery").
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use uuid::Uuid;
 
 use hush_shared::ws::ServerFrame;
 
 use crate::store::StoredMessage;
 
+/// Appends `id` in its hyphenated form (nothing in it for JSON to escape).
+fn push_id(text: &mut String, id: &Uuid) {
+    text.push_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+}
+
+/// Appends `n` in decimal.
+fn push_number(text: &mut String, n: i64) {
+    text.push_str(itoa::Buffer::new().format(n));
+}
+
 /// `m` as the text of its `message` frame.
 pub fn message_text(m: &StoredMessage) -> Message {
     let mut text = String::with_capacity(200 + m.envelope.len().div_ceil(3) * 4);
-    let _ = write!(
-        text,
-        r#"{{"type":"message","id":"{}","from":"{}","from_device":"{}","to":"{}","envelope":""#,
-        m.id, m.from, m.from_device, m.to
-    );
+    text.push_str(r#"{"type":"message","id":""#);
+    push_id(&mut text, &m.id);
+    text.push_str(r#"","from":""#);
+    push_id(&mut text, &m.from.0);
+    text.push_str(r#"","from_device":""#);
+    push_id(&mut text, &m.from_device.0);
+    text.push_str(r#"","to":""#);
+    push_id(&mut text, &m.to.0);
+    text.push_str(r#"","envelope":""#);
     URL_SAFE_NO_PAD.encode_string(&m.envelope, &mut text);
-    let _ = write!(text, r#"","sent_at":{}}}"#, m.stored_at);
+    text.push_str(r#"","sent_at":"#);
+    push_number(&mut text, m.stored_at);
+    text.push('}');
     Message::Text(Utf8Bytes::from(text))
 }
 
@@ -39,18 +56,30 @@ pub fn per_message_text(frame: &ServerFrame) -> Option<String> {
     match frame {
         ServerFrame::Stored { id, at } => {
             let mut text = String::with_capacity(96);
-            let _ = write!(text, r#"{{"type":"stored","id":"{id}","at":{at}}}"#);
+            text.push_str(r#"{"type":"stored","id":""#);
+            push_id(&mut text, id);
+            text.push_str(r#"","at":"#);
+            push_number(&mut text, *at);
+            text.push('}');
             Some(text)
         }
         ServerFrame::Receipt { id, kind, message_id, peer, peer_device, at } => {
             let mut text = String::with_capacity(288);
-            let kind = kind.as_str();
-            let _ = write!(text, r#"{{"type":"receipt","id":"{id}","kind":"{kind}","message_id":"{message_id}""#);
-            let _ = write!(text, r#","peer":"{peer}""#);
+            text.push_str(r#"{"type":"receipt","id":""#);
+            push_id(&mut text, id);
+            text.push_str(r#"","kind":""#);
+            text.push_str(kind.as_str());
+            text.push_str(r#"","message_id":""#);
+            push_id(&mut text, message_id);
+            text.push_str(r#"","peer":""#);
+            push_id(&mut text, &peer.0);
             if let Some(device) = peer_device {
-                let _ = write!(text, r#","peer_device":"{device}""#);
+                text.push_str(r#"","peer_device":""#);
+                push_id(&mut text, &device.0);
             }
-            let _ = write!(text, r#","at":{at}}}"#);
+            text.push_str(r#"","at":"#);
+            push_number(&mut text, *at);
+            text.push('}');
             Some(text)
         }
         _ => None,
