@@ -9,8 +9,8 @@
 //! `stored` and `receipt` hold only ids, numbers and fixed names, none of which JSON
 //! escapes; through serde they were about 1.5 % of the server's CPU on one message at a
 //! time (BENCHMARKS.md, "Frames read in one pass"). Ids and numbers are put in as text
-//! directly, not through `write!`, whose formatting machinery cost more than the frames'
-//! other work (BENCHMARKS.md, "Frames without the formatting machinery").
+//! directly, not through `write!` and its formatting machinery: about 1,600 instructions a
+//! message (BENCHMARKS.md, "Frames without the formatting machinery").
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use base64::Engine as _;
