@@ -207,9 +207,6 @@ impl<S: ClientStore> NativeClient<S> {
     }
 
     async fn write_now(&mut self, frames: Vec<ClientFrame>) -> Result<(), NativeError> {
-        if frames.is_empty() {
-            return Ok(());
-        }
         let Some(socket) = self.socket.as_mut() else {
             return Ok(());
         };

@@ -227,6 +227,7 @@ pub(super) fn expire(
 #[cfg(test)]
 mod tests {
     use super::super::SqliteStore;
+    use super::super::newest_ids::v7_in;
     use super::super::tests::{store_one, two_open_mailboxes};
     use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, Outgoing};
 
@@ -303,13 +304,6 @@ mod tests {
         assert_eq!(send(first, 1_100).await, Enqueued::Duplicate { at: 0 });
     }
 
-    /// A UUIDv7 of `millis` from now.
-    fn id_in(millis: u64) -> uuid::Uuid {
-        let at = std::time::SystemTime::now() + std::time::Duration::from_millis(millis);
-        let since = at.duration_since(std::time::UNIX_EPOCH).unwrap();
-        uuid::Uuid::new_v7(uuid::Timestamp::from_unix_time(since.as_secs(), since.subsec_nanos(), 0, 0))
-    }
-
     /// The newest generation is looked in only for ids it may hold (`newest_ids`): a resend
     /// is found there whatever its id — made before the generations were read, ahead of the
     /// clock then, or recorded since — and a new id is not looked for.
@@ -317,7 +311,7 @@ mod tests {
     async fn a_resend_is_found_in_the_newest_generation_whatever_its_id() {
         let (store, a1, b1) = two_open_mailboxes().await;
         let send = async |id: uuid::Uuid, now: i64| send_one(&store, (a1, b1), id, now).await;
-        let (early, ahead) = (uuid::Uuid::now_v7(), id_in(3_600_000));
+        let (early, ahead) = (uuid::Uuid::now_v7(), v7_in(3_600_000));
         assert_eq!(send(early, 0).await, Enqueued::Stored { at: 0 });
         assert_eq!(send(ahead, 0).await, Enqueued::Stored { at: 0 });
         store.flush().await.unwrap();
@@ -327,7 +321,7 @@ mod tests {
         assert_eq!(send(early, 10).await, Enqueued::Duplicate { at: 0 });
         assert_eq!(send(ahead, 10).await, Enqueued::Duplicate { at: 0 }, "read as a record ahead");
 
-        let since = id_in(7_200_000);
+        let since = v7_in(7_200_000);
         assert_eq!(send(since, 20).await, Enqueued::Stored { at: 20 });
         store.flush().await.unwrap();
         assert_eq!(send(since, 30).await, Enqueued::Duplicate { at: 20 }, "recorded since the reading");
@@ -336,7 +330,7 @@ mod tests {
         // whose clock is not ahead is not looked for.
         let c1 = Mailbox { user: hush_shared::UserId::new(), device: hush_shared::DeviceId::new() };
         store.open_mailbox(c1).await.unwrap();
-        let planted = id_in(1_000);
+        let planted = v7_in(1_000);
         let newest: i64 =
             store.conn.try_lock().unwrap().query_row("SELECT MAX(gen) FROM message_ids", [], |r| r.get(0)).unwrap();
         store

@@ -81,6 +81,19 @@ fn last_id_at(at: SystemTime) -> Uuid {
     Uuid::from_bytes(bytes)
 }
 
+/// A UUIDv7 made in the millisecond `millis` since the epoch (for tests).
+#[cfg(test)]
+pub(super) fn v7_at_ms(millis: u64) -> Uuid {
+    Uuid::new_v7(uuid::Timestamp::from_unix_time(millis / 1000, (millis % 1000) as u32 * 1_000_000, 0, 0))
+}
+
+/// A UUIDv7 made `offset_ms` from now, before it when negative (for tests).
+#[cfg(test)]
+pub(super) fn v7_in(offset_ms: i64) -> Uuid {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    v7_at_ms((now + offset_ms) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,39 +117,26 @@ mod tests {
         .unwrap();
     }
 
-    /// A UUIDv7 of `offset` from now.
-    fn id_at(offset: i64) -> Uuid {
-        let at = if offset >= 0 {
-            SystemTime::now() + Duration::from_millis(offset as u64)
-        } else {
-            SystemTime::now() - Duration::from_millis(offset.unsigned_abs())
-        };
-        let millis = at.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-        let mut bytes = *Uuid::now_v7().as_bytes();
-        bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
-        Uuid::from_bytes(bytes)
-    }
-
     #[test]
     fn later_ids_are_new_unless_their_sender_ran_ahead() {
         let c = table();
         let (alice, bob, carol) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let (past, ahead) = (id_at(-60_000), id_at(3_600_000));
+        let (past, ahead) = (v7_in(-60_000), v7_in(3_600_000));
         record(&c, 1, &alice, &past);
         record(&c, 1, &bob, &ahead);
-        record(&c, 0, &carol, &id_at(7_200_000));
+        record(&c, 0, &carol, &v7_in(7_200_000));
         let mut newest = NewestIds::read(&c, 1).unwrap();
         assert!(newest.may_hold(&alice, &past) && newest.may_hold(&carol, &past), "up to the reading: looked up");
         assert!(newest.may_hold(&bob, &ahead), "a record read ahead of the moment");
-        assert!(newest.may_hold(&bob, &id_at(1_000)), "bob's clock runs ahead: his ids are looked up");
-        assert!(!newest.may_hold(&alice, &id_at(1_000)), "alice's next id is new");
-        assert!(!newest.may_hold(&carol, &id_at(5_000_000)), "another generation's record is not this one's");
+        assert!(newest.may_hold(&bob, &v7_in(1_000)), "bob's clock runs ahead: his ids are looked up");
+        assert!(!newest.may_hold(&alice, &v7_in(1_000)), "alice's next id is new");
+        assert!(!newest.may_hold(&carol, &v7_in(5_000_000)), "another generation's record is not this one's");
 
-        let next = id_at(2_000);
+        let next = v7_in(2_000);
         newest.claimed(&alice, &next);
-        assert!(newest.may_hold(&alice, &next) && newest.may_hold(&alice, &id_at(1_000)));
-        assert!(!newest.may_hold(&alice, &id_at(3_000)) && !newest.may_hold(&carol, &next));
-        newest.claimed(&alice, &id_at(1_500));
+        assert!(newest.may_hold(&alice, &next) && newest.may_hold(&alice, &v7_in(1_000)));
+        assert!(!newest.may_hold(&alice, &v7_in(3_000)) && !newest.may_hold(&carol, &next));
+        newest.claimed(&alice, &v7_in(1_500));
         assert!(newest.may_hold(&alice, &next), "a smaller claim keeps the greatest");
     }
 
@@ -145,29 +145,20 @@ mod tests {
         let c = table();
         let sender = Uuid::now_v7();
         for n in 0..MAX_AHEAD as i64 {
-            record(&c, 3, &sender, &id_at(60_000 + n));
+            record(&c, 3, &sender, &v7_in(60_000 + n));
         }
-        let later = id_at(600_000);
+        let later = v7_in(600_000);
         assert!(!NewestIds::read(&c, 3).unwrap().may_hold(&Uuid::now_v7(), &later), "at the limit");
-        record(&c, 3, &sender, &id_at(59_000));
+        record(&c, 3, &sender, &v7_in(59_000));
         assert!(NewestIds::read(&c, 3).unwrap().may_hold(&Uuid::now_v7(), &later), "one more: every id is looked up");
         assert!(NewestIds::default().may_hold(&sender, &later), "not read yet");
     }
 
     #[test]
     fn the_last_id_of_a_moment_sorts_after_its_ids_and_before_the_next() {
-        let now = SystemTime::now();
-        let last = last_id_at(now);
-        let millis = now.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-        let made_then =
-            Uuid::new_v7(uuid::Timestamp::from_unix_time(millis / 1000, (millis % 1000) as u32 * 1_000_000, 0, 0));
-        assert!(made_then <= last);
-        let next = Uuid::new_v7(uuid::Timestamp::from_unix_time(
-            (millis + 1) / 1000,
-            ((millis + 1) % 1000) as u32 * 1_000_000,
-            0,
-            0,
-        ));
-        assert!(next > last);
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let last = last_id_at(UNIX_EPOCH + Duration::from_millis(millis));
+        assert!(v7_at_ms(millis) <= last);
+        assert!(v7_at_ms(millis + 1) > last);
     }
 }
