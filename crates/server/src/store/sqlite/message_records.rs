@@ -90,7 +90,7 @@ impl Generations {
     pub(super) fn find(&mut self, c: &Connection, sender: &Uuid, id: &Uuid) -> rusqlite::Result<Option<i64>> {
         let (kept, newest) = self.read(c)?;
         let Some((last, older)) = kept.split_last() else { return Ok(None) };
-        if let Some(at) = find(c, older, sender, id)? {
+        if let Some(at) = find_in(c, older, sender, id)? {
             return Ok(Some(at));
         }
         if !newest.may_hold(sender, id) {
@@ -112,7 +112,7 @@ impl Generations {
     ) -> rusqlite::Result<Option<i64>> {
         let (kept, newest_ids) = self.read(tx)?;
         let Some((newest, older)) = kept.split_last() else { return Err(rusqlite::Error::QueryReturnedNoRows) };
-        if let Some(at) = find(tx, older, sender, id)? {
+        if let Some(at) = find_in(tx, older, sender, id)? {
             return Ok(Some(at));
         }
         newest_ids.claimed(sender, id);
@@ -135,7 +135,7 @@ fn last_id(c: &Connection, number: i64) -> rusqlite::Result<Option<Uuid>> {
 }
 
 /// When the message `(sender, id)` was first stored, if one of `generations` records it.
-fn find(tx: &Connection, generations: &[Generation], sender: &Uuid, id: &Uuid) -> rusqlite::Result<Option<i64>> {
+fn find_in(tx: &Connection, generations: &[Generation], sender: &Uuid, id: &Uuid) -> rusqlite::Result<Option<i64>> {
     for generation in generations.iter().filter(|g| g.may_hold(id)) {
         if let Some(at) = stored_at(tx, generation.number, sender, id)? {
             return Ok(Some(at));
