@@ -131,9 +131,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let flusher = tokio::spawn(flush_forever(state.stores.mailbox.clone()));
+    let pinger = tokio::spawn(ping_forever(state.hub.clone(), state.config.ws_ping_secs));
     let pusher = state.push.take_jobs().map(|jobs| tokio::spawn(service::notify::run(state.clone(), jobs)));
     let mailbox = state.stores.mailbox.clone();
-    let signal = state.shutdown.clone();
+    let hub = state.hub.clone();
     let sockets = state.sockets.clone();
     // No Nagle: frames are small and latency matters (with Nagle and delayed ACKs, a reply
     // could wait ~40 ms).
@@ -143,8 +144,8 @@ pub async fn serve(
     let result = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
-            // Upgraded WebSockets are not tracked by axum: tell them to close.
-            let _ = signal.send(true);
+            // Upgraded WebSockets are not tracked by axum: tell them to close (1001).
+            hub.close_all();
         })
         .await;
     // Let the sockets finish their close handshakes (bounded: each waits at most 2 s for
@@ -154,6 +155,7 @@ pub async fn serve(
     }
     sweeper.abort();
     flusher.abort();
+    pinger.abort();
     if let Some(pusher) = pusher {
         pusher.abort();
     }
@@ -177,6 +179,20 @@ async fn flush_forever(mailbox: std::sync::Arc<dyn store::MailboxStore>) {
         if let Err(e) = mailbox.flush_settled().await {
             tracing::warn!(error = %e, "writing deferred acks and pending sends failed; retrying");
         }
+    }
+}
+
+/// Turns the ping wheel: every second, the connections of the next of `ping_secs` slots
+/// (by connection id) are told a ping is due, so each is pinged every `ping_secs` seconds
+/// and the pings of many connections are spread over the interval.
+async fn ping_forever(hub: std::sync::Arc<dyn hub::Hub>, ping_secs: u64) {
+    let slots = ping_secs.max(1);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    for turn in 0u64.. {
+        tick.tick().await;
+        hub.ping_slot(turn % slots, slots);
     }
 }
 

@@ -38,8 +38,6 @@ pub struct AppState {
     pub hub: Arc<dyn Hub>,
     /// Counters and histograms served at `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// Flips to `true` when the server shuts down; connections close with 1001.
-    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
     /// The WebSockets being served, which shutdown waits for.
     pub sockets: Arc<OpenSockets>,
     /// Web Push: the server's VAPID key and the push queue.
@@ -114,7 +112,6 @@ impl AppState {
             clock,
             hub: Arc::new(LocalHub::default()),
             metrics: Arc::new(Metrics::default()),
-            shutdown: Arc::new(tokio::sync::watch::channel(false).0),
             sockets: Arc::default(),
         })
     }

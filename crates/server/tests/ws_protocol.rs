@@ -439,3 +439,26 @@ async fn a_connection_keeps_256_messages_unacked_and_more_receipts() {
     }
     assert_eq!(receipts, ids, "every receipt of the burst, in order, none acked yet");
 }
+
+/// The server pings every `--ws-ping-secs` (its ping wheel visits each connection once per
+/// interval) and closes with 1001 a connection silent for 2.5 intervals; a client that reads
+/// answers the pings (tungstenite pongs as it reads) and stays.
+#[tokio::test]
+async fn pings_keep_a_reading_client_and_close_a_silent_one() {
+    let app = TestApp::spawn_with(&["--ws-ping-secs", "1"]).await;
+    let alice = app.sign_in(&phone(1), None).await;
+    let mut reading = authed(&app, &alice).await;
+    let mut silent = authed(&app, &alice).await;
+    let mut pings = 0;
+    let end = tokio::time::Instant::now() + Duration::from_secs(4);
+    while let Ok(Some(message)) = tokio::time::timeout_at(end, reading.next()).await {
+        match message.expect("the reading client's socket stays open") {
+            Message::Ping(_) => pings += 1,
+            Message::Close(frame) => panic!("the reading client was closed: {frame:?}"),
+            _ => {}
+        }
+    }
+    assert!(pings >= 3, "a ping a second, got {pings} in 4 s");
+    assert_eq!(close_code(&mut silent).await, Some(1001), "the silent client is closed as idle");
+    barrier(&mut reading).await;
+}

@@ -102,6 +102,10 @@ pub struct Wake {
     pub revoked: AtomicBool,
     /// Set by [`HubEvent::DeviceRemoved`] for this connection's session.
     pub removed: AtomicBool,
+    /// Set by [`Hub::close_all`]: the server is shutting down.
+    pub closing: AtomicBool,
+    /// Set by [`Hub::ping_slot`]: time to ping the client and check the connection.
+    pub ping_due: AtomicBool,
     /// Copies handed over, in the order they came.
     handoffs: Mutex<Vec<Handoff>>,
     /// Set by [`Self::raise`] until the connection's task sees it ([`Self::raised`]).
@@ -188,6 +192,13 @@ pub trait Hub: Send + Sync {
     fn register(&self, user: UserId, entry: ConnectionEntry, max_per_user: usize) -> bool;
     /// Removes a connection.
     fn unregister(&self, user: UserId, id: u64);
+    /// Tells every connection on this node, and any registered later, to close: the server
+    /// is shutting down (axum's graceful shutdown does not reach upgraded sockets).
+    fn close_all(&self);
+    /// Tells the connections in `slot` of `slots` (by id) that a ping is due. One task turns
+    /// this wheel for the node (`lib::ping_forever`), so a connection needs no timer of its
+    /// own — one its loop polled on every turn, and every idle connection kept.
+    fn ping_slot(&self, slot: u64, slots: u64);
     /// Tells every connection of `user`, wherever it is.
     async fn send(&self, user: UserId, event: HubEvent);
     /// Records that a connection of `user` opened; `true` if the user just came online.
@@ -224,6 +235,8 @@ pub fn next_connection_id() -> u64 {
 pub struct LocalHub {
     connections: Mutex<HashMap<UserId, Vec<ConnectionEntry>>>,
     last_seen: Mutex<HashMap<UserId, i64>>,
+    /// Set by [`Hub::close_all`]; a connection registered later is told at once.
+    closing: AtomicBool,
 }
 
 impl LocalHub {
@@ -302,8 +315,37 @@ impl Hub for LocalHub {
         if list.len() >= max_per_user {
             return false;
         }
+        if self.closing.load(Ordering::SeqCst) {
+            entry.wake.closing.store(true, Ordering::Release);
+            entry.wake.raise();
+        }
         list.push(entry);
         true
+    }
+
+    // The flag is set before the registry is walked, and `register` looks at it under the
+    // registry's lock, so no connection is missed.
+    fn close_all(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        let all: Vec<ConnectionEntry> = match self.connections.lock() {
+            Ok(map) => map.values().flatten().cloned().collect(),
+            Err(_) => return,
+        };
+        for entry in all {
+            entry.wake.closing.store(true, Ordering::Release);
+            entry.wake.raise();
+        }
+    }
+
+    fn ping_slot(&self, slot: u64, slots: u64) {
+        let due: Vec<Arc<Wake>> = match self.connections.lock() {
+            Ok(map) => map.values().flatten().filter(|e| e.id % slots == slot).map(|e| e.wake.clone()).collect(),
+            Err(_) => return,
+        };
+        for wake in due {
+            wake.ping_due.store(true, Ordering::Release);
+            wake.raise();
+        }
     }
 
     fn unregister(&self, user: UserId, id: u64) {
@@ -347,5 +389,37 @@ impl Hub for LocalHub {
         let online = self.local_count(user) > 0;
         let seen = self.last_seen.lock().ok().and_then(|m| m.get(&user).copied());
         (online, if online { None } else { seen })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: u64) -> (ConnectionEntry, Arc<Wake>) {
+        let wake = Arc::new(Wake::default());
+        let frames = mpsc::channel(1).0;
+        (ConnectionEntry { id, session: uuid::Uuid::now_v7(), device: None, wake: wake.clone(), frames }, wake)
+    }
+
+    #[tokio::test]
+    async fn close_all_tells_connections_open_and_registered_after() {
+        let hub = LocalHub::default();
+        let (before, before_wake) = entry(1);
+        let (other, other_wake) = entry(2);
+        assert!(hub.register(UserId(uuid::Uuid::now_v7()), before, 4));
+        assert!(hub.register(UserId(uuid::Uuid::now_v7()), other, 4));
+        assert!(!before_wake.closing.load(Ordering::Acquire));
+
+        hub.close_all();
+        for wake in [&before_wake, &other_wake] {
+            assert!(wake.closing.load(Ordering::Acquire));
+            wake.raised().await;
+        }
+
+        let (after, after_wake) = entry(3);
+        assert!(hub.register(UserId(uuid::Uuid::now_v7()), after, 4));
+        assert!(after_wake.closing.load(Ordering::Acquire), "a connection registered during shutdown closes too");
+        after_wake.raised().await;
     }
 }

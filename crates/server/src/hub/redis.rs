@@ -256,6 +256,14 @@ impl Hub for RedisHub {
         self.local.unregister(user, id)
     }
 
+    fn close_all(&self) {
+        self.local.close_all()
+    }
+
+    fn ping_slot(&self, slot: u64, slots: u64) {
+        self.local.ping_slot(slot, slots)
+    }
+
     async fn send(&self, user: UserId, event: HubEvent) {
         self.local.deliver_local(user, &event);
         let ticket = self.link.gate.ticket();

@@ -2,8 +2,9 @@
 //!
 //! The socket is split; this task owns both halves. It reads client frames (handling every
 //! frame already waiting together, so a burst of sends is one store transaction and a burst
-//! of acks one delete), reacts to hub wake-ups, sends pings and watches for shutdown, all in
-//! one `select!`, and writes its answers itself through a [`Writer`]. Mailbox delivery is
+//! of acks one delete) and reacts to hub wake-ups — which also say when to ping and when the
+//! server shuts down, so the loop polls no timer of its own — in one `select!`, and writes
+//! its answers itself through a [`Writer`]. Mailbox delivery is
 //! pull-based: on a wake-up the task reads the mailbox after its cursor, keeping at most
 //! `DELIVERY_WINDOW` messages and `RECEIPT_WINDOW` receipts unacknowledged, so a drain after
 //! a long absence is flow-controlled and a missed wake-up can only delay, never lose, a
@@ -278,15 +279,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         if let Err(failure) = self.out.flush().await {
             return failure.into();
         }
-        let ping_every = Duration::from_secs(self.state.config.ws_ping_secs.max(1));
-        let idle_limit = ping_every * 5 / 2;
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
         let wake = self.wake.clone();
-        let mut shutdown = self.state.shutdown.subscribe();
-        // Made once and polled in every turn: made anew each turn, it linked a waiter into
-        // the channel's list under a lock and out again.
-        let shutting_down = shutdown.changed();
-        tokio::pin!(shutting_down);
         loop {
             let step = tokio::select! {
                 incoming = stream.next() => match incoming {
@@ -299,8 +292,6 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
                 },
                 Some(frame) = frames.recv() => self.send_hub_frames(frame, &mut frames).await,
                 _ = wake.raised() => Ok(()),
-                _ = ping.tick() => self.on_tick(idle_limit).await,
-                _ = &mut shutting_down => Err(Ending(1001, "server shutting down")),
             };
             if let Err(ending) = step {
                 return ending;
@@ -360,7 +351,10 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         Ok(())
     }
 
-    async fn on_tick(&mut self, idle_limit: Duration) -> Result<(), Ending> {
+    /// A ping is due ([`Hub::ping_slot`](crate::hub::Hub::ping_slot)): closes a connection
+    /// silent for 2.5 ping intervals, one whose session ended, else pings.
+    async fn on_ping_due(&mut self) -> Result<(), Ending> {
+        let idle_limit = Duration::from_secs(self.state.config.ws_ping_secs.max(1)) * 5 / 2;
         if self.last_heard.elapsed() > idle_limit {
             return Err(Ending(1001, "idle timeout"));
         }
@@ -382,6 +376,12 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         }
         if self.wake.lagging.load(Ordering::Acquire) {
             return Err(Ending(close::LAGGING, "too far behind; reconnect"));
+        }
+        if self.wake.closing.load(Ordering::Acquire) {
+            return Err(Ending(1001, "server shutting down"));
+        }
+        if self.wake.ping_due.swap(false, Ordering::AcqRel) {
+            self.on_ping_due().await?;
         }
         let Some(mailbox) = self.mailbox() else {
             // Not a device of the account: no mailbox, nothing to catch up on.
