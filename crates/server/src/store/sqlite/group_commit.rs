@@ -16,6 +16,11 @@
 //! runs, so it runs in a transaction of its own and is durable when it returns; so does the
 //! checkpoint thread before it holds the writer off.
 //!
+//! The send that opened a batch ends it; should its task end first (the connection's task
+//! dropped while the send gave the others their turns), the [`Opener`] it held tells the
+//! sends that joined, and the first of them to hear it ends the batch itself — no timer
+//! waits for an opener that may have gone.
+//!
 //! A batch ends committed or failed: its commit failed (it is rolled back), or SQLite rolled
 //! the whole transaction back itself — it does on an I/O error, a full disk or no memory,
 //! even in a statement of another call — which is noticed by the connection having left
@@ -23,7 +28,6 @@
 //! as a crash would: those copies and receipts come again, on the device's next connection.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::watch;
@@ -45,9 +49,6 @@ pub const TURNS_ALONE: usize = 1;
 /// only after more than one turn is found again.
 pub const PROBE_EVERY: u32 = 16;
 
-/// How long a send that joined a batch waits for its opener to commit it before it does.
-pub const ORPHANED_AFTER: Duration = Duration::from_millis(20);
-
 /// Failed batches remembered for the sends still waiting on them.
 const FAILURES_KEPT: usize = 64;
 
@@ -65,11 +66,40 @@ pub struct GroupCommit {
     ended: watch::Sender<Ended>,
 }
 
-/// The last batch that ended, and the last ones that failed.
+/// The last batch that ended, the last ones that failed, and the last one whose opener left
+/// it open.
 #[derive(Default)]
 struct Ended {
     batch: u64,
     failed: Vec<u64>,
+    abandoned: u64,
+}
+
+/// How a send's batch ended, as [`GroupCommit::ended`] tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Committed: the send is durable.
+    Committed,
+    /// Rolled back: the send is not stored.
+    Failed,
+    /// Still open, its opener gone: the send that hears it ends the batch.
+    Abandoned,
+}
+
+/// Held by the send that opened a batch while the other sends take their turns; dropped
+/// with the batch still open (the send's task ended first), it tells the sends waiting on
+/// the batch to end it.
+pub struct Opener<'a> {
+    group: &'a GroupCommit,
+    batch: u64,
+}
+
+impl Drop for Opener<'_> {
+    fn drop(&mut self) {
+        if self.group.is_open(self.batch) {
+            self.group.ended.send_modify(|ended| ended.abandoned = ended.abandoned.max(self.batch));
+        }
+    }
 }
 
 /// A send's place in a batch: which one (0: none, nothing to wait for), and whether it
@@ -119,6 +149,11 @@ impl GroupCommit {
     pub fn turns(&self) -> usize {
         let alone = self.alone_in_a_row.load(Ordering::Relaxed);
         if alone == 0 || alone.is_multiple_of(PROBE_EVERY) { TURNS } else { TURNS_ALONE }
+    }
+
+    /// Held by the send of `ticket`, which opened its batch, until it ended it.
+    pub fn opener(&self, ticket: Ticket) -> Opener<'_> {
+        Opener { group: self, batch: ticket.batch }
     }
 
     /// Whether `batch` is the one open.
@@ -177,11 +212,19 @@ impl GroupCommit {
         committed
     }
 
-    /// Waits until the batch of `ticket` ended; whether it committed.
-    pub async fn ended(&self, ticket: Ticket) -> bool {
+    /// Waits until the batch of `ticket` ended, or its opener left it open.
+    pub async fn ended(&self, ticket: Ticket) -> Outcome {
         let mut ended = self.ended.subscribe();
-        let Ok(last) = ended.wait_for(|e| e.batch >= ticket.batch).await else { return false };
-        !last.failed.contains(&ticket.batch)
+        let Ok(last) = ended.wait_for(|e| e.batch >= ticket.batch || e.abandoned >= ticket.batch).await else {
+            return Outcome::Failed;
+        };
+        if last.batch < ticket.batch {
+            Outcome::Abandoned
+        } else if last.failed.contains(&ticket.batch) {
+            Outcome::Failed
+        } else {
+            Outcome::Committed
+        }
     }
 }
 
@@ -191,6 +234,7 @@ mod tests {
     use super::super::tests::two_open_mailboxes;
     use super::*;
     use crate::store::{EnvelopeCopy, Mailbox, MailboxPolicy, MailboxStore, Outgoing};
+    use futures_util::FutureExt;
     use hush_shared::{DeviceId, UserId};
 
     const POLICY: MailboxPolicy = MailboxPolicy { max_messages: 10, ttl_secs: 100 };
@@ -291,15 +335,15 @@ mod tests {
         assert!(opener.opened_it && !joiner.opened_it && opener.batch == joiner.batch);
         assert!(group.end(&c, Ok(())).is_err(), "the deferred foreign key fails the commit");
         assert!(c.is_autocommit(), "rolled back");
-        assert!(!group.ended(opener).await && !group.ended(joiner).await);
-        assert!(group.ended(before).await, "the batch before still committed");
+        assert_eq!((group.ended(opener).await, group.ended(joiner).await), (Outcome::Failed, Outcome::Failed));
+        assert_eq!(group.ended(before).await, Outcome::Committed, "the batch before still committed");
         let count: i64 = c.query_row("SELECT COUNT(*) FROM child", [], |r| r.get(0)).unwrap();
         assert_eq!(count, 0);
 
         c.execute_batch("BEGIN; INSERT INTO parent VALUES (7); INSERT INTO child VALUES (7);").unwrap();
         let next = group.opened(&c);
         group.end(&c, Ok(())).unwrap();
-        assert!(group.ended(next).await);
+        assert_eq!(group.ended(next).await, Outcome::Committed);
     }
 
     /// The `delivered` receipt of a copy acked while its send was pending (a copy never
@@ -324,7 +368,7 @@ mod tests {
         // What SQLite does by itself after an I/O error inside the transaction.
         store.conn.lock().await.execute_batch("ROLLBACK").unwrap();
         store.ack_receipts(a1, &[]).await.unwrap();
-        assert!(!store.group.ended(ticket).await, "the batch failed");
+        assert_eq!(store.group.ended(ticket).await, Outcome::Failed);
 
         assert_eq!(store.fetch_receipts(a1, 0, 10).await.unwrap(), delivered, "written again");
         store.flush().await.unwrap();
@@ -338,11 +382,15 @@ mod tests {
     #[tokio::test]
     async fn a_send_in_a_batch_its_opener_left_commits_it_itself() {
         let (store, a1, b1) = two_open_mailboxes().await;
-        let abandoned = open_a_batch(&store).await;
-        assert!(abandoned.opened_it);
-        let send = store.enqueue_many(a1, one_message(b1), 1, POLICY);
-        tokio::time::timeout(std::time::Duration::from_secs(2), send).await.expect("not stuck").unwrap();
+        let mut opener = Box::pin(store.enqueue_many(a1, one_message(b1), 1, POLICY));
+        assert!((&mut opener).now_or_never().is_none(), "the opener gives the others their turns");
+        let mut joiner = Box::pin(store.enqueue_many(a1, one_message(b1), 1, POLICY));
+        assert!((&mut joiner).now_or_never().is_none(), "the joiner waits for the batch");
+        assert!(store.group.is_open_now());
+        drop(opener);
+        tokio::time::timeout(std::time::Duration::from_secs(2), joiner).await.expect("not stuck").unwrap();
         assert!(store.conn.lock().await.is_autocommit(), "committed");
+        assert_eq!(store.fetch_messages(b1, 0, 10).await.unwrap().len(), 2, "both sends' rows");
     }
 
     /// Acks and receipt-queue reads run inside an open batch without ending it (they answer
@@ -358,7 +406,7 @@ mod tests {
         assert!(store.group.is_open(ticket.batch), "still open");
         store.fetch_messages(b1, 0, 10).await.unwrap();
         assert!(store.conn.lock().await.is_autocommit());
-        assert!(store.group.ended(ticket).await, "committed before the other call ran");
+        assert_eq!(store.group.ended(ticket).await, Outcome::Committed, "committed before the other call ran");
     }
 
     /// SQLite rolls a whole transaction back on its own after some errors (I/O, a full
@@ -372,7 +420,7 @@ mod tests {
         store.conn.lock().await.execute_batch("ROLLBACK").unwrap();
         store.ack_receipts(a1, &[]).await.unwrap();
         let ended = tokio::time::timeout(std::time::Duration::from_secs(2), store.group.ended(ticket));
-        assert!(!ended.await.expect("the batch was ended"), "failed, not committed");
+        assert_eq!(ended.await.expect("the batch was ended"), Outcome::Failed);
         store.enqueue_many(a1, one_message(b1), 3, POLICY).await.unwrap();
         assert_eq!(store.fetch_messages(b1, 0, 10).await.unwrap().len(), 1);
     }

@@ -37,13 +37,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use futures_util::FutureExt;
 use hush_shared::ws::ReceiptKind;
 use rusqlite::Connection;
 use tokio::sync::Mutex as AsyncMutex;
 
 use self::deferred_acks::DeferredAcks;
-use self::group_commit::{GroupCommit, Ticket};
+use self::group_commit::{GroupCommit, Outcome, Ticket};
 use self::mailbox_counts::MailboxCounts;
 use self::message_records::Generations;
 use self::pending_sends::PendingSends;
@@ -298,27 +297,24 @@ impl SqliteStore {
     /// Waits until the batch of `ticket` is committed. The send that opened it commits it
     /// once the tasks ready to run have had their turns (and could join; see
     /// [`GroupCommit::turns`](group_commit::GroupCommit::turns));
-    /// a send that joined commits it itself if that has not happened within
-    /// [`group_commit::ORPHANED_AFTER`] (its opener's task ended first).
+    /// a send that joined commits it itself if its opener's task ended first
+    /// ([`Opener`](group_commit::Opener)).
     async fn durable(&self, ticket: Ticket) -> StoreResult<()> {
         if ticket.opened_it {
+            let _opener = self.group.opener(ticket);
             for _ in 0..self.group.turns() {
                 tokio::task::yield_now().await;
             }
             self.end_batch_of(ticket).await;
         }
-        // Ended already (the usual case for the send that opened it): no timer to set up.
-        let committed = match self.group.ended(ticket).now_or_never() {
-            Some(committed) => committed,
-            None => match tokio::time::timeout(group_commit::ORPHANED_AFTER, self.group.ended(ticket)).await {
-                Ok(committed) => committed,
-                Err(_) => {
-                    self.end_batch_of(ticket).await;
-                    self.group.ended(ticket).await
-                }
-            },
+        let outcome = match self.group.ended(ticket).await {
+            Outcome::Abandoned => {
+                self.end_batch_of(ticket).await;
+                self.group.ended(ticket).await
+            }
+            outcome => outcome,
         };
-        if committed {
+        if outcome == Outcome::Committed {
             Ok(())
         } else {
             Err(StoreError("the batch of sends this one was in could not be committed".into()))
