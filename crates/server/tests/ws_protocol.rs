@@ -442,7 +442,7 @@ async fn a_connection_keeps_256_messages_unacked_and_more_receipts() {
 
 /// The server pings every `--ws-ping-secs` (its ping wheel visits each connection once per
 /// interval) and closes with 1001 a connection silent for 2.5 intervals; a client that reads
-/// answers the pings (tungstenite pongs as it reads) and stays.
+/// answers the pings (tungstenite pongs as it reads) and stays; the server answers its pings.
 #[tokio::test]
 async fn pings_keep_a_reading_client_and_close_a_silent_one() {
     let app = TestApp::spawn_with(&["--ws-ping-secs", "1"]).await;
@@ -460,5 +460,14 @@ async fn pings_keep_a_reading_client_and_close_a_silent_one() {
     }
     assert!(pings >= 3, "a ping a second, got {pings} in 4 s");
     assert_eq!(close_code(&mut silent).await, Some(1001), "the silent client is closed as idle");
+    // A client's own ping is answered, though handling it writes nothing else.
+    reading.send(Message::Ping(b"are you there".to_vec().into())).await.unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(2), reading.next()).await.expect("a pong within 2 s") {
+            Some(Ok(Message::Pong(payload))) => break assert_eq!(&payload[..], b"are you there"),
+            Some(Ok(Message::Ping(_))) => continue,
+            other => panic!("expected a pong, got {other:?}"),
+        }
+    }
     barrier(&mut reading).await;
 }

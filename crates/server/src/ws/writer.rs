@@ -1,7 +1,9 @@
 //! The sending half of a WebSocket connection, written by the connection's own task: frames
 //! are queued into the socket's write buffer as they are made (which writes itself out once
 //! it holds 4 KiB, `ws::WRITE_BUFFER`) and flushed once per event the connection handles,
-//! so what one event produces leaves in one write unless it is larger.
+//! so what one event produces leaves in one write unless it is larger. An event that
+//! produced nothing (most acks) flushes nothing: a pong the WebSocket library queued on
+//! reading a ping goes out with its next read.
 //! (A writer task of its own cost a queue, a box and a task wake-up per frame — three per
 //! message relayed; BENCHMARKS.md, "One task per connection".) A client that does not read
 //! stalls its own connection only, for at most `WRITE_STALL`; the connection then ends.
@@ -45,22 +47,30 @@ const WRITE_FAILED: WriteFailure = WriteFailure(1006, "write failed");
 pub struct Writer<S> {
     sink: S,
     ended: Option<WriteFailure>,
+    /// Something was queued since the last flush.
+    queued: bool,
 }
 
 impl<S: Sink<Message> + Unpin> Writer<S> {
     pub fn new(sink: S) -> Self {
-        Self { sink, ended: None }
+        Self { sink, ended: None, queued: false }
     }
 
     /// Queues `message` in the socket's write buffer; [`Self::flush`] sends what is left.
     pub async fn queue(&mut self, message: Message) -> Result<(), WriteFailure> {
+        self.queued = true;
         self.stall_bounded(|sink, cx| sink.poll_ready_unpin(cx)).await?;
         self.sink.start_send_unpin(message).map_err(|_| self.end(WRITE_FAILED))
     }
 
-    /// Writes out everything queued.
+    /// Writes out everything queued (nothing to do when nothing was).
     pub async fn flush(&mut self) -> Result<(), WriteFailure> {
-        self.stall_bounded(|sink, cx| sink.poll_flush_unpin(cx)).await
+        if !self.queued {
+            return Ok(());
+        }
+        self.stall_bounded(|sink, cx| sink.poll_flush_unpin(cx)).await?;
+        self.queued = false;
+        Ok(())
     }
 
     /// Runs a sink step, at once when it can (the usual case: no timer set up), else for at
@@ -109,5 +119,49 @@ impl<S: Sink<Message> + Unpin> Writer<S> {
             }
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+
+    use super::*;
+
+    /// A sink that keeps what it is sent and counts its flushes.
+    #[derive(Default)]
+    struct Counting {
+        sent: Vec<Message>,
+        flushes: usize,
+    }
+
+    impl Sink<Message> for Counting {
+        type Error = ();
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), ()> {
+            self.sent.push(item);
+            Ok(())
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ()>> {
+            self.flushes += 1;
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn flushes_only_after_something_was_queued() {
+        let mut writer = Writer::new(Counting::default());
+        writer.flush().await.unwrap();
+        assert_eq!(writer.sink.flushes, 0, "nothing queued, nothing flushed");
+        writer.queue(Message::Ping(Default::default())).await.unwrap();
+        writer.queue(Message::Ping(Default::default())).await.unwrap();
+        writer.flush().await.unwrap();
+        writer.flush().await.unwrap();
+        assert_eq!((writer.sink.sent.len(), writer.sink.flushes), (2, 1), "one flush for what was queued");
     }
 }
