@@ -58,6 +58,18 @@ pub fn decode_envelope(text: &str) -> Result<Vec<u8>, (ErrorCode, &'static str)>
     Ok(bytes)
 }
 
+/// The envelopes' base64url text by mailbox: `theirs` for `to`'s devices, `mine` for the
+/// sender's.
+fn envelope_texts(
+    to: UserId,
+    theirs: Vec<DeviceEnvelope>,
+    me: UserId,
+    mine: Vec<DeviceEnvelope>,
+) -> Vec<(Mailbox, String)> {
+    let theirs = theirs.into_iter().map(|e| (Mailbox { user: to, device: e.device }, e.envelope));
+    theirs.chain(mine.into_iter().map(|e| (Mailbox { user: me, device: e.device }, e.envelope))).collect()
+}
+
 /// One `send` frame's content.
 pub struct Send {
     /// The client's message id.
@@ -143,6 +155,9 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
     let mut recipients: Vec<Recipient> = Vec::new();
     // The sender's other devices, as read with the batch's first recipient.
     let mut own: Option<Vec<DeviceId>> = None;
+    // A batch of one may hand its copies over (`Kept`): its envelopes' text, kept.
+    let hand_over = sends.len() == 1;
+    let mut texts: Vec<(Mailbox, String)> = Vec::new();
     for send in sends {
         let index = match recipients.iter().position(|r| r.user == send.to) {
             Some(index) => index,
@@ -168,6 +183,9 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
         match copies_for(&send, from, &recipients[index].devices, own_devices) {
             Ok(copies) => {
                 answers.push(None);
+                if hand_over {
+                    texts = envelope_texts(send.to, send.envelopes, from.user, send.own);
+                }
                 accepted.push(Outgoing { to: send.to, id: send.id, copies });
             }
             Err(refusal) => answers.push(Some(refusal)),
@@ -180,7 +198,7 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
     // what is needed to hand the copies for devices connected here straight over.
     let routes: Vec<(MessageId, Vec<Mailbox>)> =
         accepted.iter().map(|m| (m.id, m.copies.iter().map(|c| c.mailbox).collect())).collect();
-    let kept = Kept::of(state, &accepted);
+    let kept = Kept::of(state, &accepted, texts);
     let now = state.now();
     let mailboxes = &state.stores.mailbox;
     let (stored, placed) = if kept.hands_over() {

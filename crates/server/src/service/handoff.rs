@@ -12,10 +12,10 @@
 use hush_shared::ws::MessageId;
 use hush_shared::{DeviceId, UserId};
 
-use crate::hub::{Handed, Handoff};
+use crate::hub::{Handed, HandedCopy, Handoff};
 use crate::maps::{HashMap, HashMapExt};
 use crate::state::AppState;
-use crate::store::{Mailbox, Outgoing, Placed, PlacedReceipt, StoredMessage};
+use crate::store::{Mailbox, Outgoing, Placed, PlacedReceipt};
 
 /// What a batch of sends keeps to hand its copies over once they are stored.
 pub struct Kept {
@@ -23,24 +23,29 @@ pub struct Kept {
     here: Vec<(UserId, Vec<DeviceId>)>,
     /// Each message's id and addressee, by its place in the batch.
     messages: Vec<(MessageId, UserId)>,
-    /// The envelopes of copies for devices connected here: message, mailbox, envelope.
-    envelopes: Vec<(usize, Mailbox, Vec<u8>)>,
+    /// The envelopes of copies for devices connected here: message, mailbox, envelope as
+    /// the sender's base64url text.
+    envelopes: Vec<(usize, Mailbox, String)>,
 }
 
 impl Kept {
-    /// Keeps what `batch` needs, before it moves into the store. Only a batch of one
-    /// message keeps envelopes: several sends read together mean a busy conversation, whose
-    /// recipients are mostly in the middle of a window and read in batches anyway (handing
-    /// those over cost 4 % batched; BENCHMARKS.md).
-    pub fn of(state: &AppState, batch: &[Outgoing]) -> Self {
+    /// Keeps what `batch` needs, before it moves into the store, with `texts`: the base64url
+    /// text of the envelopes of a batch of one message, by mailbox (empty for others).
+    /// Only a batch of one message keeps envelopes: several sends read together mean a
+    /// busy conversation, whose recipients are mostly in the middle of a window and read in
+    /// batches anyway (handing those over cost 4 % batched; BENCHMARKS.md).
+    pub fn of(state: &AppState, batch: &[Outgoing], mut texts: Vec<(Mailbox, String)>) -> Self {
         let mut here: Vec<(UserId, Vec<DeviceId>)> = Vec::new();
         let mut envelopes = Vec::new();
         let hand_over = batch.len() == 1;
         for (index, message) in batch.iter().enumerate() {
             for copy in &message.copies {
                 let devices = devices_here(state, &mut here, copy.mailbox.user);
-                if hand_over && devices.contains(&copy.mailbox.device) {
-                    envelopes.push((index, copy.mailbox, copy.envelope.clone()));
+                if hand_over
+                    && devices.contains(&copy.mailbox.device)
+                    && let Some(at) = texts.iter().position(|(mailbox, _)| *mailbox == copy.mailbox)
+                {
+                    envelopes.push((index, copy.mailbox, texts.swap_remove(at).1));
                 }
             }
         }
@@ -59,20 +64,23 @@ impl Kept {
 
     /// The hand-offs for each person, from where the store put the copies (sent by `from`
     /// at `now`).
-    pub fn handoffs(self, from: Mailbox, placed: &[Placed], now: i64) -> HashMap<UserId, Vec<Handoff>> {
+    pub fn handoffs(mut self, from: Mailbox, placed: &[Placed], now: i64) -> HashMap<UserId, Vec<Handoff>> {
         let mut by_person: HashMap<UserId, Vec<Handoff>> = HashMap::new();
         for place in placed {
             let Some(prev) = place.prev else { continue };
-            let kept =
-                self.envelopes.iter().find(|(index, mailbox, _)| *index == place.message && *mailbox == place.mailbox);
-            let (Some((_, _, envelope)), Some((id, to))) = (kept, self.messages.get(place.message)) else { continue };
-            let message = StoredMessage {
+            let kept = self
+                .envelopes
+                .iter()
+                .position(|(index, mailbox, _)| *index == place.message && *mailbox == place.mailbox);
+            let (Some(at), Some(&(id, to))) = (kept, self.messages.get(place.message)) else { continue };
+            let (_, _, envelope_b64) = self.envelopes.swap_remove(at);
+            let message = HandedCopy {
                 seq: place.seq,
-                id: *id,
+                id,
                 from: from.user,
                 from_device: from.device,
-                to: *to,
-                envelope: envelope.clone(),
+                to,
+                envelope_b64,
                 stored_at: now,
             };
             by_person.entry(place.mailbox.user).or_default().push(Handoff {

@@ -25,14 +25,14 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::cursor::QueueCursor;
-use super::message_frame::message_text;
+use super::message_frame::{handed_message_text, message_text};
 use super::rate::{PerPeer, RateLimit};
 use super::writer::{WriteFailure, Writer, close_frame, text};
 use crate::hub::{ConnectionEntry, FRAME_QUEUE, Handed, Live, Wake, next_connection_id};
 use crate::metrics::Via;
 use crate::service::delivery;
 use crate::state::AppState;
-use crate::store::{Mailbox, MessageRef, RateRule, ReceiptRef, SessionId, StoredMessage, StoredReceipt};
+use crate::store::{Mailbox, MessageRef, RateRule, ReceiptRef, SessionId, StoredReceipt};
 use crate::tokens::AccessError;
 
 /// Frames already waiting on the socket handled together (see `on_ready_messages`).
@@ -395,7 +395,9 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         // up to the one stored before each; otherwise the mailbox is read.
         for handoff in self.wake.take_handoffs() {
             match handoff.item {
-                Handed::Message(m) if self.mail.can_take(handoff.prev) => self.send_message(m).await?,
+                Handed::Message(c) if self.mail.can_take(handoff.prev) => {
+                    self.send_copy((c.seq, c.id, c.from), handed_message_text(&c)).await?
+                }
                 Handed::Message(_) => self.mail.woken(),
                 Handed::Receipt(r) if self.receipts.can_take(handoff.prev) => self.send_receipt(r).await?,
                 Handed::Receipt(_) => self.receipts.woken(),
@@ -422,17 +424,18 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             let batch = store.fetch_messages(mailbox, self.mail.after, room).await.map_err(storage_error)?;
             self.mail.read(batch.len(), room);
             for m in batch {
-                self.send_message(m).await?;
+                self.send_copy((m.seq, m.id, m.from), message_text(&m)).await?;
             }
         }
         Ok(())
     }
 
-    /// Sends a copy from this device's mailbox and remembers it was handed out.
-    async fn send_message(&mut self, m: StoredMessage) -> Result<(), Ending> {
-        self.mail.sent(m.seq, m.id, m.from.0);
+    /// Sends a copy from this device's mailbox — its `seq`, id and sender, and its frame —
+    /// and remembers it was handed out.
+    async fn send_copy(&mut self, (seq, id, from): (i64, MessageId, UserId), frame: Message) -> Result<(), Ending> {
+        self.mail.sent(seq, id, from.0);
         self.state.metrics.messages_relayed.fetch_add(1, Ordering::Relaxed);
-        self.out.queue(message_text(&m)).await.map_err(Ending::from)
+        self.out.queue(frame).await.map_err(Ending::from)
     }
 
     async fn pump_receipts(&mut self, mailbox: Mailbox) -> Result<(), Ending> {

@@ -18,7 +18,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use hush_shared::ws::ServerFrame;
+use hush_shared::{DeviceId, UserId};
 
+use crate::hub::HandedCopy;
 use crate::store::StoredMessage;
 
 /// Appends `id` in its hyphenated form (nothing in it for JSON to escape).
@@ -33,19 +35,37 @@ fn push_number(text: &mut String, n: i64) {
 
 /// `m` as the text of its `message` frame.
 pub fn message_text(m: &StoredMessage) -> Message {
-    let mut text = String::with_capacity(200 + m.envelope.len().div_ceil(3) * 4);
+    let fields = (&m.id, &m.from, &m.from_device, &m.to, m.stored_at);
+    message_frame(fields, m.envelope.len().div_ceil(3) * 4, |text| URL_SAFE_NO_PAD.encode_string(&m.envelope, text))
+}
+
+/// A copy handed over as the text of its `message` frame: its envelope's text goes in as
+/// the sender wrote it ([`HandedCopy`]).
+pub fn handed_message_text(c: &HandedCopy) -> Message {
+    let fields = (&c.id, &c.from, &c.from_device, &c.to, c.stored_at);
+    message_frame(fields, c.envelope_b64.len(), |text| text.push_str(&c.envelope_b64))
+}
+
+/// The `message` frame of the message with `fields` (id, from, from device, to, sent at),
+/// whose envelope `put_envelope` appends as base64url of `envelope_len` characters.
+fn message_frame(
+    (id, from, from_device, to, sent_at): (&Uuid, &UserId, &DeviceId, &UserId, i64),
+    envelope_len: usize,
+    put_envelope: impl FnOnce(&mut String),
+) -> Message {
+    let mut text = String::with_capacity(200 + envelope_len);
     text.push_str(r#"{"type":"message","id":""#);
-    push_id(&mut text, &m.id);
+    push_id(&mut text, id);
     text.push_str(r#"","from":""#);
-    push_id(&mut text, &m.from.0);
+    push_id(&mut text, &from.0);
     text.push_str(r#"","from_device":""#);
-    push_id(&mut text, &m.from_device.0);
+    push_id(&mut text, &from_device.0);
     text.push_str(r#"","to":""#);
-    push_id(&mut text, &m.to.0);
+    push_id(&mut text, &to.0);
     text.push_str(r#"","envelope":""#);
-    URL_SAFE_NO_PAD.encode_string(&m.envelope, &mut text);
+    put_envelope(&mut text);
     text.push_str(r#"","sent_at":"#);
-    push_number(&mut text, m.stored_at);
+    push_number(&mut text, sent_at);
     text.push('}');
     Message::Text(Utf8Bytes::from(text))
 }
@@ -89,7 +109,6 @@ pub fn per_message_text(frame: &ServerFrame) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use hush_shared::ws::ReceiptKind;
-    use hush_shared::{DeviceId, UserId};
     use uuid::Uuid;
 
     use super::*;
@@ -116,6 +135,16 @@ mod tests {
                 sent_at,
             };
             assert_eq!(message_text(&m), text(&frame));
+            let handed = HandedCopy {
+                seq: m.seq,
+                id: m.id,
+                from: m.from,
+                from_device: m.from_device,
+                to: m.to,
+                envelope_b64: URL_SAFE_NO_PAD.encode(&m.envelope),
+                stored_at: sent_at,
+            };
+            assert_eq!(handed_message_text(&handed), text(&frame), "a copy handed over: the same frame");
         }
     }
 
