@@ -58,16 +58,12 @@ pub fn decode_envelope(text: &str) -> Result<Vec<u8>, (ErrorCode, &'static str)>
     Ok(bytes)
 }
 
-/// The envelopes' base64url text by mailbox: `theirs` for `to`'s devices, `mine` for the
-/// sender's.
-fn envelope_texts(
-    to: UserId,
-    theirs: Vec<DeviceEnvelope>,
-    me: UserId,
-    mine: Vec<DeviceEnvelope>,
-) -> Vec<(Mailbox, String)> {
-    let theirs = theirs.into_iter().map(|e| (Mailbox { user: to, device: e.device }, e.envelope));
-    theirs.chain(mine.into_iter().map(|e| (Mailbox { user: me, device: e.device }, e.envelope))).collect()
+/// The base64url text of `send`'s envelopes, the message's place in its batch and each
+/// envelope's mailbox with it (`me` is the sender).
+fn envelope_texts(index: usize, send: Send, me: UserId) -> impl Iterator<Item = (usize, Mailbox, String)> {
+    let theirs =
+        send.envelopes.into_iter().map(move |e| (index, Mailbox { user: send.to, device: e.device }, e.envelope));
+    theirs.chain(send.own.into_iter().map(move |e| (index, Mailbox { user: me, device: e.device }, e.envelope)))
 }
 
 /// One `send` frame's content.
@@ -155,9 +151,8 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
     let mut recipients: Vec<Recipient> = Vec::new();
     // The sender's other devices, as read with the batch's first recipient.
     let mut own: Option<Vec<DeviceId>> = None;
-    // A batch of one may hand its copies over (`Kept`): its envelopes' text, kept.
-    let hand_over = sends.len() == 1;
-    let mut texts: Vec<(Mailbox, String)> = Vec::new();
+    // The envelopes' text, for the copies `Kept` hands over.
+    let mut texts: Vec<(usize, Mailbox, String)> = Vec::new();
     for send in sends {
         let index = match recipients.iter().position(|r| r.user == send.to) {
             Some(index) => index,
@@ -183,10 +178,9 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
         match copies_for(&send, from, &recipients[index].devices, own_devices) {
             Ok(copies) => {
                 answers.push(None);
-                if hand_over {
-                    texts = envelope_texts(send.to, send.envelopes, from.user, send.own);
-                }
-                accepted.push(Outgoing { to: send.to, id: send.id, copies });
+                let (to, id) = (send.to, send.id);
+                texts.extend(envelope_texts(accepted.len(), send, from.user));
+                accepted.push(Outgoing { to, id, copies });
             }
             Err(refusal) => answers.push(Some(refusal)),
         }

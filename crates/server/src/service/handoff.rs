@@ -30,11 +30,11 @@ pub struct Kept {
 
 impl Kept {
     /// Keeps what `batch` needs, before it moves into the store, with `texts`: the base64url
-    /// text of the envelopes of a batch of one message, by mailbox (empty for others).
-    /// Only a batch of one message keeps envelopes: several sends read together mean a
-    /// busy conversation, whose recipients are mostly in the middle of a window and read in
+    /// text of its envelopes, by message (its place in the batch) and mailbox. Only a batch
+    /// of one message keeps envelopes: several sends read together mean a busy
+    /// conversation, whose recipients are mostly in the middle of a window and read in
     /// batches anyway (handing those over cost 4 % batched; BENCHMARKS.md).
-    pub fn of(state: &AppState, batch: &[Outgoing], mut texts: Vec<(Mailbox, String)>) -> Self {
+    pub fn of(state: &AppState, batch: &[Outgoing], mut texts: Vec<(usize, Mailbox, String)>) -> Self {
         let mut here: Vec<(UserId, Vec<DeviceId>)> = Vec::new();
         let mut envelopes = Vec::new();
         let hand_over = batch.len() == 1;
@@ -43,9 +43,9 @@ impl Kept {
                 let devices = devices_here(state, &mut here, copy.mailbox.user);
                 if hand_over
                     && devices.contains(&copy.mailbox.device)
-                    && let Some(at) = texts.iter().position(|(mailbox, _)| *mailbox == copy.mailbox)
+                    && let Some(at) = texts.iter().position(|(i, mailbox, _)| *i == index && *mailbox == copy.mailbox)
                 {
-                    envelopes.push((index, copy.mailbox, texts.swap_remove(at).1));
+                    envelopes.push(texts.swap_remove(at));
                 }
             }
         }
