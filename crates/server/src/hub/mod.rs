@@ -302,14 +302,25 @@ impl LocalHub {
     /// Wakes every connection on this node to re-read its mailbox (after a gap in
     /// cross-node notifications).
     pub fn wake_everyone(&self) {
-        let all: Vec<ConnectionEntry> = match self.connections.lock() {
-            Ok(map) => map.values().flatten().cloned().collect(),
+        self.raise_each(
+            |_| true,
+            |wake| {
+                wake.mail.store(true, Ordering::Release);
+                wake.receipts.store(true, Ordering::Release);
+            },
+        );
+    }
+
+    /// Wakes every connection here that `chosen` picks, after `set` raised its flags; the
+    /// registry's lock is held only while they are picked.
+    fn raise_each(&self, chosen: impl Fn(&ConnectionEntry) -> bool, set: impl Fn(&Wake)) {
+        let picked: Vec<Arc<Wake>> = match self.connections.lock() {
+            Ok(map) => map.values().flatten().filter(|e| chosen(e)).map(|e| e.wake.clone()).collect(),
             Err(_) => return,
         };
-        for entry in all {
-            entry.wake.mail.store(true, Ordering::Release);
-            entry.wake.receipts.store(true, Ordering::Release);
-            entry.wake.raise();
+        for wake in picked {
+            set(&wake);
+            wake.raise();
         }
     }
 
@@ -350,25 +361,11 @@ impl Hub for LocalHub {
     // registry's lock, so no connection is missed.
     fn close_all(&self) {
         self.closing.store(true, Ordering::SeqCst);
-        let all: Vec<ConnectionEntry> = match self.connections.lock() {
-            Ok(map) => map.values().flatten().cloned().collect(),
-            Err(_) => return,
-        };
-        for entry in all {
-            entry.wake.closing.store(true, Ordering::Release);
-            entry.wake.raise();
-        }
+        self.raise_each(|_| true, |wake| wake.closing.store(true, Ordering::Release));
     }
 
     fn ping_slot(&self, slot: u64, slots: u64) {
-        let due: Vec<Arc<Wake>> = match self.connections.lock() {
-            Ok(map) => map.values().flatten().filter(|e| e.id % slots == slot).map(|e| e.wake.clone()).collect(),
-            Err(_) => return,
-        };
-        for wake in due {
-            wake.ping_due.store(true, Ordering::Release);
-            wake.raise();
-        }
+        self.raise_each(|e| e.id % slots == slot, |wake| wake.ping_due.store(true, Ordering::Release));
     }
 
     fn unregister(&self, user: UserId, id: u64) {
