@@ -27,6 +27,7 @@ use uuid::Uuid;
 use super::cursor::QueueCursor;
 use super::message_frame::{handed_message_text, message_text};
 use super::rate::{PerPeer, RateLimit};
+use super::read_gate::ReadGate;
 use super::writer::{WriteFailure, Writer, close_frame, text};
 use crate::hub::{ConnectionEntry, FRAME_QUEUE, Handed, Live, Wake, next_connection_id};
 use crate::metrics::Via;
@@ -280,6 +281,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             return failure.into();
         }
         let wake = self.wake.clone();
+        let mut stream = ReadGate::new(stream);
         loop {
             let step = tokio::select! {
                 incoming = stream.next() => match incoming {
@@ -288,7 +290,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
                     // Boxed: inline, handling frames was the largest state of the task's
                     // future, and every idle connection paid for it (4,312 → 3,584 bytes;
                     // BENCHMARKS.md, "Sends committed together").
-                    Some(Ok(message)) => Box::pin(self.on_ready_messages(message, stream)).await,
+                    Some(Ok(message)) => Box::pin(self.on_ready_messages(message, &mut stream)).await,
                 },
                 Some(frame) = frames.recv() => self.send_hub_frames(frame, &mut frames).await,
                 _ = wake.raised() => Ok(()),

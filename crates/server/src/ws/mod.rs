@@ -1,12 +1,13 @@
 //! The real-time endpoint `GET /api/v1/ws`: the upgrade (origin check, size limits) and
-//! [`connection`] (one task per socket, writing through its [`writer`], with a [`rate`]
-//! limit and a [`cursor`] per mailbox queue). Connections register with `crate::hub`,
-//! through which the services reach them.
+//! [`connection`] (one task per socket, reading through its [`read_gate`], writing through
+//! its [`writer`], with a [`rate`] limit and a [`cursor`] per mailbox queue). Connections
+//! register with `crate::hub`, through which the services reach them.
 
 pub mod connection;
 pub mod cursor;
 pub mod message_frame;
 pub mod rate;
+pub mod read_gate;
 pub mod writer;
 
 use axum::Router;
