@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::deferred_acks::{DeferredAcks, Writing};
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
 use super::mailbox_write::Write;
-use super::message_records::{self as records, DELIVERED, EXPIRED, Generation, Generations};
+use super::message_records::{self as records, DELIVERED, EXPIRED, Generation, Generations, Record};
 use super::pending_sends::{PendingSends, Unwritten};
 use super::send_journal::{self, Journaled, JournaledCopy, JournaledSend};
 use super::unacked_copies::UnackedCopies;
@@ -600,10 +600,16 @@ pub(super) fn write_pending(c: &Connection, memory: &mut MailboxMemory) -> rusql
     let written = (|| {
         let tx = Write::begin(c)?;
         write_open_receipts(&tx, &mut memory.counts, &again)?;
-        for Unwritten { send, unacked, delivered } in &sends {
-            let (sender, id) = (&send.from.user.0, &send.id);
-            let state = if *delivered { DELIVERED } else { 0 };
-            memory.generations.claim(&tx, (sender, id), &send.addressee.0, send.stored_at, state)?;
+        let sent = sends.iter().map(|Unwritten { send, delivered, .. }| Record {
+            sender: &send.from.user.0,
+            id: &send.id,
+            recipient: &send.addressee.0,
+            stored_at: send.stored_at,
+            state: if *delivered { DELIVERED } else { 0 },
+        });
+        memory.generations.record_all(&tx, &sent.collect::<Vec<_>>())?;
+        for Unwritten { send, unacked, .. } in &sends {
+            let id = &send.id;
             for (copy, _) in send.copies.iter().zip(unacked).filter(|(_, unacked)| **unacked) {
                 let row = CopyRow {
                     seq: copy.seq,

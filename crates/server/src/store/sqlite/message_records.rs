@@ -15,6 +15,8 @@
 //! than any that one may hold (`newest_ids`): a new message costs no lookup at all. Like the
 //! mailbox counters, this holds for the one process that serves the database.
 
+use std::sync::LazyLock;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
@@ -99,31 +101,76 @@ impl Generations {
         stored_at(c, last.number, sender, id)
     }
 
-    /// Records the message `id` of `sender` to `recipient`, stored at `now`, in the newest
-    /// generation with `state` (e.g. [`DELIVERED`]): `None` when recorded now, or when it was
-    /// first stored if a record of it exists already (then left as it is).
-    pub(super) fn claim(
-        &mut self,
-        tx: &Connection,
-        (sender, id): (&Uuid, &Uuid),
-        recipient: &Uuid,
-        now: i64,
-        state: i64,
-    ) -> rusqlite::Result<Option<i64>> {
+    /// Records each message of `records` in the newest generation, several per statement,
+    /// unless a generation kept records it already (then that record is left as it is).
+    pub(super) fn record_all(&mut self, tx: &Connection, records: &[Record<'_>]) -> rusqlite::Result<()> {
         let (kept, newest_ids) = self.read(tx)?;
         let Some((newest, older)) = kept.split_last() else { return Err(rusqlite::Error::QueryReturnedNoRows) };
-        if let Some(at) = find_in(tx, older, sender, id)? {
-            return Ok(Some(at));
+        let mut new = Vec::with_capacity(records.len());
+        for record in records {
+            if find_in(tx, older, record.sender, record.id)?.is_none() {
+                newest_ids.claimed(record.sender, record.id);
+                new.push(record);
+            }
         }
-        newest_ids.claimed(sender, id);
-        let claimed = tx
-            .prepare_cached(
-                "INSERT INTO message_ids (gen, sender, id, stored_at, recipient, state) VALUES (?5, ?1, ?2, ?3, ?4, ?6)
-                 ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![sender.as_bytes(), id.as_bytes(), now, recipient.as_bytes(), newest.number, state])?;
-        if claimed == 1 { Ok(None) } else { stored_at(tx, newest.number, sender, id) }
+        let mut rest = &new[..];
+        for (rows, sql) in RECORDS_PER_INSERT.iter().zip(INSERT_RECORDS.iter()) {
+            while rest.len() >= *rows {
+                let (these, after) = rest.split_at(*rows);
+                insert_records(tx, sql, newest.number, these)?;
+                rest = after;
+            }
+        }
+        Ok(())
     }
+}
+
+/// A message's record as [`Generations::record_all`] writes it.
+pub(super) struct Record<'a> {
+    pub sender: &'a Uuid,
+    pub id: &'a Uuid,
+    pub recipient: &'a Uuid,
+    pub stored_at: i64,
+    pub state: i64,
+}
+
+/// The rows one `INSERT` of [`Generations::record_all`] writes, largest first: a statement
+/// per record cost its dispatch, its cache lookup, its reset and its halt for each one
+/// (BENCHMARKS.md, "Sockets polled when they may hold a frame, records written many at a
+/// time"); a few sizes keep the statements cached few.
+const RECORDS_PER_INSERT: [usize; 3] = [16, 4, 1];
+
+/// The `INSERT` of each size in [`RECORDS_PER_INSERT`]: `?1` is the generation, then five
+/// parameters per record.
+static INSERT_RECORDS: LazyLock<[String; 3]> = LazyLock::new(|| {
+    RECORDS_PER_INSERT.map(|rows| {
+        let values = (0..rows)
+            .map(|row| {
+                let p = 2 + 5 * row;
+                format!("(?1, ?{}, ?{}, ?{}, ?{}, ?{})", p, p + 1, p + 2, p + 3, p + 4)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "INSERT INTO message_ids (gen, sender, id, stored_at, recipient, state) VALUES {values} ON CONFLICT DO NOTHING"
+        )
+    })
+});
+
+/// Runs `sql` (one of [`INSERT_RECORDS`]) for `records` in generation `generation`.
+fn insert_records(tx: &Connection, sql: &str, generation: i64, records: &[&Record<'_>]) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(sql)?;
+    insert.raw_bind_parameter(1, generation)?;
+    for (row, record) in records.iter().enumerate() {
+        let p = 2 + 5 * row;
+        insert.raw_bind_parameter(p, record.sender.as_bytes())?;
+        insert.raw_bind_parameter(p + 1, record.id.as_bytes())?;
+        insert.raw_bind_parameter(p + 2, record.stored_at)?;
+        insert.raw_bind_parameter(p + 3, record.recipient.as_bytes())?;
+        insert.raw_bind_parameter(p + 4, record.state)?;
+    }
+    insert.raw_execute()?;
+    Ok(())
 }
 
 /// The greatest message id recorded in generation `number` (ids compare as SQLite compares
@@ -343,6 +390,50 @@ mod tests {
             )
             .unwrap();
         assert_eq!(send_one(&store, (c1, b1), planted, 40).await, Enqueued::Stored { at: 40 }, "not looked for");
+    }
+
+    /// Records are written many per statement (16, 4, then one at a time: 23 need each
+    /// size), a record that exists already is left as it is, and one an older generation
+    /// holds is not written again into the newest.
+    #[tokio::test]
+    async fn records_are_written_many_at_a_time_and_once() {
+        use super::{DELIVERED, Generations, READ, Record};
+        let (store, a1, b1) = two_open_mailboxes().await;
+        let old = uuid::Uuid::from_u128(1);
+        assert_eq!(send_one(&store, (a1, b1), old, 0).await, Enqueued::Stored { at: 0 });
+        store.flush().await.unwrap();
+        store.expire(TTL, TTL, 10).await.unwrap();
+        let c = store.conn.try_lock().unwrap();
+        let existing = uuid::Uuid::now_v7();
+        c.execute(
+            "INSERT INTO message_ids (gen, sender, id, stored_at, recipient, state) VALUES (1, ?1, ?2, 5, ?3, ?4)",
+            rusqlite::params![a1.user.0.as_bytes(), existing.as_bytes(), b1.user.0.as_bytes(), READ],
+        )
+        .unwrap();
+        let new: Vec<uuid::Uuid> = (0..21).map(|_| uuid::Uuid::now_v7()).collect();
+        let record = |id| Record { sender: &a1.user.0, id, recipient: &b1.user.0, stored_at: 7, state: DELIVERED };
+        let mut records: Vec<Record<'_>> = new.iter().map(record).collect();
+        records.push(record(&existing));
+        records.push(record(&old));
+        Generations::default().record_all(&c, &records).unwrap();
+
+        let count = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT COUNT(*) FROM message_ids WHERE gen = 1 AND stored_at = 7 AND state = 1"), 21);
+        assert_eq!(count("SELECT COUNT(*) FROM message_ids WHERE gen = 1"), 22, "the existing record is not doubled");
+        let kept: (i64, i64) = c
+            .query_row("SELECT stored_at, state FROM message_ids WHERE id = ?1", [existing.as_bytes()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(kept, (5, READ), "left as it was");
+        let olds: Vec<i64> = c
+            .prepare("SELECT gen FROM message_ids WHERE id = ?1")
+            .unwrap()
+            .query_map([old.as_bytes()], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(olds, vec![0], "kept in the older generation only");
     }
 
     /// Records from several senders are kept in the order of their (UUIDv7, time-first)
