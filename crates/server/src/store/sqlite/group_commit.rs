@@ -2,19 +2,24 @@
 //! costs SQLite when messages come one at a time: every page the send changed is written to
 //! the WAL again, with its frame header and checksum, and the shared-memory locks are taken
 //! and released (BENCHMARKS.md, "Sends committed together"). So the first send finding no
-//! batch open writes its rows in a transaction it leaves open; before committing it lets
-//! the other tasks that are ready run ([`TURNS`]; one turn after a batch nobody joined), and
-//! the sends among them write their rows into the same batch (each in a savepoint of its
-//! own, so one that fails takes only its own rows back). Then one commit makes them all
+//! batch open opens one; before ending it, it lets the other tasks that are ready run
+//! ([`TURNS`]; one turn after a batch nobody joined), and the sends among them join it.
+//! Then one append to the journal of sends (`send_journal`) and one commit make them all
 //! durable, and each is answered `stored` only after it: a batch adds no wait when the
 //! server is idle (nothing else is ready) and grows with the load. A message kept pending
-//! (`pending_sends`) writes no row: the batch's one append to the journal of sends, just
-//! before its commit, is what makes it durable (`send_journal`).
+//! (`pending_sends`) writes no row: the journal alone makes it durable, and a batch of such
+//! sends has no transaction at all (each send's `BEGIN` or `SAVEPOINT` and its `COMMIT` or
+//! `RELEASE` were ~4 % of the server's instructions one message at a time; BENCHMARKS.md,
+//! "Sockets polled when they may hold a frame, records written many at a time"). The first
+//! send that writes rows (acks that were due, a resend a device asked for) leaves its
+//! transaction open as the batch's; the sends after it write theirs into it, each in a
+//! savepoint of its own, so one that fails takes only its own rows back.
 //!
 //! Acks and reads of the receipt queues run inside an open batch (they answer nothing
-//! durable: delivery is at least once). Any other store call ends the open batch before it
-//! runs, so it runs in a transaction of its own and is durable when it returns; so does the
-//! checkpoint thread before it holds the writer off.
+//! durable: delivery is at least once); when the batch has no transaction they run in one
+//! of their own. Any other store call ends the open batch before it runs, so it runs in a
+//! transaction of its own and is durable when it returns; so does the checkpoint thread
+//! before it holds the writer off.
 //!
 //! The send that opened a batch ends it; should its task end first (the connection's task
 //! dropped while the send gave the others their turns), the [`Opener`] it held tells the
@@ -22,9 +27,9 @@
 //! waits for an opener that may have gone.
 //!
 //! A batch ends committed or failed: its commit failed (it is rolled back), or SQLite rolled
-//! the whole transaction back itself — it does on an I/O error, a full disk or no memory,
+//! the batch's transaction back itself — it does on an I/O error, a full disk or no memory,
 //! even in a statement of another call — which is noticed by the connection having left
-//! the transaction while the batch is open. A failed batch loses the acks written into it
+//! that transaction while the batch is open. A failed batch loses the acks written into it
 //! as a crash would: those copies and receipts come again, on the device's next connection.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -59,6 +64,9 @@ pub struct GroupCommit {
     opened: AtomicU64,
     /// Whether that batch is still open.
     open: AtomicBool,
+    /// Whether a send in the open batch wrote rows: the transaction it left open is the
+    /// batch's, committed when the batch ends. A batch of sends kept pending has none.
+    begun: AtomicBool,
     /// Whether a send joined the open batch (or the last one).
     joined: AtomicBool,
     /// Batches nobody joined since the last one that was: how many turns the next one gets.
@@ -102,8 +110,7 @@ impl Drop for Opener<'_> {
     }
 }
 
-/// A send's place in a batch: which one (0: none, nothing to wait for), and whether it
-/// opened it (and so ends it).
+/// A send's place in a batch: which one, and whether it opened it (and so ends it).
 #[derive(Clone, Copy, Debug)]
 pub struct Ticket {
     pub batch: u64,
@@ -115,6 +122,7 @@ impl Default for GroupCommit {
         Self {
             opened: AtomicU64::new(0),
             open: AtomicBool::new(false),
+            begun: AtomicBool::new(false),
             joined: AtomicBool::new(false),
             alone_in_a_row: AtomicU32::new(0),
             ended: watch::Sender::new(Ended::default()),
@@ -125,23 +133,29 @@ impl Default for GroupCommit {
 impl GroupCommit {
     /// The ticket of the batch open on `c`, if one is: a send joining it.
     pub fn open_batch(&self, c: &Connection) -> Option<Ticket> {
-        let open = self.open.load(Ordering::Relaxed) && !c.is_autocommit();
+        let open = self.open.load(Ordering::Relaxed) && !self.lost(c);
         if open {
             self.joined.store(true, Ordering::Relaxed);
         }
         open.then(|| Ticket { batch: self.opened.load(Ordering::Relaxed), opened_it: false })
     }
 
-    /// The ticket of a send that found no batch open: the transaction it left open on `c`
-    /// is a new batch.
+    /// The ticket of a send that found no batch open: it opens one, with the transaction
+    /// it left open on `c` if it wrote rows.
     pub fn opened(&self, c: &Connection) -> Ticket {
-        if c.is_autocommit() {
-            return Ticket { batch: 0, opened_it: false };
-        }
         let batch = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
         self.joined.store(false, Ordering::Relaxed);
+        self.begun.store(!c.is_autocommit(), Ordering::Relaxed);
         self.open.store(true, Ordering::Relaxed);
         Ticket { batch, opened_it: true }
+    }
+
+    /// After a send that joined the open batch: if the batch had no transaction and the
+    /// send left one open on `c` (it wrote rows), that transaction is the batch's now.
+    pub fn joined_with(&self, c: &Connection) {
+        if self.open.load(Ordering::Relaxed) && !c.is_autocommit() {
+            self.begun.store(true, Ordering::Relaxed);
+        }
     }
 
     /// The turns the opener of a batch gives other sends to join it: [`TURNS`], or
@@ -161,9 +175,10 @@ impl GroupCommit {
         self.open.load(Ordering::Relaxed) && self.opened.load(Ordering::Relaxed) == batch
     }
 
-    /// Whether SQLite rolled the open batch back on its own (see the module header).
+    /// Whether SQLite rolled the open batch's transaction back on its own (see the module
+    /// header).
     pub fn lost(&self, c: &Connection) -> bool {
-        self.open.load(Ordering::Relaxed) && c.is_autocommit()
+        self.open.load(Ordering::Relaxed) && self.begun.load(Ordering::Relaxed) && c.is_autocommit()
     }
 
     /// Whether a batch is open.
@@ -191,7 +206,13 @@ impl GroupCommit {
             }
             Err(format!("appending the batch's sends to the journal failed: {e}"))
         } else if c.is_autocommit() {
-            Err("SQLite rolled the batch back after an error".to_owned())
+            // No transaction to commit: none was begun (the journal alone makes the batch
+            // durable), or SQLite rolled it back.
+            if self.begun.load(Ordering::Relaxed) {
+                Err("SQLite rolled the batch back after an error".to_owned())
+            } else {
+                Ok(())
+            }
         } else {
             run(c, "COMMIT").map_err(|e| {
                 if !c.is_autocommit() {
@@ -391,6 +412,34 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(2), joiner).await.expect("not stuck").unwrap();
         assert!(store.conn.lock().await.is_autocommit(), "committed");
         assert_eq!(store.fetch_messages(b1, 0, 10).await.unwrap().len(), 2, "both sends' rows");
+    }
+
+    /// A batch of sends kept pending has no transaction: the journal alone makes it
+    /// durable. A send that joins it and writes rows (a resend a device asked for) begins
+    /// the batch's transaction; should SQLite roll that back on its own, the batch fails —
+    /// every send in it is refused, none answered `stored` without its rows.
+    #[tokio::test]
+    async fn a_batch_has_a_transaction_only_once_a_send_in_it_writes_rows() {
+        use crate::store::MessageRef;
+        let (store, a1, b1) = two_open_mailboxes().await;
+        let first = one_message(b1);
+        store.enqueue_many(a1, first.clone(), 1, POLICY).await.unwrap();
+        let copy = store.fetch_messages(b1, 0, 10).await.unwrap().remove(0);
+        let asked = MessageRef { sender: a1.user, id: copy.id, seq: copy.seq };
+        store.retry_messages(b1, &[asked], 2).await.unwrap();
+
+        let mut opener = Box::pin(store.enqueue_many(a1, one_message(b1), 3, POLICY));
+        assert!((&mut opener).now_or_never().is_none(), "the opener gives the others their turns");
+        assert!(store.group.is_open_now());
+        assert!(store.conn.lock().await.is_autocommit(), "a batch of pending sends: no transaction");
+        let mut resend = Box::pin(store.enqueue_many(a1, first, 3, POLICY));
+        assert!((&mut resend).now_or_never().is_none(), "the resend waits for the batch");
+        assert!(!store.conn.lock().await.is_autocommit(), "the resend's rows: the batch's transaction");
+
+        // What SQLite does by itself after an I/O error inside the transaction.
+        store.conn.lock().await.execute_batch("ROLLBACK").unwrap();
+        let (opened, resent) = futures_util::future::join(opener, resend).await;
+        assert!(opened.is_err() && resent.is_err(), "both refused: {opened:?} {resent:?}");
     }
 
     /// Acks and receipt-queue reads run inside an open batch without ending it (they answer

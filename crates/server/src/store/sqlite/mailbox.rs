@@ -19,7 +19,7 @@ use super::deferred_acks::{DeferredAcks, Writing};
 use super::mailbox_counts::{DepthChanges, MailboxCounts, first_seq_after};
 use super::mailbox_write::Write;
 use super::message_records::{self as records, DELIVERED, EXPIRED, Generation, Generations, Record};
-use super::pending_sends::{PendingSends, Unwritten};
+use super::pending_sends::Unwritten;
 use super::send_journal::{self, Journaled, JournaledCopy, JournaledSend};
 use super::unacked_copies::UnackedCopies;
 use super::{MailboxMemory, SqliteStore, receipt_kind_code, receipt_kind_from, uuid_blob};
@@ -190,7 +190,6 @@ struct Step<'a> {
     deferred: &'a DeferredAcks,
     generations: &'a mut Generations,
     unacked: &'a mut UnackedCopies,
-    pending: &'a PendingSends,
     changes: DepthChanges,
     placed: Vec<Placed>,
     /// The copies stored, with their message and its number of copies, to remember once
@@ -203,9 +202,9 @@ struct Step<'a> {
 
 impl<'a> Step<'a> {
     fn new(tx: &'a Connection, memory: &'a mut MailboxMemory, changes: DepthChanges) -> Self {
-        let MailboxMemory { counts, deferred, generations, unacked, pending, .. } = memory;
+        let MailboxMemory { counts, deferred, generations, unacked, .. } = memory;
         let (placed, stored, sends) = (Vec::new(), Vec::new(), Vec::new());
-        Self { tx, counts, deferred, generations, unacked, pending, changes, placed, stored, sends, message: 0 }
+        Self { tx, counts, deferred, generations, unacked, changes, placed, stored, sends, message: 0 }
     }
 
     /// The message records' table with the generations kept (`message_records`).
@@ -540,21 +539,30 @@ fn insert_copy(
     write_copy(step.tx, &row)
 }
 
-/// Stores one message of a batch: it is kept pending, durable once its batch is appended
-/// to the journal, and written later (`pending_sends`); a resend a device asked for is
-/// written now.
+/// When `message` from `from` was first stored, if it was: a resend.
+fn first_stored(
+    c: &Connection,
+    memory: &mut MailboxMemory,
+    from: Mailbox,
+    message: &Outgoing,
+) -> rusqlite::Result<Option<i64>> {
+    let (sender, id) = (&from.user.0, &message.id);
+    match memory.pending.stored_at(sender, id) {
+        Some(at) => Ok(Some(at)),
+        None => memory.generations.find(c, sender, id),
+    }
+}
+
+/// Stores one message of a batch, first stored at `stored_at` if it is a resend
+/// ([`first_stored`]): it is kept pending, durable once its batch is appended to the
+/// journal, and written later (`pending_sends`); a resend a device asked for is written now.
 fn enqueue_one(
     step: &mut Step<'_>,
     from: Mailbox,
-    message: &Outgoing,
+    (message, stored_at): (&Outgoing, Option<i64>),
     now: i64,
     policy: MailboxPolicy,
 ) -> rusqlite::Result<Enqueued> {
-    let (sender, id) = (&from.user.0, &message.id);
-    let stored_at = match step.pending.stored_at(sender, id) {
-        Some(at) => Some(at),
-        None => step.generations.find(step.tx, sender, id)?,
-    };
     // A resend: stored again only for a device that asked for it.
     if let Some(at) = stored_at {
         let mut resent = false;
@@ -828,16 +836,28 @@ impl MailboxStore for SqliteStore {
     ) -> StoreResult<(Vec<Enqueued>, Vec<Placed>)> {
         let (enqueued, ticket) = self
             .call_in_batch(move |c, memory| {
-                // In the open batch of sends, or opening it.
-                let (tx, changes) = begin(c, memory, Deferred::IfDue)?;
-                let mut step = Step::new(&tx, memory, changes);
+                // In the open batch of sends, or opening it. Only acks that are due and a
+                // resend a device asked for write rows: new messages kept pending write none
+                // and begin no transaction (`group_commit`).
+                let first_stored = messages.iter().map(|m| first_stored(c, memory, from, m));
+                let first_stored = first_stored.collect::<rusqlite::Result<Vec<_>>>()?;
+                let (tx, changes) = if memory.deferred.due() || first_stored.iter().any(Option::is_some) {
+                    let (tx, changes) = begin(c, memory, Deferred::IfDue)?;
+                    (Some(tx), changes)
+                } else {
+                    (None, DepthChanges::default())
+                };
+                let mut step = Step::new(tx.as_deref().unwrap_or(c), memory, changes);
                 let mut answers = Vec::with_capacity(messages.len());
-                for (index, message) in messages.iter().enumerate() {
+                for (index, (message, stored_at)) in messages.iter().zip(first_stored).enumerate() {
                     step.message = index;
-                    answers.push(enqueue_one(&mut step, from, message, now, policy)?);
+                    answers.push(enqueue_one(&mut step, from, (message, stored_at), now, policy)?);
                 }
                 let (changes, placed, stored, sends) = (step.changes, step.placed, step.stored, step.sends);
-                hold(tx, memory, changes)?;
+                match tx {
+                    Some(tx) => hold(tx, memory, changes)?,
+                    None => written(memory, changes, true),
+                }
                 for (place, sender, id, copies) in stored {
                     memory.unacked.stored(place, sender, id, copies);
                 }

@@ -283,14 +283,13 @@ impl SqliteStore {
         let result = with_memory(&self.memory, |memory| f(&mut guard, memory));
         self.end_batch_if_lost(&guard);
         let result = result?;
-        let ticket = joined.unwrap_or_else(|| self.group.opened(&guard));
-        if ticket.batch == 0 {
-            // No batch to end: its pending sends are appended now.
-            with_memory(&self.memory, MailboxMemory::append_pending).map_err(|e| {
-                with_memory(&self.memory, |memory| memory.batch_failed(&guard));
-                StoreError(format!("appending sends to the journal failed: {e}"))
-            })?;
-        }
+        let ticket = match joined {
+            Some(ticket) => {
+                self.group.joined_with(&guard);
+                ticket
+            }
+            None => self.group.opened(&guard),
+        };
         Ok((result, ticket))
     }
 
