@@ -33,6 +33,11 @@ fn push_number(text: &mut String, n: i64) {
     text.push_str(itoa::Buffer::new().format(n));
 }
 
+/// The most a `message` frame holds besides its envelope: the names and punctuation (87
+/// bytes), four ids (36 each) and `sent_at` (at most 20): 251. Sized short, the text was
+/// copied again to grow once the envelope was in.
+const MESSAGE_FRAME_FIELDS: usize = 256;
+
 /// `m` as the text of its `message` frame.
 pub fn message_text(m: &StoredMessage) -> Message {
     let fields = (&m.id, &m.from, &m.from_device, &m.to, m.stored_at);
@@ -53,7 +58,7 @@ fn message_frame(
     envelope_len: usize,
     put_envelope: impl FnOnce(&mut String),
 ) -> Message {
-    let mut text = String::with_capacity(200 + envelope_len);
+    let mut text = String::with_capacity(MESSAGE_FRAME_FIELDS + envelope_len);
     text.push_str(r#"{"type":"message","id":""#);
     push_id(&mut text, id);
     text.push_str(r#"","from":""#);
@@ -116,7 +121,8 @@ mod tests {
 
     #[test]
     fn the_frame_is_the_text_serde_makes_of_a_message() {
-        for (envelope, sent_at) in [(vec![], 0), (vec![0xfb, 0xff], -1), ((0..=255).collect::<Vec<u8>>(), i64::MAX)] {
+        let cases = [(vec![], 0), (vec![0xfb, 0xff], i64::MIN), ((0..=255).collect::<Vec<u8>>(), i64::MAX)];
+        for (envelope, sent_at) in cases {
             let m = StoredMessage {
                 seq: 7,
                 id: Uuid::now_v7(),
@@ -145,6 +151,8 @@ mod tests {
                 stored_at: sent_at,
             };
             assert_eq!(handed_message_text(&handed), text(&frame), "a copy handed over: the same frame");
+            let Message::Text(written) = text(&frame) else { unreachable!() };
+            assert!(written.len() <= MESSAGE_FRAME_FIELDS + handed.envelope_b64.len(), "sized to hold it");
         }
     }
 
