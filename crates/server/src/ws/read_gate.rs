@@ -3,9 +3,10 @@
 //! most turns start from a hub flag (a message for the recipient, a receipt for the sender)
 //! and found the socket empty, yet each such poll went down through the WebSocket, its
 //! split lock, the upgraded HTTP connection and tokio's readiness check (BENCHMARKS.md,
-//! "Sockets polled when they may hold a frame"). [`ReadGate`] gives the socket a waker of
-//! its own: the socket is polled again only after it returned a frame (more may be
-//! buffered) or after that waker fired (the socket became readable, or its lock free).
+//! "Sockets polled when they may hold a frame, records written many at a time").
+//! [`ReadGate`] gives the socket a waker of its own: the socket is polled again only after
+//! it returned a frame (more may be buffered) or after that waker fired (the socket became
+//! readable, or its lock free).
 
 use std::pin::Pin;
 use std::sync::Arc;
