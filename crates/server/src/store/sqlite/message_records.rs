@@ -392,9 +392,9 @@ mod tests {
         assert_eq!(send_one(&store, (c1, b1), planted, 40).await, Enqueued::Stored { at: 40 }, "not looked for");
     }
 
-    /// Records are written many per statement (16, 4, then one at a time: 23 need each
-    /// size), a record that exists already is left as it is, and one an older generation
-    /// holds is not written again into the newest.
+    /// Records are written many per statement (16, 4, then one at a time: the 22 here need
+    /// each size), a record that exists already is left as it is, and one an older
+    /// generation holds is not written again into the newest.
     #[tokio::test]
     async fn records_are_written_many_at_a_time_and_once() {
         use super::{DELIVERED, Generations, READ, Record};
