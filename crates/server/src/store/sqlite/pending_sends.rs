@@ -22,6 +22,9 @@ use super::send_journal::{self, JournaledSend};
 use crate::maps::HashMap;
 use crate::store::{Mailbox, MessageRef, StoredMessage};
 
+/// Pending sends whose room the maps keep once written (a burst beyond it is not kept).
+const ROOM_KEPT: usize = 4_096;
+
 /// The sends waiting to be written, and the entries not yet appended to the journal.
 #[derive(Default)]
 pub struct PendingSends {
@@ -133,8 +136,9 @@ impl PendingSends {
     /// Every send pending, each with which of its copies are not acked (to be written) and
     /// whether it was delivered; nothing is pending after.
     pub fn take_all(&mut self) -> Vec<Unwritten> {
-        let Self { sends, delivered, per_mailbox, .. } = std::mem::take(self);
-        sends
+        let (sends, delivered) = (std::mem::take(&mut self.sends), std::mem::take(&mut self.delivered));
+        let per_mailbox = &self.per_mailbox;
+        let unwritten = sends
             .into_iter()
             .zip(delivered)
             .enumerate()
@@ -144,7 +148,24 @@ impl PendingSends {
                     .collect();
                 Unwritten { send, unacked, delivered }
             })
-            .collect()
+            .collect();
+        self.forget_all();
+        unwritten
+    }
+
+    /// Empties the maps and the journal's buffer but keeps their room, up to
+    /// [`ROOM_KEPT`]: made anew, the map of ids grew again from nothing in every tenth of a
+    /// second, each doubling hashing every id again (BENCHMARKS.md, "Sockets polled when
+    /// they may hold a frame, records written many at a time").
+    fn forget_all(&mut self) {
+        if self.ids.capacity() > ROOM_KEPT {
+            self.ids = SipHashMap::new();
+            self.per_mailbox = HashMap::default();
+        }
+        self.ids.clear();
+        self.per_mailbox.clear();
+        self.journaled = 0;
+        self.unjournaled.clear();
     }
 
     /// Writing what [`Self::take_all`] took failed: it is pending again, without the copies
@@ -196,6 +217,38 @@ mod tests {
     async fn send(store: &SqliteStore, (from, to): (Mailbox, Mailbox), id: uuid::Uuid) -> Enqueued {
         let copies = vec![EnvelopeCopy { mailbox: to, envelope: vec![7; 40] }];
         store.enqueue_many(from, vec![Outgoing { to: to.user, id, copies }], 5, POLICY).await.unwrap().remove(0)
+    }
+
+    /// Written out, the pending sends leave the maps empty but keep their room for the next
+    /// ones — unless a burst grew them past `ROOM_KEPT`; a send taken is no longer known.
+    #[test]
+    fn taken_sends_leave_their_room_up_to_a_bound() {
+        use super::super::send_journal::{JournaledCopy, JournaledSend};
+        use super::{PendingSends, ROOM_KEPT};
+        let mailbox = Mailbox { user: hush_shared::UserId::new(), device: hush_shared::DeviceId::new() };
+        let send = |seq: i64| JournaledSend {
+            from: mailbox,
+            id: uuid::Uuid::now_v7(),
+            addressee: mailbox.user,
+            stored_at: 5,
+            copies: vec![JournaledCopy { seq, mailbox, copies: 1, envelope: vec![] }],
+        };
+        let mut pending = PendingSends::default();
+        for round in [100, ROOM_KEPT * 2] {
+            let sends: Vec<JournaledSend> = (0..round as i64).map(send).collect();
+            let first = (sends[0].from.user.0, sends[0].id);
+            for s in sends {
+                pending.add(s);
+            }
+            assert_eq!(pending.take_all().len(), round);
+            assert!(pending.stored_at(&first.0, &first.1).is_none() && pending.is_empty());
+            let room = pending.ids.capacity();
+            if round <= ROOM_KEPT {
+                assert!(room >= round, "room for {round} kept: {room}");
+            } else {
+                assert!(room < round, "a burst's room is not kept: {room}");
+            }
+        }
     }
 
     /// A message one at a time: its copy is read from memory, its ack drops it, and only its
