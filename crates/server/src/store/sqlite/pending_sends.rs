@@ -153,10 +153,10 @@ impl PendingSends {
         unwritten
     }
 
-    /// Empties the maps and the journal's buffer but keeps their room, up to
-    /// [`ROOM_KEPT`]: made anew, the map of ids grew again from nothing in every tenth of a
-    /// second, each doubling hashing every id again (BENCHMARKS.md, "Sockets polled when
-    /// they may hold a frame, records written many at a time").
+    /// Forgets every send, keeping the maps' room for up to [`ROOM_KEPT`] sends: made anew,
+    /// the map of ids grew again from nothing in every tenth of a second, each doubling
+    /// hashing every id again (BENCHMARKS.md, "Sockets polled when they may hold a frame,
+    /// records written many at a time").
     fn forget_all(&mut self) {
         if self.ids.capacity() > ROOM_KEPT {
             self.ids = SipHashMap::new();
