@@ -398,13 +398,14 @@ mod tests {
         assert_eq!(decode_envelope(&URL_SAFE_NO_PAD.encode(v1)).unwrap_err().0, ErrorCode::InvalidEnvelope);
     }
 
+    /// The base64url alphabet, in the order of the values its characters stand for.
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
     /// A text made of base64url characters with, now and then, one that is not (padding,
     /// the standard alphabet's, whitespace, a non-ASCII letter).
     fn near_base64url() -> impl Strategy<Value = String> {
         let character = prop_oneof![
-            300 => proptest::sample::select(
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".map(char::from).to_vec()
-            ),
+            300 => proptest::sample::select(ALPHABET.map(char::from).to_vec()),
             1 => proptest::sample::select(vec!['=', '+', '/', ' ', '\n', '.', '\u{e9}']),
         ];
         proptest::collection::vec(character, 0..700).prop_map(|chars| chars.into_iter().collect())
@@ -441,9 +442,8 @@ mod tests {
                 // The last character carries 2 or 4 unused low bits: set the lowest.
                 let mut spelled = text.into_bytes();
                 let last = spelled.len() - 1;
-                let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-                let value = alphabet.iter().position(|c| *c == spelled[last]).unwrap();
-                spelled[last] = alphabet[value | 1];
+                let value = ALPHABET.iter().position(|c| *c == spelled[last]).unwrap();
+                spelled[last] = ALPHABET[value | 1];
                 let refused = decode_envelope(std::str::from_utf8(&spelled).unwrap());
                 prop_assert_eq!(refused.unwrap_err().0, ErrorCode::InvalidEnvelope);
             }
