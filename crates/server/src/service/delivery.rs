@@ -9,9 +9,8 @@ use hush_crypto::{MAX_ENVELOPE_V2_LEN, MIN_MESSAGE_LEN, VERSION_2};
 use hush_shared::ws::{DeviceEnvelope, DeviceMismatch, FriendEvent, MAX_IDS_PER_FRAME, MessageId, ServerFrame};
 use hush_shared::{DeviceId, ErrorCode, UserId};
 
-use super::handoff::{self, Kept};
-use crate::hub::{Handoff, HubEvent};
-use crate::maps::{HashMap, HashMapExt};
+use super::handoff::{self, ByPerson, Kept};
+use crate::hub::HubEvent;
 use crate::state::AppState;
 use crate::store::{Enqueued, EnvelopeCopy, Mailbox, MailboxPolicy, MessageRef, Outgoing, ReceiptRef, StoreError};
 
@@ -234,7 +233,7 @@ pub async fn send_many(state: &AppState, from: Mailbox, sends: Vec<Send>) -> Res
         woken.iter().filter(|m| m.user != from.user && !kept.is_here(**m)).map(|m| m.user).collect();
     let mut handoffs = kept.handoffs(from, &placed, now);
     for user in owners(&woken) {
-        let event = handoffs.remove(&user).map_or(HubEvent::Mail, HubEvent::Stored);
+        let event = handoffs.take(user).map_or(HubEvent::Mail, HubEvent::Stored);
         state.hub.send(user, event).await;
         if away.contains(&user) {
             state.push.message_stored(user, from.user);
@@ -262,9 +261,9 @@ pub fn check_ids<T>(ids: &[T]) -> Result<(), ServerFrame> {
 
 /// Wakes the receipt queues of the people told, handing over what `handoffs` holds for
 /// each.
-async fn wake_receipts(state: &AppState, told: Vec<UserId>, mut handoffs: HashMap<UserId, Vec<Handoff>>) {
+async fn wake_receipts(state: &AppState, told: Vec<UserId>, mut handoffs: ByPerson) {
     for user in told {
-        let event = handoffs.remove(&user).map_or(HubEvent::Receipts, HubEvent::Stored);
+        let event = handoffs.take(user).map_or(HubEvent::Receipts, HubEvent::Stored);
         state.hub.send(user, event).await;
     }
 }
@@ -291,7 +290,7 @@ pub async fn ack(state: &AppState, mailbox: Mailbox, messages: &[MessageRef]) ->
 pub async fn retry(state: &AppState, mailbox: Mailbox, messages: &[MessageRef]) -> Result<(), ServerFrame> {
     let store = &state.stores.mailbox;
     let told = store.retry_messages(mailbox, messages, state.now()).await.map_err(|e| internal(e, None))?;
-    wake_receipts(state, told, HashMap::new()).await;
+    wake_receipts(state, told, ByPerson::default()).await;
     Ok(())
 }
 
@@ -304,7 +303,7 @@ pub async fn read(state: &AppState, reader: Mailbox, to: UserId, ids: &[MessageI
     }
     let mailbox = &state.stores.mailbox;
     let told = mailbox.read_messages(reader, to, ids, state.now()).await.map_err(|e| internal(e, None))?;
-    wake_receipts(state, told, HashMap::new()).await;
+    wake_receipts(state, told, ByPerson::default()).await;
     Ok(())
 }
 
@@ -367,7 +366,7 @@ pub async fn sweep_expired(state: &AppState) -> Result<usize, StoreError> {
             return Ok(told);
         }
         told += senders.len();
-        wake_receipts(state, senders, HashMap::new()).await;
+        wake_receipts(state, senders, ByPerson::default()).await;
     }
 }
 
