@@ -28,6 +28,7 @@ pub mod data_dir;
 pub mod error;
 pub mod http_policy;
 pub mod hub;
+pub mod id_text;
 pub mod maps;
 pub mod metrics;
 pub mod open_sockets;

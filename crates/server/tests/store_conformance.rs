@@ -1053,3 +1053,35 @@ async fn redis_copies_and_receipts_kept_as_json_are_served_beside_those_of_layou
     ];
     assert_eq!(receipts_of(&store, a1).await, told);
 }
+
+/// Redis forgets its scripts when it restarts (or `SCRIPT FLUSH`): the next call of each is
+/// answered NOSCRIPT, and the store loads it and calls again, so nothing it sent is lost.
+#[tokio::test]
+async fn redis_scripts_forgotten_by_redis_are_loaded_again() {
+    let redis = common::redis::RedisServer::start();
+    let store = RedisStore::connect(&redis.url(), &format!("flushed-{}", Uuid::new_v4())).await.unwrap();
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let flush = || ::redis::cmd("SCRIPT").arg("FLUSH").clone();
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let (a1, b1) = (Mailbox { user: alice, device: DeviceId::new() }, Mailbox { user: bob, device: DeviceId::new() });
+    let policy = MailboxPolicy { max_messages: 10, ttl_secs: 3600 };
+    store.open_mailbox(a1).await.unwrap();
+    store.open_mailbox(b1).await.unwrap();
+    let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+    let stored = store.enqueue_many(a1, vec![message(bob, first, &[b1], b"one")], NOW, policy).await.unwrap();
+    assert_eq!(stored, vec![Enqueued::Stored { at: NOW }]);
+    let _: () = flush().query_async(&mut conn).await.unwrap();
+    let stored = store.enqueue_many(a1, vec![message(bob, second, &[b1], b"two")], NOW, policy).await.unwrap();
+    assert_eq!(stored, vec![Enqueued::Stored { at: NOW }], "the send script loaded again");
+    let waiting = store.fetch_messages(b1, 0, 10).await.unwrap();
+    assert_eq!(
+        waiting.iter().map(|m| (m.id, m.envelope.as_slice())).collect::<Vec<_>>(),
+        [(first, &b"one"[..]), (second, &b"two"[..])]
+    );
+    let _: () = flush().query_async(&mut conn).await.unwrap();
+    let refs: Vec<MessageRef> = waiting.iter().map(|m| MessageRef { sender: m.from, id: m.id, seq: m.seq }).collect();
+    assert_eq!(store.ack_messages(b1, &refs, NOW + 1).await.unwrap(), vec![alice], "the ack script loaded again");
+    assert!(store.fetch_messages(b1, 0, 10).await.unwrap().is_empty());
+    assert_eq!(receipts_of(&store, a1).await.len(), 2, "a delivered receipt for each");
+}

@@ -13,35 +13,28 @@
 //! message (BENCHMARKS.md, "Frames without the formatting machinery").
 
 use axum::extract::ws::{Message, Utf8Bytes};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use hush_shared::ws::ServerFrame;
 use hush_shared::{DeviceId, UserId};
 
 use crate::hub::HandedCopy;
+use crate::id_text::{push_id, push_number};
 use crate::store::StoredMessage;
-
-/// Appends `id` in its hyphenated form (nothing in it for JSON to escape).
-fn push_id(text: &mut String, id: &Uuid) {
-    text.push_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
-}
-
-/// Appends `n` in decimal.
-fn push_number(text: &mut String, n: i64) {
-    text.push_str(itoa::Buffer::new().format(n));
-}
 
 /// The most a `message` frame holds besides its envelope: the names and punctuation (87
 /// bytes), four ids (36 each) and `sent_at` (at most 20): 251. Sized short, the text was
 /// copied again to grow once the envelope was in.
 const MESSAGE_FRAME_FIELDS: usize = 256;
 
-/// `m` as the text of its `message` frame.
+/// `m` as the text of its `message` frame. The envelope is encoded with SIMD: through the
+/// `base64` crate it was 4.6 % of the server's instructions in `saturate` on Redis, where
+/// every copy is read from its mailbox (BENCHMARKS.md, "The Redis mailbox's own work in the
+/// server").
 pub fn message_text(m: &StoredMessage) -> Message {
     let fields = (&m.id, &m.from, &m.from_device, &m.to, m.stored_at);
-    message_frame(fields, m.envelope.len().div_ceil(3) * 4, |text| URL_SAFE_NO_PAD.encode_string(&m.envelope, text))
+    let encoded_len = m.envelope.len().div_ceil(3) * 4;
+    message_frame(fields, encoded_len, |text| base64_simd::URL_SAFE_NO_PAD.encode_append(&m.envelope, text))
 }
 
 /// A copy handed over as the text of its `message` frame: its envelope's text goes in as
@@ -113,6 +106,8 @@ pub fn per_message_text(frame: &ServerFrame) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use hush_shared::ws::ReceiptKind;
     use uuid::Uuid;
 
@@ -121,7 +116,13 @@ mod tests {
 
     #[test]
     fn the_frame_is_the_text_serde_makes_of_a_message() {
-        let cases = [(vec![], 0), (vec![0xfb, 0xff], i64::MIN), ((0..=255).collect::<Vec<u8>>(), i64::MAX)];
+        let cases = [
+            (vec![], 0),
+            (vec![0xfb, 0xff], i64::MIN),
+            (vec![0xfc, 0x3f, 0xff], 5),
+            ((0..=255).collect::<Vec<u8>>(), i64::MAX),
+            ((0..351).map(|i| (i * 7) as u8).collect(), 9),
+        ];
         for (envelope, sent_at) in cases {
             let m = StoredMessage {
                 seq: 7,

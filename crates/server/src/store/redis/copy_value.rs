@@ -9,8 +9,6 @@
 //! parse and a decoding per copy read, and `redis-server` a third more bytes per copy to
 //! hash in Lua and to copy (BENCHMARKS.md, "Copies as bytes").
 
-use std::io::Write as _;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hush_shared::ws::MessageId;
@@ -18,6 +16,8 @@ use hush_shared::{DeviceId, UserId};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::line_fields::LineFields;
+use crate::id_text::{push_id, push_number};
 use crate::store::Mailbox;
 
 /// A copy as read back: who wrote it to whom, when, and its envelope.
@@ -36,36 +36,50 @@ pub(super) struct Copy {
 
 /// The value of a copy of message `id` from `from` to `to`, stored at `at`.
 pub(super) fn copy_value(id: MessageId, from: Mailbox, to: UserId, at: i64, only: bool, envelope: &[u8]) -> Vec<u8> {
-    let mut value = Vec::with_capacity(4 * 37 + 24 + envelope.len());
-    let _ = writeln!(value, "{id} {} {} {to} {at} {}", from.user, from.device, u8::from(only));
+    let mut line = String::with_capacity(4 * 37 + 24 + envelope.len());
+    for named in [&id, &from.user.0, &from.device.0, &to.0] {
+        push_id(&mut line, named);
+        line.push(' ');
+    }
+    push_number(&mut line, at);
+    line.push_str(if only { " 1\n" } else { " 0\n" });
+    let mut value = line.into_bytes();
     value.extend_from_slice(envelope);
     value
 }
 
 /// The copy in `value`, or `None` when it is neither of the two forms. `owner` is the
 /// mailbox's owner: the addressee of JSON copies queued before they named one.
-pub(super) fn parse_copy(value: Vec<u8>, owner: UserId) -> Option<Copy> {
+pub(super) fn parse_copy(mut value: Vec<u8>, owner: UserId) -> Option<Copy> {
     if value.first() == Some(&b'{') {
         return parse_json(&value, owner);
     }
-    let line_end = value.iter().position(|&b| b == b'\n')?;
-    let line = std::str::from_utf8(&value[..line_end]).ok()?;
-    let mut fields = line.split(' ');
-    let mut next = || fields.next();
-    let (id, from, from_device, to) =
-        (next()?.parse().ok()?, next()?.parse().ok()?, next()?.parse().ok()?, next()?.parse().ok()?);
-    let stored_at = next()?.parse().ok()?;
-    let only = match next()? {
-        "1" => true,
-        "0" => false,
+    let mut fields = LineFields::new(&value);
+    let mut id_then_space = || {
+        let id = fields.id()?;
+        fields.skip(b' ')?;
+        Some(id)
+    };
+    let (id, from, from_device, to) = (id_then_space()?, id_then_space()?, id_then_space()?, id_then_space()?);
+    let stored_at = fields.number()?;
+    fields.skip(b' ')?;
+    let only = match fields.word() {
+        b"1" => true,
+        b"0" => false,
         _ => return None,
     };
-    if next().is_some() {
-        return None;
-    }
-    let mut envelope = value;
-    envelope.drain(..=line_end);
-    Some(Copy { id, from, from_device, to, stored_at, only, envelope })
+    fields.skip(b'\n')?;
+    let line_len = value.len() - fields.rest().len();
+    value.drain(..line_len);
+    Some(Copy {
+        id,
+        from: UserId(from),
+        from_device: DeviceId(from_device),
+        to: UserId(to),
+        stored_at,
+        only,
+        envelope: value,
+    })
 }
 
 /// A copy as layouts 2 and 3 kept it.

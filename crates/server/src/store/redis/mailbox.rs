@@ -28,10 +28,11 @@
 use async_trait::async_trait;
 use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
 use hush_shared::{DeviceId, UserId};
-use redis::{Script, ScriptInvocation};
+use redis::{Script, Value};
 use uuid::Uuid;
 
 use super::RedisStore;
+use super::commands::{ScriptCall, bulk, int, items, mailbox_key, reply, users};
 use super::copy_value::{copy_value, parse_copy};
 use super::mailbox_lua::{ACK, CLOSE, ENQUEUE, EXPIRE, OPEN, PURGE, READ, RETRY, SEEN};
 use super::receipt_value::{parse_receipt, receipt_value};
@@ -46,12 +47,15 @@ fn corrupt(what: &str) -> StoreError {
 
 /// The stream entry id of entry number `n`.
 fn entry_id(n: i64) -> String {
-    format!("0-{n}")
+    let mut id = String::with_capacity(22);
+    id.push_str("0-");
+    id.push_str(itoa::Buffer::new().format(n));
+    id
 }
 
 /// The number of a stream entry id (`0-{n}`).
-fn entry_number(entry: &str) -> Option<i64> {
-    entry.strip_prefix("0-")?.parse().ok()
+fn entry_number(entry: &[u8]) -> Option<i64> {
+    std::str::from_utf8(entry.strip_prefix(b"0-")?).ok()?.parse().ok()
 }
 
 /// A copy's seq: twice its entry's number, plus one when it is its addressee's only copy.
@@ -67,29 +71,11 @@ fn message_entry(seq: i64) -> (i64, bool) {
     (seq >> 1, seq & 1 == 1)
 }
 
-/// A message's arguments for `ACK` and `RETRY`: sender, id, entry id, only copy, then
-/// `last` (what the script says of the receipt it may queue).
-fn named_copy(message: &MessageRef, last: String) -> [String; 5] {
+/// Adds a message's arguments for `ACK` and `RETRY`: sender, id, entry id, only copy (the
+/// script's `last` argument follows).
+fn add_copy(call: &mut ScriptCall<'_>, message: &MessageRef) {
     let (entry, only) = message_entry(message.seq);
-    [message.sender.to_string(), message.id.to_string(), entry_id(entry), u8::from(only).to_string(), last]
-}
-
-/// A fresh receipt id.
-fn receipt_id() -> String {
-    Uuid::now_v7().to_string()
-}
-
-/// A mailbox's name in keys.
-fn box_name(mailbox: Mailbox) -> String {
-    format!("{}:{}", mailbox.user, mailbox.device)
-}
-
-/// Sorted distinct user ids.
-fn parse_users(raw: Vec<String>) -> Vec<UserId> {
-    let mut users: Vec<UserId> = raw.iter().filter_map(|s| s.parse().ok()).collect();
-    users.sort();
-    users.dedup();
-    users
+    call.id(&message.sender.0).id(&message.id).arg(entry_id(entry)).arg(u8::from(only));
 }
 
 impl RedisStore {
@@ -102,59 +88,11 @@ impl RedisStore {
         after: i64,
         limit: usize,
     ) -> StoreResult<Vec<(i64, Vec<u8>)>> {
-        let mut conn = self.conn.clone();
-        let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
-            .arg(self.key(format!("{stream}:{}", box_name(mailbox))))
-            .arg(entry_id(after.max(0) + 1))
-            .arg("+")
-            .arg("COUNT")
-            .arg(limit)
-            .query_async(&mut conn)
-            .await?;
-        entries
-            .into_iter()
-            .map(|(entry, mut fields)| {
-                let number = entry_number(&entry).ok_or_else(|| corrupt("entry id"))?;
-                let payload = fields.pop().filter(|_| fields.len() == 1).ok_or_else(|| corrupt("entry"))?;
-                Ok((number, payload))
-            })
-            .collect()
-    }
-
-    /// A call of one of the per-message scripts (`ack`, `retry`, `read`): ARGV is the
-    /// prefix, `head`, then each message's arguments.
-    fn per_message_call<'a, const N: usize>(
-        &self,
-        script: &'a Script,
-        head: &[String],
-        messages: impl Iterator<Item = [String; N]>,
-    ) -> ScriptInvocation<'a> {
-        let mut invocation = script.prepare_invoke();
-        invocation.arg(&self.prefix);
-        for arg in head {
-            invocation.arg(arg);
-        }
-        for message in messages {
-            for arg in message {
-                invocation.arg(arg);
-            }
-        }
-        invocation
-    }
-
-    /// Runs one of the per-message scripts; returns the people told.
-    async fn per_message<const N: usize>(
-        &self,
-        script: &Script,
-        head: &[String],
-        messages: impl ExactSizeIterator<Item = [String; N]>,
-    ) -> StoreResult<Vec<UserId>> {
-        if messages.len() == 0 {
-            return Ok(vec![]);
-        }
-        let mut conn = self.conn.clone();
-        let told: Vec<String> = self.per_message_call(script, head, messages).invoke_async(&mut conn).await?;
-        Ok(parse_users(told))
+        let mut xrange = redis::cmd("XRANGE");
+        xrange.arg(mailbox_key(&self.prefix, stream, mailbox)).arg(entry_id(after.max(0) + 1)).arg("+");
+        xrange.arg("COUNT").arg(limit);
+        let entries = items(reply(&self.conn, &xrange).await?, "stream entries")?;
+        entries.into_iter().map(|entry| stream_entry(entry).ok_or_else(|| corrupt("entry"))).collect()
     }
 
     /// `ack_messages`, and with `placing` where each `delivered` receipt went.
@@ -168,22 +106,27 @@ impl RedisStore {
         if messages.is_empty() {
             return Ok((vec![], vec![]));
         }
-        let head = [mailbox.user.to_string(), mailbox.device.to_string(), u8::from(placing).to_string()];
+        let mut call = ScriptCall::new(&ACK);
+        call.arg(&self.prefix).id(&mailbox.user.0).id(&mailbox.device.0).arg(u8::from(placing));
         let ids: Vec<ReceiptId> = messages.iter().map(|_| Uuid::now_v7()).collect();
-        let args = messages
-            .iter()
-            .zip(&ids)
-            .map(|(m, &id)| named_copy(m, receipt_value(id, ReceiptKind::Delivered, m.id, mailbox.user, now)));
-        if !placing {
-            return Ok((self.per_message(&ACK, &head, args).await?, vec![]));
+        for (m, &id) in messages.iter().zip(&ids) {
+            add_copy(&mut call, m);
+            call.arg(receipt_value(id, ReceiptKind::Delivered, m.id, mailbox.user, now));
         }
-        let mut conn = self.conn.clone();
-        let (told, placed): (Vec<String>, Vec<String>) =
-            self.per_message_call(&ACK, &head, args).invoke_async(&mut conn).await?;
+        let answer = call.run(&self.conn).await?;
+        if !placing {
+            return Ok((users(answer, "ack")?, vec![]));
+        }
+        let [told, placed]: [Value; 2] = items(answer, "ack")?.try_into().map_err(|_| corrupt("ack answer"))?;
+        let placed = items(placed, "ack")?.into_iter().map(bulk).collect::<Option<Vec<_>>>();
         let placed = placed
+            .ok_or_else(|| corrupt("ack answer"))?
             .chunks_exact(4)
             .map(|p| {
-                let (index, user, device, entry) = (p[0].parse::<usize>().ok()?, &p[1], &p[2], entry_number(&p[3])?);
+                let index = std::str::from_utf8(&p[0]).ok()?.parse::<usize>().ok()?;
+                let user = UserId(Uuid::try_parse_ascii(&p[1]).ok()?);
+                let device = DeviceId(Uuid::try_parse_ascii(&p[2]).ok()?);
+                let entry = entry_number(&p[3])?;
                 let message = messages.get(index)?;
                 let receipt = StoredReceipt {
                     seq: entry,
@@ -194,12 +137,11 @@ impl RedisStore {
                     peer_device: None,
                     at: now,
                 };
-                let mailbox = Mailbox { user: user.parse().ok()?, device: device.parse().ok()? };
-                Some(PlacedReceipt { mailbox, receipt, prev: Preceding::exactly(entry - 1) })
+                Some(PlacedReceipt { mailbox: Mailbox { user, device }, receipt, prev: Preceding::exactly(entry - 1) })
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| corrupt("ack answer"))?;
-        Ok((parse_users(told), placed))
+        Ok((users(told, "ack")?, placed))
     }
 
     /// `enqueue_many`, and with `placing` where each copy went ([`Placed`]).
@@ -214,27 +156,22 @@ impl RedisStore {
         if messages.is_empty() {
             return Ok((vec![], vec![]));
         }
-        let mut invocation = ENQUEUE.prepare_invoke();
-        invocation
-            .arg(&self.prefix)
-            .arg(now)
-            .arg(policy.max_messages)
-            .arg(policy.ttl_secs.max(1))
-            .arg(u8::from(placing));
+        let mut call = ScriptCall::new(&ENQUEUE);
+        call.arg(&self.prefix).arg(now).arg(policy.max_messages).arg(policy.ttl_secs.max(1)).arg(u8::from(placing));
         let mut copies = Vec::new();
         for (index, m) in messages.iter().enumerate() {
-            invocation.arg(from.user.to_string()).arg(m.id.to_string()).arg(m.to.to_string()).arg(m.copies.len());
+            call.id(&from.user.0).id(&m.id).id(&m.to.0).arg(m.copies.len());
             let for_addressee = m.copies.iter().filter(|c| c.mailbox.user == m.to).count();
             for copy in &m.copies {
                 let only = copy.mailbox.user == m.to && for_addressee == 1;
-                invocation.arg(box_name(copy.mailbox)).arg(copy_value(m.id, from, m.to, now, only, &copy.envelope));
+                call.mailbox(copy.mailbox).arg(copy_value(m.id, from, m.to, now, only, &copy.envelope));
                 if placing {
                     copies.push((index, copy.mailbox, only));
                 }
             }
         }
-        let mut conn = self.conn.clone();
-        let answer: Vec<i64> = invocation.invoke_async(&mut conn).await?;
+        let answer = items(call.run(&self.conn).await?, "enqueue")?;
+        let answer = answer.iter().map(int).collect::<Option<Vec<i64>>>().ok_or_else(|| corrupt("enqueue answer"))?;
         let per_message = |m: &Outgoing| 2 + if placing { m.copies.len() } else { 0 };
         if answer.len() != messages.iter().map(per_message).sum::<usize>() {
             return Err(corrupt("enqueue answer"));
@@ -264,15 +201,21 @@ impl RedisStore {
 
     /// Runs `OPEN`, `CLOSE` or `SEEN` for a mailbox (ARGV: prefix, user, device, `extra`).
     async fn mailbox_script(&self, script: &Script, mailbox: Mailbox, extra: &[i64]) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
-        let mut invocation = script.prepare_invoke();
-        invocation.arg(&self.prefix).arg(mailbox.user.to_string()).arg(mailbox.device.to_string());
+        let mut call = ScriptCall::new(script);
+        call.arg(&self.prefix).id(&mailbox.user.0).id(&mailbox.device.0);
         for arg in extra {
-            invocation.arg(arg);
+            call.arg(arg);
         }
-        let _: i64 = invocation.invoke_async(&mut conn).await?;
+        call.run(&self.conn).await?;
         Ok(())
     }
+}
+
+/// A stream entry as XRANGE answers it, `[id, [field, payload]]`: its number and payload.
+fn stream_entry(entry: Value) -> Option<(i64, Vec<u8>)> {
+    let [id, fields]: [Value; 2] = items(entry, "entry").ok()?.try_into().ok()?;
+    let [_, payload]: [Value; 2] = items(fields, "entry").ok()?.try_into().ok()?;
+    Some((entry_number(&bulk(id)?)?, bulk(payload)?))
 }
 
 #[async_trait]
@@ -286,8 +229,8 @@ impl MailboxStore for RedisStore {
     }
 
     async fn purge_between(&self, a: UserId, b: UserId) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
-        let _: i64 = PURGE.arg(&self.prefix).arg(a.to_string()).arg(b.to_string()).invoke_async(&mut conn).await?;
+        let mut call = ScriptCall::new(&PURGE);
+        call.arg(&self.prefix).id(&a.0).id(&b.0).run(&self.conn).await?;
         Ok(())
     }
 
@@ -361,8 +304,16 @@ impl MailboxStore for RedisStore {
     }
 
     async fn retry_messages(&self, mailbox: Mailbox, messages: &[MessageRef], now: i64) -> StoreResult<Vec<UserId>> {
-        let head = [mailbox.user.to_string(), mailbox.device.to_string(), now.to_string()];
-        self.per_message(&RETRY, &head, messages.iter().map(|m| named_copy(m, receipt_id()))).await
+        if messages.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut call = ScriptCall::new(&RETRY);
+        call.arg(&self.prefix).id(&mailbox.user.0).id(&mailbox.device.0).arg(now);
+        for m in messages {
+            add_copy(&mut call, m);
+            call.id(&Uuid::now_v7());
+        }
+        users(call.run(&self.conn).await?, "retry")
     }
 
     async fn read_messages(
@@ -372,8 +323,15 @@ impl MailboxStore for RedisStore {
         ids: &[MessageId],
         now: i64,
     ) -> StoreResult<Vec<UserId>> {
-        let head = [reader.user.to_string(), reader.device.to_string(), sender.to_string(), now.to_string()];
-        self.per_message(&READ, &head, ids.iter().map(|id| [id.to_string(), receipt_id()])).await
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut call = ScriptCall::new(&READ);
+        call.arg(&self.prefix).id(&reader.user.0).id(&reader.device.0).id(&sender.0).arg(now);
+        for id in ids {
+            call.id(id).id(&Uuid::now_v7());
+        }
+        users(call.run(&self.conn).await?, "read")
     }
 
     async fn fetch_receipts(&self, mailbox: Mailbox, after: i64, limit: usize) -> StoreResult<Vec<StoredReceipt>> {
@@ -389,30 +347,26 @@ impl MailboxStore for RedisStore {
             return Ok(());
         }
         let mut xdel = redis::cmd("XDEL");
-        xdel.arg(self.key(format!("rs:{}", box_name(mailbox))));
+        xdel.arg(mailbox_key(&self.prefix, "rs", mailbox));
         for receipt in receipts {
             xdel.arg(entry_id(receipt.seq));
         }
-        let mut conn = self.conn.clone();
-        let _: i64 = xdel.query_async(&mut conn).await?;
+        reply(&self.conn, &xdel).await?;
         Ok(())
     }
 
     async fn expire(&self, now: i64, ttl_secs: i64, limit: usize) -> StoreResult<Vec<UserId>> {
-        let mut invocation = EXPIRE.prepare_invoke();
-        invocation.arg(&self.prefix).arg(now - ttl_secs).arg(now).arg(limit);
+        let mut call = ScriptCall::new(&EXPIRE);
+        call.arg(&self.prefix).arg(now - ttl_secs).arg(now).arg(limit);
         for _ in 0..limit {
-            invocation.arg(receipt_id());
+            call.id(&Uuid::now_v7());
         }
-        let mut conn = self.conn.clone();
-        let senders: Vec<String> = invocation.invoke_async(&mut conn).await?;
-        Ok(parse_users(senders))
+        users(call.run(&self.conn).await?, "expire")
     }
 
     async fn depth(&self, mailbox: Mailbox) -> StoreResult<u64> {
         let mut conn = self.conn.clone();
-        let n: u64 =
-            redis::cmd("XLEN").arg(self.key(format!("ms:{}", box_name(mailbox)))).query_async(&mut conn).await?;
+        let n: u64 = redis::cmd("XLEN").arg(mailbox_key(&self.prefix, "ms", mailbox)).query_async(&mut conn).await?;
         Ok(n)
     }
 

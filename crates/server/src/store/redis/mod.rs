@@ -10,9 +10,11 @@
 //! from arguments, so they target a single Redis (or a primary with replicas), not Redis
 //! Cluster.
 
+mod commands;
 mod copy_value;
 pub mod layout;
 mod limits;
+mod line_fields;
 mod links;
 mod mailbox;
 mod mailbox_lua;

@@ -12,6 +12,8 @@ use hush_shared::ws::{MessageId, ReceiptId, ReceiptKind};
 use hush_shared::{DeviceId, UserId};
 use serde::Deserialize;
 
+use super::line_fields::LineFields;
+use crate::id_text::{push_id, push_number};
 use crate::store::StoredReceipt;
 
 fn kind_named(name: &str) -> Option<ReceiptKind> {
@@ -21,7 +23,17 @@ fn kind_named(name: &str) -> Option<ReceiptKind> {
 /// The value of a receipt without a peer's device (the only kind Rust writes is
 /// `delivered`; the scripts write the others).
 pub(super) fn receipt_value(id: ReceiptId, kind: ReceiptKind, message_id: MessageId, peer: UserId, at: i64) -> String {
-    format!("{id} {} {message_id} {peer} {at}", kind.as_str())
+    let mut value = String::with_capacity(3 * 37 + 16 + 21);
+    push_id(&mut value, &id);
+    value.push(' ');
+    value.push_str(kind.as_str());
+    value.push(' ');
+    push_id(&mut value, &message_id);
+    value.push(' ');
+    push_id(&mut value, &peer.0);
+    value.push(' ');
+    push_number(&mut value, at);
+    value
 }
 
 /// The receipt in `value`, entry `seq` of its stream, or `None` when it is neither of the
@@ -31,20 +43,21 @@ pub(super) fn parse_receipt(seq: i64, value: &[u8]) -> Option<StoredReceipt> {
         let r: JsonReceipt = serde_json::from_slice(value).ok()?;
         return Some(StoredReceipt { seq, id: r.r, kind: r.k, message_id: r.m, peer: r.p, peer_device: r.q, at: r.a });
     }
-    let mut fields = std::str::from_utf8(value).ok()?.split(' ');
-    let mut next = || fields.next();
-    let (id, kind, message_id, peer, at) = (
-        next()?.parse().ok()?,
-        kind_named(next()?)?,
-        next()?.parse().ok()?,
-        next()?.parse().ok()?,
-        next()?.parse().ok()?,
-    );
-    let peer_device = match next() {
-        Some(device) => Some(device.parse().ok()?),
+    let mut fields = LineFields::new(value);
+    let id = fields.id()?;
+    fields.skip(b' ')?;
+    let kind = kind_named(std::str::from_utf8(fields.word()).ok()?)?;
+    fields.skip(b' ')?;
+    let message_id = fields.id()?;
+    fields.skip(b' ')?;
+    let peer = UserId(fields.id()?);
+    fields.skip(b' ')?;
+    let at = fields.number()?;
+    let peer_device = match fields.skip(b' ') {
+        Some(()) => Some(DeviceId(fields.id()?)),
         None => None,
     };
-    next().is_none().then_some(StoredReceipt { seq, id, kind, message_id, peer, peer_device, at })
+    fields.rest().is_empty().then_some(StoredReceipt { seq, id, kind, message_id, peer, peer_device, at })
 }
 
 /// A receipt as layouts 2 and 3 kept it.
