@@ -36,6 +36,7 @@ use super::commands::{ScriptCall, bulk, int, items, mailbox_key, reply, users};
 use super::copy_value::{copy_value, parse_copy};
 use super::mailbox_lua::{ACK, CLOSE, ENQUEUE, EXPIRE, OPEN, PURGE, READ, RETRY, SEEN};
 use super::receipt_value::{parse_receipt, receipt_value};
+use crate::id_text::push_number;
 use crate::store::{
     Enqueued, Mailbox, MailboxPolicy, MailboxStore, MessageRef, Outgoing, Placed, PlacedReceipt, Preceding, ReceiptRef,
     StoreError, StoreResult, StoredMessage, StoredReceipt,
@@ -49,7 +50,7 @@ fn corrupt(what: &str) -> StoreError {
 fn entry_id(n: i64) -> String {
     let mut id = String::with_capacity(22);
     id.push_str("0-");
-    id.push_str(itoa::Buffer::new().format(n));
+    push_number(&mut id, n);
     id
 }
 
