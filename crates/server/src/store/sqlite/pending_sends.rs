@@ -156,16 +156,20 @@ impl PendingSends {
     /// Forgets every send, keeping the maps' room for up to [`ROOM_KEPT`] sends: made anew,
     /// the map of ids grew again from nothing in every tenth of a second, each doubling
     /// hashing every id again (BENCHMARKS.md, "Sockets polled when they may hold a frame,
-    /// records written many at a time").
+    /// records written many at a time"). Every field is named here, so one added later
+    /// cannot be left holding what was forgotten (as `mem::take` of the whole did).
     fn forget_all(&mut self) {
-        if self.ids.capacity() > ROOM_KEPT {
-            self.ids = SipHashMap::new();
-            self.per_mailbox = HashMap::default();
+        let Self { sends, delivered, ids, per_mailbox, journaled, unjournaled } = self;
+        if ids.capacity() > ROOM_KEPT {
+            *ids = SipHashMap::new();
+            *per_mailbox = HashMap::default();
         }
-        self.ids.clear();
-        self.per_mailbox.clear();
-        self.journaled = 0;
-        self.unjournaled.clear();
+        sends.clear();
+        delivered.clear();
+        ids.clear();
+        per_mailbox.clear();
+        *journaled = 0;
+        unjournaled.clear();
     }
 
     /// Writing what [`Self::take_all`] took failed: it is pending again, without the copies
